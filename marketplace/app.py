@@ -1,0 +1,185 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import outbox
+from marketplace.auth.principal import Principal
+from marketplace.auth.service import principal_for_token
+from marketplace.auth.throttle import MemoryThrottle, RedisThrottle, Throttle
+from marketplace.db import Database
+from marketplace.errors import EXCEPTION_HANDLERS, Unauthorized
+from marketplace.features import load_models, route_handlers
+from marketplace.settings import Settings, get_settings
+
+log = logging.getLogger("marketplace")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def provide_session(request: Request[Any, Any, Any], state: State) -> AsyncGenerator[AsyncSession, None]:
+    """One session per request, committed after the handler; any error rolls it back.
+
+    GETs read through the reader engine (no write lock on SQLite) unless the route says it writes
+    (``opt={"writes": True}``, e.g. reads that leave an audit row).
+    """
+    db: Database = state.db
+    write = request.method in WRITE_METHODS or bool(request.route_handler.opt.get("writes"))
+    maker = db.sessionmaker if write else db.read_sessionmaker
+    async with maker() as session:
+        session.info["principal_cache"] = None
+        try:
+            yield session
+        except BaseException:
+            outbox.discard_pending(session)
+            await session.rollback()
+            raise
+        if write:
+            await session.commit()
+            await outbox.relay(db, outbox.take_pending(session), state.dispatcher)
+        else:
+            await session.rollback()
+
+
+async def provide_principal(request: Request[Any, Any, Any], session: AsyncSession, state: State) -> Principal:
+    cached = request.scope.get("principal")
+    if isinstance(cached, Principal):
+        return cached
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("需要登录：请在 Authorization 头中携带 Bearer 令牌 (bearer token required)")
+    principal = await principal_for_token(session, token.strip(), state.settings)
+    request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
+    return principal
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def make_throttle(settings: Settings) -> Throttle:
+    if settings.redis_url:
+        return RedisThrottle(settings.redis_url, settings.login_rate_limit_per_minute)
+    return MemoryThrottle(settings.login_rate_limit_per_minute)
+
+
+def make_dispatcher(settings: Settings) -> outbox.Dispatcher | None:
+    if settings.task_always_eager:
+        return None
+    from workers.celery_app import make_celery
+
+    celery = make_celery(settings)
+
+    def dispatch(event_id: int) -> None:
+        celery.send_task("workers.tasks.process_outbox_event", args=[event_id])
+
+    return dispatch
+
+
+@get("/health", operation_id="health", summary="健康检查", tags=["health"])
+async def health(state: State) -> dict[str, str]:
+    db: Database = state.db
+    result = {"status": "ok", "database": "ok", "search": "ok", "broker": "eager (in process)"}
+    try:
+        async with db.read_sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        result["database"] = f"unavailable: {type(exc).__name__}"
+        result["status"] = "degraded"
+    search = getattr(state, "search", None)
+    if search is not None:
+        try:
+            result["search"] = str(search.health())
+        except Exception as exc:
+            result["search"] = f"unavailable: {type(exc).__name__}"
+    settings: Settings = state.settings
+    if settings.redis_url and not settings.task_always_eager:
+        try:
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=0.5)
+            await client.ping()
+            await client.aclose()
+            result["broker"] = "ok"
+        except Exception as exc:
+            result["broker"] = f"unavailable: {type(exc).__name__}"
+            result["status"] = "degraded"
+    if result["search"] != "ok":
+        result["status"] = "degraded"
+    return result
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    load_models()
+    db = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    state = State(
+        {
+            "settings": settings,
+            "db": db,
+            "login_throttle": make_throttle(settings),
+            "dispatcher": make_dispatcher(settings),
+        }
+    )
+    from marketplace.search_wiring import attach_search
+
+    attach_search(state, settings)
+
+    route_list: list[Any] = [health, *route_handlers()]
+    try:
+        from admin import routes as admin_routes
+
+        route_list.extend(admin_routes())
+    except ImportError:
+        pass
+
+    return Litestar(
+        route_handlers=route_list,
+        dependencies={
+            "session": Provide(provide_session),
+            "principal": Provide(provide_principal),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        state=state,
+        lifespan=[lifespan],
+        debug=settings.debug,
+        request_max_body_size=10 * 1024 * 1024,
+        cors_config=CORSConfig(allow_origins=[]),
+        openapi_config=OpenAPIConfig(
+            title="福田区困境儿童关爱服务资源平台 API",
+            version="1.0.0",
+            description="Child-protection resource marketplace: resource pool, children's files, matching, "
+            "referrals, the public-welfare fund, the special budget and procurement.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"bearer": []}],
+        ),
+    )

@@ -1,0 +1,55 @@
+"""Who is asking: a user's role and scope, checked by every service on every object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from marketplace.errors import Forbidden
+
+ROLES: Final[dict[str, str]] = {
+    "child_director": "儿童主任",
+    "child_supervisor": "儿童督导员",
+    "org_staff": "社会组织工作人员",
+    "fund_manager": "基金管理员",
+    "procurement_officer": "采购经办人",
+    "district_admin": "区民政局儿童福利科",
+    "auditor": "审计/纪检",
+}
+
+DISTRICT_ROLES: Final = frozenset({"district_admin", "fund_manager", "procurement_officer", "auditor"})
+STAFF_ROLES: Final = frozenset(ROLES)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: int
+    username: str
+    role: str
+    display_name: str = ""
+    street_id: int | None = None
+    community_id: int | None = None
+    organization_id: int | None = None
+
+    @property
+    def scope(self) -> str:
+        if self.role == "child_director":
+            return "community"
+        if self.role == "child_supervisor":
+            return "street"
+        if self.role == "org_staff":
+            return "organization"
+        return "district"
+
+    @property
+    def is_district(self) -> bool:
+        return self.role in DISTRICT_ROLES
+
+    @property
+    def read_only(self) -> bool:
+        return self.role == "auditor"
+
+    def require(self, *roles: str) -> None:
+        if self.role not in roles:
+            labels = "、".join(ROLES.get(r, r) for r in roles)
+            raise Forbidden(f"此操作仅限{labels} (role {self.role} may not do this)")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.auth.principal import Principal
+from marketplace.geography import service
+from marketplace.geography.schemas import CommunityList, CommunityOut, StreetList, StreetOut
+
+
+class GeographyController(Controller):
+    path = "/api/v1"
+    tags = ["geography"]
+
+    @get("/streets", operation_id="listStreets", summary="街道列表")
+    async def list_streets(self, session: AsyncSession, principal: Principal) -> StreetList:
+        streets = await service.list_streets(session)
+        items = [StreetOut(id=s.id, code=s.code, name=s.name) for s in streets]
+        return StreetList(items=items, total=len(items))
+
+    @get("/communities", operation_id="listCommunities", summary="社区列表")
+    async def list_communities(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+    ) -> CommunityList:
+        rows = await service.list_communities(session, street_id)
+        items = [CommunityOut(id=c.id, street_id=c.street_id, code=c.code, name=c.name) for c in rows]
+        return CommunityList(items=items, total=len(items))
+
+
+ROUTES = [GeographyController]

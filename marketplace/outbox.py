@@ -1,0 +1,133 @@
+"""The transactional outbox: side effects are written with the change and relayed only after commit.
+
+A feature calls ``emit(session, topic, payload)`` inside its unit of work. When the request's transaction
+commits, ``relay`` hands the new rows on: in the embedded default it runs their handlers in process at once;
+with a broker it sends each row's id to the Celery worker. Handlers take the payload, open nothing themselves
+(they get a session), and must be idempotent: a row may be delivered more than once, never before commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from marketplace.db import Database
+
+log = logging.getLogger("marketplace.outbox")
+
+Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+_HANDLERS: dict[str, Handler] = {}
+_PENDING_KEY = "outbox_pending"
+
+
+class OutboxEvent(IdMixin, Base):
+    __tablename__ = "outbox_events"
+
+    topic: Mapped[str] = mapped_column(String(80), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def handler(topic: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[topic] = fn
+        return fn
+
+    return register
+
+
+def handlers() -> dict[str, Handler]:
+    return dict(_HANDLERS)
+
+
+def emit(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxEvent:
+    event = OutboxEvent(topic=topic, payload=payload)
+    session.add(event)
+    session.info.setdefault(_PENDING_KEY, []).append(event)
+    return event
+
+
+def take_pending(session: AsyncSession) -> list[int]:
+    """The ids of the rows this session wrote; call after a successful commit."""
+    events: list[OutboxEvent] = session.info.pop(_PENDING_KEY, [])
+    return [e.id for e in events if e.id is not None]
+
+
+def discard_pending(session: AsyncSession) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+async def process_event(db: Database, event_id: int) -> bool:
+    """Run one event's handler in its own transaction; True if it ran now, False if already done."""
+    async with db.session() as session:
+        event = await session.get(OutboxEvent, event_id, with_for_update=not db.settings.is_sqlite)
+        if event is None or event.processed_at is not None:
+            return False
+        fn = _HANDLERS.get(event.topic)
+        event.attempts += 1
+        if fn is None:
+            event.last_error = f"no handler for topic {event.topic}"
+            event.processed_at = utcnow()
+            log.warning("outbox event %s has no handler (%s)", event_id, event.topic)
+            return True
+        await fn(session, dict(event.payload))
+        event.processed_at = utcnow()
+        event.last_error = None
+        return True
+
+
+async def record_failure(db: Database, event_id: int, error: str) -> None:
+    async with db.session() as session:
+        await session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(last_error=error[:2000]))
+
+
+Dispatcher = Callable[[int], None]
+
+
+async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | None) -> None:
+    """Hand committed events on: to the broker when there is one, else run them here and now."""
+    if not event_ids:
+        return
+    if dispatcher is None:
+        for event_id in event_ids:
+            try:
+                await process_event(db, event_id)
+            except Exception as exc:  # the change is committed; the sweeper retries the event
+                log.exception("outbox event %s failed in process", event_id)
+                await record_failure(db, event_id, repr(exc))
+        return
+    for event_id in event_ids:
+        dispatcher(event_id)
+    async with db.session() as session:
+        await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(dispatched_at=utcnow()))
+
+
+async def sweep(db: Database, dispatcher: Dispatcher | None, older_than_seconds: int = 30) -> int:
+    """Re-deliver events that were committed but never processed (a crash between commit and relay)."""
+    cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    async with db.session(write=False) as session:
+        ids = list(
+            (
+                await session.scalars(
+                    select(OutboxEvent.id)
+                    .where(OutboxEvent.processed_at.is_(None), OutboxEvent.created_at < cutoff)
+                    .order_by(OutboxEvent.id)
+                    .limit(500)
+                )
+            ).all()
+        )
+    await relay(db, ids, dispatcher)
+    return len(ids)

@@ -1,0 +1,368 @@
+from __future__ import annotations
+
+from litestar import Controller, get, patch, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.auth.principal import Principal
+from marketplace.pagination import Page, provide_page
+from marketplace.resources import service as pool
+from marketplace.resources.models import Organization, Service, SocialWorker, VolunteerTeam
+from marketplace.resources.schemas import (
+    OrganizationIn,
+    OrganizationList,
+    OrganizationOut,
+    OrganizationPatch,
+    ReasonIn,
+    ServiceIn,
+    ServiceList,
+    ServiceOut,
+    ServicePatch,
+    SocialWorkerIn,
+    SocialWorkerList,
+    SocialWorkerOut,
+    SocialWorkerPatch,
+    TaxonomyItem,
+    TaxonomyOut,
+    VolunteerTeamIn,
+    VolunteerTeamList,
+    VolunteerTeamOut,
+    VolunteerTeamPatch,
+)
+from marketplace.resources.taxonomy import (
+    CHILD_CATEGORIES,
+    DELIVERY_MODES,
+    FIVE_SOCIETIES,
+    FUNDING_SOURCES,
+    ORGANIZATION_KINDS,
+    ORGANIZATION_STATUSES,
+    SERVICE_CATEGORIES,
+    SERVICE_STATUSES,
+)
+from marketplace.settings import Settings
+
+PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
+
+
+def organization_out(org: Organization) -> OrganizationOut:
+    return OrganizationOut(
+        id=org.id,
+        name=org.name,
+        kind=org.kind,
+        kind_label=ORGANIZATION_KINDS.get(org.kind, org.kind),
+        credit_code=org.credit_code,
+        contact_name=org.contact_name,
+        contact_phone=org.contact_phone,
+        street_ids=org.street_ids,
+        description=org.description,
+        address=org.address,
+        status=org.status,
+        status_label=ORGANIZATION_STATUSES.get(org.status, org.status),
+        approved_at=org.approved_at,
+        created_at=org.created_at,
+    )
+
+
+def service_out(s: Service, left: int, settings: Settings) -> ServiceOut:
+    return ServiceOut(
+        id=s.id,
+        organization_id=s.organization_id,
+        organization_name=s.organization.name,
+        title=s.title,
+        description=s.description,
+        eligibility=s.eligibility,
+        categories=s.category_codes,
+        category_labels=[SERVICE_CATEGORIES.get(c, c) for c in s.category_codes],
+        child_categories=s.child_category_codes,
+        age_min=s.age_min,
+        age_max=s.age_max,
+        street_ids=s.street_ids,
+        district_wide=s.district_wide,
+        capacity_per_month=s.capacity_per_month,
+        capacity_left=left,
+        cost_per_case_fen=s.cost_per_case_fen,
+        delivery_mode=s.delivery_mode,
+        funding_source=s.funding_source,
+        schedule=s.schedule,
+        wait_time_days=s.wait_time_days,
+        fees_text=s.fees_text,
+        five_societies=list(s.five_societies),
+        contact_phone=s.contact_phone,
+        assured_on=s.assured_on,
+        stale=pool.is_stale(s, settings.stale_listing_days),
+        status=s.status,
+        status_label=SERVICE_STATUSES.get(s.status, s.status),
+        status_note=s.status_note,
+        allowed_transitions=pool.SERVICE_LIFECYCLE.allowed(s.status),
+        published_at=s.published_at,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+    )
+
+
+async def services_out(session: AsyncSession, services: list[Service], settings: Settings) -> list[ServiceOut]:
+    left = await pool.capacity_left(session, services)
+    return [service_out(s, left[s.id], settings) for s in services]
+
+
+def _items(table: dict[str, str]) -> list[TaxonomyItem]:
+    return [TaxonomyItem(code=c, label=label) for c, label in table.items()]
+
+
+class TaxonomyController(Controller):
+    path = "/api/v1/taxonomy"
+    tags = ["resources"]
+
+    @get("/", operation_id="getTaxonomy", summary="服务分类与儿童类别代码表")
+    async def taxonomy(self) -> TaxonomyOut:
+        return TaxonomyOut(
+            service_categories=_items(SERVICE_CATEGORIES),
+            child_categories=_items(CHILD_CATEGORIES),
+            organization_kinds=_items(ORGANIZATION_KINDS),
+            five_societies=_items(FIVE_SOCIETIES),
+            delivery_modes=_items(DELIVERY_MODES),
+            funding_sources=_items(FUNDING_SOURCES),
+            service_statuses=_items(SERVICE_STATUSES),
+        )
+
+
+class OrganizationController(Controller):
+    path = "/api/v1/organizations"
+    tags = ["resources"]
+    dependencies = PAGE
+
+    @post("/", operation_id="createOrganization", summary="登记社会组织")
+    async def create(self, data: OrganizationIn, session: AsyncSession, principal: Principal) -> OrganizationOut:
+        return organization_out(await pool.create_organization(session, principal, data))
+
+    @get("/", operation_id="listOrganizations", summary="社会组织列表")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        kind: str | None = Parameter(query="kind", default=None, max_length=40),
+        status: str | None = Parameter(query="status", default=None, max_length=20),
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        q: str | None = Parameter(query="q", default=None, max_length=100),
+    ) -> OrganizationList:
+        rows, total = await pool.list_organizations(
+            session,
+            principal,
+            kind=kind,
+            status=status,
+            street_id=street_id,
+            q=q,
+            limit=page.limit,
+            offset=page.offset,
+        )
+        return OrganizationList(items=[organization_out(o) for o in rows], total=total)
+
+    @get("/{org_id:int}", operation_id="getOrganization", summary="社会组织详情")
+    async def read(self, org_id: int, session: AsyncSession, principal: Principal) -> OrganizationOut:
+        return organization_out(await pool.read_organization(session, principal, org_id))
+
+    @patch("/{org_id:int}", operation_id="updateOrganization", summary="修改社会组织")
+    async def update(
+        self, org_id: int, data: OrganizationPatch, session: AsyncSession, principal: Principal
+    ) -> OrganizationOut:
+        return organization_out(await pool.update_organization(session, principal, org_id, data))
+
+    @post("/{org_id:int}/approve", operation_id="approveOrganization", summary="审核通过入库", status_code=200)
+    async def approve(self, org_id: int, session: AsyncSession, principal: Principal) -> OrganizationOut:
+        return organization_out(await pool.set_organization_status(session, principal, org_id, "approved"))
+
+    @post("/{org_id:int}/suspend", operation_id="suspendOrganization", summary="暂停机构", status_code=200)
+    async def suspend(self, org_id: int, session: AsyncSession, principal: Principal) -> OrganizationOut:
+        return organization_out(await pool.set_organization_status(session, principal, org_id, "suspended"))
+
+
+class ServiceController(Controller):
+    path = "/api/v1/services"
+    tags = ["resources"]
+    dependencies = PAGE
+
+    @post("/", operation_id="createService", summary="新增服务项目（草稿）")
+    async def create(
+        self, data: ServiceIn, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        service = await pool.create_service(session, principal, data)
+        return (await services_out(session, [service], settings))[0]
+
+    @get("/", operation_id="listServices", summary="服务资源库检索")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        page: Page,
+        q: str | None = Parameter(query="q", default=None, max_length=100),
+        category: str | None = Parameter(query="category", default=None, max_length=40),
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        child_category: str | None = Parameter(query="child_category", default=None, max_length=40),
+        age: int | None = Parameter(query="age", default=None, ge=0, le=18),
+        available: bool | None = Parameter(query="available", default=None),
+        organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
+        status: str | None = Parameter(query="status", default=None, max_length=20),
+    ) -> ServiceList:
+        filters = pool.ServiceFilters(
+            q=q.strip() if q and q.strip() else None,
+            category=category,
+            street_id=street_id,
+            child_category=child_category,
+            age=age,
+            available=available,
+            organization_id=organization_id,
+            status=status,
+        )
+        rows, total, facets = await pool.list_services(
+            session, principal, filters, limit=page.limit, offset=page.offset
+        )
+        return ServiceList(items=await services_out(session, rows, settings), total=total, facets=facets)
+
+    @get("/{service_id:int}", operation_id="getService", summary="服务项目详情")
+    async def read(
+        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        service = await pool.read_service(session, principal, service_id)
+        return (await services_out(session, [service], settings))[0]
+
+    @patch("/{service_id:int}", operation_id="updateService", summary="修改服务项目")
+    async def update(
+        self, service_id: int, data: ServicePatch, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        service = await pool.update_service(session, principal, service_id, data)
+        return (await services_out(session, [service], settings))[0]
+
+    async def _transition(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        service_id: int,
+        name: str,
+        reason: str = "",
+    ) -> ServiceOut:
+        service = await pool.transition_service(session, principal, service_id, name, reason)
+        return (await services_out(session, [service], settings))[0]
+
+    @post("/{service_id:int}/submit", operation_id="submitService", summary="提交审核", status_code=200)
+    async def submit(
+        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        return await self._transition(session, principal, settings, service_id, "submit")
+
+    @post("/{service_id:int}/approve", operation_id="approveService", summary="审核通过并发布", status_code=200)
+    async def approve(
+        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        return await self._transition(session, principal, settings, service_id, "approve")
+
+    @post("/{service_id:int}/reject", operation_id="rejectService", summary="退回修改", status_code=200)
+    async def reject(
+        self, service_id: int, data: ReasonIn, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        return await self._transition(session, principal, settings, service_id, "reject", data.reason)
+
+    @post("/{service_id:int}/pause", operation_id="pauseService", summary="暂停", status_code=200)
+    async def pause(
+        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        return await self._transition(session, principal, settings, service_id, "pause")
+
+    @post("/{service_id:int}/resume", operation_id="resumeService", summary="恢复", status_code=200)
+    async def resume(
+        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        return await self._transition(session, principal, settings, service_id, "resume")
+
+    @post("/{service_id:int}/archive", operation_id="archiveService", summary="归档", status_code=200)
+    async def archive(
+        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ServiceOut:
+        return await self._transition(session, principal, settings, service_id, "archive")
+
+
+def social_worker_out(w: SocialWorker) -> SocialWorkerOut:
+    return SocialWorkerOut(
+        id=w.id,
+        organization_id=w.organization_id,
+        name=w.name,
+        qualification=w.qualification,
+        specialties=list(w.specialties),
+        street_ids=list(w.street_ids),
+        phone=w.phone,
+        max_caseload=w.max_caseload,
+        active=w.active,
+    )
+
+
+def volunteer_team_out(t: VolunteerTeam) -> VolunteerTeamOut:
+    return VolunteerTeamOut(
+        id=t.id,
+        street_id=t.street_id,
+        organization_id=t.organization_id,
+        name=t.name,
+        member_count=t.member_count,
+        skills=list(t.skills),
+        contact_name=t.contact_name,
+        contact_phone=t.contact_phone,
+        active=t.active,
+    )
+
+
+class PeopleController(Controller):
+    path = "/api/v1"
+    tags = ["resources"]
+    dependencies = PAGE
+
+    @get("/social-workers", operation_id="listSocialWorkers", summary="社工列表")
+    async def list_workers(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+    ) -> SocialWorkerList:
+        rows, total = await pool.list_social_workers(
+            session, organization_id=organization_id, street_id=street_id, limit=page.limit, offset=page.offset
+        )
+        return SocialWorkerList(items=[social_worker_out(w) for w in rows], total=total)
+
+    @post("/social-workers", operation_id="createSocialWorker", summary="登记社工")
+    async def create_worker(self, data: SocialWorkerIn, session: AsyncSession, principal: Principal) -> SocialWorkerOut:
+        return social_worker_out(await pool.create_social_worker(session, principal, data))
+
+    @patch("/social-workers/{worker_id:int}", operation_id="updateSocialWorker", summary="修改社工")
+    async def update_worker(
+        self, worker_id: int, data: SocialWorkerPatch, session: AsyncSession, principal: Principal
+    ) -> SocialWorkerOut:
+        return social_worker_out(await pool.update_social_worker(session, principal, worker_id, data))
+
+    @get("/volunteer-teams", operation_id="listVolunteerTeams", summary="志愿服务队列表")
+    async def list_teams(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+    ) -> VolunteerTeamList:
+        rows, total = await pool.list_volunteer_teams(
+            session, street_id=street_id, limit=page.limit, offset=page.offset
+        )
+        return VolunteerTeamList(items=[volunteer_team_out(t) for t in rows], total=total)
+
+    @post("/volunteer-teams", operation_id="createVolunteerTeam", summary="登记志愿服务队")
+    async def create_team(self, data: VolunteerTeamIn, session: AsyncSession, principal: Principal) -> VolunteerTeamOut:
+        return volunteer_team_out(await pool.create_volunteer_team(session, principal, data))
+
+    @patch("/volunteer-teams/{team_id:int}", operation_id="updateVolunteerTeam", summary="修改志愿服务队")
+    async def update_team(
+        self, team_id: int, data: VolunteerTeamPatch, session: AsyncSession, principal: Principal
+    ) -> VolunteerTeamOut:
+        return volunteer_team_out(await pool.update_volunteer_team(session, principal, team_id, data))
+
+
+ROUTES = [TaxonomyController, OrganizationController, ServiceController, PeopleController]
