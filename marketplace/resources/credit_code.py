@@ -153,14 +153,10 @@ def make(authority: str, org_type: str, division: str, org_code8: str) -> str:
     if authority not in AUTHORITIES:
         raise ValueError(f"登记管理部门代码无效 (unknown registration authority {authority!r})")
     if org_type not in ORG_TYPES[authority]:
-        raise ValueError(
-            f"机构类别代码无效 (organisation type {org_type!r} not valid for authority {authority!r})"
-        )
+        raise ValueError(f"机构类别代码无效 (organisation type {org_type!r} not valid for authority {authority!r})")
     if len(division) != 6 or not division.isdigit():
         raise ValueError(f"行政区划码应为 6 位数字 (administrative division must be 6 digits: {division!r})")
     if len(body) != 8 or any(ch not in _VALUES for ch in body):
-        raise ValueError(
-            f"组织机构代码本体无效 (organisation code body must be 8 credit-code chars: {org_code8!r})"
-        )
+        raise ValueError(f"组织机构代码本体无效 (organisation code body must be 8 credit-code chars: {org_code8!r})")
     first17 = authority + org_type + division + body + organization_check_digit(body)
     return first17 + check_character(first17)

@@ -490,7 +490,7 @@ async def capacity_left(session: AsyncSession, services: Sequence[Service], mont
             ServiceCapacity.service_id.in_(ids), ServiceCapacity.month == month
         )
     )
-    booked = dict(rows.tuples().all())
+    booked: dict[int, int] = {sid: n for sid, n in rows.all()}
     return {s.id: max(0, s.capacity_per_month - booked.get(s.id, 0)) for s in services}
 
 

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from marketplace import outbox
+from marketplace.db import Database
+from marketplace.indexing.models import IndexState
+from marketplace.outbox import OutboxEvent
+from tests.conftest import Auth
+from tests.support.world import World
+
+
+async def test_a_change_and_its_event_commit_together_and_run_after_commit(client, auth: Auth, world: World, db) -> None:
+    r = await client.patch(f"/api/v1/services/{world.services[0]}", json={"title": "新标题"}, headers=await auth("org"))
+    assert r.status_code == 200
+    async with db.session(write=False) as s:
+        events = (await s.scalars(select(OutboxEvent))).all()
+        assert [e.topic for e in events] == ["service.changed"]
+        assert events[0].processed_at is not None  # the embedded relay ran it in process after commit
+        state = await s.get(IndexState, ("services", world.services[0]))
+        assert state is not None and state.dirty
+
+
+async def test_a_failed_request_leaves_no_event(client, auth: Auth, world: World, db) -> None:
+    r = await client.patch(f"/api/v1/services/{world.services[0]}", json={"age_min": 17}, headers=await auth("org"))
+    assert r.status_code == 422
+    async with db.session(write=False) as s:
+        assert (await s.scalars(select(OutboxEvent))).all() == []
+
+
+async def test_rolled_back_unit_of_work_is_never_relayed(db: Database) -> None:
+    sent: list[int] = []
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            outbox.emit(session, "service.changed", {"service_id": 1})
+            await session.flush()
+            raise RuntimeError("boom")
+    async with db.session() as session:
+        ids = outbox.take_pending(session)
+    await outbox.relay(db, ids, sent.append)
+    assert sent == []
+    assert await outbox.sweep(db, sent.append, older_than_seconds=0) == 0
+
+
+async def test_processing_is_idempotent_and_failures_are_recorded(db: Database, world: World) -> None:
+    calls: list[dict[str, Any]] = []
+
+    @outbox.handler("test.flaky")
+    async def flaky(session, payload) -> None:
+        calls.append(payload)
+        if len(calls) == 1:
+            raise ValueError("first try fails")
+
+    async with db.session() as session:
+        event = outbox.emit(session, "test.flaky", {"n": 1})
+        await session.flush()
+        ids = outbox.take_pending(session)
+    await outbox.relay(db, ids, None)
+    async with db.session(write=False) as s:
+        row = await s.get(OutboxEvent, event.id)
+        assert row is not None and row.processed_at is None and "first try fails" in (row.last_error or "")
+    # The sweeper re-delivers what was committed but not processed, once.
+    assert await outbox.sweep(db, None, older_than_seconds=0) == 1
+    assert await outbox.process_event(db, event.id) is False
+    assert len(calls) == 2
