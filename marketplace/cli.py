@@ -80,6 +80,37 @@ def beat() -> None:
 
 
 @main.command()
+def reindex() -> None:
+    """Rebuild the search indexes from the database, with a progress bar."""
+    from rich.progress import Progress
+
+    from marketplace.db import Database
+    from marketplace.features import load_models
+    from marketplace.search_wiring import backend_for, reindex_all
+
+    settings = get_settings()
+    load_models()
+
+    async def run() -> dict[str, int]:
+        db = Database(settings)
+        try:
+            with Progress() as bar:
+                tasks: dict[str, object] = {}
+
+                def progress(index_name: str, done: int, total: int) -> None:
+                    if index_name not in tasks:
+                        tasks[index_name] = bar.add_task(f"indexing {index_name}", total=total)
+                    bar.update(tasks[index_name], completed=done)  # type: ignore[arg-type]
+
+                return await reindex_all(db, backend_for(settings), progress=progress)
+        finally:
+            await db.dispose()
+
+    counts = asyncio.run(run())
+    click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) + " indexed")
+
+
+@main.command()
 @click.argument("name")
 def job(name: str) -> None:
     """Run one periodic job now, in process (e.g. referrals.escalate_overdue)."""

@@ -73,6 +73,7 @@ def discard_pending(session: AsyncSession) -> None:
 async def process_event(db: Database, event_id: int) -> bool:
     """Run one event's handler in its own transaction; True if it ran now, False if already done."""
     async with db.session() as session:
+        session.info["settings"] = db.settings
         event = await session.get(OutboxEvent, event_id, with_for_update=not db.settings.is_sqlite)
         if event is None or event.processed_at is not None:
             return False

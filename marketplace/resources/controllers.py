@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import anyio.to_thread
 from litestar import Controller, get, patch, post
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,8 +43,26 @@ from marketplace.resources.taxonomy import (
     SERVICE_STATUSES,
 )
 from marketplace.settings import Settings
+from search import SearchBackend, SearchQuery
 
-PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
+# Enough relevance-ordered candidates for any page a person reads; filters and facets then apply in SQL.
+SEARCH_WINDOW = 1000
+
+
+def provide_search(state: State) -> SearchBackend:
+    backend: SearchBackend = state.search
+    return backend
+
+
+async def ranked_ids(search: SearchBackend, index_name: str, q: str) -> list[int]:
+    result = await anyio.to_thread.run_sync(search.search, index_name, SearchQuery(q=q, limit=SEARCH_WINDOW))
+    return result.ids
+
+
+PAGE = {
+    "page": Provide(provide_page, sync_to_thread=False),
+    "search": Provide(provide_search, sync_to_thread=False),
+}
 
 
 def organization_out(org: Organization) -> OrganizationOut:
@@ -142,18 +162,21 @@ class OrganizationController(Controller):
         session: AsyncSession,
         principal: Principal,
         page: Page,
+        search: SearchBackend,
         kind: str | None = Parameter(query="kind", default=None, max_length=40),
         status: str | None = Parameter(query="status", default=None, max_length=20),
         street_id: int | None = Parameter(query="street_id", default=None, ge=1),
         q: str | None = Parameter(query="q", default=None, max_length=100),
     ) -> OrganizationList:
+        text = q.strip() if q else ""
+        ordered = await ranked_ids(search, "organizations", text) if text else None
         rows, total = await pool.list_organizations(
             session,
             principal,
             kind=kind,
             status=status,
             street_id=street_id,
-            q=q,
+            ordered_ids=ordered,
             limit=page.limit,
             offset=page.offset,
         )
@@ -197,6 +220,7 @@ class ServiceController(Controller):
         principal: Principal,
         settings: Settings,
         page: Page,
+        search: SearchBackend,
         q: str | None = Parameter(query="q", default=None, max_length=100),
         category: str | None = Parameter(query="category", default=None, max_length=40),
         street_id: int | None = Parameter(query="street_id", default=None, ge=1),
@@ -206,8 +230,9 @@ class ServiceController(Controller):
         organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
         status: str | None = Parameter(query="status", default=None, max_length=20),
     ) -> ServiceList:
+        text = q.strip() if q else ""
+        ordered = await ranked_ids(search, "services", text) if text else None
         filters = pool.ServiceFilters(
-            q=q.strip() if q and q.strip() else None,
             category=category,
             street_id=street_id,
             child_category=child_category,
@@ -217,7 +242,7 @@ class ServiceController(Controller):
             status=status,
         )
         rows, total, facets = await pool.list_services(
-            session, principal, filters, limit=page.limit, offset=page.offset
+            session, principal, filters, limit=page.limit, offset=page.offset, ordered_ids=ordered
         )
         return ServiceList(items=await services_out(session, rows, settings), total=total, facets=facets)
 

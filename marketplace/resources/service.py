@@ -215,9 +215,9 @@ async def list_organizations(
     kind: str | None = None,
     status: str | None = None,
     street_id: int | None = None,
-    q: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    ordered_ids: list[int] | None = None,
 ) -> tuple[list[Organization], int]:
     stmt = select(Organization)
     if principal.role not in POOL_READERS:
@@ -233,9 +233,17 @@ async def list_organizations(
                 OrganizationStreet.organization_id == Organization.id, OrganizationStreet.street_id == street_id
             )
         )
-    if q:
-        stmt = stmt.where(Organization.name.contains(q, autoescape=True))
+    if ordered_ids is not None:
+        stmt = stmt.where(Organization.id.in_(ordered_ids))
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if ordered_ids is not None:
+        matching = set((await session.scalars(stmt.with_only_columns(Organization.id))).all())
+        page = [i for i in ordered_ids if i in matching][offset : offset + limit]
+        found = await session.scalars(
+            select(Organization).where(Organization.id.in_(page)).options(selectinload(Organization.streets))
+        )
+        by_id = {o.id: o for o in found.all()}
+        return [by_id[i] for i in page], total
     rows = await session.scalars(
         stmt.options(selectinload(Organization.streets)).order_by(Organization.id).limit(limit).offset(offset)
     )
@@ -380,7 +388,6 @@ async def transition_service(
 
 @dataclass
 class ServiceFilters:
-    q: str | None = None
     category: str | None = None
     street_id: int | None = None
     child_category: str | None = None
@@ -424,9 +431,6 @@ def _filtered(principal: Principal, f: ServiceFilters, month: str, *, skip: str 
         stmt = stmt.where(Service.organization_id == f.organization_id)
     if f.available:
         stmt = stmt.where(Service.capacity_per_month - func.coalesce(_booked_subquery(month), 0) > 0)
-    if f.q:
-        pattern = f"%{f.q.strip()}%"
-        stmt = stmt.where(or_(Service.title.like(pattern), Service.description.like(pattern)))
     return stmt
 
 
@@ -446,7 +450,8 @@ async def list_services(
         base = base.where(Service.id.in_(ordered_ids))
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     if ordered_ids is not None:
-        page_ids = [i for i in ordered_ids if i in set((await session.scalars(base)).all())][offset : offset + limit]
+        matching = set((await session.scalars(base)).all())
+        page_ids = [i for i in ordered_ids if i in matching][offset : offset + limit]
     else:
         page_ids = list((await session.scalars(base.order_by(Service.id).limit(limit).offset(offset))).all())
     services: list[Service] = []

@@ -21,7 +21,10 @@ async def test_a_change_and_its_event_commit_together_and_run_after_commit(clien
         assert [e.topic for e in events] == ["service.changed"]
         assert events[0].processed_at is not None  # the embedded relay ran it in process after commit
         state = await s.get(IndexState, ("services", world.services[0]))
-        assert state is not None and state.dirty
+        assert state is not None and not state.dirty and state.indexed_at is not None
+    # ... and the change is searchable at once.
+    r = await client.get("/api/v1/services?q=新标题", headers=await auth("director"))
+    assert [s["id"] for s in r.json()["items"]][:1] == [world.services[0]]
 
 
 async def test_a_failed_request_leaves_no_event(client, auth: Auth, world: World, db) -> None:
