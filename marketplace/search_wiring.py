@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio.to_thread
 from litestar.datastructures import State
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.db import Database
@@ -83,7 +83,7 @@ async def reindex_all(
                 progress(index_name, done, len(ids))
         async with db.session() as session:
             await session.execute(
-                IndexState.__table__.update().where(IndexState.index_name == index_name).values(dirty=False)
+                update(IndexState).where(IndexState.index_name == index_name).values(dirty=False)
             )
         counts[index_name] = len(ids)
     return counts

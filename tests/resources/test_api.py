@@ -10,7 +10,7 @@ from tests.conftest import Auth, assert_problem
 from tests.support.world import World, valid_code
 
 S = "/api/v1/services"
-O = "/api/v1/organizations"
+ORGS = "/api/v1/organizations"
 
 
 def service_body(world: World, **over: Any) -> dict[str, Any]:
@@ -61,7 +61,9 @@ async def test_service_lifecycle_owner_then_district(client, auth: Auth, world: 
     r = await client.post(S, json=service_body(world), headers=org)
     assert r.status_code == 201, r.text
     svc = r.json()
-    assert svc["status"] == "draft" and svc["capacity_left"] == 12 and svc["category_labels"] == ["精神慰藉", "心理疏导"]
+    assert (
+        svc["status"] == "draft" and svc["capacity_left"] == 12 and svc["category_labels"] == ["精神慰藉", "心理疏导"]
+    )
     sid = svc["id"]
     # Nobody outside the owner and the district sees a draft.
     assert_problem(await client.get(f"{S}/{sid}", headers=await auth("director")), 404)
@@ -94,7 +96,7 @@ async def test_pending_organization_cannot_publish(client, auth: Auth, world: Wo
     sid = r.json()["id"]
     await client.post(f"{S}/{sid}/submit", headers=org3)
     assert_problem(await client.post(f"{S}/{sid}/approve", headers=admin), 409)
-    assert (await client.post(f"{O}/{world.orgs[2]}/approve", headers=admin)).json()["status"] == "approved"
+    assert (await client.post(f"{ORGS}/{world.orgs[2]}/approve", headers=admin)).json()["status"] == "approved"
     assert (await client.post(f"{S}/{sid}/approve", headers=admin)).json()["status"] == "published"
 
 
@@ -147,7 +149,9 @@ async def test_only_the_owner_edits_a_service(client, auth: Auth, world: World, 
     assert_problem(r, 422)  # 17 > the stored age_max of 16
     got = (await client.get(f"{S}/{sid}", headers=await auth("org"))).json()
     assert got["title"] == "困境儿童心理疏导服务" and got["age_min"] == 6
-    r = await client.patch(f"{S}/{sid}", json={"title": "困境儿童心理疏导（升级版）", "street_ids": []}, headers=await auth("org"))
+    r = await client.patch(
+        f"{S}/{sid}", json={"title": "困境儿童心理疏导（升级版）", "street_ids": []}, headers=await auth("org")
+    )
     assert r.status_code == 200 and r.json()["district_wide"] is True
     assert_problem(await client.patch(f"{S}/99999", json={"title": "x"}, headers=await auth("org")), 404)
 
@@ -194,42 +198,54 @@ async def test_organization_registration_checks_the_credit_code(client, auth: Au
         ({**good, "contact_phone": "call me"}, 400),
         ({**good, "extra": 1}, 400),
     ):
-        body = assert_problem(await client.post(O, json=bad, headers=admin), status)
+        body = assert_problem(await client.post(ORGS, json=bad, headers=admin), status)
         assert body["detail"]
     assert await counts(db) == before
-    r = await client.post(O, json=good, headers=admin)
+    r = await client.post(ORGS, json=good, headers=admin)
     assert r.status_code == 201 and r.json()["status"] == "pending"
-    assert_problem(await client.post(O, json=good, headers=admin), 409)
+    assert_problem(await client.post(ORGS, json=good, headers=admin), 409)
     oid = r.json()["id"]
-    assert_problem(await client.post(f"{O}/{oid}/approve", headers=await auth("org")), 403)
-    assert (await client.post(f"{O}/{oid}/approve", headers=admin)).json()["status"] == "approved"
-    assert_problem(await client.post(f"{O}/{oid}/approve", headers=admin), 409)
+    assert_problem(await client.post(f"{ORGS}/{oid}/approve", headers=await auth("org")), 403)
+    assert (await client.post(f"{ORGS}/{oid}/approve", headers=admin)).json()["status"] == "approved"
+    assert_problem(await client.post(f"{ORGS}/{oid}/approve", headers=admin), 409)
 
 
 async def test_organization_edits_are_scoped(client, auth: Auth, world: World) -> None:
     oid = world.orgs[0]
-    r = await client.patch(f"{O}/{oid}", json={"contact_phone": "13900000000"}, headers=await auth("org"))
+    r = await client.patch(f"{ORGS}/{oid}", json={"contact_phone": "13900000000"}, headers=await auth("org"))
     assert r.status_code == 200 and r.json()["contact_phone"] == "13900000000"
-    assert_problem(await client.patch(f"{O}/{oid}", json={"name": "x"}, headers=await auth("org2")), 403)
-    assert_problem(await client.patch(f"{O}/{oid}", json={"credit_code": "x"}, headers=await auth("org")), 400)
+    assert_problem(await client.patch(f"{ORGS}/{oid}", json={"name": "x"}, headers=await auth("org2")), 403)
+    assert_problem(await client.patch(f"{ORGS}/{oid}", json={"credit_code": "x"}, headers=await auth("org")), 400)
     # A pending organization is invisible to directors and to other organizations.
-    assert_problem(await client.get(f"{O}/{world.orgs[2]}", headers=await auth("director")), 404)
-    assert (await client.get(f"{O}/{world.orgs[2]}", headers=await auth("org3"))).status_code == 200
-    listing = (await client.get(O, headers=await auth("director"))).json()
+    assert_problem(await client.get(f"{ORGS}/{world.orgs[2]}", headers=await auth("director")), 404)
+    assert (await client.get(f"{ORGS}/{world.orgs[2]}", headers=await auth("org3"))).status_code == 200
+    listing = (await client.get(ORGS, headers=await auth("director"))).json()
     assert listing["total"] == 2
 
 
 async def test_social_workers_and_volunteer_teams(client, auth: Auth, world: World) -> None:
     org = await auth("org")
-    w = {"organization_id": world.orgs[0], "name": "张社工", "qualification": "社会工作师",
-         "specialties": ["psych_counselling"], "street_ids": [world.streets[0]]}
+    w = {
+        "organization_id": world.orgs[0],
+        "name": "张社工",
+        "qualification": "社会工作师",
+        "specialties": ["psych_counselling"],
+        "street_ids": [world.streets[0]],
+    }
     r = await client.post("/api/v1/social-workers", json=w, headers=org)
     assert r.status_code == 201, r.text
     assert_problem(await client.post("/api/v1/social-workers", json={**w, "specialties": ["magic"]}, headers=org), 422)
-    assert_problem(await client.post("/api/v1/social-workers", json={**w, "organization_id": world.orgs[1]}, headers=org), 403)
+    assert_problem(
+        await client.post("/api/v1/social-workers", json={**w, "organization_id": world.orgs[1]}, headers=org), 403
+    )
     listed = (await client.get(f"/api/v1/social-workers?organization_id={world.orgs[0]}", headers=org)).json()
     assert listed["total"] == 1 and listed["items"][0]["name"] == "张社工"
-    team = {"street_id": world.streets[0], "name": "福田街道巾帼志愿服务队", "member_count": 25, "skills": ["home_visits"]}
+    team = {
+        "street_id": world.streets[0],
+        "name": "福田街道巾帼志愿服务队",
+        "member_count": 25,
+        "skills": ["home_visits"],
+    }
     sup = await auth("supervisor")
     assert (await client.post("/api/v1/volunteer-teams", json=team, headers=sup)).status_code == 201
     assert_problem(await client.post("/api/v1/volunteer-teams", json=team, headers=await auth("supervisor2")), 403)
