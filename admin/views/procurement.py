@@ -1,0 +1,141 @@
+"""Budgets and contracts for the procurement officer (read-only for the district, auditors and, budgets only,
+the fund manager): per-line money, contracts with their milestones and payments, and accepting a milestone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin import web
+from marketplace import clock
+from marketplace.auth.principal import Principal
+from marketplace.errors import Forbidden, Invalid
+from marketplace.procurement import budget as ledger_side
+from marketplace.procurement import contracts
+from marketplace.procurement import service as procurement
+from marketplace.procurement.models import Contract, Milestone
+from marketplace.procurement.schemas import AcceptIn
+
+PAGE = 100
+MILESTONE_STATUSES = {"pending": "待验收", "accepted": "已验收"}
+
+
+def _milestone_row(contract: Contract, m: Milestone, paid_fen: int, may_accept: bool) -> dict[str, Any]:
+    return {
+        "contract_id": contract.id,
+        "id": m.id,
+        "seq": m.seq,
+        "name": m.name,
+        "kind": contracts.MILESTONE_KINDS.get(m.kind, m.kind),
+        "due_on": m.due_on,
+        "overdue": m.status != "accepted" and m.due_on < clock.today(),
+        "amount_fen": m.amount_fen,
+        "paid_fen": paid_fen,
+        "status": m.status,
+        "status_label": MILESTONE_STATUSES.get(m.status, m.status),
+        "accepted_on": m.accepted_on,
+        "note": m.acceptance_note,
+        "may_accept": may_accept and m.status != "accepted" and contract.status == "active",
+    }
+
+
+def _may_write(principal: Principal) -> bool:
+    # Hides forms the service would refuse; the service still checks every action itself.
+    return principal.role in procurement.WRITERS
+
+
+@get("/procurement", name="console-procurement")
+async def procurement_page(
+    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+) -> Response[str]:
+    budgets, _ = await procurement.list_budgets(session, principal, fiscal_year=None, limit=PAGE, offset=0)
+    lines = [line for b in budgets for line in b.lines]
+    figures = await ledger_side.figures(session, lines)
+    try:
+        found, _ = await contracts.list_contracts(
+            session, principal, organization_id=None, status=None, limit=PAGE, offset=0
+        )
+    except Forbidden:
+        # The fund manager may read budgets (to see what the fund complements) but not contracts.
+        found = None
+    money = await contracts.money(session, found or [])
+    may = _may_write(principal)
+    contract_rows = []
+    for c in found or []:
+        state = money[c.id]
+        contract_rows.append(
+            {
+                "id": c.id,
+                "title": c.title,
+                "status": contracts.CONTRACT_STATUSES.get(c.status, c.status),
+                "starts_on": c.starts_on,
+                "ends_on": c.ends_on,
+                "amount_fen": state.amount_fen,
+                "paid_fen": state.paid_fen,
+                "remaining_fen": state.remaining_fen,
+                "milestones": [_milestone_row(c, m, state.paid_by_milestone.get(m.id, 0), may) for m in c.milestones],
+                "payments": await contracts.payments_of(session, c.id),
+            }
+        )
+    return web.render(
+        "procurement.html",
+        budgets=[
+            {
+                "id": b.id,
+                "name": b.name,
+                "fiscal_year": b.fiscal_year,
+                "total_fen": b.total_fen,
+                "lines": [{"code": x.code, "name": x.name, "f": figures[x.id]} for x in b.lines],
+            }
+            for b in budgets
+        ],
+        contracts=contract_rows if found is not None else None,
+        csrf=web.console_session(request).csrf,
+        **web.page_context(request, principal, "procurement"),
+    )
+
+
+def _accept_input(form: dict[str, str]) -> AcceptIn:
+    evidence = form.get("evidence", "").strip()
+    if not evidence:
+        raise Invalid.field("evidence", "请填写验收证明材料 (evidence is required)")
+    raw: dict[str, Any] = {
+        "evidence": [{"name": evidence}],
+        "note": form.get("note", "").strip(),
+        "shortfall_reason": form.get("shortfall_reason", "").strip(),
+    }
+    if form.get("accepted_on", "").strip():
+        raw["accepted_on"] = form["accepted_on"].strip()
+    try:
+        return msgspec.convert(raw, AcceptIn, strict=False)
+    except msgspec.ValidationError as exc:
+        raise Invalid(f"验收信息有误：{exc} (invalid acceptance)") from exc
+
+
+@post("/procurement/contracts/{contract_id:int}/milestones/{milestone_id:int}/accept", name="console-milestone-accept")
+async def accept_milestone(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    principal: Principal,
+    contract_id: int,
+    milestone_id: int,
+    form: dict[str, str],
+) -> Response[str]:
+    data = _accept_input(form)
+    contract = await contracts.accept_milestone(session, principal, contract_id, milestone_id, data)
+    if not web.is_htmx(request):
+        return Response(content="", status_code=303, headers={"location": "/admin/procurement", **web.SECURITY_HEADERS})
+    state = await contracts.contract_money(session, contract)
+    m = next(x for x in contract.milestones if x.id == milestone_id)
+    return web.render(
+        "_milestone_row.html",
+        m=_milestone_row(contract, m, state.paid_by_milestone.get(m.id, 0), _may_write(principal)),
+        csrf=web.console_session(request).csrf,
+        flash=f"合同 {contract.id} 节点“{m.name}”已验收",
+    )
+
+
+ROUTES = [procurement_page, accept_milestone]

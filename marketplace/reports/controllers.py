@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import clock
+from marketplace.auth.principal import Principal
+from marketplace.errors import Conflict
+from marketplace.reports import exports, jobs
+from marketplace.reports import service as reports
+from marketplace.reports.models import ExportJob
+from marketplace.reports.schemas import ExportIn, ExportOut
+from marketplace.settings import Settings
+
+FormatParam = Parameter(query="format", default=None, max_length=10, description="json（默认）、csv 或 xlsx")
+
+
+def _file(sheets: list[exports.Sheet], fmt: str, name: str) -> Response[bytes]:
+    return Response(
+        content=exports.render(sheets, fmt),
+        media_type=exports.FORMATS[fmt],
+        headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+def export_out(job: ExportJob) -> ExportOut:
+    return ExportOut(
+        id=job.id,
+        kind=job.kind,
+        kind_label=jobs.EXPORT_KINDS.get(job.kind, job.kind),
+        format=job.format,
+        params=dict(job.params),
+        status=job.status,
+        status_label=jobs.JOB_STATUSES.get(job.status, job.status),
+        steps_done=job.steps_done,
+        steps_total=job.steps_total,
+        progress=100 if job.status == "done" else int(100 * job.steps_done / max(1, job.steps_total)),
+        filename=job.filename,
+        size_bytes=job.size_bytes,
+        error=job.error,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        download_url=f"/api/v1/reports/exports/{job.id}/download" if job.status == "done" else None,
+    )
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+
+    @get("/coverage", operation_id="reportCoverage", summary="供需覆盖：儿童、需求与分类供给")
+    async def coverage(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        format: str | None = FormatParam,
+    ) -> Any:
+        fmt = exports.check_format(format)
+        data = await reports.coverage(session, principal, street_id)
+        if fmt:
+            return _file(exports.coverage_sheets(data), fmt, f"coverage-{street_id or 'district'}-{clock.today()}")
+        return data
+
+    @get("/referrals", operation_id="reportReferrals", summary="转介统计：状态、接收与结案时长、超时")
+    async def referrals(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        format: str | None = FormatParam,
+    ) -> Any:
+        fmt = exports.check_format(format)
+        data = await reports.referrals(session, principal, settings, street_id)
+        if fmt:
+            return _file(exports.referrals_sheets(data), fmt, f"referrals-{street_id or 'district'}-{clock.today()}")
+        return data
+
+    @get("/overdue", operation_id="reportOverdue", summary="逾期走访与超时转介（按街道）")
+    async def overdue(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+    ) -> dict[str, Any]:
+        return await reports.overdue(session, principal, settings, street_id)
+
+    @get("/quarterly", operation_id="reportQuarterly", summary="每季度工作调度报告")
+    async def quarterly(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        year: int = Parameter(query="year", ge=2000, le=2100),
+        quarter: int = Parameter(query="quarter", ge=1, le=4),
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        format: str | None = FormatParam,
+    ) -> Any:
+        fmt = exports.check_format(format)
+        data = await reports.quarterly(session, principal, settings, year, quarter, street_id)
+        if fmt:
+            return _file(exports.quarterly_sheets(data), fmt, f"quarterly-{year}Q{quarter}-{street_id or 'district'}")
+        return data
+
+    @get("/street-ranking", operation_id="reportStreetRanking", summary="街道年度赛马比拼排名")
+    async def street_ranking(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        year: int = Parameter(query="year", ge=2000, le=2100),
+        format: str | None = FormatParam,
+    ) -> Any:
+        fmt = exports.check_format(format)
+        data = await reports.street_ranking(session, principal, settings, year)
+        if fmt:
+            return _file(exports.ranking_sheets(data), fmt, f"street-ranking-{year}")
+        return data
+
+    @post("/exports", operation_id="createReportExport", summary="后台导出报表（返回任务与进度）", status_code=202)
+    async def create_export(self, data: ExportIn, session: AsyncSession, principal: Principal) -> ExportOut:
+        job = await jobs.create_export(session, principal, data.kind, data.format, data.params)
+        return export_out(job)
+
+    @get("/exports", operation_id="listReportExports", summary="我的导出任务")
+    async def list_exports(self, session: AsyncSession, principal: Principal) -> dict[str, Any]:
+        rows = await jobs.list_exports(session, principal)
+        return {"items": [export_out(j) for j in rows], "total": len(rows)}
+
+    @get("/exports/{job_id:int}", operation_id="getReportExport", summary="导出任务进度")
+    async def get_export(self, job_id: int, session: AsyncSession, principal: Principal) -> ExportOut:
+        return export_out(await jobs.get_export(session, principal, job_id))
+
+    @get("/exports/{job_id:int}/download", operation_id="downloadReportExport", summary="下载导出文件")
+    async def download(self, job_id: int, session: AsyncSession, principal: Principal) -> Response[bytes]:
+        job = await jobs.get_export(session, principal, job_id, with_content=True)
+        if job.status != "done" or job.content is None:
+            raise Conflict("导出尚未完成 (export not ready)", status_label=jobs.JOB_STATUSES.get(job.status))
+        return Response(
+            content=job.content,
+            media_type=job.content_type,
+            headers={"content-disposition": f'attachment; filename="{job.filename}"'},
+        )
+
+
+ROUTES = [ReportController]

@@ -1,0 +1,179 @@
+"""Reports as tables: CSV (UTF-8 with BOM, so Excel opens the Chinese right) and XLSX workbooks."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from marketplace.errors import Invalid
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@dataclass
+class Sheet:
+    title: str
+    headers: list[str]
+    rows: Sequence[Sequence[Any]]
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def coverage_sheets(data: dict[str, Any]) -> list[Sheet]:
+    summary = Sheet(
+        "概况",
+        ["指标", "数值"],
+        [
+            ("街道", data.get("street_name") or "全区"),
+            ("在册儿童", data["children"]),
+            ("未满足需求", data["open_needs"]),
+            ("已满足需求", data["met_needs"]),
+            ("需求覆盖率", _pct(data["coverage_rate"])),
+        ],
+    )
+    detail = Sheet(
+        "分类供需",
+        ["服务类别", "代码", "未满足需求", "已满足需求", "每月供给名额", "缺口"],
+        [
+            (c["label"], c["category"], c["open_needs"], c["met_needs"], c["supply_per_month"], c["gap"])
+            for c in data["by_category"]
+        ],
+    )
+    return [summary, detail]
+
+
+def referrals_sheets(data: dict[str, Any]) -> list[Sheet]:
+    rows: list[Sequence[Any]] = [(s["label"], s["status"], s["count"]) for s in data["by_status"]]
+    rows += [
+        ("合计", "total", data["total"]),
+        ("接收天数中位数", "median_days_to_accept", _blank(data["median_days_to_accept"])),
+        ("结案天数中位数", "median_days_to_close", _blank(data["median_days_to_close"])),
+        ("超时未接收", "overdue", data["overdue"]),
+        ("已升级督办", "escalated", data["escalated"]),
+    ]
+    return [Sheet("转介统计", ["项目", "代码", "数值"], rows)]
+
+
+PROGRESS_LABELS = {
+    "children_total": "在册儿童",
+    "children_new": "本季度新建档",
+    "needs_opened": "本季度登记需求",
+    "needs_met": "本季度满足需求",
+    "visits": "本季度走访次数",
+    "visits_on_time": "按时走访次数",
+    "visits_on_time_rate": "按时走访率",
+    "referrals_sent": "本季度发出转介",
+    "referrals_accepted": "其中已接收",
+    "referrals_closed": "本季度结案转介",
+    "median_days_to_accept": "接收天数中位数",
+    "median_days_to_close": "结案天数中位数",
+}
+
+
+def quarterly_sheets(data: dict[str, Any], prefix: str = "") -> list[Sheet]:
+    where = data.get("street_name") or "全区"
+    progress = [
+        (label, _pct(data["progress"][k]) if k.endswith("_rate") else _blank(data["progress"][k]))
+        for k, label in PROGRESS_LABELS.items()
+    ]
+    cases = [
+        (c["category_label"], c["community"], c["organization"], c["service"], c["outcome_label"], c["days_to_close"])
+        for c in data["typical_cases"]
+    ]
+    problems = [(p["label"], p["count"], p.get("detail", "")) for p in data["open_problems"]]
+    head = f"{data['year']}年第{data['quarter']}季度 {where}"
+    return [
+        Sheet(f"{prefix}工作进展", ["项目（" + head + "）", "数值"], progress),
+        Sheet(f"{prefix}典型案例", ["服务类别", "社区", "服务机构", "服务项目", "结果", "结案天数"], cases),
+        Sheet(f"{prefix}存在问题", ["问题", "数量", "说明"], problems),
+    ]
+
+
+def ranking_sheets(data: dict[str, Any]) -> list[Sheet]:
+    labels = data["indicator_labels"]
+    headers = ["名次", "街道", "综合得分", *(f"{labels[k]}（权重{w:.0%}）" for k, w in data["weights"].items())]
+    headers += ["需求数", "走访次数", "转介数", "接收天数中位数"]
+    rows = [
+        (
+            i["rank"],
+            i["street_name"],
+            i["score"],
+            *(_pct(i["indicators"][k]) for k in data["weights"]),
+            i["needs"],
+            i["visits"],
+            i["referrals"],
+            _blank(i["median_days_to_accept"]),
+        )
+        for i in data["items"]
+    ]
+    return [Sheet(f"{data['year']}年街道排名", headers, rows), Sheet("计分方法", ["说明"], [(data["method"],)])]
+
+
+def check_format(fmt: str | None) -> str | None:
+    if fmt in (None, "", "json"):
+        return None
+    if fmt not in FORMATS:
+        raise Invalid.field("format", "格式应为 json、csv 或 xlsx (format must be json, csv or xlsx)")
+    return fmt
+
+
+def to_csv(sheets: list[Sheet]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for n, sheet in enumerate(sheets):
+        if n:
+            writer.writerow([])
+        if len(sheets) > 1:
+            writer.writerow([f"# {sheet.title}"])
+        writer.writerow(sheet.headers)
+        writer.writerows(sheet.rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _sheet_title(title: str, used: set[str]) -> str:
+    # Excel limits sheet names to 31 characters, unique in the workbook, without []:*?/\ .
+    clean = "".join(ch for ch in title if ch not in "[]:*?/\\")[:31] or "Sheet"
+    name, n = clean, 2
+    while name in used:
+        suffix = f"({n})"
+        name, n = clean[: 31 - len(suffix)] + suffix, n + 1
+    used.add(name)
+    return name
+
+
+def to_xlsx(sheets: list[Sheet]) -> bytes:
+    book = Workbook()
+    book.remove(book.active)
+    used: set[str] = set()
+    for sheet in sheets:
+        ws = book.create_sheet(_sheet_title(sheet.title, used))
+        ws.append(sheet.headers)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in sheet.rows:
+            ws.append(list(row))
+        for col, header in enumerate(sheet.headers, start=1):
+            width = max([len(str(header))] + [len(str(r[col - 1])) for r in sheet.rows if col - 1 < len(r)])
+            ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = min(60, 4 + 2 * width)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def render(sheets: list[Sheet], fmt: str) -> bytes:
+    return to_csv(sheets) if fmt == "csv" else to_xlsx(sheets)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, deferred, mapped_column
+
+from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
+
+
+class ExportJob(IdMixin, Base):
+    """A report export run as a background task; the file is kept in the row so any API process can serve it."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (CheckConstraint("steps_done >= 0 AND steps_done <= steps_total", name="steps_range"),)
+
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    format: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    steps_total: Mapped[int] = mapped_column(Integer, default=1)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    content_type: Mapped[str] = mapped_column(String(120), default="")
+    # Deferred: listing jobs and polling progress never drags the file along.
+    content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from marketplace.resources.models import Organization, Service
+from tests.admin.console import console_login, csrf_of, htmx
+
+
+async def test_pages_need_login_and_redirect_to_it(client) -> None:
+    r = await client.get("/admin/pool", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/login?next=/admin/pool"
+    r = await client.get("/admin/", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert r.headers["hx-redirect"].startswith("/admin/login")
+
+
+async def test_login_sets_an_httponly_signed_cookie_and_logout_clears_it(client) -> None:
+    csrf = await console_login(client, "admin")
+    set_cookie = (await client.get("/admin/login")).headers.get("set-cookie", "")
+    assert "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie.replace("Lax", "lax")
+    r = await client.post("/admin/logout", data={"_csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
+
+
+async def test_wrong_password_shows_the_form_again(client) -> None:
+    page = await client.get("/admin/login")
+    r = await client.post("/admin/login", data={"_csrf": csrf_of(page.text), "username": "admin", "password": "nope"})
+    assert r.status_code == 401 and "用户名或密码错误" in r.text
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
+
+
+async def test_a_tampered_cookie_is_not_a_login(client) -> None:
+    await console_login(client, "admin")
+    raw = client.cookies.get("mp_console")
+    payload, _, sig = raw.rpartition(".")
+    client.cookies.set("mp_console", payload + "." + ("0" * len(sig)), path="/admin")
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
+
+
+async def test_posts_without_the_csrf_token_change_nothing(client, world, db) -> None:
+    csrf = await console_login(client, "admin")
+    pending = world.orgs[2]
+    for headers in ({"HX-Request": "true"}, {"HX-Request": "true", "X-CSRF-Token": "forged"}):
+        r = await client.post(f"/admin/pool/organizations/{pending}/approve", headers=headers)
+        assert r.status_code == 403 and "CSRF" in r.text
+    async with db.session() as s:
+        assert (await s.get(Organization, pending)).status == "pending"
+    # Login itself needs the token too.
+    client.cookies.clear()
+    r = await client.post("/admin/login", data={"username": "admin", "password": "test-password"})
+    assert r.status_code == 403
+    assert csrf
+
+
+async def test_only_local_next_targets_after_login(client) -> None:
+    page = await client.get("/admin/login?next=https://evil.example/")
+    assert 'value="/admin/"' in page.text
+    r = await client.post(
+        "/admin/login",
+        data={"_csrf": csrf_of(page.text), "username": "admin", "password": "test-password", "next": "//evil.example"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/admin/"
+
+
+async def test_district_admin_approves_an_organization_and_a_service(client, world, db) -> None:
+    csrf = await console_login(client, "admin")
+    page = await client.get("/admin/pool?tab=organizations")
+    assert "深圳市福田区新苗志愿者协会" in page.text and "通过入库" in page.text
+    r = await client.post(
+        f"/admin/pool/organizations/{world.orgs[2]}/approve", data={"tab": "organizations"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200 and "已入库" in r.text and "hx-swap-oob" in r.text
+    # A service of the now-approved organization goes draft -> pending (by its owner) -> published (district).
+    async with db.session() as s:
+        svc = Service(
+            organization_id=world.orgs[2],
+            title="周末志愿陪伴",
+            capacity_per_month=4,
+            status="pending_review",
+            assured_on=dt.date(2026, 1, 1),
+        )
+        s.add(svc)
+        await s.flush()
+        sid = svc.id
+    page = await client.get("/admin/pool?tab=pending")
+    assert "周末志愿陪伴" in page.text
+    r = await client.post(f"/admin/pool/services/{sid}/approve", data={"tab": "pending"}, headers=htmx(csrf))
+    assert r.status_code == 200 and "已发布" in r.text
+    async with db.session() as s:
+        assert (await s.get(Service, sid)).status == "published"
+    # Approving twice is refused by the service's state machine, shown as a message, not a crash.
+    r = await client.post(f"/admin/pool/services/{sid}/approve", data={"tab": "pending"}, headers=htmx(csrf))
+    assert r.status_code == 409 and r.headers["hx-retarget"] == "#flash" and "不能执行" in r.text
+
+
+async def test_reject_needs_a_reason(client, world, db) -> None:
+    csrf = await console_login(client, "admin")
+    async with db.session() as s:
+        svc = await s.get(Service, world.services[2])
+        svc.status = "pending_review"
+    r = await client.post(f"/admin/pool/services/{world.services[2]}/reject", data={"reason": " "}, headers=htmx(csrf))
+    assert r.status_code == 422 and "原因" in r.text
+    r = await client.post(
+        f"/admin/pool/services/{world.services[2]}/reject", data={"reason": "请补充收费说明"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200 and "请补充收费说明" in r.text and "草稿" in r.text
+
+
+async def test_plain_form_posts_work_without_javascript(client, world, db) -> None:
+    csrf = await console_login(client, "admin")
+    r = await client.post(
+        f"/admin/pool/services/{world.services[0]}/pause",
+        data={"_csrf": csrf, "tab": "published"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/admin/pool?tab=published"
+    async with db.session() as s:
+        assert (await s.get(Service, world.services[0])).status == "paused"
+
+
+async def test_stale_listings_are_flagged(client, world, db, settings) -> None:
+    async with db.session() as s:
+        svc = await s.get(Service, world.services[1])
+        svc.assured_on = dt.date.today() - dt.timedelta(days=settings.stale_listing_days + 30)
+    await console_login(client, "admin")
+    page = await client.get("/admin/pool?tab=stale")
+    assert "困境儿童助学金计划" in page.text and "过期" in page.text
+    assert "困境儿童心理疏导服务" not in page.text
+
+
+async def test_roles_see_their_own_console(client, world) -> None:
+    await console_login(client, "auditor")
+    page = await client.get("/admin/pool?tab=organizations")
+    assert page.status_code == 200 and "新苗志愿者协会" in page.text and "通过入库" not in page.text
+    await console_login(client, "org")
+    page = await client.get("/admin/pool?tab=draft")
+    assert "法律援助进社区" in page.text and "提交审核" in page.text
+    csrf = csrf_of(page.text)
+    r = await client.post(f"/admin/pool/services/{world.services[0]}/approve", headers=htmx(csrf))
+    assert r.status_code == 403
+    await console_login(client, "fund")
+    assert (await client.get("/admin/pool")).status_code == 403
+    page = await client.get("/admin/")
+    assert page.status_code == 200 and "基金管理员工作台" in page.text
+
+
+async def test_console_pages_never_500_on_bad_input(client, world) -> None:
+    csrf = await console_login(client, "admin")
+    for url in ("/admin/pool?tab=nope", "/admin/reports?year=abc", "/admin/reports?quarter=9", "/admin/exports/999999"):
+        r = await client.get(url)
+        assert 400 <= r.status_code < 500, (url, r.status_code)
+        assert "text/html" in r.headers["content-type"]
+    r = await client.post("/admin/pool/services/999999/approve", headers=htmx(csrf))
+    assert r.status_code == 404
+    r = await client.post(f"/admin/pool/services/{world.services[0]}/explode", headers=htmx(csrf))
+    assert r.status_code == 422
+
+
+async def test_security_headers(client) -> None:
+    r = await client.get("/admin/login")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    static = await client.get("/admin/static/vendor/htmx.min.js")
+    assert static.status_code == 200 and "htmx" in static.text[:2000]
+
+
+def embedded_charts(html: str) -> dict[str, tuple[str, object]]:
+    found = re.findall(
+        r'<script type="application/json" id="chart-([a-z_]+)" data-api="([^"]+)">(.*?)</script>', html, re.S
+    )
+    return {key: (api.replace("&amp;", "&"), json.loads(body)) for key, api, body in found}
+
+
+async def test_every_chart_agrees_with_the_api(client, auth, db, world) -> None:
+    from tests.reports.data import build_cases
+
+    async with db.session() as session:
+        await build_cases(session, world)
+    for user in ("admin", "supervisor", "director"):
+        await console_login(client, user)
+        page = await client.get("/admin/")
+        charts = embedded_charts(page.text)
+        assert {"coverage", "referrals", "overdue"} <= set(charts), (user, sorted(charts))
+        headers = await auth(user)
+        for key, (api, data) in charts.items():
+            r = await client.get(api, headers=headers)
+            assert r.status_code == 200, (api, r.text)
+            assert r.json() == data, (user, key)
+    await console_login(client, "admin")
+    page = await client.get("/admin/reports?year=2026&quarter=4")
+    ((api, data),) = embedded_charts(page.text).values()
+    assert (await client.get(api, headers=await auth("admin"))).json() == data
