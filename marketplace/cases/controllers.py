@@ -1,0 +1,334 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from litestar import Controller, get, patch, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import clock
+from marketplace.auth.principal import Principal
+from marketplace.cases import notifications
+from marketplace.cases import service as cases
+from marketplace.cases.crypto import cipher, mask_id_number, mask_phone, mask_text
+from marketplace.cases.models import Child, MandatoryReport, Need, Notification, Visit
+from marketplace.cases.schemas import (
+    ChildIn,
+    ChildList,
+    ChildOut,
+    ChildPatch,
+    ChildSummary,
+    NeedIn,
+    NeedList,
+    NeedOut,
+    NeedPatch,
+    NotificationList,
+    NotificationOut,
+    OverdueList,
+    OverdueOut,
+    ReportIn,
+    ReportOut,
+    VisitIn,
+    VisitList,
+    VisitOut,
+    Warning,
+)
+from marketplace.cases.taxonomy import GUARDIANSHIP, NEED_STATUSES, REPORT_KINDS, RISK_LEVELS, URGENCY, VISIT_KINDS
+from marketplace.pagination import Page, provide_page
+from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
+from marketplace.settings import Settings
+
+PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
+WRITES = {"writes": True}  # reads of children's files leave an audit row
+
+
+def child_out(child: Child, settings: Settings, warnings: list[Warning] | None = None) -> ChildOut:
+    c = cipher(settings.field_key)
+    today = clock.today()
+    phone = c.decrypt(child.guardian_phone_enc, "children.guardian_phone") if child.guardian_phone_enc else ""
+    address = c.decrypt(child.address_enc, "children.address") if child.address_enc else ""
+    return ChildOut(
+        id=child.id,
+        community_id=child.community_id,
+        street_id=child.street_id,
+        name=child.name,
+        gender=child.gender,
+        birth_date=child.birth_date,
+        age=cases.age_on(child.birth_date, today),
+        id_number_masked=mask_id_number(c.decrypt(child.id_number_enc, "children.id_number")),
+        categories=list(child.categories),
+        category_labels=[CHILD_CATEGORIES.get(x, x) for x in child.categories],
+        guardianship=child.guardianship,
+        guardianship_label=GUARDIANSHIP.get(child.guardianship, child.guardianship),
+        risk_level=child.risk_level,
+        risk_label=RISK_LEVELS.get(child.risk_level, child.risk_level),
+        school=child.school,
+        household_notes=child.household_notes,
+        guardian_name=child.guardian_name,
+        guardian_relation=child.guardian_relation,
+        guardian_phone_masked=mask_phone(phone),
+        address_masked=mask_text(address),
+        consent_to_share=child.consent_to_share,
+        consent_recorded_on=child.consent_recorded_on,
+        share_note=child.share_note,
+        last_visit_on=child.last_visit_on,
+        next_visit_due=child.next_visit_due,
+        visit_overdue=child.status == "active" and child.next_visit_due < today,
+        status=child.status,
+        created_at=child.created_at,
+        updated_at=child.updated_at,
+        warnings=warnings or [],
+    )
+
+
+def child_summary(child: Child, settings: Settings) -> ChildSummary:
+    c = cipher(settings.field_key)
+    today = clock.today()
+    return ChildSummary(
+        id=child.id,
+        community_id=child.community_id,
+        street_id=child.street_id,
+        name=child.name,
+        gender=child.gender,
+        age=cases.age_on(child.birth_date, today),
+        id_number_masked=mask_id_number(c.decrypt(child.id_number_enc, "children.id_number")),
+        categories=list(child.categories),
+        risk_level=child.risk_level,
+        risk_label=RISK_LEVELS.get(child.risk_level, child.risk_level),
+        next_visit_due=child.next_visit_due,
+        visit_overdue=child.status == "active" and child.next_visit_due < today,
+        status=child.status,
+    )
+
+
+def need_out(n: Need) -> NeedOut:
+    return NeedOut(
+        id=n.id,
+        child_id=n.child_id,
+        street_id=n.street_id,
+        community_id=n.community_id,
+        category=n.category,
+        category_label=SERVICE_CATEGORIES.get(n.category, n.category),
+        urgency=n.urgency,
+        urgency_label=URGENCY.get(n.urgency, str(n.urgency)),
+        note=n.note,
+        status=n.status,
+        status_label=NEED_STATUSES.get(n.status, n.status),
+        emergency=n.emergency,
+        met_at=n.met_at,
+        created_at=n.created_at,
+    )
+
+
+def visit_out(v: Visit, child: Child) -> VisitOut:
+    return VisitOut(
+        id=v.id,
+        child_id=v.child_id,
+        visited_on=v.visited_on,
+        kind=v.kind,
+        kind_label=VISIT_KINDS.get(v.kind, v.kind),
+        findings=v.findings,
+        next_visit_due=v.next_visit_due,
+        child_next_visit_due=child.next_visit_due,
+        created_at=v.created_at,
+    )
+
+
+def report_out(r: MandatoryReport, recipients: list[int]) -> ReportOut:
+    return ReportOut(
+        id=r.id,
+        child_id=r.child_id,
+        kind=r.kind,
+        kind_label=REPORT_KINDS[r.kind],
+        description=r.description,
+        police_notified=r.police_notified,
+        need_id=r.need_id or 0,
+        notified_user_ids=recipients,
+        created_at=r.created_at,
+    )
+
+
+def notification_out(n: Notification) -> NotificationOut:
+    return NotificationOut(
+        id=n.id,
+        kind=n.kind,
+        title=n.title,
+        body=n.body,
+        entity=n.entity,
+        entity_id=n.entity_id,
+        data=dict(n.data),
+        created_at=n.created_at,
+        read_at=n.read_at,
+    )
+
+
+class ChildController(Controller):
+    path = "/api/v1/children"
+    tags = ["cases"]
+    dependencies = PAGE
+
+    @post("/", operation_id="createChild", summary="新建儿童档案（一人一档）")
+    async def create(self, data: ChildIn, session: AsyncSession, principal: Principal, settings: Settings) -> ChildOut:
+        child, warnings = await cases.create_child(session, principal, settings, data)
+        return child_out(child, settings, warnings)
+
+    @get("/", operation_id="listChildren", summary="儿童档案列表", opt=WRITES)
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        page: Page,
+        community_id: int | None = Parameter(query="community_id", default=None, ge=1),
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        risk_level: Literal["critical", "high", "medium", "low"] | None = Parameter(query="risk_level", default=None),
+        category: str | None = Parameter(query="category", default=None, max_length=40),
+        status: Literal["active", "closed"] | None = Parameter(query="status", default=None),
+        overdue: bool | None = Parameter(query="overdue", default=None),
+        q: str | None = Parameter(query="q", default=None, max_length=80),
+    ) -> ChildList:
+        filters = cases.ChildFilters(
+            community_id=community_id,
+            street_id=street_id,
+            risk_level=risk_level,
+            category=category,
+            status=status,
+            overdue=overdue,
+            q=q.strip() if q and q.strip() else None,
+        )
+        rows, total = await cases.list_children(session, principal, filters, limit=page.limit, offset=page.offset)
+        return ChildList(items=[child_summary(c, settings) for c in rows], total=total)
+
+    @get("/{child_id:int}", operation_id="getChild", summary="儿童档案详情", opt=WRITES)
+    async def read(self, child_id: int, session: AsyncSession, principal: Principal, settings: Settings) -> ChildOut:
+        return child_out(await cases.read_child(session, principal, child_id), settings)
+
+    @patch("/{child_id:int}", operation_id="updateChild", summary="修改儿童档案")
+    async def update(
+        self, child_id: int, data: ChildPatch, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ChildOut:
+        child, warnings = await cases.update_child(session, principal, settings, child_id, data)
+        return child_out(child, settings, warnings)
+
+    @post("/{child_id:int}/needs", operation_id="createNeed", summary="登记需求")
+    async def create_need(self, child_id: int, data: NeedIn, session: AsyncSession, principal: Principal) -> NeedOut:
+        return need_out(await cases.create_need(session, principal, child_id, data))
+
+    @post("/{child_id:int}/visits", operation_id="createVisit", summary="记录走访")
+    async def create_visit(
+        self, child_id: int, data: VisitIn, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> VisitOut:
+        visit, child = await cases.create_visit(session, principal, settings, child_id, data)
+        return visit_out(visit, child)
+
+    @get("/{child_id:int}/visits", operation_id="listVisits", summary="走访记录", opt=WRITES)
+    async def list_visits(self, child_id: int, session: AsyncSession, principal: Principal, page: Page) -> VisitList:
+        rows, child, total = await cases.list_visits(session, principal, child_id, limit=page.limit, offset=page.offset)
+        return VisitList(items=[visit_out(v, child) for v in rows], total=total)
+
+    @post("/{child_id:int}/reports", operation_id="createMandatoryReport", summary="强制报告（立即上报街道与区）")
+    async def report(
+        self, child_id: int, data: ReportIn, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ReportOut:
+        report, recipients = await cases.create_report(session, principal, settings, child_id, data)
+        return report_out(report, recipients)
+
+
+class NeedController(Controller):
+    path = "/api/v1/needs"
+    tags = ["cases"]
+    dependencies = PAGE
+
+    @get("/", operation_id="listNeeds", summary="需求列表")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        status: Literal["open", "referred", "met", "cancelled"] | None = Parameter(query="status", default=None),
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        child_id: int | None = Parameter(query="child_id", default=None, ge=1),
+        category: str | None = Parameter(query="category", default=None, max_length=40),
+    ) -> NeedList:
+        rows, total = await cases.list_needs(
+            session,
+            principal,
+            status=status,
+            street_id=street_id,
+            child_id=child_id,
+            category=category,
+            limit=page.limit,
+            offset=page.offset,
+        )
+        return NeedList(items=[need_out(n) for n in rows], total=total)
+
+    @get("/{need_id:int}", operation_id="getNeed", summary="需求详情")
+    async def read(self, need_id: int, session: AsyncSession, principal: Principal) -> NeedOut:
+        return need_out(await cases.visible_need(session, principal, need_id))
+
+    @patch("/{need_id:int}", operation_id="updateNeed", summary="修改或取消需求")
+    async def update(self, need_id: int, data: NeedPatch, session: AsyncSession, principal: Principal) -> NeedOut:
+        return need_out(await cases.update_need(session, principal, need_id, data))
+
+
+class VisitController(Controller):
+    path = "/api/v1/visits"
+    tags = ["cases"]
+    dependencies = PAGE
+
+    @get("/overdue", operation_id="listOverdueVisits", summary="逾期未走访的儿童", opt=WRITES)
+    async def overdue(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+    ) -> OverdueList:
+        rows, total = await cases.overdue_visits(
+            session, principal, street_id=street_id, limit=page.limit, offset=page.offset
+        )
+        today = clock.today()
+        return OverdueList(
+            items=[
+                OverdueOut(
+                    child_id=c.id,
+                    name=c.name,
+                    community_id=c.community_id,
+                    street_id=c.street_id,
+                    risk_level=c.risk_level,
+                    risk_label=RISK_LEVELS.get(c.risk_level, c.risk_level),
+                    last_visit_on=c.last_visit_on,
+                    next_visit_due=c.next_visit_due,
+                    days_overdue=(today - c.next_visit_due).days,
+                )
+                for c in rows
+            ],
+            total=total,
+        )
+
+
+class NotificationController(Controller):
+    path = "/api/v1/notifications"
+    tags = ["cases"]
+    dependencies = PAGE
+
+    @get("/", operation_id="listNotifications", summary="我的通知")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        unread: bool | None = Parameter(query="unread", default=None),
+    ) -> NotificationList:
+        rows, total, unread_count = await notifications.list_for(
+            session, principal, unread=unread, limit=page.limit, offset=page.offset
+        )
+        return NotificationList(items=[notification_out(n) for n in rows], total=total, unread=unread_count)
+
+    @post("/{notification_id:int}/read", operation_id="readNotification", summary="标记已读", status_code=200)
+    async def mark_read(self, notification_id: int, session: AsyncSession, principal: Principal) -> NotificationOut:
+        return notification_out(await notifications.mark_read(session, principal, notification_id))
+
+
+ROUTES = [ChildController, NeedController, VisitController, NotificationController]

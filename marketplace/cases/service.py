@@ -1,0 +1,523 @@
+"""Children's files (一人一档), needs, visits and mandatory reports, with scope checks on every object."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import clock, outbox
+from marketplace.audit import service as audit
+from marketplace.auth.principal import Principal
+from marketplace.cases import notifications
+from marketplace.cases.crypto import FieldCipher, resident_id_problem
+from marketplace.cases.models import Child, MandatoryReport, Need, Visit
+from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, ReportIn, VisitIn, Warning
+from marketplace.cases.taxonomy import REPORT_KINDS, REPORT_NEED_CATEGORY
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.geography.models import Community
+from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
+from marketplace.settings import Settings
+
+DISTRICT_READERS = frozenset({"district_admin", "auditor"})
+# Roles that never see a child's file: the money side of the district, and providers (who see a referral).
+NO_FILE_ACCESS = frozenset({"fund_manager", "procurement_officer", "org_staff"})
+
+# The fields of the full file, as written to the audit log on every read.
+FILE_FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_number_masked",
+    "categories",
+    "guardianship",
+    "risk_level",
+    "school",
+    "household_notes",
+    "guardian_name",
+    "guardian_relation",
+    "guardian_phone_masked",
+    "address_masked",
+    "consent_to_share",
+    "share_note",
+)
+SUMMARY_FIELDS = ("name", "gender", "age", "id_number_masked", "categories", "risk_level")
+
+
+# ---------------------------------------------------------------- scope
+
+
+def scope_clause(principal: Principal, community_col: Any, street_col: Any) -> ColumnElement[bool] | None:
+    """The SQL condition for the children (or needs, referrals) a role may read; None means all.
+
+    Raises Forbidden for roles that may not list children's data at all.
+    """
+    if principal.role == "child_director":
+        return community_col == principal.community_id if principal.community_id else false()
+    if principal.role == "child_supervisor":
+        return street_col == principal.street_id if principal.street_id else false()
+    if principal.role in DISTRICT_READERS:
+        return None
+    raise Forbidden("此角色无权查看儿童信息 (this role may not see children's data)")
+
+
+def can_read(principal: Principal, community_id: int, street_id: int) -> bool:
+    if principal.role == "child_director":
+        return principal.community_id == community_id
+    if principal.role == "child_supervisor":
+        return principal.street_id == street_id
+    return principal.role in DISTRICT_READERS
+
+
+def require_director(principal: Principal, child: Child) -> None:
+    """Only the child's own director writes the file; others who can see it get 403, the rest 404."""
+    if principal.role == "child_director" and principal.community_id == child.community_id:
+        return
+    if can_read(principal, child.community_id, child.street_id):
+        raise Forbidden("只有本社区儿童主任可修改儿童档案 (only the community's child director may change the file)")
+    raise NotFound(f"儿童档案 {child.id} 不存在 (child not found)")
+
+
+async def load_child(session: AsyncSession, child_id: int, *, lock: bool = False) -> Child:
+    stmt = select(Child).where(Child.id == child_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    child = await session.scalar(stmt)
+    if child is None:
+        raise NotFound(f"儿童档案 {child_id} 不存在 (child not found)")
+    return child
+
+
+async def visible_child(session: AsyncSession, principal: Principal, child_id: int, *, lock: bool = False) -> Child:
+    child = await load_child(session, child_id, lock=lock)
+    if not can_read(principal, child.community_id, child.street_id):
+        raise NotFound(f"儿童档案 {child_id} 不存在 (child not found)")
+    return child
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def age_on(birth: dt.date, on: dt.date) -> int:
+    return max(0, on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day)))
+
+
+def next_visit_due(settings: Settings, risk: str, last: dt.date, requested: dt.date | None = None) -> dt.date:
+    """The risk tier sets the longest gap between visits; a director may plan an earlier one, never a later."""
+    due = last + dt.timedelta(days=settings.visit_interval_days[risk])
+    return min(due, requested) if requested is not None else due
+
+
+def _check_child_fields(values: dict[str, Any]) -> None:
+    errors: list[dict[str, str]] = []
+    for i, code in enumerate(values.get("categories") or []):
+        if code not in CHILD_CATEGORIES:
+            errors.append({"field": f"categories[{i}]", "message": f"未知儿童类别 '{code}' (unknown child category)"})
+    if "id_number" in values:
+        problem = resident_id_problem(values["id_number"])
+        if problem:
+            errors.append({"field": "id_number", "message": f"身份证号无效：{problem}"})
+    birth = values.get("birth_date")
+    if birth is not None:
+        today = clock.today()
+        if birth > today:
+            errors.append({"field": "birth_date", "message": "出生日期不能晚于今天 (birth date in the future)"})
+        elif age_on(birth, today) >= 18:
+            errors.append({"field": "birth_date", "message": "已满18周岁，不属于儿童 (18 or older)"})
+        number = values.get("id_number")
+        if number and not resident_id_problem(number) and number[6:14] != birth.strftime("%Y%m%d"):
+            errors.append({"field": "id_number", "message": "身份证号中的出生日期与出生日期不符 (birth date mismatch)"})
+    if errors:
+        raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+async def _duplicates(
+    session: AsyncSession, principal: Principal, cipher: FieldCipher, child: Child, id_number: str
+) -> list[Warning]:
+    warnings: list[Warning] = []
+    same = list(
+        (
+            await session.scalars(
+                select(Child.id).where(
+                    Child.community_id == child.community_id,
+                    Child.name == child.name,
+                    Child.birth_date == child.birth_date,
+                    Child.id != child.id,
+                )
+            )
+        ).all()
+    )
+    if same:
+        warnings.append(
+            Warning(
+                code="possible_duplicate",
+                message="本社区已有同名同出生日期的儿童档案，请核实是否重复建档 (same name and birth date in this community)",
+                child_ids=same,
+            )
+        )
+    rows = (
+        await session.execute(
+            select(Child.id, Child.community_id, Child.street_id).where(
+                Child.id_number_hmac == cipher.lookup_hash(id_number), Child.id != child.id
+            )
+        )
+    ).all()
+    if rows:
+        # Only ids the caller could open are named; elsewhere the district is told a file exists, not where.
+        visible = [r.id for r in rows if can_read(principal, r.community_id, r.street_id)]
+        warnings.append(
+            Warning(
+                code="id_number_exists",
+                message="该身份证号已有档案，请与相关社区核实 (a file with this identity number already exists)",
+                child_ids=visible,
+            )
+        )
+    return warnings
+
+
+# ---------------------------------------------------------------- children
+
+
+async def create_child(
+    session: AsyncSession, principal: Principal, settings: Settings, data: ChildIn
+) -> tuple[Child, list[Warning]]:
+    principal.require("child_director")
+    community = await session.get(Community, data.community_id)
+    if community is None or community.id != principal.community_id:
+        raise Forbidden("只能为本社区儿童建档 (only for children of your own community)")
+    values = msgspec.structs.asdict(data)
+    _check_child_fields(values)
+    cipher_ = _cipher(settings)
+    today = clock.today()
+    id_number = data.id_number.upper()
+    child = Child(
+        community_id=community.id,
+        street_id=community.street_id,
+        name=data.name.strip(),
+        gender=data.gender,
+        birth_date=data.birth_date,
+        id_number_enc=cipher_.encrypt(id_number, "children.id_number"),
+        id_number_hmac=cipher_.lookup_hash(id_number),
+        categories=list(dict.fromkeys(data.categories)),
+        guardianship=data.guardianship,
+        risk_level=data.risk_level,
+        school=data.school,
+        household_notes=data.household_notes,
+        guardian_name=data.guardian_name,
+        guardian_relation=data.guardian_relation,
+        guardian_phone_enc=cipher_.encrypt(data.guardian_phone, "children.guardian_phone")
+        if data.guardian_phone
+        else None,
+        address_enc=cipher_.encrypt(data.address, "children.address") if data.address else None,
+        consent_to_share=data.consent_to_share,
+        consent_recorded_on=today if data.consent_to_share else None,
+        share_note=data.share_note,
+        # A new file is due its first visit within the risk tier's interval from today.
+        next_visit_due=next_visit_due(settings, data.risk_level, today),
+        status="active",
+        created_by=principal.user_id,
+    )
+    session.add(child)
+    await session.flush()
+    warnings = await _duplicates(session, principal, cipher_, child, id_number)
+    await audit.record(session, principal, "create", "child", child.id, FILE_FIELDS)
+    return child, warnings
+
+
+def _cipher(settings: Settings) -> FieldCipher:
+    from marketplace.cases.crypto import cipher
+
+    return cipher(settings.field_key)
+
+
+async def read_child(session: AsyncSession, principal: Principal, child_id: int) -> Child:
+    child = await visible_child(session, principal, child_id)
+    await audit.record(session, principal, "read", "child", child.id, FILE_FIELDS)
+    return child
+
+
+@dataclass
+class ChildFilters:
+    community_id: int | None = None
+    street_id: int | None = None
+    risk_level: str | None = None
+    category: str | None = None
+    status: str | None = None
+    overdue: bool | None = None
+    q: str | None = None
+
+
+async def list_children(
+    session: AsyncSession, principal: Principal, f: ChildFilters, *, limit: int, offset: int
+) -> tuple[list[Child], int]:
+    stmt = select(Child)
+    clause = scope_clause(principal, Child.community_id, Child.street_id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if f.community_id:
+        stmt = stmt.where(Child.community_id == f.community_id)
+    if f.street_id:
+        stmt = stmt.where(Child.street_id == f.street_id)
+    if f.risk_level:
+        stmt = stmt.where(Child.risk_level == f.risk_level)
+    if f.status:
+        stmt = stmt.where(Child.status == f.status)
+    if f.overdue is not None:
+        cond = Child.next_visit_due < clock.today()
+        stmt = stmt.where(cond & (Child.status == "active") if f.overdue else ~cond)
+    if f.q:
+        stmt = stmt.where(Child.name.like(f"%{f.q}%"))
+    rows = list((await session.scalars(stmt.order_by(Child.id))).all()) if f.category else None
+    if rows is not None:
+        # Categories are a JSON list: filter in Python, portable across SQLite and PostgreSQL.
+        matching = [c for c in rows if f.category in c.categories]
+        total, page = len(matching), matching[offset : offset + limit]
+    else:
+        total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        page = list((await session.scalars(stmt.order_by(Child.id).limit(limit).offset(offset))).all())
+    await audit.record_many(session, principal, "list", "child", [c.id for c in page], SUMMARY_FIELDS)
+    return page, total
+
+
+async def update_child(
+    session: AsyncSession, principal: Principal, settings: Settings, child_id: int, data: ChildPatch
+) -> tuple[Child, list[Warning]]:
+    child = await load_child(session, child_id, lock=True)
+    require_director(principal, child)
+    values = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
+    if not values:
+        return child, []
+    check = dict(values)
+    if "birth_date" in values or "id_number" in values:
+        # Check the pair as it will stand after the change.
+        check.setdefault("birth_date", child.birth_date)
+        if "id_number" not in check:
+            check["id_number"] = _cipher(settings).decrypt(child.id_number_enc, "children.id_number")
+    _check_child_fields(check)
+    cipher_ = _cipher(settings)
+    for field, value in values.items():
+        if field == "id_number":
+            child.id_number_enc = cipher_.encrypt(value.upper(), "children.id_number")
+            child.id_number_hmac = cipher_.lookup_hash(value)
+        elif field == "guardian_phone":
+            child.guardian_phone_enc = cipher_.encrypt(value, "children.guardian_phone") if value else None
+        elif field == "address":
+            child.address_enc = cipher_.encrypt(value, "children.address") if value else None
+        elif field == "categories":
+            child.categories = list(dict.fromkeys(value))
+        elif field == "consent_to_share":
+            if value != child.consent_to_share:
+                child.consent_recorded_on = clock.today() if value else None
+            child.consent_to_share = value
+        else:
+            setattr(child, field, value)
+    if "risk_level" in values:
+        base = child.last_visit_on or child.created_at.astimezone(clock.DISTRICT_TZ).date()
+        child.next_visit_due = next_visit_due(settings, child.risk_level, base)
+    await session.flush()
+    warnings: list[Warning] = []
+    if {"name", "birth_date", "id_number"} & values.keys():
+        number = values.get("id_number") or cipher_.decrypt(child.id_number_enc, "children.id_number")
+        warnings = await _duplicates(session, principal, cipher_, child, number)
+    await audit.record(session, principal, "update", "child", child.id, sorted(values))
+    return child, warnings
+
+
+# ---------------------------------------------------------------- needs
+
+
+async def create_need(session: AsyncSession, principal: Principal, child_id: int, data: NeedIn) -> Need:
+    child = await load_child(session, child_id)
+    require_director(principal, child)
+    if data.category not in SERVICE_CATEGORIES:
+        raise Invalid.field("category", f"未知服务类别 '{data.category}' (unknown service category)")
+    if child.status != "active":
+        raise Conflict("档案已结案，不能新增需求 (the file is closed)")
+    need = Need(
+        child_id=child.id,
+        street_id=child.street_id,
+        community_id=child.community_id,
+        category=data.category,
+        urgency=data.urgency,
+        note=data.note,
+        status="open",
+        created_by=principal.user_id,
+    )
+    session.add(need)
+    await session.flush()
+    return need
+
+
+async def visible_need(session: AsyncSession, principal: Principal, need_id: int, *, lock: bool = False) -> Need:
+    stmt = select(Need).where(Need.id == need_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    need = await session.scalar(stmt)
+    if need is None or not can_read(principal, need.community_id, need.street_id):
+        raise NotFound(f"需求 {need_id} 不存在 (need not found)")
+    return need
+
+
+async def update_need(session: AsyncSession, principal: Principal, need_id: int, data: NeedPatch) -> Need:
+    need = await visible_need(session, principal, need_id, lock=True)
+    if not (principal.role == "child_director" and principal.community_id == need.community_id):
+        raise Forbidden("只有本社区儿童主任可修改需求 (only the community's child director)")
+    if data.status is not msgspec.UNSET:
+        if need.status != "open":
+            raise Conflict(f"需求状态为 {need.status}，不能取消 (only an open need can be cancelled)")
+        need.status = "cancelled"
+    if data.urgency is not msgspec.UNSET:
+        need.urgency = data.urgency
+    if data.note is not msgspec.UNSET:
+        need.note = data.note
+    await session.flush()
+    return need
+
+
+async def list_needs(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    street_id: int | None,
+    child_id: int | None,
+    category: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Need], int]:
+    stmt = select(Need)
+    clause = scope_clause(principal, Need.community_id, Need.street_id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if status:
+        stmt = stmt.where(Need.status == status)
+    if street_id:
+        stmt = stmt.where(Need.street_id == street_id)
+    if child_id:
+        stmt = stmt.where(Need.child_id == child_id)
+    if category:
+        stmt = stmt.where(Need.category == category)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(
+        stmt.order_by(Need.urgency.desc(), Need.created_at, Need.id).limit(limit).offset(offset)
+    )
+    return list(rows.all()), total
+
+
+# ---------------------------------------------------------------- visits
+
+
+async def create_visit(
+    session: AsyncSession, principal: Principal, settings: Settings, child_id: int, data: VisitIn
+) -> tuple[Visit, Child]:
+    child = await load_child(session, child_id, lock=True)
+    require_director(principal, child)
+    today = clock.today()
+    if data.visited_on > today:
+        raise Invalid.field("visited_on", "走访日期不能晚于今天 (visit date in the future)")
+    if data.visited_on < child.birth_date:
+        raise Invalid.field("visited_on", "走访日期早于出生日期 (visit before birth)")
+    if data.next_visit_due is not None and data.next_visit_due < data.visited_on:
+        raise Invalid.field("next_visit_due", "下次走访日期不能早于本次走访 (next visit before this one)")
+    due = next_visit_due(settings, child.risk_level, data.visited_on, data.next_visit_due)
+    visit = Visit(
+        child_id=child.id,
+        visited_on=data.visited_on,
+        kind=data.kind,
+        findings=data.findings,
+        next_visit_due=due,
+        created_by=principal.user_id,
+    )
+    session.add(visit)
+    # A visit recorded late (older than the latest) does not move the schedule back.
+    if child.last_visit_on is None or data.visited_on >= child.last_visit_on:
+        child.last_visit_on = data.visited_on
+        child.next_visit_due = due
+    await session.flush()
+    return visit, child
+
+
+async def list_visits(
+    session: AsyncSession, principal: Principal, child_id: int, *, limit: int, offset: int
+) -> tuple[list[Visit], Child, int]:
+    child = await visible_child(session, principal, child_id)
+    stmt = select(Visit).where(Visit.child_id == child.id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(stmt.order_by(Visit.visited_on.desc(), Visit.id.desc()).limit(limit).offset(offset))
+    await audit.record(session, principal, "read", "child", child.id, ["visits"])
+    return list(rows.all()), child, total
+
+
+async def overdue_visits(
+    session: AsyncSession, principal: Principal, *, street_id: int | None, limit: int, offset: int
+) -> tuple[list[Child], int]:
+    stmt = select(Child).where(Child.status == "active", Child.next_visit_due < clock.today())
+    clause = scope_clause(principal, Child.community_id, Child.street_id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if street_id:
+        stmt = stmt.where(Child.street_id == street_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(
+        (await session.scalars(stmt.order_by(Child.next_visit_due, Child.id).limit(limit).offset(offset))).all()
+    )
+    await audit.record_many(
+        session, principal, "list", "child", [c.id for c in rows], ["name", "risk_level", "next_visit_due"]
+    )
+    return rows, total
+
+
+# ---------------------------------------------------------------- mandatory reports
+
+
+async def create_report(
+    session: AsyncSession, principal: Principal, settings: Settings, child_id: int, data: ReportIn
+) -> tuple[MandatoryReport, list[int]]:
+    child = await load_child(session, child_id, lock=True)
+    allowed = (principal.role == "child_director" and principal.community_id == child.community_id) or (
+        principal.role == "child_supervisor" and principal.street_id == child.street_id
+    )
+    if not allowed:
+        if can_read(principal, child.community_id, child.street_id):
+            raise Forbidden("强制报告由儿童主任或督导员提交 (only the child's director or supervisor reports)")
+        raise NotFound(f"儿童档案 {child_id} 不存在 (child not found)")
+    category = data.category or REPORT_NEED_CATEGORY[data.kind]
+    if category not in SERVICE_CATEGORIES:
+        raise Invalid.field("category", f"未知服务类别 '{category}' (unknown service category)")
+    report = MandatoryReport(
+        child_id=child.id,
+        kind=data.kind,
+        description=data.description,
+        police_notified=data.police_notified,
+        reported_by=principal.user_id,
+    )
+    session.add(report)
+    await session.flush()
+    need = Need(
+        child_id=child.id,
+        street_id=child.street_id,
+        community_id=child.community_id,
+        category=category,
+        urgency=4,
+        note=f"强制报告：{REPORT_KINDS[data.kind]}。{data.description}"[:5000],
+        status="open",
+        emergency=True,
+        report_id=report.id,
+        created_by=principal.user_id,
+    )
+    session.add(need)
+    await session.flush()
+    report.need_id = need.id
+    # A report puts the child in the highest risk tier: the next visit is due within the shortest interval.
+    if child.risk_level != "critical":
+        child.risk_level = "critical"
+        child.next_visit_due = min(child.next_visit_due, next_visit_due(settings, "critical", clock.today()))
+    recipients = await notifications.street_supervisors(session, child.street_id)
+    recipients += await notifications.district_admins(session)
+    outbox.emit(session, "cases.mandatory_report", {"report_id": report.id})
+    await audit.record(session, principal, "report", "child", child.id, ["mandatory_report"], {"kind": data.kind})
+    return report, list(dict.fromkeys(recipients))

@@ -1,0 +1,80 @@
+"""Referral notifications: the provider hears of a new referral, the child's director of each answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import outbox
+from marketplace.auth.models import User
+from marketplace.cases import notifications
+from marketplace.referrals.models import Referral
+from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
+
+
+async def _directors(session: AsyncSession, community_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(User.id).where(
+            User.role == "child_director", User.community_id == community_id, User.is_active.is_(True)
+        )
+    )
+    return list(rows.all())
+
+
+@outbox.handler("referrals.sent")
+async def referral_sent(session: AsyncSession, payload: dict[str, Any]) -> None:
+    r = await session.get(Referral, int(payload["referral_id"]))
+    if r is None:
+        return
+    await notifications.notify(
+        session,
+        await notifications.organization_staff(session, r.organization_id),
+        key=f"referral-sent:{r.id}",
+        kind="referral_sent",
+        title="收到新的转介",
+        body=f"转介 {r.id} 待贵机构接收或拒绝。",
+        entity="referral",
+        entity_id=r.id,
+    )
+
+
+async def _tell_director(session: AsyncSession, payload: dict[str, Any], name: str) -> None:
+    r = await session.get(Referral, int(payload["referral_id"]))
+    if r is None:
+        return
+    detail = OUTCOMES.get(r.outcome or "", "") if name == "complete" else (r.decline_reason or "")
+    await notifications.notify(
+        session,
+        await _directors(session, r.community_id),
+        key=f"referral-{name}:{r.id}",
+        kind=f"referral_{name}",
+        title=f"转介{REFERRAL_STATUSES.get(r.status, r.status)}",
+        body=f"转介 {r.id}：{REFERRAL_STATUSES.get(r.status, r.status)}。{detail}",
+        entity="referral",
+        entity_id=r.id,
+    )
+
+
+@outbox.handler("referrals.accept")
+async def referral_accepted(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await _tell_director(session, payload, "accept")
+
+
+@outbox.handler("referrals.decline")
+async def referral_declined(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await _tell_director(session, payload, "decline")
+
+
+@outbox.handler("referrals.complete")
+async def referral_completed(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await _tell_director(session, payload, "complete")
+
+
+@outbox.handler("referrals.start")
+@outbox.handler("referrals.close")
+@outbox.handler("referrals.revoke")
+async def referral_other(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Nothing to tell anyone; registered so the event is marked processed rather than unknown."""
+    return

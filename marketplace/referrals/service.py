@@ -1,0 +1,398 @@
+"""Closed-loop referrals: sent → accepted | declined → in_service → completed → closed, or revoked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import clock, outbox
+from marketplace.audit import service as audit
+from marketplace.auth.principal import Principal
+from marketplace.cases import service as cases
+from marketplace.cases.models import Child, Need, Visit
+from marketplace.db import utcnow
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.geography.models import Community
+from marketplace.matching import service as matching
+from marketplace.referrals.models import Referral, ReferralLog
+from marketplace.referrals.schemas import (
+    ChildView,
+    LogIn,
+    NeedView,
+    OutcomeIn,
+    ReferralIn,
+    ReferralOut,
+)
+from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
+from marketplace.resources import service as pool
+from marketplace.resources.models import Organization, Service
+from marketplace.resources.taxonomy import SERVICE_CATEGORIES
+from marketplace.settings import Settings
+from marketplace.statemachine import StateMachine, Transition
+
+REFERRAL_LIFECYCLE = StateMachine(
+    "referral",
+    REFERRAL_STATUSES,
+    [
+        Transition("accept", frozenset({"sent"}), "accepted", "接收"),
+        Transition("decline", frozenset({"sent"}), "declined", "拒绝"),
+        Transition("start", frozenset({"accepted"}), "in_service", "开始服务"),
+        Transition("complete", frozenset({"in_service"}), "completed", "服务完成"),
+        Transition("close", frozenset({"completed"}), "closed", "结案"),
+        Transition("revoke", frozenset({"sent", "accepted", "in_service"}), "revoked", "撤回"),
+    ],
+)
+PROVIDER_TRANSITIONS = frozenset({"accept", "decline", "start", "complete"})
+CASEWORKER_TRANSITIONS = frozenset({"complete", "close", "revoke"})
+ACTIVE = ("sent", "accepted", "in_service")
+# Outcomes after which the need is settled; any other outcome puts it back on the open list.
+NEED_AFTER_OUTCOME = {"got_help": "met", "no_longer_needed": "cancelled"}
+MINIMAL_FIELDS = ("surname_initial", "age", "gender", "community", "need", "share_note")
+STAFF_FIELDS = ("name", "age", "gender", "community", "risk_level", "need", "share_note")
+
+
+# ---------------------------------------------------------------- scope
+
+
+def can_read(principal: Principal, r: Referral) -> bool:
+    if principal.role == "org_staff":
+        return principal.organization_id == r.organization_id
+    return cases.can_read(principal, r.community_id, r.street_id)
+
+
+def is_caseworker(principal: Principal, r: Referral) -> bool:
+    """The child's director, or the supervisor of the child's street."""
+    return (principal.role == "child_director" and principal.community_id == r.community_id) or (
+        principal.role == "child_supervisor" and principal.street_id == r.street_id
+    )
+
+
+async def load(session: AsyncSession, principal: Principal, referral_id: int, *, lock: bool = False) -> Referral:
+    stmt = select(Referral).where(Referral.id == referral_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    r = await session.scalar(stmt)
+    if r is None or not can_read(principal, r):
+        raise NotFound(f"转介 {referral_id} 不存在 (referral not found)")
+    return r
+
+
+# ---------------------------------------------------------------- sending
+
+
+async def send(session: AsyncSession, principal: Principal, settings: Settings, data: ReferralIn) -> Referral:
+    need = await session.scalar(select(Need).where(Need.id == data.need_id).with_for_update())
+    if need is None or not cases.can_read(principal, need.community_id, need.street_id):
+        raise Invalid.field("need_id", f"需求 {data.need_id} 不存在 (need not found)")
+    director = principal.role == "child_director" and principal.community_id == need.community_id
+    supervisor = principal.role == "child_supervisor" and principal.street_id == need.street_id
+    if not (director or supervisor):
+        raise Forbidden("转介由儿童主任或本街道督导员发起 (only the child's director or supervisor refers)")
+    if need.status != "open":
+        raise Conflict(
+            f"需求状态为 {need.status}，不能再次转介 (the need is {need.status}; one referral at a time)",
+            need_status=need.status,
+        )
+    child = await cases.load_child(session, need.child_id)
+    if child.status != "active":
+        raise Conflict("档案已结案 (the child's file is closed)")
+    override = (data.consent_override_reason or "").strip()
+    if override and not supervisor:
+        raise Forbidden("只有督导员可在无监护人同意时特批转介 (only a supervisor may override consent)")
+    if not child.consent_to_share and not override:
+        raise Conflict(
+            "监护人尚未同意共享信息：请先记录同意，或由督导员说明理由特批 "
+            "(guardian consent missing: record it, or a supervisor overrides with a reason)",
+            reason="consent_missing",
+        )
+    _, candidate = await matching.check_pair(session, settings, need, data.service_id)
+    svc = candidate.scored.service
+    worker = candidate.plan.get("social_worker")
+    referral = Referral(
+        need_id=need.id,
+        child_id=child.id,
+        service_id=svc.service_id,
+        organization_id=svc.organization_id,
+        street_id=child.street_id,
+        community_id=child.community_id,
+        status="sent",
+        share_note=data.share_note if data.share_note is not None else child.share_note,
+        consent_override_reason=override or None,
+        consent_override_by=principal.user_id if override else None,
+        social_worker_id=worker["id"] if worker else None,
+        plan=candidate.plan,
+        score=candidate.scored.score,
+        sent_by=principal.user_id,
+        sent_at=utcnow(),
+    )
+    session.add(referral)
+    need.status = "referred"
+    await session.flush()
+    outbox.emit(session, "referrals.sent", {"referral_id": referral.id})
+    return referral
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _authorize(principal: Principal, r: Referral, name: str) -> None:
+    provider = principal.role == "org_staff" and principal.organization_id == r.organization_id
+    if provider and name in PROVIDER_TRANSITIONS:
+        return
+    if is_caseworker(principal, r) and name in CASEWORKER_TRANSITIONS:
+        return
+    raise Forbidden(f"无权对此转介执行“{name}” (not allowed to {name} this referral)")
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    referral_id: int,
+    name: str,
+    *,
+    reason: str = "",
+    outcome: OutcomeIn | None = None,
+) -> Referral:
+    r = await load(session, principal, referral_id, lock=True)
+    _authorize(principal, r, name)
+    before = r.status
+    r.status = REFERRAL_LIFECYCLE.target(r.status, name)
+    now = utcnow()
+    need = await session.scalar(select(Need).where(Need.id == r.need_id).with_for_update())
+    assert need is not None
+    if name == "accept":
+        month = clock.month_key()
+        await pool.book_capacity(session, r.service_id, month=month)
+        r.accepted_at, r.booked_month = now, month
+    elif name == "decline":
+        r.declined_at, r.decline_reason = now, reason
+        need.status = "open"
+    elif name == "start":
+        r.started_at = now
+    elif name == "complete":
+        assert outcome is not None
+        r.completed_at, r.outcome, r.outcome_note = now, outcome.outcome, outcome.note or None
+        settled = NEED_AFTER_OUTCOME.get(outcome.outcome, "open")
+        need.status = settled
+        need.met_at = now if settled == "met" else None
+    elif name == "close":
+        assert r.completed_at is not None
+        completed_on = r.completed_at.astimezone(clock.DISTRICT_TZ).date()
+        follow_up = await session.scalar(
+            select(Visit.id).where(Visit.child_id == r.child_id, Visit.visited_on >= completed_on).limit(1)
+        )
+        if follow_up is None:
+            raise Conflict(
+                "结案前须在儿童档案中记录服务完成后的回访 (record a follow-up visit after completion first)",
+                reason="follow_up_visit_missing",
+            )
+        r.closed_at = now
+    elif name == "revoke":
+        r.revoked_at, r.revoke_reason = now, reason
+        # A place booked by the acceptance goes back only if the service never started.
+        if before == "accepted" and r.booked_month:
+            await pool.release_capacity(session, r.service_id, month=r.booked_month)
+        if need.status == "referred":
+            need.status = "open"
+    await session.flush()
+    outbox.emit(session, f"referrals.{name}", {"referral_id": r.id})
+    return r
+
+
+async def add_log(session: AsyncSession, principal: Principal, referral_id: int, data: LogIn) -> ReferralLog:
+    r = await load(session, principal, referral_id, lock=True)
+    if not (principal.role == "org_staff" and principal.organization_id == r.organization_id):
+        raise Forbidden("服务记录由承接机构填写 (the provider writes the delivery log)")
+    if r.status not in ("in_service", "completed"):
+        raise Conflict(f"转介状态为 {r.status}，不能记录服务 (log service once it has started)")
+    if data.delivered_on > clock.today():
+        raise Invalid.field("delivered_on", "服务日期不能晚于今天 (date in the future)")
+    if data.delivered_on < r.sent_at.astimezone(clock.DISTRICT_TZ).date():
+        raise Invalid.field("delivered_on", "服务日期早于转介日期 (date before the referral)")
+    log = ReferralLog(
+        referral_id=r.id,
+        delivered_on=data.delivered_on,
+        minutes=data.minutes,
+        note=data.note,
+        author_id=principal.user_id,
+    )
+    session.add(log)
+    await session.flush()
+    return log
+
+
+async def list_logs(
+    session: AsyncSession, principal: Principal, referral_id: int, *, limit: int, offset: int
+) -> tuple[list[ReferralLog], int]:
+    r = await load(session, principal, referral_id)
+    stmt = select(ReferralLog).where(ReferralLog.referral_id == r.id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(stmt.order_by(ReferralLog.delivered_on, ReferralLog.id).limit(limit).offset(offset))
+    return list(rows.all()), total
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def list_referrals(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    organization_id: int | None,
+    need_id: int | None,
+    child_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Referral], int]:
+    stmt = select(Referral)
+    if principal.role == "org_staff":
+        stmt = stmt.where(Referral.organization_id == (principal.organization_id or 0))
+    else:
+        clause = cases.scope_clause(principal, Referral.community_id, Referral.street_id)
+        if clause is not None:
+            stmt = stmt.where(clause)
+    if status:
+        stmt = stmt.where(Referral.status == status)
+    if organization_id:
+        stmt = stmt.where(Referral.organization_id == organization_id)
+    if need_id:
+        stmt = stmt.where(Referral.need_id == need_id)
+    if child_id:
+        stmt = stmt.where(Referral.child_id == child_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(stmt.order_by(Referral.id.desc()).limit(limit).offset(offset))
+    return list(rows.all()), total
+
+
+async def present(
+    session: AsyncSession, principal: Principal, settings: Settings, referrals: Sequence[Referral], *, action: str
+) -> list[ReferralOut]:
+    """Referrals as the caller may see them, with one audit row per child shown."""
+    if not referrals:
+        return []
+    need_ids = {r.need_id for r in referrals}
+    child_ids = {r.child_id for r in referrals}
+    needs = {n.id: n for n in (await session.scalars(select(Need).where(Need.id.in_(need_ids)))).all()}
+    children = {c.id: c for c in (await session.scalars(select(Child).where(Child.id.in_(child_ids)))).all()}
+    communities = dict(
+        (
+            await session.execute(
+                select(Community.id, Community.name).where(Community.id.in_({r.community_id for r in referrals}))
+            )
+        ).all()
+    )
+    services = dict(
+        (
+            await session.execute(
+                select(Service.id, Service.title).where(Service.id.in_({r.service_id for r in referrals}))
+            )
+        ).all()
+    )
+    orgs = dict(
+        (
+            await session.execute(
+                select(Organization.id, Organization.name).where(
+                    Organization.id.in_({r.organization_id for r in referrals})
+                )
+            )
+        ).all()
+    )
+    minimal = principal.role == "org_staff"
+    today = clock.today()
+    sla = dt.timedelta(hours=settings.referral_sla_hours)
+    out = []
+    for r in referrals:
+        child, need = children[r.child_id], needs[r.need_id]
+        age = cases.age_on(child.birth_date, today)
+        if minimal:
+            view = ChildView(
+                age=age,
+                gender=child.gender,
+                community_id=r.community_id,
+                community_name=communities.get(r.community_id, ""),
+                surname_initial=child.name[:1] + "*",
+            )
+        else:
+            view = ChildView(
+                id=child.id,
+                name=child.name,
+                age=age,
+                gender=child.gender,
+                community_id=r.community_id,
+                community_name=communities.get(r.community_id, ""),
+                risk_level=child.risk_level,
+            )
+        out.append(
+            ReferralOut(
+                id=r.id,
+                status=r.status,
+                status_label=REFERRAL_STATUSES[r.status],
+                need=NeedView(
+                    id=need.id,
+                    category=need.category,
+                    category_label=SERVICE_CATEGORIES.get(need.category, need.category),
+                    urgency=need.urgency,
+                    note=None if minimal else need.note,
+                ),
+                child=view,
+                service_id=r.service_id,
+                service_title=services.get(r.service_id, ""),
+                organization_id=r.organization_id,
+                organization_name=orgs.get(r.organization_id, ""),
+                street_id=r.street_id,
+                share_note=r.share_note,
+                plan=_plan_for(r, minimal),
+                score=r.score,
+                consent_override=r.consent_override_reason is not None,
+                sent_at=r.sent_at,
+                accepted_at=r.accepted_at,
+                declined_at=r.declined_at,
+                decline_reason=r.decline_reason,
+                started_at=r.started_at,
+                completed_at=r.completed_at,
+                outcome=r.outcome,
+                outcome_label=OUTCOMES.get(r.outcome) if r.outcome else None,
+                outcome_note=r.outcome_note,
+                closed_at=r.closed_at,
+                revoked_at=r.revoked_at,
+                revoke_reason=r.revoke_reason,
+                escalated_at=r.escalated_at,
+                response_due_at=r.sent_at + sla,
+                allowed_transitions=_allowed(principal, r),
+            )
+        )
+    fields = MINIMAL_FIELDS if minimal else STAFF_FIELDS
+    await audit.record_many(
+        session,
+        principal,
+        f"{action}_minimal" if minimal else action,
+        "child",
+        [r.child_id for r in referrals],
+        fields,
+        {"via": "referral"},
+    )
+    return out
+
+
+def _plan_for(r: Referral, minimal: bool) -> dict[str, object]:
+    plan = dict(r.plan or {})
+    if minimal and isinstance(plan.get("community"), dict):
+        # The provider needs to know whom to call at the community, not the child's identity.
+        plan["community"] = {k: v for k, v in plan["community"].items() if k in ("id", "name", "director")}
+    return plan
+
+
+def _allowed(principal: Principal, r: Referral) -> list[str]:
+    names = REFERRAL_LIFECYCLE.allowed(r.status)
+    result = []
+    for name in names:
+        try:
+            _authorize(principal, r, name)
+        except Forbidden:
+            continue
+        result.append(name)
+    return result

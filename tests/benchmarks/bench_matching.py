@@ -1,0 +1,299 @@
+"""Matching benchmark: the match endpoint's latency over 1,000 and 10,000 services, and the batch allocation at
+Futian size (≈400 needs × 80 services) and Dongguan size (4,000 needs × 1,000 services) against a greedy
+baseline. Builds its own SQLite databases; run: .venv/bin/python tests/benchmarks/bench_matching.py [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+
+from sqlalchemy import insert
+
+from marketplace import clock
+from marketplace.auth.models import User
+from marketplace.auth.service import issue_token
+from marketplace.cases.crypto import cipher
+from marketplace.cases.models import Child, Need
+from marketplace.db import Database
+from marketplace.features import load_models
+from marketplace.geography.models import Community, Street
+from marketplace.matching import allocation
+from marketplace.matching import service as matching
+from marketplace.migrate import upgrade
+from marketplace.resources.models import (
+    Organization,
+    OrganizationStreet,
+    Service,
+    ServiceCategory,
+    ServiceChildCategory,
+    ServiceStreet,
+)
+from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
+from marketplace.settings import Settings
+from tests.support.databases import test_settings
+
+CATS = list(SERVICE_CATEGORIES)
+KIDS = list(CHILD_CATEGORIES)
+RUNS = 3
+
+
+async def build(root: Path, *, services: int, needs: int, communities: int, seed: int = 7) -> Settings:
+    settings = test_settings(f"sqlite:///{root / f'bench_{services}_{needs}.db'}", root)
+    upgrade(settings)
+    rng = random.Random(seed)
+    db = Database(settings)
+    today = clock.today()
+    n_streets = max(10, communities // 18)
+    async with db.session() as s:
+        await s.execute(
+            insert(Street), [{"id": i, "code": f"s{i}", "name": f"街道{i}"} for i in range(1, n_streets + 1)]
+        )
+        await s.execute(
+            insert(Community),
+            [
+                {"id": i, "street_id": 1 + i % n_streets, "code": f"c{i}", "name": f"社区{i}"}
+                for i in range(1, communities + 1)
+            ],
+        )
+        n_orgs = max(20, services // 10)
+        now = clock.now()
+        await s.execute(
+            insert(Organization),
+            [
+                {
+                    "id": i,
+                    "name": f"机构{i}",
+                    "kind": "social_work_agency",
+                    "credit_code": f"X{i:017d}",
+                    "contact_name": "联系人",
+                    "contact_phone": "13800000000",
+                    "description": "",
+                    "address": f"社区{i}",
+                    "status": "approved",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(1, n_orgs + 1)
+            ],
+        )
+        await s.execute(
+            insert(OrganizationStreet),
+            [{"organization_id": i, "street_id": 1 + i % n_streets} for i in range(1, n_orgs + 1)],
+        )
+        svc_rows, cat_rows, kid_rows, street_rows = [], [], [], []
+        for i in range(1, services + 1):
+            wide = rng.random() < 0.3
+            svc_rows.append(
+                {
+                    "id": i,
+                    "organization_id": 1 + i % n_orgs,
+                    "title": f"服务{i}",
+                    "description": "",
+                    "eligibility": "",
+                    "age_min": rng.choice((0, 3, 6)),
+                    "age_max": rng.choice((12, 16, 18)),
+                    "district_wide": wide,
+                    "capacity_per_month": rng.randint(1, 8),
+                    "cost_per_case_fen": rng.choice((0, 0, 20_000, 80_000)),
+                    "delivery_mode": rng.choice(("in_person", "online", "centre")),
+                    "funding_source": rng.choice(("free", "special_budget", "welfare_fund")),
+                    "schedule": "",
+                    "wait_time_days": 0,
+                    "fees_text": "",
+                    "five_societies": [],
+                    "contact_phone": "",
+                    "assured_on": today - dt.timedelta(days=rng.randint(0, 300)),
+                    "status": "published",
+                    "status_note": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            for code in rng.sample(CATS, rng.randint(1, 3)):
+                cat_rows.append({"service_id": i, "code": code})
+            if rng.random() < 0.5:
+                for code in rng.sample(KIDS, rng.randint(1, 3)):
+                    kid_rows.append({"service_id": i, "code": code})
+            if not wide:
+                for st in rng.sample(range(1, n_streets + 1), rng.randint(1, 3)):
+                    street_rows.append({"service_id": i, "street_id": st})
+        for table, rows in (
+            (Service, svc_rows),
+            (ServiceCategory, cat_rows),
+            (ServiceChildCategory, kid_rows),
+            (ServiceStreet, street_rows),
+        ):
+            for k in range(0, len(rows), 2000):
+                await s.execute(insert(table), rows[k : k + 2000])
+        c = cipher(settings.field_key)
+        enc = c.encrypt("440304201501019911", "children.id_number")
+        child_rows, need_rows = [], []
+        for i in range(1, needs + 1):
+            community = 1 + i % communities
+            child_rows.append(
+                {
+                    "id": i,
+                    "community_id": community,
+                    "street_id": 1 + community % n_streets,
+                    "name": f"儿童{i}",
+                    "gender": "male",
+                    "birth_date": dt.date(2010 + rng.randint(0, 12), 3, 1),
+                    "id_number_enc": enc,
+                    "id_number_hmac": f"{i:064d}",
+                    "categories": rng.sample(KIDS, rng.randint(1, 2)),
+                    "guardianship": "family",
+                    "risk_level": "medium",
+                    "school": "",
+                    "household_notes": "",
+                    "guardian_name": "",
+                    "guardian_relation": "",
+                    "consent_to_share": True,
+                    "share_note": "",
+                    "next_visit_due": today,
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            need_rows.append(
+                {
+                    "id": i,
+                    "child_id": i,
+                    "street_id": 1 + community % n_streets,
+                    "community_id": community,
+                    "category": rng.choice(CATS[:12]),
+                    "urgency": rng.randint(1, 4),
+                    "note": "",
+                    "status": "open",
+                    "emergency": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        for table, rows in ((Child, child_rows), (Need, need_rows)):
+            for k in range(0, len(rows), 2000):
+                await s.execute(insert(table), rows[k : k + 2000])
+        await s.execute(
+            insert(User),
+            [
+                {
+                    "id": 1,
+                    "username": "admin",
+                    "display_name": "admin",
+                    "password_hash": "x",
+                    "role": "district_admin",
+                    "is_active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+    await db.dispose()
+    return settings
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+async def bench_endpoint(settings: Settings, needs: int, requests: int) -> tuple[float, float, float]:
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+
+    app = create_app(settings)
+    db = Database(settings)
+    async with db.session(write=False) as s:
+        user = await s.get(User, 1)
+        assert user is not None
+        headers = {"Authorization": f"Bearer {issue_token(user, settings)}"}
+    await db.dispose()
+    rng = random.Random(1)
+    runs = []
+    async with AsyncTestClient(app=app) as client:
+        for _ in range(RUNS):
+            times = []
+            for _ in range(requests):
+                nid = rng.randint(1, needs)
+                t = time.perf_counter()
+                r = await client.post(f"/api/v1/needs/{nid}/matches", json={"limit": 10}, headers=headers)
+                times.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200, r.text
+            runs.append(
+                (statistics.median(times), pct(times, 99), statistics.mean(len(r.json()["candidates"]) for _ in [0]))
+            )
+    return statistics.median(x[0] for x in runs), statistics.median(x[1] for x in runs), runs[0][2]
+
+
+async def bench_batch(settings: Settings) -> dict[str, float]:
+    db = Database(settings)
+    out: dict[str, list[float]] = {
+        k: []
+        for k in ("load_s", "flow_s", "greedy_s", "flow_total", "greedy_total", "assigned", "greedy_assigned", "edges")
+    }
+    for _ in range(RUNS):
+        async with db.session(write=False) as s:
+            t = time.perf_counter()
+            problem = await matching.load_batch(s, settings, None)
+            out["load_s"].append(time.perf_counter() - t)
+        ids = [n.need_id for n in problem.needs]
+        cap = {sv.service_id: sv.capacity_left for sv in problem.services}
+        t = time.perf_counter()
+        best = allocation.allocate(ids, problem.gains, cap)
+        out["flow_s"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        base = allocation.greedy(ids, problem.gains, cap)
+        out["greedy_s"].append(time.perf_counter() - t)
+        out["flow_total"].append(best.total_gain / matching.SCALE)
+        out["greedy_total"].append(base.total_gain / matching.SCALE)
+        out["assigned"].append(len(best.assignments))
+        out["greedy_assigned"].append(len(base.assignments))
+        out["edges"].append(len(problem.gains))
+    await db.dispose()
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+async def main(quick: bool) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench_matching_"))
+    requests = 30 if quick else 200
+    print(
+        f"match endpoint latency (POST /api/v1/needs/{{id}}/matches, limit 10; median of {RUNS} runs of {requests} requests)"
+    )
+    print(f"{'services':>10} {'p50 ms':>10} {'p99 ms':>10}")
+    for n in (1_000, 10_000):
+        settings = await build(root, services=n, needs=500, communities=92)
+        p50, p99, _ = await bench_endpoint(settings, 500, requests)
+        print(f"{n:>10,} {p50:>10.1f} {p99:>10.1f}")
+    print()
+    print(
+        f"batch allocation (median of {RUNS} runs): min-cost flow (optimal) vs greedy baseline; totals = Σ urgency × score"
+    )
+    header = f"{'size':>22} {'pairs':>8} {'load s':>7} {'flow s':>7} {'flow total':>11} {'assigned':>8} {'greedy s':>8} {'greedy total':>12} {'assigned':>8} {'gain':>6}"
+    print(header)
+    sizes = [("Futian 400×80", 400, 80, 92)] + ([] if quick else [("Dongguan 4000×1000", 4000, 1000, 600)])
+    for label, needs, services, comms in sizes:
+        settings = await build(root, services=services, needs=needs, communities=comms)
+        r = await bench_batch(settings)
+        gain = 100 * (r["flow_total"] / r["greedy_total"] - 1) if r["greedy_total"] else 0.0
+        print(
+            f"{label:>22} {int(r['edges']):>8,} {r['load_s']:>7.2f} {r['flow_s']:>7.3f} {r['flow_total']:>11.2f} "
+            f"{int(r['assigned']):>8} {r['greedy_s']:>8.3f} {r['greedy_total']:>12.2f} {int(r['greedy_assigned']):>8} {gain:>5.2f}%"
+        )
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.disable(logging.INFO)
+    load_models()
+    asyncio.run(main("--quick" in sys.argv))
