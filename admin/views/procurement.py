@@ -93,7 +93,6 @@ async def procurement_page(
             for b in budgets
         ],
         contracts=contract_rows if found is not None else None,
-        csrf=web.console_session(request).csrf,
         **web.page_context(request, principal, "procurement"),
     )
 
