@@ -1,0 +1,284 @@
+"""Budget lines: figures, row locks, commitments and payments, and their ledger postings.
+
+Every commitment and payment locks its budget line first (``SELECT ... FOR UPDATE``), then re-reads the line's
+sums, so concurrent requests queue on the line and none can spend what another already took. On SQLite every
+write transaction is ``BEGIN IMMEDIATE``, which serialises the same way.
+
+When the ledger (``marketplace.funds.ledger``) is installed, each money row is also posted there as a balanced
+entry on three accounts per line, so the budget-execution report can be proved against it:
+``budget:line:<id>:available`` (debit: what may still be committed), ``...:committed`` (committed, not yet
+paid) and ``...:paid``. Appropriation = available + committed + paid on the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import clock
+from marketplace.errors import Conflict, NotFound
+from marketplace.procurement.models import BudgetAdjustment, BudgetLine, Commitment, Payment
+from marketplace.procurement.rules import yuan
+
+
+def ledger_module() -> ModuleType | None:
+    """The funds ledger if it is installed; the budget works without it (the operational rows are the record)."""
+    try:
+        if importlib.util.find_spec("marketplace.funds.ledger") is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module("marketplace.funds.ledger")
+
+
+def account(line_id: int, kind: str) -> str:
+    return f"budget:line:{line_id}:{kind}"
+
+
+async def post(
+    session: AsyncSession, key: str, memo: str, postings: list[tuple[str, int]], on: dt.date | None = None
+) -> None:
+    ledger = ledger_module()
+    if ledger is None:
+        return
+    await ledger.post_entry(
+        session, idempotency_key=key, memo=memo, postings=postings, occurred_on=on, source="procurement"
+    )
+
+
+@dataclass(frozen=True)
+class LineFigures:
+    appropriation_fen: int
+    committed_fen: int
+    paid_fen: int
+
+    @property
+    def available_fen(self) -> int:
+        return self.appropriation_fen - self.committed_fen
+
+    @property
+    def unpaid_commitment_fen(self) -> int:
+        return self.committed_fen - self.paid_fen
+
+    @property
+    def execution_bp(self) -> int:
+        """Paid over appropriation in basis points (1/100 of a percent), rounded down."""
+        return self.paid_fen * 10_000 // self.appropriation_fen if self.appropriation_fen > 0 else 0
+
+
+async def _sums(session: AsyncSession, model: type[Commitment] | type[Payment], ids: Sequence[int]) -> dict[int, int]:
+    rows = await session.execute(
+        select(model.line_id, func.coalesce(func.sum(model.amount_fen), 0))
+        .where(model.line_id.in_(ids))
+        .group_by(model.line_id)
+    )
+    return {int(k): int(v) for k, v in rows.all()}
+
+
+async def figures(session: AsyncSession, lines: Sequence[BudgetLine]) -> dict[int, LineFigures]:
+    ids = [line.id for line in lines]
+    if not ids:
+        return {}
+    committed = await _sums(session, Commitment, ids)
+    paid = await _sums(session, Payment, ids)
+    moved_in = dict(
+        (
+            await session.execute(
+                select(BudgetAdjustment.to_line_id, func.sum(BudgetAdjustment.amount_fen))
+                .where(BudgetAdjustment.to_line_id.in_(ids))
+                .group_by(BudgetAdjustment.to_line_id)
+            )
+        ).all()
+    )
+    moved_out = dict(
+        (
+            await session.execute(
+                select(BudgetAdjustment.from_line_id, func.sum(BudgetAdjustment.amount_fen))
+                .where(BudgetAdjustment.from_line_id.in_(ids))
+                .group_by(BudgetAdjustment.from_line_id)
+            )
+        ).all()
+    )
+    return {
+        line.id: LineFigures(
+            appropriation_fen=line.original_fen + int(moved_in.get(line.id) or 0) - int(moved_out.get(line.id) or 0),
+            committed_fen=committed.get(line.id, 0),
+            paid_fen=paid.get(line.id, 0),
+        )
+        for line in lines
+    }
+
+
+async def lock_lines(session: AsyncSession, line_ids: Iterable[int]) -> dict[int, BudgetLine]:
+    """Lock lines in id order (a fixed order, so two transactions locking the same pair cannot deadlock)."""
+    wanted = sorted(set(line_ids))
+    rows = (
+        await session.scalars(
+            select(BudgetLine)
+            .where(BudgetLine.id.in_(wanted))
+            .order_by(BudgetLine.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    found = {line.id: line for line in rows}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise NotFound(f"预算科目 {missing[0]} 不存在 (budget line not found)")
+    return found
+
+
+async def line_figures(session: AsyncSession, line: BudgetLine) -> LineFigures:
+    return (await figures(session, [line]))[line.id]
+
+
+async def commit(
+    session: AsyncSession,
+    line: BudgetLine,
+    amount_fen: int,
+    *,
+    kind: str,
+    memo: str,
+    user_id: int | None,
+    contract_id: int | None = None,
+    allowance_run_id: int | None = None,
+) -> Commitment:
+    """Set budget aside on a locked line; a negative amount releases it (never below what is already paid)."""
+    current = await line_figures(session, line)
+    if amount_fen > current.available_fen:
+        raise Conflict(
+            f"预算科目“{line.name}”可用额度不足：需要 {yuan(amount_fen)}，可用 {yuan(current.available_fen)} "
+            "(budget line lacks room)",
+            line_id=line.id,
+            available_fen=current.available_fen,
+            requested_fen=amount_fen,
+        )
+    if amount_fen < 0 and -amount_fen > current.unpaid_commitment_fen:
+        raise Conflict(
+            f"释放额 {yuan(-amount_fen)} 超过未支付的承诺额 {yuan(current.unpaid_commitment_fen)} "
+            "(cannot release more than is committed and unpaid)"
+        )
+    row = Commitment(
+        line_id=line.id,
+        kind=kind,
+        amount_fen=amount_fen,
+        memo=memo[:300],
+        created_by=user_id,
+        contract_id=contract_id,
+        allowance_run_id=allowance_run_id,
+    )
+    session.add(row)
+    await session.flush()
+    await post(
+        session,
+        f"procurement:commitment:{row.id}",
+        memo,
+        [(account(line.id, "available"), -amount_fen), (account(line.id, "committed"), amount_fen)],
+    )
+    return row
+
+
+async def pay(
+    session: AsyncSession,
+    line: BudgetLine,
+    amount_fen: int,
+    *,
+    kind: str,
+    memo: str,
+    user_id: int | None,
+    paid_on: dt.date | None = None,
+    contract_id: int | None = None,
+    milestone_id: int | None = None,
+    allowance_run_id: int | None = None,
+) -> Payment:
+    """Pay out of a locked line; only what has been committed and not yet paid can be paid."""
+    current = await line_figures(session, line)
+    if amount_fen > current.unpaid_commitment_fen:
+        raise Conflict(
+            f"支付额 {yuan(amount_fen)} 超过预算科目“{line.name}”未支付的承诺额 {yuan(current.unpaid_commitment_fen)}"
+            " (payment exceeds the unpaid commitment)"
+        )
+    on = paid_on or clock.today()
+    row = Payment(
+        line_id=line.id,
+        kind=kind,
+        amount_fen=amount_fen,
+        paid_on=on,
+        memo=memo[:300],
+        created_by=user_id,
+        contract_id=contract_id,
+        milestone_id=milestone_id,
+        allowance_run_id=allowance_run_id,
+    )
+    session.add(row)
+    await session.flush()
+    await post(
+        session,
+        f"procurement:payment:{row.id}",
+        memo,
+        [(account(line.id, "committed"), -amount_fen), (account(line.id, "paid"), amount_fen)],
+        on,
+    )
+    return row
+
+
+@dataclass(frozen=True)
+class Movement:
+    kind: str  # appropriation | adjustment_in | adjustment_out | commitment | release | payment
+    amount_fen: int
+    memo: str
+    on: dt.date
+    at: dt.datetime | None
+    contract_id: int | None
+    allowance_run_id: int | None
+    document_no: str
+
+
+async def movements(session: AsyncSession, line: BudgetLine) -> list[Movement]:
+    """Every step that changed the line, oldest first: the trail behind its four figures."""
+    out: list[Movement] = []
+    adjustments = await session.scalars(
+        select(BudgetAdjustment).where(
+            (BudgetAdjustment.from_line_id == line.id) | (BudgetAdjustment.to_line_id == line.id)
+        )
+    )
+    for a in adjustments:
+        incoming = a.to_line_id == line.id
+        out.append(
+            Movement(
+                "adjustment_in" if incoming else "adjustment_out",
+                a.amount_fen if incoming else -a.amount_fen,
+                a.reason,
+                a.created_at.astimezone(clock.DISTRICT_TZ).date(),
+                a.created_at,
+                None,
+                None,
+                a.document_no,
+            )
+        )
+    for c in await session.scalars(select(Commitment).where(Commitment.line_id == line.id)):
+        out.append(
+            Movement(
+                "commitment" if c.amount_fen > 0 else "release",
+                c.amount_fen,
+                c.memo,
+                c.created_at.astimezone(clock.DISTRICT_TZ).date(),
+                c.created_at,
+                c.contract_id,
+                c.allowance_run_id,
+                "",
+            )
+        )
+    for p in await session.scalars(select(Payment).where(Payment.line_id == line.id)):
+        out.append(
+            Movement("payment", p.amount_fen, p.memo, p.paid_on, p.created_at, p.contract_id, p.allowance_run_id, "")
+        )
+    out.sort(key=lambda m: (m.at or dt.datetime.min.replace(tzinfo=dt.UTC), m.kind))
+    return out

@@ -1,0 +1,558 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.auth.principal import Principal
+from marketplace.pagination import Page, provide_page
+from marketplace.procurement import allowances, contracts, ocds, reports, service
+from marketplace.procurement import budget as ledger_side
+from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Payment, Procurement
+from marketplace.procurement.rules import EVALUATION, METHODS, centi
+from marketplace.procurement.schemas import (
+    AcceptIn,
+    AdjustmentIn,
+    AdjustmentOut,
+    AllowanceRunIn,
+    AllowanceRunOut,
+    AmendmentIn,
+    AmendmentOut,
+    ApprovalIn,
+    ApprovalOut,
+    AwardIn,
+    BidIn,
+    BidOut,
+    BudgetIn,
+    BudgetLineOut,
+    BudgetList,
+    BudgetOut,
+    ContractIn,
+    ContractList,
+    ContractOut,
+    EvaluationIn,
+    Finding,
+    KindTotal,
+    LineMovements,
+    MilestoneOut,
+    MovementOut,
+    PaymentIn,
+    PaymentOut,
+    ProcurementIn,
+    ProcurementList,
+    ProcurementOut,
+    Progress,
+    ReasonIn,
+    StandardIn,
+    StandardOut,
+)
+
+PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
+CSV = "text/csv; charset=utf-8"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _line_out(line_id: int, code: str, name: str, original: int, f: ledger_side.LineFigures) -> BudgetLineOut:
+    return BudgetLineOut(
+        id=line_id,
+        code=code,
+        name=name,
+        original_fen=original,
+        appropriation_fen=f.appropriation_fen,
+        committed_fen=f.committed_fen,
+        paid_fen=f.paid_fen,
+        available_fen=f.available_fen,
+        execution_rate_bp=f.execution_bp,
+        execution_rate=reports.rate_text(f.execution_bp),
+    )
+
+
+async def budget_out(session: AsyncSession, budget: Budget) -> BudgetOut:
+    figs = await ledger_side.figures(session, budget.lines)
+    total = ledger_side.LineFigures(
+        appropriation_fen=sum(f.appropriation_fen for f in figs.values()),
+        committed_fen=sum(f.committed_fen for f in figs.values()),
+        paid_fen=sum(f.paid_fen for f in figs.values()),
+    )
+    return BudgetOut(
+        id=budget.id,
+        name=budget.name,
+        fiscal_year=budget.fiscal_year,
+        total_fen=budget.total_fen,
+        appropriation_fen=total.appropriation_fen,
+        committed_fen=total.committed_fen,
+        paid_fen=total.paid_fen,
+        available_fen=total.available_fen,
+        execution_rate_bp=total.execution_bp,
+        execution_rate=reports.rate_text(total.execution_bp),
+        lines=[_line_out(ln.id, ln.code, ln.name, ln.original_fen, figs[ln.id]) for ln in budget.lines],
+        created_at=budget.created_at,
+    )
+
+
+async def procurement_out(session: AsyncSession, p: Procurement) -> ProcurementOut:
+    approvals = (await service.approvals_of(session, [p.id]))[p.id]
+    ranked = await service.bids_of(session, p)
+    return ProcurementOut(
+        id=p.id,
+        budget_line_id=p.budget_line_id,
+        fiscal_year=p.fiscal_year,
+        title=p.title,
+        method=p.method,
+        method_label=METHODS.get(p.method, p.method),
+        evaluation=EVALUATION.get(p.method, ""),
+        estimated_fen=p.estimated_fen,
+        service_categories=list(p.service_categories),
+        justification=p.justification,
+        single_source_ground=p.single_source_ground,
+        original_contract_id=p.original_contract_id,
+        status=p.status,
+        findings=[Finding(code=f["code"], severity=f["severity"], message=f["message"]) for f in p.findings],
+        approvals=[
+            ApprovalOut(
+                id=a.id, document_no=a.document_no, note=a.note, approved_by=a.approved_by, created_at=a.created_at
+            )
+            for a in approvals
+        ],
+        bids=[
+            BidOut(
+                id=r.bid.id,
+                organization_id=r.bid.organization_id,
+                organization_name=r.organization_name,
+                price_fen=r.bid.price_fen,
+                technical_score=r.bid.technical_score,
+                price_score=centi(r.score.price_centi),
+                technical_weighted_score=centi(r.score.technical_centi),
+                total_score=centi(r.score.total_centi),
+                rank=r.rank,
+                documents=list(r.bid.documents),
+            )
+            for r in ranked
+        ],
+        awarded_bid_id=p.awarded_bid_id,
+        awarded_on=p.awarded_on,
+        publicity_ends_on=p.publicity_ends_on,
+        created_at=p.created_at,
+    )
+
+
+def payment_out(p: Payment) -> PaymentOut:
+    return PaymentOut(
+        id=p.id,
+        contract_id=p.contract_id,
+        milestone_id=p.milestone_id,
+        amount_fen=p.amount_fen,
+        paid_on=p.paid_on,
+        memo=p.memo,
+        created_at=p.created_at,
+    )
+
+
+async def contract_out(session: AsyncSession, c: Contract) -> ContractOut:
+    from marketplace.resources.models import Organization
+
+    state = await contracts.contract_money(session, c)
+    org = await session.get(Organization, c.organization_id)
+    procurement = await service.get_procurement(session, c.procurement_id)
+    milestones = []
+    for m in c.milestones:
+        prog = await contracts.progress(session, c, m)
+        milestones.append(
+            MilestoneOut(
+                id=m.id,
+                seq=m.seq,
+                name=m.name,
+                kind=m.kind,
+                due_on=m.due_on,
+                amount_fen=m.amount_fen,
+                paid_fen=state.paid_by_milestone.get(m.id, 0),
+                status=m.status,
+                accepted_on=m.accepted_on,
+                evidence=list(m.evidence),
+                acceptance_note=m.acceptance_note,
+                progress=Progress(
+                    metric=prog.metric,
+                    label=prog.label,
+                    target=prog.target,
+                    measured=prog.measured,
+                    measurable=prog.measured is not None,
+                    note=prog.note,
+                )
+                if prog
+                else None,
+            )
+        )
+    return ContractOut(
+        id=c.id,
+        procurement_id=c.procurement_id,
+        budget_line_id=c.budget_line_id,
+        organization_id=c.organization_id,
+        organization_name=org.name if org else "",
+        title=c.title,
+        original_amount_fen=c.amount_fen,
+        amount_fen=state.amount_fen,
+        paid_fen=state.paid_fen,
+        remaining_fen=state.remaining_fen,
+        accepted_fen=state.accepted_fen,
+        starts_on=c.starts_on,
+        ends_on=c.ends_on,
+        signed_on=c.signed_on,
+        term_reason=c.term_reason,
+        status=c.status,
+        milestones=milestones,
+        amendments=[
+            AmendmentOut(
+                id=a.id, delta_fen=a.delta_fen, reason=a.reason, document_no=a.document_no, created_at=a.created_at
+            )
+            for a in await contracts.amendments_of(session, c.id)
+        ],
+        payments=[payment_out(p) for p in await contracts.payments_of(session, c.id)],
+        evaluation_score=c.evaluation_score,
+        evaluation_comments=c.evaluation_comments,
+        findings=[Finding(code=f["code"], severity=f["severity"], message=f["message"]) for f in procurement.findings],
+        created_at=c.created_at,
+    )
+
+
+class BudgetController(Controller):
+    path = "/api/v1/budgets"
+    tags = ["procurement"]
+    dependencies = PAGE
+
+    @post("/", operation_id="createBudget", summary="新建专项资金预算")
+    async def create(self, data: BudgetIn, session: AsyncSession, principal: Principal) -> BudgetOut:
+        return await budget_out(session, await service.create_budget(session, principal, data))
+
+    @get("/", operation_id="listBudgets", summary="预算列表")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        fiscal_year: int | None = Parameter(query="fiscal_year", default=None, ge=2000, le=2100),
+    ) -> BudgetList:
+        rows, total = await service.list_budgets(
+            session, principal, fiscal_year=fiscal_year, limit=page.limit, offset=page.offset
+        )
+        return BudgetList(items=[await budget_out(session, b) for b in rows], total=total)
+
+    @get("/{budget_id:int}", operation_id="getBudget", summary="预算详情（各科目预算、承诺、支付、可用）")
+    async def read(self, budget_id: int, session: AsyncSession, principal: Principal) -> BudgetOut:
+        return await budget_out(session, await service.read_budget(session, principal, budget_id))
+
+    @get(
+        "/{budget_id:int}/lines/{line_id:int}/movements",
+        operation_id="budgetLineMovements",
+        summary="科目明细：调剂、承诺、释放、支付（逐笔）",
+    )
+    async def movements(
+        self, budget_id: int, line_id: int, session: AsyncSession, principal: Principal
+    ) -> LineMovements:
+        line = await service.read_line(session, principal, budget_id, line_id)
+        figs = await ledger_side.line_figures(session, line)
+        rows = await ledger_side.movements(session, line)
+        return LineMovements(
+            line=_line_out(line.id, line.code, line.name, line.original_fen, figs),
+            items=[
+                MovementOut(
+                    kind=m.kind,
+                    amount_fen=m.amount_fen,
+                    memo=m.memo,
+                    on=m.on,
+                    at=m.at,
+                    contract_id=m.contract_id,
+                    allowance_run_id=m.allowance_run_id,
+                    document_no=m.document_no,
+                )
+                for m in rows
+            ],
+            total=len(rows),
+        )
+
+    @post("/{budget_id:int}/adjustments", operation_id="adjustBudget", summary="科目间调剂（须审批文号）")
+    async def adjust(
+        self, budget_id: int, data: AdjustmentIn, session: AsyncSession, principal: Principal
+    ) -> AdjustmentOut:
+        row: BudgetAdjustment = await service.adjust_budget(session, principal, budget_id, data)
+        return AdjustmentOut(
+            id=row.id,
+            budget_id=row.budget_id,
+            from_line_id=row.from_line_id,
+            to_line_id=row.to_line_id,
+            amount_fen=row.amount_fen,
+            document_no=row.document_no,
+            reason=row.reason,
+            created_at=row.created_at,
+        )
+
+
+class ProcurementController(Controller):
+    path = "/api/v1/procurements"
+    tags = ["procurement"]
+    dependencies = PAGE
+
+    @post("/", operation_id="createProcurement", summary="新建采购项目（规则校验）")
+    async def create(self, data: ProcurementIn, session: AsyncSession, principal: Principal) -> ProcurementOut:
+        return await procurement_out(session, await service.create_procurement(session, principal, data))
+
+    @get("/", operation_id="listProcurements", summary="采购项目列表")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        status: str | None = Parameter(query="status", default=None, max_length=20),
+        budget_line_id: int | None = Parameter(query="budget_line_id", default=None, ge=1),
+        fiscal_year: int | None = Parameter(query="fiscal_year", default=None, ge=2000, le=2100),
+    ) -> ProcurementList:
+        rows, total = await service.list_procurements(
+            session,
+            principal,
+            status=status,
+            budget_line_id=budget_line_id,
+            fiscal_year=fiscal_year,
+            limit=page.limit,
+            offset=page.offset,
+        )
+        return ProcurementList(items=[await procurement_out(session, p) for p in rows], total=total)
+
+    @get("/{procurement_id:int}", operation_id="getProcurement", summary="采购项目详情（含评审得分）")
+    async def read(self, procurement_id: int, session: AsyncSession, principal: Principal) -> ProcurementOut:
+        return await procurement_out(session, await service.read_procurement(session, principal, procurement_id))
+
+    @post(
+        "/{procurement_id:int}/approve",
+        operation_id="approveProcurementMethod",
+        summary="采购方式审批",
+        status_code=200,
+    )
+    async def approve(
+        self, procurement_id: int, data: ApprovalIn, session: AsyncSession, principal: Principal
+    ) -> ProcurementOut:
+        return await procurement_out(
+            session, await service.approve_procurement(session, principal, procurement_id, data)
+        )
+
+    @post("/{procurement_id:int}/bids", operation_id="addBid", summary="登记响应文件（报价、技术分）")
+    async def bid(
+        self, procurement_id: int, data: BidIn, session: AsyncSession, principal: Principal
+    ) -> ProcurementOut:
+        await service.add_bid(session, principal, procurement_id, data)
+        return await procurement_out(session, await service.get_procurement(session, procurement_id))
+
+    @post(
+        "/{procurement_id:int}/award",
+        operation_id="awardProcurement",
+        summary="确定中标/成交供应商并公示",
+        status_code=200,
+    )
+    async def award(
+        self, procurement_id: int, data: AwardIn, session: AsyncSession, principal: Principal
+    ) -> ProcurementOut:
+        return await procurement_out(session, await service.award(session, principal, procurement_id, data))
+
+    @post("/{procurement_id:int}/cancel", operation_id="cancelProcurement", summary="终止采购", status_code=200)
+    async def cancel(self, procurement_id: int, session: AsyncSession, principal: Principal) -> ProcurementOut:
+        return await procurement_out(session, await service.cancel_procurement(session, principal, procurement_id))
+
+
+class ContractController(Controller):
+    path = "/api/v1/contracts"
+    tags = ["procurement"]
+    dependencies = PAGE
+
+    @post("/", operation_id="createContract", summary="签订合同（占用预算）")
+    async def create(self, data: ContractIn, session: AsyncSession, principal: Principal) -> ContractOut:
+        return await contract_out(session, await contracts.create_contract(session, principal, data))
+
+    @get("/", operation_id="listContracts", summary="合同列表")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
+        status: str | None = Parameter(query="status", default=None, max_length=20),
+    ) -> ContractList:
+        rows, total = await contracts.list_contracts(
+            session, principal, organization_id=organization_id, status=status, limit=page.limit, offset=page.offset
+        )
+        return ContractList(items=[await contract_out(session, c) for c in rows], total=total)
+
+    @get("/{contract_id:int}", operation_id="getContract", summary="合同详情（节点、支付、变更）")
+    async def read(self, contract_id: int, session: AsyncSession, principal: Principal) -> ContractOut:
+        return await contract_out(session, await contracts.read_contract(session, principal, contract_id))
+
+    @post(
+        "/{contract_id:int}/milestones/{milestone_id:int}/accept",
+        operation_id="acceptMilestone",
+        summary="节点验收（附证明材料）",
+        status_code=200,
+    )
+    async def accept(
+        self, contract_id: int, milestone_id: int, data: AcceptIn, session: AsyncSession, principal: Principal
+    ) -> ContractOut:
+        contract = await contracts.accept_milestone(session, principal, contract_id, milestone_id, data)
+        return await contract_out(session, contract)
+
+    @post("/{contract_id:int}/payments", operation_id="payContract", summary="按已验收节点支付")
+    async def pay(self, contract_id: int, data: PaymentIn, session: AsyncSession, principal: Principal) -> PaymentOut:
+        return payment_out(await contracts.add_payment(session, principal, contract_id, data))
+
+    @post("/{contract_id:int}/amendments", operation_id="amendContract", summary="合同金额变更（追加≤10%）")
+    async def amend(
+        self, contract_id: int, data: AmendmentIn, session: AsyncSession, principal: Principal
+    ) -> ContractOut:
+        await contracts.amend(session, principal, contract_id, data)
+        return await contract_out(session, await contracts.get_contract(session, contract_id))
+
+    @post("/{contract_id:int}/evaluation", operation_id="evaluateContract", summary="绩效评价", status_code=200)
+    async def evaluate(
+        self, contract_id: int, data: EvaluationIn, session: AsyncSession, principal: Principal
+    ) -> ContractOut:
+        return await contract_out(session, await contracts.evaluate(session, principal, contract_id, data))
+
+    @post("/{contract_id:int}/terminate", operation_id="terminateContract", summary="解除合同", status_code=200)
+    async def terminate(
+        self, contract_id: int, data: ReasonIn, session: AsyncSession, principal: Principal
+    ) -> ContractOut:
+        return await contract_out(session, await contracts.terminate(session, principal, contract_id, data.reason))
+
+    @get("/{contract_id:int}/ocds", operation_id="getContractOcds", summary="合同 OCDS 发布包")
+    async def ocds(
+        self, contract_id: int, request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+    ) -> Response[bytes]:
+        body = await ocds.release_package(session, principal, contract_id, str(request.url))
+        return Response(content=body, media_type="application/json")
+
+
+def _run_out(result: allowances.RunResult) -> AllowanceRunOut:
+    return AllowanceRunOut(
+        id=result.run_id,
+        month=result.month,
+        budget_id=result.budget_id,
+        paid=[
+            KindTotal(
+                kind=k.kind,
+                label=allowances.KINDS.get(k.kind, k.kind),
+                count=k.count,
+                total_fen=k.total_fen,
+                standard_fen=k.standard_fen,
+            )
+            for k in result.paid
+        ],
+        already_paid=result.already_paid,
+        paid_count=result.paid_count,
+        total_fen=result.total_fen,
+    )
+
+
+class AllowanceController(Controller):
+    path = "/api/v1/allowances"
+    tags = ["procurement"]
+
+    @post("/runs", operation_id="runAllowances", summary="按月发放生活补贴与岗位补贴（可重复执行）")
+    async def run(self, data: AllowanceRunIn, session: AsyncSession, principal: Principal) -> AllowanceRunOut:
+        return _run_out(await allowances.run_month(session, principal, data.month, budget_id=data.budget_id))
+
+    @get("/standards", operation_id="listAllowanceStandards", summary="补贴标准（按生效日期）")
+    async def standards(self, session: AsyncSession, principal: Principal) -> list[StandardOut]:
+        return [
+            StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
+            for s in await allowances.list_standards(session, principal)
+        ]
+
+    @post("/standards", operation_id="addAllowanceStandard", summary="新增补贴标准")
+    async def add_standard(self, data: StandardIn, session: AsyncSession, principal: Principal) -> StandardOut:
+        s = await allowances.add_standard(session, principal, data)
+        return StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
+
+
+def _download(table: list[list[str]], fmt: str, name: str, numeric: list[int]) -> Response[bytes]:
+    if fmt == "csv":
+        return Response(
+            content=reports.to_csv(table),
+            media_type=CSV,
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(
+        content=reports.to_xlsx(table, name, numeric),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+    )
+
+
+class ProcurementReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+
+    @get("/budget-execution", operation_id="budgetExecutionReport", summary="预算执行情况")
+    async def budget_execution(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        budget_id: int = Parameter(query="budget_id", ge=1),
+        format: str = Parameter(query="format", default="json", pattern="^(json|csv|xlsx)$"),
+    ) -> Response[Any]:
+        report = await reports.budget_execution(session, principal, budget_id)
+        if format != "json":
+            return _download(reports.execution_table(report), format, f"budget-execution-{budget_id}", [2, 3, 4, 5])
+        total = report.total
+        body = {
+            "budget_id": report.budget.id,
+            "name": report.budget.name,
+            "fiscal_year": report.budget.fiscal_year,
+            "lines": [_line_out(r.line_id or 0, r.code, r.name, r.original_fen, r.figures) for r in report.rows],
+            "total": _line_out(0, "total", "合计", sum(r.original_fen for r in report.rows), total),
+        }
+        return Response(content=body)
+
+    @get("/allowances", operation_id="allowanceReport", summary="补贴发放季度报表")
+    async def allowances(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        year: int = Parameter(query="year", ge=2000, le=2100),
+        quarter: int = Parameter(query="quarter", ge=1, le=4),
+        format: str = Parameter(query="format", default="json", pattern="^(json|csv|xlsx)$"),
+    ) -> Response[Any]:
+        if format != "json":
+            table = await reports.allowance_table(session, principal, year, quarter)
+            return _download(table, format, f"allowances-{year}-Q{quarter}", [4])
+        monthly, totals = await allowances.quarter_report(session, principal, year, quarter)
+
+        def row(r: allowances.QuarterRow) -> dict[str, Any]:
+            return {
+                "kind": r.kind,
+                "label": allowances.KINDS.get(r.kind, r.kind),
+                "month": r.month,
+                "payments": r.count,
+                "persons": r.persons,
+                "total_fen": r.total_fen,
+                "total_yuan": reports.yuan_text(r.total_fen),
+            }
+
+        return Response(
+            content={
+                "year": year,
+                "quarter": quarter,
+                "months": allowances.quarter_months(year, quarter),
+                "by_month": [row(r) for r in monthly],
+                "totals": [row(r) for r in totals],
+                "payments": sum(r.count for r in totals),
+                "total_fen": sum(r.total_fen for r in totals),
+                "total_yuan": reports.yuan_text(sum(r.total_fen for r in totals)),
+            }
+        )
+
+
+ROUTES = [
+    BudgetController,
+    ProcurementController,
+    ContractController,
+    AllowanceController,
+    ProcurementReportController,
+]

@@ -1,0 +1,133 @@
+"""Budget execution and allowance reports, with CSV and XLSX downloads. Money stays integer fen; yuan columns
+are exact decimal strings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.auth.principal import Principal
+from marketplace.procurement import budget as ledger_side
+from marketplace.procurement.allowances import KINDS, quarter_report
+from marketplace.procurement.models import Budget
+from marketplace.procurement.service import read_budget
+
+
+def yuan_text(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def rate_text(bp: int) -> str:
+    return f"{bp // 100}.{bp % 100:02d}%"
+
+
+@dataclass(frozen=True)
+class ExecutionRow:
+    line_id: int | None
+    code: str
+    name: str
+    original_fen: int
+    figures: ledger_side.LineFigures
+
+
+@dataclass(frozen=True)
+class Execution:
+    budget: Budget
+    rows: list[ExecutionRow]
+    total: ledger_side.LineFigures
+
+
+async def budget_execution(session: AsyncSession, principal: Principal, budget_id: int) -> Execution:
+    budget = await read_budget(session, principal, budget_id)
+    figs = await ledger_side.figures(session, budget.lines)
+    rows = [ExecutionRow(line.id, line.code, line.name, line.original_fen, figs[line.id]) for line in budget.lines]
+    total = ledger_side.LineFigures(
+        appropriation_fen=sum(r.figures.appropriation_fen for r in rows),
+        committed_fen=sum(r.figures.committed_fen for r in rows),
+        paid_fen=sum(r.figures.paid_fen for r in rows),
+    )
+    return Execution(budget, rows, total)
+
+
+EXECUTION_HEADER = [
+    "科目代码",
+    "科目名称",
+    "预算数(元)",
+    "已承诺(元)",
+    "已支付(元)",
+    "可用额度(元)",
+    "执行率",
+]
+
+
+def execution_table(report: Execution) -> list[list[str]]:
+    table = [EXECUTION_HEADER]
+    for code, name, f in [(r.code, r.name, r.figures) for r in report.rows] + [("total", "合计", report.total)]:
+        table.append(
+            [
+                code,
+                name,
+                yuan_text(f.appropriation_fen),
+                yuan_text(f.committed_fen),
+                yuan_text(f.paid_fen),
+                yuan_text(f.available_fen),
+                rate_text(f.execution_bp),
+            ]
+        )
+    return table
+
+
+async def allowance_table(session: AsyncSession, principal: Principal, year: int, quarter: int) -> list[list[str]]:
+    monthly, totals = await quarter_report(session, principal, year, quarter)
+    table = [["补贴类别", "月份", "发放人次", "发放人数", "金额(元)"]]
+    for r in monthly:
+        table.append([KINDS.get(r.kind, r.kind), r.month or "", str(r.count), str(r.persons), yuan_text(r.total_fen)])
+    for r in totals:
+        table.append(
+            [
+                KINDS.get(r.kind, r.kind),
+                f"{year}年第{quarter}季度合计",
+                str(r.count),
+                str(r.persons),
+                yuan_text(r.total_fen),
+            ]
+        )
+    return table
+
+
+def to_csv(table: Sequence[Sequence[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerows(table)
+    # A byte-order mark so Excel on Chinese Windows opens the UTF-8 file with the right encoding.
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(table: Sequence[Sequence[str]], title: str, numeric_columns: Sequence[int] = ()) -> bytes:
+    from decimal import Decimal
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    for i, row in enumerate(table):
+        cells: list[object] = list(row)
+        if i > 0:
+            for col in numeric_columns:
+                # Decimal keeps the yuan exact in the cell (no binary-float rounding of fen).
+                cells[col] = Decimal(row[col])
+        sheet.append(cells)
+    for col in numeric_columns:
+        for cell in sheet.iter_cols(min_col=col + 1, max_col=col + 1, min_row=2):
+            for c in cell:
+                c.number_format = "#,##0.00"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,116 @@
+"""Budget execution: JSON, CSV and XLSX, and agreement with the ledger to the fen."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tests.conftest import Auth, assert_problem
+from tests.procurement.helpers import accept, line_id, make_budget, signed_contract
+
+
+async def _spend(client, auth: Auth, world) -> dict:
+    officer = await auth("procurement")
+    budget = await make_budget(client, officer)
+    line = line_id(budget, "purchase_services")
+    c = await signed_contract(client, auth, line, world.orgs[0], 12_345_678)
+    await accept(client, auth, c, 0)
+    r = await client.post(
+        f"/api/v1/contracts/{c['id']}/payments",
+        json={"milestone_id": c["milestones"][0]["id"], "amount_fen": 4_938_271},
+        headers=officer,
+    )
+    assert r.status_code == 201, r.text
+    await client.post(
+        f"/api/v1/contracts/{c['id']}/amendments", json={"delta_fen": -1_000_001, "reason": "核减"}, headers=officer
+    )
+    await client.post(
+        f"/api/v1/budgets/{budget['id']}/adjustments",
+        json={
+            "from_line_id": line_id(budget, "training"),
+            "to_line_id": line,
+            "amount_fen": 333_333,
+            "document_no": "调1",
+        },
+        headers=officer,
+    )
+    return budget
+
+
+async def test_budget_execution_report(client, auth: Auth, world) -> None:
+    budget = await _spend(client, auth, world)
+    url = f"/api/v1/reports/budget-execution?budget_id={budget['id']}"
+    r = await client.get(url, headers=await auth("fund"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    services = next(x for x in body["lines"] if x["code"] == "purchase_services")
+    assert services["appropriation_fen"] == 100_333_333
+    assert services["committed_fen"] == 11_345_677 and services["paid_fen"] == 4_938_271
+    assert services["available_fen"] == 100_333_333 - 11_345_677
+    assert services["execution_rate_bp"] == 4_938_271 * 10_000 // 100_333_333 == 492
+    assert services["execution_rate"] == "4.92%"
+    assert body["total"]["appropriation_fen"] == 140_000_000 and body["total"]["paid_fen"] == 4_938_271
+    assert_problem(await client.get(url, headers=await auth("director")), 403)
+    trail = await client.get(
+        f"/api/v1/budgets/{budget['id']}/lines/{services['id']}/movements", headers=await auth("auditor")
+    )
+    assert trail.status_code == 200, trail.text
+    kinds = sorted(m["kind"] for m in trail.json()["items"])
+    assert kinds == ["adjustment_in", "commitment", "payment", "release"]
+    steps = {m["kind"]: m["amount_fen"] for m in trail.json()["items"]}
+    assert steps["commitment"] + steps["release"] == services["committed_fen"]
+    assert steps["adjustment_in"] == 333_333 and steps["payment"] == services["paid_fen"]
+    assert_problem(
+        await client.get(
+            f"/api/v1/budgets/{budget['id'] + 1}/lines/{services['id']}/movements", headers=await auth("auditor")
+        ),
+        404,
+    )
+    assert_problem(await client.get("/api/v1/reports/budget-execution?budget_id=999", headers=await auth("fund")), 404)
+    assert_problem(await client.get("/api/v1/reports/budget-execution", headers=await auth("fund")), 400)
+    assert_problem(await client.get(url + "&format=pdf", headers=await auth("fund")), 400)
+
+    r = await client.get(url + "&format=csv", headers=await auth("auditor"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "科目代码"
+    by_code = {row[0]: row for row in rows[1:]}
+    assert by_code["purchase_services"][2:] == ["1003333.33", "113456.77", "49382.71", "889876.56", "4.92%"]
+    assert by_code["total"][2] == "1400000.00"
+
+    r = await client.get(url + "&format=xlsx", headers=await auth("admin"))
+    assert r.status_code == 200 and "spreadsheetml" in r.headers["content-type"]
+    from decimal import Decimal
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    values = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert Decimal(str(values["purchase_services"][4])) == Decimal("49382.71")
+
+
+async def test_budget_execution_agrees_with_the_ledger(client, auth: Auth, world, db) -> None:
+    ledger = pytest.importorskip("marketplace.funds.ledger")
+    from marketplace.procurement.budget import account
+
+    budget = await _spend(client, auth, world)
+    # An allowance run posts to the ledger too.
+    r = await client.post(
+        "/api/v1/allowances/runs", json={"month": f"{budget['fiscal_year']}-01"}, headers=await auth("procurement")
+    )
+    assert r.status_code == 201, r.text
+    report = (
+        await client.get(f"/api/v1/reports/budget-execution?budget_id={budget['id']}", headers=await auth("fund"))
+    ).json()
+    async with db.session(write=False) as session:
+        for line in report["lines"]:
+            available = await ledger.balance(session, account(line["id"], "available"))
+            outstanding = await ledger.balance(session, account(line["id"], "committed"))
+            paid = await ledger.balance(session, account(line["id"], "paid"))
+            assert available == line["available_fen"], line
+            assert paid == line["paid_fen"], line
+            assert outstanding + paid == line["committed_fen"], line
+            assert available + outstanding + paid == line["appropriation_fen"], line
+        assert await ledger.balance(session, f"budget:{budget['id']}:appropriation") == -140_000_000
