@@ -4,8 +4,8 @@ Documents are segmented with jieba and stored pre-segmented (space-separated tok
 the ``unicode61`` tokenizer; ranking is FTS5's ``bm25()`` with column weights (title 3, labels 2, body 1);
 filters are SQL on a side table; facet counts are GROUP BYs over a (document, field, value) table.
 
-It passes the same contract tests as :class:`search.embedded.EmbeddedBackend`, but facet counts over
-broad results make it 20-100x slower at 100,000 services (see that module's docstring and
+It passes the same contract tests as :class:`search.embedded.EmbeddedBackend`, but measured ~1000x slower
+(p50 ~640 ms at 10,000 services with filters and facets; see that module's docstring and
 ``tests/benchmarks/bench_search.py``), so :func:`search.make_backend` does not use it.
 """
 
@@ -177,8 +177,7 @@ class Fts5Backend:
             any_of("child_categories", f.child_categories)
         if f.street_id is not None:
             where.append(
-                "(d.n_streets = 0 OR d.rid IN "
-                "(SELECT rid FROM fts_values WHERE field = 'street_ids' AND value = ?))"
+                "(d.n_streets = 0 OR d.rid IN (SELECT rid FROM fts_values WHERE field = 'street_ids' AND value = ?))"
             )
             params.append(str(f.street_id))
         statuses = f.statuses()
@@ -197,7 +196,7 @@ class Fts5Backend:
             where.append("d.capacity_left > 0" if f.available else "d.capacity_left <= 0")
         match = self._match(query.q) if query.q.strip() else None
         if match is not None:
-            source = "fts_text t JOIN fts_docs d ON d.rid = t.rowid"
+            source = "fts_text t CROSS JOIN fts_docs d ON d.rid = t.rowid"  # FTS drives the join
             where.append("fts_text MATCH ?")
             params.append(match)
             rank = "bm25(fts_text, 3.0, 2.0, 1.0)"

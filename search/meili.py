@@ -247,9 +247,7 @@ class MeiliBackend:
             for h in raw.get("hits", [])
         ]
         distribution: dict[str, dict[str, int]] = raw.get("facetDistribution") or {}
-        facets = {
-            name: {str(k): int(v) for k, v in distribution.get(name, {}).items()} for name in query.facets
-        }
+        facets = {name: {str(k): int(v) for k, v in distribution.get(name, {}).items()} for name in query.facets}
         return SearchResult(hits=hits, total=total, facets=facets)
 
     def health(self) -> str:

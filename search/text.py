@@ -11,6 +11,7 @@ import threading
 import unicodedata
 import warnings
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, Final
 
 from search.synonyms import dictionary_words
@@ -77,7 +78,8 @@ def index_tokens_many(texts: Iterable[str | None]) -> list[str]:
     return out
 
 
-def query_words(q: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def query_words(q: str) -> tuple[str, ...]:
     """The words of a query (precise segmentation of each whitespace-separated part), deduplicated."""
     tok = tokenizer()
     words: list[str] = []
@@ -86,10 +88,11 @@ def query_words(q: str) -> list[str]:
             word = word.strip()
             if _keep(word) and word not in words:
                 words.append(word)
-    return words
+    return tuple(words)
 
 
-def sub_words(word: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def sub_words(word: str) -> tuple[str, ...]:
     """Dictionary sub-words of a word (search mode), without the word itself."""
     tok = tokenizer()
-    return [t for t in tok.cut_for_search(word, HMM=False) if t != word and _keep(t) and len(t) > 1]
+    return tuple(t for t in tok.cut_for_search(word, HMM=False) if t != word and _keep(t) and len(t) > 1)

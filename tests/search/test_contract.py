@@ -1,0 +1,284 @@
+"""The search port's contract, run against every backend (see conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from search.port import SearchBackend, SearchFilters, SearchQuery
+
+PUBLISHED = SearchFilters(status="published")
+
+
+def svc(id: int, **overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": id,
+        "title": f"服务项目{id}",
+        "description": "为辖区儿童提供综合服务",
+        "eligibility": "经儿童主任评估转介",
+        "organization_id": 1,
+        "organization_name": "福田区春晖社工服务中心",
+        "categories": ["targeted_assistance"],
+        "category_labels": ["精准帮扶"],
+        "child_categories": [],
+        "street_ids": [],
+        "age_min": 0,
+        "age_max": 18,
+        "status": "published",
+        "capacity_per_month": 10,
+        "capacity_left": 5,
+        "cost_per_case_fen": 10000,
+        "assured_on": None,
+        "updated_at": "2025-01-01T00:00:00+08:00",
+    }
+    doc.update(overrides)
+    return doc
+
+
+def ids(backend: SearchBackend, q: str = "", **kwargs: Any) -> list[int]:
+    return backend.search("services", SearchQuery(q=q, limit=100, **kwargs)).ids
+
+
+def test_health(backend: SearchBackend) -> None:
+    assert backend.health() == "ok"
+
+
+def test_round_trip_delete_clear(backend: SearchBackend) -> None:
+    backend.index("services", [svc(1, title="儿童心理疏导"), svc(2, title="法律援助进社区")])
+    result = backend.search("services", SearchQuery(q="法律援助"))
+    assert result.ids == [2]
+    assert result.total == 1
+    backend.delete("services", [2, 999])
+    assert ids(backend, "法律援助") == []
+    assert ids(backend) == [1]
+    backend.clear("services")
+    assert ids(backend) == []
+    backend.index("services", [svc(3)])
+    assert ids(backend) == [3]
+
+
+def test_reindex_replaces_document(backend: SearchBackend) -> None:
+    backend.index("services", [svc(1, title="周末陪伴计划", categories=["emotional_support"])])
+    backend.index("services", [svc(1, title="法律咨询服务", categories=["legal_aid"])])
+    assert ids(backend, "陪伴") == []
+    assert ids(backend, "法律咨询") == [1]
+    result = backend.search("services", SearchQuery(facets=["categories"]))
+    assert result.total == 1
+    assert result.facets["categories"] == {"legal_aid": 1}
+
+
+def test_empty_query_matches_all_and_paginates(backend: SearchBackend) -> None:
+    backend.index("services", [svc(i) for i in range(1, 26)])
+    first = backend.search("services", SearchQuery(limit=10, offset=0))
+    second = backend.search("services", SearchQuery(limit=10, offset=10))
+    third = backend.search("services", SearchQuery(limit=10, offset=20))
+    assert first.total == second.total == third.total == 25
+    assert first.ids == list(range(1, 11))
+    assert second.ids == list(range(11, 21))
+    assert third.ids == list(range(21, 26))
+    assert backend.search("services", SearchQuery(limit=0)).total == 25
+    assert backend.search("services", SearchQuery(limit=5, offset=100)).ids == []
+
+
+def test_pagination_of_text_results_is_stable(backend: SearchBackend) -> None:
+    backend.index("services", [svc(i, title=f"心理疏导小组{i}") for i in range(1, 13)] + [svc(50, title="助医")])
+    pages = [backend.search("services", SearchQuery(q="心理疏导", limit=4, offset=o)) for o in (0, 4, 8)]
+    assert all(p.total == 12 for p in pages)
+    seen = [i for p in pages for i in p.ids]
+    assert sorted(seen) == list(range(1, 13))
+
+
+def test_category_filters(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [
+            svc(1, categories=["legal_aid"], child_categories=["abused"]),
+            svc(2, categories=["medical_aid", "education_aid"], child_categories=["seriously_ill"]),
+            svc(3, categories=["education_aid"], child_categories=["left_behind", "economic_hardship"]),
+        ],
+    )
+    assert ids(backend, filters=SearchFilters(categories=["education_aid"])) == [2, 3]
+    assert ids(backend, filters=SearchFilters(categories=["legal_aid", "medical_aid"])) == [1, 2]
+    assert ids(backend, filters=SearchFilters(child_categories=["left_behind"])) == [3]
+    assert ids(backend, filters=SearchFilters(child_categories=["abused", "seriously_ill"])) == [1, 2]
+    assert ids(backend, filters=SearchFilters(categories=["education_aid"], child_categories=["abused"])) == []
+
+
+def test_street_filter_includes_district_wide(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [svc(1, street_ids=[3]), svc(2, street_ids=[4, 5]), svc(3, street_ids=[]), svc(4, street_ids=[3, 5])],
+    )
+    assert ids(backend, filters=SearchFilters(street_id=3)) == [1, 3, 4]
+    assert ids(backend, filters=SearchFilters(street_id=5)) == [2, 3, 4]
+    assert ids(backend, filters=SearchFilters(street_id=9)) == [3]
+
+
+def test_age_filter(backend: SearchBackend) -> None:
+    backend.index(
+        "services", [svc(1, age_min=0, age_max=6), svc(2, age_min=6, age_max=12), svc(3, age_min=12, age_max=18)]
+    )
+    assert ids(backend, filters=SearchFilters(age=6)) == [1, 2]
+    assert ids(backend, filters=SearchFilters(age=13)) == [3]
+    assert ids(backend, filters=SearchFilters(age=19)) == []
+
+
+def test_status_filter_hides_paused_and_archived(backend: SearchBackend) -> None:
+    statuses = ["draft", "pending_review", "published", "paused", "archived"]
+    backend.index("services", [svc(i + 1, title="心理疏导", status=s) for i, s in enumerate(statuses)])
+    assert ids(backend, "心理疏导", filters=PUBLISHED) == [3]
+    assert ids(backend, filters=SearchFilters(status=["published", "paused"])) == [3, 4]
+    assert len(ids(backend, "心理疏导")) == 5
+
+
+def test_organization_and_availability_filters(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [
+            svc(1, organization_id=7, capacity_left=0),
+            svc(2, organization_id=7, capacity_left=3),
+            svc(3, organization_id=8),
+        ],
+    )
+    assert ids(backend, filters=SearchFilters(organization_id=7)) == [1, 2]
+    assert ids(backend, filters=SearchFilters(available=True)) == [2, 3]
+    assert ids(backend, filters=SearchFilters(available=False)) == [1]
+    assert ids(backend, filters=SearchFilters(organization_id=7, available=True)) == [2]
+
+
+def test_facets_count_the_whole_result(backend: SearchBackend) -> None:
+    docs = [
+        svc(
+            i,
+            title="心理疏导",
+            categories=["psych_counselling"] + (["hotline"] if i % 2 else []),
+            street_ids=[i % 3 + 1],
+        )
+        for i in range(1, 31)
+    ]
+    docs.append(svc(100, title="法律援助", categories=["legal_aid"], street_ids=[1]))
+    backend.index("services", docs)
+    result = backend.search("services", SearchQuery(q="心理疏导", facets=["categories", "street_ids"], limit=5))
+    assert result.total == 30
+    assert len(result.hits) == 5
+    assert result.facets["categories"] == {"psych_counselling": 30, "hotline": 15}
+    assert result.facets["street_ids"] == {"1": 10, "2": 10, "3": 10}
+    everything = backend.search("services", SearchQuery(facets=["categories", "status"], limit=1))
+    assert everything.facets["categories"]["legal_aid"] == 1
+    assert everything.facets["status"] == {"published": 31}
+    filtered = backend.search(
+        "services", SearchQuery(facets=["street_ids"], filters=SearchFilters(categories=["hotline"]))
+    )
+    assert sum(filtered.facets["street_ids"].values()) == 15
+
+
+def test_sorts(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [
+            svc(1, assured_on="2024-03-01", updated_at="2025-01-03T00:00:00+08:00", cost_per_case_fen=300),
+            svc(2, assured_on=None, updated_at="2025-01-01T00:00:00+08:00", cost_per_case_fen=100),
+            svc(3, assured_on="2024-05-01", updated_at="2025-01-02T00:00:00+08:00", cost_per_case_fen=200),
+        ],
+    )
+    assert ids(backend, sort="assured_on:desc") == [3, 1, 2]
+    assert ids(backend, sort="updated_at:desc") == [1, 3, 2]
+    assert ids(backend, sort="cost_per_case_fen:asc") == [2, 3, 1]
+    with pytest.raises(ValueError, match="unknown sort"):
+        backend.search("services", SearchQuery(sort="title:asc"))
+
+
+def test_synonyms(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [
+            svc(1, title="儿童心理疏导服务", description="一对一面谈"),
+            svc(2, title="困境学生奖学金", description="每学期发放"),
+            svc(3, title="法律咨询进社区", description="律师驻点"),
+            svc(4, title="残障儿童康复训练", description="感统训练"),
+        ],
+    )
+    assert ids(backend, "心理辅导") == [1]
+    assert ids(backend, "心理健康") == [1]
+    assert ids(backend, "助学") == [2]
+    assert ids(backend, "法援") == [3]
+    assert ids(backend, "残疾") == [4]
+
+
+def test_multi_word_query_ranks_more_matched_words_first(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [
+            svc(1, title="留守儿童周末陪伴", description="每周六开展活动"),
+            svc(2, title="留守儿童课业辅导", description="工作日放学后"),
+            svc(3, title="周末亲子阅读", description="社区图书馆"),
+            svc(4, title="助医服务", description="医疗费用救助"),
+        ],
+    )
+    result = backend.search("services", SearchQuery(q="留守 儿童 周末"))
+    # every listing says 儿童 (in its eligibility); 1 has all three words, 2 and 3 two, 4 only one
+    assert result.ids[0] == 1
+    assert set(result.ids[1:3]) == {2, 3}
+    assert result.ids[3:] == [4]
+    assert backend.search("services", SearchQuery(q="留守 周末 夏令营")).ids[0] == 1
+
+
+def test_title_outranks_description(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [
+            svc(1, title="社区综合服务", description="其中包括防溺水宣传和其他活动，内容丰富多样，覆盖多个年龄段"),
+            svc(2, title="暑期防溺水安全课", description="社区综合服务"),
+        ],
+    )
+    assert ids(backend, "防溺水") == [2, 1]
+
+
+def test_organizations_index(backend: SearchBackend) -> None:
+    backend.index(
+        "organizations",
+        [
+            {
+                "id": 1,
+                "name": "福田区春晖社会工作服务中心",
+                "kind": "social_work_agency",
+                "credit_code": "52440304MJ0000001X",
+                "description": "儿童保护",
+                "street_ids": [1],
+                "status": "approved",
+            },
+            {
+                "id": 2,
+                "name": "福田区阳光志愿者协会",
+                "kind": "volunteer_org",
+                "credit_code": "52440304MJ0000002X",
+                "description": "志愿服务",
+                "street_ids": [],
+                "status": "approved",
+            },
+            {
+                "id": 3,
+                "name": "深圳市护苗公益慈善基金会",
+                "kind": "charity",
+                "credit_code": "52440304MJ0000003X",
+                "description": "公益基金",
+                "street_ids": [2],
+                "status": "suspended",
+            },
+        ],
+    )
+    assert backend.search("organizations", SearchQuery(q="志愿者")).ids == [2]
+    assert backend.search("organizations", SearchQuery(filters=SearchFilters(kind="charity"))).ids == [3]
+    assert backend.search("organizations", SearchQuery(filters=SearchFilters(street_id=1))).ids == [1, 2]
+    assert backend.search("organizations", SearchQuery(filters=SearchFilters(status="approved"))).ids == [1, 2]
+    facets = backend.search("organizations", SearchQuery(facets=["kind"])).facets
+    assert facets == {"kind": {"social_work_agency": 1, "volunteer_org": 1, "charity": 1}}
+    assert backend.search("services", SearchQuery()).total == 0
+
+
+def test_bad_arguments(backend: SearchBackend) -> None:
+    with pytest.raises(ValueError, match="unknown index"):
+        backend.search("children", SearchQuery())
+    with pytest.raises(ValueError, match="not a facet"):
+        backend.search("services", SearchQuery(facets=["title"]))
