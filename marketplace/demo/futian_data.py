@@ -2056,18 +2056,18 @@ BUDGET_YEAR: Final[int] = 2026
 BUDGET_NAME: Final[str] = "2026年福田区未成年人保护专项资金"
 BUDGET_2026: Final[tuple[BudgetLine, ...]] = (
     BudgetLine("director_post_subsidy", "儿童主任岗位补贴", 55_200_000, "92名社区儿童主任 × 500元/月 × 12个月"),
-    BudgetLine("activity_funds", "活动资金", 32_600_000, "92个社区 × 3,000元 + 10个街道工作站 × 5,000元"),
+    BudgetLine("activity_funds", "活动资金", 22_600_000, "92个社区 × 2,000元 + 10个街道工作站 × 4,200元"),
     BudgetLine(
         "purchase_of_services",
         "购买服务",
-        154_200_000,
+        139_200_000,
         "热线运行、走访核查、监护评估、精准帮扶、心理服务等政府购买服务",
     ),
-    BudgetLine("training", "培训", 18_000_000, "儿童主任、督导员业务培训及督导"),
+    BudgetLine("training", "培训", 13_000_000, "儿童主任、督导员业务培训及督导"),
     BudgetLine(
         "living_allowance",
         "生活补贴",
-        120_000_000,
+        150_000_000,
         "困境儿童生活补贴及春节、中秋慰问金（孤儿、事实无人抚养儿童2,454元/人/月）",
     ),
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.demo import futian_data
 from marketplace.errors import DomainError
 from marketplace.procurement import allowances, contracts, service
 from marketplace.procurement.schemas import (
@@ -33,22 +33,10 @@ from marketplace.resources.models import Organization, Service, ServiceCategory
 ORDER = 50
 log = logging.getLogger("marketplace.demo")
 
-_FALLBACK_LINES = (
-    ("director_subsidy", "儿童主任岗位补贴", 55_200_000),
-    ("activities", "活动资金", 32_600_000),
-    ("purchase_services", "购买服务", 154_200_000),
-    ("training", "培训", 18_000_000),
-    ("living_allowance", "生活补贴", 120_000_000),
-)
-
 
 def _budget_input() -> BudgetIn:
-    try:
-        data: Any = importlib.import_module("marketplace.demo.futian_data")
-        lines = [(b.code, b.name, b.amount_fen) for b in data.BUDGET_2026]
-        year, name = int(data.BUDGET_YEAR), str(data.BUDGET_NAME)
-    except (ImportError, AttributeError):
-        lines, year, name = list(_FALLBACK_LINES), 2026, "2026年福田区未成年人保护专项资金"
+    lines = [(b.code, b.name, b.amount_fen) for b in futian_data.BUDGET_2026]
+    year, name = futian_data.BUDGET_YEAR, futian_data.BUDGET_NAME
     return BudgetIn(
         name=name,
         fiscal_year=year,
