@@ -1,0 +1,1 @@
+"""The public-welfare fund: donations, the double-entry ledger, reconciliation and public accounts."""

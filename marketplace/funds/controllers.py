@@ -1,0 +1,479 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.auth.principal import Principal
+from marketplace.errors import problem
+from marketplace.funds import accounts, reconciling, reports, runtime, stripe_events
+from marketplace.funds import donations as gifts
+from marketplace.funds import service as funds
+from marketplace.funds.channels import StripeChannel, online_channel
+from marketplace.funds.models import Disbursement, Donation, Reconciliation
+from marketplace.funds.reconciliation import KINDS
+from marketplace.funds.schemas import (
+    DesignationIn,
+    DifferenceOut,
+    DisbursementIn,
+    DisbursementList,
+    DisbursementOut,
+    DonationIn,
+    DonationList,
+    DonationOut,
+    DonationStarted,
+    DonorIn,
+    DonorList,
+    DonorOut,
+    EntryList,
+    EntryOut,
+    FundIn,
+    FundList,
+    FundOut,
+    FundReport,
+    HonourRoll,
+    OfflineDonationIn,
+    OfflineRefundIn,
+    PostingOut,
+    PublicFundOut,
+    PurposeBalance,
+    PurposeChangeIn,
+    ReasonIn,
+    ReconciliationIn,
+    ReconciliationList,
+    ReconciliationOut,
+    ResolveIn,
+    StatementImportIn,
+    StatementImportOut,
+)
+from marketplace.pagination import Page, provide_page
+from marketplace.settings import Settings
+
+PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
+PUBLIC: dict[str, Any] = {"security": [{}]}
+
+
+def fund_out(b: funds.FundBalances) -> FundOut:
+    return FundOut(
+        id=b.fund.id,
+        code=b.fund.code,
+        name=b.fund.name,
+        kind=b.fund.kind,
+        balance_fen=b.balance_fen,
+        cash_fen=b.cash_fen,
+        in_kind_fen=b.in_kind_fen,
+        income_fen=b.income_fen,
+        spent_fen=b.spent_fen,
+        fees_fen=b.fees_fen,
+        restricted_balance_fen=b.restricted_fen,
+        unrestricted_balance_fen=b.unrestricted_fen,
+        purposes=[
+            PurposeBalance(purpose=p, label=accounts.purpose_label(p), **v) for p, v in sorted(b.purposes.items())
+        ],
+    )
+
+
+def donation_out(d: Donation) -> DonationOut:
+    return DonationOut(
+        id=d.id,
+        fund_id=d.fund_id,
+        donor_id=d.donor_id,
+        donor_name=d.donor.name,
+        amount_fen=d.amount_fen,
+        refunded_fen=d.refunded_fen,
+        fee_fen=d.fee_fen,
+        channel=d.channel,
+        channel_label=gifts.CHANNELS.get(d.channel, d.channel),
+        status=d.status,
+        status_label=gifts.DONATION_STATUSES.get(d.status, d.status),
+        purpose=d.purpose,
+        purpose_label=accounts.purpose_label(d.purpose),
+        external_id=d.external_id,
+        received_on=d.received_on,
+        receipt_no=d.receipt_no,
+        note=d.note,
+        created_at=d.created_at,
+    )
+
+
+def disbursement_out(d: Disbursement) -> DisbursementOut:
+    return DisbursementOut(
+        id=d.id,
+        fund_id=d.fund_id,
+        amount_fen=d.amount_fen,
+        purpose=d.purpose,
+        purpose_label=accounts.purpose_label(d.purpose),
+        service_id=d.service_id,
+        referral_id=d.referral_id,
+        memo=d.memo,
+        paid_on=d.paid_on,
+        entry_id=d.entry_id,
+        status=d.status,
+    )
+
+
+def reconciliation_out(r: Reconciliation) -> ReconciliationOut:
+    return ReconciliationOut(
+        id=r.id,
+        fund_id=r.fund_id,
+        source=r.source,
+        since=r.since,
+        until=r.until,
+        matched=r.matched,
+        ours_count=r.ours_count,
+        theirs_count=r.theirs_count,
+        open_differences=sum(1 for d in r.differences if d.resolved_at is None),
+        differences=[
+            DifferenceOut(
+                n=d.n,
+                kind=d.kind,
+                kind_label=KINDS.get(d.kind, d.kind),
+                donation_id=d.donation_id,
+                external_id=d.external_id,
+                expected_fen=d.expected_fen,
+                actual_fen=d.actual_fen,
+                expected_status=d.expected_status,
+                actual_status=d.actual_status,
+                resolved=d.resolved_at is not None,
+                resolution_note=d.resolution_note,
+                resolved_at=d.resolved_at,
+            )
+            for d in r.differences
+        ],
+        created_at=r.created_at,
+    )
+
+
+def _donor(d: DonorIn) -> gifts.DonorInput:
+    return gifts.DonorInput(name=d.name, kind=d.kind, email=d.email, phone=d.phone, anonymous=d.anonymous)
+
+
+def _designation(d: DesignationIn | None) -> gifts.Designation | None:
+    if d is None:
+        return None
+    return gifts.Designation(category=d.category, street_id=d.street_id, service_id=d.service_id)
+
+
+class FundController(Controller):
+    path = "/api/v1/funds"
+    tags = ["funds"]
+    dependencies = PAGE
+
+    @get("/", operation_id="listFunds", summary="基金列表")
+    async def list(self, session: AsyncSession, principal: Principal) -> FundList:
+        rows = await funds.list_funds(session, principal)
+        items = [fund_out(await funds.fund_balances(session, f)) for f in rows]
+        return FundList(items=items, total=len(items))
+
+    @post("/", operation_id="createFund", summary="设立基金")
+    async def create(self, data: FundIn, session: AsyncSession, principal: Principal) -> FundOut:
+        fund = await funds.create_fund(
+            session,
+            principal,
+            code=data.code,
+            name=data.name,
+            kind=data.kind,
+            description=data.description,
+            public=data.public,
+        )
+        return fund_out(await funds.fund_balances(session, fund))
+
+    @get("/{fund_id:int}", operation_id="getFund", summary="基金余额（含定向余额）")
+    async def read(self, fund_id: int, session: AsyncSession, principal: Principal) -> FundOut:
+        return fund_out(await funds.read_fund(session, principal, fund_id))
+
+    @get("/{fund_id:int}/ledger", operation_id="getFundLedger", summary="基金明细账")
+    async def ledger(self, fund_id: int, session: AsyncSession, principal: Principal, page: Page) -> EntryList:
+        rows, total = await funds.fund_ledger(session, principal, fund_id, limit=page.limit, offset=page.offset)
+        return EntryList(
+            items=[
+                EntryOut(
+                    id=e.id,
+                    idempotency_key=e.idempotency_key,
+                    memo=e.memo,
+                    source=e.source,
+                    occurred_on=e.occurred_on,
+                    reverses_id=e.reverses_id,
+                    postings=[PostingOut(account=p.account.code, amount_fen=p.amount_fen) for p in e.postings],
+                )
+                for e in rows
+            ],
+            total=total,
+        )
+
+    @post("/{fund_id:int}/disbursements", operation_id="createDisbursement", summary="拨付资金")
+    async def disburse(
+        self, fund_id: int, data: DisbursementIn, session: AsyncSession, principal: Principal
+    ) -> DisbursementOut:
+        row = await funds.disburse(
+            session,
+            principal,
+            fund_id,
+            amount_fen=data.amount_fen,
+            purpose=data.purpose,
+            service_id=data.service_id,
+            referral_id=data.referral_id,
+            memo=data.memo,
+            paid_on=data.paid_on,
+        )
+        return disbursement_out(row)
+
+    @get("/{fund_id:int}/disbursements", operation_id="listDisbursements", summary="拨付记录")
+    async def disbursements(
+        self, fund_id: int, session: AsyncSession, principal: Principal, page: Page
+    ) -> DisbursementList:
+        rows, total = await funds.list_disbursements(session, principal, fund_id, limit=page.limit, offset=page.offset)
+        return DisbursementList(items=[disbursement_out(d) for d in rows], total=total)
+
+    @post(
+        "/{fund_id:int}/disbursements/{disbursement_id:int}/reverse",
+        operation_id="reverseDisbursement",
+        summary="冲销拨付（更正）",
+        status_code=200,
+    )
+    async def reverse(
+        self, fund_id: int, disbursement_id: int, data: ReasonIn, session: AsyncSession, principal: Principal
+    ) -> DisbursementOut:
+        row = await funds.cancel_disbursement(session, principal, disbursement_id, data.reason, fund_id=fund_id)
+        return disbursement_out(row)
+
+
+class DonationController(Controller):
+    path = "/api/v1/donations"
+    tags = ["funds"]
+    dependencies = PAGE
+
+    @post("/", operation_id="createDonation", summary="线上捐赠（无需登录）", security=[{}])
+    async def create(
+        self, data: DonationIn, session: AsyncSession, settings: Settings
+    ) -> DonationStarted | Response[dict[str, Any]]:
+        runtime.remember(settings)
+        started = await gifts.start_online(
+            session,
+            online_channel(settings),
+            fund_id=data.fund_id,
+            amount_fen=data.amount_fen,
+            donor=_donor(data.donor),
+            designation=_designation(data.designation),
+        )
+        if started.error is not None:
+            # Returned, not raised: the canceled pledge is kept so its id is never reused.
+            return problem(503, started.error, instance="/api/v1/donations", donation_id=started.donation.id)
+        return DonationStarted(
+            donation_id=started.donation.id,
+            client_secret=started.client_secret or "",
+            status=started.donation.status,
+            payment_intent_id=started.donation.external_id or "",
+        )
+
+    @post("/offline", operation_id="recordOfflineDonation", summary="登记线下捐赠（转账、现金、实物）")
+    async def offline(self, data: OfflineDonationIn, session: AsyncSession, principal: Principal) -> DonationOut:
+        donation = await gifts.record_offline(
+            session,
+            principal,
+            fund_id=data.fund_id,
+            amount_fen=data.amount_fen,
+            channel=data.channel,
+            donor=_donor(data.donor),
+            designation=_designation(data.designation),
+            received_on=data.received_on,
+            reference=data.reference,
+            note=data.note,
+        )
+        return donation_out(donation)
+
+    @post("/offline/import", operation_id="importBankStatement", summary="导入银行对账单，登记未入账的来款")
+    async def import_statement(
+        self, data: StatementImportIn, session: AsyncSession, principal: Principal
+    ) -> StatementImportOut:
+        result = await gifts.import_bank_statement(session, principal, fund_id=data.fund_id, text=data.file)
+        return StatementImportOut(
+            created=[d.id for d in result.created],
+            created_fen=sum(d.amount_fen for d in result.created),
+            already_recorded=result.already_recorded,
+            not_gifts=result.not_gifts,
+        )
+
+    @get("/", operation_id="listDonations", summary="捐赠列表")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        page: Page,
+        status: str | None = Parameter(query="status", default=None, max_length=20),
+        fund_id: int | None = Parameter(query="fund_id", default=None, ge=1),
+        channel: str | None = Parameter(query="channel", default=None, max_length=20),
+    ) -> DonationList:
+        rows, total = await gifts.list_donations(
+            session, principal, status=status, fund_id=fund_id, channel=channel, limit=page.limit, offset=page.offset
+        )
+        return DonationList(items=[donation_out(d) for d in rows], total=total)
+
+    @get("/{donation_id:int}", operation_id="getDonation", summary="捐赠详情（到账后含票据号）")
+    async def read(self, donation_id: int, session: AsyncSession, principal: Principal) -> DonationOut:
+        return donation_out(await gifts.read_donation(session, principal, donation_id))
+
+    @post("/{donation_id:int}/refunds", operation_id="refundOfflineDonation", summary="登记线下退款")
+    async def refund(
+        self, donation_id: int, data: OfflineRefundIn, session: AsyncSession, principal: Principal
+    ) -> DonationOut:
+        donation = await gifts.refund_offline(
+            session, principal, donation_id, amount_fen=data.amount_fen, reference=data.reference, reason=data.reason
+        )
+        return donation_out(await gifts.get_donation(session, donation.id))
+
+    @post("/{donation_id:int}/purpose", operation_id="changeDonationPurpose", summary="经捐赠人同意变更用途")
+    async def purpose(
+        self, donation_id: int, data: PurposeChangeIn, session: AsyncSession, principal: Principal
+    ) -> DonationOut:
+        donation = await gifts.change_purpose(
+            session,
+            principal,
+            donation_id,
+            purpose=data.purpose,
+            consent_note=data.consent_note,
+            consent_reference=data.consent_reference,
+        )
+        return donation_out(await gifts.get_donation(session, donation.id))
+
+
+@post(
+    "/api/v1/webhooks/stripe",
+    operation_id="stripeWebhook",
+    summary="Stripe 事件通知（签名校验）",
+    tags=["funds"],
+    status_code=200,
+    security=[{}],
+)
+async def stripe_webhook(request: Request[Any, Any, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    """Verify on the raw body, store once, acknowledge; the outbox does the bookkeeping after commit."""
+    runtime.remember(settings)
+    body = await request.body()
+    event = StripeChannel(settings).verify_notification(body, {k.lower(): v for k, v in request.headers.items()})
+    row, first = await stripe_events.store_event(session, event)
+    return {"received": True, "event_id": row.event_id, "duplicate": not first}
+
+
+@get(
+    "/api/v1/donors",
+    operation_id="listDonors",
+    summary="捐赠人（累计金额、捐赠与票据）",
+    tags=["funds"],
+    dependencies=PAGE,
+)
+async def list_donors(
+    session: AsyncSession,
+    principal: Principal,
+    page: Page,
+    q: str | None = Parameter(query="q", default=None, max_length=100),
+) -> DonorList:
+    rows, total = await gifts.list_donors(session, principal, q=q, limit=page.limit, offset=page.offset)
+    return DonorList(
+        items=[
+            DonorOut(
+                id=s.donor.id,
+                name=s.donor.name,
+                kind=s.donor.kind,
+                email=s.donor.email,
+                phone=s.donor.phone,
+                consent_to_name=s.donor.consent_to_name,
+                total_fen=s.total_fen,
+                donations=s.donations,
+                receipts=s.receipts,
+            )
+            for s in rows
+        ],
+        total=total,
+    )
+
+
+class ReconciliationController(Controller):
+    path = "/api/v1/reconciliations"
+    tags = ["funds"]
+
+    @post("/", operation_id="createReconciliation", summary="对账（Stripe 或银行对账单）")
+    async def create(
+        self, data: ReconciliationIn, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> ReconciliationOut:
+        recon = await reconciling.create(
+            session,
+            principal,
+            settings,
+            fund_id=data.fund_id,
+            source=data.source,
+            since=data.since,
+            until=data.until,
+            statement=data.file,
+        )
+        return reconciliation_out(recon)
+
+    @get("/", operation_id="listReconciliations", summary="对账记录")
+    async def list(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        fund_id: int | None = Parameter(query="fund_id", default=None, ge=1),
+    ) -> ReconciliationList:
+        rows = await reconciling.list_for_fund(session, principal, fund_id)
+        return ReconciliationList(items=[reconciliation_out(r) for r in rows], total=len(rows))
+
+    @get("/{recon_id:int}", operation_id="getReconciliation", summary="对账详情")
+    async def read(self, recon_id: int, session: AsyncSession, principal: Principal) -> ReconciliationOut:
+        return reconciliation_out(await reconciling.read(session, principal, recon_id))
+
+    @post(
+        "/{recon_id:int}/differences/{n:int}/resolve",
+        operation_id="resolveReconciliationDifference",
+        summary="处理对账差异",
+        status_code=200,
+    )
+    async def resolve(
+        self, recon_id: int, n: int, data: ResolveIn, session: AsyncSession, principal: Principal
+    ) -> ReconciliationOut:
+        return reconciliation_out(await reconciling.resolve(session, principal, recon_id, n, data.note))
+
+
+class PublicFundController(Controller):
+    path = "/api/v1/public/funds"
+    tags = ["public"]
+    security = [{}]
+    dependencies = PAGE
+
+    @get("/{fund_id:int}", operation_id="getPublicFundAccounts", summary="基金公开账目（无需登录）")
+    async def accounts(self, fund_id: int, session: AsyncSession) -> PublicFundOut:
+        return await reports.public_accounts(session, fund_id)
+
+    @get("/{fund_id:int}/donors", operation_id="getPublicHonourRoll", summary="爱心榜（仅列出同意署名者）")
+    async def donors(self, fund_id: int, session: AsyncSession, page: Page) -> HonourRoll:
+        return await reports.honour_roll(session, fund_id, limit=page.limit, offset=page.offset)
+
+
+@get("/api/v1/reports/fund", operation_id="getFundReport", summary="基金报表（?format=csv）", tags=["reports"])
+async def fund_report(
+    session: AsyncSession,
+    principal: Principal,
+    fund_id: int = Parameter(query="fund_id", ge=1),
+    format: str = Parameter(query="format", default="json", pattern="^(json|csv)$"),
+) -> FundReport | Response[str]:
+    report = await reports.fund_report(session, principal, fund_id)
+    if format == "csv":
+        return Response(
+            content=reports.report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="fund-{fund_id}-report.csv"'},
+        )
+    return report
+
+
+ROUTES = [
+    FundController,
+    DonationController,
+    stripe_webhook,
+    list_donors,
+    ReconciliationController,
+    PublicFundController,
+    fund_report,
+]

@@ -1,0 +1,13 @@
+"""Periodic jobs of the fund (scheduled by workers/beat.py)."""
+
+from __future__ import annotations
+
+from marketplace.db import Database
+from marketplace.funds import reconciling
+from workers import runtime
+
+
+@runtime.job("funds.reconcile_yesterday")
+async def reconcile_yesterday(db: Database) -> list[int]:
+    async with db.session() as session:
+        return await reconciling.reconcile_yesterday(session, db.settings)

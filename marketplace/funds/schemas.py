@@ -1,0 +1,313 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import msgspec
+
+Fen = Annotated[int, msgspec.Meta(ge=1, le=10_000_000_000)]
+GiftFen = Annotated[int, msgspec.Meta(ge=100, le=1_000_000_000, description="整数分；最少 1 元")]
+PositiveId = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Note = Annotated[str, msgspec.Meta(max_length=500)]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,20}$", max_length=200)]
+Phone = Annotated[str, msgspec.Meta(pattern=r"^[0-9+\-() ]{5,40}$")]
+Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^\S(.*\S)?$")]
+Purpose = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class DonorIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    kind: Literal["individual", "enterprise", "organization"] = "individual"
+    email: Email | None = None
+    phone: Phone | None = None
+    anonymous: bool | None = None
+
+
+class DesignationIn(msgspec.Struct, forbid_unknown_fields=True):
+    category: Code | None = None
+    street_id: PositiveId | None = None
+    service_id: PositiveId | None = None
+
+
+class DonationIn(msgspec.Struct, forbid_unknown_fields=True):
+    fund_id: PositiveId
+    amount_fen: GiftFen
+    donor: DonorIn
+    designation: DesignationIn | None = None
+
+
+class DonationStarted(msgspec.Struct):
+    donation_id: int
+    client_secret: str
+    status: str
+    payment_intent_id: str
+
+
+class OfflineDonationIn(msgspec.Struct, forbid_unknown_fields=True):
+    fund_id: PositiveId
+    amount_fen: Fen
+    channel: Literal["bank_transfer", "cash", "in_kind"]
+    donor: DonorIn
+    received_on: dt.date
+    reference: Reference | None = None
+    designation: DesignationIn | None = None
+    note: Note = ""
+
+
+class StatementImportIn(msgspec.Struct, forbid_unknown_fields=True):
+    fund_id: PositiveId
+    file: Annotated[str, msgspec.Meta(min_length=1, max_length=8_000_000)]
+
+
+class StatementImportOut(msgspec.Struct):
+    created: list[int]
+    created_fen: int
+    already_recorded: list[str]
+    not_gifts: list[str]
+
+
+class OfflineRefundIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount_fen: Fen
+    reference: Reference
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+
+
+class PurposeChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    purpose: Purpose
+    consent_note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    consent_reference: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class DonationOut(msgspec.Struct):
+    id: int
+    fund_id: int
+    donor_id: int
+    donor_name: str
+    amount_fen: int
+    refunded_fen: int
+    fee_fen: int
+    channel: str
+    channel_label: str
+    status: str
+    status_label: str
+    purpose: str
+    purpose_label: str
+    external_id: str | None
+    received_on: dt.date | None
+    receipt_no: str | None
+    note: str
+    created_at: dt.datetime
+
+
+class DonationList(msgspec.Struct):
+    items: list[DonationOut]
+    total: int
+
+
+class DonorOut(msgspec.Struct):
+    id: int
+    name: str
+    kind: str
+    email: str | None
+    phone: str | None
+    consent_to_name: bool
+    total_fen: int
+    donations: int
+    receipts: list[str]
+
+
+class DonorList(msgspec.Struct):
+    items: list[DonorOut]
+    total: int
+
+
+class PurposeBalance(msgspec.Struct):
+    purpose: str
+    label: str
+    income_fen: int
+    spent_fen: int
+    available_fen: int
+
+
+class FundOut(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    kind: str
+    balance_fen: int
+    cash_fen: int
+    in_kind_fen: int
+    income_fen: int
+    spent_fen: int
+    fees_fen: int
+    restricted_balance_fen: int
+    unrestricted_balance_fen: int
+    purposes: list[PurposeBalance]
+
+
+class FundIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+    name: Name
+    kind: Literal["public_welfare", "micro_project", "street_foundation", "welfare_lottery", "other"] = "public_welfare"
+    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    public: bool = True
+
+
+class FundList(msgspec.Struct):
+    items: list[FundOut]
+    total: int
+
+
+class PostingOut(msgspec.Struct):
+    account: str
+    amount_fen: int
+
+
+class EntryOut(msgspec.Struct):
+    id: int
+    idempotency_key: str
+    memo: str
+    source: str
+    occurred_on: dt.date
+    reverses_id: int | None
+    postings: list[PostingOut]
+
+
+class EntryList(msgspec.Struct):
+    items: list[EntryOut]
+    total: int
+
+
+class DisbursementIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount_fen: Fen
+    purpose: Purpose
+    memo: Note = ""
+    service_id: PositiveId | None = None
+    referral_id: PositiveId | None = None
+    paid_on: dt.date | None = None
+
+
+class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+
+
+class DisbursementOut(msgspec.Struct):
+    id: int
+    fund_id: int
+    amount_fen: int
+    purpose: str
+    purpose_label: str
+    service_id: int | None
+    referral_id: int | None
+    memo: str
+    paid_on: dt.date
+    entry_id: int | None
+    status: str
+
+
+class DisbursementList(msgspec.Struct):
+    items: list[DisbursementOut]
+    total: int
+
+
+class ReconciliationIn(msgspec.Struct, forbid_unknown_fields=True):
+    fund_id: PositiveId
+    since: dt.date
+    until: dt.date
+    source: Literal["stripe", "bank"]
+    file: Annotated[str, msgspec.Meta(max_length=8_000_000)] | None = None
+
+
+class DifferenceOut(msgspec.Struct):
+    n: int
+    kind: str
+    kind_label: str
+    donation_id: int | None
+    external_id: str | None
+    expected_fen: int | None
+    actual_fen: int | None
+    expected_status: str | None
+    actual_status: str | None
+    resolved: bool
+    resolution_note: str
+    resolved_at: dt.datetime | None
+
+
+class ReconciliationOut(msgspec.Struct):
+    id: int
+    fund_id: int
+    source: str
+    since: dt.date
+    until: dt.date
+    matched: int
+    ours_count: int
+    theirs_count: int
+    open_differences: int
+    differences: list[DifferenceOut]
+    created_at: dt.datetime
+
+
+class ReconciliationList(msgspec.Struct):
+    items: list[ReconciliationOut]
+    total: int
+
+
+class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class PublicPurpose(msgspec.Struct):
+    purpose: str
+    label: str
+    income_fen: int
+    spent_fen: int
+
+
+class PublicFundOut(msgspec.Struct):
+    id: int
+    name: str
+    income_fen: int
+    refunded_fen: int
+    spent_fen: int
+    fees_fen: int
+    balance_fen: int
+    donations: int
+    donors: int
+    spending_by_purpose: list[PublicPurpose]
+    income_by_purpose: list[PublicPurpose]
+    as_of: dt.date
+
+
+class HonourEntry(msgspec.Struct):
+    name: str
+    kind: str
+    total_fen: int
+    donations: int
+
+
+class HonourRoll(msgspec.Struct):
+    fund_id: int
+    items: list[HonourEntry]
+    anonymous_donors: int
+    anonymous_total_fen: int
+
+
+class MonthChannel(msgspec.Struct):
+    month: str
+    channel: str
+    income_fen: int
+    refunds_fen: int
+    donations: int
+
+
+class FundReport(msgspec.Struct):
+    fund_id: int
+    fund_name: str
+    income_by_month: list[MonthChannel]
+    spending_by_purpose: list[PublicPurpose]
+    balance_fen: int
+    restricted_balance_fen: int
+    unrestricted_balance_fen: int
+    fees_fen: int

@@ -1,0 +1,303 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from marketplace import clock
+from tests.conftest import Auth, assert_problem
+from tests.funds.support import FakeChannel, body, event, intent_succeeded, refund, sign
+
+SECRET = "whsec_test_secret"
+
+
+async def deliver(client, evt, secret: str = SECRET, timestamp: int | None = None):
+    raw = body(evt)
+    return await client.post(
+        "/api/v1/webhooks/stripe",
+        content=raw,
+        headers={"stripe-signature": sign(raw, secret, timestamp), "content-type": "application/json"},
+    )
+
+
+async def test_online_donation_to_receipt_and_refund(
+    client, auth: Auth, fund_id: int, fake_channel: FakeChannel, world
+) -> None:
+    r = await client.post(
+        "/api/v1/donations",
+        json={
+            "fund_id": fund_id,
+            "amount_fen": 50_000,
+            "donor": {"name": "张爱心", "email": "Zhang@Example.com", "anonymous": False},
+            "designation": {"category": "psych_counselling"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    started = r.json()
+    assert started["status"] == "pending" and started["client_secret"]
+    call = fake_channel.calls[0]
+    assert call["key"] == f"donation-{started['donation_id']}"
+    assert set(call["metadata"]) <= {"donation_id", "fund_id", "purpose"}
+    assert call["metadata"]["purpose"] == "category:psych_counselling"
+    fm = await auth("fund")
+    d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
+    assert d["status"] == "pending" and d["receipt_no"] is None
+
+    intent = started["payment_intent_id"]
+    evt = event(
+        "evt_1", "payment_intent.succeeded", intent_succeeded(started["donation_id"], intent, 50_000, fee=1_500)
+    )
+    for _ in range(3):
+        assert (await deliver(client, evt)).status_code == 200
+    d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
+    year = clock.today().year
+    assert d["status"] == "succeeded" and d["fee_fen"] == 1_500
+    assert d["receipt_no"] == f"FT-{year}-000001"
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["balance_fen"] == 50_000 - 1_500
+    assert fund["restricted_balance_fen"] == 50_000 and fund["unrestricted_balance_fen"] == -1_500
+
+    # Two equal partial refunds are two refunds.
+    charge = f"ch_{intent[3:]}"
+    assert (
+        await deliver(client, event("evt_2", "refund.created", refund("re_a", intent, charge, 10_000)))
+    ).status_code == 200
+    assert (
+        await deliver(client, event("evt_3", "refund.created", refund("re_b", intent, charge, 10_000)))
+    ).status_code == 200
+    assert (
+        await deliver(client, event("evt_2", "refund.created", refund("re_a", intent, charge, 10_000)))
+    ).status_code == 200
+    d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
+    assert d["status"] == "partially_refunded" and d["refunded_fen"] == 20_000
+    # The receipt was voided on refund and reissued for what was kept: numbers stay consecutive.
+    assert d["receipt_no"] == f"FT-{year}-000003"
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["balance_fen"] == 30_000 - 1_500
+
+    ledger = (await client.get(f"/api/v1/funds/{fund_id}/ledger", headers=fm)).json()
+    assert ledger["total"] == 4  # payment, fee, two refunds
+    for entry in ledger["items"]:
+        assert sum(p["amount_fen"] for p in entry["postings"]) == 0
+
+    public = (await client.get(f"/api/v1/public/funds/{fund_id}")).json()
+    assert public["income_fen"] == 50_000 and public["refunded_fen"] == 20_000
+    roll = (await client.get(f"/api/v1/public/funds/{fund_id}/donors")).json()
+    assert [e["name"] for e in roll["items"]] == ["张爱心"] and roll["items"][0]["total_fen"] == 30_000
+    assert "email" not in roll["items"][0]
+
+
+async def test_webhook_rejects_tampered_stale_and_unsigned(client, fund_id: int, fake_channel: FakeChannel) -> None:
+    r = await client.post("/api/v1/donations", json={"fund_id": fund_id, "amount_fen": 10_000, "donor": {"name": "李"}})
+    started = r.json()
+    evt = event(
+        "evt_x",
+        "payment_intent.succeeded",
+        intent_succeeded(started["donation_id"], started["payment_intent_id"], 10_000),
+    )
+    raw = body(evt)
+    header = sign(raw, SECRET)
+    tampered = raw.replace(b"10000", b"99999")
+    assert_problem(
+        await client.post("/api/v1/webhooks/stripe", content=tampered, headers={"stripe-signature": header}), 400
+    )
+    assert_problem(await deliver(client, evt, secret="whsec_wrong"), 400)
+    assert_problem(await deliver(client, evt, timestamp=int(dt.datetime.now().timestamp()) - 3600), 400)
+    assert_problem(await client.post("/api/v1/webhooks/stripe", content=raw), 400)
+    assert_problem(
+        await client.post(
+            "/api/v1/webhooks/stripe", content=b"not json", headers={"stripe-signature": sign(b"not json", SECRET)}
+        ),
+        400,
+    )
+
+
+async def test_donation_validation_and_channel_down(client, fund_id: int, fake_channel: FakeChannel) -> None:
+    bad = [
+        {"fund_id": fund_id, "amount_fen": 0, "donor": {"name": "x"}},
+        {"fund_id": fund_id, "amount_fen": 1000, "donor": {"name": ""}},
+        {"fund_id": fund_id, "amount_fen": 1000, "donor": {"name": "x"}, "child_id": 3},
+        {"fund_id": fund_id, "amount_fen": 1000, "donor": {"name": "x", "email": "nope"}},
+    ]
+    for payload in bad:
+        assert_problem(await client.post("/api/v1/donations", json=payload), 400)
+    assert_problem(
+        await client.post(
+            "/api/v1/donations",
+            json={"fund_id": fund_id, "amount_fen": 1000, "donor": {"name": "x"}, "designation": {"category": "nope"}},
+        ),
+        422,
+    )
+    assert_problem(
+        await client.post("/api/v1/donations", json={"fund_id": 999, "amount_fen": 1000, "donor": {"name": "x"}}), 404
+    )
+    assert fake_channel.calls == []
+    fake_channel.down = True
+    body_ = assert_problem(
+        await client.post("/api/v1/donations", json={"fund_id": fund_id, "amount_fen": 1000, "donor": {"name": "x"}}),
+        503,
+    )
+    assert body_["donation_id"]
+
+
+async def test_offline_donation_disbursement_and_restrictions(client, auth: Auth, fund_id: int, world) -> None:
+    fm = await auth("fund")
+    svc = world.services[0]
+    gift = {
+        "fund_id": fund_id,
+        "amount_fen": 100_000,
+        "channel": "bank_transfer",
+        "reference": "BANK-0001",
+        "received_on": clock.today().isoformat(),
+        "donor": {"name": "深圳市某某科技有限公司", "kind": "enterprise"},
+        "designation": {"service_id": svc},
+    }
+    r = await client.post("/api/v1/donations/offline", json=gift, headers=fm)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "succeeded" and r.json()["receipt_no"].startswith("FT-")
+    assert_problem(await client.post("/api/v1/donations/offline", json=gift, headers=fm), 409)
+    cash = {**gift, "channel": "cash", "reference": None, "amount_fen": 20_000, "designation": None}
+    assert (await client.post("/api/v1/donations/offline", json=cash, headers=fm)).status_code == 201
+
+    # Restricted money is spent only on its purpose and only as far as it goes.
+    over = {"amount_fen": 100_001, "purpose": f"service:{svc}", "service_id": svc, "memo": "心理疏导 10 个案"}
+    body_ = assert_problem(await client.post(f"/api/v1/funds/{fund_id}/disbursements", json=over, headers=fm), 409)
+    assert body_["available_fen"] == 100_000
+    wrong = {"amount_fen": 1_000, "purpose": f"service:{svc}", "service_id": world.services[1]}
+    assert_problem(await client.post(f"/api/v1/funds/{fund_id}/disbursements", json=wrong, headers=fm), 422)
+    ok = {"amount_fen": 60_000, "purpose": f"service:{svc}", "service_id": svc, "memo": "心理疏导 6 个案"}
+    r = await client.post(f"/api/v1/funds/{fund_id}/disbursements", json=ok, headers=fm)
+    assert r.status_code == 201, r.text
+    unres = {"amount_fen": 20_001, "purpose": "unrestricted"}
+    assert_problem(await client.post(f"/api/v1/funds/{fund_id}/disbursements", json=unres, headers=fm), 409)
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["balance_fen"] == 60_000 and fund["restricted_balance_fen"] == 40_000
+    assert fund["unrestricted_balance_fen"] == 20_000
+
+    # Reversal corrects a disbursement; a second reversal is refused.
+    did = r.json()["id"]
+    rev = await client.post(
+        f"/api/v1/funds/{fund_id}/disbursements/{did}/reverse", json={"reason": "重复拨付"}, headers=fm
+    )
+    assert rev.status_code == 200 and rev.json()["status"] == "reversed"
+    assert_problem(
+        await client.post(f"/api/v1/funds/{fund_id}/disbursements/{did}/reverse", json={"reason": "x"}, headers=fm), 409
+    )
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["restricted_balance_fen"] == 100_000
+
+    report = await client.get(f"/api/v1/reports/fund?fund_id={fund_id}&format=csv", headers=fm)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    assert "BANK" not in report.text and "income" in report.text
+
+
+async def test_purpose_change_needs_consent(client, auth: Auth, fund_id: int, world) -> None:
+    fm = await auth("fund")
+    gift = {
+        "fund_id": fund_id,
+        "amount_fen": 30_000,
+        "channel": "cash",
+        "received_on": clock.today().isoformat(),
+        "donor": {"name": "王先生"},
+        "designation": {"street_id": world.streets[0]},
+    }
+    donation = (await client.post("/api/v1/donations/offline", json=gift, headers=fm)).json()
+    url = f"/api/v1/donations/{donation['id']}/purpose"
+    assert_problem(await client.post(url, json={"purpose": "unrestricted"}, headers=fm), 400)
+    assert_problem(
+        await client.post(
+            url, json={"purpose": "bogus", "consent_note": "同意", "consent_reference": "信函"}, headers=fm
+        ),
+        422,
+    )
+    r = await client.post(
+        url,
+        json={"purpose": "category:education_aid", "consent_note": "电话同意", "consent_reference": "录音 0412"},
+        headers=fm,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["purpose"] == "category:education_aid"
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    by = {p["purpose"]: p for p in fund["purposes"]}
+    assert by["category:education_aid"]["available_fen"] == 30_000
+    assert by[f"street:{world.streets[0]}"]["available_fen"] == 0
+
+
+async def test_roles(client, auth: Auth, fund_id: int) -> None:
+    for user in ("director", "org", "supervisor", "procurement"):
+        h = await auth(user)
+        assert_problem(await client.get("/api/v1/funds", headers=h), 403)
+        assert_problem(await client.get("/api/v1/donations", headers=h), 403)
+        assert_problem(await client.get("/api/v1/donors", headers=h), 403)
+    for user in ("admin", "auditor"):
+        h = await auth(user)
+        assert (await client.get("/api/v1/funds", headers=h)).status_code == 200
+        assert (await client.get(f"/api/v1/reports/fund?fund_id={fund_id}", headers=h)).status_code == 200
+        assert_problem(
+            await client.post(
+                f"/api/v1/funds/{fund_id}/disbursements", json={"amount_fen": 1, "purpose": "unrestricted"}, headers=h
+            ),
+            403,
+        )
+    assert_problem(await client.get("/api/v1/funds"), 401)
+    assert (await client.get(f"/api/v1/public/funds/{fund_id}")).status_code == 200
+    assert_problem(await client.get("/api/v1/public/funds/999"), 404)
+
+
+async def test_create_fund(client, auth: Auth) -> None:
+    fm = await auth("fund")
+    body_ = {"code": "futian_street_foundation", "name": "福田街道基金会", "kind": "street_foundation"}
+    r = await client.post("/api/v1/funds", json=body_, headers=fm)
+    assert r.status_code == 201 and r.json()["balance_fen"] == 0
+    assert_problem(await client.post("/api/v1/funds", json=body_, headers=fm), 409)
+    assert_problem(await client.post("/api/v1/funds", json={**body_, "code": "Bad Code"}, headers=fm), 400)
+    assert_problem(await client.post("/api/v1/funds", json={**body_, "code": "x2"}, headers=await auth("admin")), 403)
+
+
+async def test_bank_statement_import_records_new_lines_once(client, auth: Auth, fund_id: int) -> None:
+    fm = await auth("fund")
+    day = (clock.today() - dt.timedelta(days=1)).isoformat()
+    r = await client.post(
+        "/api/v1/donations/offline",
+        json={
+            "fund_id": fund_id,
+            "amount_fen": 5_000,
+            "channel": "bank_transfer",
+            "reference": "S-1",
+            "received_on": day,
+            "donor": {"name": "陈女士"},
+        },
+        headers=fm,
+    )
+    assert r.status_code == 201
+    statement = (
+        "date,amount_fen,reference,payer\n"
+        f"{day},5000,S-1,陈女士\n"
+        f"{day},120000,S-2,深圳市某某贸易有限公司\n"
+        f"{day},3000,S-3,\n"
+        f"{day},-5000,S-4,退款\n"
+    )
+    r = await client.post("/api/v1/donations/offline/import", json={"fund_id": fund_id, "file": statement}, headers=fm)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert len(out["created"]) == 2 and out["created_fen"] == 123_000
+    assert out["already_recorded"] == ["S-1"] and out["not_gifts"] == ["S-4"]
+    again = (
+        await client.post("/api/v1/donations/offline/import", json={"fund_id": fund_id, "file": statement}, headers=fm)
+    ).json()
+    assert again["created"] == [] and sorted(again["already_recorded"]) == ["S-1", "S-2", "S-3"]
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["balance_fen"] == 128_000 and fund["unrestricted_balance_fen"] == 128_000
+    donors = (await client.get("/api/v1/donors?q=贸易", headers=fm)).json()
+    assert donors["items"][0]["kind"] == "enterprise" and donors["items"][0]["total_fen"] == 120_000
+    future = f"date,amount_fen,reference,payer\n{clock.today() + dt.timedelta(days=2)},1,F-1,x\n"
+    assert_problem(
+        await client.post("/api/v1/donations/offline/import", json={"fund_id": fund_id, "file": future}, headers=fm),
+        422,
+    )
+    assert_problem(
+        await client.post(
+            "/api/v1/donations/offline/import",
+            json={"fund_id": fund_id, "file": statement},
+            headers=await auth("auditor"),
+        ),
+        403,
+    )
