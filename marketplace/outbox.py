@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("marketplace.outbox")
 
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+Dispatcher = Callable[[int], None]
 _HANDLERS: dict[str, Handler] = {}
 _PENDING_KEY = "outbox_pending"
 
@@ -70,8 +71,11 @@ def discard_pending(session: AsyncSession) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
-async def process_event(db: Database, event_id: int) -> bool:
-    """Run one event's handler in its own transaction; True if it ran now, False if already done."""
+async def process_event(db: Database, event_id: int, dispatcher: Dispatcher | None = None) -> bool:
+    """Run one event's handler in its own transaction; True if it ran now, False if already done.
+
+    Events the handler itself emits are relayed once this transaction commits, like a request's.
+    """
     async with db.session() as session:
         session.info["settings"] = db.settings
         event = await session.get(OutboxEvent, event_id, with_for_update=not db.settings.is_sqlite)
@@ -87,7 +91,8 @@ async def process_event(db: Database, event_id: int) -> bool:
         await fn(session, dict(event.payload))
         event.processed_at = utcnow()
         event.last_error = None
-        return True
+    await relay(db, take_pending(session), dispatcher)
+    return True
 
 
 async def record_failure(db: Database, event_id: int, error: str) -> None:
@@ -95,7 +100,6 @@ async def record_failure(db: Database, event_id: int, error: str) -> None:
         await session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(last_error=error[:2000]))
 
 
-Dispatcher = Callable[[int], None]
 
 
 async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | None) -> None:

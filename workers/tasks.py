@@ -22,7 +22,10 @@ log = logging.getLogger("marketplace.workers")
 def process_outbox_event(self: Any, event_id: int) -> bool:
     from marketplace import outbox
 
-    return runtime.run(lambda db: outbox.process_event(db, int(event_id)))
+    def dispatch(follow_up: int) -> None:
+        process_outbox_event.delay(follow_up)
+
+    return runtime.run(lambda db: outbox.process_event(db, int(event_id), dispatch))
 
 
 @app.task(name="workers.tasks.sweep_outbox")

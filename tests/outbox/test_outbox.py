@@ -69,3 +69,25 @@ async def test_processing_is_idempotent_and_failures_are_recorded(db: Database, 
     assert await outbox.sweep(db, None, older_than_seconds=0) == 1
     assert await outbox.process_event(db, event.id) is False
     assert len(calls) == 2
+
+
+async def test_events_a_handler_emits_are_relayed_after_its_commit(db: Database) -> None:
+    seen: list[str] = []
+
+    @outbox.handler("test.first")
+    async def first(session, payload) -> None:
+        seen.append("first")
+        outbox.emit(session, "test.second", {})
+
+    @outbox.handler("test.second")
+    async def second(session, payload) -> None:
+        seen.append("second")
+
+    async with db.session() as session:
+        outbox.emit(session, "test.first", {})
+        await session.flush()
+        ids = outbox.take_pending(session)
+    await outbox.relay(db, ids, None)
+    assert seen == ["first", "second"]
+    async with db.session(write=False) as s:
+        assert all(e.processed_at for e in (await s.scalars(select(OutboxEvent))).all())
