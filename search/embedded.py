@@ -2,32 +2,52 @@
 
 Why not SQLite FTS5 (which DESIGN.md suggests)?  Both were built (``search/fts5.py`` is the FTS5 variant;
 it passes the same contract tests) and measured with ``python tests/benchmarks/bench_search.py`` on the
-2-core dev VM while other test suites were running (load average ~6, so wall-clock p99 is mostly scheduler
+2-core dev VM while other test suites were running (load average 2-4, so wall-clock p99 is mostly scheduler
 noise; thread CPU time is shown too). Mix of 240 queries: status filter plus random street/category/age/
-availability filters, facets on categories and street_ids, all four sorts; median of 3 runs.
+availability filters, facets on categories and street_ids, all four sorts; each figure is the median of
+three benchmark invocations, each reporting the median of 3 runs of the mix (FTS5 and the baseline are older
+single measurements).
 
 =========================  ===================  ===================  ===================  ===================
 backend                    10k p50 wall / cpu   10k p99 wall / cpu   100k p50 wall / cpu  100k p99 wall / cpu
 =========================  ===================  ===================  ===================  ===================
-in-memory (this module)    0.53 / 0.53 ms       9.4 / 1.3 ms         5.8 / 3.3 ms         30 / 7.9 ms
+in-memory (this module)    0.21 / 0.20 ms       0.46 / 0.46 ms       0.96 / 0.86 ms       7.4 / 2.3 ms
+in-memory, before caches   0.42 / 0.40 ms       5.3 / 0.91 ms        3.0 / 2.8 ms         8.8 / 7.0 ms
 FTS5, pre-segmented        640 / 610 ms         7.9 s / 7.9 s        not finished         not finished
 linear scan (baseline)     12 / 7.0 ms          32 / 24 ms           192 / 90 ms          807 / 338 ms
 =========================  ===================  ===================  ===================  ===================
 
 FTS5 loses by orders of magnitude here: facet counts over the whole filtered result are GROUP BYs over every
 matching row, and broad queries (儿童, empty q, OR-expanded synonyms) match most of the table. The columnar
-layout counts facets with one ``bincount`` and filters with vectorised comparisons. NOTE: the 3 ms p99
-target at 100,000 services is *not* met yet (CPU p99 7.9 ms); the per-query cost is dominated by O(N)
-numpy passes (allocating score arrays, the alive/filter masks, facet gathers).
+layout counts facets with a ``bincount`` and filters with vectorised comparisons. The target "p99 <= 3 ms at
+100,000 services" is met in CPU time (2.0-2.5 ms over the three invocations); wall-clock p99 on the loaded VM
+varied from 2.5 ms (load ~1.5) to 12 ms (load ~4), i.e. the time spent waiting for a core.
 
-Indexing 100,000 services takes ~98 s (full index and full reindex alike; jieba dominates), restarting
-(rebuilding memory from the stored, pre-segmented terms) ~15 s; documents and their terms live in SQLite
-(the file given to the constructor), so restarts never re-run jieba.
+What makes a query cheap (the "before" row made several full-length passes and allocations per query):
+
+* filter masks are cached per (condition, value) (status, street incl. district-wide, category, age,
+  availability, organisation), so a filter is an AND of cached boolean arrays;
+* BM25's document-length normalisation ``tf / (tf + k1 * (1 - b + b * dl / avgdl))`` is cached per posting
+  entry on first use of a term, so a query term is a gather of precomputed weights times its idf; a term in
+  more than an eighth of the slots is cached dense and handled with full-length arithmetic (cheaper per
+  element than gathers/scatters); rare terms only touch their posting entries that pass the filters, which
+  accumulate into per-thread scratch arrays (all-zero between queries, so nothing of full length is allocated);
+* facets: each slot stores the code of its *set* of values (few distinct sets in practice), so counting is a
+  ``bincount`` of the selected slots' set codes expanded through a small CSR table; a selection of more than
+  half the index is counted as (cached counts of all live slots) minus (counts of the rest);
+* top-k: a strided sample bounds the k-th value from above, then only the values under the bound are
+  partitioned (``np.partition`` of 80,000 floats alone costs ~0.8 ms);
+* all caches are dropped by every write (writers hold the exclusive lock); searches refill them lazily.
+
+Indexing 100,000 services takes 12-20 s (full index and full reindex alike; it was ~70-98 s before jieba's
+output was cached per block of word characters, see ``search.text.index_tokens``), restarting (rebuilding
+memory from the stored, pre-segmented terms) 7-10 s; documents and their terms live in SQLite (the file given
+to the constructor), so restarts never re-run jieba.
 
 The in-memory layout, per index: one slot per document version (append-only; a reindexed or deleted
 document leaves a dead slot, compacted when a quarter of the slots are dead); numeric columns as numpy
-arrays; keyword fields (categories, street_ids, status, ...) as value postings (for filters) plus
-(slot, value) pairs (for facet counts); text as token postings of (slot, weighted term frequency).
+arrays; keyword fields (categories, street_ids, status, ...) as value postings (for filters) plus one
+value-set code per slot (for facet counts); text as token postings of (slot, weighted term frequency).
 
 Relevance: BM25F-style (k1=1.2, b=0.75) over weighted term frequencies (title 3, category labels 2,
 child-category labels 1.5, other text 1). Each query word is a *concept* whose alternatives are the word
@@ -77,6 +97,7 @@ SYNONYM_WEIGHT: Final = 0.9
 SUBWORD_WEIGHT: Final = 0.5
 EXPANSION_WEIGHT: Final = 0.5
 MAX_EXPANSIONS: Final = 40
+_RATIO_CACHE_BYTES: Final = 256 << 20  # per index: cached per-term BM25 ratios (see _Index._posting)
 _ANALYZER_REVISION: Final = "1"
 
 FloatArray = npt.NDArray[np.float64]
@@ -291,16 +312,21 @@ class _Posting:
 
 
 class _Keyword:
-    """A keyword field: value postings for filters; (slot, code) pairs contiguous per slot for facets."""
+    """A keyword field: value postings for filters; for facets, each slot's *value set* as a code (``combo``).
+
+    Facet counting is one gather plus one ``bincount`` over the selected slots' combo codes, then the (few)
+    non-empty combos are expanded into their values through a CSR layout and summed with a second
+    ``bincount``. Distinct value sets are few in practice (ten streets, a dozen categories).
+    """
 
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
         self.values: list[str] = []
         self.postings: list[_Growable] = []
-        self.pair_slot = _Growable(np.int32)
-        self.pair_code = _Growable(np.int32)
-        self.pair_start = _Growable(np.int64)
-        self.pair_count = _Growable(np.int32)
+        self.combo_of: dict[tuple[int, ...], int] = {}
+        self.combos: list[tuple[int, ...]] = []
+        self.slot_combo = _Growable(np.intp)
+        self._csr: tuple[IntArray, IntArray] | None = None
 
     def code(self, value: str) -> int:
         c = self.codes.get(value)
@@ -310,6 +336,14 @@ class _Keyword:
             self.postings.append(_Growable(np.int32))
         return c
 
+    def combo(self, codes: tuple[int, ...]) -> int:
+        k = self.combo_of.get(codes)
+        if k is None:
+            k = self.combo_of[codes] = len(self.combos)
+            self.combos.append(codes)
+            self._csr = None
+        return k
+
     def slots_with_any(self, values: Sequence[str], n: int) -> BoolArray:
         mask = np.zeros(n, dtype=bool)
         for v in values:
@@ -318,23 +352,26 @@ class _Keyword:
                 mask[self.postings[c].view()] = True
         return mask
 
-    def counts(self, selected: npt.NDArray[np.int64], mask: BoolArray) -> dict[str, int]:
-        if len(selected) == 0 or not self.values:
+    def _combo_csr(self) -> tuple[IntArray, IntArray]:
+        """The value codes of every combo, concatenated, and the combo each belongs to."""
+        csr = self._csr
+        if csr is None:
+            lengths = np.array([len(c) for c in self.combos], dtype=np.intp)
+            flat = np.fromiter((v for c in self.combos for v in c), dtype=np.intp, count=int(lengths.sum()))
+            csr = self._csr = (flat, np.repeat(np.arange(len(self.combos)), lengths))
+        return csr
+
+    def combo_counts(self, slots: npt.NDArray[np.intp]) -> IntArray:
+        counts: IntArray = np.bincount(self.slot_combo.view()[slots], minlength=len(self.combos))
+        return counts
+
+    def counts(self, per_combo: IntArray) -> dict[str, int]:
+        """Value counts from the number of selected slots per combo."""
+        if not self.values:
             return {}
-        if len(selected) * 8 > len(mask):
-            codes = self.pair_code.view()[mask[self.pair_slot.view()]]
-        else:
-            starts = self.pair_start.view()[selected]
-            counts = self.pair_count.view()[selected].astype(np.int64)
-            total = int(counts.sum())
-            if total == 0:
-                return {}
-            ends = np.cumsum(counts)
-            positions = np.repeat(starts - (ends - counts), counts) + np.arange(total)
-            codes = self.pair_code.view()[positions]
-        tally = np.bincount(codes, minlength=len(self.values))
-        nz = np.flatnonzero(tally)
-        return {self.values[i]: int(tally[i]) for i in nz}
+        flat, owner = self._combo_csr()
+        tally = np.bincount(flat, weights=per_combo[owner], minlength=len(self.values))
+        return {self.values[i]: int(tally[i]) for i in np.flatnonzero(tally).tolist()}
 
 
 class _Index:
@@ -351,6 +388,22 @@ class _Index:
         self.keyword = {name: _Keyword() for name in schema.keyword_fields}
         self.vocab: dict[str, _Posting] = {}
         self.by_char: dict[str, set[str]] = {}
+        # read-side caches, filled lazily by searches (benign races: equal values) and dropped on every
+        # write (writers hold the exclusive lock, so no search sees a half-updated index)
+        self._masks: dict[tuple[str, Any], BoolArray] = {}
+        self._ratios: dict[str, tuple[npt.NDArray[np.intp] | None, FloatArray]] = {}
+        self._ratio_bytes = 0
+        self._alts: dict[str, list[tuple[str, float]]] = {}
+        self._sort_keys: dict[str, npt.NDArray[Any]] = {}
+        self._all_combos: dict[str, IntArray] = {}
+
+    def _invalidate(self) -> None:
+        self._masks = {}
+        self._ratios = {}
+        self._ratio_bytes = 0
+        self._alts = {}
+        self._sort_keys = {}
+        self._all_combos = {}
 
     # -- writes (caller holds the exclusive lock) ------------------------------------------------------
 
@@ -362,6 +415,7 @@ class _Index:
             self.total_len -= float(self.doclen.data[slot])
 
     def delete(self, ids: Sequence[int]) -> None:
+        self._invalidate()
         for doc_id in ids:
             self._kill(int(doc_id))
         self._maybe_compact()
@@ -372,6 +426,7 @@ class _Index:
         for p in docs:
             latest[p.id] = p
         batch = list(latest.values())
+        self._invalidate()
         for p in batch:
             self._kill(p.id)
         base = self.n
@@ -383,25 +438,14 @@ class _Index:
         for name, col in self.numeric.items():
             col.extend([p.numerics[name] for p in batch])
         for name, kw in self.keyword.items():
-            pair_slots: list[int] = []
-            pair_codes: list[int] = []
-            starts: list[int] = []
-            counts: list[int] = []
+            slot_combos: list[int] = []
             per_code: dict[int, list[int]] = {}
-            offset = kw.pair_slot.n
             for slot, p in zip(slots, batch, strict=True):
-                values = list(dict.fromkeys(p.keywords[name]))
-                starts.append(offset + len(pair_slots))
-                counts.append(len(values))
-                for v in values:
-                    c = kw.code(v)
-                    pair_slots.append(slot)
-                    pair_codes.append(c)
+                codes = tuple(kw.code(v) for v in dict.fromkeys(p.keywords[name]))
+                slot_combos.append(kw.combo(codes))
+                for c in codes:
                     per_code.setdefault(c, []).append(slot)
-            kw.pair_slot.extend(pair_slots)
-            kw.pair_code.extend(pair_codes)
-            kw.pair_start.extend(starts)
-            kw.pair_count.extend(counts)
+            kw.slot_combo.extend(slot_combos)
             for c, code_slots in per_code.items():
                 kw.postings[c].extend(code_slots)
         per_term: dict[str, tuple[list[int], list[float]]] = {}
@@ -434,6 +478,7 @@ class _Index:
 
     def compact(self) -> None:
         """Drop dead slots, renumbering the live ones (vectorised per posting)."""
+        self._invalidate()
         alive = self.alive.view().copy()
         new_slot = np.cumsum(alive, dtype=np.int64) - 1
 
@@ -456,12 +501,7 @@ class _Index:
         for kw in self.keyword.values():
             for postings in kw.postings:
                 postings.replace(remap(postings.view())[0])
-            pair_slots, keep = remap(kw.pair_slot.view())
-            kw.pair_slot.replace(pair_slots)
-            kw.pair_code.replace(kw.pair_code.view()[keep])
-            counts = kw.pair_count.view()[alive]
-            kw.pair_count.replace(counts)
-            kw.pair_start.replace(np.cumsum(counts, dtype=np.int64) - counts)
+            kw.slot_combo.replace(kw.slot_combo.view()[alive])
         for col in self.numeric.values():
             col.replace(col.view()[alive])
         self.doclen.replace(self.doclen.view()[alive])
@@ -472,34 +512,77 @@ class _Index:
 
     # -- reads (caller holds the shared lock) ----------------------------------------------------------
 
-    def _filter(self, query: SearchQuery) -> BoolArray:
+    def _cached_mask(self, key: tuple[str, Any]) -> BoolArray:
+        """The slots passing one filter condition, cached per (condition, value) until the next write."""
+        mask = self._masks.get(key)
+        if mask is not None:
+            return mask
         n = self.n
-        f = query.filters
-        mask: BoolArray = self.alive.view().copy()
         kw = self.keyword
         num = self.numeric
+        name, value = key
+        if name == "street_id":
+            mask = kw["street_ids"].slots_with_any([str(value)], n) | (num["n_streets"].view() == 0)
+        elif name == "age":
+            mask = (num["age_min"].view() <= value) & (num["age_max"].view() >= value)
+        elif name == "organization_id":
+            mask = num["organization_id"].view() == value
+        elif name == "available":
+            has_room = num["capacity_left"].view() > 0
+            mask = has_room if value else ~has_room
+        else:
+            mask = kw[name].slots_with_any([value], n)
+        if len(self._masks) >= 256:
+            self._masks = {}
+        self._masks[key] = mask
+        return mask
+
+    def _any_mask(self, name: str, values: Sequence[Any]) -> BoolArray:
+        keys = list(dict.fromkeys(str(v) for v in values))
+        if not keys:
+            return np.zeros(self.n, dtype=bool)
+        mask = self._cached_mask((name, keys[0]))
+        if len(keys) > 1:
+            mask = mask.copy()
+            for v in keys[1:]:
+                mask |= self._cached_mask((name, v))
+        return mask
+
+    def _filter(self, query: SearchQuery) -> BoolArray:
+        f = query.filters
+        kw = self.keyword
+        num = self.numeric
+        parts: list[BoolArray] = []
         if f.categories is not None and "categories" in kw:
-            mask &= kw["categories"].slots_with_any(f.categories, n)
+            parts.append(self._any_mask("categories", f.categories))
         if f.child_categories is not None and "child_categories" in kw:
-            mask &= kw["child_categories"].slots_with_any(f.child_categories, n)
+            parts.append(self._any_mask("child_categories", f.child_categories))
         if f.street_id is not None:
-            mask &= kw["street_ids"].slots_with_any([str(f.street_id)], n) | (num["n_streets"].view() == 0)
+            parts.append(self._cached_mask(("street_id", f.street_id)))
         statuses = f.statuses()
         if statuses is not None:
-            mask &= kw["status"].slots_with_any(statuses, n)
+            parts.append(self._any_mask("status", statuses))
         kinds = f.kinds()
         if kinds is not None and "kind" in kw:
-            mask &= kw["kind"].slots_with_any(kinds, n)
+            parts.append(self._any_mask("kind", kinds))
         if f.age is not None and "age_min" in num:
-            mask &= (num["age_min"].view() <= f.age) & (num["age_max"].view() >= f.age)
+            parts.append(self._cached_mask(("age", f.age)))
         if f.organization_id is not None and "organization_id" in num:
-            mask &= num["organization_id"].view() == f.organization_id
+            parts.append(self._cached_mask(("organization_id", f.organization_id)))
         if f.available is not None and "capacity_left" in num:
-            has_room = num["capacity_left"].view() > 0
-            mask &= has_room if f.available else ~has_room
+            parts.append(self._cached_mask(("available", bool(f.available))))
+        alive = self.alive.view()
+        if not parts:
+            return alive.copy()
+        mask: BoolArray = np.logical_and(alive, parts[0])
+        for part in parts[1:]:
+            mask &= part
         return mask
 
     def _alternatives(self, word: str, synonyms: Mapping[str, tuple[str, ...]]) -> list[tuple[str, float]]:
+        cached = self._alts.get(word)
+        if cached is not None:
+            return cached
         alts: dict[str, float] = {word: 1.0}
         for syn in synonyms.get(word, ()):
             alts.setdefault(syn, SYNONYM_WEIGHT)
@@ -513,35 +596,133 @@ class _Index:
             matches = sorted((w for w in candidates or () if word in w), key=lambda w: (len(w), w))
             for w in matches[:MAX_EXPANSIONS]:
                 alts.setdefault(w, EXPANSION_WEIGHT)
-        return [(t, w) for t, w in alts.items() if t in self.vocab]
+        result = [(t, w) for t, w in alts.items() if t in self.vocab]
+        if len(self._alts) >= 4096:
+            self._alts = {}
+        self._alts[word] = result
+        return result
 
-    def _score(self, words: list[str], synonyms: Mapping[str, tuple[str, ...]]) -> FloatArray:
+    def _posting(self, term: str) -> tuple[npt.NDArray[np.intp] | None, FloatArray]:
+        """A term's slots (as index-ready ``intp``) and BM25's ``tf / (tf + k1 * (1 - b + b * dl / avgdl))``
+        per posting entry: computed on first use, cached until the next write (avgdl changes with every write).
+
+        A term in more than an eighth of the slots is kept dense instead (``None``, then the ratio of every
+        slot, 0 where absent): full-length arithmetic is ~10x cheaper per element than gathers and scatters.
+        """
+        cached = self._ratios.get(term)
+        if cached is None:
+            posting = self.vocab[term]
+            slots = posting.slots.view().astype(np.intp)
+            avgdl = max(self.total_len / max(self.live, 1), 1.0)
+            tf = posting.tfs.view().astype(np.float64)
+            norm = K1 * (1.0 - B + B * self.doclen.view()[slots] / avgdl)
+            ratio = tf / (tf + norm)
+            if len(slots) * 8 > self.n:
+                dense = np.zeros(self.n)
+                dense[slots] = ratio
+                cached = (None, dense)
+            else:
+                cached = (slots, ratio)
+            self._ratio_bytes += cached[1].nbytes + (0 if cached[0] is None else cached[0].nbytes)
+            if self._ratio_bytes > _RATIO_CACHE_BYTES:
+                self._ratios = {}
+                self._ratio_bytes = 0
+            self._ratios[term] = cached
+        return cached
+
+    def _score(
+        self, words: list[str], synonyms: Mapping[str, tuple[str, ...]], mask: BoolArray
+    ) -> tuple[npt.NDArray[np.intp], FloatArray, BoolArray | None]:
+        """The slots that pass ``mask`` and match a query word (ascending), their scores and, when they are
+        many, their membership mask.
+
+        Per-thread scratch accumulators (all-zero between queries) receive, for a rare term, only its posting
+        entries that pass the mask, and for a common term full-length vectorised updates; nothing of full
+        length is allocated per sparse term, and no pass is made over the whole index per sparse term.
+        """
         n = self.n
         live = max(self.live, 1)
-        avgdl = max(self.total_len / live, 1.0)
-        doclen = self.doclen.view()
-        coord = np.zeros(n, dtype=np.float64)
-        bm25 = np.zeros(n, dtype=np.float64)
-        for word in words:
-            best_weight: FloatArray | None = None
-            best_score: FloatArray | None = None
-            for term, weight in self._alternatives(word, synonyms):
-                posting = self.vocab[term]
-                slots = posting.slots.view()
-                tf = posting.tfs.view().astype(np.float64)
-                df = min(len(slots), live)
-                idf = math.log(1.0 + (live - df + 0.5) / (df + 0.5))
-                norm = K1 * (1.0 - B + B * doclen[slots] / avgdl)
-                contrib = (weight * idf * (K1 + 1.0)) * tf / (tf + norm)
-                if best_weight is None or best_score is None:
-                    best_weight = np.zeros(n, dtype=np.float64)
-                    best_score = np.zeros(n, dtype=np.float64)
-                best_weight[slots] = np.maximum(best_weight[slots], weight)
-                best_score[slots] = np.maximum(best_score[slots], contrib)
-            if best_weight is not None and best_score is not None:
-                coord += best_weight
-                bm25 += best_score
-        return np.where(coord > 0, coord + bm25 / (bm25 + 10.0), 0.0)
+        coord, bm25, best_w, best_s, hit_buffer = _scratch(n)
+        coord, bm25, best_w, best_s, hit = coord[:n], bm25[:n], best_w[:n], best_s[:n], hit_buffer[:n]
+        mask_f: FloatArray | None = None
+        try:
+            for word in words:
+                parts: list[tuple[npt.NDArray[np.intp] | None, float, FloatArray]] = []
+                for term, weight in self._alternatives(word, synonyms):
+                    slots, ratio = self._posting(term)
+                    df = min(self.vocab[term].slots.n, live)
+                    idf = math.log(1.0 + (live - df + 0.5) / (df + 0.5))
+                    factor = weight * idf * (K1 + 1.0)
+                    if slots is None:
+                        if mask_f is None:
+                            mask_f = mask.astype(np.float64)  # float * float is much faster than float * bool
+                        contrib = factor * ratio
+                        np.multiply(contrib, mask_f, out=contrib)
+                        parts.append((None, weight, contrib))
+                    else:
+                        keep = mask[slots]
+                        parts.append((slots[keep], weight, factor * ratio[keep]))
+                if len(parts) == 1:
+                    s, weight, contrib = parts[0]
+                    if s is None:
+                        present = contrib > 0
+                        coord += present * weight  # (ufuncs with where= are several times slower)
+                        bm25 += contrib
+                        hit |= present
+                    else:
+                        coord[s] += weight
+                        bm25[s] += contrib
+                        hit[s] = True
+                    continue
+                if not parts:
+                    continue
+                # a concept scores its best alternative: take the maxima first
+                sparse_entries = 0
+                for i, (s, weight, contrib) in enumerate(parts):
+                    if s is None:
+                        np.maximum(best_w, (contrib > 0) * weight, out=best_w)
+                        np.maximum(best_s, contrib, out=best_s)
+                        sparse_entries = n
+                    elif i == 0:
+                        best_w[s] = weight
+                        best_s[s] = contrib
+                        sparse_entries += len(s)
+                    else:
+                        best_w[s] = np.maximum(best_w[s], weight)
+                        best_s[s] = np.maximum(best_s[s], contrib)
+                        sparse_entries += len(s)
+                if sparse_entries * 4 > n:
+                    coord += best_w
+                    bm25 += best_s
+                    hit |= best_w > 0
+                    best_w.fill(0.0)
+                    best_s.fill(0.0)
+                    continue
+                # then add each slot once (an added slot's maxima are reset, its later occurrences add 0)
+                for s, _, _ in parts:
+                    assert s is not None
+                    coord[s] += best_w[s]
+                    bm25[s] += best_s[s]
+                    best_w[s] = 0.0
+                    best_s[s] = 0.0
+                    hit[s] = True
+            selected = np.flatnonzero(hit)
+            matched = bm25[selected]
+            scores: FloatArray = coord[selected] + matched / (matched + 10.0)
+            member: BoolArray | None = None
+            if len(selected) * 4 > n:
+                member = hit.copy()
+                coord.fill(0.0)
+                bm25.fill(0.0)
+                hit.fill(False)
+            else:
+                coord[selected] = 0.0
+                bm25[selected] = 0.0
+                hit[selected] = False
+        except BaseException:
+            _drop_scratch()
+            raise
+        return selected, scores, member
 
     def search(self, query: SearchQuery, synonyms: Mapping[str, tuple[str, ...]]) -> SearchResult:
         if self.n == 0:
@@ -550,17 +731,17 @@ class _Index:
         words = list(query_words(query.q)) if query.q.strip() else []
         scores: FloatArray | None = None
         if words:
-            scores = self._score(words, synonyms)
-            mask &= scores > 0
-        selected = np.flatnonzero(mask)
+            selected, scores, member = self._score(words, synonyms, mask)
+        else:
+            selected = np.flatnonzero(mask)
+            member = mask
         total = len(selected)
-        facets = {name: self.keyword[name].counts(selected, mask) for name in query.facets}
+        facets = self._facets(query.facets, selected, member)
         want = query.offset + query.limit
         if total == 0 or query.limit == 0 or query.offset >= total:
             return SearchResult(hits=[], total=total, facets=facets)
-        order = self._order(selected, scores, query.sort, want)
-        page = order[query.offset : want]
-        ids = self.ids.view()[page].tolist()
+        page = self._order(selected, scores, query.sort, want)[query.offset : want]
+        ids = self.ids.view()[selected[page]].tolist()
         if scores is None:
             hits = [SearchHit(id=int(i)) for i in ids]
         else:
@@ -568,26 +749,95 @@ class _Index:
             hits = [SearchHit(id=int(i), score=round(float(s), 6)) for i, s in zip(ids, page_scores, strict=True)]
         return SearchResult(hits=hits, total=total, facets=facets)
 
+    def _facets(
+        self, names: Sequence[str], selected: npt.NDArray[np.intp], member: BoolArray | None
+    ) -> dict[str, dict[str, int]]:
+        """Facet counts; a selection of most of the index is counted as all live slots minus the rest."""
+        if not names:
+            return {}
+        if len(selected) == 0:
+            return {name: {} for name in names}
+        rest: npt.NDArray[np.intp] | None = None
+        if member is not None and len(selected) * 2 > self.live:
+            rest = np.flatnonzero(self.alive.view() > member)  # alive and not selected
+        facets: dict[str, dict[str, int]] = {}
+        for name in names:
+            kw = self.keyword[name]
+            if rest is None:
+                per_combo = kw.combo_counts(selected)
+            else:
+                everything = self._all_combos.get(name)
+                if everything is None or len(everything) != len(kw.combos):
+                    everything = self._all_combos[name] = kw.combo_counts(np.flatnonzero(self.alive.view()))
+                per_combo = everything - kw.combo_counts(rest)
+            facets[name] = kw.counts(per_combo)
+        return facets
+
+    def _sort_key(self, sort: str) -> FloatArray:
+        """Ascending sort key of every slot for a field sort (missing values last), cached until the next write."""
+        key = self._sort_keys.get(sort)
+        if key is None:
+            if sort == "cost_per_case_fen:asc":
+                key = np.nan_to_num(self.numeric["cost_per_case_fen"].view(), nan=np.inf)
+            else:
+                column = "assured_on" if sort.startswith("assured_on") else "updated_at"
+                key = np.nan_to_num(-self.numeric[column].view(), nan=np.inf)
+            self._sort_keys[sort] = key
+        return key
+
     def _order(
-        self, selected: npt.NDArray[np.int64], scores: FloatArray | None, sort: str, want: int
-    ) -> npt.NDArray[np.int64]:
-        """Slots of the first ``want`` results in order (ties: relevance, then id ascending)."""
-        ids = self.ids.view()[selected].astype(np.float64)
-        relevance = -scores[selected] if scores is not None else np.zeros(len(selected))
+        self, selected: npt.NDArray[np.intp], scores: FloatArray | None, sort: str, want: int
+    ) -> npt.NDArray[np.intp]:
+        """Positions (into ``selected``) of the first ``want`` results in order (ties: relevance, then id)."""
+        ids = self.ids.view()
+        primary: npt.NDArray[Any]
         if sort == "relevance":
-            primary = relevance if scores is not None else ids
-        elif sort == "cost_per_case_fen:asc":
-            primary = np.nan_to_num(self.numeric["cost_per_case_fen"].view()[selected], nan=np.inf)
+            primary = -scores if scores is not None else ids[selected]
         else:
-            column = "assured_on" if sort.startswith("assured_on") else "updated_at"
-            primary = np.nan_to_num(-self.numeric[column].view()[selected], nan=np.inf)
-        keep: npt.NDArray[np.int64] = np.arange(len(selected))
-        if want < len(selected):
-            kth = np.partition(primary, want - 1)[want - 1]
-            keep = np.flatnonzero(primary <= kth)
-        order = np.lexsort((ids[keep], relevance[keep], primary[keep]))
-        result: npt.NDArray[np.int64] = selected[keep[order[:want]]]
+            primary = self._sort_key(sort)[selected]
+        keep = _smallest(primary, want)
+        relevance = -scores[keep] if scores is not None else np.zeros(len(keep))
+        order = np.lexsort((ids[selected[keep]], relevance, primary[keep]))
+        result: npt.NDArray[np.intp] = keep[order[:want]]
         return result
+
+
+def _smallest(values: npt.NDArray[Any], want: int) -> npt.NDArray[np.intp]:
+    """Positions (ascending) of every value <= the ``want``-th smallest (ties included), without a full
+    partition of a large array: a strided sample's order statistic bounds the threshold from above first."""
+    m = len(values)
+    if want >= m:
+        return np.arange(m)
+    if m > 8192:
+        step = m // 2048
+        sample = values[::step]
+        rank = min(len(sample) - 1, (2 * want) // step + 16)
+        bound = np.partition(sample, rank)[rank]
+        candidates = np.flatnonzero(values <= bound)
+        if len(candidates) >= want:
+            sub = values[candidates]
+            kth = np.partition(sub, want - 1)[want - 1]
+            result: npt.NDArray[np.intp] = candidates[sub <= kth]
+            return result
+    kth = np.partition(values, want - 1)[want - 1]
+    return np.flatnonzero(values <= kth)
+
+
+_local = threading.local()
+
+
+def _scratch(n: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]:
+    """Per-thread accumulators for scoring, all-zero between queries (each query resets what it touched)."""
+    buffers: tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray] | None = getattr(_local, "buffers", None)
+    if buffers is None or len(buffers[4]) < n:
+        size = max(n + n // 4, 1024)
+        buffers = (np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size, dtype=bool))
+        _local.buffers = buffers
+    return buffers
+
+
+def _drop_scratch() -> None:
+    _local.buffers = None
 
 
 # ---------------------------------------------------------------------------------------------------------

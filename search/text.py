@@ -7,6 +7,7 @@ fall apart into single characters on both sides, which still match.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import unicodedata
 import warnings
@@ -63,12 +64,35 @@ def _keep(token: str) -> bool:
     return bool(token) and token not in STOPWORDS and any(_is_word_char(c) for c in token)
 
 
+@lru_cache(maxsize=1)
+def _block_pattern() -> re.Pattern[str]:
+    """jieba's own pattern for the runs of characters it segments (the rest it emits one by one)."""
+    tokenizer()  # imports jieba
+    import jieba
+
+    pattern: re.Pattern[str] = jieba.re_han_default
+    return pattern
+
+
+@lru_cache(maxsize=65536)
+def _block_tokens(block: str) -> tuple[str, ...]:
+    return tuple(t for t in (s.strip() for s in tokenizer().cut_for_search(block, HMM=False)) if _keep(t))
+
+
 def index_tokens(text: str | None) -> list[str]:
-    """Tokens to index for a text: search-mode segmentation (words and their dictionary sub-words)."""
+    """Tokens to index for a text: search-mode segmentation (words and their dictionary sub-words).
+
+    jieba cuts each run of word characters (its ``re_han_default`` blocks) independently and emits the
+    characters between them one by one, so segmenting block by block gives the same tokens; blocks repeat
+    a lot across listings (category labels, eligibility, stock phrases), so they are segmented once each.
+    """
     if not text:
         return []
-    tok = tokenizer()
-    return [t for t in (s.strip() for s in tok.cut_for_search(normalize(text), HMM=False)) if _keep(t)]
+    out: list[str] = []
+    for block in _block_pattern().split(normalize(text)):
+        if block:
+            out.extend(_block_tokens(block))
+    return out
 
 
 def index_tokens_many(texts: Iterable[str | None]) -> list[str]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from search import make_backend
-from search.embedded import EmbeddedBackend
+from search.embedded import EmbeddedBackend, _smallest
 from search.meili import MeiliBackend, filter_expression, index_settings, to_meili_document
 from search.port import SearchBackend, SearchFilters, SearchQuery
 from search.synonyms import SYNONYM_GROUPS, dictionary_words, meilisearch_synonyms
@@ -124,3 +128,77 @@ def test_meili_mapping() -> None:
     assert settings["localizedAttributes"] == [{"attributePatterns": ["*"], "locales": ["cmn"]}]
     assert "district_wide" in settings["filterableAttributes"]
     assert "心理疏导" in meilisearch_synonyms()["心理辅导"]
+
+
+def _random_services(rng: random.Random, ids: range) -> list[dict[str, Any]]:
+    titles = ["留守儿童周末陪伴", "心理疏导小组", "法律援助咨询", "困境儿童助学", "康复训练上门", "亲子沟通课堂"]
+    cats = ["targeted_assistance", "legal_aid", "medical_aid", "psych_counselling"]
+    return [
+        svc(
+            i,
+            title=rng.choice(titles) + str(i),
+            description="为辖区儿童提供服务" if rng.random() < 0.5 else "开展心理辅导",
+            categories=rng.sample(cats, rng.choice([1, 2])),
+            street_ids=[] if rng.random() < 0.2 else rng.sample(range(1, 6), rng.choice([1, 2])),
+            status=rng.choice(["published", "published", "paused"]),
+            age_min=rng.choice([0, 6, 12]),
+            capacity_left=rng.choice([0, 3]),
+        )
+        for i in ids
+    ]
+
+
+def test_results_and_facets_follow_writes() -> None:
+    """Filter masks, per-term weights, sort keys and facet totals are cached between writes: every write
+    must be visible to the next search (rare terms and terms in most documents, small and large results)."""
+    rng = random.Random(5)
+    backend = EmbeddedBackend(":memory:")
+    docs = {d["id"]: d for d in _random_services(rng, range(1, 1201))}
+    backend.index("services", list(docs.values()))
+    for step in range(4):
+        fresh = EmbeddedBackend(":memory:")
+        fresh.index("services", list(docs.values()))
+        for word, street in [("儿童", None), ("儿童", 3), ("心理", 2), ("法律援助", None), ("", None), ("", 4)]:
+            query = SearchQuery(
+                q=word,
+                filters=SearchFilters(status="published", street_id=street),
+                facets=["categories"],
+                sort="cost_per_case_fen:asc" if step % 2 else "relevance",
+                limit=1000,
+            )
+            result = backend.search("services", query)
+            expected = fresh.search("services", query)  # same documents, never written over, no caches
+            assert result.total == expected.total > 0, (step, word, street)
+            assert set(result.ids) == set(expected.ids)
+            assert result.facets == expected.facets
+            if query.sort != "relevance":
+                assert result.ids == expected.ids
+            elif word:
+                scores = [h.score for h in result.hits]
+                assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+        # replace some, delete some (compaction kicks in on the way), add new ones
+        changed = _random_services(rng, range(1, 300))
+        docs.update({d["id"]: d for d in changed})
+        backend.index("services", changed)
+        gone = rng.sample(sorted(docs), 100)
+        backend.delete("services", gone)
+        for i in gone:
+            del docs[i]
+        new = _random_services(rng, range(901 + 50 * step, 951 + 50 * step))
+        docs.update({d["id"]: d for d in new})
+        backend.index("services", new)
+
+
+def test_smallest_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(3)
+    for trial in range(60):
+        m = int(rng.integers(1, 40_000))
+        want = int(rng.integers(1, 200))
+        if trial % 3 == 0:
+            values = rng.random(m)
+        elif trial % 3 == 1:
+            values = rng.integers(0, 4, m).astype(np.float64)  # heavy ties
+        else:
+            values = np.where(rng.random(m) < 0.5, np.inf, rng.random(m))  # missing values sort last
+        expected = np.arange(m) if want >= m else np.flatnonzero(values <= np.sort(values)[want - 1])
+        assert np.array_equal(_smallest(values, want), expected)
