@@ -59,6 +59,8 @@ class Warning(msgspec.Struct):
     code: str
     message: str
     child_ids: list[int] = []
+    referral_ids: list[int] = []
+    need_ids: list[int] = []
 
 
 class ChildOut(msgspec.Struct):

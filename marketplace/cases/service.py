@@ -298,6 +298,9 @@ async def update_child(
         if "id_number" not in check:
             check["id_number"] = _cipher(settings).decrypt(child.id_number_enc, "children.id_number")
     _check_child_fields(check)
+    closing: list[Warning] = []
+    if values.get("status") == "closed" and child.status != "closed":
+        closing = await _close_open_work(session, principal, child)
     cipher_ = _cipher(settings)
     for field, value in values.items():
         if field == "id_number":
@@ -319,12 +322,57 @@ async def update_child(
         base = child.last_visit_on or child.created_at.astimezone(clock.DISTRICT_TZ).date()
         child.next_visit_due = next_visit_due(settings, child.risk_level, base)
     await session.flush()
-    warnings: list[Warning] = []
+    warnings: list[Warning] = list(closing)
     if {"name", "birth_date", "id_number"} & values.keys():
         number = values.get("id_number") or cipher_.decrypt(child.id_number_enc, "children.id_number")
-        warnings = await _duplicates(session, principal, cipher_, child, number)
+        warnings += await _duplicates(session, principal, cipher_, child, number)
     await audit.record(session, principal, "update", "child", child.id, sorted(values))
     return child, warnings
+
+
+async def _close_open_work(session: AsyncSession, principal: Principal, child: Child) -> list[Warning]:
+    """Closing a file ends what is still open for the child: its referrals are revoked (a place an
+    acceptance booked goes back to the service, the provider is told) and its open needs are cancelled,
+    so no provider keeps a place or a caseload for a child the district no longer follows. The response
+    names what was withdrawn, so the director sees it."""
+    from marketplace.referrals import service as referrals  # referrals build on cases: imported late
+
+    revoked = await referrals.revoke_open_for_child(
+        session, principal, child.id, reason="儿童档案已结案 (the child's file was closed)"
+    )
+    needs = list(
+        (
+            await session.scalars(
+                select(Need)
+                .where(Need.child_id == child.id, Need.status.in_(("open", "referred")))
+                .order_by(Need.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    for need in needs:
+        need.status = "cancelled"
+    out: list[Warning] = []
+    if revoked:
+        out.append(
+            Warning(
+                code="referrals_revoked",
+                message=f"档案结案，已撤回 {len(revoked)} 个进行中的转介并通知承接机构 "
+                f"(closing the file revoked {len(revoked)} open referral(s))",
+                child_ids=[child.id],
+                referral_ids=[r.id for r in revoked],
+            )
+        )
+    if needs:
+        out.append(
+            Warning(
+                code="needs_cancelled",
+                message=f"档案结案，已取消 {len(needs)} 个未满足的需求 (closing the file cancelled {len(needs)} open need(s))",
+                child_ids=[child.id],
+                need_ids=[n.id for n in needs],
+            )
+        )
+    return out
 
 
 # ---------------------------------------------------------------- needs

@@ -289,70 +289,175 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-async def confirm_funding(
-    session: AsyncSession, svc: ServiceFacts, need: NeedFacts, on: dt.date
-) -> tuple[FundingFacts, dict[str, Any]]:
-    """Who pays for one case: free, else a purchase contract, a restricted donation, the unrestricted fund."""
+@dataclass
+class FundingSources:
+    """Every payer that could cover the pool's candidates for one need, read with a few queries for the
+    whole pool rather than a few per candidate."""
+
+    contracts: dict[int, list[Any]]  # organization id -> covering contracts, in procurement's order
+    offers: list[Any]  # fund money for the need's category, street and the unrestricted purpose
+    service_offers: dict[int, list[Any]]  # service id -> offers that include money designated to that service
+
+
+async def _call_optional(module: str, name: str, what: str, **kwargs: Any) -> list[Any] | None:
+    fn = _optional(module, name)
+    if fn is None:
+        return None
+    try:
+        return list(await _maybe_await(fn(**kwargs)) or [])
+    except Exception:
+        log.exception("%s failed; matching continues without %s", name, what)
+        return None
+
+
+async def _orgs_with_contracts(session: AsyncSession, org_ids: Sequence[int], on: dt.date) -> set[int]:
+    """The organizations that hold any contract in force on the day: only they can have one covering a need."""
+    try:
+        from marketplace.procurement.models import Contract
+    except ImportError:  # pragma: no cover - procurement not installed
+        return set()
+    found: set[int] = set()
+    for chunk in _chunks(sorted(set(org_ids)), 900):
+        rows = await session.scalars(
+            select(Contract.organization_id)
+            .where(
+                Contract.organization_id.in_(chunk),
+                Contract.status == "active",
+                Contract.starts_on <= on,
+                Contract.ends_on >= on,
+            )
+            .distinct()
+        )
+        found.update(rows.all())
+    return found
+
+
+async def _services_with_designated_money(session: AsyncSession, service_ids: Sequence[int]) -> set[int]:
+    """Services some donor designated money to (a ``fund:F:income:service:<id>`` account exists)."""
+    try:
+        from marketplace.funds.models import LedgerAccount
+    except ImportError:  # pragma: no cover - funds not installed
+        return set()
+    wanted = set(service_ids)
+    if not wanted:
+        return set()
+    codes = await session.scalars(select(LedgerAccount.code).where(LedgerAccount.code.like("fund:%:income:service:%")))
+    found = set()
+    for code in codes.all():
+        tail = code.rpartition(":")[2]
+        if tail.isdigit() and int(tail) in wanted:
+            found.add(int(tail))
+    return found
+
+
+async def funding_sources(
+    session: AsyncSession, need: NeedFacts, services: Sequence[ServiceFacts], on: dt.date
+) -> FundingSources:
+    paid = [s for s in services if s.cost_per_case_fen > 0]
+    sources = FundingSources({}, [], {})
+    if not paid:
+        return sources
+    for org_id in sorted(await _orgs_with_contracts(session, [s.organization_id for s in paid], on)):
+        found = await _call_optional(
+            "marketplace.procurement.service",
+            "contracts_covering",
+            "contract funding",
+            session=session,
+            organization_id=org_id,
+            category=need.category,
+            on=on,
+        )
+        if found:
+            sources.contracts[org_id] = found
+    offers = await _call_optional(
+        "marketplace.funds.service",
+        "funding_available",
+        "fund money",
+        session=session,
+        category=need.category,
+        street_id=need.street_id,
+        service_id=None,
+    )
+    sources.offers = offers or []
+    if offers is not None:
+        for service_id in sorted(await _services_with_designated_money(session, [s.service_id for s in paid])):
+            sources.service_offers[service_id] = (
+                await _call_optional(
+                    "marketplace.funds.service",
+                    "funding_available",
+                    "fund money",
+                    session=session,
+                    category=need.category,
+                    street_id=need.street_id,
+                    service_id=service_id,
+                )
+                or []
+            )
+    return sources
+
+
+def choose_funding(svc: ServiceFacts, sources: FundingSources) -> tuple[FundingFacts, dict[str, Any]]:
+    """Who pays for one case: free, else a purchase contract with money left for it, else a restricted
+    donation, else the unrestricted fund; else what the provider declared. A payer that has less than the
+    case costs is offered only when no payer covers it all, and never for more than it has."""
     cost = svc.cost_per_case_fen
     if cost == 0:
-        return FundingFacts("free", 0, True), {"source": "free", "covered_fen": 0, "label": "免费"}
-    contracts = _optional("marketplace.procurement.service", "contracts_covering")
-    if contracts is not None:
-        try:
-            found = await _maybe_await(
-                contracts(session, organization_id=svc.organization_id, category=need.category, on=on)
-            )
-        except Exception:
-            log.exception("contracts_covering failed; matching continues without contract funding")
-            found = None
-        for contract in found or []:
-            contract_id = _get(contract, "contract_id", "id")
-            if contract_id is not None:
-                return FundingFacts("contract", cost, True), {
-                    "source": "contract",
-                    "contract_id": int(contract_id),
-                    "covered_fen": cost,
-                    "label": "政府购买服务合同",
-                }
-    funds = _optional("marketplace.funds.service", "funding_available")
-    if funds is not None:
-        try:
-            offers = await _maybe_await(
-                funds(session, category=need.category, street_id=need.street_id, service_id=svc.service_id)
-            )
-        except Exception:
-            log.exception("funding_available failed; matching continues without fund money")
-            offers = None
-        usable = []
-        for order, offer in enumerate(offers or []):
-            available = int(_get(offer, "available_fen") or 0)
-            fund_id = _get(offer, "fund_id")
-            flag = offer.get("restricted") if isinstance(offer, dict) else getattr(offer, "restricted", None)
-            purpose = str(_get(offer, "purpose") or "")
-            restricted = flag if isinstance(flag, bool) else purpose not in ("", "unrestricted", "general")
-            if available > 0 and fund_id is not None:
-                # A purse that covers the whole case first; then restricted money meant for this before the
-                # unrestricted fund, in the fund's own order of specificity.
-                usable.append((available < cost, not restricted, order, int(fund_id), available, restricted))
-        if usable:
-            usable.sort()
-            _, _, _, fund_id, available, restricted = usable[0]
-            covered = min(available, cost)
-            source = "restricted_donation" if restricted else "unrestricted_fund"
-            return FundingFacts(source, covered, True), {
-                "source": source,
-                "fund_id": fund_id,
-                "covered_fen": covered,
-                "label": "定向捐赠" if restricted else "公益基金（非定向）",
-            }
+        return FundingFacts("free", 0, True), {"source": "free", "covered_fen": 0, "cost_fen": 0, "label": "免费"}
+    for contract in sources.contracts.get(svc.organization_id, []):
+        contract_id = _get(contract, "contract_id", "id")
+        remaining = _get(contract, "remaining_fen")
+        if contract_id is None or (remaining is not None and int(remaining) < cost):
+            continue  # a contract whose unpaid amount cannot pay for this case is no payer for it
+        return FundingFacts("contract", cost, True), {
+            "source": "contract",
+            "contract_id": int(contract_id),
+            "contract_title": str(_get(contract, "title") or ""),
+            "covered_fen": cost,
+            "cost_fen": cost,
+            "label": "政府购买服务合同",
+        }
+    usable = []
+    offers = sources.service_offers.get(svc.service_id, sources.offers)
+    for order, offer in enumerate(offers):
+        available = int(_get(offer, "available_fen") or 0)
+        fund_id = _get(offer, "fund_id")
+        flag = offer.get("restricted") if isinstance(offer, dict) else getattr(offer, "restricted", None)
+        purpose = str(_get(offer, "purpose") or "")
+        restricted = flag if isinstance(flag, bool) else purpose not in ("", "unrestricted", "general")
+        if available > 0 and fund_id is not None:
+            # A purse that covers the whole case first; then restricted money meant for this before the
+            # unrestricted fund, in the fund's own order of specificity.
+            usable.append((available < cost, not restricted, order, int(fund_id), available, restricted, purpose))
+    if usable:
+        usable.sort()
+        _, _, _, fund_id, available, restricted, purpose = usable[0]
+        covered = min(available, cost)
+        source = "restricted_donation" if restricted else "unrestricted_fund"
+        label = "定向捐赠" if restricted else "公益基金（非定向）"
+        return FundingFacts(source, covered, True), {
+            "source": source,
+            "fund_id": fund_id,
+            "purpose": purpose or "unrestricted",
+            "covered_fen": covered,
+            "cost_fen": cost,
+            "label": label if covered >= cost else f"{label}（仅覆盖部分费用）",
+        }
     declared = scoring.declared_funding(svc)
     if declared.source == "self_funded":
-        return declared, {"source": "self_funded", "covered_fen": cost, "label": "机构自筹"}
+        return declared, {"source": "self_funded", "covered_fen": cost, "cost_fen": cost, "label": "机构自筹"}
     return declared, {
         "source": "unfunded" if declared.source == "unfunded" else f"declared:{declared.source}",
         "covered_fen": 0,
+        "cost_fen": cost,
         "label": "尚无确认的资金来源",
     }
+
+
+async def confirm_funding(
+    session: AsyncSession, svc: ServiceFacts, need: NeedFacts, on: dt.date
+) -> tuple[FundingFacts, dict[str, Any]]:
+    """Who pays for one case (see choose_funding)."""
+    return choose_funding(svc, await funding_sources(session, need, [svc], on))
 
 
 @dataclass
@@ -495,9 +600,10 @@ async def match_need(
     )
     # Confirm who pays for the best of them, then score those again with the confirmed funding.
     pool = first[: max(FUNDING_CHECK_POOL, limit)]
+    sources = await funding_sources(session, facts, [s.service for s in pool], today)
     confirmed: list[tuple[Scored, dict[str, Any]]] = []
     for s in pool:
-        funding, plan_funding = await confirm_funding(session, s.service, facts, today)
+        funding, plan_funding = choose_funding(s.service, sources)
         rescored = scoring.score(
             facts, s.service, records[s.service.organization_id], funding, settings.match_weights, **args
         )

@@ -72,9 +72,26 @@ async def referral_completed(session: AsyncSession, payload: dict[str, Any]) -> 
     await _tell_director(session, payload, "complete")
 
 
+@outbox.handler("referrals.revoke")
+async def referral_revoked(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """The provider stops work on a withdrawn referral; it hears of it with the caseworker's reason."""
+    r = await session.get(Referral, int(payload["referral_id"]))
+    if r is None:
+        return
+    await notifications.notify(
+        session,
+        await notifications.organization_staff(session, r.organization_id),
+        key=f"referral-revoke:{r.id}",
+        kind="referral_revoke",
+        title="转介已撤回",
+        body=f"转介 {r.id} 已撤回，请停止跟进。{r.revoke_reason or ''}".strip(),
+        entity="referral",
+        entity_id=r.id,
+    )
+
+
 @outbox.handler("referrals.start")
 @outbox.handler("referrals.close")
-@outbox.handler("referrals.revoke")
 async def referral_other(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Nothing to tell anyone; registered so the event is marked processed rather than unknown."""
     return

@@ -202,6 +202,21 @@ async def transition(
     return r
 
 
+async def revoke_open_for_child(
+    session: AsyncSession, principal: Principal, child_id: int, *, reason: str
+) -> list[Referral]:
+    """Withdraw every referral of the child still waiting or in progress (the file is being closed).
+
+    Each goes through the ordinary revoke transition: a place booked by an acceptance goes back to the
+    service's month, the provider is told, and the child's director must be allowed to revoke it."""
+    ids = (
+        await session.scalars(
+            select(Referral.id).where(Referral.child_id == child_id, Referral.status.in_(ACTIVE)).order_by(Referral.id)
+        )
+    ).all()
+    return [await transition(session, principal, rid, "revoke", reason=reason) for rid in ids]
+
+
 async def add_log(session: AsyncSession, principal: Principal, referral_id: int, data: LogIn) -> ReferralLog:
     r = await load(session, principal, referral_id, lock=True)
     if not (principal.role == "org_staff" and principal.organization_id == r.organization_id):

@@ -103,7 +103,7 @@ async def test_only_eligible_services_appear_and_ranking_is_explained(
     by_id = {c["service_id"]: c for c in body["candidates"]}
     # The better qualified of two equally loaded workers is named; free services are "free".
     assert by_id[ok_id]["plan"]["social_worker"]["name"] == "周社工"
-    assert by_id[ok_id]["plan"]["funding"] == {"source": "free", "covered_fen": 0, "label": "免费"}
+    assert by_id[ok_id]["plan"]["funding"] == {"source": "free", "covered_fen": 0, "cost_fen": 0, "label": "免费"}
     assert by_id[world.services[0]]["plan"]["funding"]["source"] in {
         "unfunded",
         "contract",
