@@ -22,6 +22,7 @@ from marketplace.auth.principal import Principal
 from marketplace.auth.service import principal_for_token
 from marketplace.auth.throttle import MemoryThrottle, RedisThrottle, Throttle
 from marketplace.db import Database
+from marketplace.deps import DbSession
 from marketplace.errors import EXCEPTION_HANDLERS, Unauthorized
 from marketplace.features import load_models, route_handlers
 from marketplace.settings import Settings, get_settings
@@ -55,7 +56,7 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
             await session.rollback()
 
 
-async def provide_principal(request: Request[Any, Any, Any], session: AsyncSession, state: State) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any], session: DbSession, state: State) -> Principal:
     cached = request.scope.get("principal")
     if isinstance(cached, Principal):
         return cached

@@ -100,8 +100,6 @@ async def record_failure(db: Database, event_id: int, error: str) -> None:
         await session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(last_error=error[:2000]))
 
 
-
-
 async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | None) -> None:
     """Hand committed events on: to the broker when there is one, else run them here and now."""
     if not event_ids:

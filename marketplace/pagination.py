@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 
 @dataclass(frozen=True)
@@ -12,7 +13,7 @@ class Page:
 
 
 def provide_page(
-    limit: int = Parameter(query="limit", default=20, ge=1, le=200, description="每页条数 (1-200)"),
-    offset: int = Parameter(query="offset", default=0, ge=0, le=10_000_000, description="跳过条数"),
+    limit: Annotated[int, QueryParameter(ge=1, le=200, description="每页条数 (1-200)")] = 20,
+    offset: Annotated[int, QueryParameter(ge=0, le=10_000_000, description="跳过条数")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)

@@ -82,9 +82,7 @@ async def reindex_all(
             if progress:
                 progress(index_name, done, len(ids))
         async with db.session() as session:
-            await session.execute(
-                update(IndexState).where(IndexState.index_name == index_name).values(dirty=False)
-            )
+            await session.execute(update(IndexState).where(IndexState.index_name == index_name).values(dirty=False))
         counts[index_name] = len(ids)
     return counts
 

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import Provide
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromQuery, QueryParameter
 
 from marketplace.audit import service as audit
 from marketplace.audit.schemas import AuditList, AuditOut
-from marketplace.auth.principal import Principal
+from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.errors import Invalid
-from marketplace.pagination import Page, provide_page
+from marketplace.pagination import provide_page
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
@@ -30,15 +30,15 @@ class AuditController(Controller):
     @get("/", operation_id="listAudit", summary="审计日志（只增不改）")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        user_id: int | None = Parameter(query="user_id", default=None, ge=1),
-        action: str | None = Parameter(query="action", default=None, max_length=40),
-        entity: str | None = Parameter(query="entity", default=None, max_length=40),
-        entity_id: int | None = Parameter(query="entity_id", default=None, ge=1),
-        since: dt.datetime | None = Parameter(query="since", default=None),
-        until: dt.datetime | None = Parameter(query="until", default=None),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        user_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        action: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        entity: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        entity_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        since: FromQuery[dt.datetime | None] = None,
+        until: FromQuery[dt.datetime | None] = None,
     ) -> AuditList:
         filters = audit.AuditFilters(
             user_id=user_id,

@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import JSONBody
 
 from marketplace.auth import service
-from marketplace.auth.principal import ROLES, Principal
+from marketplace.auth.principal import ROLES
 from marketplace.auth.schemas import LoginIn, MeOut, TokenOut
+from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import TooManyRequests
-from marketplace.settings import Settings
 
 
 class AuthController(Controller):
@@ -18,7 +18,7 @@ class AuthController(Controller):
 
     @post("/login", operation_id="login", summary="登录", status_code=200)
     async def login(
-        self, data: LoginIn, session: AsyncSession, settings: Settings, request: Request[Any, Any, Any]
+        self, data: JSONBody[LoginIn], session: DbSession, settings: AppSettings, request: Request[Any, Any, Any]
     ) -> TokenOut:
         throttle = request.app.state.login_throttle
         client = request.client.host if request.client else "unknown"
@@ -33,7 +33,7 @@ class AuthController(Controller):
         )
 
     @get("/me", operation_id="me", summary="当前用户")
-    async def me(self, principal: Principal) -> MeOut:
+    async def me(self, principal: CurrentUser) -> MeOut:
         return MeOut(
             id=principal.user_id,
             username=principal.username,

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, get, patch, post
 from litestar.di import Provide
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from marketplace import clock
-from marketplace.auth.principal import Principal
 from marketplace.cases import notifications
 from marketplace.cases import service as cases
 from marketplace.cases.crypto import cipher, mask_id_number, mask_phone, mask_text
@@ -35,7 +33,8 @@ from marketplace.cases.schemas import (
     Warning,
 )
 from marketplace.cases.taxonomy import GUARDIANSHIP, NEED_STATUSES, REPORT_KINDS, RISK_LEVELS, URGENCY, VISIT_KINDS
-from marketplace.pagination import Page, provide_page
+from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
+from marketplace.pagination import provide_page
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 from marketplace.settings import Settings
 
@@ -169,24 +168,26 @@ class ChildController(Controller):
     dependencies = PAGE
 
     @post("/", operation_id="createChild", summary="新建儿童档案（一人一档）")
-    async def create(self, data: ChildIn, session: AsyncSession, principal: Principal, settings: Settings) -> ChildOut:
+    async def create(
+        self, data: JSONBody[ChildIn], session: DbSession, principal: CurrentUser, settings: AppSettings
+    ) -> ChildOut:
         child, warnings = await cases.create_child(session, principal, settings, data)
         return child_out(child, settings, warnings)
 
     @get("/", operation_id="listChildren", summary="儿童档案列表", opt=WRITES)
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        page: Page,
-        community_id: int | None = Parameter(query="community_id", default=None, ge=1),
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
-        risk_level: Literal["critical", "high", "medium", "low"] | None = Parameter(query="risk_level", default=None),
-        category: str | None = Parameter(query="category", default=None, max_length=40),
-        status: Literal["active", "closed"] | None = Parameter(query="status", default=None),
-        overdue: bool | None = Parameter(query="overdue", default=None),
-        q: str | None = Parameter(query="q", default=None, max_length=80),
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        page: PageParams,
+        community_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        risk_level: FromQuery[Literal["critical", "high", "medium", "low"] | None] = None,
+        category: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        status: FromQuery[Literal["active", "closed"] | None] = None,
+        overdue: FromQuery[bool | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=80)] = None,
     ) -> ChildList:
         filters = cases.ChildFilters(
             community_id=community_id,
@@ -201,35 +202,56 @@ class ChildController(Controller):
         return ChildList(items=[child_summary(c, settings) for c in rows], total=total)
 
     @get("/{child_id:int}", operation_id="getChild", summary="儿童档案详情", opt=WRITES)
-    async def read(self, child_id: int, session: AsyncSession, principal: Principal, settings: Settings) -> ChildOut:
+    async def read(
+        self, child_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+    ) -> ChildOut:
         return child_out(await cases.read_child(session, principal, child_id), settings)
 
     @patch("/{child_id:int}", operation_id="updateChild", summary="修改儿童档案")
     async def update(
-        self, child_id: int, data: ChildPatch, session: AsyncSession, principal: Principal, settings: Settings
+        self,
+        child_id: FromPath[int],
+        data: JSONBody[ChildPatch],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> ChildOut:
         child, warnings = await cases.update_child(session, principal, settings, child_id, data)
         return child_out(child, settings, warnings)
 
     @post("/{child_id:int}/needs", operation_id="createNeed", summary="登记需求")
-    async def create_need(self, child_id: int, data: NeedIn, session: AsyncSession, principal: Principal) -> NeedOut:
+    async def create_need(
+        self, child_id: FromPath[int], data: JSONBody[NeedIn], session: DbSession, principal: CurrentUser
+    ) -> NeedOut:
         return need_out(await cases.create_need(session, principal, child_id, data))
 
     @post("/{child_id:int}/visits", operation_id="createVisit", summary="记录走访")
     async def create_visit(
-        self, child_id: int, data: VisitIn, session: AsyncSession, principal: Principal, settings: Settings
+        self,
+        child_id: FromPath[int],
+        data: JSONBody[VisitIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> VisitOut:
         visit, child = await cases.create_visit(session, principal, settings, child_id, data)
         return visit_out(visit, child)
 
     @get("/{child_id:int}/visits", operation_id="listVisits", summary="走访记录", opt=WRITES)
-    async def list_visits(self, child_id: int, session: AsyncSession, principal: Principal, page: Page) -> VisitList:
+    async def list_visits(
+        self, child_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
+    ) -> VisitList:
         rows, child, total = await cases.list_visits(session, principal, child_id, limit=page.limit, offset=page.offset)
         return VisitList(items=[visit_out(v, child) for v in rows], total=total)
 
     @post("/{child_id:int}/reports", operation_id="createMandatoryReport", summary="强制报告（立即上报街道与区）")
     async def report(
-        self, child_id: int, data: ReportIn, session: AsyncSession, principal: Principal, settings: Settings
+        self,
+        child_id: FromPath[int],
+        data: JSONBody[ReportIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> ReportOut:
         report, recipients = await cases.create_report(session, principal, settings, child_id, data)
         return report_out(report, recipients)
@@ -243,13 +265,13 @@ class NeedController(Controller):
     @get("/", operation_id="listNeeds", summary="需求列表")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        status: Literal["open", "referred", "met", "cancelled"] | None = Parameter(query="status", default=None),
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
-        child_id: int | None = Parameter(query="child_id", default=None, ge=1),
-        category: str | None = Parameter(query="category", default=None, max_length=40),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        status: FromQuery[Literal["open", "referred", "met", "cancelled"] | None] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        child_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> NeedList:
         rows, total = await cases.list_needs(
             session,
@@ -264,11 +286,13 @@ class NeedController(Controller):
         return NeedList(items=[need_out(n) for n in rows], total=total)
 
     @get("/{need_id:int}", operation_id="getNeed", summary="需求详情")
-    async def read(self, need_id: int, session: AsyncSession, principal: Principal) -> NeedOut:
+    async def read(self, need_id: FromPath[int], session: DbSession, principal: CurrentUser) -> NeedOut:
         return need_out(await cases.visible_need(session, principal, need_id))
 
     @patch("/{need_id:int}", operation_id="updateNeed", summary="修改或取消需求")
-    async def update(self, need_id: int, data: NeedPatch, session: AsyncSession, principal: Principal) -> NeedOut:
+    async def update(
+        self, need_id: FromPath[int], data: JSONBody[NeedPatch], session: DbSession, principal: CurrentUser
+    ) -> NeedOut:
         return need_out(await cases.update_need(session, principal, need_id, data))
 
 
@@ -280,10 +304,10 @@ class VisitController(Controller):
     @get("/overdue", operation_id="listOverdueVisits", summary="逾期未走访的儿童", opt=WRITES)
     async def overdue(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> OverdueList:
         rows, total = await cases.overdue_visits(
             session, principal, street_id=street_id, limit=page.limit, offset=page.offset
@@ -316,10 +340,10 @@ class NotificationController(Controller):
     @get("/", operation_id="listNotifications", summary="我的通知")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        unread: bool | None = Parameter(query="unread", default=None),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        unread: FromQuery[bool | None] = None,
     ) -> NotificationList:
         rows, total, unread_count = await notifications.list_for(
             session, principal, unread=unread, limit=page.limit, offset=page.offset
@@ -327,7 +351,9 @@ class NotificationController(Controller):
         return NotificationList(items=[notification_out(n) for n in rows], total=total, unread=unread_count)
 
     @post("/{notification_id:int}/read", operation_id="readNotification", summary="标记已读", status_code=200)
-    async def mark_read(self, notification_id: int, session: AsyncSession, principal: Principal) -> NotificationOut:
+    async def mark_read(
+        self, notification_id: FromPath[int], session: DbSession, principal: CurrentUser
+    ) -> NotificationOut:
         return notification_out(await notifications.mark_read(session, principal, notification_id))
 
 

@@ -51,8 +51,14 @@ async def load_pool(session: AsyncSession) -> dict[str, Any]:
     for o in data.ORGANIZATIONS:
         orgs.append(
             Organization(
-                name=o.name, kind=o.kind, credit_code=o.credit_code, contact_name=o.contact_name,
-                contact_phone=o.contact_phone, description=o.description, address=o.address, status=o.status,
+                name=o.name,
+                kind=o.kind,
+                credit_code=o.credit_code,
+                contact_name=o.contact_name,
+                contact_phone=o.contact_phone,
+                description=o.description,
+                address=o.address,
+                status=o.status,
                 approved_at=now if o.status == "approved" else None,
                 streets=[OrganizationStreet(street_id=streets[c].id) for c in o.street_codes],
             )
@@ -64,7 +70,10 @@ async def load_pool(session: AsyncSession) -> dict[str, Any]:
     for u in data.USERS:
         community = communities.get(u.community_code or "")
         user = User(
-            username=u.username, display_name=u.display_name, password_hash=password_hash, role=u.role,
+            username=u.username,
+            display_name=u.display_name,
+            password_hash=password_hash,
+            role=u.role,
             phone=u.phone,
             street_id=streets[u.street_code].id if u.street_code else (community.street_id if community else None),
             community_id=community.id if community else None,
@@ -77,13 +86,23 @@ async def load_pool(session: AsyncSession) -> dict[str, Any]:
     for s in data.SERVICES:
         services.append(
             Service(
-                organization_id=orgs[s.organization_index].id, title=s.title, description=s.description,
-                eligibility=s.eligibility, age_min=s.age_min, age_max=s.age_max,
-                district_wide=not s.street_codes, capacity_per_month=s.capacity_per_month,
-                cost_per_case_fen=s.cost_per_case_fen, delivery_mode=s.delivery_mode,
-                funding_source=s.funding_source, schedule=s.schedule, wait_time_days=s.wait_time_days,
-                fees_text=s.fees_text, five_societies=list(s.five_societies),
-                assured_on=rebase(s.assured_days_ago), status=s.status,
+                organization_id=orgs[s.organization_index].id,
+                title=s.title,
+                description=s.description,
+                eligibility=s.eligibility,
+                age_min=s.age_min,
+                age_max=s.age_max,
+                district_wide=not s.street_codes,
+                capacity_per_month=s.capacity_per_month,
+                cost_per_case_fen=s.cost_per_case_fen,
+                delivery_mode=s.delivery_mode,
+                funding_source=s.funding_source,
+                schedule=s.schedule,
+                wait_time_days=s.wait_time_days,
+                fees_text=s.fees_text,
+                five_societies=list(s.five_societies),
+                assured_on=rebase(s.assured_days_ago),
+                status=s.status,
                 published_at=now if s.status in {"published", "paused"} else None,
                 categories=[ServiceCategory(code=c) for c in s.categories],
                 child_categories=[ServiceChildCategory(code=c) for c in s.child_categories],
@@ -94,15 +113,23 @@ async def load_pool(session: AsyncSession) -> dict[str, Any]:
     for w in data.SOCIAL_WORKERS:
         session.add(
             SocialWorker(
-                organization_id=orgs[w.organization_index].id, name=w.name, qualification=w.qualification,
-                specialties=list(w.specialties), street_ids=[streets[c].id for c in w.street_codes], phone=w.phone,
+                organization_id=orgs[w.organization_index].id,
+                name=w.name,
+                qualification=w.qualification,
+                specialties=list(w.specialties),
+                street_ids=[streets[c].id for c in w.street_codes],
+                phone=w.phone,
             )
         )
     for t in data.VOLUNTEER_TEAMS:
         session.add(
             VolunteerTeam(
-                street_id=streets[t.street_code].id, name=t.name, member_count=t.member_count,
-                skills=list(t.skills), contact_name=t.leader_name, contact_phone=t.leader_phone,
+                street_id=streets[t.street_code].id,
+                name=t.name,
+                member_count=t.member_count,
+                skills=list(t.skills),
+                contact_name=t.leader_name,
+                contact_phone=t.leader_phone,
             )
         )
     await session.flush()

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from marketplace.auth.principal import Principal
+from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
 from marketplace.funds import accounts, reconciling, reports, runtime, stripe_events
 from marketplace.funds import donations as gifts
@@ -49,8 +48,7 @@ from marketplace.funds.schemas import (
     StatementImportIn,
     StatementImportOut,
 )
-from marketplace.pagination import Page, provide_page
-from marketplace.settings import Settings
+from marketplace.pagination import provide_page
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
 PUBLIC: dict[str, Any] = {"security": [{}]}
@@ -163,13 +161,13 @@ class FundController(Controller):
     dependencies = PAGE
 
     @get("/", operation_id="listFunds", summary="基金列表")
-    async def list(self, session: AsyncSession, principal: Principal) -> FundList:
+    async def list(self, session: DbSession, principal: CurrentUser) -> FundList:
         rows = await funds.list_funds(session, principal)
         items = [fund_out(await funds.fund_balances(session, f)) for f in rows]
         return FundList(items=items, total=len(items))
 
     @post("/", operation_id="createFund", summary="设立基金")
-    async def create(self, data: FundIn, session: AsyncSession, principal: Principal) -> FundOut:
+    async def create(self, data: JSONBody[FundIn], session: DbSession, principal: CurrentUser) -> FundOut:
         fund = await funds.create_fund(
             session,
             principal,
@@ -182,11 +180,13 @@ class FundController(Controller):
         return fund_out(await funds.fund_balances(session, fund))
 
     @get("/{fund_id:int}", operation_id="getFund", summary="基金余额（含定向余额）")
-    async def read(self, fund_id: int, session: AsyncSession, principal: Principal) -> FundOut:
+    async def read(self, fund_id: FromPath[int], session: DbSession, principal: CurrentUser) -> FundOut:
         return fund_out(await funds.read_fund(session, principal, fund_id))
 
     @get("/{fund_id:int}/ledger", operation_id="getFundLedger", summary="基金明细账")
-    async def ledger(self, fund_id: int, session: AsyncSession, principal: Principal, page: Page) -> EntryList:
+    async def ledger(
+        self, fund_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
+    ) -> EntryList:
         rows, total = await funds.fund_ledger(session, principal, fund_id, limit=page.limit, offset=page.offset)
         return EntryList(
             items=[
@@ -206,7 +206,7 @@ class FundController(Controller):
 
     @post("/{fund_id:int}/disbursements", operation_id="createDisbursement", summary="拨付资金")
     async def disburse(
-        self, fund_id: int, data: DisbursementIn, session: AsyncSession, principal: Principal
+        self, fund_id: FromPath[int], data: JSONBody[DisbursementIn], session: DbSession, principal: CurrentUser
     ) -> DisbursementOut:
         row = await funds.disburse(
             session,
@@ -223,7 +223,7 @@ class FundController(Controller):
 
     @get("/{fund_id:int}/disbursements", operation_id="listDisbursements", summary="拨付记录")
     async def disbursements(
-        self, fund_id: int, session: AsyncSession, principal: Principal, page: Page
+        self, fund_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
     ) -> DisbursementList:
         rows, total = await funds.list_disbursements(session, principal, fund_id, limit=page.limit, offset=page.offset)
         return DisbursementList(items=[disbursement_out(d) for d in rows], total=total)
@@ -235,7 +235,12 @@ class FundController(Controller):
         status_code=200,
     )
     async def reverse(
-        self, fund_id: int, disbursement_id: int, data: ReasonIn, session: AsyncSession, principal: Principal
+        self,
+        fund_id: FromPath[int],
+        disbursement_id: FromPath[int],
+        data: JSONBody[ReasonIn],
+        session: DbSession,
+        principal: CurrentUser,
     ) -> DisbursementOut:
         row = await funds.cancel_disbursement(session, principal, disbursement_id, data.reason, fund_id=fund_id)
         return disbursement_out(row)
@@ -248,7 +253,7 @@ class DonationController(Controller):
 
     @post("/", operation_id="createDonation", summary="线上捐赠（无需登录）", security=[{}])
     async def create(
-        self, data: DonationIn, session: AsyncSession, settings: Settings
+        self, data: JSONBody[DonationIn], session: DbSession, settings: AppSettings
     ) -> DonationStarted | Response[dict[str, Any]]:
         runtime.remember(settings)
         started = await gifts.start_online(
@@ -270,7 +275,9 @@ class DonationController(Controller):
         )
 
     @post("/offline", operation_id="recordOfflineDonation", summary="登记线下捐赠（转账、现金、实物）")
-    async def offline(self, data: OfflineDonationIn, session: AsyncSession, principal: Principal) -> DonationOut:
+    async def offline(
+        self, data: JSONBody[OfflineDonationIn], session: DbSession, principal: CurrentUser
+    ) -> DonationOut:
         donation = await gifts.record_offline(
             session,
             principal,
@@ -287,7 +294,7 @@ class DonationController(Controller):
 
     @post("/offline/import", operation_id="importBankStatement", summary="导入银行对账单，登记未入账的来款")
     async def import_statement(
-        self, data: StatementImportIn, session: AsyncSession, principal: Principal
+        self, data: JSONBody[StatementImportIn], session: DbSession, principal: CurrentUser
     ) -> StatementImportOut:
         result = await gifts.import_bank_statement(session, principal, fund_id=data.fund_id, text=data.file)
         return StatementImportOut(
@@ -300,12 +307,12 @@ class DonationController(Controller):
     @get("/", operation_id="listDonations", summary="捐赠列表")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        status: str | None = Parameter(query="status", default=None, max_length=20),
-        fund_id: int | None = Parameter(query="fund_id", default=None, ge=1),
-        channel: str | None = Parameter(query="channel", default=None, max_length=20),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        fund_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        channel: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> DonationList:
         rows, total = await gifts.list_donations(
             session, principal, status=status, fund_id=fund_id, channel=channel, limit=page.limit, offset=page.offset
@@ -313,12 +320,12 @@ class DonationController(Controller):
         return DonationList(items=[donation_out(d) for d in rows], total=total)
 
     @get("/{donation_id:int}", operation_id="getDonation", summary="捐赠详情（到账后含票据号）")
-    async def read(self, donation_id: int, session: AsyncSession, principal: Principal) -> DonationOut:
+    async def read(self, donation_id: FromPath[int], session: DbSession, principal: CurrentUser) -> DonationOut:
         return donation_out(await gifts.read_donation(session, principal, donation_id))
 
     @post("/{donation_id:int}/refunds", operation_id="refundOfflineDonation", summary="登记线下退款")
     async def refund(
-        self, donation_id: int, data: OfflineRefundIn, session: AsyncSession, principal: Principal
+        self, donation_id: FromPath[int], data: JSONBody[OfflineRefundIn], session: DbSession, principal: CurrentUser
     ) -> DonationOut:
         donation = await gifts.refund_offline(
             session, principal, donation_id, amount_fen=data.amount_fen, reference=data.reference, reason=data.reason
@@ -327,7 +334,7 @@ class DonationController(Controller):
 
     @post("/{donation_id:int}/purpose", operation_id="changeDonationPurpose", summary="经捐赠人同意变更用途")
     async def purpose(
-        self, donation_id: int, data: PurposeChangeIn, session: AsyncSession, principal: Principal
+        self, donation_id: FromPath[int], data: JSONBody[PurposeChangeIn], session: DbSession, principal: CurrentUser
     ) -> DonationOut:
         donation = await gifts.change_purpose(
             session,
@@ -348,7 +355,7 @@ class DonationController(Controller):
     status_code=200,
     security=[{}],
 )
-async def stripe_webhook(request: Request[Any, Any, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
+async def stripe_webhook(request: Request[Any, Any, Any], session: DbSession, settings: AppSettings) -> dict[str, Any]:
     """Verify on the raw body, store once, acknowledge; the outbox does the bookkeeping after commit."""
     runtime.remember(settings)
     body = await request.body()
@@ -365,10 +372,10 @@ async def stripe_webhook(request: Request[Any, Any, Any], session: AsyncSession,
     dependencies=PAGE,
 )
 async def list_donors(
-    session: AsyncSession,
-    principal: Principal,
-    page: Page,
-    q: str | None = Parameter(query="q", default=None, max_length=100),
+    session: DbSession,
+    principal: CurrentUser,
+    page: PageParams,
+    q: Annotated[str | None, QueryParameter(max_length=100)] = None,
 ) -> DonorList:
     rows, total = await gifts.list_donors(session, principal, q=q, limit=page.limit, offset=page.offset)
     return DonorList(
@@ -396,7 +403,7 @@ class ReconciliationController(Controller):
 
     @post("/", operation_id="createReconciliation", summary="对账（Stripe 或银行对账单）")
     async def create(
-        self, data: ReconciliationIn, session: AsyncSession, principal: Principal, settings: Settings
+        self, data: JSONBody[ReconciliationIn], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReconciliationOut:
         recon = await reconciling.create(
             session,
@@ -413,15 +420,15 @@ class ReconciliationController(Controller):
     @get("/", operation_id="listReconciliations", summary="对账记录")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        fund_id: int | None = Parameter(query="fund_id", default=None, ge=1),
+        session: DbSession,
+        principal: CurrentUser,
+        fund_id: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> ReconciliationList:
         rows = await reconciling.list_for_fund(session, principal, fund_id)
         return ReconciliationList(items=[reconciliation_out(r) for r in rows], total=len(rows))
 
     @get("/{recon_id:int}", operation_id="getReconciliation", summary="对账详情")
-    async def read(self, recon_id: int, session: AsyncSession, principal: Principal) -> ReconciliationOut:
+    async def read(self, recon_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ReconciliationOut:
         return reconciliation_out(await reconciling.read(session, principal, recon_id))
 
     @post(
@@ -431,7 +438,12 @@ class ReconciliationController(Controller):
         status_code=200,
     )
     async def resolve(
-        self, recon_id: int, n: int, data: ResolveIn, session: AsyncSession, principal: Principal
+        self,
+        recon_id: FromPath[int],
+        n: FromPath[int],
+        data: JSONBody[ResolveIn],
+        session: DbSession,
+        principal: CurrentUser,
     ) -> ReconciliationOut:
         return reconciliation_out(await reconciling.resolve(session, principal, recon_id, n, data.note))
 
@@ -443,20 +455,20 @@ class PublicFundController(Controller):
     dependencies = PAGE
 
     @get("/{fund_id:int}", operation_id="getPublicFundAccounts", summary="基金公开账目（无需登录）")
-    async def accounts(self, fund_id: int, session: AsyncSession) -> PublicFundOut:
+    async def accounts(self, fund_id: FromPath[int], session: DbSession) -> PublicFundOut:
         return await reports.public_accounts(session, fund_id)
 
     @get("/{fund_id:int}/donors", operation_id="getPublicHonourRoll", summary="爱心榜（仅列出同意署名者）")
-    async def donors(self, fund_id: int, session: AsyncSession, page: Page) -> HonourRoll:
+    async def donors(self, fund_id: FromPath[int], session: DbSession, page: PageParams) -> HonourRoll:
         return await reports.honour_roll(session, fund_id, limit=page.limit, offset=page.offset)
 
 
 @get("/api/v1/reports/fund", operation_id="getFundReport", summary="基金报表（?format=csv）", tags=["reports"])
 async def fund_report(
-    session: AsyncSession,
-    principal: Principal,
-    fund_id: int = Parameter(query="fund_id", ge=1),
-    format: str = Parameter(query="format", default="json", pattern="^(json|csv)$"),
+    session: DbSession,
+    principal: CurrentUser,
+    fund_id: Annotated[int, QueryParameter(ge=1)],
+    format: Annotated[str, QueryParameter(pattern="^(json|csv)$")] = "json",
 ) -> FundReport | Response[str]:
     report = await reports.fund_report(session, principal, fund_id)
     if format == "csv":

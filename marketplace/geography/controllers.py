@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Annotated
 
-from marketplace.auth.principal import Principal
+from litestar import Controller, get
+from litestar.params import QueryParameter
+
+from marketplace.deps import CurrentUser, DbSession
 from marketplace.geography import service
 from marketplace.geography.schemas import CommunityList, CommunityOut, StreetList, StreetOut
 
@@ -14,7 +15,7 @@ class GeographyController(Controller):
     tags = ["geography"]
 
     @get("/streets", operation_id="listStreets", summary="街道列表")
-    async def list_streets(self, session: AsyncSession, principal: Principal) -> StreetList:
+    async def list_streets(self, session: DbSession, principal: CurrentUser) -> StreetList:
         streets = await service.list_streets(session)
         items = [StreetOut(id=s.id, code=s.code, name=s.name) for s in streets]
         return StreetList(items=items, total=len(items))
@@ -22,9 +23,9 @@ class GeographyController(Controller):
     @get("/communities", operation_id="listCommunities", summary="社区列表")
     async def list_communities(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        session: DbSession,
+        principal: CurrentUser,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> CommunityList:
         rows = await service.list_communities(session, street_id)
         items = [CommunityOut(id=c.id, street_id=c.street_id, code=c.code, name=c.name) for c in rows]

@@ -4,9 +4,9 @@ import dataclasses
 
 from litestar import Controller, get, post
 from litestar.di import Provide
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody
 
-from marketplace.auth.principal import Principal
+from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.matching import service as matching
 from marketplace.matching.models import MatchingRun
 from marketplace.matching.schemas import (
@@ -19,8 +19,7 @@ from marketplace.matching.schemas import (
     RunOut,
     UnassignedOut,
 )
-from marketplace.pagination import Page, provide_page
-from marketplace.settings import Settings
+from marketplace.pagination import provide_page
 
 
 def run_out(run: MatchingRun) -> RunOut:
@@ -47,7 +46,12 @@ class MatchController(Controller):
         "/{need_id:int}/matches", operation_id="matchNeed", summary="为需求匹配服务（含五社联动方案）", status_code=200
     )
     async def match(
-        self, need_id: int, session: AsyncSession, principal: Principal, settings: Settings, data: MatchIn | None = None
+        self,
+        need_id: FromPath[int],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        data: JSONBody[MatchIn | None] = None,
     ) -> MatchOut:
         limit = data.limit if data is not None else 10
         need, candidates, eligible = await matching.match_need(session, principal, settings, need_id, limit)
@@ -78,18 +82,18 @@ class RunController(Controller):
 
     @post("/", operation_id="runMatching", summary="批量匹配（最小费用流，最优）", status_code=201)
     async def run(
-        self, session: AsyncSession, principal: Principal, settings: Settings, data: RunIn | None = None
+        self, session: DbSession, principal: CurrentUser, settings: AppSettings, data: JSONBody[RunIn | None] = None
     ) -> RunOut:
         street_id = data.street_id if data is not None else None
         return run_out(await matching.run_batch(session, principal, settings, street_id))
 
     @get("/", operation_id="listMatchingRuns", summary="批量匹配记录")
-    async def list(self, session: AsyncSession, principal: Principal, page: Page) -> RunList:
+    async def list(self, session: DbSession, principal: CurrentUser, page: PageParams) -> RunList:
         rows, total = await matching.list_runs(session, principal, limit=page.limit, offset=page.offset)
         return RunList(items=[run_out(r) for r in rows], total=total)
 
     @get("/{run_id:int}", operation_id="getMatchingRun", summary="批量匹配结果")
-    async def read(self, run_id: int, session: AsyncSession, principal: Principal) -> RunOut:
+    async def read(self, run_id: FromPath[int], session: DbSession, principal: CurrentUser) -> RunOut:
         return run_out(await matching.get_run(session, principal, run_id))
 
 

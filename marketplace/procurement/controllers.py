@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.auth.principal import Principal
-from marketplace.pagination import Page, provide_page
+from marketplace.deps import CurrentUser, DbSession, PageParams
+from marketplace.pagination import provide_page
 from marketplace.procurement import allowances, contracts, ocds, reports, service
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Payment, Procurement
@@ -223,16 +223,16 @@ class BudgetController(Controller):
     dependencies = PAGE
 
     @post("/", operation_id="createBudget", summary="新建专项资金预算")
-    async def create(self, data: BudgetIn, session: AsyncSession, principal: Principal) -> BudgetOut:
+    async def create(self, data: JSONBody[BudgetIn], session: DbSession, principal: CurrentUser) -> BudgetOut:
         return await budget_out(session, await service.create_budget(session, principal, data))
 
     @get("/", operation_id="listBudgets", summary="预算列表")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        fiscal_year: int | None = Parameter(query="fiscal_year", default=None, ge=2000, le=2100),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        fiscal_year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
     ) -> BudgetList:
         rows, total = await service.list_budgets(
             session, principal, fiscal_year=fiscal_year, limit=page.limit, offset=page.offset
@@ -240,7 +240,7 @@ class BudgetController(Controller):
         return BudgetList(items=[await budget_out(session, b) for b in rows], total=total)
 
     @get("/{budget_id:int}", operation_id="getBudget", summary="预算详情（各科目预算、承诺、支付、可用）")
-    async def read(self, budget_id: int, session: AsyncSession, principal: Principal) -> BudgetOut:
+    async def read(self, budget_id: FromPath[int], session: DbSession, principal: CurrentUser) -> BudgetOut:
         return await budget_out(session, await service.read_budget(session, principal, budget_id))
 
     @get(
@@ -249,7 +249,7 @@ class BudgetController(Controller):
         summary="科目明细：调剂、承诺、释放、支付（逐笔）",
     )
     async def movements(
-        self, budget_id: int, line_id: int, session: AsyncSession, principal: Principal
+        self, budget_id: FromPath[int], line_id: FromPath[int], session: DbSession, principal: CurrentUser
     ) -> LineMovements:
         line = await service.read_line(session, principal, budget_id, line_id)
         figs = await ledger_side.line_figures(session, line)
@@ -274,7 +274,7 @@ class BudgetController(Controller):
 
     @post("/{budget_id:int}/adjustments", operation_id="adjustBudget", summary="科目间调剂（须审批文号）")
     async def adjust(
-        self, budget_id: int, data: AdjustmentIn, session: AsyncSession, principal: Principal
+        self, budget_id: FromPath[int], data: JSONBody[AdjustmentIn], session: DbSession, principal: CurrentUser
     ) -> AdjustmentOut:
         row: BudgetAdjustment = await service.adjust_budget(session, principal, budget_id, data)
         return AdjustmentOut(
@@ -295,18 +295,18 @@ class ProcurementController(Controller):
     dependencies = PAGE
 
     @post("/", operation_id="createProcurement", summary="新建采购项目（规则校验）")
-    async def create(self, data: ProcurementIn, session: AsyncSession, principal: Principal) -> ProcurementOut:
+    async def create(self, data: JSONBody[ProcurementIn], session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.create_procurement(session, principal, data))
 
     @get("/", operation_id="listProcurements", summary="采购项目列表")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        status: str | None = Parameter(query="status", default=None, max_length=20),
-        budget_line_id: int | None = Parameter(query="budget_line_id", default=None, ge=1),
-        fiscal_year: int | None = Parameter(query="fiscal_year", default=None, ge=2000, le=2100),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        budget_line_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        fiscal_year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
     ) -> ProcurementList:
         rows, total = await service.list_procurements(
             session,
@@ -320,7 +320,7 @@ class ProcurementController(Controller):
         return ProcurementList(items=[await procurement_out(session, p) for p in rows], total=total)
 
     @get("/{procurement_id:int}", operation_id="getProcurement", summary="采购项目详情（含评审得分）")
-    async def read(self, procurement_id: int, session: AsyncSession, principal: Principal) -> ProcurementOut:
+    async def read(self, procurement_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.read_procurement(session, principal, procurement_id))
 
     @post(
@@ -330,7 +330,7 @@ class ProcurementController(Controller):
         status_code=200,
     )
     async def approve(
-        self, procurement_id: int, data: ApprovalIn, session: AsyncSession, principal: Principal
+        self, procurement_id: FromPath[int], data: JSONBody[ApprovalIn], session: DbSession, principal: CurrentUser
     ) -> ProcurementOut:
         return await procurement_out(
             session, await service.approve_procurement(session, principal, procurement_id, data)
@@ -338,7 +338,7 @@ class ProcurementController(Controller):
 
     @post("/{procurement_id:int}/bids", operation_id="addBid", summary="登记响应文件（报价、技术分）")
     async def bid(
-        self, procurement_id: int, data: BidIn, session: AsyncSession, principal: Principal
+        self, procurement_id: FromPath[int], data: JSONBody[BidIn], session: DbSession, principal: CurrentUser
     ) -> ProcurementOut:
         await service.add_bid(session, principal, procurement_id, data)
         return await procurement_out(session, await service.get_procurement(session, procurement_id))
@@ -350,12 +350,12 @@ class ProcurementController(Controller):
         status_code=200,
     )
     async def award(
-        self, procurement_id: int, data: AwardIn, session: AsyncSession, principal: Principal
+        self, procurement_id: FromPath[int], data: JSONBody[AwardIn], session: DbSession, principal: CurrentUser
     ) -> ProcurementOut:
         return await procurement_out(session, await service.award(session, principal, procurement_id, data))
 
     @post("/{procurement_id:int}/cancel", operation_id="cancelProcurement", summary="终止采购", status_code=200)
-    async def cancel(self, procurement_id: int, session: AsyncSession, principal: Principal) -> ProcurementOut:
+    async def cancel(self, procurement_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.cancel_procurement(session, principal, procurement_id))
 
 
@@ -365,17 +365,17 @@ class ContractController(Controller):
     dependencies = PAGE
 
     @post("/", operation_id="createContract", summary="签订合同（占用预算）")
-    async def create(self, data: ContractIn, session: AsyncSession, principal: Principal) -> ContractOut:
+    async def create(self, data: JSONBody[ContractIn], session: DbSession, principal: CurrentUser) -> ContractOut:
         return await contract_out(session, await contracts.create_contract(session, principal, data))
 
     @get("/", operation_id="listContracts", summary="合同列表")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
-        status: str | None = Parameter(query="status", default=None, max_length=20),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> ContractList:
         rows, total = await contracts.list_contracts(
             session, principal, organization_id=organization_id, status=status, limit=page.limit, offset=page.offset
@@ -383,7 +383,7 @@ class ContractController(Controller):
         return ContractList(items=[await contract_out(session, c) for c in rows], total=total)
 
     @get("/{contract_id:int}", operation_id="getContract", summary="合同详情（节点、支付、变更）")
-    async def read(self, contract_id: int, session: AsyncSession, principal: Principal) -> ContractOut:
+    async def read(self, contract_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ContractOut:
         return await contract_out(session, await contracts.read_contract(session, principal, contract_id))
 
     @post(
@@ -393,37 +393,44 @@ class ContractController(Controller):
         status_code=200,
     )
     async def accept(
-        self, contract_id: int, milestone_id: int, data: AcceptIn, session: AsyncSession, principal: Principal
+        self,
+        contract_id: FromPath[int],
+        milestone_id: FromPath[int],
+        data: JSONBody[AcceptIn],
+        session: DbSession,
+        principal: CurrentUser,
     ) -> ContractOut:
         contract = await contracts.accept_milestone(session, principal, contract_id, milestone_id, data)
         return await contract_out(session, contract)
 
     @post("/{contract_id:int}/payments", operation_id="payContract", summary="按已验收节点支付")
-    async def pay(self, contract_id: int, data: PaymentIn, session: AsyncSession, principal: Principal) -> PaymentOut:
+    async def pay(
+        self, contract_id: FromPath[int], data: JSONBody[PaymentIn], session: DbSession, principal: CurrentUser
+    ) -> PaymentOut:
         return payment_out(await contracts.add_payment(session, principal, contract_id, data))
 
     @post("/{contract_id:int}/amendments", operation_id="amendContract", summary="合同金额变更（追加≤10%）")
     async def amend(
-        self, contract_id: int, data: AmendmentIn, session: AsyncSession, principal: Principal
+        self, contract_id: FromPath[int], data: JSONBody[AmendmentIn], session: DbSession, principal: CurrentUser
     ) -> ContractOut:
         await contracts.amend(session, principal, contract_id, data)
         return await contract_out(session, await contracts.get_contract(session, contract_id))
 
     @post("/{contract_id:int}/evaluation", operation_id="evaluateContract", summary="绩效评价", status_code=200)
     async def evaluate(
-        self, contract_id: int, data: EvaluationIn, session: AsyncSession, principal: Principal
+        self, contract_id: FromPath[int], data: JSONBody[EvaluationIn], session: DbSession, principal: CurrentUser
     ) -> ContractOut:
         return await contract_out(session, await contracts.evaluate(session, principal, contract_id, data))
 
     @post("/{contract_id:int}/terminate", operation_id="terminateContract", summary="解除合同", status_code=200)
     async def terminate(
-        self, contract_id: int, data: ReasonIn, session: AsyncSession, principal: Principal
+        self, contract_id: FromPath[int], data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
     ) -> ContractOut:
         return await contract_out(session, await contracts.terminate(session, principal, contract_id, data.reason))
 
     @get("/{contract_id:int}/ocds", operation_id="getContractOcds", summary="合同 OCDS 发布包")
     async def ocds(
-        self, contract_id: int, request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+        self, contract_id: FromPath[int], request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
     ) -> Response[bytes]:
         body = await ocds.release_package(session, principal, contract_id, str(request.url))
         return Response(content=body, media_type="application/json")
@@ -455,18 +462,18 @@ class AllowanceController(Controller):
     tags = ["procurement"]
 
     @post("/runs", operation_id="runAllowances", summary="按月发放生活补贴与岗位补贴（可重复执行）")
-    async def run(self, data: AllowanceRunIn, session: AsyncSession, principal: Principal) -> AllowanceRunOut:
+    async def run(self, data: JSONBody[AllowanceRunIn], session: DbSession, principal: CurrentUser) -> AllowanceRunOut:
         return _run_out(await allowances.run_month(session, principal, data.month, budget_id=data.budget_id))
 
     @get("/standards", operation_id="listAllowanceStandards", summary="补贴标准（按生效日期）")
-    async def standards(self, session: AsyncSession, principal: Principal) -> list[StandardOut]:
+    async def standards(self, session: DbSession, principal: CurrentUser) -> list[StandardOut]:
         return [
             StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
             for s in await allowances.list_standards(session, principal)
         ]
 
     @post("/standards", operation_id="addAllowanceStandard", summary="新增补贴标准")
-    async def add_standard(self, data: StandardIn, session: AsyncSession, principal: Principal) -> StandardOut:
+    async def add_standard(self, data: JSONBody[StandardIn], session: DbSession, principal: CurrentUser) -> StandardOut:
         s = await allowances.add_standard(session, principal, data)
         return StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
 
@@ -492,10 +499,10 @@ class ProcurementReportController(Controller):
     @get("/budget-execution", operation_id="budgetExecutionReport", summary="预算执行情况")
     async def budget_execution(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        budget_id: int = Parameter(query="budget_id", ge=1),
-        format: str = Parameter(query="format", default="json", pattern="^(json|csv|xlsx)$"),
+        session: DbSession,
+        principal: CurrentUser,
+        budget_id: Annotated[int, QueryParameter(ge=1)],
+        format: Annotated[str, QueryParameter(pattern="^(json|csv|xlsx)$")] = "json",
     ) -> Response[Any]:
         report = await reports.budget_execution(session, principal, budget_id)
         if format != "json":
@@ -513,11 +520,11 @@ class ProcurementReportController(Controller):
     @get("/allowances", operation_id="allowanceReport", summary="补贴发放季度报表")
     async def allowances(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        year: int = Parameter(query="year", ge=2000, le=2100),
-        quarter: int = Parameter(query="quarter", ge=1, le=4),
-        format: str = Parameter(query="format", default="json", pattern="^(json|csv|xlsx)$"),
+        session: DbSession,
+        principal: CurrentUser,
+        year: Annotated[int, QueryParameter(ge=2000, le=2100)],
+        quarter: Annotated[int, QueryParameter(ge=1, le=4)],
+        format: Annotated[str, QueryParameter(pattern="^(json|csv|xlsx)$")] = "json",
     ) -> Response[Any]:
         if format != "json":
             table = await reports.allowance_table(session, principal, year, quarter)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
-from marketplace.pagination import Page, provide_page
+from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
+from marketplace.pagination import provide_page
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import ReferralLog
 from marketplace.referrals.schemas import (
@@ -50,7 +53,7 @@ class ReferralController(Controller):
 
     @post("/", operation_id="sendReferral", summary="发起转介")
     async def send(
-        self, data: ReferralIn, session: AsyncSession, principal: Principal, settings: Settings
+        self, data: JSONBody[ReferralIn], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         r = await referrals.send(session, principal, settings, data)
         return (await referrals.present(session, principal, settings, [r], action="refer"))[0]
@@ -58,14 +61,14 @@ class ReferralController(Controller):
     @get("/", operation_id="listReferrals", summary="转介列表", opt=WRITES)
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        page: Page,
-        status: str | None = Parameter(query="status", default=None, max_length=20),
-        organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
-        need_id: int | None = Parameter(query="need_id", default=None, ge=1),
-        child_id: int | None = Parameter(query="child_id", default=None, ge=1),
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        page: PageParams,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        need_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        child_id: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> ReferralList:
         rows, total = await referrals.list_referrals(
             session,
@@ -82,7 +85,7 @@ class ReferralController(Controller):
 
     @get("/{referral_id:int}", operation_id="getReferral", summary="转介详情", opt=WRITES)
     async def read(
-        self, referral_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._one(session, principal, settings, referral_id, "read")
 
@@ -100,7 +103,7 @@ class ReferralController(Controller):
 
     @post("/{referral_id:int}/accept", operation_id="acceptReferral", summary="接收转介", status_code=200)
     async def accept(
-        self, referral_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "accept")
 
@@ -108,13 +111,18 @@ class ReferralController(Controller):
         "/{referral_id:int}/decline", operation_id="declineReferral", summary="拒绝转介（须说明理由）", status_code=200
     )
     async def decline(
-        self, referral_id: int, data: ReasonIn, session: AsyncSession, principal: Principal, settings: Settings
+        self,
+        referral_id: FromPath[int],
+        data: JSONBody[ReasonIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "decline", reason=data.reason.strip())
 
     @post("/{referral_id:int}/start", operation_id="startReferral", summary="开始服务", status_code=200)
     async def start(
-        self, referral_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "start")
 
@@ -122,34 +130,43 @@ class ReferralController(Controller):
         "/{referral_id:int}/complete", operation_id="completeReferral", summary="服务完成（记录结果）", status_code=200
     )
     async def complete(
-        self, referral_id: int, data: OutcomeIn, session: AsyncSession, principal: Principal, settings: Settings
+        self,
+        referral_id: FromPath[int],
+        data: JSONBody[OutcomeIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "complete", outcome=data)
 
     @post("/{referral_id:int}/close", operation_id="closeReferral", summary="回访后结案", status_code=200)
     async def close(
-        self, referral_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "close")
 
     @post("/{referral_id:int}/revoke", operation_id="revokeReferral", summary="撤回转介", status_code=200)
     async def revoke(
         self,
-        referral_id: int,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        data: OptionalReasonIn | None = None,
+        referral_id: FromPath[int],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        data: JSONBody[OptionalReasonIn | None] = None,
     ) -> ReferralOut:
         reason = data.reason.strip() if data is not None else ""
         return await self._move(session, principal, settings, referral_id, "revoke", reason=reason)
 
     @post("/{referral_id:int}/logs", operation_id="addReferralLog", summary="服务记录")
-    async def add_log(self, referral_id: int, data: LogIn, session: AsyncSession, principal: Principal) -> LogOut:
+    async def add_log(
+        self, referral_id: FromPath[int], data: JSONBody[LogIn], session: DbSession, principal: CurrentUser
+    ) -> LogOut:
         return log_out(await referrals.add_log(session, principal, referral_id, data))
 
     @get("/{referral_id:int}/logs", operation_id="listReferralLogs", summary="服务记录列表")
-    async def list_logs(self, referral_id: int, session: AsyncSession, principal: Principal, page: Page) -> LogList:
+    async def list_logs(
+        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
+    ) -> LogList:
         rows, total = await referrals.list_logs(session, principal, referral_id, limit=page.limit, offset=page.offset)
         return LogList(items=[log_out(x) for x in rows], total=total)
 

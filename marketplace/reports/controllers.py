@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace import clock
-from marketplace.auth.principal import Principal
+from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Conflict
 from marketplace.reports import exports, jobs
 from marketplace.reports import service as reports
 from marketplace.reports.models import ExportJob
 from marketplace.reports.schemas import ExportIn, ExportOut
-from marketplace.settings import Settings
 
-FormatParam = Parameter(query="format", default=None, max_length=10, description="json（默认）、csv 或 xlsx")
+FormatParam = QueryParameter(max_length=10, description="json（默认）、csv 或 xlsx")
 
 
 def _file(sheets: list[exports.Sheet], fmt: str, name: str) -> Response[bytes]:
@@ -54,10 +52,10 @@ class ReportController(Controller):
     @get("/coverage", operation_id="reportCoverage", summary="供需覆盖：儿童、需求与分类供给")
     async def coverage(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
-        format: str | None = FormatParam,
+        session: DbSession,
+        principal: CurrentUser,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
         data = await reports.coverage(session, principal, street_id)
@@ -68,11 +66,11 @@ class ReportController(Controller):
     @get("/referrals", operation_id="reportReferrals", summary="转介统计：状态、接收与结案时长、超时")
     async def referrals(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
-        format: str | None = FormatParam,
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
         data = await reports.referrals(session, principal, settings, street_id)
@@ -83,23 +81,23 @@ class ReportController(Controller):
     @get("/overdue", operation_id="reportOverdue", summary="逾期走访与超时转介（按街道）")
     async def overdue(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> dict[str, Any]:
         return await reports.overdue(session, principal, settings, street_id)
 
     @get("/quarterly", operation_id="reportQuarterly", summary="每季度工作调度报告")
     async def quarterly(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        year: int = Parameter(query="year", ge=2000, le=2100),
-        quarter: int = Parameter(query="quarter", ge=1, le=4),
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
-        format: str | None = FormatParam,
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        year: Annotated[int, QueryParameter(ge=2000, le=2100)],
+        quarter: Annotated[int, QueryParameter(ge=1, le=4)],
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
         data = await reports.quarterly(session, principal, settings, year, quarter, street_id)
@@ -110,11 +108,11 @@ class ReportController(Controller):
     @get("/street-ranking", operation_id="reportStreetRanking", summary="街道年度赛马比拼排名")
     async def street_ranking(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        year: int = Parameter(query="year", ge=2000, le=2100),
-        format: str | None = FormatParam,
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        year: Annotated[int, QueryParameter(ge=2000, le=2100)],
+        format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
         data = await reports.street_ranking(session, principal, settings, year)
@@ -123,21 +121,21 @@ class ReportController(Controller):
         return data
 
     @post("/exports", operation_id="createReportExport", summary="后台导出报表（返回任务与进度）", status_code=202)
-    async def create_export(self, data: ExportIn, session: AsyncSession, principal: Principal) -> ExportOut:
+    async def create_export(self, data: JSONBody[ExportIn], session: DbSession, principal: CurrentUser) -> ExportOut:
         job = await jobs.create_export(session, principal, data.kind, data.format, data.params)
         return export_out(job)
 
     @get("/exports", operation_id="listReportExports", summary="我的导出任务")
-    async def list_exports(self, session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    async def list_exports(self, session: DbSession, principal: CurrentUser) -> dict[str, Any]:
         rows = await jobs.list_exports(session, principal)
         return {"items": [export_out(j) for j in rows], "total": len(rows)}
 
     @get("/exports/{job_id:int}", operation_id="getReportExport", summary="导出任务进度")
-    async def get_export(self, job_id: int, session: AsyncSession, principal: Principal) -> ExportOut:
+    async def get_export(self, job_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ExportOut:
         return export_out(await jobs.get_export(session, principal, job_id))
 
     @get("/exports/{job_id:int}/download", operation_id="downloadReportExport", summary="下载导出文件")
-    async def download(self, job_id: int, session: AsyncSession, principal: Principal) -> Response[bytes]:
+    async def download(self, job_id: FromPath[int], session: DbSession, principal: CurrentUser) -> Response[bytes]:
         job = await jobs.get_export(session, principal, job_id, with_content=True)
         if job.status != "done" or job.content is None:
             raise Conflict("导出尚未完成 (export not ready)", status_label=jobs.JOB_STATUSES.get(job.status))

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import anyio.to_thread
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
-from marketplace.pagination import Page, provide_page
+from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams, Search
+from marketplace.pagination import provide_page
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service, SocialWorker, VolunteerTeam
 from marketplace.resources.schemas import (
@@ -153,20 +156,22 @@ class OrganizationController(Controller):
     dependencies = PAGE
 
     @post("/", operation_id="createOrganization", summary="登记社会组织")
-    async def create(self, data: OrganizationIn, session: AsyncSession, principal: Principal) -> OrganizationOut:
+    async def create(
+        self, data: JSONBody[OrganizationIn], session: DbSession, principal: CurrentUser
+    ) -> OrganizationOut:
         return organization_out(await pool.create_organization(session, principal, data))
 
     @get("/", operation_id="listOrganizations", summary="社会组织列表")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        search: SearchBackend,
-        kind: str | None = Parameter(query="kind", default=None, max_length=40),
-        status: str | None = Parameter(query="status", default=None, max_length=20),
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
-        q: str | None = Parameter(query="q", default=None, max_length=100),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        search: Search,
+        kind: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> OrganizationList:
         text = q.strip() if q else ""
         ordered = await ranked_ids(search, "organizations", text) if text else None
@@ -183,21 +188,21 @@ class OrganizationController(Controller):
         return OrganizationList(items=[organization_out(o) for o in rows], total=total)
 
     @get("/{org_id:int}", operation_id="getOrganization", summary="社会组织详情")
-    async def read(self, org_id: int, session: AsyncSession, principal: Principal) -> OrganizationOut:
+    async def read(self, org_id: FromPath[int], session: DbSession, principal: CurrentUser) -> OrganizationOut:
         return organization_out(await pool.read_organization(session, principal, org_id))
 
     @patch("/{org_id:int}", operation_id="updateOrganization", summary="修改社会组织")
     async def update(
-        self, org_id: int, data: OrganizationPatch, session: AsyncSession, principal: Principal
+        self, org_id: FromPath[int], data: JSONBody[OrganizationPatch], session: DbSession, principal: CurrentUser
     ) -> OrganizationOut:
         return organization_out(await pool.update_organization(session, principal, org_id, data))
 
     @post("/{org_id:int}/approve", operation_id="approveOrganization", summary="审核通过入库", status_code=200)
-    async def approve(self, org_id: int, session: AsyncSession, principal: Principal) -> OrganizationOut:
+    async def approve(self, org_id: FromPath[int], session: DbSession, principal: CurrentUser) -> OrganizationOut:
         return organization_out(await pool.set_organization_status(session, principal, org_id, "approved"))
 
     @post("/{org_id:int}/suspend", operation_id="suspendOrganization", summary="暂停机构", status_code=200)
-    async def suspend(self, org_id: int, session: AsyncSession, principal: Principal) -> OrganizationOut:
+    async def suspend(self, org_id: FromPath[int], session: DbSession, principal: CurrentUser) -> OrganizationOut:
         return organization_out(await pool.set_organization_status(session, principal, org_id, "suspended"))
 
 
@@ -208,7 +213,7 @@ class ServiceController(Controller):
 
     @post("/", operation_id="createService", summary="新增服务项目（草稿）")
     async def create(
-        self, data: ServiceIn, session: AsyncSession, principal: Principal, settings: Settings
+        self, data: JSONBody[ServiceIn], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         service = await pool.create_service(session, principal, data)
         return (await services_out(session, [service], settings))[0]
@@ -216,19 +221,19 @@ class ServiceController(Controller):
     @get("/", operation_id="listServices", summary="服务资源库检索")
     async def list(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        settings: Settings,
-        page: Page,
-        search: SearchBackend,
-        q: str | None = Parameter(query="q", default=None, max_length=100),
-        category: str | None = Parameter(query="category", default=None, max_length=40),
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
-        child_category: str | None = Parameter(query="child_category", default=None, max_length=40),
-        age: int | None = Parameter(query="age", default=None, ge=0, le=18),
-        available: bool | None = Parameter(query="available", default=None),
-        organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
-        status: str | None = Parameter(query="status", default=None, max_length=20),
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+        page: PageParams,
+        search: Search,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        child_category: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        age: Annotated[int | None, QueryParameter(ge=0, le=18)] = None,
+        available: FromQuery[bool | None] = None,
+        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> ServiceList:
         text = q.strip() if q else ""
         ordered = await ranked_ids(search, "services", text) if text else None
@@ -248,14 +253,19 @@ class ServiceController(Controller):
 
     @get("/{service_id:int}", operation_id="getService", summary="服务项目详情")
     async def read(
-        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         service = await pool.read_service(session, principal, service_id)
         return (await services_out(session, [service], settings))[0]
 
     @patch("/{service_id:int}", operation_id="updateService", summary="修改服务项目")
     async def update(
-        self, service_id: int, data: ServicePatch, session: AsyncSession, principal: Principal, settings: Settings
+        self,
+        service_id: FromPath[int],
+        data: JSONBody[ServicePatch],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> ServiceOut:
         service = await pool.update_service(session, principal, service_id, data)
         return (await services_out(session, [service], settings))[0]
@@ -274,37 +284,42 @@ class ServiceController(Controller):
 
     @post("/{service_id:int}/submit", operation_id="submitService", summary="提交审核", status_code=200)
     async def submit(
-        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "submit")
 
     @post("/{service_id:int}/approve", operation_id="approveService", summary="审核通过并发布", status_code=200)
     async def approve(
-        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "approve")
 
     @post("/{service_id:int}/reject", operation_id="rejectService", summary="退回修改", status_code=200)
     async def reject(
-        self, service_id: int, data: ReasonIn, session: AsyncSession, principal: Principal, settings: Settings
+        self,
+        service_id: FromPath[int],
+        data: JSONBody[ReasonIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "reject", data.reason)
 
     @post("/{service_id:int}/pause", operation_id="pauseService", summary="暂停", status_code=200)
     async def pause(
-        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "pause")
 
     @post("/{service_id:int}/resume", operation_id="resumeService", summary="恢复", status_code=200)
     async def resume(
-        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "resume")
 
     @post("/{service_id:int}/archive", operation_id="archiveService", summary="归档", status_code=200)
     async def archive(
-        self, service_id: int, session: AsyncSession, principal: Principal, settings: Settings
+        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "archive")
 
@@ -345,11 +360,11 @@ class PeopleController(Controller):
     @get("/social-workers", operation_id="listSocialWorkers", summary="社工列表")
     async def list_workers(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        organization_id: int | None = Parameter(query="organization_id", default=None, ge=1),
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> SocialWorkerList:
         rows, total = await pool.list_social_workers(
             session, organization_id=organization_id, street_id=street_id, limit=page.limit, offset=page.offset
@@ -357,22 +372,24 @@ class PeopleController(Controller):
         return SocialWorkerList(items=[social_worker_out(w) for w in rows], total=total)
 
     @post("/social-workers", operation_id="createSocialWorker", summary="登记社工")
-    async def create_worker(self, data: SocialWorkerIn, session: AsyncSession, principal: Principal) -> SocialWorkerOut:
+    async def create_worker(
+        self, data: JSONBody[SocialWorkerIn], session: DbSession, principal: CurrentUser
+    ) -> SocialWorkerOut:
         return social_worker_out(await pool.create_social_worker(session, principal, data))
 
     @patch("/social-workers/{worker_id:int}", operation_id="updateSocialWorker", summary="修改社工")
     async def update_worker(
-        self, worker_id: int, data: SocialWorkerPatch, session: AsyncSession, principal: Principal
+        self, worker_id: FromPath[int], data: JSONBody[SocialWorkerPatch], session: DbSession, principal: CurrentUser
     ) -> SocialWorkerOut:
         return social_worker_out(await pool.update_social_worker(session, principal, worker_id, data))
 
     @get("/volunteer-teams", operation_id="listVolunteerTeams", summary="志愿服务队列表")
     async def list_teams(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        page: Page,
-        street_id: int | None = Parameter(query="street_id", default=None, ge=1),
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> VolunteerTeamList:
         rows, total = await pool.list_volunteer_teams(
             session, street_id=street_id, limit=page.limit, offset=page.offset
@@ -380,12 +397,14 @@ class PeopleController(Controller):
         return VolunteerTeamList(items=[volunteer_team_out(t) for t in rows], total=total)
 
     @post("/volunteer-teams", operation_id="createVolunteerTeam", summary="登记志愿服务队")
-    async def create_team(self, data: VolunteerTeamIn, session: AsyncSession, principal: Principal) -> VolunteerTeamOut:
+    async def create_team(
+        self, data: JSONBody[VolunteerTeamIn], session: DbSession, principal: CurrentUser
+    ) -> VolunteerTeamOut:
         return volunteer_team_out(await pool.create_volunteer_team(session, principal, data))
 
     @patch("/volunteer-teams/{team_id:int}", operation_id="updateVolunteerTeam", summary="修改志愿服务队")
     async def update_team(
-        self, team_id: int, data: VolunteerTeamPatch, session: AsyncSession, principal: Principal
+        self, team_id: FromPath[int], data: JSONBody[VolunteerTeamPatch], session: DbSession, principal: CurrentUser
     ) -> VolunteerTeamOut:
         return volunteer_team_out(await pool.update_volunteer_team(session, principal, team_id, data))
 

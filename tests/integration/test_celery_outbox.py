@@ -9,10 +9,10 @@ import redis
 from litestar import post
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import outbox
 from marketplace.app import create_app
+from marketplace.deps import DbSession
 from marketplace.errors import Conflict
 from marketplace.indexing.models import IndexState
 from marketplace.outbox import OutboxEvent
@@ -49,7 +49,7 @@ async def test_worker_runs_the_task_end_to_end(broker_settings, celery_worker, w
 
 async def test_an_event_whose_transaction_rolls_back_is_never_sent(broker_settings, world: World, db) -> None:
     @post("/test/emit-then-fail", operation_id="testEmitThenFail")
-    async def emit_then_fail(session: AsyncSession) -> None:
+    async def emit_then_fail(session: DbSession) -> None:
         outbox.emit(session, "service.changed", {"service_id": world.services[0]})
         await session.flush()
         raise Conflict("rolled back on purpose")
