@@ -18,20 +18,21 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from markupsafe import Markup
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.models import User
 from marketplace.auth.principal import ROLES, Principal
 from marketplace.auth.service import principal_of
+from marketplace.deps import DbSession
 from marketplace.errors import TITLES, DomainError, Forbidden
 from marketplace.settings import Settings
 
@@ -74,7 +75,8 @@ def has_module(name: str) -> bool:
 # ---------------------------------------------------------------- templates
 
 
-def _fen(value: int | None) -> str:
+def fen_text(value: int | None) -> str:
+    """Integer fen as ¥1,234.56 (— for none)."""
     if value is None:
         return "—"
     sign = "-" if value < 0 else ""
@@ -105,7 +107,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["fen"] = _fen
+    env.filters["fen"] = fen_text
     env.filters["local"] = _local
     env.filters["json_script"] = _json_script
     env.globals["ROLES"] = ROLES
@@ -194,11 +196,15 @@ def set_session_cookie(request: Request[Any, Any, Any], response: Response[Any],
 # ---------------------------------------------------------------- the caller
 
 
+# The posted form after its CSRF check (``provide_form``); handlers take it as ``form: ConsoleForm``.
+ConsoleForm: TypeAlias = NamedDependency[dict[str, str]]
+
+
 class LoginRequired(Exception):
     """No valid console session: send the browser to the login page."""
 
 
-async def provide_console_principal(request: Request[Any, Any, Any], session: AsyncSession) -> Principal:
+async def provide_console_principal(request: Request[Any, Any, Any], session: DbSession) -> Principal:
     cached = request.scope.get("principal")
     if isinstance(cached, Principal):
         return cached
@@ -310,7 +316,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         "child_director",
         "org_staff",
     }:
-        items.append(NavItem("referrals", "转介看板", "/admin/referrals"))
+        items.append(NavItem("referrals", "收到的转介" if role == "org_staff" else "转介看板", "/admin/referrals"))
     if section_ready("funds", "marketplace.funds.service") and role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
     if section_ready("procurement", "marketplace.procurement.service") and role in {

@@ -18,6 +18,9 @@
 
   var palette = ["#0b6e4f", "#e0a100", "#3b82f6", "#b91c1c", "#7c3aed", "#0891b2"];
   var yuan = function (fen) { return Math.round(fen) / 100; };
+  // Money axes in yuan, large values as 万 (ten thousand), the way district finance tables read.
+  var moneyAxis = { type: "value", name: "元", axisLabel: { formatter: function (v) { return Math.abs(v) >= 10000 ? (v / 10000) + "万" : v; } } };
+  var channelLabels = { stripe: "线上支付", bank_transfer: "银行转账", cash: "现金", in_kind: "实物捐赠" };
 
   var builders = {
     supply_demand: function (d) {
@@ -58,31 +61,76 @@
       };
     },
     budget_execution: function (d) {
-      var lines = d.lines || [];
+      // GET /reports/budget-execution: per line, the appropriation as a light bar with what is committed and what
+      // is paid drawn over it, and the shares written at the end, so a small line's progress still reads.
+      var lines = (d.lines || []).slice().reverse();
+      var pct = function (part, whole) { return whole > 0 ? Math.round(1000 * part / whole) / 10 + "%" : "—"; };
       return {
-        tooltip: { trigger: "axis" },
-        legend: { data: ["预算（元）", "已承诺（元）", "已支付（元）"] },
-        grid: { left: 40, right: 10, bottom: 80, containLabel: true },
-        xAxis: { type: "category", data: lines.map(function (l) { return l.name; }), axisLabel: { rotate: 30, interval: 0 } },
-        yAxis: { type: "value" },
+        tooltip: {
+          trigger: "axis", axisPointer: { type: "shadow" },
+          formatter: function (items) {
+            var l = lines[items[0].dataIndex];
+            return l.name + "<br>批复 " + yuan(l.appropriation_fen).toLocaleString() + " 元" +
+              "<br>已承诺 " + yuan(l.committed_fen).toLocaleString() + " 元（" + pct(l.committed_fen, l.appropriation_fen) + "）" +
+              "<br>已支付 " + yuan(l.paid_fen).toLocaleString() + " 元（" + pct(l.paid_fen, l.appropriation_fen) + "）";
+          }
+        },
+        legend: { data: ["批复", "已承诺", "已支付"] },
+        grid: { left: 10, right: 120, top: 36, bottom: 10, containLabel: true },
+        xAxis: moneyAxis,
+        yAxis: { type: "category", data: lines.map(function (l) { return l.name; }) },
         series: [
-          { name: "预算（元）", type: "bar", data: lines.map(function (l) { return yuan(l.appropriation_fen); }) },
-          { name: "已承诺（元）", type: "bar", data: lines.map(function (l) { return yuan(l.committed_fen); }) },
-          { name: "已支付（元）", type: "bar", data: lines.map(function (l) { return yuan(l.paid_fen); }) }
+          { name: "批复", type: "bar", barGap: "-100%", barWidth: "60%", itemStyle: { color: "#dbe4ea" },
+            data: lines.map(function (l) { return yuan(l.appropriation_fen); }),
+            label: { show: true, position: "right", color: "#1f2933", formatter: function (p) {
+              var l = lines[p.dataIndex];
+              return "承诺 " + pct(l.committed_fen, l.appropriation_fen) + " · 支付 " + pct(l.paid_fen, l.appropriation_fen);
+            } } },
+          { name: "已承诺", type: "bar", barWidth: "60%", itemStyle: { color: "#e0a100" },
+            data: lines.map(function (l) { return yuan(l.committed_fen); }) },
+          { name: "已支付", type: "bar", barGap: "-100%", barWidth: "60%", itemStyle: { color: "#0b6e4f" },
+            data: lines.map(function (l) { return yuan(l.paid_fen); }) }
         ]
       };
     },
-    fund_flows: function (d) {
-      var months = d.months || [];
+    fund_income: function (d) {
+      // GET /reports/fund: income per district month and channel, net of refunds, stacked by channel.
+      var rows = d.income_by_month || [];
+      var months = [], channels = [];
+      rows.forEach(function (r) {
+        if (months.indexOf(r.month) < 0) { months.push(r.month); }
+        if (channels.indexOf(r.channel) < 0) { channels.push(r.channel); }
+      });
+      months.sort();
+      return {
+        tooltip: { trigger: "axis" },
+        legend: { data: channels.map(function (c) { return channelLabels[c] || c; }) },
+        grid: { left: 40, right: 10, bottom: 40, containLabel: true },
+        xAxis: { type: "category", data: months },
+        yAxis: moneyAxis,
+        series: channels.map(function (c) {
+          return {
+            name: channelLabels[c] || c, type: "bar", stack: "income",
+            data: months.map(function (m) {
+              var hit = rows.filter(function (r) { return r.month === m && r.channel === c; })[0];
+              return hit ? yuan(hit.income_fen - hit.refunds_fen) : 0;
+            })
+          };
+        })
+      };
+    },
+    fund_spending: function (d) {
+      // GET /reports/fund: per purpose, what came in for it and what was spent on it.
+      var rows = d.spending_by_purpose || [];
       return {
         tooltip: { trigger: "axis" },
         legend: { data: ["收入（元）", "支出（元）"] },
-        grid: { left: 40, right: 10, bottom: 40, containLabel: true },
-        xAxis: { type: "category", data: months.map(function (m) { return m.month; }) },
-        yAxis: { type: "value" },
+        grid: { left: 40, right: 10, bottom: 30, containLabel: true },
+        xAxis: { type: "category", data: rows.map(function (p) { return p.label; }), axisLabel: { interval: 0, width: 120, overflow: "truncate" } },
+        yAxis: moneyAxis,
         series: [
-          { name: "收入（元）", type: "bar", data: months.map(function (m) { return yuan(m.income_fen); }) },
-          { name: "支出（元）", type: "bar", data: months.map(function (m) { return yuan(m.spending_fen); }) }
+          { name: "收入（元）", type: "bar", data: rows.map(function (p) { return yuan(p.income_fen); }) },
+          { name: "支出（元）", type: "bar", data: rows.map(function (p) { return yuan(p.spent_fen); }), itemStyle: { color: "#e0a100" } }
         ]
       };
     },

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import QueryParameter
 
 from admin import web
 from marketplace.audit import service as audit
-from marketplace.auth.principal import Principal
+from marketplace.deps import CurrentUser, DbSession
 
 PAGE = 50
 
@@ -18,10 +17,10 @@ PAGE = 50
 @get("/audit", name="console-audit")
 async def audit_page(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    page: int = Parameter(query="page", default=1, ge=1, le=100_000),
-    entity: str | None = Parameter(query="entity", default=None, max_length=40),
+    session: DbSession,
+    principal: CurrentUser,
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+    entity: Annotated[str | None, QueryParameter(max_length=40)] = None,
 ) -> Response[str]:
     filters = audit.AuditFilters(entity=entity or None)
     rows, total = await audit.list_entries(session, principal, filters, limit=PAGE, offset=(page - 1) * PAGE)

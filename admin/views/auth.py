@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import QueryParameter
 
 from admin import web
 from marketplace.auth import service as auth_service
+from marketplace.deps import AppSettings, DbSession
 from marketplace.errors import TooManyRequests, Unauthorized
-from marketplace.settings import Settings
 
 
 def _safe_next(target: str | None) -> str:
@@ -24,7 +23,7 @@ def _safe_next(target: str | None) -> str:
 
 @get("/login", name="console-login", sync_to_thread=False)
 def login_page(
-    request: Request[Any, Any, Any], next_: str | None = Parameter(query="next", default=None)
+    request: Request[Any, Any, Any], next_: Annotated[str | None, QueryParameter(name="next")] = None
 ) -> Response[str]:
     data = web.console_session(request)
     response = web.render("login.html", csrf=data.csrf, next=_safe_next(next_), error=None, username="")
@@ -34,7 +33,7 @@ def login_page(
 
 @post("/login", name="console-login-post")
 async def login(
-    request: Request[Any, Any, Any], session: AsyncSession, settings: Settings, form: dict[str, str]
+    request: Request[Any, Any, Any], session: DbSession, settings: AppSettings, form: web.ConsoleForm
 ) -> Response[str]:
     username = form.get("username", "").strip()[:80]
     password = form.get("password", "")[:200]
@@ -74,7 +73,7 @@ async def login(
 
 
 @post("/logout", name="console-logout")
-async def logout(request: Request[Any, Any, Any], form: dict[str, str]) -> Response[str]:
+async def logout(request: Request[Any, Any, Any], form: web.ConsoleForm) -> Response[str]:
     response: Response[str] = Response(
         content="", status_code=303, headers={"location": "/admin/login", **web.SECURITY_HEADERS}
     )

@@ -1,62 +1,86 @@
 """The case board: the children a role may see (a director's community, a supervisor's street, the district),
-overdue home visits first and highlighted. Summary fields only: never identity numbers or contact details."""
+overdue home visits first and highlighted. Summary fields only: never identity numbers or contact details.
+
+``?child=<id>`` opens one child's entry (the referral board links there): the summary and the child's referrals."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import QueryParameter
 
 from admin import web
 from marketplace import clock
-from marketplace.auth.principal import Principal
+from marketplace.audit import service as audit
 from marketplace.cases import service as cases
 from marketplace.cases.models import Child
 from marketplace.cases.taxonomy import GENDERS, RISK_LEVELS
+from marketplace.deps import AppSettings, CurrentUser, DbSession
 
 PAGE = 100
+
+
+def _row(c: Child) -> dict[str, Any]:
+    today = clock.today()
+    return {
+        "id": c.id,
+        "name": c.name,
+        "gender": GENDERS.get(c.gender, c.gender),
+        "age": cases.age_on(c.birth_date, today),
+        "risk": RISK_LEVELS.get(c.risk_level, c.risk_level),
+        "risk_level": c.risk_level,
+        "status": c.status,
+        "last_visit_on": c.last_visit_on,
+        "next_visit_due": c.next_visit_due,
+        "overdue_days": (today - c.next_visit_due).days if c.status == "active" and c.next_visit_due < today else 0,
+    }
 
 
 # Reading children leaves audit rows, so this GET needs the writing session that commits.
 @get("/cases", name="console-cases", opt={"writes": True})
 async def cases_page(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    page: int = Parameter(query="page", default=1, ge=1, le=10_000),
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+    child: Annotated[int | None, QueryParameter(ge=1)] = None,
 ) -> Response[str]:
+    focus: dict[str, Any] | None = None
+    if child is not None:
+        # The cases service's scope: a child outside it is "not found", whether or not it exists.
+        found = await cases.visible_child(session, principal, child)
+        await audit.record(session, principal, "read", "child", found.id, list(cases.SUMMARY_FIELDS))
+        focus = {"child": _row(found), "referrals": await _referrals_of(session, principal, settings, found.id)}
     # Both calls apply the cases service's own scope (and raise Forbidden for roles without one); both audit.
     overdue, overdue_total = await cases.overdue_visits(session, principal, street_id=None, limit=PAGE, offset=0)
     children, total = await cases.list_children(
         session, principal, cases.ChildFilters(status="active"), limit=PAGE, offset=(page - 1) * PAGE
     )
-    today = clock.today()
-
-    def row(c: Child) -> dict[str, Any]:
-        return {
-            "id": c.id,
-            "name": c.name,
-            "gender": GENDERS.get(c.gender, c.gender),
-            "age": cases.age_on(c.birth_date, today),
-            "risk": RISK_LEVELS.get(c.risk_level, c.risk_level),
-            "risk_level": c.risk_level,
-            "last_visit_on": c.last_visit_on,
-            "next_visit_due": c.next_visit_due,
-            "overdue_days": (today - c.next_visit_due).days if c.next_visit_due < today else 0,
-        }
-
     return web.render(
         "cases.html",
-        overdue=[row(c) for c in overdue],
+        focus=focus,
+        overdue=[_row(c) for c in overdue],
         overdue_total=overdue_total,
-        children=[row(c) for c in children],
+        children=[_row(c) for c in children],
         total=total,
         page=page,
         pages=max(1, -(-total // PAGE)),
         **web.page_context(request, principal, "cases"),
     )
+
+
+async def _referrals_of(session: Any, principal: Any, settings: Any, child_id: int) -> list[dict[str, Any]] | None:
+    if not web.has_module("marketplace.referrals.service") or not web.has_module("admin.views.referrals"):
+        return None
+    from admin.views import referrals as board
+    from marketplace.referrals import service as referrals
+
+    found, _ = await referrals.list_referrals(
+        session, principal, status=None, organization_id=None, need_id=None, child_id=child_id, limit=100, offset=0
+    )
+    return await board.rows_for(session, principal, settings, found, "child")
 
 
 ROUTES = [cases_page]

@@ -1,22 +1,28 @@
-"""The public-welfare fund for its manager (and read-only for the district and auditors): donations,
-reconciliation runs with their differences, and resolving a difference with a note."""
+"""The public-welfare fund for its manager (and read-only for the district and auditors): donations filtered by
+status and channel, reconciliation runs started from the console with their differences, and resolving a
+difference with a note."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, QueryParameter
 
 from admin import web
+from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
-from marketplace.funds import donations, reconciling
+from marketplace.funds import accounts, donations, reconciling
 from marketplace.funds import service as funds
 from marketplace.funds.models import Reconciliation, ReconciliationDifference
 
 PAGE = 50
+# The API's limit for a statement (ReconciliationIn.file).
+MAX_STATEMENT_BYTES = 8_000_000
 DIFFERENCE_KINDS = {
     "missing_here": "平台无记录",
     "missing_there": "渠道无记录",
@@ -34,11 +40,30 @@ def _difference_row(recon: Reconciliation, diff: ReconciliationDifference, may_r
         "external_id": diff.external_id or "",
         "expected_fen": diff.expected_fen,
         "actual_fen": diff.actual_fen,
-        "expected_status": diff.expected_status or "",
-        "actual_status": diff.actual_status or "",
+        "expected_status": _status(diff.expected_status),
+        "actual_status": _status(diff.actual_status),
         "resolved_at": diff.resolved_at,
         "resolution_note": diff.resolution_note,
         "may_resolve": may_resolve and diff.resolved_at is None,
+    }
+
+
+def _status(status: str | None) -> str:
+    return donations.DONATION_STATUSES.get(status, status) if status else ""
+
+
+def _run_row(r: Reconciliation, may: bool) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "source": reconciling.SOURCES.get(r.source, r.source),
+        "since": r.since,
+        "until": r.until,
+        "matched": r.matched,
+        "ours": r.ours_count,
+        "theirs": r.theirs_count,
+        "automatic": r.created_by is None,
+        "open": sum(1 for d in r.differences if d.resolved_at is None),
+        "differences": [_difference_row(r, d, may) for d in r.differences],
     }
 
 
@@ -50,15 +75,28 @@ def _may_write(principal: Principal) -> bool:
 @get("/funds", name="console-funds")
 async def funds_page(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    page: int = Parameter(query="page", default=1, ge=1, le=10_000),
+    session: DbSession,
+    principal: CurrentUser,
+    page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+    status: Annotated[str | None, QueryParameter(max_length=30)] = None,
+    channel: Annotated[str | None, QueryParameter(max_length=30)] = None,
 ) -> Response[str]:
+    if channel and channel not in donations.CHANNELS:
+        raise Invalid.field("channel", f"未知渠道 {channel} (unknown channel)")
+    # The donations service checks the status (and the caller) itself.
     rows, total = await donations.list_donations(
-        session, principal, status=None, fund_id=None, limit=PAGE, offset=(page - 1) * PAGE
+        session,
+        principal,
+        status=status or None,
+        fund_id=None,
+        channel=channel or None,
+        limit=PAGE,
+        offset=(page - 1) * PAGE,
     )
     runs = await reconciling.list_for_fund(session, principal, None)
+    fund_list = await funds.list_funds(session, principal)
     may = _may_write(principal)
+    today = clock.today()
     return web.render(
         "funds.html",
         donations=[
@@ -67,9 +105,10 @@ async def funds_page(
                 "donor": d.donor.name,
                 "amount_fen": d.amount_fen,
                 "refunded_fen": d.refunded_fen,
-                "channel": d.channel,
-                "status": donations.DONATION_STATUSES.get(d.status, d.status),
-                "purpose": d.purpose,
+                "channel": donations.CHANNELS.get(d.channel, d.channel),
+                "status": d.status,
+                "status_label": donations.DONATION_STATUSES.get(d.status, d.status),
+                "purpose": accounts.purpose_label(d.purpose),
                 "received_on": d.received_on,
                 "receipt_no": d.receipt_no or "",
             }
@@ -78,32 +117,96 @@ async def funds_page(
         total=total,
         page=page,
         pages=max(1, -(-total // PAGE)),
-        runs=[
-            {
-                "id": r.id,
-                "source": r.source,
-                "since": r.since,
-                "until": r.until,
-                "matched": r.matched,
-                "ours": r.ours_count,
-                "theirs": r.theirs_count,
-                "open": sum(1 for d in r.differences if d.resolved_at is None),
-                "differences": [_difference_row(r, d, may) for d in r.differences],
-            }
-            for r in runs
-        ],
+        status=status or "",
+        channel=channel or "",
+        statuses=donations.DONATION_STATUSES,
+        channels=donations.CHANNELS,
+        runs=[_run_row(r, may) for r in runs],
+        may_write=may,
+        funds=[{"id": f.id, "name": f.name} for f in fund_list],
+        sources=reconciling.SOURCES,
+        default_since=(today - dt.timedelta(days=7)).isoformat(),
+        default_until=(today - dt.timedelta(days=1)).isoformat(),
         **web.page_context(request, principal, "funds"),
+    )
+
+
+def _date(form: dict[str, str], name: str) -> dt.date:
+    raw = form.get(name, "").strip()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid.field(name, "请填写日期，格式 YYYY-MM-DD (a date is required)") from None
+
+
+def _int(form: dict[str, str], name: str) -> int:
+    try:
+        return int(form.get(name, "").strip())
+    except ValueError:
+        raise Invalid.field(name, "请选择基金 (choose a fund)") from None
+
+
+async def _statement(request: Request[Any, Any, Any]) -> str | None:
+    """The uploaded bank statement as text (UTF-8, with or without a BOM), or None when no file was sent."""
+    upload = (await request.form()).get("file")
+    if not isinstance(upload, UploadFile):
+        return None
+    raw = await upload.read(MAX_STATEMENT_BYTES + 1)
+    if not raw:
+        return None
+    if len(raw) > MAX_STATEMENT_BYTES:
+        raise Invalid.field("file", "对账单不超过 8MB (statement too large)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid.field("file", "对账单须为 UTF-8 编码的 CSV (statement must be UTF-8 CSV)") from None
+
+
+@post("/funds/reconciliations", name="console-fund-reconcile")
+async def start_reconciliation(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    funds.require_writer(principal)
+    source = form.get("source", "")
+    if source not in reconciling.SOURCES:
+        raise Invalid.field("source", "请选择对账来源 (choose stripe or bank)")
+    recon = await reconciling.create(
+        session,
+        principal,
+        settings,
+        fund_id=_int(form, "fund_id"),
+        source=source,
+        since=_date(form, "since"),
+        until=_date(form, "until"),
+        statement=await _statement(request),
+    )
+    if not web.is_htmx(request):
+        return Response(
+            content="",
+            status_code=303,
+            headers={"location": f"/admin/funds#recon-{recon.id}", **web.SECURITY_HEADERS},
+        )
+    found = len(recon.differences)
+    return web.render(
+        "_recon_run.html",
+        run=_run_row(recon, True),
+        csrf=web.console_session(request).csrf,
+        flash=f"对账 #{recon.id} 完成：匹配 {recon.matched} 笔，" + (f"发现 {found} 条差异" if found else "没有差异"),
     )
 
 
 @post("/funds/reconciliations/{recon_id:int}/differences/{n:int}/resolve", name="console-fund-resolve")
 async def resolve_difference(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    recon_id: int,
-    n: int,
-    form: dict[str, str],
+    session: DbSession,
+    principal: CurrentUser,
+    recon_id: FromPath[int],
+    n: FromPath[int],
+    form: web.ConsoleForm,
 ) -> Response[str]:
     note = form.get("note", "")
     if len(note) > 1000:
@@ -120,4 +223,4 @@ async def resolve_difference(
     )
 
 
-ROUTES = [funds_page, resolve_difference]
+ROUTES = [funds_page, start_reconciliation, resolve_difference]

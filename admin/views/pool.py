@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Forbidden, Invalid
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service
@@ -134,10 +135,10 @@ async def _tab_rows(
 @get("/pool", name="console-pool")
 async def pool_page(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    settings: Settings,
-    tab: str = Parameter(query="tab", default="pending", max_length=20),
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    tab: Annotated[str, QueryParameter(max_length=20)] = "pending",
 ) -> Response[str]:
     _readers(principal)
     if tab not in TABS:
@@ -173,12 +174,12 @@ def _back(form: dict[str, str]) -> str:
 @post("/pool/services/{service_id:int}/{action:str}", name="console-service-action")
 async def service_action(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    settings: Settings,
-    service_id: int,
-    action: str,
-    form: dict[str, str],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    service_id: FromPath[int],
+    action: FromPath[str],
+    form: web.ConsoleForm,
 ) -> Response[str]:
     if action not in SERVICE_ACTIONS:
         raise Invalid.field("action", "未知操作 (unknown action)")
@@ -203,11 +204,11 @@ async def service_action(
 @post("/pool/organizations/{org_id:int}/{action:str}", name="console-organization-action")
 async def organization_action(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    org_id: int,
-    action: str,
-    form: dict[str, str],
+    session: DbSession,
+    principal: CurrentUser,
+    org_id: FromPath[int],
+    action: FromPath[str],
+    form: web.ConsoleForm,
 ) -> Response[str]:
     if action not in ORG_ACTIONS:
         raise Invalid.field("action", "未知操作 (unknown action)")

@@ -7,11 +7,12 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath
 
 from admin import web
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import Forbidden, Invalid
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement import contracts
@@ -49,7 +50,7 @@ def _may_write(principal: Principal) -> bool:
 
 @get("/procurement", name="console-procurement")
 async def procurement_page(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
 ) -> Response[str]:
     budgets, _ = await procurement.list_budgets(session, principal, fiscal_year=None, limit=PAGE, offset=0)
     lines = [line for b in budgets for line in b.lines]
@@ -117,11 +118,11 @@ def _accept_input(form: dict[str, str]) -> AcceptIn:
 @post("/procurement/contracts/{contract_id:int}/milestones/{milestone_id:int}/accept", name="console-milestone-accept")
 async def accept_milestone(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    contract_id: int,
-    milestone_id: int,
-    form: dict[str, str],
+    session: DbSession,
+    principal: CurrentUser,
+    contract_id: FromPath[int],
+    milestone_id: FromPath[int],
+    form: web.ConsoleForm,
 ) -> Response[str]:
     data = _accept_input(form)
     contract = await contracts.accept_milestone(session, principal, contract_id, milestone_id, data)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, QueryParameter
 
 from admin import web
 from marketplace import clock
-from marketplace.auth.principal import Principal
+from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
 from marketplace.reports import jobs
 from marketplace.reports import service as reports
 from marketplace.reports.controllers import export_out
-from marketplace.settings import Settings
 
 
 def _plain(value: Any) -> Any:
@@ -26,11 +24,11 @@ def _plain(value: Any) -> Any:
 @get("/reports", name="console-reports")
 async def reports_page(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    settings: Settings,
-    year: int | None = Parameter(query="year", default=None, ge=2000, le=2100),
-    quarter: int | None = Parameter(query="quarter", default=None, ge=1, le=4),
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
+    quarter: Annotated[int | None, QueryParameter(ge=1, le=4)] = None,
 ) -> Response[str]:
     today = clock.today()
     year = year or today.year
@@ -69,7 +67,7 @@ def _int(form: dict[str, str], name: str) -> int | None:
 
 @post("/exports", name="console-export-create")
 async def create_export(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, form: dict[str, str]
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, form: web.ConsoleForm
 ) -> Response[str]:
     params = {k: v for k, v in {"year": _int(form, "year"), "quarter": _int(form, "quarter")}.items() if v is not None}
     job = await jobs.create_export(session, principal, form.get("kind", ""), form.get("format", "xlsx"), params)
@@ -78,13 +76,13 @@ async def create_export(
 
 @get("/exports/{job_id:int}", name="console-export-progress")
 async def export_progress(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, job_id: int
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, job_id: FromPath[int]
 ) -> Response[str]:
     return web.render("_export.html", job=export_out(await jobs.get_export(session, principal, job_id)))
 
 
 @get("/exports/{job_id:int}/download", name="console-export-download")
-async def export_download(session: AsyncSession, principal: Principal, job_id: int) -> Response[bytes]:
+async def export_download(session: DbSession, principal: CurrentUser, job_id: FromPath[int]) -> Response[bytes]:
     job = await jobs.get_export(session, principal, job_id, with_content=True)
     if job.status != "done" or job.content is None:
         raise Invalid("导出尚未完成 (export not ready)")

@@ -169,27 +169,67 @@ async def test_security_headers(client) -> None:
 
 def embedded_charts(html: str) -> dict[str, tuple[str, object]]:
     found = re.findall(
-        r'<script type="application/json" id="chart-([a-z_]+)" data-api="([^"]+)">(.*?)</script>', html, re.S
+        r'<script type="application/json" id="chart-([a-z0-9_]+)" data-api="([^"]+)">(.*?)</script>', html, re.S
     )
     return {key: (api.replace("&amp;", "&"), json.loads(body)) for key, api, body in found}
 
 
 async def test_every_chart_agrees_with_the_api(client, auth, db, world) -> None:
+    from tests.admin.money import budget_with_contract, fund_with_gifts
     from tests.reports.data import build_cases
 
     async with db.session() as session:
         await build_cases(session, world)
-    for user in ("admin", "supervisor", "director"):
+    budget = (await budget_with_contract(client, auth, world))["budget"]
+    fund_id = await fund_with_gifts(client, auth, db, world)
+    money = {f"budget_{budget['id']}", f"fund_income_{fund_id}", f"fund_spending_{fund_id}"}
+    expected = {
+        "admin": {"coverage", "referrals", "overdue"} | money,
+        "auditor": {"coverage", "referrals", "overdue"} | money,
+        "supervisor": {"coverage", "referrals", "overdue"},
+        "director": {"coverage", "referrals", "overdue"},
+        "procurement": {f"budget_{budget['id']}"},
+        "fund": money,
+        "org": set(),
+    }
+    for user, keys in expected.items():
         await console_login(client, user)
         page = await client.get("/admin/")
         charts = embedded_charts(page.text)
-        assert {"coverage", "referrals", "overdue"} <= set(charts), (user, sorted(charts))
+        assert set(charts) == keys, (user, sorted(charts))
         headers = await auth(user)
         for key, (api, data) in charts.items():
             r = await client.get(api, headers=headers)
             assert r.status_code == 200, (api, r.text)
             assert r.json() == data, (user, key)
+    # What a reader sees on the money charts: the purchase line's 10,000-yuan commitment and the fund's figures.
+    await console_login(client, "admin")
+    page = await client.get("/admin/")
+    charts = embedded_charts(page.text)
+    lines = {x["code"]: x for x in charts[f"budget_{budget['id']}"][1]["lines"]}
+    assert lines["purchase_services"]["committed_fen"] == 1_000_000
+    assert lines["purchase_services"]["appropriation_fen"] == 100_000_000
+    fund = charts[f"fund_income_{fund_id}"][1]
+    assert sum(m["income_fen"] for m in fund["income_by_month"]) == 120_000
+    assert fund["balance_fen"] == 60_000
+    assert "余额 ¥600.00" in page.text and "已承诺 ¥10,000.00" in page.text
     await console_login(client, "admin")
     page = await client.get("/admin/reports?year=2026&quarter=4")
     ((api, data),) = embedded_charts(page.text).values()
     assert (await client.get(api, headers=await auth("admin"))).json() == data
+
+
+async def test_building_the_console_raises_no_litestar_deprecation(settings) -> None:
+    import warnings
+
+    from marketplace.app import create_app
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_app(settings)
+    console = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, DeprecationWarning) and ("console-" in str(w.message) or "admin" in w.filename)
+    ]
+    assert console == []

@@ -1,0 +1,107 @@
+"""The fund page's donation filters, and a reconciliation run started from the console."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from marketplace import clock
+from marketplace.funds.models import Reconciliation
+from tests.admin.console import console_login, htmx
+from tests.admin.money import fund_with_gifts
+
+
+def donation_rows(html: str) -> str:
+    return html[html.index("捐赠记录") :]
+
+
+async def test_donations_filter_by_status_and_channel(client, auth, world, db) -> None:
+    await fund_with_gifts(client, auth, db, world)
+    await console_login(client, "auditor")
+    everything = donation_rows((await client.get("/admin/funds")).text)
+    assert "深圳市某某科技有限公司" in everything and "王先生" in everything
+    cash = donation_rows((await client.get("/admin/funds?channel=cash")).text)
+    assert "王先生" in cash and "深圳市某某科技有限公司" not in cash
+    assert '<option value="cash" selected>' in cash
+    bank = donation_rows((await client.get("/admin/funds?channel=bank_transfer&status=succeeded")).text)
+    assert "深圳市某某科技有限公司" in bank and "王先生" not in bank and "已到账" in bank
+    none = donation_rows((await client.get("/admin/funds?status=refunded")).text)
+    assert "没有符合条件的捐赠" in none and "清除筛选" in none
+    for url in ("/admin/funds?status=nope", "/admin/funds?channel=paypal"):
+        r = await client.get(url)
+        assert r.status_code == 422 and "text/html" in r.headers["content-type"], url
+
+
+def statement(day: dt.date) -> bytes:
+    # BANK-0001 matches the 1,000-yuan gift; BANK-0999 is money the bank has and the books do not.
+    return f"date,amount,reference,payer\n{day},1000.00,BANK-0001,某某科技\n{day},88.00,BANK-0999,不明来款\n".encode()
+
+
+async def test_fund_manager_runs_a_bank_reconciliation_and_sees_its_differences(client, auth, world, db) -> None:
+    fund_id = await fund_with_gifts(client, auth, db, world)
+    today = clock.today()
+    form = {"fund_id": str(fund_id), "source": "bank", "since": str(today), "until": str(today)}
+    files = {"file": ("statement.csv", statement(today), "text/csv")}
+    csrf = await console_login(client, "fund")
+    page = await client.get("/admin/funds")
+    assert "发起对账" in page.text and 'enctype="multipart/form-data"' in page.text
+    # No CSRF token, no run.
+    r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers={"HX-Request": "true"})
+    assert r.status_code == 403
+    # A bank run needs its statement; dates must be dates.
+    r = await client.post("/admin/funds/reconciliations", data=form, headers=htmx(csrf))
+    assert r.status_code == 422 and "对账单" in r.text
+    r = await client.post(
+        "/admin/funds/reconciliations", data={**form, "since": "yesterday"}, files=files, headers=htmx(csrf)
+    )
+    assert r.status_code == 422
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Reconciliation)) == 0
+    r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
+    assert r.status_code == 200, r.text
+    assert "匹配 1 笔" in r.text and "发现 1 条差异" in r.text and "平台无记录" in r.text and "BANK-0999" in r.text
+    assert "¥88.00" in r.text and "/differences/1/resolve" in r.text
+    # The run is stored and listed on the page, its difference open.
+    page = await client.get("/admin/funds")
+    assert "银行对账单" in page.text and "BANK-0999" in page.text
+    async with db.session() as s:
+        recon = await s.scalar(select(Reconciliation))
+        assert recon is not None and recon.created_by == world.users["fund"] and recon.matched == 1
+
+
+async def test_plain_form_reconciliation_and_readers_cannot_start_one(client, auth, world, db) -> None:
+    fund_id = await fund_with_gifts(client, auth, db, world)
+    today = clock.today()
+    form: dict[str, Any] = {"fund_id": str(fund_id), "source": "bank", "since": str(today), "until": str(today)}
+    files = {"file": ("statement.csv", statement(today), "text/csv")}
+    for user in ("admin", "auditor"):
+        csrf = await console_login(client, user)
+        assert "发起对账" not in (await client.get("/admin/funds")).text
+        r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
+        assert r.status_code == 403, user
+    csrf = await console_login(client, "fund")
+    r = await client.post(
+        "/admin/funds/reconciliations", data={**form, "_csrf": csrf}, files=files, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/funds#recon-")
+
+
+async def test_a_stripe_run_with_nothing_to_report(client, auth, world, db, monkeypatch) -> None:
+    from marketplace.funds import channels
+    from tests.funds.support import FakeChannel
+
+    fake = FakeChannel()
+    monkeypatch.setitem(channels.ONLINE_CHANNELS, "stripe", lambda settings: fake)
+    fund_id = await fund_with_gifts(client, auth, db, world)
+    day = clock.today() - dt.timedelta(days=1)
+    csrf = await console_login(client, "fund")
+    form = {"fund_id": str(fund_id), "source": "stripe", "since": str(day), "until": str(day)}
+    r = await client.post("/admin/funds/reconciliations", data=form, headers=htmx(csrf))
+    assert r.status_code == 200, r.text
+    assert "没有差异" in r.text and "账实相符" in r.text and "Stripe 余额流水" in r.text
+    # Stripe is read directly: a file sent with it is refused by the fund's service.
+    files = {"file": ("statement.csv", statement(day), "text/csv")}
+    r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
+    assert r.status_code == 422 and "Stripe" in r.text
