@@ -11,6 +11,7 @@ from marketplace.audit import service as audit
 from marketplace.audit.schemas import AuditList, AuditOut
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.errors import Invalid
+from marketplace.ids import MAX_ID
 from marketplace.pagination import provide_page
 
 
@@ -33,10 +34,10 @@ class AuditController(Controller):
         session: DbSession,
         principal: CurrentUser,
         page: PageParams,
-        user_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        user_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         action: Annotated[str | None, QueryParameter(max_length=40)] = None,
         entity: Annotated[str | None, QueryParameter(max_length=40)] = None,
-        entity_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        entity_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         since: FromQuery[dt.datetime | None] = None,
         until: FromQuery[dt.datetime | None] = None,
     ) -> AuditList:

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from litestar import Controller, get, patch, post
 from litestar.di import Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from marketplace import clock
 from marketplace.cases import notifications
@@ -34,6 +34,7 @@ from marketplace.cases.schemas import (
 )
 from marketplace.cases.taxonomy import GUARDIANSHIP, NEED_STATUSES, REPORT_KINDS, RISK_LEVELS, URGENCY, VISIT_KINDS
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
+from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 from marketplace.settings import Settings
@@ -181,8 +182,8 @@ class ChildController(Controller):
         principal: CurrentUser,
         settings: AppSettings,
         page: PageParams,
-        community_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        community_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         risk_level: FromQuery[Literal["critical", "high", "medium", "low"] | None] = None,
         category: Annotated[str | None, QueryParameter(max_length=40)] = None,
         status: FromQuery[Literal["active", "closed"] | None] = None,
@@ -203,14 +204,14 @@ class ChildController(Controller):
 
     @get("/{child_id:int}", operation_id="getChild", summary="儿童档案详情", opt=WRITES)
     async def read(
-        self, child_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, child_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ChildOut:
         return child_out(await cases.read_child(session, principal, child_id), settings)
 
     @patch("/{child_id:int}", operation_id="updateChild", summary="修改儿童档案")
     async def update(
         self,
-        child_id: FromPath[int],
+        child_id: PathId,
         data: JSONBody[ChildPatch],
         session: DbSession,
         principal: CurrentUser,
@@ -221,14 +222,14 @@ class ChildController(Controller):
 
     @post("/{child_id:int}/needs", operation_id="createNeed", summary="登记需求")
     async def create_need(
-        self, child_id: FromPath[int], data: JSONBody[NeedIn], session: DbSession, principal: CurrentUser
+        self, child_id: PathId, data: JSONBody[NeedIn], session: DbSession, principal: CurrentUser
     ) -> NeedOut:
         return need_out(await cases.create_need(session, principal, child_id, data))
 
     @post("/{child_id:int}/visits", operation_id="createVisit", summary="记录走访")
     async def create_visit(
         self,
-        child_id: FromPath[int],
+        child_id: PathId,
         data: JSONBody[VisitIn],
         session: DbSession,
         principal: CurrentUser,
@@ -239,7 +240,7 @@ class ChildController(Controller):
 
     @get("/{child_id:int}/visits", operation_id="listVisits", summary="走访记录", opt=WRITES)
     async def list_visits(
-        self, child_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
+        self, child_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams
     ) -> VisitList:
         rows, child, total = await cases.list_visits(session, principal, child_id, limit=page.limit, offset=page.offset)
         return VisitList(items=[visit_out(v, child) for v in rows], total=total)
@@ -247,7 +248,7 @@ class ChildController(Controller):
     @post("/{child_id:int}/reports", operation_id="createMandatoryReport", summary="强制报告（立即上报街道与区）")
     async def report(
         self,
-        child_id: FromPath[int],
+        child_id: PathId,
         data: JSONBody[ReportIn],
         session: DbSession,
         principal: CurrentUser,
@@ -269,8 +270,8 @@ class NeedController(Controller):
         principal: CurrentUser,
         page: PageParams,
         status: FromQuery[Literal["open", "referred", "met", "cancelled"] | None] = None,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        child_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        child_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         category: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> NeedList:
         rows, total = await cases.list_needs(
@@ -286,12 +287,12 @@ class NeedController(Controller):
         return NeedList(items=[need_out(n) for n in rows], total=total)
 
     @get("/{need_id:int}", operation_id="getNeed", summary="需求详情")
-    async def read(self, need_id: FromPath[int], session: DbSession, principal: CurrentUser) -> NeedOut:
+    async def read(self, need_id: PathId, session: DbSession, principal: CurrentUser) -> NeedOut:
         return need_out(await cases.visible_need(session, principal, need_id))
 
     @patch("/{need_id:int}", operation_id="updateNeed", summary="修改或取消需求")
     async def update(
-        self, need_id: FromPath[int], data: JSONBody[NeedPatch], session: DbSession, principal: CurrentUser
+        self, need_id: PathId, data: JSONBody[NeedPatch], session: DbSession, principal: CurrentUser
     ) -> NeedOut:
         return need_out(await cases.update_need(session, principal, need_id, data))
 
@@ -307,7 +308,7 @@ class VisitController(Controller):
         session: DbSession,
         principal: CurrentUser,
         page: PageParams,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> OverdueList:
         rows, total = await cases.overdue_visits(
             session, principal, street_id=street_id, limit=page.limit, offset=page.offset
@@ -351,9 +352,7 @@ class NotificationController(Controller):
         return NotificationList(items=[notification_out(n) for n in rows], total=total, unread=unread_count)
 
     @post("/{notification_id:int}/read", operation_id="readNotification", summary="标记已读", status_code=200)
-    async def mark_read(
-        self, notification_id: FromPath[int], session: DbSession, principal: CurrentUser
-    ) -> NotificationOut:
+    async def mark_read(self, notification_id: PathId, session: DbSession, principal: CurrentUser) -> NotificationOut:
         return notification_out(await notifications.mark_read(session, principal, notification_id))
 
 

@@ -30,7 +30,7 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         data = importlib.import_module("marketplace.demo.futian_data")
     except ImportError:
         return
-    settings = get_settings()
+    settings = ctx.get("settings") or get_settings()
     c = cipher(settings.field_key)
     communities: dict[str, int] = ctx.get("communities", {})
     streets: dict[str, int] = ctx.get("streets", {})

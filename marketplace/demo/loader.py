@@ -160,6 +160,7 @@ async def load_demo(settings: Settings, *, if_empty: bool = False) -> bool:
             if if_empty and (await session.scalar(select(func.count()).select_from(Street))):
                 return False
             ctx = await load_pool(session)
+            ctx["settings"] = settings  # the features' demos encrypt with this settings' field key
             for module in feature_demos():
                 log.info("loading demo data: %s", module.__name__)
                 await module.load(session, ctx)

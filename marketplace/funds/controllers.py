@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
@@ -48,6 +48,7 @@ from marketplace.funds.schemas import (
     StatementImportIn,
     StatementImportOut,
 )
+from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
@@ -180,13 +181,11 @@ class FundController(Controller):
         return fund_out(await funds.fund_balances(session, fund))
 
     @get("/{fund_id:int}", operation_id="getFund", summary="基金余额（含定向余额）")
-    async def read(self, fund_id: FromPath[int], session: DbSession, principal: CurrentUser) -> FundOut:
+    async def read(self, fund_id: PathId, session: DbSession, principal: CurrentUser) -> FundOut:
         return fund_out(await funds.read_fund(session, principal, fund_id))
 
     @get("/{fund_id:int}/ledger", operation_id="getFundLedger", summary="基金明细账")
-    async def ledger(
-        self, fund_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
-    ) -> EntryList:
+    async def ledger(self, fund_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams) -> EntryList:
         rows, total = await funds.fund_ledger(session, principal, fund_id, limit=page.limit, offset=page.offset)
         return EntryList(
             items=[
@@ -206,7 +205,7 @@ class FundController(Controller):
 
     @post("/{fund_id:int}/disbursements", operation_id="createDisbursement", summary="拨付资金")
     async def disburse(
-        self, fund_id: FromPath[int], data: JSONBody[DisbursementIn], session: DbSession, principal: CurrentUser
+        self, fund_id: PathId, data: JSONBody[DisbursementIn], session: DbSession, principal: CurrentUser
     ) -> DisbursementOut:
         row = await funds.disburse(
             session,
@@ -223,7 +222,7 @@ class FundController(Controller):
 
     @get("/{fund_id:int}/disbursements", operation_id="listDisbursements", summary="拨付记录")
     async def disbursements(
-        self, fund_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
+        self, fund_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams
     ) -> DisbursementList:
         rows, total = await funds.list_disbursements(session, principal, fund_id, limit=page.limit, offset=page.offset)
         return DisbursementList(items=[disbursement_out(d) for d in rows], total=total)
@@ -236,8 +235,8 @@ class FundController(Controller):
     )
     async def reverse(
         self,
-        fund_id: FromPath[int],
-        disbursement_id: FromPath[int],
+        fund_id: PathId,
+        disbursement_id: PathId,
         data: JSONBody[ReasonIn],
         session: DbSession,
         principal: CurrentUser,
@@ -311,7 +310,7 @@ class DonationController(Controller):
         principal: CurrentUser,
         page: PageParams,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        fund_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        fund_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         channel: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> DonationList:
         rows, total = await gifts.list_donations(
@@ -320,12 +319,12 @@ class DonationController(Controller):
         return DonationList(items=[donation_out(d) for d in rows], total=total)
 
     @get("/{donation_id:int}", operation_id="getDonation", summary="捐赠详情（到账后含票据号）")
-    async def read(self, donation_id: FromPath[int], session: DbSession, principal: CurrentUser) -> DonationOut:
+    async def read(self, donation_id: PathId, session: DbSession, principal: CurrentUser) -> DonationOut:
         return donation_out(await gifts.read_donation(session, principal, donation_id))
 
     @post("/{donation_id:int}/refunds", operation_id="refundOfflineDonation", summary="登记线下退款")
     async def refund(
-        self, donation_id: FromPath[int], data: JSONBody[OfflineRefundIn], session: DbSession, principal: CurrentUser
+        self, donation_id: PathId, data: JSONBody[OfflineRefundIn], session: DbSession, principal: CurrentUser
     ) -> DonationOut:
         donation = await gifts.refund_offline(
             session, principal, donation_id, amount_fen=data.amount_fen, reference=data.reference, reason=data.reason
@@ -334,7 +333,7 @@ class DonationController(Controller):
 
     @post("/{donation_id:int}/purpose", operation_id="changeDonationPurpose", summary="经捐赠人同意变更用途")
     async def purpose(
-        self, donation_id: FromPath[int], data: JSONBody[PurposeChangeIn], session: DbSession, principal: CurrentUser
+        self, donation_id: PathId, data: JSONBody[PurposeChangeIn], session: DbSession, principal: CurrentUser
     ) -> DonationOut:
         donation = await gifts.change_purpose(
             session,
@@ -422,13 +421,13 @@ class ReconciliationController(Controller):
         self,
         session: DbSession,
         principal: CurrentUser,
-        fund_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        fund_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> ReconciliationList:
         rows = await reconciling.list_for_fund(session, principal, fund_id)
         return ReconciliationList(items=[reconciliation_out(r) for r in rows], total=len(rows))
 
     @get("/{recon_id:int}", operation_id="getReconciliation", summary="对账详情")
-    async def read(self, recon_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ReconciliationOut:
+    async def read(self, recon_id: PathId, session: DbSession, principal: CurrentUser) -> ReconciliationOut:
         return reconciliation_out(await reconciling.read(session, principal, recon_id))
 
     @post(
@@ -439,8 +438,8 @@ class ReconciliationController(Controller):
     )
     async def resolve(
         self,
-        recon_id: FromPath[int],
-        n: FromPath[int],
+        recon_id: PathId,
+        n: PathId,
         data: JSONBody[ResolveIn],
         session: DbSession,
         principal: CurrentUser,
@@ -455,11 +454,11 @@ class PublicFundController(Controller):
     dependencies = PAGE
 
     @get("/{fund_id:int}", operation_id="getPublicFundAccounts", summary="基金公开账目（无需登录）")
-    async def accounts(self, fund_id: FromPath[int], session: DbSession) -> PublicFundOut:
+    async def accounts(self, fund_id: PathId, session: DbSession) -> PublicFundOut:
         return await reports.public_accounts(session, fund_id)
 
     @get("/{fund_id:int}/donors", operation_id="getPublicHonourRoll", summary="爱心榜（仅列出同意署名者）")
-    async def donors(self, fund_id: FromPath[int], session: DbSession, page: PageParams) -> HonourRoll:
+    async def donors(self, fund_id: PathId, session: DbSession, page: PageParams) -> HonourRoll:
         return await reports.honour_roll(session, fund_id, limit=page.limit, offset=page.offset)
 
 
@@ -467,7 +466,7 @@ class PublicFundController(Controller):
 async def fund_report(
     session: DbSession,
     principal: CurrentUser,
-    fund_id: Annotated[int, QueryParameter(ge=1)],
+    fund_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID)],
     format: Annotated[str, QueryParameter(pattern="^(json|csv)$")] = "json",
 ) -> FundReport | Response[str]:
     report = await reports.fund_report(session, principal, fund_id)

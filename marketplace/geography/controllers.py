@@ -8,6 +8,7 @@ from litestar.params import QueryParameter
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.geography import service
 from marketplace.geography.schemas import CommunityList, CommunityOut, StreetList, StreetOut
+from marketplace.ids import MAX_ID
 
 
 class GeographyController(Controller):
@@ -25,7 +26,7 @@ class GeographyController(Controller):
         self,
         session: DbSession,
         principal: CurrentUser,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> CommunityList:
         rows = await service.list_communities(session, street_id)
         items = [CommunityOut(id=c.id, street_id=c.street_id, code=c.code, name=c.name) for c in rows]

@@ -4,9 +4,10 @@ import dataclasses
 
 from litestar import Controller, get, post
 from litestar.di import Provide
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
+from marketplace.ids import PathId
 from marketplace.matching import service as matching
 from marketplace.matching.models import MatchingRun
 from marketplace.matching.schemas import (
@@ -47,7 +48,7 @@ class MatchController(Controller):
     )
     async def match(
         self,
-        need_id: FromPath[int],
+        need_id: PathId,
         session: DbSession,
         principal: CurrentUser,
         settings: AppSettings,
@@ -93,7 +94,7 @@ class RunController(Controller):
         return RunList(items=[run_out(r) for r in rows], total=total)
 
     @get("/{run_id:int}", operation_id="getMatchingRun", summary="批量匹配结果")
-    async def read(self, run_id: FromPath[int], session: DbSession, principal: CurrentUser) -> RunOut:
+    async def read(self, run_id: PathId, session: DbSession, principal: CurrentUser) -> RunOut:
         return run_out(await matching.get_run(session, principal, run_id))
 
 

@@ -4,10 +4,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.deps import CurrentUser, DbSession, PageParams
+from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.procurement import allowances, contracts, ocds, reports, service
 from marketplace.procurement import budget as ledger_side
@@ -240,7 +241,7 @@ class BudgetController(Controller):
         return BudgetList(items=[await budget_out(session, b) for b in rows], total=total)
 
     @get("/{budget_id:int}", operation_id="getBudget", summary="预算详情（各科目预算、承诺、支付、可用）")
-    async def read(self, budget_id: FromPath[int], session: DbSession, principal: CurrentUser) -> BudgetOut:
+    async def read(self, budget_id: PathId, session: DbSession, principal: CurrentUser) -> BudgetOut:
         return await budget_out(session, await service.read_budget(session, principal, budget_id))
 
     @get(
@@ -249,7 +250,7 @@ class BudgetController(Controller):
         summary="科目明细：调剂、承诺、释放、支付（逐笔）",
     )
     async def movements(
-        self, budget_id: FromPath[int], line_id: FromPath[int], session: DbSession, principal: CurrentUser
+        self, budget_id: PathId, line_id: PathId, session: DbSession, principal: CurrentUser
     ) -> LineMovements:
         line = await service.read_line(session, principal, budget_id, line_id)
         figs = await ledger_side.line_figures(session, line)
@@ -274,7 +275,7 @@ class BudgetController(Controller):
 
     @post("/{budget_id:int}/adjustments", operation_id="adjustBudget", summary="科目间调剂（须审批文号）")
     async def adjust(
-        self, budget_id: FromPath[int], data: JSONBody[AdjustmentIn], session: DbSession, principal: CurrentUser
+        self, budget_id: PathId, data: JSONBody[AdjustmentIn], session: DbSession, principal: CurrentUser
     ) -> AdjustmentOut:
         row: BudgetAdjustment = await service.adjust_budget(session, principal, budget_id, data)
         return AdjustmentOut(
@@ -305,7 +306,7 @@ class ProcurementController(Controller):
         principal: CurrentUser,
         page: PageParams,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        budget_line_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        budget_line_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         fiscal_year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
     ) -> ProcurementList:
         rows, total = await service.list_procurements(
@@ -320,7 +321,7 @@ class ProcurementController(Controller):
         return ProcurementList(items=[await procurement_out(session, p) for p in rows], total=total)
 
     @get("/{procurement_id:int}", operation_id="getProcurement", summary="采购项目详情（含评审得分）")
-    async def read(self, procurement_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ProcurementOut:
+    async def read(self, procurement_id: PathId, session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.read_procurement(session, principal, procurement_id))
 
     @post(
@@ -330,7 +331,7 @@ class ProcurementController(Controller):
         status_code=200,
     )
     async def approve(
-        self, procurement_id: FromPath[int], data: JSONBody[ApprovalIn], session: DbSession, principal: CurrentUser
+        self, procurement_id: PathId, data: JSONBody[ApprovalIn], session: DbSession, principal: CurrentUser
     ) -> ProcurementOut:
         return await procurement_out(
             session, await service.approve_procurement(session, principal, procurement_id, data)
@@ -338,7 +339,7 @@ class ProcurementController(Controller):
 
     @post("/{procurement_id:int}/bids", operation_id="addBid", summary="登记响应文件（报价、技术分）")
     async def bid(
-        self, procurement_id: FromPath[int], data: JSONBody[BidIn], session: DbSession, principal: CurrentUser
+        self, procurement_id: PathId, data: JSONBody[BidIn], session: DbSession, principal: CurrentUser
     ) -> ProcurementOut:
         await service.add_bid(session, principal, procurement_id, data)
         return await procurement_out(session, await service.get_procurement(session, procurement_id))
@@ -350,12 +351,12 @@ class ProcurementController(Controller):
         status_code=200,
     )
     async def award(
-        self, procurement_id: FromPath[int], data: JSONBody[AwardIn], session: DbSession, principal: CurrentUser
+        self, procurement_id: PathId, data: JSONBody[AwardIn], session: DbSession, principal: CurrentUser
     ) -> ProcurementOut:
         return await procurement_out(session, await service.award(session, principal, procurement_id, data))
 
     @post("/{procurement_id:int}/cancel", operation_id="cancelProcurement", summary="终止采购", status_code=200)
-    async def cancel(self, procurement_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ProcurementOut:
+    async def cancel(self, procurement_id: PathId, session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.cancel_procurement(session, principal, procurement_id))
 
 
@@ -374,7 +375,7 @@ class ContractController(Controller):
         session: DbSession,
         principal: CurrentUser,
         page: PageParams,
-        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        organization_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> ContractList:
         rows, total = await contracts.list_contracts(
@@ -383,7 +384,7 @@ class ContractController(Controller):
         return ContractList(items=[await contract_out(session, c) for c in rows], total=total)
 
     @get("/{contract_id:int}", operation_id="getContract", summary="合同详情（节点、支付、变更）")
-    async def read(self, contract_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ContractOut:
+    async def read(self, contract_id: PathId, session: DbSession, principal: CurrentUser) -> ContractOut:
         return await contract_out(session, await contracts.read_contract(session, principal, contract_id))
 
     @post(
@@ -394,8 +395,8 @@ class ContractController(Controller):
     )
     async def accept(
         self,
-        contract_id: FromPath[int],
-        milestone_id: FromPath[int],
+        contract_id: PathId,
+        milestone_id: PathId,
         data: JSONBody[AcceptIn],
         session: DbSession,
         principal: CurrentUser,
@@ -405,32 +406,32 @@ class ContractController(Controller):
 
     @post("/{contract_id:int}/payments", operation_id="payContract", summary="按已验收节点支付")
     async def pay(
-        self, contract_id: FromPath[int], data: JSONBody[PaymentIn], session: DbSession, principal: CurrentUser
+        self, contract_id: PathId, data: JSONBody[PaymentIn], session: DbSession, principal: CurrentUser
     ) -> PaymentOut:
         return payment_out(await contracts.add_payment(session, principal, contract_id, data))
 
     @post("/{contract_id:int}/amendments", operation_id="amendContract", summary="合同金额变更（追加≤10%）")
     async def amend(
-        self, contract_id: FromPath[int], data: JSONBody[AmendmentIn], session: DbSession, principal: CurrentUser
+        self, contract_id: PathId, data: JSONBody[AmendmentIn], session: DbSession, principal: CurrentUser
     ) -> ContractOut:
         await contracts.amend(session, principal, contract_id, data)
         return await contract_out(session, await contracts.get_contract(session, contract_id))
 
     @post("/{contract_id:int}/evaluation", operation_id="evaluateContract", summary="绩效评价", status_code=200)
     async def evaluate(
-        self, contract_id: FromPath[int], data: JSONBody[EvaluationIn], session: DbSession, principal: CurrentUser
+        self, contract_id: PathId, data: JSONBody[EvaluationIn], session: DbSession, principal: CurrentUser
     ) -> ContractOut:
         return await contract_out(session, await contracts.evaluate(session, principal, contract_id, data))
 
     @post("/{contract_id:int}/terminate", operation_id="terminateContract", summary="解除合同", status_code=200)
     async def terminate(
-        self, contract_id: FromPath[int], data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
+        self, contract_id: PathId, data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
     ) -> ContractOut:
         return await contract_out(session, await contracts.terminate(session, principal, contract_id, data.reason))
 
     @get("/{contract_id:int}/ocds", operation_id="getContractOcds", summary="合同 OCDS 发布包")
     async def ocds(
-        self, contract_id: FromPath[int], request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
+        self, contract_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
     ) -> Response[bytes]:
         body = await ocds.release_package(session, principal, contract_id, str(request.url))
         return Response(content=body, media_type="application/json")
@@ -501,7 +502,7 @@ class ProcurementReportController(Controller):
         self,
         session: DbSession,
         principal: CurrentUser,
-        budget_id: Annotated[int, QueryParameter(ge=1)],
+        budget_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID)],
         format: Annotated[str, QueryParameter(pattern="^(json|csv|xlsx)$")] = "json",
     ) -> Response[Any]:
         report = await reports.budget_execution(session, principal, budget_id)

@@ -4,11 +4,12 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
+from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import ReferralLog
@@ -66,9 +67,9 @@ class ReferralController(Controller):
         settings: AppSettings,
         page: PageParams,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        need_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        child_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        organization_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        need_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        child_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> ReferralList:
         rows, total = await referrals.list_referrals(
             session,
@@ -85,7 +86,7 @@ class ReferralController(Controller):
 
     @get("/{referral_id:int}", operation_id="getReferral", summary="转介详情", opt=WRITES)
     async def read(
-        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, referral_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._one(session, principal, settings, referral_id, "read")
 
@@ -103,7 +104,7 @@ class ReferralController(Controller):
 
     @post("/{referral_id:int}/accept", operation_id="acceptReferral", summary="接收转介", status_code=200)
     async def accept(
-        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, referral_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "accept")
 
@@ -112,7 +113,7 @@ class ReferralController(Controller):
     )
     async def decline(
         self,
-        referral_id: FromPath[int],
+        referral_id: PathId,
         data: JSONBody[ReasonIn],
         session: DbSession,
         principal: CurrentUser,
@@ -122,7 +123,7 @@ class ReferralController(Controller):
 
     @post("/{referral_id:int}/start", operation_id="startReferral", summary="开始服务", status_code=200)
     async def start(
-        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, referral_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "start")
 
@@ -131,7 +132,7 @@ class ReferralController(Controller):
     )
     async def complete(
         self,
-        referral_id: FromPath[int],
+        referral_id: PathId,
         data: JSONBody[OutcomeIn],
         session: DbSession,
         principal: CurrentUser,
@@ -141,14 +142,14 @@ class ReferralController(Controller):
 
     @post("/{referral_id:int}/close", operation_id="closeReferral", summary="回访后结案", status_code=200)
     async def close(
-        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, referral_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "close")
 
     @post("/{referral_id:int}/revoke", operation_id="revokeReferral", summary="撤回转介", status_code=200)
     async def revoke(
         self,
-        referral_id: FromPath[int],
+        referral_id: PathId,
         session: DbSession,
         principal: CurrentUser,
         settings: AppSettings,
@@ -159,13 +160,13 @@ class ReferralController(Controller):
 
     @post("/{referral_id:int}/logs", operation_id="addReferralLog", summary="服务记录")
     async def add_log(
-        self, referral_id: FromPath[int], data: JSONBody[LogIn], session: DbSession, principal: CurrentUser
+        self, referral_id: PathId, data: JSONBody[LogIn], session: DbSession, principal: CurrentUser
     ) -> LogOut:
         return log_out(await referrals.add_log(session, principal, referral_id, data))
 
     @get("/{referral_id:int}/logs", operation_id="listReferralLogs", summary="服务记录列表")
     async def list_logs(
-        self, referral_id: FromPath[int], session: DbSession, principal: CurrentUser, page: PageParams
+        self, referral_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams
     ) -> LogList:
         rows, total = await referrals.list_logs(session, principal, referral_id, limit=page.limit, offset=page.offset)
         return LogList(items=[log_out(x) for x in rows], total=total)

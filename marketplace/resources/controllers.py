@@ -6,11 +6,12 @@ import anyio.to_thread
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams, Search
+from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service, SocialWorker, VolunteerTeam
@@ -133,6 +134,11 @@ def _items(table: dict[str, str]) -> list[TaxonomyItem]:
     return [TaxonomyItem(code=c, label=label) for c, label in table.items()]
 
 
+# Taxonomy codes (kind, status, category) are lower-case ASCII; anything else names no code and never reaches SQL
+# (PostgreSQL rejects a NUL byte in text).
+CODE = r"^[a-z][a-z0-9_]*$"
+
+
 class TaxonomyController(Controller):
     path = "/api/v1/taxonomy"
     tags = ["resources"]
@@ -168,9 +174,9 @@ class OrganizationController(Controller):
         principal: CurrentUser,
         page: PageParams,
         search: Search,
-        kind: Annotated[str | None, QueryParameter(max_length=40)] = None,
-        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        kind: Annotated[str | None, QueryParameter(max_length=40, pattern=CODE)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20, pattern=CODE)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> OrganizationList:
         text = q.strip() if q else ""
@@ -188,21 +194,21 @@ class OrganizationController(Controller):
         return OrganizationList(items=[organization_out(o) for o in rows], total=total)
 
     @get("/{org_id:int}", operation_id="getOrganization", summary="社会组织详情")
-    async def read(self, org_id: FromPath[int], session: DbSession, principal: CurrentUser) -> OrganizationOut:
+    async def read(self, org_id: PathId, session: DbSession, principal: CurrentUser) -> OrganizationOut:
         return organization_out(await pool.read_organization(session, principal, org_id))
 
     @patch("/{org_id:int}", operation_id="updateOrganization", summary="修改社会组织")
     async def update(
-        self, org_id: FromPath[int], data: JSONBody[OrganizationPatch], session: DbSession, principal: CurrentUser
+        self, org_id: PathId, data: JSONBody[OrganizationPatch], session: DbSession, principal: CurrentUser
     ) -> OrganizationOut:
         return organization_out(await pool.update_organization(session, principal, org_id, data))
 
     @post("/{org_id:int}/approve", operation_id="approveOrganization", summary="审核通过入库", status_code=200)
-    async def approve(self, org_id: FromPath[int], session: DbSession, principal: CurrentUser) -> OrganizationOut:
+    async def approve(self, org_id: PathId, session: DbSession, principal: CurrentUser) -> OrganizationOut:
         return organization_out(await pool.set_organization_status(session, principal, org_id, "approved"))
 
     @post("/{org_id:int}/suspend", operation_id="suspendOrganization", summary="暂停机构", status_code=200)
-    async def suspend(self, org_id: FromPath[int], session: DbSession, principal: CurrentUser) -> OrganizationOut:
+    async def suspend(self, org_id: PathId, session: DbSession, principal: CurrentUser) -> OrganizationOut:
         return organization_out(await pool.set_organization_status(session, principal, org_id, "suspended"))
 
 
@@ -227,13 +233,13 @@ class ServiceController(Controller):
         page: PageParams,
         search: Search,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
-        category: Annotated[str | None, QueryParameter(max_length=40)] = None,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        child_category: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=40, pattern=CODE)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        child_category: Annotated[str | None, QueryParameter(max_length=40, pattern=CODE)] = None,
         age: Annotated[int | None, QueryParameter(ge=0, le=18)] = None,
         available: FromQuery[bool | None] = None,
-        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        organization_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20, pattern=CODE)] = None,
     ) -> ServiceList:
         text = q.strip() if q else ""
         ordered = await ranked_ids(search, "services", text) if text else None
@@ -253,7 +259,7 @@ class ServiceController(Controller):
 
     @get("/{service_id:int}", operation_id="getService", summary="服务项目详情")
     async def read(
-        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         service = await pool.read_service(session, principal, service_id)
         return (await services_out(session, [service], settings))[0]
@@ -261,7 +267,7 @@ class ServiceController(Controller):
     @patch("/{service_id:int}", operation_id="updateService", summary="修改服务项目")
     async def update(
         self,
-        service_id: FromPath[int],
+        service_id: PathId,
         data: JSONBody[ServicePatch],
         session: DbSession,
         principal: CurrentUser,
@@ -284,20 +290,20 @@ class ServiceController(Controller):
 
     @post("/{service_id:int}/submit", operation_id="submitService", summary="提交审核", status_code=200)
     async def submit(
-        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "submit")
 
     @post("/{service_id:int}/approve", operation_id="approveService", summary="审核通过并发布", status_code=200)
     async def approve(
-        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "approve")
 
     @post("/{service_id:int}/reject", operation_id="rejectService", summary="退回修改", status_code=200)
     async def reject(
         self,
-        service_id: FromPath[int],
+        service_id: PathId,
         data: JSONBody[ReasonIn],
         session: DbSession,
         principal: CurrentUser,
@@ -307,19 +313,19 @@ class ServiceController(Controller):
 
     @post("/{service_id:int}/pause", operation_id="pauseService", summary="暂停", status_code=200)
     async def pause(
-        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "pause")
 
     @post("/{service_id:int}/resume", operation_id="resumeService", summary="恢复", status_code=200)
     async def resume(
-        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "resume")
 
     @post("/{service_id:int}/archive", operation_id="archiveService", summary="归档", status_code=200)
     async def archive(
-        self, service_id: FromPath[int], session: DbSession, principal: CurrentUser, settings: AppSettings
+        self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         return await self._transition(session, principal, settings, service_id, "archive")
 
@@ -363,8 +369,8 @@ class PeopleController(Controller):
         session: DbSession,
         principal: CurrentUser,
         page: PageParams,
-        organization_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        organization_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> SocialWorkerList:
         rows, total = await pool.list_social_workers(
             session, organization_id=organization_id, street_id=street_id, limit=page.limit, offset=page.offset
@@ -379,7 +385,7 @@ class PeopleController(Controller):
 
     @patch("/social-workers/{worker_id:int}", operation_id="updateSocialWorker", summary="修改社工")
     async def update_worker(
-        self, worker_id: FromPath[int], data: JSONBody[SocialWorkerPatch], session: DbSession, principal: CurrentUser
+        self, worker_id: PathId, data: JSONBody[SocialWorkerPatch], session: DbSession, principal: CurrentUser
     ) -> SocialWorkerOut:
         return social_worker_out(await pool.update_social_worker(session, principal, worker_id, data))
 
@@ -389,7 +395,7 @@ class PeopleController(Controller):
         session: DbSession,
         principal: CurrentUser,
         page: PageParams,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> VolunteerTeamList:
         rows, total = await pool.list_volunteer_teams(
             session, street_id=street_id, limit=page.limit, offset=page.offset
@@ -404,7 +410,7 @@ class PeopleController(Controller):
 
     @patch("/volunteer-teams/{team_id:int}", operation_id="updateVolunteerTeam", summary="修改志愿服务队")
     async def update_team(
-        self, team_id: FromPath[int], data: JSONBody[VolunteerTeamPatch], session: DbSession, principal: CurrentUser
+        self, team_id: PathId, data: JSONBody[VolunteerTeamPatch], session: DbSession, principal: CurrentUser
     ) -> VolunteerTeamOut:
         return volunteer_team_out(await pool.update_volunteer_team(session, principal, team_id, data))
 

@@ -40,3 +40,14 @@ async def test_audit_log_is_append_only_in_the_database(db, cases: Cases, client
     with pytest.raises(DBAPIError, match="append-only"):
         async with db.session() as s:
             await s.execute(text("TRUNCATE audit_log"))
+
+
+async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz: an id past PostgreSQL's integer range overflowed the driver into a 500."""
+    h = await auth("admin")
+    for method, url in [("GET", "/api/v1/audit?user_id={id}")]:
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        assert "2147483647" in body["detail"], body
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        if "?" not in url:  # the largest id the database holds is valid: it just names nothing
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)

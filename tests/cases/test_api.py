@@ -185,3 +185,20 @@ async def test_needs_validation(client, auth, cases: Cases) -> None:
     assert r.status_code == 201 and r.json()["status"] == "open"
     r = await client.patch(f"/api/v1/needs/{r.json()['id']}", json={"status": "cancelled"}, headers=h)
     assert r.json()["status"] == "cancelled"
+
+
+async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz: an id past PostgreSQL's integer range overflowed the driver into a 500."""
+    h = await auth("admin")
+    for method, url in [
+        ("GET", "/api/v1/children/{id}"),
+        ("GET", "/api/v1/needs/{id}"),
+        ("POST", "/api/v1/notifications/{id}/read"),
+        ("GET", "/api/v1/children?street_id={id}"),
+        ("GET", "/api/v1/needs?child_id={id}"),
+    ]:
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        assert "2147483647" in body["detail"], body
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        if "?" not in url:  # the largest id the database holds is valid: it just names nothing
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)

@@ -301,3 +301,20 @@ async def test_bank_statement_import_records_new_lines_once(client, auth: Auth, 
         ),
         403,
     )
+
+
+async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz: an id past PostgreSQL's integer range overflowed the driver into a 500."""
+    h = await auth("fund")
+    for method, url in [
+        ("GET", "/api/v1/funds/{id}"),
+        ("GET", "/api/v1/donations/{id}"),
+        ("GET", "/api/v1/reconciliations/{id}"),
+        ("GET", "/api/v1/public/funds/{id}/donors"),
+        ("GET", "/api/v1/reconciliations?fund_id={id}"),
+    ]:
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        assert "2147483647" in body["detail"], body
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        if "?" not in url:  # the largest id the database holds is valid: it just names nothing
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)

@@ -178,3 +178,14 @@ async def test_batch_run_is_optimal_and_stored(client, auth, cases: Cases, world
     assert_problem(await client.get(f"/api/v1/matching/runs/{run['id']}", headers=await auth("supervisor2")), 404)
     district = await client.post("/api/v1/matching/runs", json={}, headers=await auth("admin"))
     assert district.json()["needs_count"] == 5
+
+
+async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz: an id past PostgreSQL's integer range overflowed the driver into a 500."""
+    h = await auth("admin")
+    for method, url in [("GET", "/api/v1/matching/runs/{id}")]:
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        assert "2147483647" in body["detail"], body
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        if "?" not in url:  # the largest id the database holds is valid: it just names nothing
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)

@@ -601,3 +601,19 @@ async def test_bad_input_is_a_problem_never_a_500(client, auth: Auth, world) -> 
         assert r.headers["content-type"].startswith("application/problem+json")
     after = (await client.get(f"/api/v1/contracts/{c['id']}", headers=officer)).json()
     assert after["paid_fen"] == 0 and after["amount_fen"] == 1_000_000 and after["milestones"][0]["status"] == "pending"
+
+
+async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz: an id past PostgreSQL's integer range overflowed the driver into a 500."""
+    h = await auth("procurement")
+    for method, url in [
+        ("GET", "/api/v1/budgets/{id}"),
+        ("GET", "/api/v1/procurements/{id}"),
+        ("GET", "/api/v1/contracts/{id}"),
+        ("GET", "/api/v1/contracts/{id}/ocds"),
+    ]:
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        assert "2147483647" in body["detail"], body
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        if "?" not in url:  # the largest id the database holds is valid: it just names nothing
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)

@@ -198,3 +198,18 @@ async def test_capacity_is_never_overbooked_under_concurrent_accepts(client, aut
     async with db.session(write=False) as s:
         assert await s.scalar(select(func.count()).select_from(Referral).where(Referral.status == "accepted")) == 1
         assert await s.scalar(select(func.count()).select_from(Need).where(Need.status == "referred")) == 50
+
+
+async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz: an id past PostgreSQL's integer range overflowed the driver into a 500."""
+    h = await auth("admin")
+    for method, url in [
+        ("GET", "/api/v1/referrals/{id}"),
+        ("POST", "/api/v1/referrals/{id}/close"),
+        ("GET", "/api/v1/referrals?need_id={id}"),
+    ]:
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        assert "2147483647" in body["detail"], body
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        if "?" not in url:  # the largest id the database holds is valid: it just names nothing
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)

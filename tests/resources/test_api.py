@@ -260,3 +260,36 @@ async def test_openapi_schema_is_served(client) -> None:
     assert "/api/v1/services" in paths and "/api/v1/auth/login" in paths
     ops = [op.get("operationId") for p in paths.values() for op in p.values() if isinstance(op, dict)]
     assert all(ops), "every route has an operation_id"
+
+
+async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz: an id past PostgreSQL's integer range overflowed the driver into a 500."""
+    h = await auth("admin")
+    for method, url in [
+        ("GET", "/api/v1/organizations/{id}"),
+        ("POST", "/api/v1/organizations/{id}/suspend"),
+        ("GET", "/api/v1/services/{id}"),
+        ("POST", "/api/v1/services/{id}/approve"),
+        ("GET", "/api/v1/communities?street_id={id}"),
+        ("GET", "/api/v1/services?street_id={id}"),
+    ]:
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        assert "2147483647" in body["detail"], body
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        if "?" not in url:  # the largest id the database holds is valid: it just names nothing
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)
+
+
+async def test_filter_codes_that_are_not_taxonomy_codes_are_a_400_problem(client, auth) -> None:
+    """Found by tests/fuzz on PostgreSQL: a NUL byte in ?category= reached the query and answered 500."""
+    h = await auth("admin")
+    for url in [
+        "/api/v1/services?category=%0A%00G",
+        "/api/v1/services?child_category=a%00b",
+        "/api/v1/services?status=%00",
+        "/api/v1/organizations?kind=%00",
+        "/api/v1/organizations?status=Approved",
+    ]:
+        assert_problem(await client.get(url, headers=h), 400)
+    ok = await client.get("/api/v1/services?category=no_such_category", headers=h)
+    assert ok.status_code == 200 and ok.json()["total"] == 0, ok.text
