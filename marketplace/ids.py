@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, TypeAlias
 
+import msgspec
 from litestar.params import PathParameter
 
 MAX_ID = 2**31 - 1  # PostgreSQL ``integer``, the type of every primary and foreign key
 
 PathId: TypeAlias = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+# The same bound for ids inside request bodies.
+BodyId: TypeAlias = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]

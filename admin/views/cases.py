@@ -17,6 +17,7 @@ from marketplace.cases import service as cases
 from marketplace.cases.models import Child
 from marketplace.cases.taxonomy import GENDERS, RISK_LEVELS
 from marketplace.deps import AppSettings, CurrentUser, DbSession
+from marketplace.ids import MAX_ID
 
 PAGE = 100
 
@@ -45,7 +46,7 @@ async def cases_page(
     principal: CurrentUser,
     settings: AppSettings,
     page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
-    child: Annotated[int | None, QueryParameter(ge=1)] = None,
+    child: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
 ) -> Response[str]:
     focus: dict[str, Any] | None = None
     if child is not None:

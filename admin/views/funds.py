@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from admin import web
 from marketplace import clock
@@ -19,6 +19,7 @@ from marketplace.errors import Invalid
 from marketplace.funds import accounts, donations, reconciling
 from marketplace.funds import service as funds
 from marketplace.funds.models import Reconciliation, ReconciliationDifference
+from marketplace.ids import PathId
 
 PAGE = 50
 # The API's limit for a statement (ReconciliationIn.file).
@@ -204,8 +205,8 @@ async def resolve_difference(
     request: Request[Any, Any, Any],
     session: DbSession,
     principal: CurrentUser,
-    recon_id: FromPath[int],
-    n: FromPath[int],
+    recon_id: PathId,
+    n: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
     note = form.get("note", "")

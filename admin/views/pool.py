@@ -13,6 +13,7 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Forbidden, Invalid
+from marketplace.ids import PathId
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service
 from marketplace.resources.taxonomy import (
@@ -177,7 +178,7 @@ async def service_action(
     session: DbSession,
     principal: CurrentUser,
     settings: AppSettings,
-    service_id: FromPath[int],
+    service_id: PathId,
     action: FromPath[str],
     form: web.ConsoleForm,
 ) -> Response[str]:
@@ -206,7 +207,7 @@ async def organization_action(
     request: Request[Any, Any, Any],
     session: DbSession,
     principal: CurrentUser,
-    org_id: FromPath[int],
+    org_id: PathId,
     action: FromPath[str],
     form: web.ConsoleForm,
 ) -> Response[str]:

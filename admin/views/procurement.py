@@ -7,13 +7,13 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
 
 from admin import web
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import Forbidden, Invalid
+from marketplace.ids import PathId
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement import contracts
 from marketplace.procurement import service as procurement
@@ -120,8 +120,8 @@ async def accept_milestone(
     request: Request[Any, Any, Any],
     session: DbSession,
     principal: CurrentUser,
-    contract_id: FromPath[int],
-    milestone_id: FromPath[int],
+    contract_id: PathId,
+    milestone_id: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
     data = _accept_input(form)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from marketplace.auth.principal import Principal
 from marketplace.cases.taxonomy import GENDERS, RISK_LEVELS
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
+from marketplace.ids import PathId
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import ReferralLog
 from marketplace.referrals.schemas import ReferralOut
@@ -214,7 +215,7 @@ async def accept_referral(
     session: DbSession,
     principal: CurrentUser,
     settings: AppSettings,
-    referral_id: FromPath[int],
+    referral_id: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
     return await _answer(request, session, principal, settings, referral_id, form, "accept")
@@ -226,7 +227,7 @@ async def decline_referral(
     session: DbSession,
     principal: CurrentUser,
     settings: AppSettings,
-    referral_id: FromPath[int],
+    referral_id: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
     return await _answer(request, session, principal, settings, referral_id, form, "decline")

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from admin import web
 from marketplace import clock
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
+from marketplace.ids import PathId
 from marketplace.reports import jobs
 from marketplace.reports import service as reports
 from marketplace.reports.controllers import export_out
@@ -76,13 +77,13 @@ async def create_export(
 
 @get("/exports/{job_id:int}", name="console-export-progress")
 async def export_progress(
-    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, job_id: FromPath[int]
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, job_id: PathId
 ) -> Response[str]:
     return web.render("_export.html", job=export_out(await jobs.get_export(session, principal, job_id)))
 
 
 @get("/exports/{job_id:int}/download", name="console-export-download")
-async def export_download(session: DbSession, principal: CurrentUser, job_id: FromPath[int]) -> Response[bytes]:
+async def export_download(session: DbSession, principal: CurrentUser, job_id: PathId) -> Response[bytes]:
     job = await jobs.get_export(session, principal, job_id, with_content=True)
     if job.status != "done" or job.content is None:
         raise Invalid("导出尚未完成 (export not ready)")

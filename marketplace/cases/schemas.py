@@ -5,7 +5,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-PositiveId = Annotated[int, msgspec.Meta(ge=1)]
+from marketplace.ids import BodyId as PositiveId
+
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 Text = Annotated[str, msgspec.Meta(max_length=5000)]

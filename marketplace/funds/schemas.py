@@ -5,9 +5,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from marketplace.ids import BodyId as PositiveId
+
 Fen = Annotated[int, msgspec.Meta(ge=1, le=10_000_000_000)]
 GiftFen = Annotated[int, msgspec.Meta(ge=100, le=1_000_000_000, description="整数分；最少 1 元")]
-PositiveId = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Note = Annotated[str, msgspec.Meta(max_length=500)]
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,20}$", max_length=200)]

@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from marketplace.ids import BodyId
+
 
 class MatchIn(msgspec.Struct, forbid_unknown_fields=True):
     limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 10
@@ -29,7 +31,7 @@ class MatchOut(msgspec.Struct):
 
 
 class RunIn(msgspec.Struct, forbid_unknown_fields=True):
-    street_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    street_id: BodyId | None = None
 
 
 class AssignmentOut(msgspec.Struct):

@@ -5,13 +5,14 @@ from typing import Annotated, Any
 
 import msgspec
 
+from marketplace.ids import BodyId as PositiveId
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 ShortName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
 Reason = Annotated[str, msgspec.Meta(max_length=500)]
 DocumentNo = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-PositiveId = Annotated[int, msgspec.Meta(ge=1)]
 # 100亿元: far beyond any district budget, and sums of such amounts still fit a 64-bit column.
 Fen = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000_000)]
 PositiveFen = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000_000)]

@@ -5,7 +5,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-PositiveId = Annotated[int, msgspec.Meta(ge=1)]
+from marketplace.ids import BodyId as PositiveId
+
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 Outcome = Literal[
     "got_help",

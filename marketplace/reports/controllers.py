@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from marketplace import clock
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Conflict
+from marketplace.ids import MAX_ID, PathId
 from marketplace.reports import exports, jobs
 from marketplace.reports import service as reports
 from marketplace.reports.models import ExportJob
@@ -54,7 +55,7 @@ class ReportController(Controller):
         self,
         session: DbSession,
         principal: CurrentUser,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
@@ -69,7 +70,7 @@ class ReportController(Controller):
         session: DbSession,
         principal: CurrentUser,
         settings: AppSettings,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
@@ -84,7 +85,7 @@ class ReportController(Controller):
         session: DbSession,
         principal: CurrentUser,
         settings: AppSettings,
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> dict[str, Any]:
         return await reports.overdue(session, principal, settings, street_id)
 
@@ -96,7 +97,7 @@ class ReportController(Controller):
         settings: AppSettings,
         year: Annotated[int, QueryParameter(ge=2000, le=2100)],
         quarter: Annotated[int, QueryParameter(ge=1, le=4)],
-        street_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
@@ -131,11 +132,11 @@ class ReportController(Controller):
         return {"items": [export_out(j) for j in rows], "total": len(rows)}
 
     @get("/exports/{job_id:int}", operation_id="getReportExport", summary="导出任务进度")
-    async def get_export(self, job_id: FromPath[int], session: DbSession, principal: CurrentUser) -> ExportOut:
+    async def get_export(self, job_id: PathId, session: DbSession, principal: CurrentUser) -> ExportOut:
         return export_out(await jobs.get_export(session, principal, job_id))
 
     @get("/exports/{job_id:int}/download", operation_id="downloadReportExport", summary="下载导出文件")
-    async def download(self, job_id: FromPath[int], session: DbSession, principal: CurrentUser) -> Response[bytes]:
+    async def download(self, job_id: PathId, session: DbSession, principal: CurrentUser) -> Response[bytes]:
         job = await jobs.get_export(session, principal, job_id, with_content=True)
         if job.status != "done" or job.content is None:
             raise Conflict("导出尚未完成 (export not ready)", status_label=jobs.JOB_STATUSES.get(job.status))

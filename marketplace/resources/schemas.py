@@ -5,6 +5,7 @@ from typing import Annotated
 
 import msgspec
 
+from marketplace.ids import BodyId as PositiveId
 from marketplace.resources.taxonomy import (
     DELIVERY_MODES,
     FIVE_SOCIETIES,
@@ -17,7 +18,6 @@ Short = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^[0-9+\-() ]{5,40}$")]
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
 Age = Annotated[int, msgspec.Meta(ge=0, le=18)]
-PositiveId = Annotated[int, msgspec.Meta(ge=1)]
 NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 Fen = Annotated[int, msgspec.Meta(ge=0, le=10_000_000_000)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
