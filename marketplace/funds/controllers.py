@@ -6,6 +6,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.params import JSONBody, QueryParameter
 
+from marketplace import tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
 from marketplace.funds import accounts, reconciling, reports, runtime, stripe_events
@@ -468,14 +469,10 @@ async def fund_report(
     principal: CurrentUser,
     fund_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID)],
     format: Annotated[str, QueryParameter(pattern="^(json|csv)$")] = "json",
-) -> FundReport | Response[str]:
+) -> FundReport | Response[bytes]:
     report = await reports.fund_report(session, principal, fund_id)
     if format == "csv":
-        return Response(
-            content=reports.report_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="fund-{fund_id}-report.csv"'},
-        )
+        return tabular.download([reports.report_sheet(report)], "csv", f"fund-{fund_id}-report")
     return report
 
 

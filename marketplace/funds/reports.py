@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 
 from sqlalchemy import func, select
@@ -24,6 +22,7 @@ from marketplace.funds.schemas import (
     PublicPurpose,
 )
 from marketplace.funds.service import fund_balances, get_fund, require_reader
+from marketplace.tabular import Sheet
 
 
 async def public_accounts(session: AsyncSession, fund_id: int) -> PublicFundOut:
@@ -134,17 +133,18 @@ async def fund_report(session: AsyncSession, principal: Principal, fund_id: int)
     )
 
 
-def report_csv(report: FundReport) -> str:
-    """One sheet, three blocks (income by month and channel, purposes, totals), amounts in fen and yuan."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "month_or_purpose", "channel_or_label", "income_fen", "refunds_or_spent_fen", "count"])
-    for m in report.income_by_month:
-        w.writerow(["income", m.month, CHANNELS.get(m.channel, m.channel), m.income_fen, m.refunds_fen, m.donations])
-    for p in report.spending_by_purpose:
-        w.writerow(["purpose", p.purpose, p.label, p.income_fen, p.spent_fen, ""])
-    w.writerow(["total", "balance", "余额", report.balance_fen, "", ""])
-    w.writerow(["total", "restricted", "定向余额", report.restricted_balance_fen, "", ""])
-    w.writerow(["total", "unrestricted", "非定向余额", report.unrestricted_balance_fen, "", ""])
-    w.writerow(["total", "fees", "手续费", report.fees_fen, "", ""])
-    return out.getvalue()
+def report_sheet(report: FundReport) -> Sheet:
+    """One sheet, three blocks (income by month and channel, purposes, totals), amounts in fen."""
+    rows: list[list[object]] = [
+        ["income", m.month, CHANNELS.get(m.channel, m.channel), m.income_fen, m.refunds_fen, m.donations]
+        for m in report.income_by_month
+    ]
+    rows += [["purpose", p.purpose, p.label, p.income_fen, p.spent_fen, ""] for p in report.spending_by_purpose]
+    rows += [
+        ["total", "balance", "余额", report.balance_fen, "", ""],
+        ["total", "restricted", "定向余额", report.restricted_balance_fen, "", ""],
+        ["total", "unrestricted", "非定向余额", report.unrestricted_balance_fen, "", ""],
+        ["total", "fees", "手续费", report.fees_fen, "", ""],
+    ]
+    headers = ["section", "month_or_purpose", "channel_or_label", "income_fen", "refunds_or_spent_fen", "count"]
+    return Sheet(f"fund-{report.fund_id}", headers, rows)

@@ -7,6 +7,7 @@ from litestar.di import Provide
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import tabular
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
@@ -52,8 +53,6 @@ from marketplace.procurement.schemas import (
 )
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
-CSV = "text/csv; charset=utf-8"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _line_out(line_id: int, code: str, name: str, original: int, f: ledger_side.LineFigures) -> BudgetLineOut:
@@ -480,17 +479,7 @@ class AllowanceController(Controller):
 
 
 def _download(table: list[list[str]], fmt: str, name: str, numeric: list[int]) -> Response[bytes]:
-    if fmt == "csv":
-        return Response(
-            content=reports.to_csv(table),
-            media_type=CSV,
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return Response(
-        content=reports.to_xlsx(table, name, numeric),
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-    )
+    return tabular.download([tabular.Sheet(name, table[0], table[1:], numeric)], fmt, name)
 
 
 class ProcurementReportController(Controller):

@@ -3,9 +3,6 @@ are exact decimal strings."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,35 +96,3 @@ async def allowance_table(session: AsyncSession, principal: Principal, year: int
             ]
         )
     return table
-
-
-def to_csv(table: Sequence[Sequence[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows(table)
-    # A byte-order mark so Excel on Chinese Windows opens the UTF-8 file with the right encoding.
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def to_xlsx(table: Sequence[Sequence[str]], title: str, numeric_columns: Sequence[int] = ()) -> bytes:
-    from decimal import Decimal
-
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
-    for i, row in enumerate(table):
-        cells: list[object] = list(row)
-        if i > 0:
-            for col in numeric_columns:
-                # Decimal keeps the yuan exact in the cell (no binary-float rounding of fen).
-                cells[col] = Decimal(row[col])
-        sheet.append(cells)
-    for col in numeric_columns:
-        for cell in sheet.iter_cols(min_col=col + 1, max_col=col + 1, min_row=2):
-            for c in cell:
-                c.number_format = "#,##0.00"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from marketplace import clock
+from marketplace import clock, tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Conflict
 from marketplace.ids import MAX_ID, PathId
@@ -15,14 +15,6 @@ from marketplace.reports.models import ExportJob
 from marketplace.reports.schemas import ExportIn, ExportOut
 
 FormatParam = QueryParameter(max_length=10, description="json（默认）、csv 或 xlsx")
-
-
-def _file(sheets: list[exports.Sheet], fmt: str, name: str) -> Response[bytes]:
-    return Response(
-        content=exports.render(sheets, fmt),
-        media_type=exports.FORMATS[fmt],
-        headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'},
-    )
 
 
 def export_out(job: ExportJob) -> ExportOut:
@@ -61,7 +53,9 @@ class ReportController(Controller):
         fmt = exports.check_format(format)
         data = await reports.coverage(session, principal, street_id)
         if fmt:
-            return _file(exports.coverage_sheets(data), fmt, f"coverage-{street_id or 'district'}-{clock.today()}")
+            return tabular.download(
+                exports.coverage_sheets(data), fmt, f"coverage-{street_id or 'district'}-{clock.today()}"
+            )
         return data
 
     @get("/referrals", operation_id="reportReferrals", summary="转介统计：状态、接收与结案时长、超时")
@@ -76,7 +70,9 @@ class ReportController(Controller):
         fmt = exports.check_format(format)
         data = await reports.referrals(session, principal, settings, street_id)
         if fmt:
-            return _file(exports.referrals_sheets(data), fmt, f"referrals-{street_id or 'district'}-{clock.today()}")
+            return tabular.download(
+                exports.referrals_sheets(data), fmt, f"referrals-{street_id or 'district'}-{clock.today()}"
+            )
         return data
 
     @get("/overdue", operation_id="reportOverdue", summary="逾期走访与超时转介（按街道）")
@@ -103,7 +99,9 @@ class ReportController(Controller):
         fmt = exports.check_format(format)
         data = await reports.quarterly(session, principal, settings, year, quarter, street_id)
         if fmt:
-            return _file(exports.quarterly_sheets(data), fmt, f"quarterly-{year}Q{quarter}-{street_id or 'district'}")
+            return tabular.download(
+                exports.quarterly_sheets(data), fmt, f"quarterly-{year}Q{quarter}-{street_id or 'district'}"
+            )
         return data
 
     @get("/street-ranking", operation_id="reportStreetRanking", summary="街道年度赛马比拼排名")
@@ -118,7 +116,7 @@ class ReportController(Controller):
         fmt = exports.check_format(format)
         data = await reports.street_ranking(session, principal, settings, year)
         if fmt:
-            return _file(exports.ranking_sheets(data), fmt, f"street-ranking-{year}")
+            return tabular.download(exports.ranking_sheets(data), fmt, f"street-ranking-{year}")
         return data
 
     @post("/exports", operation_id="createReportExport", summary="后台导出报表（返回任务与进度）", status_code=202)

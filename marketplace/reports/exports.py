@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from marketplace.errors import Invalid
+from marketplace.tabular import FORMATS, Sheet, render, to_csv, to_xlsx
 
-FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
-
-@dataclass
-class Sheet:
-    title: str
-    headers: list[str]
-    rows: Sequence[Sequence[Any]]
+__all__ = ["FORMATS", "Sheet", "render", "to_csv", "to_xlsx"]
 
 
 def _pct(value: float | None) -> str:
@@ -130,50 +115,3 @@ def check_format(fmt: str | None) -> str | None:
     if fmt not in FORMATS:
         raise Invalid.field("format", "格式应为 json、csv 或 xlsx (format must be json, csv or xlsx)")
     return fmt
-
-
-def to_csv(sheets: list[Sheet]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for n, sheet in enumerate(sheets):
-        if n:
-            writer.writerow([])
-        if len(sheets) > 1:
-            writer.writerow([f"# {sheet.title}"])
-        writer.writerow(sheet.headers)
-        writer.writerows(sheet.rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _sheet_title(title: str, used: set[str]) -> str:
-    # Excel limits sheet names to 31 characters, unique in the workbook, without []:*?/\ .
-    clean = "".join(ch for ch in title if ch not in "[]:*?/\\")[:31] or "Sheet"
-    name, n = clean, 2
-    while name in used:
-        suffix = f"({n})"
-        name, n = clean[: 31 - len(suffix)] + suffix, n + 1
-    used.add(name)
-    return name
-
-
-def to_xlsx(sheets: list[Sheet]) -> bytes:
-    book = Workbook()
-    book.remove(book.active)
-    used: set[str] = set()
-    for sheet in sheets:
-        ws = book.create_sheet(_sheet_title(sheet.title, used))
-        ws.append(sheet.headers)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in sheet.rows:
-            ws.append(list(row))
-        for col, header in enumerate(sheet.headers, start=1):
-            width = max([len(str(header))] + [len(str(r[col - 1])) for r in sheet.rows if col - 1 < len(r)])
-            ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = min(60, 4 + 2 * width)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def render(sheets: list[Sheet], fmt: str) -> bytes:
-    return to_csv(sheets) if fmt == "csv" else to_xlsx(sheets)
