@@ -13,6 +13,7 @@ from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams, Search
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
+from marketplace.resources import people
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service, SocialWorker, VolunteerTeam
 from marketplace.resources.schemas import (
@@ -372,7 +373,7 @@ class PeopleController(Controller):
         organization_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> SocialWorkerList:
-        rows, total = await pool.list_social_workers(
+        rows, total = await people.list_social_workers(
             session, organization_id=organization_id, street_id=street_id, limit=page.limit, offset=page.offset
         )
         return SocialWorkerList(items=[social_worker_out(w) for w in rows], total=total)
@@ -381,13 +382,13 @@ class PeopleController(Controller):
     async def create_worker(
         self, data: JSONBody[SocialWorkerIn], session: DbSession, principal: CurrentUser
     ) -> SocialWorkerOut:
-        return social_worker_out(await pool.create_social_worker(session, principal, data))
+        return social_worker_out(await people.create_social_worker(session, principal, data))
 
     @patch("/social-workers/{worker_id:int}", operation_id="updateSocialWorker", summary="修改社工")
     async def update_worker(
         self, worker_id: PathId, data: JSONBody[SocialWorkerPatch], session: DbSession, principal: CurrentUser
     ) -> SocialWorkerOut:
-        return social_worker_out(await pool.update_social_worker(session, principal, worker_id, data))
+        return social_worker_out(await people.update_social_worker(session, principal, worker_id, data))
 
     @get("/volunteer-teams", operation_id="listVolunteerTeams", summary="志愿服务队列表")
     async def list_teams(
@@ -397,7 +398,7 @@ class PeopleController(Controller):
         page: PageParams,
         street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> VolunteerTeamList:
-        rows, total = await pool.list_volunteer_teams(
+        rows, total = await people.list_volunteer_teams(
             session, street_id=street_id, limit=page.limit, offset=page.offset
         )
         return VolunteerTeamList(items=[volunteer_team_out(t) for t in rows], total=total)
@@ -406,13 +407,13 @@ class PeopleController(Controller):
     async def create_team(
         self, data: JSONBody[VolunteerTeamIn], session: DbSession, principal: CurrentUser
     ) -> VolunteerTeamOut:
-        return volunteer_team_out(await pool.create_volunteer_team(session, principal, data))
+        return volunteer_team_out(await people.create_volunteer_team(session, principal, data))
 
     @patch("/volunteer-teams/{team_id:int}", operation_id="updateVolunteerTeam", summary="修改志愿服务队")
     async def update_team(
         self, team_id: PathId, data: JSONBody[VolunteerTeamPatch], session: DbSession, principal: CurrentUser
     ) -> VolunteerTeamOut:
-        return volunteer_team_out(await pool.update_volunteer_team(session, principal, team_id, data))
+        return volunteer_team_out(await people.update_volunteer_team(session, principal, team_id, data))
 
 
 ROUTES = [TaxonomyController, OrganizationController, ServiceController, PeopleController]

@@ -25,18 +25,12 @@ from marketplace.resources.models import (
     ServiceCategory,
     ServiceChildCategory,
     ServiceStreet,
-    SocialWorker,
-    VolunteerTeam,
 )
 from marketplace.resources.schemas import (
     OrganizationIn,
     OrganizationPatch,
     ServiceIn,
     ServicePatch,
-    SocialWorkerIn,
-    SocialWorkerPatch,
-    VolunteerTeamIn,
-    VolunteerTeamPatch,
 )
 from marketplace.resources.taxonomy import (
     CHILD_CATEGORIES,
@@ -70,7 +64,7 @@ POOL_READERS = frozenset({"district_admin", "auditor"})
 # ---------------------------------------------------------------- validation helpers
 
 
-def _check_codes(field: str, values: Sequence[str], table: dict[str, str]) -> list[dict[str, Any]]:
+def check_codes(field: str, values: Sequence[str], table: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {"field": f"{field}[{i}]", "message": f"未知代码 '{v}' (unknown code; see /api/v1/taxonomy)"}
         for i, v in enumerate(values)
@@ -78,7 +72,7 @@ def _check_codes(field: str, values: Sequence[str], table: dict[str, str]) -> li
     ]
 
 
-async def _check_streets(session: AsyncSession, field: str, ids: Sequence[int]) -> list[dict[str, Any]]:
+async def check_streets(session: AsyncSession, field: str, ids: Sequence[int]) -> list[dict[str, Any]]:
     found = await existing_street_ids(session, list(ids))
     return [
         {"field": f"{field}[{i}]", "message": f"街道 {v} 不存在 (unknown street)"}
@@ -87,7 +81,7 @@ async def _check_streets(session: AsyncSession, field: str, ids: Sequence[int]) 
     ]
 
 
-def _raise_if(errors: list[dict[str, Any]]) -> None:
+def raise_if(errors: list[dict[str, Any]]) -> None:
     if errors:
         raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
@@ -99,7 +93,7 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
 # ---------------------------------------------------------------- organizations
 
 
-def _can_manage_org(principal: Principal, org_id: int) -> bool:
+def can_manage_org(principal: Principal, org_id: int) -> bool:
     return principal.role == "district_admin" or (principal.role == "org_staff" and principal.organization_id == org_id)
 
 
@@ -134,12 +128,12 @@ async def create_organization(session: AsyncSession, principal: Principal, data:
     if principal.role == "org_staff" and principal.organization_id is not None:
         raise Forbidden("该账号已属于一个机构 (this account already belongs to an organization)")
     code = data.credit_code.strip().upper()
-    errors = _check_codes("kind", [data.kind], ORGANIZATION_KINDS)
+    errors = check_codes("kind", [data.kind], ORGANIZATION_KINDS)
     reason = credit_code.validate(code)
     if reason:
         errors.append({"field": "credit_code", "message": f"统一社会信用代码无效: {reason}"})
-    errors += await _check_streets(session, "street_ids", data.street_ids)
-    _raise_if(errors)
+    errors += await check_streets(session, "street_ids", data.street_ids)
+    raise_if(errors)
     clash = await session.scalar(
         select(Organization.id).where(or_(Organization.credit_code == code, Organization.name == data.name))
     )
@@ -167,16 +161,16 @@ async def create_organization(session: AsyncSession, principal: Principal, data:
 async def update_organization(
     session: AsyncSession, principal: Principal, org_id: int, data: OrganizationPatch
 ) -> Organization:
-    if not _can_manage_org(principal, org_id):
+    if not can_manage_org(principal, org_id):
         raise Forbidden("只能修改本机构信息 (only the organization itself or the district may edit it)")
     org = await get_organization(session, org_id, lock=True)
     changes = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
     errors: list[dict[str, Any]] = []
     if "kind" in changes:
-        errors += _check_codes("kind", [changes["kind"]], ORGANIZATION_KINDS)
+        errors += check_codes("kind", [changes["kind"]], ORGANIZATION_KINDS)
     if "street_ids" in changes:
-        errors += await _check_streets(session, "street_ids", changes["street_ids"])
-    _raise_if(errors)
+        errors += await check_streets(session, "street_ids", changes["street_ids"])
+    raise_if(errors)
     if "name" in changes:
         clash = await session.scalar(
             select(Organization.id).where(Organization.name == changes["name"], Organization.id != org_id)
@@ -290,20 +284,20 @@ async def read_service(session: AsyncSession, principal: Principal, service_id: 
 async def _validate_service_fields(session: AsyncSession, values: dict[str, Any]) -> None:
     errors: list[dict[str, Any]] = []
     if "categories" in values:
-        errors += _check_codes("categories", values["categories"], SERVICE_CATEGORIES)
+        errors += check_codes("categories", values["categories"], SERVICE_CATEGORIES)
     if "child_categories" in values:
-        errors += _check_codes("child_categories", values["child_categories"], CHILD_CATEGORIES)
+        errors += check_codes("child_categories", values["child_categories"], CHILD_CATEGORIES)
     if "delivery_mode" in values:
-        errors += _check_codes("delivery_mode", [values["delivery_mode"]], DELIVERY_MODES)
+        errors += check_codes("delivery_mode", [values["delivery_mode"]], DELIVERY_MODES)
     if "funding_source" in values:
-        errors += _check_codes("funding_source", [values["funding_source"]], FUNDING_SOURCES)
+        errors += check_codes("funding_source", [values["funding_source"]], FUNDING_SOURCES)
     if "five_societies" in values:
-        errors += _check_codes("five_societies", values["five_societies"], FIVE_SOCIETIES)
+        errors += check_codes("five_societies", values["five_societies"], FIVE_SOCIETIES)
     if "street_ids" in values:
-        errors += await _check_streets(session, "street_ids", values["street_ids"])
+        errors += await check_streets(session, "street_ids", values["street_ids"])
     if values.get("age_min", 0) > values.get("age_max", 18):
         errors.append({"field": "age_min", "message": "最小年龄不能大于最大年龄 (age_min > age_max)"})
-    _raise_if(errors)
+    raise_if(errors)
 
 
 def _apply_service_values(service: Service, values: dict[str, Any]) -> None:
@@ -323,7 +317,7 @@ def _apply_service_values(service: Service, values: dict[str, Any]) -> None:
 
 
 async def create_service(session: AsyncSession, principal: Principal, data: ServiceIn) -> Service:
-    if not _can_manage_org(principal, data.organization_id):
+    if not can_manage_org(principal, data.organization_id):
         raise Forbidden("只能为本机构发布服务项目 (you may list services only for your own organization)")
     org = await get_organization(session, data.organization_id)
     if org.status == "suspended":
@@ -348,7 +342,7 @@ async def create_service(session: AsyncSession, principal: Principal, data: Serv
 
 async def update_service(session: AsyncSession, principal: Principal, service_id: int, data: ServicePatch) -> Service:
     service = await get_service(session, service_id, lock=True)
-    if not _can_manage_org(principal, service.organization_id):
+    if not can_manage_org(principal, service.organization_id):
         raise Forbidden("只能修改本机构的服务项目 (only the owning organization may edit this service)")
     if service.status == "archived":
         raise Conflict("已归档的服务项目不能修改 (archived services are read-only)")
@@ -541,101 +535,3 @@ def is_stale(service: Service, stale_days: int, today: dt.date | None = None) ->
     if service.assured_on is None:
         return True
     return ((today or clock.today()) - service.assured_on).days > stale_days
-
-
-# ---------------------------------------------------------------- social workers and volunteer teams
-
-
-async def list_social_workers(
-    session: AsyncSession, *, organization_id: int | None, street_id: int | None, limit: int, offset: int
-) -> tuple[list[SocialWorker], int]:
-    stmt = select(SocialWorker).where(SocialWorker.active.is_(True))
-    if organization_id:
-        stmt = stmt.where(SocialWorker.organization_id == organization_id)
-    rows = list((await session.scalars(stmt.order_by(SocialWorker.id))).all())
-    if street_id:
-        rows = [w for w in rows if not w.street_ids or street_id in w.street_ids]
-    return rows[offset : offset + limit], len(rows)
-
-
-async def create_social_worker(session: AsyncSession, principal: Principal, data: SocialWorkerIn) -> SocialWorker:
-    if not _can_manage_org(principal, data.organization_id):
-        raise Forbidden("只能登记本机构的社工 (only for your own organization)")
-    await get_organization(session, data.organization_id)
-    _raise_if(
-        _check_codes("specialties", data.specialties, SERVICE_CATEGORIES)
-        + await _check_streets(session, "street_ids", data.street_ids)
-    )
-    worker = SocialWorker(**msgspec.structs.asdict(data))
-    session.add(worker)
-    await session.flush()
-    return worker
-
-
-async def update_social_worker(
-    session: AsyncSession, principal: Principal, worker_id: int, data: SocialWorkerPatch
-) -> SocialWorker:
-    worker = await session.get(SocialWorker, worker_id)
-    if worker is None:
-        raise NotFound(f"社工 {worker_id} 不存在 (social worker not found)")
-    if not _can_manage_org(principal, worker.organization_id):
-        raise Forbidden("只能修改本机构的社工 (only for your own organization)")
-    values = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
-    _raise_if(
-        _check_codes("specialties", values.get("specialties", []), SERVICE_CATEGORIES)
-        + await _check_streets(session, "street_ids", values.get("street_ids", []))
-    )
-    for field, value in values.items():
-        setattr(worker, field, value)
-    return worker
-
-
-def _can_manage_team(principal: Principal, street_id: int, organization_id: int | None) -> bool:
-    return (
-        principal.role == "district_admin"
-        or (principal.role == "child_supervisor" and principal.street_id == street_id)
-        or (
-            principal.role == "org_staff"
-            and organization_id is not None
-            and principal.organization_id == organization_id
-        )
-    )
-
-
-async def list_volunteer_teams(
-    session: AsyncSession, *, street_id: int | None, limit: int, offset: int
-) -> tuple[list[VolunteerTeam], int]:
-    stmt = select(VolunteerTeam).where(VolunteerTeam.active.is_(True))
-    if street_id:
-        stmt = stmt.where(VolunteerTeam.street_id == street_id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(VolunteerTeam.id).limit(limit).offset(offset))
-    return list(rows.all()), total
-
-
-async def create_volunteer_team(session: AsyncSession, principal: Principal, data: VolunteerTeamIn) -> VolunteerTeam:
-    if not _can_manage_team(principal, data.street_id, data.organization_id):
-        raise Forbidden("无权为该街道登记志愿服务队 (not allowed for this street)")
-    _raise_if(
-        _check_codes("skills", data.skills, SERVICE_CATEGORIES)
-        + await _check_streets(session, "street_id", [data.street_id])
-    )
-    team = VolunteerTeam(**msgspec.structs.asdict(data))
-    session.add(team)
-    await session.flush()
-    return team
-
-
-async def update_volunteer_team(
-    session: AsyncSession, principal: Principal, team_id: int, data: VolunteerTeamPatch
-) -> VolunteerTeam:
-    team = await session.get(VolunteerTeam, team_id)
-    if team is None:
-        raise NotFound(f"志愿服务队 {team_id} 不存在 (volunteer team not found)")
-    if not _can_manage_team(principal, team.street_id, team.organization_id):
-        raise Forbidden("无权修改该志愿服务队 (not allowed)")
-    values = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
-    _raise_if(_check_codes("skills", values.get("skills", []), SERVICE_CATEGORIES))
-    for field, value in values.items():
-        setattr(team, field, value)
-    return team
