@@ -16,6 +16,7 @@ from marketplace.errors import Forbidden, Invalid
 from marketplace.ids import PathId
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service
+from marketplace.resources.readmodel import ServiceRow
 from marketplace.resources.taxonomy import (
     ORGANIZATION_KINDS,
     ORGANIZATION_STATUSES,
@@ -49,8 +50,8 @@ def _readers(principal: Principal) -> None:
         raise Forbidden("资源库审核仅限区民政、审计和社会组织 (district, auditors and organizations only)")
 
 
-async def _all_services(session: AsyncSession, principal: Principal, filters: pool.ServiceFilters) -> list[Service]:
-    found: list[Service] = []
+async def _all_services(session: AsyncSession, principal: Principal, filters: pool.ServiceFilters) -> list[ServiceRow]:
+    found: list[ServiceRow] = []
     while True:
         rows, total, _ = await pool.list_services(session, principal, filters, limit=PAGE, offset=len(found))
         found.extend(rows)
@@ -58,7 +59,7 @@ async def _all_services(session: AsyncSession, principal: Principal, filters: po
             return found
 
 
-def _service_row(service: Service, settings: Settings, principal: Principal) -> dict[str, Any]:
+def _service_row(service: Service | ServiceRow, settings: Settings, principal: Principal) -> dict[str, Any]:
     owner = principal.role == "org_staff" and principal.organization_id == service.organization_id
     if principal.role == "district_admin":
         may = pool.DISTRICT_TRANSITIONS

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import anyio.to_thread
@@ -11,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams, Search
+from marketplace.errors import NotFound
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
-from marketplace.resources import people
+from marketplace.resources import people, readmodel
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service, SocialWorker, VolunteerTeam
+from marketplace.resources.readmodel import ServiceRow
 from marketplace.resources.schemas import (
     OrganizationIn,
     OrganizationList,
@@ -89,7 +92,7 @@ def organization_out(org: Organization) -> OrganizationOut:
     )
 
 
-def service_out(s: Service, left: int, settings: Settings) -> ServiceOut:
+def service_out(s: ServiceRow, settings: Settings) -> ServiceOut:
     return ServiceOut(
         id=s.id,
         organization_id=s.organization_id,
@@ -105,14 +108,14 @@ def service_out(s: Service, left: int, settings: Settings) -> ServiceOut:
         street_ids=s.street_ids,
         district_wide=s.district_wide,
         capacity_per_month=s.capacity_per_month,
-        capacity_left=left,
+        capacity_left=s.capacity_left,
         cost_per_case_fen=s.cost_per_case_fen,
         delivery_mode=s.delivery_mode,
         funding_source=s.funding_source,
         schedule=s.schedule,
         wait_time_days=s.wait_time_days,
         fees_text=s.fees_text,
-        five_societies=list(s.five_societies),
+        five_societies=s.five_societies,
         contact_phone=s.contact_phone,
         assured_on=s.assured_on,
         stale=pool.is_stale(s, settings.stale_listing_days),
@@ -126,9 +129,25 @@ def service_out(s: Service, left: int, settings: Settings) -> ServiceOut:
     )
 
 
-async def services_out(session: AsyncSession, services: list[Service], settings: Settings) -> list[ServiceOut]:
-    left = await pool.capacity_left(session, services)
-    return [service_out(s, left[s.id], settings) for s in services]
+async def services_out(
+    session: AsyncSession, services: Sequence[ServiceRow] | Sequence[Service], settings: Settings
+) -> list[ServiceOut]:
+    """Listing rows as they are; ORM services (just written) are read back through the same read model."""
+    rows: list[ServiceRow] = []
+    pending: list[int] = []
+    for s in services:
+        if isinstance(s, ServiceRow):
+            rows.append(s)
+        else:
+            pending.append(s.id)
+    if pending:
+        await session.flush()
+        rows = await readmodel.service_rows(session, pending)
+    return [service_out(r, settings) for r in rows]
+
+
+async def service_one(session: AsyncSession, service: Service, settings: Settings) -> ServiceOut:
+    return (await services_out(session, [service], settings))[0]
 
 
 def _items(table: dict[str, str]) -> list[TaxonomyItem]:
@@ -223,7 +242,7 @@ class ServiceController(Controller):
         self, data: JSONBody[ServiceIn], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
         service = await pool.create_service(session, principal, data)
-        return (await services_out(session, [service], settings))[0]
+        return await service_one(session, service, settings)
 
     @get("/", operation_id="listServices", summary="服务资源库检索")
     async def list(
@@ -262,8 +281,10 @@ class ServiceController(Controller):
     async def read(
         self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ServiceOut:
-        service = await pool.read_service(session, principal, service_id)
-        return (await services_out(session, [service], settings))[0]
+        found = await readmodel.service_rows(session, [service_id])
+        if not found or not readmodel.visible(principal, found[0]):
+            raise NotFound(f"服务项目 {service_id} 不存在 (service not found)")
+        return service_out(found[0], settings)
 
     @patch("/{service_id:int}", operation_id="updateService", summary="修改服务项目")
     async def update(
@@ -275,7 +296,7 @@ class ServiceController(Controller):
         settings: AppSettings,
     ) -> ServiceOut:
         service = await pool.update_service(session, principal, service_id, data)
-        return (await services_out(session, [service], settings))[0]
+        return await service_one(session, service, settings)
 
     async def _transition(
         self,
@@ -287,7 +308,7 @@ class ServiceController(Controller):
         reason: str = "",
     ) -> ServiceOut:
         service = await pool.transition_service(session, principal, service_id, name, reason)
-        return (await services_out(session, [service], settings))[0]
+        return await service_one(session, service, settings)
 
     @post("/{service_id:int}/submit", operation_id="submitService", summary="提交审核", status_code=200)
     async def submit(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -26,6 +25,7 @@ from marketplace.resources.models import (
     ServiceChildCategory,
     ServiceStreet,
 )
+from marketplace.resources.readmodel import POOL_READERS, ServiceFilters, ServiceRow, list_services
 from marketplace.resources.schemas import (
     OrganizationIn,
     OrganizationPatch,
@@ -43,6 +43,8 @@ from marketplace.resources.taxonomy import (
 )
 from marketplace.statemachine import StateMachine, Transition
 
+__all__ = ["POOL_READERS", "ServiceFilters", "ServiceRow", "list_services"]  # the listing lives in readmodel
+
 SERVICE_LIFECYCLE = StateMachine(
     "service",
     SERVICE_STATUSES,
@@ -58,7 +60,6 @@ SERVICE_LIFECYCLE = StateMachine(
 # Who may fire each transition: the owner runs its listing, the district moderates the pool.
 OWNER_TRANSITIONS = frozenset({"submit", "pause", "resume", "archive"})
 DISTRICT_TRANSITIONS = frozenset({"approve", "reject", "pause", "resume", "archive"})
-POOL_READERS = frozenset({"district_admin", "auditor"})
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -274,13 +275,6 @@ def service_visible(principal: Principal, service: Service) -> bool:
     )
 
 
-async def read_service(session: AsyncSession, principal: Principal, service_id: int) -> Service:
-    service = await get_service(session, service_id)
-    if not service_visible(principal, service):
-        raise NotFound(f"服务项目 {service_id} 不存在 (service not found)")
-    return service
-
-
 async def _validate_service_fields(session: AsyncSession, values: dict[str, Any]) -> None:
     errors: list[dict[str, Any]] = []
     if "categories" in values:
@@ -380,105 +374,6 @@ async def transition_service(
     return service
 
 
-@dataclass
-class ServiceFilters:
-    category: str | None = None
-    street_id: int | None = None
-    child_category: str | None = None
-    age: int | None = None
-    available: bool | None = None
-    organization_id: int | None = None
-    status: str | None = None
-
-
-def _booked_subquery(month: str) -> Any:
-    return (
-        select(ServiceCapacity.booked)
-        .where(ServiceCapacity.service_id == Service.id, ServiceCapacity.month == month)
-        .scalar_subquery()
-    )
-
-
-def _filtered(principal: Principal, f: ServiceFilters, month: str, *, skip: str | None = None) -> Select[Any]:
-    stmt = select(Service.id)
-    if f.status:
-        stmt = stmt.where(Service.status == f.status)
-    if principal.role not in POOL_READERS:
-        own = principal.organization_id if principal.role == "org_staff" else None
-        stmt = stmt.where(or_(Service.status == "published", Service.organization_id == own))
-    if f.category and skip != "category":
-        stmt = stmt.where(exists().where(ServiceCategory.service_id == Service.id, ServiceCategory.code == f.category))
-    if f.child_category:
-        stmt = stmt.where(
-            exists().where(ServiceChildCategory.service_id == Service.id, ServiceChildCategory.code == f.child_category)
-        )
-    if f.street_id and skip != "street":
-        stmt = stmt.where(
-            or_(
-                Service.district_wide.is_(True),
-                exists().where(ServiceStreet.service_id == Service.id, ServiceStreet.street_id == f.street_id),
-            )
-        )
-    if f.age is not None:
-        stmt = stmt.where(and_(Service.age_min <= f.age, Service.age_max >= f.age))
-    if f.organization_id:
-        stmt = stmt.where(Service.organization_id == f.organization_id)
-    if f.available:
-        stmt = stmt.where(Service.capacity_per_month - func.coalesce(_booked_subquery(month), 0) > 0)
-    return stmt
-
-
-async def list_services(
-    session: AsyncSession,
-    principal: Principal,
-    filters: ServiceFilters,
-    *,
-    limit: int = 20,
-    offset: int = 0,
-    ordered_ids: list[int] | None = None,
-) -> tuple[list[Service], int, dict[str, dict[str, int]]]:
-    """Filtered page of services with facet counts (each facet ignores its own filter, as users expect)."""
-    month = clock.month_key()
-    base = _filtered(principal, filters, month)
-    if ordered_ids is not None:
-        base = base.where(Service.id.in_(ordered_ids))
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    if ordered_ids is not None:
-        matching = set((await session.scalars(base)).all())
-        page_ids = [i for i in ordered_ids if i in matching][offset : offset + limit]
-    else:
-        page_ids = list((await session.scalars(base.order_by(Service.id).limit(limit).offset(offset))).all())
-    services: list[Service] = []
-    if page_ids:
-        rows = await session.scalars(select(Service).where(Service.id.in_(page_ids)).options(*_service_options()))
-        by_id = {s.id: s for s in rows.all()}
-        services = [by_id[i] for i in page_ids if i in by_id]
-    cat_base = _filtered(principal, filters, month, skip="category")
-    street_base = _filtered(principal, filters, month, skip="street")
-    if ordered_ids is not None:
-        cat_base = cat_base.where(Service.id.in_(ordered_ids))
-        street_base = street_base.where(Service.id.in_(ordered_ids))
-    cat_rows = await session.execute(
-        select(ServiceCategory.code, func.count())
-        .where(ServiceCategory.service_id.in_(cat_base.scalar_subquery()))
-        .group_by(ServiceCategory.code)
-    )
-    street_rows = await session.execute(
-        select(ServiceStreet.street_id, func.count())
-        .where(ServiceStreet.service_id.in_(street_base.scalar_subquery()))
-        .group_by(ServiceStreet.street_id)
-    )
-    district_wide = await session.scalar(
-        select(func.count()).where(Service.id.in_(street_base.scalar_subquery()), Service.district_wide.is_(True))
-    )
-    facets = {
-        "category": {code: n for code, n in cat_rows.all()},
-        "street": {str(sid): n for sid, n in street_rows.all()},
-    }
-    facets["street"]["district_wide"] = district_wide or 0
-    return services, total, facets
-
-
 async def capacity_left(session: AsyncSession, services: Sequence[Service], month: str | None = None) -> dict[int, int]:
     month = month or clock.month_key()
     ids = [s.id for s in services]
@@ -531,7 +426,7 @@ async def release_capacity(
         row.booked = max(0, row.booked - places)
 
 
-def is_stale(service: Service, stale_days: int, today: dt.date | None = None) -> bool:
+def is_stale(service: Service | ServiceRow, stale_days: int, today: dt.date | None = None) -> bool:
     if service.assured_on is None:
         return True
     return ((today or clock.today()) - service.assured_on).days > stale_days
