@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import msgspec
 from litestar import Controller, get, patch, post
 from litestar.di import Provide
 from litestar.params import FromQuery, JSONBody, QueryParameter
@@ -150,17 +151,7 @@ def report_out(r: MandatoryReport, recipients: list[int]) -> ReportOut:
 
 
 def notification_out(n: Notification) -> NotificationOut:
-    return NotificationOut(
-        id=n.id,
-        kind=n.kind,
-        title=n.title,
-        body=n.body,
-        entity=n.entity,
-        entity_id=n.entity_id,
-        data=dict(n.data),
-        created_at=n.created_at,
-        read_at=n.read_at,
-    )
+    return msgspec.convert(n, NotificationOut, from_attributes=True)
 
 
 class ChildController(Controller):

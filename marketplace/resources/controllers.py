@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import anyio.to_thread
+import msgspec
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -353,31 +354,11 @@ class ServiceController(Controller):
 
 
 def social_worker_out(w: SocialWorker) -> SocialWorkerOut:
-    return SocialWorkerOut(
-        id=w.id,
-        organization_id=w.organization_id,
-        name=w.name,
-        qualification=w.qualification,
-        specialties=list(w.specialties),
-        street_ids=list(w.street_ids),
-        phone=w.phone,
-        max_caseload=w.max_caseload,
-        active=w.active,
-    )
+    return msgspec.convert(w, SocialWorkerOut, from_attributes=True)
 
 
 def volunteer_team_out(t: VolunteerTeam) -> VolunteerTeamOut:
-    return VolunteerTeamOut(
-        id=t.id,
-        street_id=t.street_id,
-        organization_id=t.organization_id,
-        name=t.name,
-        member_count=t.member_count,
-        skills=list(t.skills),
-        contact_name=t.contact_name,
-        contact_phone=t.contact_phone,
-        active=t.active,
-    )
+    return msgspec.convert(t, VolunteerTeamOut, from_attributes=True)
 
 
 class PeopleController(Controller):
