@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.audit.models import AuditEntry
 from marketplace.auth.principal import Principal
 from marketplace.db import utcnow
+from marketplace.pagination import fetch_page
 
 READERS = frozenset({"district_admin", "auditor"})
 
@@ -85,6 +86,4 @@ async def list_entries(
         stmt = stmt.where(AuditEntry.at >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(AuditEntry.at < filters.until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    return list(rows.all()), total
+    return await fetch_page(session, stmt, AuditEntry.id.desc(), limit=limit, offset=offset)

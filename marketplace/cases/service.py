@@ -20,6 +20,7 @@ from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, Re
 from marketplace.cases.taxonomy import REPORT_KINDS, REPORT_NEED_CATEGORY
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
+from marketplace.pagination import fetch_page
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 from marketplace.settings import Settings
 
@@ -449,11 +450,7 @@ async def list_needs(
         stmt = stmt.where(Need.child_id == child_id)
     if category:
         stmt = stmt.where(Need.category == category)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(
-        stmt.order_by(Need.urgency.desc(), Need.created_at, Need.id).limit(limit).offset(offset)
-    )
-    return list(rows.all()), total
+    return await fetch_page(session, stmt, Need.urgency.desc(), Need.created_at, Need.id, limit=limit, offset=offset)
 
 
 # ---------------------------------------------------------------- visits

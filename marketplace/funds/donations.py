@@ -31,6 +31,7 @@ from marketplace.funds.models import (
     ReceiptSequence,
 )
 from marketplace.funds.service import _check_purpose_target, get_fund, purpose_available, require_reader, require_writer
+from marketplace.pagination import fetch_page
 from marketplace.statemachine import StateMachine, Transition
 
 DONATION_STATUSES = {
@@ -463,11 +464,9 @@ async def list_donations(
         stmt = stmt.where(Donation.fund_id == fund_id)
     if channel:
         stmt = stmt.where(Donation.channel == channel)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(
-        stmt.options(selectinload(Donation.donor)).order_by(Donation.id.desc()).limit(limit).offset(offset)
+    return await fetch_page(
+        session, stmt.options(selectinload(Donation.donor)), Donation.id.desc(), limit=limit, offset=offset
     )
-    return list(rows.all()), total
 
 
 @dataclass

@@ -16,6 +16,7 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.funds import accounts, ledger
 from marketplace.funds.accounts import UNRESTRICTED
 from marketplace.funds.models import Disbursement, Fund, JournalEntry, LedgerAccount, Posting
+from marketplace.pagination import fetch_page
 
 WRITERS = frozenset({"fund_manager"})
 READERS = frozenset({"fund_manager", "district_admin", "auditor"})
@@ -255,9 +256,7 @@ async def list_disbursements(
     require_reader(principal)
     await get_fund(session, fund_id)
     stmt = select(Disbursement).where(Disbursement.fund_id == fund_id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(Disbursement.id.desc()).limit(limit).offset(offset))
-    return list(rows.all()), total
+    return await fetch_page(session, stmt, Disbursement.id.desc(), limit=limit, offset=offset)
 
 
 async def fund_ledger(

@@ -25,6 +25,7 @@ from marketplace.geography.models import Community, Street
 from marketplace.matching import allocation, scoring
 from marketplace.matching.models import MatchingRun
 from marketplace.matching.scoring import FundingFacts, NeedFacts, ProviderRecord, Scored, ServiceFacts
+from marketplace.pagination import fetch_page
 from marketplace.referrals.models import Referral
 from marketplace.resources.models import (
     Organization,
@@ -766,6 +767,4 @@ async def list_runs(
         stmt = stmt.where(MatchingRun.street_id == principal.street_id)
     elif principal.role not in ("district_admin", "auditor"):
         raise Forbidden("无权查看匹配批次 (not allowed)")
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(MatchingRun.id.desc()).limit(limit).offset(offset))
-    return list(rows.all()), total
+    return await fetch_page(session, stmt, MatchingRun.id.desc(), limit=limit, offset=offset)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from marketplace import clock, outbox
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Invalid, NotFound
+from marketplace.pagination import fetch_page
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement import metrics
 from marketplace.procurement.models import Contract, ContractAmendment, Milestone, Payment, Procurement
@@ -105,11 +106,9 @@ async def list_contracts(
         stmt = stmt.where(Contract.organization_id == organization_id)
     if status:
         stmt = stmt.where(Contract.status == status)
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = await session.scalars(
-        stmt.options(selectinload(Contract.milestones)).order_by(Contract.id.desc()).limit(limit).offset(offset)
+    return await fetch_page(
+        session, stmt.options(selectinload(Contract.milestones)), Contract.id.desc(), limit=limit, offset=offset
     )
-    return list(rows.all()), total
 
 
 async def money(session: AsyncSession, contracts: Sequence[Contract]) -> dict[int, ContractMoney]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from marketplace import clock, outbox
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.pagination import fetch_page
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement.models import (
     Bid,
@@ -115,14 +116,14 @@ async def list_budgets(
     stmt = select(Budget)
     if fiscal_year is not None:
         stmt = stmt.where(Budget.fiscal_year == fiscal_year)
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = await session.scalars(
-        stmt.options(selectinload(Budget.lines))
-        .order_by(Budget.fiscal_year.desc(), Budget.id)
-        .limit(limit)
-        .offset(offset)
+    return await fetch_page(
+        session,
+        stmt.options(selectinload(Budget.lines)),
+        Budget.fiscal_year.desc(),
+        Budget.id,
+        limit=limit,
+        offset=offset,
     )
-    return list(rows.all()), total
 
 
 async def create_budget(session: AsyncSession, principal: Principal, data: BudgetIn) -> Budget:
@@ -251,9 +252,7 @@ async def list_procurements(
         stmt = stmt.where(Procurement.budget_line_id == budget_line_id)
     if fiscal_year:
         stmt = stmt.where(Procurement.fiscal_year == fiscal_year)
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = await session.scalars(stmt.order_by(Procurement.id.desc()).limit(limit).offset(offset))
-    return list(rows.all()), total
+    return await fetch_page(session, stmt, Procurement.id.desc(), limit=limit, offset=offset)
 
 
 async def addon_total(session: AsyncSession, contract_id: int) -> int:

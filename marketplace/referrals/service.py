@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, outbox
@@ -17,6 +17,7 @@ from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
 from marketplace.matching import service as matching
+from marketplace.pagination import fetch_page
 from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.referrals.schemas import (
     ChildView,
@@ -244,9 +245,7 @@ async def list_logs(
 ) -> tuple[list[ReferralLog], int]:
     r = await load(session, principal, referral_id)
     stmt = select(ReferralLog).where(ReferralLog.referral_id == r.id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(ReferralLog.delivered_on, ReferralLog.id).limit(limit).offset(offset))
-    return list(rows.all()), total
+    return await fetch_page(session, stmt, ReferralLog.delivered_on, ReferralLog.id, limit=limit, offset=offset)
 
 
 # ---------------------------------------------------------------- reading
@@ -278,9 +277,7 @@ async def list_referrals(
         stmt = stmt.where(Referral.need_id == need_id)
     if child_id:
         stmt = stmt.where(Referral.child_id == child_id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(Referral.id.desc()).limit(limit).offset(offset))
-    return list(rows.all()), total
+    return await fetch_page(session, stmt, Referral.id.desc(), limit=limit, offset=offset)
 
 
 async def present(
