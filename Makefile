@@ -39,6 +39,7 @@ system-deps:
 
 lint: install-dev
 	$(BIN)/ruff check marketplace workers search admin tests
+	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy
