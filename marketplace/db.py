@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from marketplace import clock
 from marketplace.settings import Settings
 
 NAMING_CONVENTION = {
@@ -26,7 +27,8 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The current instant from the one clock (``marketplace.clock``)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketplace import clock
 from marketplace.app import create_app
 from marketplace.db import Database
 from marketplace.features import load_models
@@ -21,6 +24,57 @@ from tests.support.world import PASSWORD, World, build_world
 
 load_models()
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
+
+
+def _test_clock(spec: str) -> dt.datetime:
+    """TEST_CLOCK=HH:MM sets the app's clock to that UTC time of the current UTC day, ticking from there."""
+    hours, _, minutes = spec.partition(":")
+    return clock.now().replace(hour=int(hours), minute=int(minutes or 0), second=0, microsecond=0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test module is imported, so module-level dates (tests/reports/data.py) see the same clock.
+    spec = os.environ.get("TEST_CLOCK")
+    if spec:
+        clock.set_offset(_test_clock(spec))
+
+
+# The suites whose results depend on the district's date: visits, SLAs, reports, the console's boards, allowances,
+# publicity periods, contract terms and the fund's monthly accounts.
+CLOCK_SENSITIVE = (
+    "tests/cases/",
+    "tests/referrals/",
+    "tests/reports/",
+    "tests/admin/",
+    "tests/procurement/",
+    "tests/matching/test_funding.py",
+    "tests/funds/test_service.py",
+    "tests/test_clock.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if where.startswith(CLOCK_SENSITIVE):
+            item.add_marker(pytest.mark.clock_sensitive)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"app clock: {clock.now().isoformat(timespec='minutes')} UTC, district date {clock.today()}"
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[Callable[[dt.datetime], None]]:
+    """``frozen_clock(instant)`` stops the app's clock at an aware instant until the test ends."""
+    stack = ExitStack()
+
+    def freeze(instant: dt.datetime) -> None:
+        stack.enter_context(clock.freeze(instant))
+
+    with stack:
+        yield freeze
 
 
 @pytest.fixture(scope="session")

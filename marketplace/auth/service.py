@@ -6,6 +6,7 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import clock
 from marketplace.auth.models import User
 from marketplace.auth.passwords import verify_password
 from marketplace.auth.principal import Principal
@@ -51,7 +52,15 @@ def issue_token(user: User, settings: Settings) -> str:
 
 def decode_token(token: str, settings: Settings) -> int:
     try:
-        claims = jwt.decode(token, settings.secret_key, algorithms=[ALGORITHM], options={"require": ["exp"]})
+        # Lifetimes are checked against the app's clock (marketplace.clock), not PyJWT's reading of the system's.
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp"], "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+        )
+        if int(claims["exp"]) <= clock.timestamp():
+            raise jwt.ExpiredSignatureError("expired")
         return int(claims["sub"])
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise Unauthorized("登录已失效，请重新登录 (invalid or expired token)") from exc

@@ -6,6 +6,8 @@ import time
 from collections import defaultdict, deque
 from typing import Protocol
 
+from marketplace import clock
+
 
 class Throttle(Protocol):
     def hit(self, key: str) -> bool:
@@ -37,7 +39,7 @@ class RedisThrottle:
         self.window = window_seconds
 
     def hit(self, key: str) -> bool:
-        bucket = f"marketplace:login:{key}:{int(time.time()) // self.window}"
+        bucket = f"marketplace:login:{key}:{int(clock.timestamp()) // self.window}"
         try:
             pipe = self.client.pipeline()
             pipe.incr(bucket)

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import re
 
+from marketplace import clock
 from marketplace.resources.models import Organization, Service
 from tests.admin.console import console_login, csrf_of, htmx
 
@@ -124,7 +125,7 @@ async def test_plain_form_posts_work_without_javascript(client, world, db) -> No
 async def test_stale_listings_are_flagged(client, world, db, settings) -> None:
     async with db.session() as s:
         svc = await s.get(Service, world.services[1])
-        svc.assured_on = dt.date.today() - dt.timedelta(days=settings.stale_listing_days + 30)
+        svc.assured_on = clock.today() - dt.timedelta(days=settings.stale_listing_days + 30)
     await console_login(client, "admin")
     page = await client.get("/admin/pool?tab=stale")
     assert "困境儿童助学金计划" in page.text and "过期" in page.text

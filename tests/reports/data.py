@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import clock
 from marketplace.cases.models import Child, Need, Visit
 from marketplace.referrals.models import Referral
 from tests.support.world import World
 
-NOW = dt.datetime.now(dt.UTC)
-TODAY = dt.date.today()
+# Read when the module is imported, after tests/conftest.py has set the clock for the run (see TEST_CLOCK).
+NOW = clock.now()
+TODAY = clock.today()
 
 
 @dataclass
