@@ -1,9 +1,10 @@
 """Domain synonyms and the jieba dictionary extension.
 
 Each group lists words a child director may use for the same thing; the first word is the canonical one
-(usually the app's taxonomy label, which the app passes in with ``search.documents.Labels``). Matching is symmetric: a query with any word of a group also finds listings
-that use another word of the group. The embedded backend expands at query time; the Meilisearch backend
-sends the same groups as its ``synonyms`` setting (see :func:`meilisearch_synonyms`).
+(usually the app's taxonomy label; the labels themselves are passed in, see ``search.documents.Labels``).
+Matching is symmetric: a query with any word of a group also finds listings that use another word of the
+group. The embedded backend expands at query time; the Meilisearch backend sends the same groups as its
+``synonyms`` setting (see :func:`meilisearch_synonyms`).
 """
 
 from __future__ import annotations
