@@ -17,7 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import outbox
+from marketplace import outbox, tasks
 from marketplace.auth.principal import Principal
 from marketplace.auth.service import principal_for_token
 from marketplace.auth.throttle import MemoryThrottle, RedisThrottle, Throttle
@@ -25,6 +25,7 @@ from marketplace.db import Database
 from marketplace.deps import DbSession
 from marketplace.errors import EXCEPTION_HANDLERS, Unauthorized
 from marketplace.features import load_models, route_handlers
+from marketplace.search_wiring import attach_search
 from marketplace.settings import Settings, get_settings
 
 log = logging.getLogger("marketplace")
@@ -81,14 +82,13 @@ def make_throttle(settings: Settings) -> Throttle:
 
 
 def make_dispatcher(settings: Settings) -> outbox.Dispatcher | None:
+    """None in eager mode (the outbox runs handlers in process), else a sender of event ids to the worker."""
     if settings.task_always_eager:
         return None
-    from workers.celery_app import make_celery
-
-    celery = make_celery(settings)
+    celery = tasks.make_celery(settings)
 
     def dispatch(event_id: int) -> None:
-        celery.send_task("workers.tasks.process_outbox_event", args=[event_id])
+        celery.send_task(tasks.PROCESS_OUTBOX_EVENT, args=[event_id])
 
     return dispatch
 
@@ -146,8 +146,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "dispatcher": make_dispatcher(settings),
         }
     )
-    from marketplace.search_wiring import attach_search
-
     attach_search(state, settings)
 
     route_list: list[Any] = [health, *route_handlers()]

@@ -5,6 +5,9 @@ marked. ``NamedDependency`` injects by the parameter's name, so each alias below
 that name: ``session: DbSession``, ``principal: CurrentUser``, ``settings: AppSettings``, ``page: PageParams``,
 ``search: Search``. The providers are registered in ``marketplace.app.create_app`` (session, principal, settings)
 and on the controllers that page or search (page, search).
+
+This module imports ``marketplace.auth.principal``, so auth itself (below it) does not import it: its
+controller declares the few names it uses itself.
 """
 
 from __future__ import annotations

@@ -1,94 +1,18 @@
-"""The search backend of this process, and how the database's changes reach it."""
+"""Search as the app, the CLI and the demo loader use it: the process's backend on the app's state, a full
+reindex after the demo. The machinery (backend, documents, dirty flags) is ``marketplace.indexing``'s."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from functools import cache
-from pathlib import Path
-
-import anyio.to_thread
 from litestar.datastructures import State
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.db import Database
-from marketplace.indexing.documents import BUILDERS
-from marketplace.indexing.models import IndexState
-from marketplace.indexing.service import dirty_ids, mark_clean
-from marketplace.resources.models import Organization, Service
+from marketplace.indexing.sync import backend_for, reindex_all
 from marketplace.settings import Settings, get_settings
-from search import SearchBackend, make_backend
-
-log = logging.getLogger("marketplace.search")
-
-
-@cache
-def _backend(meili_url: str | None, meili_key: str | None, path: str) -> SearchBackend:
-    if not meili_url:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    backend = make_backend(meili_url, meili_key, path)
-    backend.ensure_indexes()
-    return backend
-
-
-def backend_for(settings: Settings) -> SearchBackend:
-    return _backend(settings.meili_url, settings.meili_key, settings.search_path)
+from search import SearchBackend
 
 
 def attach_search(state: State, settings: Settings) -> None:
     state.search = backend_for(settings)
-
-
-async def index_dirty(session: AsyncSession, backend: SearchBackend, index_name: str, batch: int = 500) -> int:
-    """Index what is marked dirty, a batch at a time; rows changed meanwhile stay dirty for the next pass."""
-    ids = await dirty_ids(session, index_name, limit=batch)
-    if not ids:
-        return 0
-    versions = dict(
-        (
-            await session.execute(
-                select(IndexState.doc_id, IndexState.version).where(
-                    IndexState.index_name == index_name, IndexState.doc_id.in_(ids)
-                )
-            )
-        ).all()
-    )
-    docs, gone = await BUILDERS[index_name](session, ids)
-    if docs:
-        await anyio.to_thread.run_sync(backend.index, index_name, docs)
-    if gone:
-        await anyio.to_thread.run_sync(backend.delete, index_name, gone)
-    await mark_clean(session, index_name, versions)
-    return len(ids)
-
-
-async def reindex_all(
-    db: Database, backend: SearchBackend, *, batch: int = 1000, progress: Callable[[str, int, int], None] | None = None
-) -> dict[str, int]:
-    """Rebuild both indexes from the database (``marketplace reindex``)."""
-    counts: dict[str, int] = {}
-    for index_name, model in (("services", Service), ("organizations", Organization)):
-        async with db.session(write=False) as session:
-            ids = list((await session.scalars(select(model.id).order_by(model.id))).all())
-        await anyio.to_thread.run_sync(backend.clear, index_name)
-        done = 0
-        for start in range(0, len(ids), batch):
-            chunk = ids[start : start + batch]
-            async with db.session(write=False) as session:
-                docs, _ = await BUILDERS[index_name](session, chunk)
-            await anyio.to_thread.run_sync(backend.index, index_name, docs)
-            done += len(chunk)
-            if progress:
-                progress(index_name, done, len(ids))
-        async with db.session() as session:
-            await session.execute(update(IndexState).where(IndexState.index_name == index_name).values(dirty=False))
-        counts[index_name] = len(ids)
-    return counts
-
-
-async def pending_count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).where(IndexState.dirty.is_(True))) or 0)
 
 
 async def after_demo(db: Database, settings: Settings) -> None:
@@ -97,3 +21,7 @@ async def after_demo(db: Database, settings: Settings) -> None:
 
 def current_backend() -> SearchBackend:
     return backend_for(get_settings())
+
+
+# backend_for and reindex_all are the CLI's (``marketplace reindex``)
+__all__ = ["after_demo", "attach_search", "backend_for", "current_backend", "reindex_all"]

@@ -1,11 +1,15 @@
 """The search port (:class:`SearchBackend`) and its backends.
 
-The app calls :func:`make_backend` once at startup, then ``ensure_indexes()``; the outbox calls ``index()`` /
-``delete()``; the API calls ``search()``; the health endpoint calls ``health()``.
+The app calls :func:`make_backend` once at startup with its :class:`Labels`, then ``ensure_indexes()``; the
+outbox calls ``index()`` / ``delete()``; the API calls ``search()``; the health endpoint calls ``health()``.
+``search`` imports no part of the app: what it must know of the domain (labels, documents) is passed in.
 """
 
 from __future__ import annotations
 
+from search.documents import Labels
+from search.embedded import EmbeddedBackend
+from search.meili import MeiliBackend
 from search.port import (
     FACETS,
     INDEX_NAMES,
@@ -22,15 +26,13 @@ from search.port import (
 )
 
 
-def make_backend(meili_url: str | None, meili_key: str | None, sqlite_path: str) -> SearchBackend:
+def make_backend(
+    meili_url: str | None, meili_key: str | None, sqlite_path: str, labels: Labels | None = None
+) -> SearchBackend:
     """Meilisearch when ``meili_url`` is set, else the embedded backend storing into ``sqlite_path``."""
     if meili_url:
-        from search.meili import MeiliBackend
-
-        return MeiliBackend(meili_url, meili_key)
-    from search.embedded import EmbeddedBackend
-
-    return EmbeddedBackend(sqlite_path)
+        return MeiliBackend(meili_url, meili_key, labels=labels)
+    return EmbeddedBackend(sqlite_path, labels)
 
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "SERVICES",
     "SORTS",
     "Document",
+    "Labels",
     "SearchBackend",
     "SearchError",
     "SearchFilters",

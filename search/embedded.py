@@ -40,7 +40,7 @@ What makes a query cheap (the "before" row made several full-length passes and a
 * all caches are dropped by every write (writers hold the exclusive lock); searches refill them lazily.
 
 Indexing 100,000 services takes 12-20 s (full index and full reindex alike; it was ~70-98 s before jieba's
-output was cached per block of word characters, see ``search.text.index_tokens``), restarting (rebuilding
+output was cached per block of word characters, see ``search.text.Analyzer.index_tokens``), restarting (rebuilding
 memory from the stored, pre-segmented terms) 7-10 s; documents and their terms live in SQLite (the file given
 to the constructor), so restarts never re-run jieba.
 
@@ -70,14 +70,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from marketplace.resources.taxonomy import CHILD_CATEGORIES, ORGANIZATION_KINDS, SERVICE_CATEGORIES
+from search.documents import Labels, as_list, numeric_values, searchable_texts
 from search.port import (
     FACETS,
     ORGANIZATIONS,
@@ -88,8 +87,8 @@ from search.port import (
     SearchResult,
     check_index_name,
 )
-from search.synonyms import dictionary_words, synonym_map
-from search.text import index_tokens, query_words, sub_words
+from search.synonyms import synonym_map
+from search.text import Analyzer, analyzer
 
 K1: Final = 1.2
 B: Final = 0.75
@@ -145,79 +144,21 @@ _SCHEMAS: Final[dict[str, _Schema]] = {
 }
 
 
-def analyzer_version() -> str:
+def analyzer_version(text: Analyzer) -> str:
     """Changes whenever stored terms must be recomputed (dictionary, weights, analyzer code)."""
     h = hashlib.sha256(_ANALYZER_REVISION.encode())
-    h.update("\n".join(dictionary_words()).encode())
+    h.update("\n".join(text.words).encode())
     h.update(repr(sorted((k, sorted(v.text_fields.items())) for k, v in _SCHEMAS.items())).encode())
     return h.hexdigest()[:16]
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple | set | frozenset):
-        return list(value)
-    return [value]
-
-
-def _text(value: Any) -> str:
-    return " ".join(str(v) for v in _as_list(value) if v is not None)
-
-
-def date_days(value: Any) -> float:
-    if not value:
-        return math.nan
-    if isinstance(value, datetime):
-        return float(value.date().toordinal())
-    if isinstance(value, date):
-        return float(value.toordinal())
-    return float(date.fromisoformat(str(value)[:10]).toordinal())
-
-
-def epoch_seconds(value: Any) -> float:
-    if not value:
-        return math.nan
-    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
-
-
-def _number(value: Any, default: float = math.nan) -> float:
-    return default if value is None else float(value)
-
-
-def searchable_texts(index_name: str, doc: Document) -> dict[str, str]:
-    """The text of every searchable field, derived fields included (shared with the FTS5 variant)."""
-    if index_name == SERVICES:
-        labels = _as_list(doc.get("category_labels")) or [
-            SERVICE_CATEGORIES.get(c, c) for c in _as_list(doc.get("categories"))
-        ]
-        return {
-            "title": _text(doc.get("title")),
-            "category_labels": _text(labels),
-            "child_category_labels": _text([CHILD_CATEGORIES.get(c, c) for c in _as_list(doc.get("child_categories"))]),
-            "organization_name": _text(doc.get("organization_name")),
-            "description": _text(doc.get("description")),
-            "eligibility": _text(doc.get("eligibility")),
-        }
-    kind = doc.get("kind")
-    return {
-        "name": _text(doc.get("name")),
-        "kind_label": ORGANIZATION_KINDS.get(str(kind), "") if kind else "",
-        "description": _text(doc.get("description")),
-        "credit_code": _text(doc.get("credit_code")),
-    }
-
-
-def compute_terms(index_name: str, doc: Document) -> tuple[dict[str, float], int]:
+def compute_terms(index_name: str, doc: Document, labels: Labels, text: Analyzer) -> tuple[dict[str, float], int]:
     """Weighted term frequencies and the document length (in tokens)."""
     weights = _SCHEMAS[index_name].text_fields
     terms: dict[str, float] = {}
     length = 0
-    for name, text in searchable_texts(index_name, doc).items():
-        tokens = index_tokens(text)
+    for name, value in searchable_texts(index_name, doc, labels).items():
+        tokens = text.index_tokens(value)
         length += len(tokens)
         w = weights[name]
         for t in tokens:
@@ -226,23 +167,7 @@ def compute_terms(index_name: str, doc: Document) -> tuple[dict[str, float], int
 
 
 def keyword_values(index_name: str, doc: Document) -> dict[str, list[str]]:
-    return {name: [str(v) for v in _as_list(doc.get(name))] for name in _SCHEMAS[index_name].keyword_fields}
-
-
-def numeric_values(index_name: str, doc: Document) -> dict[str, float]:
-    n_streets = float(len(_as_list(doc.get("street_ids"))))
-    if index_name == SERVICES:
-        return {
-            "organization_id": _number(doc.get("organization_id")),
-            "age_min": _number(doc.get("age_min"), 0.0),
-            "age_max": _number(doc.get("age_max"), 200.0),
-            "capacity_left": _number(doc.get("capacity_left"), 0.0),
-            "cost_per_case_fen": _number(doc.get("cost_per_case_fen")),
-            "assured_on": date_days(doc.get("assured_on")),
-            "updated_at": epoch_seconds(doc.get("updated_at")),
-            "n_streets": n_streets,
-        }
-    return {"n_streets": n_streets, "updated_at": epoch_seconds(doc.get("updated_at"))}
+    return {name: [str(v) for v in as_list(doc.get(name))] for name in _SCHEMAS[index_name].keyword_fields}
 
 
 @dataclass
@@ -255,10 +180,16 @@ class _Prepared:
     numerics: dict[str, float]
 
 
-def _prepare(index_name: str, doc: Document, terms: tuple[dict[str, float], int] | None = None) -> _Prepared:
+def _prepare(
+    index_name: str,
+    doc: Document,
+    labels: Labels,
+    text: Analyzer,
+    terms: tuple[dict[str, float], int] | None = None,
+) -> _Prepared:
     if "id" not in doc:
         raise ValueError(f"a {index_name} document needs an id")
-    t, length = terms if terms is not None else compute_terms(index_name, doc)
+    t, length = terms if terms is not None else compute_terms(index_name, doc, labels, text)
     return _Prepared(
         id=int(doc["id"]),
         doc_json=msgspec.json.encode(doc),
@@ -579,14 +510,16 @@ class _Index:
             mask &= part
         return mask
 
-    def _alternatives(self, word: str, synonyms: Mapping[str, tuple[str, ...]]) -> list[tuple[str, float]]:
+    def _alternatives(
+        self, word: str, synonyms: Mapping[str, tuple[str, ...]], text: Analyzer
+    ) -> list[tuple[str, float]]:
         cached = self._alts.get(word)
         if cached is not None:
             return cached
         alts: dict[str, float] = {word: 1.0}
         for syn in synonyms.get(word, ()):
             alts.setdefault(syn, SYNONYM_WEIGHT)
-        for sub in sub_words(word):
+        for sub in text.sub_words(word):
             alts.setdefault(sub, SUBWORD_WEIGHT)
         if word not in self.vocab:
             candidates: set[str] | None = None
@@ -631,7 +564,7 @@ class _Index:
         return cached
 
     def _score(
-        self, words: list[str], synonyms: Mapping[str, tuple[str, ...]], mask: BoolArray
+        self, words: list[str], synonyms: Mapping[str, tuple[str, ...]], text: Analyzer, mask: BoolArray
     ) -> tuple[npt.NDArray[np.intp], FloatArray, BoolArray | None]:
         """The slots that pass ``mask`` and match a query word (ascending), their scores and, when they are
         many, their membership mask.
@@ -648,7 +581,7 @@ class _Index:
         try:
             for word in words:
                 parts: list[tuple[npt.NDArray[np.intp] | None, float, FloatArray]] = []
-                for term, weight in self._alternatives(word, synonyms):
+                for term, weight in self._alternatives(word, synonyms, text):
                     slots, ratio = self._posting(term)
                     df = min(self.vocab[term].slots.n, live)
                     idf = math.log(1.0 + (live - df + 0.5) / (df + 0.5))
@@ -724,14 +657,14 @@ class _Index:
             raise
         return selected, scores, member
 
-    def search(self, query: SearchQuery, synonyms: Mapping[str, tuple[str, ...]]) -> SearchResult:
+    def search(self, query: SearchQuery, synonyms: Mapping[str, tuple[str, ...]], text: Analyzer) -> SearchResult:
         if self.n == 0:
             return SearchResult(hits=[], total=0, facets={f: {} for f in query.facets})
         mask = self._filter(query)
-        words = list(query_words(query.q)) if query.q.strip() else []
+        words = list(text.query_words(query.q)) if query.q.strip() else []
         scores: FloatArray | None = None
         if words:
-            selected, scores, member = self._score(words, synonyms, mask)
+            selected, scores, member = self._score(words, synonyms, text, mask)
         else:
             selected = np.flatnonzero(mask)
             member = mask
@@ -913,10 +846,11 @@ class EmbeddedBackend:
     """In-process search over an in-memory index persisted in the SQLite file at ``sqlite_path``.
 
     ``sqlite_path`` may be the app's database file (the tables are ``search_documents`` and
-    ``search_meta``) or a sibling file; ``":memory:"`` keeps nothing across restarts.
+    ``search_meta``) or a sibling file; ``":memory:"`` keeps nothing across restarts. ``labels`` name the
+    documents' codes and extend the segmenter's dictionary (stored terms are recomputed when they change).
     """
 
-    def __init__(self, sqlite_path: str) -> None:
+    def __init__(self, sqlite_path: str, labels: Labels | None = None) -> None:
         self.sqlite_path = sqlite_path
         self._conn = sqlite3.connect(sqlite_path, check_same_thread=False, isolation_level=None)
         if sqlite_path != ":memory:":
@@ -925,6 +859,8 @@ class EmbeddedBackend:
         self._conn.executescript(_SCHEMA_SQL)
         self._lock = _RWLock()
         self._state = _State()
+        self.labels = labels or Labels()
+        self._text = analyzer(self.labels.all())
         self._synonyms = synonym_map()
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -949,7 +885,7 @@ class EmbeddedBackend:
                 self._load()
 
     def _load(self) -> None:
-        version = analyzer_version()
+        version = analyzer_version(self._text)
         row = self._conn.execute("SELECT value FROM search_meta WHERE key = 'analyzer'").fetchone()
         stale = row is None or row[0] != version
         indexes = {name: _Index(schema) for name, schema in _SCHEMAS.items()}
@@ -962,9 +898,13 @@ class EmbeddedBackend:
                 for doc_blob, terms_blob, length in rows:
                     doc = _doc_decoder.decode(doc_blob)
                     if stale:
-                        batch.append(_prepare(name, doc))
+                        batch.append(_prepare(name, doc, self.labels, self._text))
                     else:
-                        batch.append(_prepare(name, doc, (_terms_decoder.decode(terms_blob), int(length))))
+                        batch.append(
+                            _prepare(
+                                name, doc, self.labels, self._text, (_terms_decoder.decode(terms_blob), int(length))
+                            )
+                        )
                 if stale:
                     self._persist(name, batch)
                 idx.add(batch)
@@ -991,7 +931,7 @@ class EmbeddedBackend:
         if not docs:
             return
         self._ensure_loaded()
-        prepared = [_prepare(index_name, doc) for doc in docs]  # jieba runs outside the lock
+        prepared = [_prepare(index_name, doc, self.labels, self._text) for doc in docs]  # jieba runs outside the lock
         with self._lock.write():
             self._persist(index_name, prepared)
             self._state.indexes[index_name].add(prepared)
@@ -1021,7 +961,7 @@ class EmbeddedBackend:
         query.validate(index_name)
         self._ensure_loaded()
         with self._lock.read():
-            return self._state.indexes[index_name].search(query, self._synonyms)
+            return self._state.indexes[index_name].search(query, self._synonyms, self._text)
 
     def count(self, index_name: str) -> int:
         check_index_name(index_name)
@@ -1038,4 +978,4 @@ class EmbeddedBackend:
         return "ok"
 
 
-__all__ = ["FACETS", "EmbeddedBackend", "analyzer_version", "compute_terms", "searchable_texts"]
+__all__ = ["FACETS", "EmbeddedBackend", "analyzer_version", "compute_terms"]

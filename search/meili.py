@@ -21,8 +21,7 @@ from typing import Any, Final
 import meilisearch
 from meilisearch.errors import MeilisearchError
 
-from marketplace.resources.taxonomy import CHILD_CATEGORIES, ORGANIZATION_KINDS, SERVICE_CATEGORIES
-from search.embedded import date_days, epoch_seconds
+from search.documents import Labels, category_labels, child_category_labels, date_days, epoch_seconds, kind_label
 from search.port import (
     INDEX_NAMES,
     ORGANIZATIONS,
@@ -92,7 +91,7 @@ def index_settings(index_name: str) -> dict[str, Any]:
     }
 
 
-def to_meili_document(index_name: str, doc: Document) -> dict[str, Any]:
+def to_meili_document(index_name: str, doc: Document, labels: Labels) -> dict[str, Any]:
     out = dict(doc)
     streets = list(doc.get("street_ids") or [])
     out["street_ids"] = streets
@@ -103,15 +102,14 @@ def to_meili_document(index_name: str, doc: Document) -> dict[str, Any]:
         out["updated_at_ts"] = updated
     if index_name == SERVICES:
         if not doc.get("category_labels"):
-            out["category_labels"] = [SERVICE_CATEGORIES.get(c, c) for c in doc.get("categories") or []]
-        out["child_category_labels"] = [CHILD_CATEGORIES.get(c, c) for c in doc.get("child_categories") or []]
+            out["category_labels"] = category_labels(doc, labels)
+        out["child_category_labels"] = child_category_labels(doc, labels)
         assured = date_days(doc.get("assured_on"))
         out.pop("assured_on_days", None)
         if assured == assured:
             out["assured_on_days"] = assured
     else:
-        kind = doc.get("kind")
-        out["kind_label"] = ORGANIZATION_KINDS.get(str(kind), "") if kind else ""
+        out["kind_label"] = kind_label(doc, labels)
     return out
 
 
@@ -145,19 +143,22 @@ def filter_expression(index_name: str, query: SearchQuery) -> list[str]:
 
 
 class MeiliBackend:
-    """Search on a Meilisearch server. ``prefix`` namespaces the index uids (tests use a random one)."""
+    """Search on a Meilisearch server. ``prefix`` namespaces the index uids (tests use a random one); ``labels``
+    name the documents' codes (sent as the derived label fields)."""
 
     def __init__(
         self,
         url: str,
         api_key: str | None = None,
         *,
+        labels: Labels | None = None,
         prefix: str = "",
         timeout_s: int = 10,
         task_timeout_ms: int = 60_000,
     ) -> None:
         self.client = meilisearch.Client(url, api_key, timeout=timeout_s)
         self.prefix = prefix
+        self.labels = labels or Labels()
         self.task_timeout_ms = task_timeout_ms
 
     def uid(self, index_name: str) -> str:
@@ -184,7 +185,7 @@ class MeiliBackend:
     def index(self, index_name: str, docs: Sequence[Document]) -> None:
         if not docs:
             return
-        body = [to_meili_document(index_name, doc) for doc in docs]
+        body = [to_meili_document(index_name, doc, self.labels) for doc in docs]
         try:
             info = self.client.index(self.uid(index_name)).add_documents(body, primary_key="id")
             self._wait(info.task_uid)

@@ -1,23 +1,16 @@
 """Domain synonyms and the jieba dictionary extension.
 
 Each group lists words a child director may use for the same thing; the first word is the canonical one
-(usually the taxonomy label). Matching is symmetric: a query with any word of a group also finds listings
-that use another word of the group. The embedded backend expands at query time; the Meilisearch backend
-sends the same groups as its ``synonyms`` setting (see :func:`meilisearch_synonyms`).
+(usually the app's taxonomy label; the labels themselves are passed in, see ``search.documents.Labels``).
+Matching is symmetric: a query with any word of a group also finds listings that use another word of the
+group. The embedded backend expands at query time; the Meilisearch backend sends the same groups as its
+``synonyms`` setting (see :func:`meilisearch_synonyms`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
-
-from marketplace.resources.taxonomy import (
-    CHILD_CATEGORIES,
-    DELIVERY_MODES,
-    FIVE_SOCIETIES,
-    FUNDING_SOURCES,
-    ORGANIZATION_KINDS,
-    SERVICE_CATEGORIES,
-)
 
 SYNONYM_GROUPS: Final[tuple[tuple[str, ...], ...]] = (
     # services (the taxonomy's labels first)
@@ -111,19 +104,12 @@ def _split_label(label: str) -> list[str]:
     return [part for part in label.replace("、", "/").split("/") if part]
 
 
-def dictionary_words() -> list[str]:
-    """Every taxonomy label, synonym and extra word, deduplicated, longest first."""
+def dictionary_words(labels: Iterable[str] = ()) -> list[str]:
+    """Every label passed in (the app's taxonomy, see ``search.documents.Labels``), synonym and extra word,
+    deduplicated, longest first."""
     words: set[str] = set()
-    for table in (
-        SERVICE_CATEGORIES,
-        CHILD_CATEGORIES,
-        ORGANIZATION_KINDS,
-        FIVE_SOCIETIES,
-        DELIVERY_MODES,
-        FUNDING_SOURCES,
-    ):
-        for label in table.values():
-            words.update(_split_label(label))
+    for label in labels:
+        words.update(_split_label(label))
     for group in SYNONYM_GROUPS:
         words.update(group)
     words.update(EXTRA_WORDS)

@@ -6,20 +6,22 @@ from typing import Any
 
 from celery.schedules import crontab
 
+from marketplace.tasks import RUN_JOB, SWEEP_OUTBOX
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "sweep-outbox": {"task": "workers.tasks.sweep_outbox", "schedule": 30.0},
+    "sweep-outbox": {"task": SWEEP_OUTBOX, "schedule": 30.0},
     "escalate-overdue-referrals": {
-        "task": "workers.tasks.run_job",
+        "task": RUN_JOB,
         "schedule": crontab(minute="*/15"),
         "args": ["referrals.escalate_overdue"],
     },
     "reconcile-yesterday": {
-        "task": "workers.tasks.run_job",
+        "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),
         "args": ["funds.reconcile_yesterday"],
     },
     "monthly-allowances": {
-        "task": "workers.tasks.run_job",
+        "task": RUN_JOB,
         "schedule": crontab(day_of_month=1, hour=3, minute=0),
         "args": ["procurement.monthly_allowances"],
     },

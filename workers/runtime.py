@@ -1,14 +1,18 @@
-"""Async work from sync Celery tasks: one event loop and one database per worker process."""
+"""Async work from sync Celery tasks: one event loop and one database per worker process.
+
+The jobs themselves are registered by the features in ``marketplace.tasks.JOBS``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from marketplace.db import Database
 from marketplace.features import load_models
 from marketplace.settings import get_settings
+from marketplace.tasks import JOBS
 
 T = TypeVar("T")
 _loop: asyncio.AbstractEventLoop | None = None
@@ -25,14 +29,4 @@ def run(fn: Callable[[Database], Awaitable[T]]) -> T:
     return _loop.run_until_complete(fn(_db))
 
 
-JOBS: dict[str, Callable[[Database], Awaitable[Any]]] = {}
-
-
-def job(name: str) -> Callable[[Callable[[Database], Awaitable[Any]]], Callable[[Database], Awaitable[Any]]]:
-    """Register a periodic job (a coroutine taking the Database) under a dotted name."""
-
-    def register(fn: Callable[[Database], Awaitable[Any]]) -> Callable[[Database], Awaitable[Any]]:
-        JOBS[name] = fn
-        return fn
-
-    return register
+__all__ = ["JOBS", "run"]

@@ -1,9 +1,12 @@
+"""The worker's tasks: outbox delivery and the features' periodic jobs (``marketplace.tasks``)."""
+
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
+from marketplace import outbox, tasks
+from marketplace.features import load_jobs
 from workers import runtime
 from workers.celery_app import app
 
@@ -11,7 +14,7 @@ log = logging.getLogger("marketplace.workers")
 
 
 @app.task(
-    name="workers.tasks.process_outbox_event",
+    name=tasks.PROCESS_OUTBOX_EVENT,
     bind=True,
     autoretry_for=(Exception,),
     retry_backoff=True,
@@ -20,34 +23,25 @@ log = logging.getLogger("marketplace.workers")
     max_retries=8,
 )
 def process_outbox_event(self: Any, event_id: int) -> bool:
-    from marketplace import outbox
-
     def dispatch(follow_up: int) -> None:
         process_outbox_event.delay(follow_up)
 
     return runtime.run(lambda db: outbox.process_event(db, int(event_id), dispatch))
 
 
-@app.task(name="workers.tasks.sweep_outbox")
+@app.task(name=tasks.SWEEP_OUTBOX)
 def sweep_outbox() -> int:
-    from marketplace import outbox
-
     def dispatch(event_id: int) -> None:
         process_outbox_event.delay(event_id)
 
     return runtime.run(lambda db: outbox.sweep(db, dispatch))
 
 
-@app.task(name="workers.tasks.run_job", autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
+@app.task(name=tasks.RUN_JOB, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
 def run_job(name: str) -> Any:
-    """Run a registered periodic job; the feature's jobs module registers it on import."""
-    feature = name.split(".", 1)[0]
-    try:
-        importlib.import_module(f"marketplace.{feature}.jobs")
-    except ModuleNotFoundError:
-        log.warning("job %s: feature %s has no jobs module", name, feature)
-        return None
-    fn = runtime.JOBS.get(name)
+    """Run a registered periodic job; the features' jobs modules register theirs when loaded."""
+    load_jobs()
+    fn = tasks.JOBS.get(name)
     if fn is None:
         log.warning("job %s is not registered", name)
         return None

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth import service
-from marketplace.auth.principal import ROLES
+from marketplace.auth.principal import ROLES, Principal
 from marketplace.auth.schemas import LoginIn, MeOut, TokenOut
-from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import TooManyRequests
+from marketplace.settings import Settings
+
+# The features take these names from marketplace.deps, which names the current user after this package's
+# Principal and so sits above auth: auth's own controller spells them out. Litestar injects a NamedDependency
+# by its parameter's name, so they are the same dependencies as deps' aliases of the same names.
+DbSession: TypeAlias = NamedDependency[AsyncSession]
+AppSettings: TypeAlias = NamedDependency[Settings]
+CurrentUser: TypeAlias = NamedDependency[Principal]
 
 
 class AuthController(Controller):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from typing import Any
 
@@ -15,7 +14,7 @@ from marketplace.auth.models import User
 from marketplace.auth.passwords import hash_password
 from marketplace.db import Database
 from marketplace.demo import futian_data as data
-from marketplace.features import feature_names, load_models
+from marketplace.features import demo_modules, load_models
 from marketplace.geography.models import Community, Street
 from marketplace.resources.models import (
     Organization,
@@ -27,6 +26,7 @@ from marketplace.resources.models import (
     SocialWorker,
     VolunteerTeam,
 )
+from marketplace.search_wiring import after_demo
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.demo")
@@ -142,16 +142,6 @@ async def load_pool(session: AsyncSession) -> dict[str, Any]:
     }
 
 
-def feature_demos() -> list[Any]:
-    """Each feature's ``demo`` module (with ``ORDER`` and ``load(session, ctx)``), in order."""
-    modules = []
-    for name in feature_names():
-        spec = importlib.util.find_spec(f"marketplace.{name}.demo")
-        if spec is not None:
-            modules.append(importlib.import_module(f"marketplace.{name}.demo"))
-    return sorted(modules, key=lambda m: getattr(m, "ORDER", 100))
-
-
 async def load_demo(settings: Settings, *, if_empty: bool = False) -> bool:
     load_models()
     db = Database(settings)
@@ -161,12 +151,10 @@ async def load_demo(settings: Settings, *, if_empty: bool = False) -> bool:
                 return False
             ctx = await load_pool(session)
             ctx["settings"] = settings  # the features' demos encrypt with this settings' field key
-            for module in feature_demos():
+            for module in demo_modules():
                 log.info("loading demo data: %s", module.__name__)
                 await module.load(session, ctx)
-        after = getattr(importlib.import_module("marketplace.search_wiring"), "after_demo", None)
-        if after is not None:
-            await after(db, settings)
+        await after_demo(db, settings)
         return True
     finally:
         await db.dispose()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from marketplace import tasks
 from marketplace.db import Database
 from marketplace.funds import reconciling
-from workers import runtime
 
 
-@runtime.job("funds.reconcile_yesterday")
+@tasks.job("funds.reconcile_yesterday")
 async def reconcile_yesterday(db: Database) -> list[int]:
     async with db.session() as session:
         return await reconciling.reconcile_yesterday(session, db.settings)

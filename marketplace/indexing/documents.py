@@ -1,9 +1,10 @@
-"""Search documents built from the database: what the index holds for a service or an organization."""
+"""Search documents built from the database: what the index holds for a service or an organization, and the
+taxonomy's labels the search backend is given (``search`` knows no feature, so the app passes them in)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,23 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.resources.models import Organization, Service
 from marketplace.resources.service import capacity_left
-from marketplace.resources.taxonomy import SERVICE_CATEGORIES
+from marketplace.resources.taxonomy import (
+    CHILD_CATEGORIES,
+    DELIVERY_MODES,
+    FIVE_SOCIETIES,
+    FUNDING_SOURCES,
+    ORGANIZATION_KINDS,
+    SERVICE_CATEGORIES,
+)
+from search import Labels
+
+# The codes' labels a search matches, and the further labels the segmenter keeps whole.
+LABELS: Final = Labels(
+    service_categories=SERVICE_CATEGORIES,
+    child_categories=CHILD_CATEGORIES,
+    organization_kinds=ORGANIZATION_KINDS,
+    other=(*FIVE_SOCIETIES.values(), *DELIVERY_MODES.values(), *FUNDING_SOURCES.values()),
+)
 
 
 async def service_documents(session: AsyncSession, ids: Sequence[int]) -> tuple[list[dict[str, Any]], list[int]]:

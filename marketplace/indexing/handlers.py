@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import outbox
 from marketplace.indexing.service import mark_dirty
+from marketplace.indexing.sync import backend_for, index_dirty
 from marketplace.settings import Settings, get_settings
 
 
@@ -15,8 +16,6 @@ def _settings(session: AsyncSession) -> Settings:
 
 
 async def _mark_and_index(session: AsyncSession, index_name: str, doc_id: int) -> None:
-    from marketplace.search_wiring import backend_for, index_dirty
-
     # The flag is the durable record; if the engine is down the flag stays and the next pass picks it up.
     await mark_dirty(session, index_name, doc_id)
     await index_dirty(session, backend_for(_settings(session)), index_name)

@@ -9,7 +9,7 @@ from marketplace import clock
 from marketplace.db import Database
 from marketplace.errors import DomainError
 from marketplace.procurement import allowances
-from workers.runtime import job
+from marketplace.tasks import job
 
 log = logging.getLogger("marketplace.procurement")
 

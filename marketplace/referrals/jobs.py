@@ -6,13 +6,13 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from marketplace import tasks
 from marketplace.cases import notifications
 from marketplace.db import Database, utcnow
 from marketplace.referrals.models import Referral
-from workers import runtime
 
 
-@runtime.job("referrals.escalate_overdue")
+@tasks.job("referrals.escalate_overdue")
 async def escalate_overdue(db: Database) -> int:
     """Mark unanswered referrals past the SLA as escalated and tell the street's supervisors. Idempotent."""
     cutoff = utcnow() - dt.timedelta(hours=db.settings.referral_sla_hours)

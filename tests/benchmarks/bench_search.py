@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from marketplace.indexing.documents import LABELS
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 from search.embedded import EmbeddedBackend
 from search.fts5 import Fts5Backend
@@ -235,12 +236,10 @@ def fmt(lat: Latency) -> list[str]:
     return [f"{v:.2f}" for v in lat]
 
 
-def memoize_fts5_segmentation() -> None:
+def memoize_fts5_segmentation(fts: Fts5Backend) -> None:
     """The FTS5 build is only here for its query latency: segment each clause once (jieba splits at
     punctuation anyway, so tokens are identical) to keep the benchmark short."""
-    import search.fts5 as fts5_module
-    from search.text import index_tokens
-
+    index_tokens = fts._text.index_tokens
     memo: dict[str, list[str]] = {}
 
     def cached(text: str | None) -> list[str]:
@@ -252,7 +251,7 @@ def memoize_fts5_segmentation() -> None:
             out.extend(tokens)
         return out
 
-    fts5_module.index_tokens = cached  # type: ignore[assignment]
+    fts._index_tokens = cached
 
 
 def index_all(backend: Any, docs: Sequence[dict[str, Any]], batch: int = 1000) -> float:
@@ -287,21 +286,20 @@ def main() -> None:
     parser.add_argument("--no-fts5", action="store_true")
     args = parser.parse_args()
     queries = make_queries()
-    memoize_fts5_segmentation()
     latency_rows: list[list[str]] = []
     index_rows: list[list[str]] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench_search_"))
     for n in args.sizes:
         docs = make_services(n)
         path = str(tmp / f"embedded_{n}.sqlite3")
-        embedded = EmbeddedBackend(path)
+        embedded = EmbeddedBackend(path, LABELS)
         embedded.ensure_indexes()
         gc.collect()
         t_index = index_all(embedded, docs)
         t_reindex = index_all(embedded, docs)
         embedded.close()
         t = time.perf_counter()
-        restarted = EmbeddedBackend(path)
+        restarted = EmbeddedBackend(path, LABELS)
         restarted.ensure_indexes()
         t_restart = time.perf_counter() - t
         assert restarted.count("services") == n
@@ -316,7 +314,8 @@ def main() -> None:
         )
         restarted.close()
         if not args.no_fts5:
-            fts = Fts5Backend(str(tmp / f"fts_{n}.sqlite3"))
+            fts = Fts5Backend(str(tmp / f"fts_{n}.sqlite3"), LABELS)
+            memoize_fts5_segmentation(fts)
             t_fts = index_all(fts, docs)
             index_rows.append([f"fts5 {n:,}", f"{t_fts:.1f} s", "-", "-"])
             fts_runs = args.runs if n <= 10_000 else 1

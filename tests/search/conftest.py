@@ -1,4 +1,6 @@
-"""Backends under contract: the embedded one (and its FTS5 variant) always, Meilisearch when MEILI_URL is set."""
+"""Backends under contract: the embedded one (and its FTS5 variant) always, Meilisearch when MEILI_URL is set.
+
+Each is given the labels the app gives it (``marketplace.indexing.documents.LABELS``, the taxonomy's)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from marketplace.indexing.documents import LABELS
 from search.embedded import EmbeddedBackend
 from search.fts5 import Fts5Backend
+from search.meili import MeiliBackend
 from search.port import SearchBackend
 
 MEILI_SKIP = "MEILI_URL not set: Meilisearch server not available on this machine"
@@ -27,19 +31,20 @@ def _meili_param() -> object:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBackend]:
     kind = request.param
     if kind == "embedded":
-        embedded = EmbeddedBackend(str(tmp_path / "search.sqlite3"))
+        embedded = EmbeddedBackend(str(tmp_path / "search.sqlite3"), LABELS)
         embedded.ensure_indexes()
         yield embedded
         embedded.close()
     elif kind == "fts5":
-        fts = Fts5Backend(str(tmp_path / "fts.sqlite3"))
+        fts = Fts5Backend(str(tmp_path / "fts.sqlite3"), LABELS)
         fts.ensure_indexes()
         yield fts
     else:
-        from search.meili import MeiliBackend
-
         meili = MeiliBackend(
-            os.environ["MEILI_URL"], os.environ.get("MEILI_KEY"), prefix=f"test_{uuid.uuid4().hex[:8]}_"
+            os.environ["MEILI_URL"],
+            os.environ.get("MEILI_KEY"),
+            labels=LABELS,
+            prefix=f"test_{uuid.uuid4().hex[:8]}_",
         )
         meili.ensure_indexes()
         yield meili

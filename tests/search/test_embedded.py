@@ -9,48 +9,74 @@ from typing import Any
 
 import numpy as np
 
-from search import make_backend
-from search.embedded import EmbeddedBackend, _smallest
+from marketplace.indexing.documents import LABELS
+from search import Labels, make_backend
+from search.embedded import EmbeddedBackend, _smallest, analyzer_version
+from search.fts5 import Fts5Backend
 from search.meili import MeiliBackend, filter_expression, index_settings, to_meili_document
 from search.port import SearchBackend, SearchFilters, SearchQuery
 from search.synonyms import SYNONYM_GROUPS, dictionary_words, meilisearch_synonyms
-from search.text import index_tokens
+from search.text import analyzer
 from tests.search.test_contract import svc
 
 
 def test_make_backend(tmp_path: Path) -> None:
-    embedded = make_backend(None, None, str(tmp_path / "s.sqlite3"))
+    embedded = make_backend(None, None, str(tmp_path / "s.sqlite3"), LABELS)
     assert isinstance(embedded, EmbeddedBackend)
     assert isinstance(embedded, SearchBackend)
-    meili = make_backend("http://127.0.0.1:1", "key", str(tmp_path / "s.sqlite3"))
+    assert embedded.labels is LABELS
+    meili = make_backend("http://127.0.0.1:1", "key", str(tmp_path / "s.sqlite3"), LABELS)
     assert isinstance(meili, MeiliBackend)
+    assert meili.labels is LABELS
     assert meili.health().startswith("unavailable: ")
+
+
+def test_labels_are_passed_in(tmp_path: Path) -> None:
+    """search/ knows no taxonomy: codes are searchable by label only with the labels the caller passes."""
+    labels = Labels(child_categories={"orphan": "孤儿"}, organization_kinds={"charity": "慈善组织"})
+    doc = svc(1, title="周末陪伴", child_categories=["orphan"])
+    org = {"id": 1, "name": "护苗基金会", "kind": "charity", "street_ids": [], "status": "approved"}
+    for make in (EmbeddedBackend, Fts5Backend):
+        bare = make(str(tmp_path / f"bare-{make.__name__}.sqlite3"))
+        labelled = make(str(tmp_path / f"labelled-{make.__name__}.sqlite3"), labels)
+        for backend in (bare, labelled):
+            backend.index("services", [doc])
+            backend.index("organizations", [org])
+        assert bare.search("services", SearchQuery(q="孤儿")).ids == [], make
+        assert labelled.search("services", SearchQuery(q="孤儿")).ids == [1], make
+        assert bare.search("organizations", SearchQuery(q="慈善组织")).ids == [], make
+        assert labelled.search("organizations", SearchQuery(q="慈善组织")).ids == [1], make
+    bare_doc = to_meili_document("services", doc, Labels())
+    assert bare_doc["child_category_labels"] == ["orphan"]
+    assert to_meili_document("organizations", org, labels)["kind_label"] == "慈善组织"
+    # new labels join the segmenter's dictionary, so terms stored under other labels are recomputed
+    assert analyzer_version(analyzer(labels.all())) != analyzer_version(analyzer())
 
 
 def test_survives_restart(tmp_path: Path) -> None:
     path = str(tmp_path / "search.sqlite3")
-    first = EmbeddedBackend(path)
+    first = EmbeddedBackend(path, LABELS)
     first.index("services", [svc(1, title="儿童心理疏导"), svc(2, title="法律援助")])
     first.delete("services", [2])
     first.close()
-    second = EmbeddedBackend(path)
+    second = EmbeddedBackend(path, LABELS)
     assert second.search("services", SearchQuery(q="心理辅导")).ids == [1]
     assert second.search("services", SearchQuery()).total == 1
 
 
 def test_stale_analyzer_resegments_on_load(tmp_path: Path) -> None:
     path = str(tmp_path / "search.sqlite3")
-    first = EmbeddedBackend(path)
+    first = EmbeddedBackend(path, LABELS)
     first.index("services", [svc(1, title="儿童心理疏导")])
     first._conn.execute("UPDATE search_meta SET value = 'old'")
     first._conn.execute("UPDATE search_documents SET terms = '{}'")
     first.close()
-    second = EmbeddedBackend(path)
+    second = EmbeddedBackend(path, LABELS)
     assert second.search("services", SearchQuery(q="心理疏导")).ids == [1]
 
 
 def test_compaction_keeps_results(tmp_path: Path) -> None:
-    backend = EmbeddedBackend(":memory:")
+    backend = EmbeddedBackend(":memory:", LABELS)
     docs = [svc(i, title=f"心理疏导{i}", street_ids=[i % 3], categories=["psych_counselling"]) for i in range(1, 1601)]
     backend.index("services", docs)
     backend.index("services", docs[:1500])  # 1,500 dead slots out of 3,100: compacts
@@ -64,7 +90,7 @@ def test_compaction_keeps_results(tmp_path: Path) -> None:
 
 
 def test_concurrent_readers_and_writer() -> None:
-    backend = EmbeddedBackend(":memory:")
+    backend = EmbeddedBackend(":memory:", LABELS)
     backend.index("services", [svc(i, title="留守儿童周末陪伴") for i in range(1, 201)])
     errors: list[BaseException] = []
 
@@ -94,9 +120,9 @@ def test_concurrent_readers_and_writer() -> None:
 
 def test_dictionary_keeps_domain_words_whole() -> None:
     assert len(SYNONYM_GROUPS) >= 25
-    words = set(dictionary_words())
+    words = set(dictionary_words(LABELS.all()))
     assert {"心理疏导", "送教上门", "事实无人抚养儿童", "监护缺失", "香蜜湖"} <= words
-    tokens = index_tokens("开展送教上门和心理疏导服务")
+    tokens = analyzer(LABELS.all()).index_tokens("开展送教上门和心理疏导服务")
     assert "送教上门" in tokens
     assert "心理疏导" in tokens
 
@@ -120,7 +146,7 @@ def test_meili_mapping() -> None:
         "organization_id = 5",
         "capacity_left > 0",
     ]
-    doc = to_meili_document("services", svc(1, street_ids=[], assured_on=None, child_categories=["orphan"]))
+    doc = to_meili_document("services", svc(1, street_ids=[], assured_on=None, child_categories=["orphan"]), LABELS)
     assert doc["district_wide"] is True
     assert "assured_on_days" not in doc
     assert doc["child_category_labels"] == ["孤儿"]
@@ -152,11 +178,11 @@ def test_results_and_facets_follow_writes() -> None:
     """Filter masks, per-term weights, sort keys and facet totals are cached between writes: every write
     must be visible to the next search (rare terms and terms in most documents, small and large results)."""
     rng = random.Random(5)
-    backend = EmbeddedBackend(":memory:")
+    backend = EmbeddedBackend(":memory:", LABELS)
     docs = {d["id"]: d for d in _random_services(rng, range(1, 1201))}
     backend.index("services", list(docs.values()))
     for step in range(4):
-        fresh = EmbeddedBackend(":memory:")
+        fresh = EmbeddedBackend(":memory:", LABELS)
         fresh.index("services", list(docs.values()))
         for word, street in [("儿童", None), ("儿童", 3), ("心理", 2), ("法律援助", None), ("", None), ("", 4)]:
             query = SearchQuery(

@@ -1,0 +1,68 @@
+"""Background work as the app and the features see it, without the worker.
+
+* Periodic jobs: a feature registers a coroutine taking the :class:`~marketplace.db.Database` under a dotted
+  name with ``@job("feature.name")`` in its ``jobs`` module (``marketplace.features.load_jobs`` imports them);
+  the worker's beat schedule names them and ``workers.tasks.run_job`` runs them.
+* The broker: :func:`make_celery` is the one Celery configuration (JSON only, late acks, bounded time). The
+  app uses it as a client that sends a task by name (:data:`PROCESS_OUTBOX_EVENT`); ``workers/`` builds the
+  worker's Celery app on it and defines the tasks. Nothing here imports ``workers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final
+
+from celery import Celery
+
+from marketplace.db import Database
+from marketplace.settings import Settings, get_settings
+
+Job = Callable[[Database], Awaitable[Any]]
+
+# The worker's task names (defined in workers/tasks.py), for senders that do not import the worker.
+PROCESS_OUTBOX_EVENT: Final = "workers.tasks.process_outbox_event"
+SWEEP_OUTBOX: Final = "workers.tasks.sweep_outbox"
+RUN_JOB: Final = "workers.tasks.run_job"
+
+JOBS: dict[str, Job] = {}
+
+
+def job(name: str) -> Callable[[Job], Job]:
+    """Register a periodic job (a coroutine taking the Database) under a dotted name."""
+
+    def register(fn: Job) -> Job:
+        JOBS[name] = fn
+        return fn
+
+    return register
+
+
+def make_celery(
+    settings: Settings | None = None,
+    *,
+    include: Sequence[str] = (),
+    beat_schedule: dict[str, dict[str, Any]] | None = None,
+) -> Celery:
+    """A Celery app on the settings' Redis broker (in-memory without one); ``include`` names task modules."""
+    settings = settings or get_settings()
+    broker = settings.redis_url or "memory://"
+    celery = Celery("marketplace", broker=broker, backend=None, include=list(include))
+    celery.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=300,
+        task_soft_time_limit=240,
+        task_always_eager=settings.task_always_eager,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        timezone="Asia/Shanghai",
+        enable_utc=True,
+        beat_schedule=beat_schedule or {},
+    )
+    return celery
