@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 
 import click
@@ -63,7 +62,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker (needs REDIS_URL)."""
-    if not os.environ.get("REDIS_URL"):
+    if not get_settings().redis_url:
         click.echo("REDIS_URL is not set: tasks run in process; no worker needed", err=True)
         sys.exit(2)
     from workers.celery_app import app
