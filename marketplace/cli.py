@@ -1,14 +1,15 @@
-"""marketplace migrate | demo | serve | worker | beat | job | reindex"""
+"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 
 import click
 
-from marketplace.settings import get_settings
+from marketplace.settings import Settings, get_settings
 
 
 @click.group()
@@ -116,6 +117,87 @@ def job(name: str) -> None:
     from workers.tasks import run_job
 
     click.echo(repr(run_job.run(name)))
+
+
+# How each demo role's scope reads in `marketplace demo-users` (and README.md's demo logins table).
+DISTRICT_ROLES = {
+    "district_admin": "the district",
+    "fund_manager": "the district",
+    "procurement_officer": "the district",
+    "auditor": "the district, read only",
+}
+
+
+async def demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
+    """(role, scope, username) of every demo login present in the database, in the order the demo created them."""
+    from sqlalchemy import select  # deferred import: keeps `marketplace --help` fast
+
+    from marketplace.auth.models import User  # deferred import: models load only for commands that use them
+    from marketplace.db import Database  # deferred import: as above
+    from marketplace.demo import futian_data  # deferred import: the demo definitions are large
+    from marketplace.geography.models import Community, Street  # deferred import: as above
+    from marketplace.resources.models import Organization  # deferred import: as above
+
+    demo_names = set(futian_data.USER_BY_USERNAME)
+    db = Database(settings)
+    try:
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(User.username, User.role, Street.name, Community.name, Organization.name)
+                    .outerjoin(Street, Street.id == User.street_id)
+                    .outerjoin(Community, Community.id == User.community_id)
+                    .outerjoin(Organization, Organization.id == User.organization_id)
+                    .order_by(User.id)
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    logins = []
+    for username, role, street, community, organization in rows:
+        if username not in demo_names:
+            continue
+        if role in DISTRICT_ROLES:
+            scope = DISTRICT_ROLES[role]
+        elif community is not None:
+            scope = f"{community}, {street}"
+        else:
+            scope = organization or street or "—"
+        logins.append((f"{role} {futian_data.ROLES.get(role, '')}".strip(), scope, username))
+    return logins
+
+
+def markdown_table(header: tuple[str, ...], rows: list[tuple[str, str, str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(f"`{c}`" if i == len(r) - 1 else c for i, c in enumerate(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+@main.command("demo-users")
+def demo_users() -> None:
+    """Print the demo logins (role, scope, username) found in the database, as a Markdown table."""
+    from marketplace.features import load_models  # deferred import: models load only for commands that use them
+
+    load_models()
+    logins = asyncio.run(demo_logins(get_settings()))
+    if not logins:
+        click.echo("no demo users in this database: run `marketplace demo` first", err=True)
+        sys.exit(1)
+    click.echo(markdown_table(("role", "scope", "username"), logins))
+
+
+def openapi_document(settings: Settings) -> str:
+    """The app's OpenAPI schema as stable JSON (sorted keys), the text of docs/openapi.json."""
+    from marketplace.app import create_app  # deferred import: building the app loads every feature
+
+    schema = create_app(settings).openapi_schema.to_schema()
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+@main.command()
+def openapi() -> None:
+    """Print the app's OpenAPI schema (regenerate the committed copy: marketplace openapi > docs/openapi.json)."""
+    click.echo(openapi_document(get_settings()), nl=False)
 
 
 if __name__ == "__main__":
