@@ -20,7 +20,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
-    from marketplace import migrate as m
+    from marketplace import migrate as m  # deferred import: Alembic loads only for this command
 
     m.upgrade(get_settings())
     click.echo("database migrated")
@@ -30,7 +30,7 @@ def migrate() -> None:
 @click.option("--if-empty", is_flag=True, help="Load only when the database holds no streets yet.")
 def demo(if_empty: bool) -> None:
     """Load the Futian demo data (synthetic children; real street names)."""
-    from marketplace.demo.loader import load_demo
+    from marketplace.demo.loader import load_demo  # deferred import: the demo definitions are large
 
     loaded = asyncio.run(load_demo(get_settings(), if_empty=if_empty))
     click.echo("demo data loaded" if loaded else "database already holds data; demo not loaded")
@@ -42,8 +42,8 @@ def demo(if_empty: bool) -> None:
 @click.option("--workers", default=1, type=int, help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API and the console with granian."""
-    from granian import Granian
-    from granian.constants import Interfaces
+    from granian import Granian  # deferred import: the server loads only for `serve`
+    from granian.constants import Interfaces  # deferred import: as above
 
     settings = get_settings()
     host = host or settings.host
@@ -66,7 +66,7 @@ def worker(celery_args: tuple[str, ...]) -> None:
     if not get_settings().redis_url:
         click.echo("REDIS_URL is not set: tasks run in process; no worker needed", err=True)
         sys.exit(2)
-    from workers.celery_app import app
+    from workers.celery_app import app  # deferred import: Celery loads only for the worker commands
 
     app.worker_main(["worker", "--loglevel=INFO", *celery_args])
 
@@ -74,7 +74,7 @@ def worker(celery_args: tuple[str, ...]) -> None:
 @main.command()
 def beat() -> None:
     """Run the Celery beat scheduler (periodic jobs)."""
-    from workers.celery_app import app
+    from workers.celery_app import app  # deferred import: Celery loads only for the worker commands
 
     app.start(["beat", "--loglevel=INFO"])
 
@@ -82,11 +82,14 @@ def beat() -> None:
 @main.command()
 def reindex() -> None:
     """Rebuild the search indexes from the database, with a progress bar."""
-    from rich.progress import Progress
+    from rich.progress import Progress  # deferred import: the progress bar loads only for `reindex`
 
-    from marketplace.db import Database
-    from marketplace.features import load_models
-    from marketplace.search_wiring import backend_for, reindex_all
+    from marketplace.db import Database  # deferred import: engines load only for commands that use the database
+    from marketplace.features import load_models  # deferred import: models load only for commands that use them
+    from marketplace.search_wiring import (
+        backend_for,
+        reindex_all,
+    )  # deferred import: the search backends load only for `reindex`
 
     settings = get_settings()
     load_models()
@@ -114,7 +117,7 @@ def reindex() -> None:
 @click.argument("name")
 def job(name: str) -> None:
     """Run one periodic job now, in process (e.g. referrals.escalate_overdue)."""
-    from workers.tasks import run_job
+    from workers.tasks import run_job  # deferred import: the jobs load only for `job`
 
     click.echo(repr(run_job.run(name)))
 
