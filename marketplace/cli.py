@@ -1,15 +1,15 @@
-"""marketplace migrate | demo | serve | worker | beat | job | reindex"""
+"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import os
 import sys
 
 import click
 
-from marketplace.settings import get_settings
+from marketplace.settings import Settings, get_settings
 
 
 @click.group()
@@ -20,7 +20,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
-    from marketplace import migrate as m
+    from marketplace import migrate as m  # deferred import: Alembic loads only for this command
 
     m.upgrade(get_settings())
     click.echo("database migrated")
@@ -30,7 +30,7 @@ def migrate() -> None:
 @click.option("--if-empty", is_flag=True, help="Load only when the database holds no streets yet.")
 def demo(if_empty: bool) -> None:
     """Load the Futian demo data (synthetic children; real street names)."""
-    from marketplace.demo.loader import load_demo
+    from marketplace.demo.loader import load_demo  # deferred import: the demo definitions are large
 
     loaded = asyncio.run(load_demo(get_settings(), if_empty=if_empty))
     click.echo("demo data loaded" if loaded else "database already holds data; demo not loaded")
@@ -42,8 +42,8 @@ def demo(if_empty: bool) -> None:
 @click.option("--workers", default=1, type=int, help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API and the console with granian."""
-    from granian import Granian
-    from granian.constants import Interfaces
+    from granian import Granian  # deferred import: the server loads only for `serve`
+    from granian.constants import Interfaces  # deferred import: as above
 
     settings = get_settings()
     host = host or settings.host
@@ -63,10 +63,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker (needs REDIS_URL)."""
-    if not os.environ.get("REDIS_URL"):
+    if not get_settings().redis_url:
         click.echo("REDIS_URL is not set: tasks run in process; no worker needed", err=True)
         sys.exit(2)
-    from workers.celery_app import app
+    from workers.celery_app import app  # deferred import: Celery loads only for the worker commands
 
     app.worker_main(["worker", "--loglevel=INFO", *celery_args])
 
@@ -74,7 +74,7 @@ def worker(celery_args: tuple[str, ...]) -> None:
 @main.command()
 def beat() -> None:
     """Run the Celery beat scheduler (periodic jobs)."""
-    from workers.celery_app import app
+    from workers.celery_app import app  # deferred import: Celery loads only for the worker commands
 
     app.start(["beat", "--loglevel=INFO"])
 
@@ -82,11 +82,14 @@ def beat() -> None:
 @main.command()
 def reindex() -> None:
     """Rebuild the search indexes from the database, with a progress bar."""
-    from rich.progress import Progress
+    from rich.progress import Progress  # deferred import: the progress bar loads only for `reindex`
 
-    from marketplace.db import Database
-    from marketplace.features import load_models
-    from marketplace.search_wiring import backend_for, reindex_all
+    from marketplace.db import Database  # deferred import: engines load only for commands that use the database
+    from marketplace.features import load_models  # deferred import: models load only for commands that use them
+    from marketplace.search_wiring import (
+        backend_for,
+        reindex_all,
+    )  # deferred import: the search backends load only for `reindex`
 
     settings = get_settings()
     load_models()
@@ -114,9 +117,90 @@ def reindex() -> None:
 @click.argument("name")
 def job(name: str) -> None:
     """Run one periodic job now, in process (e.g. referrals.escalate_overdue)."""
-    from workers.tasks import run_job
+    from workers.tasks import run_job  # deferred import: the jobs load only for `job`
 
     click.echo(repr(run_job.run(name)))
+
+
+# How each demo role's scope reads in `marketplace demo-users` (and README.md's demo logins table).
+DISTRICT_ROLES = {
+    "district_admin": "the district",
+    "fund_manager": "the district",
+    "procurement_officer": "the district",
+    "auditor": "the district, read only",
+}
+
+
+async def demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
+    """(role, scope, username) of every demo login present in the database, in the order the demo created them."""
+    from sqlalchemy import select  # deferred import: keeps `marketplace --help` fast
+
+    from marketplace.auth.models import User  # deferred import: models load only for commands that use them
+    from marketplace.db import Database  # deferred import: as above
+    from marketplace.demo import futian_data  # deferred import: the demo definitions are large
+    from marketplace.geography.models import Community, Street  # deferred import: as above
+    from marketplace.resources.models import Organization  # deferred import: as above
+
+    demo_names = set(futian_data.USER_BY_USERNAME)
+    db = Database(settings)
+    try:
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(User.username, User.role, Street.name, Community.name, Organization.name)
+                    .outerjoin(Street, Street.id == User.street_id)
+                    .outerjoin(Community, Community.id == User.community_id)
+                    .outerjoin(Organization, Organization.id == User.organization_id)
+                    .order_by(User.id)
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    logins = []
+    for username, role, street, community, organization in rows:
+        if username not in demo_names:
+            continue
+        if role in DISTRICT_ROLES:
+            scope = DISTRICT_ROLES[role]
+        elif community is not None:
+            scope = f"{community}, {street}"
+        else:
+            scope = organization or street or "—"
+        logins.append((f"{role} {futian_data.ROLES.get(role, '')}".strip(), scope, username))
+    return logins
+
+
+def markdown_table(header: tuple[str, ...], rows: list[tuple[str, str, str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(f"`{c}`" if i == len(r) - 1 else c for i, c in enumerate(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+@main.command("demo-users")
+def demo_users() -> None:
+    """Print the demo logins (role, scope, username) found in the database, as a Markdown table."""
+    from marketplace.features import load_models  # deferred import: models load only for commands that use them
+
+    load_models()
+    logins = asyncio.run(demo_logins(get_settings()))
+    if not logins:
+        click.echo("no demo users in this database: run `marketplace demo` first", err=True)
+        sys.exit(1)
+    click.echo(markdown_table(("role", "scope", "username"), logins))
+
+
+def openapi_document(settings: Settings) -> str:
+    """The app's OpenAPI schema as stable JSON (sorted keys), the text of docs/openapi.json."""
+    from marketplace.app import create_app  # deferred import: building the app loads every feature
+
+    schema = create_app(settings).openapi_schema.to_schema()
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+@main.command()
+def openapi() -> None:
+    """Print the app's OpenAPI schema (regenerate the committed copy: marketplace openapi > docs/openapi.json)."""
+    click.echo(openapi_document(get_settings()), nl=False)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,18 @@ Defaults are Shenzhen-like figures for district service purchases; change them p
 - a contract term beyond one year needs a reason and may not exceed three years (政府购买服务管理办法 第二十四条);
 - the award publicity period (中标/成交结果公示) is 5 working days; weekends and listed holidays do not count;
 - the price share of a comprehensive score is 30% (财政部令第87号第五十五条: 10%-30% for services).
-Each threshold can be overridden by an environment variable (``PROCUREMENT_*``), read once.
+Each threshold can be overridden by an environment variable (``PROCUREMENT_*``), read once by marketplace.settings
+(``Settings.procurement``; ``ProcurementRules`` lives there and is re-exported here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal
+
+from marketplace.settings import ProcurementRules as ProcurementRules  # re-exported: callers import it from here
+from marketplace.settings import get_settings
 
 METHODS: Final[dict[str, str]] = {
     "open_tender": "公开招标",
@@ -59,44 +61,9 @@ class Finding:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class ProcurementRules:
-    centralised_threshold_fen: int = 100_000_000  # 100万元
-    open_tender_threshold_fen: int = 400_000_000  # 400万元
-    addon_cap_percent: int = 10
-    term_reason_after_months: int = 12
-    max_term_months: int = 36
-    publicity_working_days: int = 5
-    # 财政部令第87号: for services the price weight is 10%-30% of the comprehensive score.
-    price_weight_percent: int = 30
-    ocid_prefix: str = "ocds-ft0001-"
-    buyer_name: str = "深圳市福田区民政局"
-    # Public holidays on which the publicity period does not run (weekends never count).
-    holidays: frozenset[dt.date] = field(default_factory=frozenset)
-
-
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-@lru_cache(maxsize=1)
 def get_rules() -> ProcurementRules:
-    d = ProcurementRules()
-    holidays_raw = os.environ.get("PROCUREMENT_HOLIDAYS", "")
-    holidays = frozenset(dt.date.fromisoformat(x.strip()) for x in holidays_raw.split(",") if x.strip())
-    return ProcurementRules(
-        centralised_threshold_fen=_int_env("PROCUREMENT_CENTRALISED_THRESHOLD_FEN", d.centralised_threshold_fen),
-        open_tender_threshold_fen=_int_env("PROCUREMENT_OPEN_TENDER_THRESHOLD_FEN", d.open_tender_threshold_fen),
-        addon_cap_percent=_int_env("PROCUREMENT_ADDON_CAP_PERCENT", d.addon_cap_percent),
-        term_reason_after_months=_int_env("PROCUREMENT_TERM_REASON_AFTER_MONTHS", d.term_reason_after_months),
-        max_term_months=_int_env("PROCUREMENT_MAX_TERM_MONTHS", d.max_term_months),
-        publicity_working_days=_int_env("PROCUREMENT_PUBLICITY_WORKING_DAYS", d.publicity_working_days),
-        price_weight_percent=_int_env("PROCUREMENT_PRICE_WEIGHT_PERCENT", d.price_weight_percent),
-        ocid_prefix=os.environ.get("PROCUREMENT_OCID_PREFIX") or d.ocid_prefix,
-        buyer_name=os.environ.get("PROCUREMENT_BUYER_NAME") or d.buyer_name,
-        holidays=holidays,
-    )
+    """The thresholds in force: the ``procurement`` field of the settings (``PROCUREMENT_*``, read once there)."""
+    return get_settings().procurement
 
 
 def yuan(fen: int) -> str:

@@ -1,0 +1,182 @@
+"""One Settings object reads the whole environment; README's settings table names exactly what it reads."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from marketplace.procurement import rules
+from marketplace.settings import (
+    ENVIRONMENT_VARIABLES,
+    MatchWeights,
+    ProcurementRules,
+    Settings,
+    get_settings,
+    load_settings,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("marketplace", "workers", "search", "admin")
+ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+class RecordingEnviron(Mapping[str, str]):
+    """An environment that remembers every name looked up in it."""
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self.values = values or {}
+        self.read: list[str] = []
+
+    def __getitem__(self, name: str) -> str:
+        self.read.append(name)
+        return self.values[name]
+
+    def get(self, name: str, default: object = None) -> str | None:  # type: ignore[override]
+        self.read.append(name)
+        return self.values.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("settings must look variables up by name, not list the environment")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def readme_settings_table() -> list[str]:
+    """The variable names in the first column of the table under README.md's '## Settings' heading."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    names = [re.fullmatch(r"\| `([A-Z0-9_]+)` \|.*", row) for row in rows]
+    assert all(names), rows
+    return [m.group(1) for m in names if m]
+
+
+def environment_reads(source: str) -> list[str]:
+    """Where a module's source touches the process environment (os.environ, os.getenv, from os import environ...)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in ENV_NAMES:
+            found.append(f"line {node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [f"line {node.lineno}: from os import {a.name}" for a in node.names if a.name in ENV_NAMES]
+        elif isinstance(node, ast.Constant) and node.value in ENV_NAMES:
+            found.append(f"line {node.lineno}: {node.value!r}")
+    return found
+
+
+def test_readme_settings_table_names_exactly_the_variables_settings_reads() -> None:
+    table = readme_settings_table()
+    assert len(table) == len(set(table)), "a variable is listed twice in README.md's settings table"
+    assert len(ENVIRONMENT_VARIABLES) == len(set(ENVIRONMENT_VARIABLES))
+    assert sorted(set(table) - set(ENVIRONMENT_VARIABLES)) == [], "README lists variables the code does not read"
+    assert sorted(set(ENVIRONMENT_VARIABLES) - set(table)) == [], "the code reads variables README does not list"
+
+
+def test_load_settings_reads_every_declared_variable_and_nothing_else() -> None:
+    environ = RecordingEnviron()
+    load_settings(environ)
+    assert set(environ.read) == set(ENVIRONMENT_VARIABLES)
+
+
+def test_every_declared_variable_changes_the_settings() -> None:
+    """No variable is declared (and documented) without taking effect."""
+    baseline = load_settings({})
+    candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db")
+    for name in ENVIRONMENT_VARIABLES:
+        changed = False
+        for value in candidates:
+            try:
+                changed = load_settings({name: value}) != baseline
+            except ValueError:
+                continue
+            if changed:
+                break
+        assert changed, f"{name} is declared but setting it changes nothing"
+
+
+def test_unset_and_empty_variables_take_the_defaults() -> None:
+    empty = load_settings({name: "" for name in ENVIRONMENT_VARIABLES})
+    assert empty == load_settings({})
+    assert empty.procurement == ProcurementRules()
+    assert empty.match_weights == MatchWeights()
+    assert empty.database_url == "sqlite:///var/marketplace.db"
+    assert empty.redis_url is None and empty.task_always_eager is True
+
+
+def test_data_dir_is_read_when_settings_load_not_at_import() -> None:
+    s = load_settings({"MARKETPLACE_DATA_DIR": "/srv/mp"})
+    assert s.database_url == "sqlite:////srv/mp/marketplace.db"
+    assert s.search_path == "/srv/mp/search.db"
+    assert load_settings(
+        {"MARKETPLACE_DATA_DIR": "/srv/mp", "MARKETPLACE_DATABASE_URL": "sqlite:///x.db"}
+    ).database_url == ("sqlite:///x.db")
+
+
+def test_procurement_thresholds_are_a_typed_settings_field() -> None:
+    s = load_settings(
+        {
+            "PROCUREMENT_OPEN_TENDER_THRESHOLD_FEN": "10000000",
+            "PROCUREMENT_PUBLICITY_WORKING_DAYS": "7",
+            "PROCUREMENT_HOLIDAYS": "2026-10-01, 2026-10-02,",
+            "PROCUREMENT_BUYER_NAME": "深圳市南山区民政局",
+        }
+    )
+    assert isinstance(s.procurement, ProcurementRules)
+    assert s.procurement.open_tender_threshold_fen == 10_000_000
+    assert s.procurement.publicity_working_days == 7
+    assert s.procurement.holidays == frozenset({dt.date(2026, 10, 1), dt.date(2026, 10, 2)})
+    assert s.procurement.buyer_name == "深圳市南山区民政局"
+    assert s.procurement.centralised_threshold_fen == ProcurementRules().centralised_threshold_fen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.procurement.max_term_months = 99  # type: ignore[misc]
+
+
+def test_bad_numbers_fail_loudly() -> None:
+    with pytest.raises(ValueError):
+        load_settings({"PROCUREMENT_MAX_TERM_MONTHS": "three years"})
+    with pytest.raises(ValueError):
+        load_settings({"PROCUREMENT_HOLIDAYS": "2026-13-01"})
+
+
+def test_procurement_rules_come_from_get_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCUREMENT_ADDON_CAP_PERCENT", "5")
+    get_settings.cache_clear()
+    try:
+        assert rules.get_rules() is get_settings().procurement
+        assert rules.get_rules().addon_cap_percent == 5
+        assert rules.ProcurementRules is ProcurementRules  # callers keep importing it from the rules module
+    finally:
+        get_settings.cache_clear()
+
+
+def test_settings_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load_settings({}).port = 1  # type: ignore[misc]
+    assert dataclasses.is_dataclass(Settings)
+
+
+def test_environment_reads_finds_each_way_of_reading_the_environment() -> None:
+    assert environment_reads("import os\nx = os.environ.get('A')") == ["line 2: .environ"]
+    assert environment_reads("import os\nx = os.getenv('A')") == ["line 2: .getenv"]
+    assert environment_reads("from os import environ") == ["line 1: from os import environ"]
+    assert environment_reads("import os\nx = getattr(os, 'environ')") == ["line 2: 'environ'"]
+    assert environment_reads("import os\nx = os.path.join('a')") == []
+
+
+def test_no_module_but_settings_reads_the_environment() -> None:
+    offenders = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "marketplace" / "settings.py":
+                continue
+            found = environment_reads(path.read_text(encoding="utf-8"))
+            if found:
+                offenders[str(path.relative_to(ROOT))] = found
+    assert offenders == {}, "read the environment only in marketplace/settings.py (add a Settings field)"
