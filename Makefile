@@ -44,16 +44,16 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test-sqlite: install-dev system-deps
+test-sqlite: system-deps install-dev
 	TEST_DATABASE=sqlite $(BIN)/python -m pytest -q
 
 # The date-sensitive suites again with the app's clock at 16:05 and 23:55 UTC, when the district's date is already
 # tomorrow's: a bug that mixes the machine's UTC calendar with the district's fails here at any hour.
-test-clock: install-dev system-deps
+test-clock: system-deps install-dev
 	TEST_CLOCK=16:05 TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -m "clock_sensitive and not browser"
 	TEST_CLOCK=23:55 TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -m "clock_sensitive and not browser"
 
-test-postgresql: install-dev system-deps
+test-postgresql: system-deps install-dev
 	TEST_DATABASE=postgresql $(BIN)/python -m pytest -q -m "not browser"
 
 test: lint typecheck test-sqlite test-clock test-postgresql
