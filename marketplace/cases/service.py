@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
-from marketplace.cases import notifications
-from marketplace.cases.crypto import FieldCipher, resident_id_problem
+from marketplace.cases import notifications, ports
+from marketplace.cases.crypto import FieldCipher, cipher, resident_id_problem
 from marketplace.cases.models import Child, MandatoryReport, Need, Visit
 from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, ReportIn, VisitIn, Warning
 from marketplace.cases.taxonomy import REPORT_KINDS, REPORT_NEED_CATEGORY
@@ -47,6 +47,8 @@ FILE_FIELDS = (
     "share_note",
 )
 SUMMARY_FIELDS = ("name", "gender", "age", "id_number_masked", "categories", "risk_level")
+# Why the referrals of a closed file were withdrawn, as the provider reads it.
+CLOSED_FILE_REASON = "儿童档案已结案 (the child's file was closed)"
 
 
 # ---------------------------------------------------------------- scope
@@ -230,8 +232,6 @@ async def create_child(
 
 
 def _cipher(settings: Settings) -> FieldCipher:
-    from marketplace.cases.crypto import cipher
-
     return cipher(settings.field_key)
 
 
@@ -301,7 +301,7 @@ async def update_child(
     _check_child_fields(check)
     closing: list[Warning] = []
     if values.get("status") == "closed" and child.status != "closed":
-        closing = await _close_open_work(session, principal, child)
+        closing = await _close_open_work(session, child)
     cipher_ = _cipher(settings)
     for field, value in values.items():
         if field == "id_number":
@@ -331,16 +331,14 @@ async def update_child(
     return child, warnings
 
 
-async def _close_open_work(session: AsyncSession, principal: Principal, child: Child) -> list[Warning]:
-    """Closing a file ends what is still open for the child: its referrals are revoked (a place an
-    acceptance booked goes back to the service, the provider is told) and its open needs are cancelled,
-    so no provider keeps a place or a caseload for a child the district no longer follows. The response
-    names what was withdrawn, so the director sees it."""
-    from marketplace.referrals import service as referrals  # referrals build on cases: imported late
-
-    revoked = await referrals.revoke_open_for_child(
-        session, principal, child.id, reason="儿童档案已结案 (the child's file was closed)"
-    )
+async def _close_open_work(session: AsyncSession, child: Child) -> list[Warning]:
+    """Closing a file ends what is still open for the child: its open needs are cancelled here, and its
+    referrals are revoked by the referrals feature on the ``cases.file_closed`` event once this change
+    commits (a place an acceptance booked goes back to the service, the provider is told), so no provider
+    keeps a place or a caseload for a child the district no longer follows. The response names what is
+    withdrawn, so the director sees it."""
+    revoked = list(await ports.open_referrals(session, child.id))
+    outbox.emit(session, ports.FILE_CLOSED, {"child_id": child.id, "reason": CLOSED_FILE_REASON})
     needs = list(
         (
             await session.scalars(
@@ -361,7 +359,7 @@ async def _close_open_work(session: AsyncSession, principal: Principal, child: C
                 message=f"档案结案，已撤回 {len(revoked)} 个进行中的转介并通知承接机构 "
                 f"(closing the file revoked {len(revoked)} open referral(s))",
                 child_ids=[child.id],
-                referral_ids=[r.id for r in revoked],
+                referral_ids=revoked,
             )
         )
     if needs:

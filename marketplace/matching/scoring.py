@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from marketplace.settings import MatchWeights
+from marketplace.settings import MatchWeights, Settings
 
 # Providers with no history start at this neutral value; PRIOR_WEIGHT pseudo-referrals pull small samples
 # towards it, so one lucky (or unlucky) referral does not decide a provider's standing.
@@ -127,6 +128,11 @@ def declared_funding(svc: ServiceFacts) -> FundingFacts:
     if svc.funding_source in DECLARED_FUNDED:
         return FundingFacts(svc.funding_source, svc.cost_per_case_fen, False)
     return FundingFacts("unfunded", 0, False)
+
+
+def weights_args(settings: Settings, today: dt.date) -> dict[str, Any]:
+    """The keyword arguments of ``score`` that come from the settings and the day."""
+    return {"today": today, "stale_days": settings.stale_listing_days, "sla_hours": settings.referral_sla_hours}
 
 
 def _smoothed(successes: float, n: float) -> float:

@@ -1,4 +1,8 @@
-"""Referral notifications: the provider hears of a new referral, the child's director of each answer."""
+"""Referral notifications (the provider hears of a new referral, the child's director of each answer), the
+withdrawal of a closed file's referrals, and the ports referrals fills in for the features below it.
+
+``marketplace.features.load_models`` imports every feature's handlers module when the app, the worker, the
+CLI or the demo starts, so the ports are registered here, with the handlers."""
 
 from __future__ import annotations
 
@@ -10,6 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import outbox
 from marketplace.auth.models import User
 from marketplace.cases import notifications
+from marketplace.cases import ports as case_ports
+from marketplace.cases.models import Child
+from marketplace.matching import ports as matching_ports
+from marketplace.referrals import history
+from marketplace.referrals import service as referrals
 from marketplace.referrals.models import Referral
 from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
 
@@ -95,3 +104,17 @@ async def referral_revoked(session: AsyncSession, payload: dict[str, Any]) -> No
 async def referral_other(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Nothing to tell anyone; registered so the event is marked processed rather than unknown."""
     return
+
+
+@outbox.handler(case_ports.FILE_CLOSED)
+async def file_closed(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """A closed file keeps no referral open: each still waiting or in progress is revoked. Idempotent: a
+    second delivery finds none open; a file reopened before delivery keeps its referrals."""
+    child = await session.get(Child, int(payload["child_id"]))
+    if child is None or child.status != "closed":
+        return
+    await referrals.revoke_open_for_child(session, child.id, reason=str(payload.get("reason") or ""))
+
+
+case_ports.use_open_referrals(referrals.open_for_child)
+matching_ports.use_referral_history(history.ReferralHistory())

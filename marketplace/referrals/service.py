@@ -159,6 +159,14 @@ async def transition(
 ) -> Referral:
     r = await load(session, principal, referral_id, lock=True)
     _authorize(principal, r, name)
+    await _apply(session, r, name, reason=reason, outcome=outcome)
+    return r
+
+
+async def _apply(
+    session: AsyncSession, r: Referral, name: str, *, reason: str = "", outcome: OutcomeIn | None = None
+) -> None:
+    """One transition of a loaded (locked) referral, with its effects on the need and the service's places."""
     before = r.status
     r.status = REFERRAL_LIFECYCLE.target(r.status, name)
     now = utcnow()
@@ -200,22 +208,35 @@ async def transition(
             need.status = "open"
     await session.flush()
     outbox.emit(session, f"referrals.{name}", {"referral_id": r.id})
-    return r
 
 
-async def revoke_open_for_child(
-    session: AsyncSession, principal: Principal, child_id: int, *, reason: str
-) -> list[Referral]:
-    """Withdraw every referral of the child still waiting or in progress (the file is being closed).
+async def open_for_child(session: AsyncSession, child_id: int) -> list[int]:
+    """The ids of the child's referrals still waiting or in progress, in id order."""
+    rows = await session.scalars(
+        select(Referral.id).where(Referral.child_id == child_id, Referral.status.in_(ACTIVE)).order_by(Referral.id)
+    )
+    return list(rows.all())
+
+
+async def revoke_open_for_child(session: AsyncSession, child_id: int, *, reason: str) -> list[Referral]:
+    """Withdraw every referral of the child still waiting or in progress (its file was closed).
 
     Each goes through the ordinary revoke transition: a place booked by an acceptance goes back to the
-    service's month, the provider is told, and the child's director must be allowed to revoke it."""
-    ids = (
-        await session.scalars(
-            select(Referral.id).where(Referral.child_id == child_id, Referral.status.in_(ACTIVE)).order_by(Referral.id)
-        )
-    ).all()
-    return [await transition(session, principal, rid, "revoke", reason=reason) for rid in ids]
+    service's month and the provider is told. The closing of the file by the child's director authorized
+    it; run again, it finds nothing left to revoke."""
+    referrals = list(
+        (
+            await session.scalars(
+                select(Referral)
+                .where(Referral.child_id == child_id, Referral.status.in_(ACTIVE))
+                .order_by(Referral.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    for r in referrals:
+        await _apply(session, r, "revoke", reason=reason)
+    return referrals
 
 
 async def add_log(session: AsyncSession, principal: Principal, referral_id: int, data: LogIn) -> ReferralLog:

@@ -11,9 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
+from marketplace.auth.models import User
+from marketplace.auth.service import issue_token
 from marketplace.cases.crypto import cipher
 from marketplace.cases.models import Child, Need
 from marketplace.db import Database, utcnow
@@ -149,11 +152,6 @@ class TokenAuth:
 
     async def __call__(self, username: str) -> dict[str, str]:
         if username not in self._tokens:
-            from sqlalchemy import select
-
-            from marketplace.auth.models import User
-            from marketplace.auth.service import issue_token
-
             async with self.db.session(write=False) as session:
                 user = await session.scalar(select(User).where(User.username == username))
                 assert user is not None, username

@@ -4,9 +4,10 @@ import datetime as dt
 
 from sqlalchemy import func, select, text
 
-from marketplace import clock
+from marketplace import clock, outbox
 from marketplace.audit.models import AuditEntry
 from marketplace.cases.models import Child, Notification
+from marketplace.outbox import OutboxEvent
 from tests.cases.support import Cases, birth_for_age, id_number
 from tests.conftest import assert_problem
 
@@ -164,9 +165,6 @@ async def test_mandatory_report_notifies_street_and_district(client, auth, cases
     child = (await client.get(f"/api/v1/children/{cases.children['A']}", headers=await auth("director"))).json()
     assert child["risk_level"] == "critical"
     # The handler is idempotent: running the event again adds no rows.
-    from marketplace import outbox
-    from marketplace.outbox import OutboxEvent
-
     async with db.session() as s:
         event = await s.scalar(select(OutboxEvent).where(OutboxEvent.topic == "cases.mandatory_report"))
         assert event is not None

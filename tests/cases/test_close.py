@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from marketplace import clock
-from marketplace.cases.models import Need
+from marketplace.cases.models import Child, Need
 from marketplace.referrals.models import Referral
 from marketplace.resources.models import ServiceCapacity
 from tests.cases.support import Cases, add_need, add_referral
@@ -97,8 +97,6 @@ async def test_closing_a_file_with_nothing_open_warns_of_nothing(client, auth, c
 
 
 async def _child(s, child_id: int):
-    from marketplace.cases.models import Child
-
     found = await s.get(Child, child_id)
     assert found is not None
     return found

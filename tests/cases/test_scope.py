@@ -10,7 +10,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from marketplace.cases.models import Child
 from tests.cases.support import Cases
 from tests.conftest import Auth, assert_problem
 
@@ -134,10 +136,6 @@ async def test_lists_hold_only_what_the_role_may_see(
 
 
 async def test_overdue_visits_are_scoped(client, auth: Auth, cases: Cases, db) -> None:
-    from sqlalchemy import update
-
-    from marketplace.cases.models import Child
-
     async with db.session() as s:
         await s.execute(update(Child).values(next_visit_due=dt.date(2020, 1, 1)))
     ids = {v: k for k, v in cases.children.items()}

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from marketplace import clock
+from marketplace.cases.models import Need
+from marketplace.referrals.models import Referral
 from marketplace.resources.models import (
     Service,
     ServiceCapacity,
@@ -54,8 +58,6 @@ async def test_only_eligible_services_appear_and_ranking_is_explained(
         s.add_all([ok, cheap_local, *ineligible])
         await s.flush()
         s.add(ServiceCapacity(service_id=ineligible[6].id, month=clock.month_key(), booked=1))
-        from marketplace.cases.models import Need
-
         need = await s.get(Need, cases.needs["A"])
         assert need is not None
         await add_referral(s, need, ineligible[7].id, o2, status="declined")
@@ -137,11 +139,6 @@ async def test_match_input_errors(client, auth, cases: Cases) -> None:
 async def test_batch_run_is_optimal_and_stored(client, auth, cases: Cases, world, db, settings) -> None:
     s1 = world.streets[0]
     async with db.session() as s:
-        from sqlalchemy import update
-
-        from marketplace.cases.models import Need
-        from marketplace.referrals.models import Referral
-
         await s.execute(update(Referral).values(status="revoked"))
         await s.execute(update(Need).values(status="open"))
         one = service(

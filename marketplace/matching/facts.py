@@ -1,0 +1,206 @@
+"""The candidate query: a need and the services that may meet it, loaded as the plain facts scoring reads.
+
+Every hard eligibility rule runs in SQL (Core, the hot path), so only eligible services leave the database;
+the referral history behind the facts comes through the ``ReferralHistory`` port (see ports.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import exists, false, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import clock
+from marketplace.cases import service as cases
+from marketplace.cases.models import Child, Need
+from marketplace.errors import NotFound
+from marketplace.geography.models import Community
+from marketplace.matching import scoring
+from marketplace.matching.ports import ChildHistory, referral_history
+from marketplace.matching.scoring import NeedFacts, ProviderRecord, ServiceFacts
+from marketplace.resources.models import (
+    Organization,
+    OrganizationStreet,
+    Service,
+    ServiceCapacity,
+    ServiceCategory,
+    ServiceChildCategory,
+    ServiceStreet,
+)
+
+# A provider's record counts the referrals sent to it in this many days.
+RECORD_DAYS = 365
+# At most this many ids in one IN (...): SQLite's bound-parameter limit.
+CHUNK = 900
+
+
+def chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+async def need_facts(session: AsyncSession, need: Need) -> NeedFacts:
+    child = await session.get(Child, need.child_id)
+    if child is None:  # pragma: no cover - FK guarantees it
+        raise NotFound(f"儿童档案 {need.child_id} 不存在")
+    community = await session.get(Community, child.community_id)
+    facts = await needs_facts(session, [(need, child, community.name if community else "")])
+    return facts[0]
+
+
+async def needs_facts(session: AsyncSession, rows: Sequence[tuple[Need, Child, str]]) -> list[NeedFacts]:
+    """The facts of many needs, each with its child and the child's community name, in a few queries."""
+    history = await referral_history().children(session, sorted({c.id for _, c, _ in rows}))
+    none = ChildHistory()
+    today = clock.today()
+    facts = []
+    for need, child, community_name in rows:
+        past = history.get(child.id, none)
+        facts.append(
+            NeedFacts(
+                need_id=need.id,
+                child_id=child.id,
+                category=need.category,
+                urgency=need.urgency,
+                age=cases.age_on(child.birth_date, today),
+                child_categories=frozenset(child.categories),
+                street_id=child.street_id,
+                community_id=child.community_id,
+                community_name=community_name,
+                declined_services=past.declined_services,
+                current_orgs=past.current_orgs,
+                helped_orgs=past.helped_orgs,
+            )
+        )
+    return facts
+
+
+def _booked(month: str) -> Any:
+    return (
+        select(ServiceCapacity.booked)
+        .where(ServiceCapacity.service_id == Service.id, ServiceCapacity.month == month)
+        .correlate(Service)
+        .scalar_subquery()
+    )
+
+
+def service_columns(month: str) -> Any:
+    """The published services of approved providers with their places left in the month, and that column."""
+    left = (Service.capacity_per_month - func.coalesce(_booked(month), 0)).label("capacity_left")
+    return (
+        select(
+            Service.id,
+            Service.organization_id,
+            Service.title,
+            Organization.name.label("organization_name"),
+            Organization.address.label("organization_address"),
+            Service.age_min,
+            Service.age_max,
+            Service.district_wide,
+            Service.capacity_per_month,
+            left,
+            Service.cost_per_case_fen,
+            Service.funding_source,
+            Service.delivery_mode,
+            Service.assured_on,
+        )
+        .join(Organization, Organization.id == Service.organization_id)
+        .where(Service.status == "published", Organization.status == "approved")
+    ), left
+
+
+async def service_facts(session: AsyncSession, stmt: Any) -> list[ServiceFacts]:
+    """The services a ``service_columns`` statement selects, with their categories and streets."""
+    base = (await session.execute(stmt)).all()
+    if not base:
+        return []
+    ids = [r.id for r in base]
+    cats: dict[int, set[str]] = defaultdict(set)
+    kids: dict[int, set[str]] = defaultdict(set)
+    streets: dict[int, set[int]] = defaultdict(set)
+    org_streets: dict[int, set[int]] = defaultdict(set)
+    org_ids = sorted({r.organization_id for r in base})
+    for chunk in chunks(ids):
+        for sid, code in await session.execute(
+            select(ServiceCategory.service_id, ServiceCategory.code).where(ServiceCategory.service_id.in_(chunk))
+        ):
+            cats[sid].add(code)
+        for sid, code in await session.execute(
+            select(ServiceChildCategory.service_id, ServiceChildCategory.code).where(
+                ServiceChildCategory.service_id.in_(chunk)
+            )
+        ):
+            kids[sid].add(code)
+        for sid, street in await session.execute(
+            select(ServiceStreet.service_id, ServiceStreet.street_id).where(ServiceStreet.service_id.in_(chunk))
+        ):
+            streets[sid].add(street)
+    for chunk in chunks(org_ids):
+        for oid, street in await session.execute(
+            select(OrganizationStreet.organization_id, OrganizationStreet.street_id).where(
+                OrganizationStreet.organization_id.in_(chunk)
+            )
+        ):
+            org_streets[oid].add(street)
+    return [
+        ServiceFacts(
+            service_id=r.id,
+            organization_id=r.organization_id,
+            title=r.title,
+            organization_name=r.organization_name,
+            organization_address=r.organization_address or "",
+            organization_streets=frozenset(org_streets[r.organization_id]),
+            categories=frozenset(cats[r.id]),
+            child_categories=frozenset(kids[r.id]),
+            age_min=r.age_min,
+            age_max=r.age_max,
+            district_wide=bool(r.district_wide),
+            street_ids=frozenset(streets[r.id]),
+            capacity_per_month=r.capacity_per_month,
+            capacity_left=max(0, int(r.capacity_left)),
+            cost_per_case_fen=r.cost_per_case_fen,
+            funding_source=r.funding_source,
+            delivery_mode=r.delivery_mode,
+            assured_on=r.assured_on,
+        )
+        for r in base
+    ]
+
+
+async def candidate_services(session: AsyncSession, need: NeedFacts, month: str) -> list[ServiceFacts]:
+    """Every hard rule as SQL, so only eligible services leave the database."""
+    stmt, left = service_columns(month)
+    kids = list(need.child_categories)
+    stmt = stmt.where(
+        exists().where(ServiceCategory.service_id == Service.id, ServiceCategory.code == need.category),
+        Service.age_min <= need.age,
+        Service.age_max >= need.age,
+        or_(
+            not_(exists().where(ServiceChildCategory.service_id == Service.id)),
+            exists().where(ServiceChildCategory.service_id == Service.id, ServiceChildCategory.code.in_(kids))
+            if kids
+            else false(),
+        ),
+        or_(
+            Service.district_wide.is_(True),
+            exists().where(ServiceStreet.service_id == Service.id, ServiceStreet.street_id == need.street_id),
+        ),
+        left > 0,
+    )
+    if need.declined_services:
+        stmt = stmt.where(Service.id.not_in(sorted(need.declined_services)))
+    facts = await service_facts(session, stmt)
+    # The same rules again in Python: one definition (scoring.ineligibility) is the reference.
+    return [s for s in facts if scoring.ineligibility(need, s) is None]
+
+
+async def provider_records(session: AsyncSession, org_ids: Iterable[int]) -> dict[int, ProviderRecord]:
+    """Each provider's record over the last year; a provider without referrals has the neutral record."""
+    ids = sorted(set(org_ids))
+    since = clock.now() - dt.timedelta(days=RECORD_DAYS)
+    found = await referral_history().providers(session, ids, since) if ids else {}
+    return {org_id: found.get(org_id, ProviderRecord()) for org_id in ids}

@@ -1,0 +1,110 @@
+"""The referral history matching weighs (its ``ReferralHistory`` port), read from the referrals table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.matching.ports import ChildHistory
+from marketplace.matching.scoring import ProviderRecord
+from marketplace.referrals.models import Referral
+
+# Statuses in which a provider is serving the child now (continuity) or has finished (history).
+SERVING = ("accepted", "in_service")
+FINISHED = ("completed", "closed")
+# A social worker carries a referral from the moment it is sent until the service ends.
+CARRIED = ("sent", *SERVING)
+# Outcomes that count as help, with their weight in the provider's record.
+HELPED = {"got_help": 1.0, "partially_helped": 0.5}
+# At most this many ids in one IN (...): SQLite's bound-parameter limit.
+CHUNK = 900
+
+
+def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+class ReferralHistory:
+    async def children(self, session: AsyncSession, child_ids: Sequence[int]) -> Mapping[int, ChildHistory]:
+        declined: dict[int, set[int]] = defaultdict(set)
+        current: dict[int, set[int]] = defaultdict(set)
+        helped: dict[int, set[int]] = defaultdict(set)
+        ids = sorted(set(child_ids))
+        for chunk in _chunks(ids):
+            result = await session.execute(
+                select(
+                    Referral.child_id, Referral.service_id, Referral.organization_id, Referral.status, Referral.outcome
+                )
+                .where(Referral.child_id.in_(chunk))
+                .where(Referral.status.in_(("declined", *SERVING, *FINISHED)))
+            )
+            for child_id, service_id, org_id, status, outcome in result:
+                if status == "declined":
+                    declined[child_id].add(service_id)
+                elif status in SERVING:
+                    current[child_id].add(org_id)
+                elif outcome in HELPED:
+                    helped[child_id].add(org_id)
+        return {
+            child_id: ChildHistory(
+                declined_services=frozenset(declined[child_id]),
+                current_orgs=frozenset(current[child_id]),
+                helped_orgs=frozenset(helped[child_id]),
+            )
+            for child_id in ids
+        }
+
+    async def providers(
+        self, session: AsyncSession, organization_ids: Sequence[int], since: dt.datetime
+    ) -> Mapping[int, ProviderRecord]:
+        ids = sorted(set(organization_ids))
+        finished: dict[int, int] = defaultdict(int)
+        dropped: dict[int, int] = defaultdict(int)
+        got_help: dict[int, float] = defaultdict(float)
+        hours: dict[int, list[float]] = defaultdict(list)
+        for chunk in _chunks(ids):
+            result = await session.execute(
+                select(
+                    Referral.organization_id,
+                    Referral.status,
+                    Referral.outcome,
+                    Referral.sent_at,
+                    Referral.accepted_at,
+                    Referral.declined_at,
+                ).where(Referral.organization_id.in_(chunk), Referral.sent_at >= since)
+            )
+            for org_id, status, outcome, sent_at, accepted_at, declined_at in result:
+                answered = accepted_at or declined_at
+                if answered is not None and sent_at is not None:
+                    hours[org_id].append((answered - sent_at).total_seconds() / 3600.0)
+                if status in FINISHED:
+                    finished[org_id] += 1
+                    got_help[org_id] += HELPED.get(outcome or "", 0.0)
+                elif status == "declined" or (status == "revoked" and accepted_at is not None):
+                    dropped[org_id] += 1
+        return {
+            org_id: ProviderRecord(
+                responded=len(hours[org_id]),
+                mean_response_hours=sum(hours[org_id]) / len(hours[org_id]) if hours[org_id] else 0.0,
+                finished=finished[org_id],
+                dropped=dropped[org_id],
+                got_help=got_help[org_id],
+            )
+            for org_id in ids
+        }
+
+    async def caseloads(self, session: AsyncSession, social_worker_ids: Sequence[int]) -> Mapping[int, int]:
+        loads: dict[int, int] = {}
+        for chunk in _chunks(sorted(set(social_worker_ids))):
+            rows = await session.execute(
+                select(Referral.social_worker_id, func.count())
+                .where(Referral.social_worker_id.in_(chunk), Referral.status.in_(CARRIED))
+                .group_by(Referral.social_worker_id)
+            )
+            loads.update((int(worker_id), int(count)) for worker_id, count in rows.all() if worker_id is not None)
+        return loads
