@@ -78,7 +78,7 @@ async def test_sessions_live_in_redis_when_redis_url_is_set(settings, world, db,
     redis = aioredis.Redis.from_url(redis_url)
     try:
         async with AsyncTestClient(app=app) as client:
-            csrf = await console_login(client, "admin")
+            await console_login(client, "admin")
             sid = client.cookies.get("mp_console")
             key = f"{store.namespace}:{sid}"
             assert await redis.exists(key) == 1
