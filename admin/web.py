@@ -1,22 +1,18 @@
-"""The console's plumbing: templates, the signed session cookie, CSRF, the caller, and HTML error pages.
+"""The console's plumbing: templates, the caller from the session, CSRF-aware HTML error pages, navigation.
 
 The console calls the same services as the API with the same ``Principal``; only the way the caller proves who
-they are differs (a signed, HttpOnly session cookie instead of a bearer token).
+they are differs: a server-side session (``admin.sessions``: Litestar's session middleware over Redis or the
+database) instead of a bearer token, and Litestar's CSRF middleware on every unsafe request.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
-import hmac
-import importlib.util
 import json
 import logging
-import secrets
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeAlias
 from urllib.parse import quote
@@ -26,21 +22,20 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.template.base import csrf_token as litestar_csrf_token
 from markupsafe import Markup
 
+from admin import sessions
 from marketplace import clock
 from marketplace.auth.models import User
 from marketplace.auth.principal import ROLES, Principal
 from marketplace.auth.service import principal_of
 from marketplace.deps import DbSession
-from marketplace.errors import TITLES, DomainError, Forbidden
+from marketplace.errors import TITLES, DomainError
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.admin")
 
-COOKIE = "mp_console"
-CSRF_FIELD = "_csrf"
-CSRF_HEADER = "x-csrf-token"
 # The console is for staff who work in the district's offices and on the move: no console for anonymous donors.
 CONSOLE_ROLES = frozenset(ROLES)
 
@@ -54,22 +49,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "cache-control": "no-store",
 }
-
-
-# ---------------------------------------------------------------- which features have landed
-
-
-def section_ready(key: str, feature: str) -> bool:
-    """A console section shows once both its feature's service and the console's page for it exist."""
-    return has_module(feature) and has_module(f"admin.views.{key}")
-
-
-def has_module(name: str) -> bool:
-    """True when a feature's module exists; the console shows a section only for features that are there."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 # ---------------------------------------------------------------- templates
@@ -126,93 +105,59 @@ def render(
     )
 
 
-# ---------------------------------------------------------------- the signed session cookie
-
-
-@dataclass
-class ConsoleSession:
-    csrf: str
-    user_id: int | None = None
-    expires: int = 0
-    flash: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"c": self.csrf, "u": self.user_id, "e": self.expires}
-
-
-def _sign(secret: str, payload: bytes) -> str:
-    return hmac.new(secret.encode(), b"console-session:" + payload, hashlib.sha256).hexdigest()
-
-
-def encode_session(settings: Settings, data: ConsoleSession) -> str:
-    payload = base64.urlsafe_b64encode(json.dumps(data.to_dict(), separators=(",", ":")).encode())
-    return payload.decode() + "." + _sign(settings.secret_key, payload)
-
-
-def decode_session(settings: Settings, raw: str | None) -> ConsoleSession | None:
-    if not raw or "." not in raw or len(raw) > 2000:
-        return None
-    payload, _, signature = raw.rpartition(".")
-    if not hmac.compare_digest(signature, _sign(settings.secret_key, payload.encode())):
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
-        session = ConsoleSession(csrf=str(data["c"]), user_id=data.get("u"), expires=int(data.get("e") or 0))
-    except (ValueError, KeyError, TypeError):
-        return None
-    if session.user_id is not None and session.expires < time.time():
-        # An expired login keeps its CSRF token so the login form still works, but no longer names a user.
-        session.user_id = None
-    return session
-
-
-def new_session() -> ConsoleSession:
-    return ConsoleSession(csrf=secrets.token_urlsafe(32))
-
-
-def console_session(request: Request[Any, Any, Any]) -> ConsoleSession:
-    cached = request.scope.get("console_session")
-    if isinstance(cached, ConsoleSession):
-        return cached
-    settings: Settings = request.app.state.settings
-    session = decode_session(settings, request.cookies.get(COOKIE)) or new_session()
-    request.scope["console_session"] = session  # type: ignore[typeddict-unknown-key]
-    return session
-
-
-def set_session_cookie(request: Request[Any, Any, Any], response: Response[Any], data: ConsoleSession) -> None:
-    settings: Settings = request.app.state.settings
-    response.set_cookie(
-        COOKIE,
-        encode_session(settings, data),
-        path="/admin",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=settings.token_ttl_seconds,
-    )
-
-
 # ---------------------------------------------------------------- the caller
 
 
-# The posted form after its CSRF check (``provide_form``); handlers take it as ``form: ConsoleForm``.
+# The posted form (``provide_form``); handlers take it as ``form: ConsoleForm``. Litestar's CSRF middleware has
+# checked the token before any handler runs.
 ConsoleForm: TypeAlias = NamedDependency[dict[str, str]]
+
+# Litestar's CSRF middleware refuses with this detail; the console shows its own words for it.
+CSRF_FAILED = "CSRF token verification failed"
+CSRF_MESSAGE = "页面已过期或请求来源不明，请刷新页面后重试 (CSRF token missing or wrong)"
 
 
 class LoginRequired(Exception):
     """No valid console session: send the browser to the login page."""
 
 
+def account_stamp(user: User) -> str:
+    """What a console session was granted on: any change to it (deactivation, role, scope, password) ends it."""
+    parts = (
+        user.id,
+        user.is_active,
+        user.role,
+        user.street_id,
+        user.community_id,
+        user.organization_id,
+        user.password_hash,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def start_session(request: Request[Any, Any, Any], user: User) -> None:
+    """Log ``user`` in: the stored session names them, under a new session id."""
+    request.set_session({"uid": user.id, "stamp": account_stamp(user)})
+    sessions.rotate_session(request)
+
+
+def end_session(request: Request[Any, Any, Any]) -> None:
+    """Delete the stored session (the session middleware removes it from the store and clears the cookie)."""
+    request.clear_session()
+
+
 async def provide_console_principal(request: Request[Any, Any, Any], session: DbSession) -> Principal:
+    """The caller, re-checked against their account on every request."""
     cached = request.scope.get("principal")
     if isinstance(cached, Principal):
         return cached
-    data = console_session(request)
-    if data.user_id is None:
+    data = request.session
+    user_id = data.get("uid")
+    if not isinstance(user_id, int):
         raise LoginRequired
-    user = await session.get(User, data.user_id)
-    if user is None or not user.is_active or user.role not in CONSOLE_ROLES:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active or user.role not in CONSOLE_ROLES or data.get("stamp") != account_stamp(user):
+        end_session(request)
         raise LoginRequired
     principal = principal_of(user)
     request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
@@ -220,15 +165,16 @@ async def provide_console_principal(request: Request[Any, Any, Any], session: Db
 
 
 async def provide_form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The posted form, after the CSRF check every console POST must pass (header for HTMX, field for forms)."""
+    """The posted form's text fields, without the CSRF token field."""
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    expected = console_session(request).csrf
-    sent = request.headers.get(CSRF_HEADER) or values.get(CSRF_FIELD, "")
-    if not sent or not hmac.compare_digest(sent, expected):
-        raise Forbidden("页面已过期或请求来源不明，请刷新后重试 (CSRF token missing or wrong)")
-    values.pop(CSRF_FIELD, None)
+    values.pop(sessions.CSRF_FIELD, None)
     return values
+
+
+def csrf_token(request: Request[Any, Any, Any]) -> str:
+    """The token this page's forms and htmx requests send back (Litestar's, from its CSRF middleware)."""
+    return litestar_csrf_token({"request": request})
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -270,6 +216,8 @@ def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     detail = exc.detail if status < 500 else "服务器内部错误"
     if status == 400:
         detail = "请求参数有误 (bad request)"
+    elif status == 403 and exc.detail == CSRF_FAILED:
+        detail = CSRF_MESSAGE
     return _error_response(request, status, detail or TITLES.get(status, "错误"))
 
 
@@ -297,19 +245,19 @@ class NavItem:
 
 
 def navigation(principal: Principal) -> list[NavItem]:
-    """The sections this role may open, each only when its feature has landed."""
+    """The sections this role may open."""
     role = principal.role
     items = [NavItem("dashboard", "工作台", "/admin/")]
     if role in {"district_admin", "auditor", "org_staff"}:
         items.append(NavItem("pool", "资源库审核" if role != "org_staff" else "本机构服务", "/admin/pool"))
-    if section_ready("cases", "marketplace.cases.service") and role in {
+    if role in {
         "district_admin",
         "auditor",
         "child_supervisor",
         "child_director",
     }:
         items.append(NavItem("cases", "个案看板", "/admin/cases"))
-    if section_ready("referrals", "marketplace.referrals.service") and role in {
+    if role in {
         "district_admin",
         "auditor",
         "child_supervisor",
@@ -317,9 +265,9 @@ def navigation(principal: Principal) -> list[NavItem]:
         "org_staff",
     }:
         items.append(NavItem("referrals", "收到的转介" if role == "org_staff" else "转介看板", "/admin/referrals"))
-    if section_ready("funds", "marketplace.funds.service") and role in {"fund_manager", "district_admin", "auditor"}:
+    if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
-    if section_ready("procurement", "marketplace.procurement.service") and role in {
+    if role in {
         "procurement_officer",
         "district_admin",
         "auditor",
@@ -327,7 +275,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("procurement", "预算与采购", "/admin/procurement"))
     if role in {"district_admin", "auditor", "child_supervisor"}:
         items.append(NavItem("reports", "报表与导出", "/admin/reports"))
-    if section_ready("audit", "marketplace.audit.service") and role in {"district_admin", "auditor"}:
+    if role in {"district_admin", "auditor"}:
         items.append(NavItem("audit", "审计日志", "/admin/audit"))
     return items
 
@@ -338,7 +286,7 @@ def page_context(request: Request[Any, Any, Any], principal: Principal | None, a
         "role_label": ROLES.get(principal.role, principal.role) if principal else "",
         "nav": navigation(principal) if principal else [],
         "active": active,
-        "csrf": console_session(request).csrf,
+        "csrf": csrf_token(request),
         "path": request.url.path,
     }
 

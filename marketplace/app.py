@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -12,11 +13,13 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import admin
 from marketplace import outbox, tasks
 from marketplace.auth.principal import Principal
 from marketplace.auth.service import principal_for_token
@@ -31,6 +34,20 @@ from marketplace.settings import Settings, get_settings
 log = logging.getLogger("marketplace")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# The API docs UI (Swagger UI, vendored from npm: see marketplace/static/swagger-ui/README.md), served by the app
+# itself so /schema works without internet.
+DOCS_ASSETS = Path(__file__).parent / "static" / "swagger-ui"
+DOCS_ASSETS_URL = "/static/swagger-ui"
+
+
+def docs_ui() -> SwaggerRenderPlugin:
+    return SwaggerRenderPlugin(
+        js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+        css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+        standalone_preset_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS_URL}/favicon-32x32.png'>",
+    )
 
 
 async def provide_session(request: Request[Any, Any, Any], state: State) -> AsyncGenerator[AsyncSession, None]:
@@ -131,10 +148,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     load_models()
     db = Database(settings)
 
+    stores = admin.stores(settings, db)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for store in stores.values():
+                    await stack.enter_async_context(store)
+                yield
         finally:
             await db.dispose()
 
@@ -148,13 +170,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     attach_search(state, settings)
 
-    route_list: list[Any] = [health, *route_handlers()]
-    try:
-        from admin import routes as admin_routes
-
-        route_list.extend(admin_routes())
-    except ImportError:
-        pass
+    docs_assets = create_static_files_router(
+        path=DOCS_ASSETS_URL, directories=[DOCS_ASSETS], include_in_schema=False, name="docs-assets"
+    )
+    route_list: list[Any] = [health, *route_handlers(), docs_assets, *admin.routes(settings)]
 
     return Litestar(
         route_handlers=route_list,
@@ -166,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         state=state,
         lifespan=[lifespan],
+        stores=stores,
         debug=settings.debug,
         request_max_body_size=10 * 1024 * 1024,
         cors_config=CORSConfig(allow_origins=[]),
@@ -175,7 +195,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Child-protection resource marketplace: resource pool, children's files, matching, "
             "referrals, the public-welfare fund, the special budget and procurement.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[docs_ui()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

@@ -1,6 +1,17 @@
-/* The console's behaviour: HTMX error fragments, and ECharts built from the report JSON each page embeds. */
+/* The console's behaviour: the CSRF header, HTMX error fragments, and ECharts built from the report JSON each page
+   embeds. */
 (function () {
   "use strict";
+
+  // Every htmx request that changes something carries the page's CSRF token in the header Litestar's CSRF
+  // middleware checks (plain forms send it as the _csrf_token field).
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    var method = (evt.detail.verb || "get").toUpperCase();
+    if (meta && meta.content && ["GET", "HEAD", "OPTIONS"].indexOf(method) < 0) {
+      evt.detail.headers["X-CSRF-Token"] = meta.content;
+    }
+  });
 
   // Let 4xx fragments (a refused action, a bad form) show in the flash area the server names.
   document.addEventListener("htmx:beforeSwap", function (evt) {

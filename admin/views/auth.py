@@ -1,16 +1,15 @@
-"""Console login and logout: a signed session cookie, the login throttle the API uses, CSRF on both."""
+"""Console login and logout: a server-side session, the login throttle the API uses, CSRF on both."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
-from admin import web
+from admin import sessions, web
 from marketplace.auth import service as auth_service
-from marketplace.deps import AppSettings, DbSession
+from marketplace.deps import DbSession
 from marketplace.errors import TooManyRequests, Unauthorized
 
 
@@ -25,16 +24,11 @@ def _safe_next(target: str | None) -> str:
 def login_page(
     request: Request[Any, Any, Any], next_: Annotated[str | None, QueryParameter(name="next")] = None
 ) -> Response[str]:
-    data = web.console_session(request)
-    response = web.render("login.html", csrf=data.csrf, next=_safe_next(next_), error=None, username="")
-    web.set_session_cookie(request, response, web.ConsoleSession(csrf=data.csrf))
-    return response
+    return web.render("login.html", csrf=web.csrf_token(request), next=_safe_next(next_), error=None, username="")
 
 
 @post("/login", name="console-login-post")
-async def login(
-    request: Request[Any, Any, Any], session: DbSession, settings: AppSettings, form: web.ConsoleForm
-) -> Response[str]:
+async def login(request: Request[Any, Any, Any], session: DbSession, form: web.ConsoleForm) -> Response[str]:
     username = form.get("username", "").strip()[:80]
     password = form.get("password", "")[:200]
     target = _safe_next(form.get("next"))
@@ -52,32 +46,31 @@ async def login(
         except Unauthorized as exc:
             error = exc.detail
     if user is None or user.role not in web.CONSOLE_ROLES:
-        csrf = web.console_session(request).csrf
         return web.render(
             "login.html",
             status_code=401 if error else 403,
-            csrf=csrf,
+            csrf=web.csrf_token(request),
             next=target,
             error=error or "无权使用工作台",
             username=username,
         )
-    # A fresh CSRF token at login: a token seen before authentication is never trusted after it.
-    data = web.new_session()
-    data.user_id = user.id
-    data.expires = int(time.time()) + settings.token_ttl_seconds
+    web.start_session(request, user)
     response: Response[str] = Response(
         content="", status_code=303, headers={"location": target, **web.SECURITY_HEADERS}
     )
-    web.set_session_cookie(request, response, data)
+    # A fresh CSRF token after login: a token seen before authentication is never trusted after it.
+    response.delete_cookie(sessions.CSRF_COOKIE, path=sessions.CONSOLE_PATH)
     return response
 
 
 @post("/logout", name="console-logout")
 async def logout(request: Request[Any, Any, Any], form: web.ConsoleForm) -> Response[str]:
+    # The stored session is deleted: the cookie, replayed later, names nothing.
+    web.end_session(request)
     response: Response[str] = Response(
         content="", status_code=303, headers={"location": "/admin/login", **web.SECURITY_HEADERS}
     )
-    response.delete_cookie(web.COOKIE, path="/admin")
+    response.delete_cookie(sessions.CSRF_COOKIE, path=sessions.CONSOLE_PATH)
     return response
 
 

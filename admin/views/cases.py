@@ -11,6 +11,7 @@ from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
 from admin import web
+from admin.views import referrals as board
 from marketplace import clock
 from marketplace.audit import service as audit
 from marketplace.cases import service as cases
@@ -18,6 +19,7 @@ from marketplace.cases.models import Child
 from marketplace.cases.taxonomy import GENDERS, RISK_LEVELS
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.ids import MAX_ID
+from marketplace.referrals import service as referrals
 
 PAGE = 100
 
@@ -72,12 +74,7 @@ async def cases_page(
     )
 
 
-async def _referrals_of(session: Any, principal: Any, settings: Any, child_id: int) -> list[dict[str, Any]] | None:
-    if not web.has_module("marketplace.referrals.service") or not web.has_module("admin.views.referrals"):
-        return None
-    from admin.views import referrals as board
-    from marketplace.referrals import service as referrals
-
+async def _referrals_of(session: Any, principal: Any, settings: Any, child_id: int) -> list[dict[str, Any]]:
     found, _ = await referrals.list_referrals(
         session, principal, status=None, organization_id=None, need_id=None, child_id=child_id, limit=100, offset=0
     )

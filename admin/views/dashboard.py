@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin import web
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
+from marketplace.funds import reports as fund_reports
+from marketplace.funds import service as funds
+from marketplace.procurement import reports as procurement_reports
+from marketplace.procurement import service as procurement
+from marketplace.procurement.schemas import BudgetLineOut
 from marketplace.reports import service as reports
 from marketplace.settings import Settings
 
@@ -41,12 +46,8 @@ def _percent(bp: int) -> str:
 
 async def budget_charts(session: AsyncSession, principal: Principal) -> tuple[list[Chart], list[dict[str, str]]]:
     """One budget-execution chart per budget of the latest fiscal year: the body of GET /reports/budget-execution."""
-    if not web.has_module("marketplace.procurement.reports") or principal.role not in BUDGET_CHART_ROLES:
+    if principal.role not in BUDGET_CHART_ROLES:
         return [], []
-    from marketplace.procurement import reports as procurement_reports
-    from marketplace.procurement import service as procurement
-    from marketplace.procurement.schemas import BudgetLineOut
-
     budgets, _ = await procurement.list_budgets(session, principal, fiscal_year=None, limit=20, offset=0)
     if not budgets:
         return [], []
@@ -97,11 +98,8 @@ async def budget_charts(session: AsyncSession, principal: Principal) -> tuple[li
 
 async def fund_charts(session: AsyncSession, principal: Principal) -> tuple[list[Chart], list[dict[str, str]]]:
     """Income by month and channel, and income and spending by purpose, of each fund: GET /reports/fund."""
-    if not web.has_module("marketplace.funds.reports") or principal.role not in FUND_CHART_ROLES:
+    if principal.role not in FUND_CHART_ROLES:
         return [], []
-    from marketplace.funds import reports as fund_reports
-    from marketplace.funds import service as funds
-
     charts: list[Chart] = []
     kpis: list[dict[str, str]] = []
     for fund in await funds.list_funds(session, principal):

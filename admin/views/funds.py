@@ -195,7 +195,7 @@ async def start_reconciliation(
     return web.render(
         "_recon_run.html",
         run=_run_row(recon, True),
-        csrf=web.console_session(request).csrf,
+        csrf=web.csrf_token(request),
         flash=f"对账 #{recon.id} 完成：匹配 {recon.matched} 笔，" + (f"发现 {found} 条差异" if found else "没有差异"),
     )
 
@@ -219,7 +219,7 @@ async def resolve_difference(
     return web.render(
         "_difference_row.html",
         d=_difference_row(recon, diff, _may_write(principal)),
-        csrf=web.console_session(request).csrf,
+        csrf=web.csrf_token(request),
         flash=f"对账 {recon_id} 第 {n} 条差异已处理",
     )
 

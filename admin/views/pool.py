@@ -198,7 +198,7 @@ async def service_action(
         _back(form),
         row=_service_row(service, settings, principal),
         tab=form.get("tab", "pending"),
-        csrf=web.console_session(request).csrf,
+        csrf=web.csrf_token(request),
         flash=message,
     )
 
@@ -221,7 +221,7 @@ async def organization_action(
         _back(form),
         row=_org_row(org, principal),
         tab=form.get("tab", "organizations"),
-        csrf=web.console_session(request).csrf,
+        csrf=web.csrf_token(request),
         flash=f"“{org.name}”已{'通过入库' if action == 'approve' else '暂停'}",
     )
 

@@ -133,7 +133,7 @@ async def accept_milestone(
     return web.render(
         "_milestone_row.html",
         m=_milestone_row(contract, m, state.paid_by_milestone.get(m.id, 0), _may_write(principal)),
-        csrf=web.console_session(request).csrf,
+        csrf=web.csrf_token(request),
         flash=f"合同 {contract.id} 节点“{m.name}”已验收",
     )
 

@@ -204,7 +204,7 @@ async def _answer(
         r=row,
         other=other if other["section"] == "all" or other["flags"] else None,
         minimal=principal.role == "org_staff",
-        csrf=web.console_session(request).csrf,
+        csrf=web.csrf_token(request),
         flash=f"转介 {r.id} {done}",
     )
 

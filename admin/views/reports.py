@@ -16,6 +16,7 @@ from marketplace.ids import PathId
 from marketplace.reports import jobs
 from marketplace.reports import service as reports
 from marketplace.reports.controllers import export_out
+from marketplace.reports.exports import PROGRESS_LABELS
 
 
 def _plain(value: Any) -> Any:
@@ -51,8 +52,6 @@ async def reports_page(
 
 
 def _progress_labels() -> dict[str, str]:
-    from marketplace.reports.exports import PROGRESS_LABELS
-
     return PROGRESS_LABELS
 
 

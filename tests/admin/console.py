@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.support.world import PASSWORD
 
-CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
+CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 def csrf_of(html: str) -> str:
@@ -19,14 +19,17 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-async def console_login(client: AsyncTestClient[Litestar], username: str, password: str = PASSWORD) -> str:
-    """Log in through the form; returns the session's CSRF token."""
-    client.cookies.clear()
+async def console_login(
+    client: AsyncTestClient[Litestar], username: str, password: str = PASSWORD, *, clear: bool = True
+) -> str:
+    """Log in through the form (as a new browser unless ``clear=False``); returns the page's CSRF token."""
+    if clear:
+        client.cookies.clear()
     page = await client.get("/admin/login")
     assert page.status_code == 200
     r = await client.post(
         "/admin/login",
-        data={"_csrf": csrf_of(page.text), "username": username, "password": password, "next": "/admin/"},
+        data={"_csrf_token": csrf_of(page.text), "username": username, "password": password, "next": "/admin/"},
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text

@@ -4,7 +4,13 @@ import datetime as dt
 import json
 import re
 
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+
+from admin.sessions import console_sessions
 from marketplace import clock
+from marketplace.app import create_app
+from marketplace.auth.models import User
 from marketplace.resources.models import Organization, Service
 from tests.admin.console import console_login, csrf_of, htmx
 
@@ -16,43 +22,141 @@ async def test_pages_need_login_and_redirect_to_it(client) -> None:
     assert r.headers["hx-redirect"].startswith("/admin/login")
 
 
-async def test_login_sets_an_httponly_signed_cookie_and_logout_clears_it(client) -> None:
-    csrf = await console_login(client, "admin")
-    set_cookie = (await client.get("/admin/login")).headers.get("set-cookie", "")
-    assert "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie.replace("Lax", "lax")
-    r = await client.post("/admin/logout", data={"_csrf": csrf}, follow_redirects=False)
+async def test_login_sets_an_httponly_session_cookie_and_logout_ends_the_session(client, db) -> None:
+    page = await client.get("/admin/login")
+    # An anonymous visit stores nothing and sets no session cookie (only the CSRF cookie).
+    assert "mp_console=" not in page.headers.get("set-cookie", "")
+    r = await client.post(
+        "/admin/login",
+        data={"_csrf_token": csrf_of(page.text), "username": "admin", "password": "test-password", "next": "/admin/"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
+    set_cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("mp_console="))
+    assert (
+        "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie.replace("Lax", "lax") and "Path=/admin" in set_cookie
+    )
+    sid = client.cookies.get("mp_console")
+    # The cookie is an opaque id: who is logged in lives on the server, in the console_sessions table by default.
+    assert re.fullmatch(r"[0-9a-f]{64}", sid)
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(console_sessions).where(console_sessions.c.key == sid))
+    home = await client.get("/admin/")
+    assert home.status_code == 200 and "退出登录" in home.text
+    csrf = csrf_of(home.text)
+
+    r = await client.post("/admin/logout", data={"_csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/login"
+    async with db.session() as s:
+        assert not await s.scalar(select(func.count()).select_from(console_sessions))
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
+
+    # The old cookie, replayed after logout, is worth nothing: the login page, not the dashboard.
+    client.cookies.clear()
+    client.cookies.set("mp_console", sid, path="/admin")
+    r = await client.get("/admin/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+    page = await client.get("/admin/")
+    assert "工作人员登录" in page.text and "退出登录" not in page.text
+
+
+async def test_a_session_id_planted_before_login_is_not_kept(client) -> None:
+    client.cookies.set("mp_console", "a" * 64, domain="testserver.local", path="/admin")
+    await console_login(client, "admin", clear=False)
+    assert client.cookies.get("mp_console") != "a" * 64
+
+
+async def test_the_session_outlives_the_process(client, settings) -> None:
+    """The embedded store is the database: another app process (or a restart) knows the session."""
+    await console_login(client, "supervisor")
+    sid = client.cookies.get("mp_console")
+    async with AsyncTestClient(app=create_app(settings)) as other:
+        other.cookies.set("mp_console", sid, path="/admin")
+        page = await other.get("/admin/", follow_redirects=False)
+        assert page.status_code == 200 and "退出登录" in page.text
+
+
+async def test_deactivating_a_user_ends_their_live_session(client, db) -> None:
+    await console_login(client, "admin")
+    sid = client.cookies.get("mp_console")
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 200
+    async with db.session() as s:
+        user = await s.scalar(select(User).where(User.username == "admin"))
+        user.is_active = False
+    r = await client.get("/admin/pool", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/login?next=/admin/pool"
+    # Ended, not merely refused: the stored session is gone, so reactivating the account does not revive it.
+    async with db.session() as s:
+        assert not await s.scalar(
+            select(func.count()).select_from(console_sessions).where(console_sessions.c.key == sid)
+        )
+        user = await s.scalar(select(User).where(User.username == "admin"))
+        user.is_active = True
+    client.cookies.set("mp_console", sid, path="/admin")
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
+
+
+async def test_a_role_or_scope_change_ends_the_session(client, db, world) -> None:
+    await console_login(client, "supervisor")
+    async with db.session() as s:
+        user = await s.scalar(select(User).where(User.username == "supervisor"))
+        user.role = "district_admin"
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
+    await console_login(client, "org")
+    async with db.session() as s:
+        user = await s.scalar(select(User).where(User.username == "org"))
+        user.organization_id = world.orgs[1]
     assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
 
 
 async def test_wrong_password_shows_the_form_again(client) -> None:
     page = await client.get("/admin/login")
-    r = await client.post("/admin/login", data={"_csrf": csrf_of(page.text), "username": "admin", "password": "nope"})
+    r = await client.post(
+        "/admin/login", data={"_csrf_token": csrf_of(page.text), "username": "admin", "password": "nope"}
+    )
     assert r.status_code == 401 and "用户名或密码错误" in r.text
     assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
 
 
-async def test_a_tampered_cookie_is_not_a_login(client) -> None:
+async def test_a_made_up_session_id_is_not_a_login(client) -> None:
     await console_login(client, "admin")
-    raw = client.cookies.get("mp_console")
-    payload, _, sig = raw.rpartition(".")
-    client.cookies.set("mp_console", payload + "." + ("0" * len(sig)), path="/admin")
+    sid = client.cookies.get("mp_console")
+    assert (await client.get("/admin/", follow_redirects=False)).status_code == 200
+    client.cookies.clear()
+    client.cookies.set("mp_console", sid[:-1] + ("0" if sid[-1] != "0" else "1"), path="/admin")
     assert (await client.get("/admin/", follow_redirects=False)).status_code == 303
 
 
-async def test_posts_without_the_csrf_token_change_nothing(client, world, db) -> None:
+async def test_posts_without_the_csrf_token_change_nothing(app, client, world, db) -> None:
     csrf = await console_login(client, "admin")
     pending = world.orgs[2]
+    url = f"/admin/pool/organizations/{pending}/approve"
     for headers in ({"HX-Request": "true"}, {"HX-Request": "true", "X-CSRF-Token": "forged"}):
-        r = await client.post(f"/admin/pool/organizations/{pending}/approve", headers=headers)
-        assert r.status_code == 403 and "CSRF" in r.text
+        r = await client.post(url, headers=headers)
+        assert r.status_code == 403 and "CSRF" in r.text and r.headers["hx-retarget"] == "#flash"
+    # A plain form post without the field, or with a wrong one, or with another session's: the 403 page.
+    async with AsyncTestClient(app=app) as stranger:
+        other = csrf_of((await stranger.get("/admin/login")).text)
+    for data in ({"tab": "organizations"}, {"_csrf_token": "forged", "tab": "organizations"}, {"_csrf_token": other}):
+        r = await client.post(url, data=data, follow_redirects=False)
+        assert r.status_code == 403 and "text/html" in r.headers["content-type"]
+        assert "403" in r.text and "页面已过期或请求来源不明" in r.text and "CSRF" in r.text
     async with db.session() as s:
         assert (await s.get(Organization, pending)).status == "pending"
+    # The right token still works afterwards.
+    r = await client.post(url, data={"tab": "organizations"}, headers=htmx(csrf))
+    assert r.status_code == 200
     # Login itself needs the token too.
     client.cookies.clear()
     r = await client.post("/admin/login", data={"username": "admin", "password": "test-password"})
-    assert r.status_code == 403
-    assert csrf
+    assert r.status_code == 403 and "页面已过期" in r.text
+    assert client.cookies.get("mp_console") is None
+
+
+async def test_the_bearer_token_api_needs_no_csrf_token(client, auth, world) -> None:
+    r = await client.post("/api/v1/auth/login", json={"username": "admin", "password": "test-password"})
+    assert r.status_code == 200
+    assert "mp_console" not in r.headers.get("set-cookie", "")
 
 
 async def test_only_local_next_targets_after_login(client) -> None:
@@ -60,7 +164,12 @@ async def test_only_local_next_targets_after_login(client) -> None:
     assert 'value="/admin/"' in page.text
     r = await client.post(
         "/admin/login",
-        data={"_csrf": csrf_of(page.text), "username": "admin", "password": "test-password", "next": "//evil.example"},
+        data={
+            "_csrf_token": csrf_of(page.text),
+            "username": "admin",
+            "password": "test-password",
+            "next": "//evil.example",
+        },
         follow_redirects=False,
     )
     assert r.headers["location"] == "/admin/"
@@ -114,7 +223,7 @@ async def test_plain_form_posts_work_without_javascript(client, world, db) -> No
     csrf = await console_login(client, "admin")
     r = await client.post(
         f"/admin/pool/services/{world.services[0]}/pause",
-        data={"_csrf": csrf, "tab": "published"},
+        data={"_csrf_token": csrf, "tab": "published"},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/admin/pool?tab=published"

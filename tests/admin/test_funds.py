@@ -83,7 +83,7 @@ async def test_plain_form_reconciliation_and_readers_cannot_start_one(client, au
         assert r.status_code == 403, user
     csrf = await console_login(client, "fund")
     r = await client.post(
-        "/admin/funds/reconciliations", data={**form, "_csrf": csrf}, files=files, follow_redirects=False
+        "/admin/funds/reconciliations", data={**form, "_csrf_token": csrf}, files=files, follow_redirects=False
     )
     assert r.status_code == 303 and r.headers["location"].startswith("/admin/funds#recon-")
 

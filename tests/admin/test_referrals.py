@@ -173,7 +173,7 @@ async def test_provider_declines_with_a_reason(client, world, db) -> None:
     assert r.status_code == 422 and "理由" in r.text
     assert (await db_referral(db, ids["sent"])).status == "sent"
     # Without JavaScript: a plain form post with the CSRF field, then back to the board.
-    r = await client.post(url, data={"_csrf": csrf, "reason": "本月名额已满"}, follow_redirects=False)
+    r = await client.post(url, data={"_csrf_token": csrf, "reason": "本月名额已满"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/admin/referrals"
     declined = await db_referral(db, ids["sent"])
     assert declined.status == "declined" and declined.decline_reason == "本月名额已满"

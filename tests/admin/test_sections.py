@@ -113,7 +113,7 @@ async def test_plain_form_resolve_redirects_back(client, world, db) -> None:
     csrf = await console_login(client, "fund")
     r = await client.post(
         f"/admin/funds/reconciliations/{recon_id}/differences/1/resolve",
-        data={"_csrf": csrf, "note": "渠道延迟到账"},
+        data={"_csrf_token": csrf, "note": "渠道延迟到账"},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/admin/funds"

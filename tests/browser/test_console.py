@@ -108,3 +108,29 @@ def test_phone_layout(live_server: str, district: Any, shots: Path, browser: Any
     page.goto(f"{live_server}/admin/pool?tab=published")
     page.screenshot(path=str(shots / "phone-pool.png"), full_page=True)
     context.close()
+
+
+def test_htmx_sends_the_csrf_header_and_logout_ends_the_session(live_server: str, district: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    posts: list[Any] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    base = live_server
+    login(page, base, "admin")
+    page.goto(f"{base}/admin/pool?tab=organizations")
+    page.locator("tr", has_text="新苗志愿者协会").locator("button", has_text="通过入库").click()
+    page.locator("#flash", has_text="已通过入库").wait_for()
+    # admin.js puts the page's token in the header Litestar's CSRF middleware reads.
+    (approve,) = [r for r in posts if r.headers.get("hx-request") == "true"]
+    token = page.get_attribute('meta[name="csrf-token"]', "content")
+    assert token and approve.headers.get("x-csrf-token") == token
+
+    # A copy of the cookies taken while logged in, put back after logging out: the login page, not the dashboard.
+    saved = context.cookies()
+    assert any(c["name"] == "mp_console" for c in saved)
+    logout(page)
+    context.add_cookies(saved)
+    page.goto(f"{base}/admin/")
+    assert page.url.startswith(f"{base}/admin/login")
+    assert "工作人员登录" in page.content() and "退出登录" not in page.content()
+    context.close()

@@ -29,9 +29,7 @@ async def _login(client: AsyncTestClient, username: str) -> dict[str, str]:
 async def test_worker_runs_the_task_end_to_end(broker_settings, celery_worker, world: World, db) -> None:
     app = create_app(broker_settings)
     async with AsyncTestClient(app=app) as client:
-        r = await client.post(
-            f"/api/v1/services/{world.services[0]}/pause", headers=await _login(client, "org")
-        )
+        r = await client.post(f"/api/v1/services/{world.services[0]}/pause", headers=await _login(client, "org"))
         assert r.status_code == 200, r.text
     for _ in range(150):
         async with db.session(write=False) as s:

@@ -13,7 +13,9 @@ from tests.conftest import Auth
 from tests.support.world import World
 
 
-async def test_a_change_and_its_event_commit_together_and_run_after_commit(client, auth: Auth, world: World, db) -> None:
+async def test_a_change_and_its_event_commit_together_and_run_after_commit(
+    client, auth: Auth, world: World, db
+) -> None:
     r = await client.patch(f"/api/v1/services/{world.services[0]}", json={"title": "新标题"}, headers=await auth("org"))
     assert r.status_code == 200
     async with db.session(write=False) as s:

@@ -4,13 +4,14 @@ from sqlalchemy import func, select
 
 from marketplace.cases import demo as cases_demo
 from marketplace.cases.models import Need
-from marketplace.demo.loader import feature_demos, load_pool
+from marketplace.demo.loader import load_pool
+from marketplace.features import demo_modules
 from marketplace.referrals import demo
 from marketplace.referrals.models import Referral
 
 
 async def test_demo_refers_needs_in_every_state_after_the_cases_demo(db) -> None:
-    order = [m.__name__ for m in feature_demos()]
+    order = [m.__name__ for m in demo_modules()]
     assert order.index("marketplace.cases.demo") < order.index("marketplace.referrals.demo")
     async with db.session() as session:
         ctx = await load_pool(session)
