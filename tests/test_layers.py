@@ -26,12 +26,8 @@ LINT_IMPORTS = "import sys; from importlinter.cli import lint_imports_command; s
 
 # The one module allowed to load project modules by name.
 DISCOVERY = "marketplace/features.py"
-# Known exceptions, still present: the staff console's section discovery (admin/, another area) shows a
-# section only once its feature's module exists. Strict: the entry must go once the file stops doing it.
-KNOWN_LOADING_BY_NAME = {
-    "admin/views/sections.py": "admin's section discovery imports each present section's module by name",
-    "admin/web.py": "admin's section discovery probes feature modules with importlib.util.find_spec",
-}
+# Known exceptions (none today). Strict: an entry must go once its file stops loading modules by name.
+KNOWN_LOADING_BY_NAME: dict[str, str] = {}
 
 DEFERRED = "# deferred import:"
 
