@@ -22,10 +22,11 @@ from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.types import Empty, Message, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
-from sqlalchemy import Column, Index, LargeBinary, String, Table, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marketplace.db import Base, Database, UTCDateTime, utcnow
+from marketplace.auth.models import console_sessions
+from marketplace.db import Database, utcnow
 from marketplace.settings import Settings
 
 STORE_NAME = "console-sessions"
@@ -45,14 +46,7 @@ _ROTATE = "console_session_rotate"
 # ---------------------------------------------------------------- the SQL store (the embedded default)
 
 
-console_sessions = Table(
-    "console_sessions",
-    Base.metadata,
-    Column("key", String(128), primary_key=True),
-    Column("value", LargeBinary, nullable=False),
-    Column("expires_at", UTCDateTime(), nullable=True),
-    Index("ix_console_sessions_expires_at", "expires_at"),
-)
+# The table lives with the users it logs in (marketplace.auth.models), so the migrations' metadata knows it.
 
 
 def _expiry(expires_in: int | dt.timedelta | None) -> dt.datetime | None:
