@@ -167,13 +167,12 @@ async def funding_available(
         wanted.append(f"street:{street_id}")
     wanted.append(UNRESTRICTED)
     options: list[FundingOption] = []
-    for fund in (await session.scalars(select(Fund).order_by(Fund.id))).all():
-        rows = await ledger.balances(session, accounts.prefix(fund.id))
-        purposes = accounts.split_balances(fund.id, rows)
+    every_fund = (await session.scalars(select(Fund).order_by(Fund.id))).all()
+    for b in await funds_balances(session, every_fund):
         for purpose in wanted:
-            left = purposes.get(purpose, {}).get("available_fen", 0)
+            left = b.purposes.get(purpose, {}).get("available_fen", 0)
             if left > 0:
-                options.append(FundingOption(fund.id, fund.name, purpose, left))
+                options.append(FundingOption(b.fund.id, b.fund.name, purpose, left))
     order = {p: i for i, p in enumerate(wanted)}
     options.sort(key=lambda o: (order[o.purpose], -o.available_fen, o.fund_id))
     return options
