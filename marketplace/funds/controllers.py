@@ -164,8 +164,7 @@ class FundController(Controller):
 
     @get("/", operation_id="listFunds", summary="基金列表")
     async def list(self, session: DbSession, principal: CurrentUser) -> FundList:
-        rows = await funds.list_funds(session, principal)
-        items = [fund_out(await funds.fund_balances(session, f)) for f in rows]
+        items = [fund_out(b) for b in await funds.list_fund_balances(session, principal)]
         return FundList(items=items, total=len(items))
 
     @post("/", operation_id="createFund", summary="设立基金")

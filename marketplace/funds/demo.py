@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.demo import futian_data as data
 from marketplace.funds import accounts
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
@@ -24,10 +25,6 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
     fund = await funds.ensure_fund(session, code=funds.PUBLIC_WELFARE_CODE, name=FUND_NAME)
     ctx.setdefault("funds", {})["public_welfare"] = fund.id
     if await session.scalar(select(func.count()).where(Donation.fund_id == fund.id)):
-        return
-    try:
-        from marketplace.demo import futian_data as data
-    except ImportError:  # the pure demo data module is optional
         return
     streets: dict[str, int] = ctx.get("streets", {})
     manager_id = int(ctx.get("users", {}).get("fund") or 0)

@@ -21,6 +21,7 @@ from marketplace import clock, outbox
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.funds import accounts, ledger
+from marketplace.funds.channels import BankStatement, ChannelUnavailable
 from marketplace.funds.models import (
     Donation,
     DonationRefund,
@@ -535,8 +536,6 @@ async def start_online(
 ) -> OnlineStart:
     """Record the pledge and ask the channel for a payment. If the channel is down the pledge is kept as
     canceled (so its id, and the idempotency key derived from it, are never reused) and the error returned."""
-    from marketplace.funds.channels import ChannelUnavailable
-
     donation = await create_pending(
         session, fund_id=fund_id, amount_fen=amount_fen, donor=donor, designation=designation
     )
@@ -570,7 +569,6 @@ async def import_bank_statement(
     """Record each incoming line of a bank statement not yet on the books as an unrestricted bank-transfer
     gift from its payer. Lines already recorded (by reference) are skipped, so importing twice adds nothing;
     restricted gifts are re-designated afterwards with the donor's consent."""
-    from marketplace.funds.channels import BankStatement
 
     require_writer(principal)
     fund = await get_fund(session, fund_id)

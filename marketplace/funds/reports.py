@@ -72,23 +72,23 @@ async def honour_roll(session: AsyncSession, fund_id: int, *, limit: int, offset
     if not fund.public:
         raise NotFound(f"基金 {fund_id} 不存在 (fund not found)")
     net = func.sum(Donation.amount_fen - Donation.refunded_fen)
-    base = (
-        select(Donor.id, Donor.name, Donor.kind, Donor.consent_to_name, net.label("net"), func.count().label("n"))
+    given = (
+        select(Donor.id, Donor.name, Donor.kind, net.label("net"), func.count().label("n"))
         .join(Donation, Donation.donor_id == Donor.id)
         .where(Donation.fund_id == fund.id, Donation.status.in_(PAID))
-        .group_by(Donor.id, Donor.name, Donor.kind, Donor.consent_to_name)
+        .group_by(Donor.id, Donor.name, Donor.kind)
+        .having(net > 0)
     )
-    rows = (await session.execute(base)).all()
-    named = sorted((r for r in rows if r.consent_to_name and int(r.net) > 0), key=lambda r: (-int(r.net), r.id))
-    hidden = [r for r in rows if not r.consent_to_name and int(r.net) > 0]
+    named = await session.execute(
+        given.where(Donor.consent_to_name.is_(True)).order_by(net.desc(), Donor.id).limit(limit).offset(offset)
+    )
+    hidden = given.where(Donor.consent_to_name.is_(False)).subquery()
+    count, total = (await session.execute(select(func.count(), func.coalesce(func.sum(hidden.c.net), 0)))).one()
     return HonourRoll(
         fund_id=fund.id,
-        items=[
-            HonourEntry(name=r.name, kind=r.kind, total_fen=int(r.net), donations=int(r.n))
-            for r in named[offset : offset + limit]
-        ],
-        anonymous_donors=len(hidden),
-        anonymous_total_fen=sum(int(r.net) for r in hidden),
+        items=[HonourEntry(name=r.name, kind=r.kind, total_fen=int(r.net), donations=int(r.n)) for r in named],
+        anonymous_donors=int(count),
+        anonymous_total_fen=int(total),
     )
 
 

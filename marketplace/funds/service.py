@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,9 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.funds import accounts, ledger
 from marketplace.funds.accounts import UNRESTRICTED
 from marketplace.funds.models import Disbursement, Fund, JournalEntry, LedgerAccount, Posting
+from marketplace.geography.service import existing_street_ids
 from marketplace.pagination import fetch_page
+from marketplace.resources.models import Service
 
 WRITERS = frozenset({"fund_manager"})
 READERS = frozenset({"fund_manager", "district_admin", "auditor"})
@@ -100,7 +103,28 @@ async def list_funds(session: AsyncSession, principal: Principal) -> list[Fund]:
 
 
 async def fund_balances(session: AsyncSession, fund: Fund) -> FundBalances:
-    rows = await ledger.balances(session, accounts.prefix(fund.id))
+    return _balances(fund, await ledger.balances(session, accounts.prefix(fund.id)))
+
+
+async def funds_balances(session: AsyncSession, funds: Sequence[Fund]) -> list[FundBalances]:
+    """Balances of many funds from one read of the ledger's fund accounts (the fund list)."""
+    if not funds:
+        return []
+    rows = await ledger.balances(session, "fund:")
+    mine: dict[str, dict[str, int]] = {accounts.prefix(f.id): {} for f in funds}
+    for code, amount in rows.items():
+        parts = code.split(":", 2)
+        head = f"fund:{parts[1]}:" if len(parts) == 3 else ""
+        if head in mine:
+            mine[head][code] = amount
+    return [_balances(f, mine[accounts.prefix(f.id)]) for f in funds]
+
+
+async def list_fund_balances(session: AsyncSession, principal: Principal) -> list[FundBalances]:
+    return await funds_balances(session, await list_funds(session, principal))
+
+
+def _balances(fund: Fund, rows: dict[str, int]) -> FundBalances:
     purposes = accounts.split_balances(fund.id, rows)
     cash = rows.get(accounts.cash(fund.id), 0)
     kind = rows.get(accounts.in_kind(fund.id), 0)
@@ -143,22 +167,18 @@ async def funding_available(
         wanted.append(f"street:{street_id}")
     wanted.append(UNRESTRICTED)
     options: list[FundingOption] = []
-    for fund in (await session.scalars(select(Fund).order_by(Fund.id))).all():
-        rows = await ledger.balances(session, accounts.prefix(fund.id))
-        purposes = accounts.split_balances(fund.id, rows)
+    every_fund = (await session.scalars(select(Fund).order_by(Fund.id))).all()
+    for b in await funds_balances(session, every_fund):
         for purpose in wanted:
-            left = purposes.get(purpose, {}).get("available_fen", 0)
+            left = b.purposes.get(purpose, {}).get("available_fen", 0)
             if left > 0:
-                options.append(FundingOption(fund.id, fund.name, purpose, left))
+                options.append(FundingOption(b.fund.id, b.fund.name, purpose, left))
     order = {p: i for i, p in enumerate(wanted)}
     options.sort(key=lambda o: (order[o.purpose], -o.available_fen, o.fund_id))
     return options
 
 
 async def _check_purpose_target(session: AsyncSession, purpose: str) -> None:
-    from marketplace.geography.service import existing_street_ids
-    from marketplace.resources.models import Service
-
     kind, value = accounts.parse_purpose(purpose)
     if kind == "street" and isinstance(value, int) and not await existing_street_ids(session, [value]):
         raise Invalid.field("purpose", f"街道 {value} 不存在 (unknown street)")
@@ -183,11 +203,8 @@ async def disburse(
     if amount_fen <= 0:
         raise Invalid.field("amount_fen", "金额须大于 0 (amount must be positive)")
     await _check_purpose_target(session, purpose)
-    if service_id is not None:
-        from marketplace.resources.models import Service
-
-        if await session.get(Service, service_id) is None:
-            raise Invalid.field("service_id", f"服务项目 {service_id} 不存在 (unknown service)")
+    if service_id is not None and await session.get(Service, service_id) is None:
+        raise Invalid.field("service_id", f"服务项目 {service_id} 不存在 (unknown service)")
     kind, value = accounts.parse_purpose(purpose)
     if kind == "service" and service_id is not None and value != service_id:
         raise Invalid.field("service_id", "定向到服务项目的资金只能支付该项目 (restricted to another service)")

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, outbox
+from marketplace.funds import channels, runtime
 from marketplace.funds import donations as gifts
 from marketplace.funds.models import Donation, StripeEvent
 from marketplace.funds.service import get_fund
@@ -146,10 +147,7 @@ async def _charge_seen(session: AsyncSession, donation: Donation, charge: Any) -
 
 async def fetch_fee(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Read the fee Stripe took from the charge's balance transaction and post it (once per transaction)."""
-    from marketplace.funds.channels import StripeChannel
-    from marketplace.funds.runtime import settings_for
-
-    channel = StripeChannel(settings_for(session))
+    channel = channels.StripeChannel(runtime.settings_for(session))
     txn_id = payload.get("balance_transaction")
     if not txn_id and payload.get("charge_id"):
         txn_id = await channel.balance_transaction_of_charge(str(payload["charge_id"]))

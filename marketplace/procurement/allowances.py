@@ -11,11 +11,9 @@ pays only those not yet paid, so running a month again pays nobody twice and pic
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import outbox
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
+from marketplace.cases.models import Child
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement.models import (
@@ -55,25 +54,12 @@ class Person:
 EligibleSource = Callable[[AsyncSession, str], Awaitable[list[Person]]]
 
 
-def _cases_models() -> Any:
-    try:
-        if importlib.util.find_spec("marketplace.cases.models") is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module("marketplace.cases.models")
-
-
 async def eligible_children(session: AsyncSession, month: str) -> list[Person]:
-    models = _cases_models()
-    if models is None or not hasattr(models, "Child"):
-        return []
-    child: Any = models.Child
     first = month_start(month)
     rows = await session.execute(
-        select(child.id, child.name, child.community_id, child.categories, child.birth_date)
-        .where(child.status == "active")
-        .order_by(child.id)
+        select(Child.id, Child.name, Child.community_id, Child.categories, Child.birth_date)
+        .where(Child.status == "active")
+        .order_by(Child.id)
     )
     out = []
     for child_id, name, community_id, categories, birth_date in rows.all():

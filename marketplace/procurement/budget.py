@@ -4,38 +4,25 @@ Every commitment and payment locks its budget line first (``SELECT ... FOR UPDAT
 sums, so concurrent requests queue on the line and none can spend what another already took. On SQLite every
 write transaction is ``BEGIN IMMEDIATE``, which serialises the same way.
 
-When the ledger (``marketplace.funds.ledger``) is installed, each money row is also posted there as a balanced
-entry on three accounts per line, so the budget-execution report can be proved against it:
-``budget:line:<id>:available`` (debit: what may still be committed), ``...:committed`` (committed, not yet
+Each money row is also posted to the general ledger (``marketplace.funds.ledger``) as a balanced entry on three
+accounts per line, so the budget-execution report can be proved against it: ``budget:line:<id>:available`` (debit: what may still be committed), ``...:committed`` (committed, not yet
 paid) and ``...:paid``. Appropriation = available + committed + paid on the ledger.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.errors import Conflict, NotFound
+from marketplace.funds import ledger
 from marketplace.procurement.models import BudgetAdjustment, BudgetLine, Commitment, Payment
 from marketplace.procurement.rules import yuan
-
-
-def ledger_module() -> ModuleType | None:
-    """The funds ledger if it is installed; the budget works without it (the operational rows are the record)."""
-    try:
-        if importlib.util.find_spec("marketplace.funds.ledger") is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module("marketplace.funds.ledger")
 
 
 def account(line_id: int, kind: str) -> str:
@@ -45,12 +32,19 @@ def account(line_id: int, kind: str) -> str:
 async def post(
     session: AsyncSession, key: str, memo: str, postings: list[tuple[str, int]], on: dt.date | None = None
 ) -> None:
-    ledger = ledger_module()
-    if ledger is None:
-        return
     await ledger.post_entry(
         session, idempotency_key=key, memo=memo, postings=postings, occurred_on=on, source="procurement"
     )
+
+
+def yuan_text(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def rate_text(bp: int) -> str:
+    return f"{bp // 100}.{bp % 100:02d}%"
 
 
 @dataclass(frozen=True)

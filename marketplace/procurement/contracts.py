@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -16,10 +13,14 @@ from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.pagination import fetch_page
 from marketplace.procurement import budget as ledger_side
-from marketplace.procurement import metrics
-from marketplace.procurement.models import Contract, ContractAmendment, Milestone, Payment, Procurement
+from marketplace.procurement import metrics, readmodels
+from marketplace.procurement.models import Contract, ContractAmendment, Milestone, Payment
+from marketplace.procurement.readmodels import ContractCover as ContractCover
+from marketplace.procurement.readmodels import ContractMoney as ContractMoney
+from marketplace.procurement.readmodels import contracts_covering as contracts_covering
+from marketplace.procurement.readmodels import money as money
 from marketplace.procurement.rules import Finding, addon_cap_findings, check_contract_term, get_rules, yuan
-from marketplace.procurement.schemas import AcceptIn, AmendmentIn, ContractIn, EvaluationIn, PaymentIn
+from marketplace.procurement.schemas import AcceptIn, AmendmentIn, ContractIn, ContractOut, EvaluationIn, PaymentIn
 from marketplace.procurement.service import (
     PROCUREMENT_LIFECYCLE,
     addon_total,
@@ -46,34 +47,6 @@ CONTRACT_LIFECYCLE = StateMachine(
 )
 # Milestones may fall due a little after the service period (the final assessment and report).
 MILESTONE_GRACE_DAYS = 90
-
-
-@dataclass(frozen=True)
-class ContractMoney:
-    amount_fen: int  # as signed plus amendments
-    paid_fen: int
-    accepted_fen: int
-    paid_by_milestone: dict[int, int]
-
-    @property
-    def remaining_fen(self) -> int:
-        return self.amount_fen - self.paid_fen
-
-
-@dataclass(frozen=True)
-class ContractCover:
-    """What matching needs to know about a contract that can pay for a service."""
-
-    id: int
-    procurement_id: int
-    organization_id: int
-    title: str
-    service_categories: list[str]
-    starts_on: dt.date
-    ends_on: dt.date
-    amount_fen: int
-    remaining_fen: int
-    contract: Contract
 
 
 async def get_contract(session: AsyncSession, contract_id: int, *, lock: bool = False) -> Contract:
@@ -111,38 +84,19 @@ async def list_contracts(
     )
 
 
-async def money(session: AsyncSession, contracts: Sequence[Contract]) -> dict[int, ContractMoney]:
-    ids = [c.id for c in contracts]
-    if not ids:
-        return {}
-    deltas = dict(
-        (
-            await session.execute(
-                select(ContractAmendment.contract_id, func.sum(ContractAmendment.delta_fen))
-                .where(ContractAmendment.contract_id.in_(ids))
-                .group_by(ContractAmendment.contract_id)
-            )
-        ).all()
+async def contract_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    organization_id: int | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ContractOut], int]:
+    rows, total = await list_contracts(
+        session, principal, organization_id=organization_id, status=status, limit=limit, offset=offset
     )
-    paid_rows = await session.execute(
-        select(Payment.contract_id, Payment.milestone_id, func.sum(Payment.amount_fen))
-        .where(Payment.contract_id.in_(ids))
-        .group_by(Payment.contract_id, Payment.milestone_id)
-    )
-    paid: dict[int, dict[int, int]] = defaultdict(dict)
-    for contract_id, milestone_id, total in paid_rows.all():
-        if contract_id is not None and milestone_id is not None:
-            paid[contract_id][milestone_id] = int(total)
-    out = {}
-    for c in contracts:
-        by_ms = paid.get(c.id, {})
-        out[c.id] = ContractMoney(
-            amount_fen=c.amount_fen + int(deltas.get(c.id) or 0),
-            paid_fen=sum(by_ms.values()),
-            accepted_fen=sum(m.amount_fen for m in c.milestones if m.status == "accepted"),
-            paid_by_milestone=by_ms,
-        )
-    return out
+    return await readmodels.contracts_out(session, rows), total
 
 
 async def contract_money(session: AsyncSession, contract: Contract) -> ContractMoney:
@@ -267,35 +221,6 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
 
 
 # ---------------------------------------------------------------- milestones
-
-
-@dataclass(frozen=True)
-class MilestoneProgress:
-    metric: str
-    label: str
-    target: int
-    measured: int | None
-
-    @property
-    def note(self) -> str:
-        if self.measured is None:
-            return "暂无法计量：数据来源尚未启用 (not measurable yet)"
-        return f"已完成 {self.measured}/{self.target}"
-
-
-async def progress(session: AsyncSession, contract: Contract, milestone: Milestone) -> MilestoneProgress | None:
-    if milestone.target_metric is None or milestone.target_quantity is None:
-        return None
-    metric = metrics.METRICS.get(milestone.target_metric)
-    label = metric.label if metric else milestone.target_metric
-    end = min(milestone.accepted_on or clock.today(), contract.ends_on)
-    if milestone.status == "accepted":
-        measured = milestone.measured_quantity
-    else:
-        measured = await metrics.measure(
-            session, milestone.target_metric, contract.organization_id, contract.starts_on, end
-        )
-    return MilestoneProgress(milestone.target_metric, label, milestone.target_quantity, measured)
 
 
 def _milestone(contract: Contract, milestone_id: int) -> Milestone:
@@ -496,40 +421,3 @@ async def terminate(session: AsyncSession, principal: Principal, contract_id: in
     contract.status = target
     contract.evaluation_comments = f"解除理由：{reason}"
     return contract
-
-
-# ---------------------------------------------------------------- for matching
-
-
-async def contracts_covering(
-    session: AsyncSession, *, organization_id: int, category: str, on: dt.date
-) -> list[ContractCover]:
-    rows = await session.execute(
-        select(Contract, Procurement.service_categories)
-        .join(Procurement, Procurement.id == Contract.procurement_id)
-        .where(
-            Contract.organization_id == organization_id,
-            Contract.status == "active",
-            Contract.starts_on <= on,
-            Contract.ends_on >= on,
-        )
-        .options(selectinload(Contract.milestones))
-        .order_by(Contract.ends_on, Contract.id)
-    )
-    chosen = [(c, list(cats or [])) for c, cats in rows.all() if category in (cats or [])]
-    state = await money(session, [c for c, _ in chosen])
-    return [
-        ContractCover(
-            id=c.id,
-            procurement_id=c.procurement_id,
-            organization_id=c.organization_id,
-            title=c.title,
-            service_categories=cats,
-            starts_on=c.starts_on,
-            ends_on=c.ends_on,
-            amount_fen=state[c.id].amount_fen,
-            remaining_fen=state[c.id].remaining_fen,
-            contract=c,
-        )
-        for c, cats in chosen
-    ]

@@ -11,10 +11,9 @@ from marketplace import tabular
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
-from marketplace.procurement import allowances, contracts, ocds, reports, service
+from marketplace.procurement import allowances, contracts, ocds, readmodels, reports, service
 from marketplace.procurement import budget as ledger_side
-from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Payment, Procurement
-from marketplace.procurement.rules import EVALUATION, METHODS, centi
+from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Procurement
 from marketplace.procurement.schemas import (
     AcceptIn,
     AdjustmentIn,
@@ -22,31 +21,24 @@ from marketplace.procurement.schemas import (
     AllowanceRunIn,
     AllowanceRunOut,
     AmendmentIn,
-    AmendmentOut,
     ApprovalIn,
-    ApprovalOut,
     AwardIn,
     BidIn,
-    BidOut,
     BudgetIn,
-    BudgetLineOut,
     BudgetList,
     BudgetOut,
     ContractIn,
     ContractList,
     ContractOut,
     EvaluationIn,
-    Finding,
     KindTotal,
     LineMovements,
-    MilestoneOut,
     MovementOut,
     PaymentIn,
     PaymentOut,
     ProcurementIn,
     ProcurementList,
     ProcurementOut,
-    Progress,
     ReasonIn,
     StandardIn,
     StandardOut,
@@ -55,166 +47,16 @@ from marketplace.procurement.schemas import (
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
 
 
-def _line_out(line_id: int, code: str, name: str, original: int, f: ledger_side.LineFigures) -> BudgetLineOut:
-    return BudgetLineOut(
-        id=line_id,
-        code=code,
-        name=name,
-        original_fen=original,
-        appropriation_fen=f.appropriation_fen,
-        committed_fen=f.committed_fen,
-        paid_fen=f.paid_fen,
-        available_fen=f.available_fen,
-        execution_rate_bp=f.execution_bp,
-        execution_rate=reports.rate_text(f.execution_bp),
-    )
-
-
 async def budget_out(session: AsyncSession, budget: Budget) -> BudgetOut:
-    figs = await ledger_side.figures(session, budget.lines)
-    total = ledger_side.LineFigures(
-        appropriation_fen=sum(f.appropriation_fen for f in figs.values()),
-        committed_fen=sum(f.committed_fen for f in figs.values()),
-        paid_fen=sum(f.paid_fen for f in figs.values()),
-    )
-    return BudgetOut(
-        id=budget.id,
-        name=budget.name,
-        fiscal_year=budget.fiscal_year,
-        total_fen=budget.total_fen,
-        appropriation_fen=total.appropriation_fen,
-        committed_fen=total.committed_fen,
-        paid_fen=total.paid_fen,
-        available_fen=total.available_fen,
-        execution_rate_bp=total.execution_bp,
-        execution_rate=reports.rate_text(total.execution_bp),
-        lines=[_line_out(ln.id, ln.code, ln.name, ln.original_fen, figs[ln.id]) for ln in budget.lines],
-        created_at=budget.created_at,
-    )
+    return (await readmodels.budgets_out(session, [budget]))[0]
 
 
 async def procurement_out(session: AsyncSession, p: Procurement) -> ProcurementOut:
-    approvals = (await service.approvals_of(session, [p.id]))[p.id]
-    ranked = await service.bids_of(session, p)
-    return ProcurementOut(
-        id=p.id,
-        budget_line_id=p.budget_line_id,
-        fiscal_year=p.fiscal_year,
-        title=p.title,
-        method=p.method,
-        method_label=METHODS.get(p.method, p.method),
-        evaluation=EVALUATION.get(p.method, ""),
-        estimated_fen=p.estimated_fen,
-        service_categories=list(p.service_categories),
-        justification=p.justification,
-        single_source_ground=p.single_source_ground,
-        original_contract_id=p.original_contract_id,
-        status=p.status,
-        findings=[Finding(code=f["code"], severity=f["severity"], message=f["message"]) for f in p.findings],
-        approvals=[
-            ApprovalOut(
-                id=a.id, document_no=a.document_no, note=a.note, approved_by=a.approved_by, created_at=a.created_at
-            )
-            for a in approvals
-        ],
-        bids=[
-            BidOut(
-                id=r.bid.id,
-                organization_id=r.bid.organization_id,
-                organization_name=r.organization_name,
-                price_fen=r.bid.price_fen,
-                technical_score=r.bid.technical_score,
-                price_score=centi(r.score.price_centi),
-                technical_weighted_score=centi(r.score.technical_centi),
-                total_score=centi(r.score.total_centi),
-                rank=r.rank,
-                documents=list(r.bid.documents),
-            )
-            for r in ranked
-        ],
-        awarded_bid_id=p.awarded_bid_id,
-        awarded_on=p.awarded_on,
-        publicity_ends_on=p.publicity_ends_on,
-        created_at=p.created_at,
-    )
-
-
-def payment_out(p: Payment) -> PaymentOut:
-    return PaymentOut(
-        id=p.id,
-        contract_id=p.contract_id,
-        milestone_id=p.milestone_id,
-        amount_fen=p.amount_fen,
-        paid_on=p.paid_on,
-        memo=p.memo,
-        created_at=p.created_at,
-    )
+    return (await readmodels.procurements_out(session, [p]))[0]
 
 
 async def contract_out(session: AsyncSession, c: Contract) -> ContractOut:
-    from marketplace.resources.models import Organization
-
-    state = await contracts.contract_money(session, c)
-    org = await session.get(Organization, c.organization_id)
-    procurement = await service.get_procurement(session, c.procurement_id)
-    milestones = []
-    for m in c.milestones:
-        prog = await contracts.progress(session, c, m)
-        milestones.append(
-            MilestoneOut(
-                id=m.id,
-                seq=m.seq,
-                name=m.name,
-                kind=m.kind,
-                due_on=m.due_on,
-                amount_fen=m.amount_fen,
-                paid_fen=state.paid_by_milestone.get(m.id, 0),
-                status=m.status,
-                accepted_on=m.accepted_on,
-                evidence=list(m.evidence),
-                acceptance_note=m.acceptance_note,
-                progress=Progress(
-                    metric=prog.metric,
-                    label=prog.label,
-                    target=prog.target,
-                    measured=prog.measured,
-                    measurable=prog.measured is not None,
-                    note=prog.note,
-                )
-                if prog
-                else None,
-            )
-        )
-    return ContractOut(
-        id=c.id,
-        procurement_id=c.procurement_id,
-        budget_line_id=c.budget_line_id,
-        organization_id=c.organization_id,
-        organization_name=org.name if org else "",
-        title=c.title,
-        original_amount_fen=c.amount_fen,
-        amount_fen=state.amount_fen,
-        paid_fen=state.paid_fen,
-        remaining_fen=state.remaining_fen,
-        accepted_fen=state.accepted_fen,
-        starts_on=c.starts_on,
-        ends_on=c.ends_on,
-        signed_on=c.signed_on,
-        term_reason=c.term_reason,
-        status=c.status,
-        milestones=milestones,
-        amendments=[
-            AmendmentOut(
-                id=a.id, delta_fen=a.delta_fen, reason=a.reason, document_no=a.document_no, created_at=a.created_at
-            )
-            for a in await contracts.amendments_of(session, c.id)
-        ],
-        payments=[payment_out(p) for p in await contracts.payments_of(session, c.id)],
-        evaluation_score=c.evaluation_score,
-        evaluation_comments=c.evaluation_comments,
-        findings=[Finding(code=f["code"], severity=f["severity"], message=f["message"]) for f in procurement.findings],
-        created_at=c.created_at,
-    )
+    return (await readmodels.contracts_out(session, [c]))[0]
 
 
 class BudgetController(Controller):
@@ -234,10 +76,10 @@ class BudgetController(Controller):
         page: PageParams,
         fiscal_year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
     ) -> BudgetList:
-        rows, total = await service.list_budgets(
+        items, total = await service.budget_page(
             session, principal, fiscal_year=fiscal_year, limit=page.limit, offset=page.offset
         )
-        return BudgetList(items=[await budget_out(session, b) for b in rows], total=total)
+        return BudgetList(items=items, total=total)
 
     @get("/{budget_id:int}", operation_id="getBudget", summary="预算详情（各科目预算、承诺、支付、可用）")
     async def read(self, budget_id: PathId, session: DbSession, principal: CurrentUser) -> BudgetOut:
@@ -255,7 +97,7 @@ class BudgetController(Controller):
         figs = await ledger_side.line_figures(session, line)
         rows = await ledger_side.movements(session, line)
         return LineMovements(
-            line=_line_out(line.id, line.code, line.name, line.original_fen, figs),
+            line=readmodels.line_out(line.id, line.code, line.name, line.original_fen, figs),
             items=[
                 MovementOut(
                     kind=m.kind,
@@ -308,7 +150,7 @@ class ProcurementController(Controller):
         budget_line_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         fiscal_year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
     ) -> ProcurementList:
-        rows, total = await service.list_procurements(
+        items, total = await service.procurement_page(
             session,
             principal,
             status=status,
@@ -317,7 +159,7 @@ class ProcurementController(Controller):
             limit=page.limit,
             offset=page.offset,
         )
-        return ProcurementList(items=[await procurement_out(session, p) for p in rows], total=total)
+        return ProcurementList(items=items, total=total)
 
     @get("/{procurement_id:int}", operation_id="getProcurement", summary="采购项目详情（含评审得分）")
     async def read(self, procurement_id: PathId, session: DbSession, principal: CurrentUser) -> ProcurementOut:
@@ -377,10 +219,10 @@ class ContractController(Controller):
         organization_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> ContractList:
-        rows, total = await contracts.list_contracts(
+        items, total = await contracts.contract_page(
             session, principal, organization_id=organization_id, status=status, limit=page.limit, offset=page.offset
         )
-        return ContractList(items=[await contract_out(session, c) for c in rows], total=total)
+        return ContractList(items=items, total=total)
 
     @get("/{contract_id:int}", operation_id="getContract", summary="合同详情（节点、支付、变更）")
     async def read(self, contract_id: PathId, session: DbSession, principal: CurrentUser) -> ContractOut:
@@ -407,7 +249,7 @@ class ContractController(Controller):
     async def pay(
         self, contract_id: PathId, data: JSONBody[PaymentIn], session: DbSession, principal: CurrentUser
     ) -> PaymentOut:
-        return payment_out(await contracts.add_payment(session, principal, contract_id, data))
+        return readmodels.payment_out(await contracts.add_payment(session, principal, contract_id, data))
 
     @post("/{contract_id:int}/amendments", operation_id="amendContract", summary="合同金额变更（追加≤10%）")
     async def amend(
@@ -502,8 +344,10 @@ class ProcurementReportController(Controller):
             "budget_id": report.budget.id,
             "name": report.budget.name,
             "fiscal_year": report.budget.fiscal_year,
-            "lines": [_line_out(r.line_id or 0, r.code, r.name, r.original_fen, r.figures) for r in report.rows],
-            "total": _line_out(0, "total", "合计", sum(r.original_fen for r in report.rows), total),
+            "lines": [
+                readmodels.line_out(r.line_id or 0, r.code, r.name, r.original_fen, r.figures) for r in report.rows
+            ],
+            "total": readmodels.line_out(0, "total", "合计", sum(r.original_fen for r in report.rows), total),
         }
         return Response(content=body)
 

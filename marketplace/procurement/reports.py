@@ -10,18 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.auth.principal import Principal
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement.allowances import KINDS, quarter_report
+from marketplace.procurement.budget import rate_text as rate_text
+from marketplace.procurement.budget import yuan_text as yuan_text
 from marketplace.procurement.models import Budget
 from marketplace.procurement.service import read_budget
-
-
-def yuan_text(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
-def rate_text(bp: int) -> str:
-    return f"{bp // 100}.{bp % 100:02d}%"
 
 
 @dataclass(frozen=True)

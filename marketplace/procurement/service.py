@@ -1,11 +1,9 @@
-"""Budgets, procurements, bids and awards. Contracts live in contracts.py (re-exported here)."""
+"""Budgets, procurements, bids and awards. Contracts live in contracts.py; what the API shows, in readmodels.py."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +14,7 @@ from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.pagination import fetch_page
 from marketplace.procurement import budget as ledger_side
+from marketplace.procurement import readmodels
 from marketplace.procurement.models import (
     Bid,
     Budget,
@@ -26,25 +25,32 @@ from marketplace.procurement.models import (
     Procurement,
     ProcurementApproval,
 )
+from marketplace.procurement.readmodels import ContractCover as ContractCover
+from marketplace.procurement.readmodels import RankedBid as RankedBid
+from marketplace.procurement.readmodels import approvals_of as approvals_of
+from marketplace.procurement.readmodels import contracts_covering as contracts_covering
 from marketplace.procurement.rules import (
-    EVALUATION,
     METHODS,
     SINGLE_SOURCE_GROUNDS,
     Finding,
     ProcurementFacts,
-    Score,
     check_procurement,
     get_rules,
     publicity_end,
-    score_bid,
 )
-from marketplace.procurement.schemas import AdjustmentIn, ApprovalIn, AwardIn, BidIn, BudgetIn, ProcurementIn
+from marketplace.procurement.schemas import (
+    AdjustmentIn,
+    ApprovalIn,
+    AwardIn,
+    BidIn,
+    BudgetIn,
+    BudgetOut,
+    ProcurementIn,
+    ProcurementOut,
+)
 from marketplace.resources.models import Organization
 from marketplace.resources.taxonomy import SERVICE_CATEGORIES
 from marketplace.statemachine import StateMachine, Transition
-
-if TYPE_CHECKING:
-    from marketplace.procurement.contracts import ContractCover
 
 WRITERS = frozenset({"procurement_officer"})
 READERS = frozenset({"procurement_officer", "district_admin", "auditor"})
@@ -124,6 +130,13 @@ async def list_budgets(
         limit=limit,
         offset=offset,
     )
+
+
+async def budget_page(
+    session: AsyncSession, principal: Principal, *, fiscal_year: int | None, limit: int, offset: int
+) -> tuple[list[BudgetOut], int]:
+    rows, total = await list_budgets(session, principal, fiscal_year=fiscal_year, limit=limit, offset=offset)
+    return await readmodels.budgets_out(session, rows), total
 
 
 async def create_budget(session: AsyncSession, principal: Principal, data: BudgetIn) -> Budget:
@@ -255,6 +268,28 @@ async def list_procurements(
     return await fetch_page(session, stmt, Procurement.id.desc(), limit=limit, offset=offset)
 
 
+async def procurement_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    budget_line_id: int | None,
+    fiscal_year: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ProcurementOut], int]:
+    rows, total = await list_procurements(
+        session,
+        principal,
+        status=status,
+        budget_line_id=budget_line_id,
+        fiscal_year=fiscal_year,
+        limit=limit,
+        offset=offset,
+    )
+    return await readmodels.procurements_out(session, rows), total
+
+
 async def addon_total(session: AsyncSession, contract_id: int) -> int:
     """What has been added to a contract so far: positive amendments plus add-on procurements' contracts."""
     amended = await session.scalar(
@@ -346,19 +381,6 @@ async def create_procurement(session: AsyncSession, principal: Principal, data: 
     return created
 
 
-async def approvals_of(session: AsyncSession, procurement_ids: Sequence[int]) -> dict[int, list[ProcurementApproval]]:
-    out: dict[int, list[ProcurementApproval]] = {i: [] for i in procurement_ids}
-    if procurement_ids:
-        rows = await session.scalars(
-            select(ProcurementApproval)
-            .where(ProcurementApproval.procurement_id.in_(procurement_ids))
-            .order_by(ProcurementApproval.id)
-        )
-        for row in rows:
-            out[row.procurement_id].append(row)
-    return out
-
-
 async def approve_procurement(
     session: AsyncSession, principal: Principal, procurement_id: int, data: ApprovalIn
 ) -> Procurement:
@@ -392,32 +414,8 @@ async def cancel_procurement(session: AsyncSession, principal: Principal, procur
 # ---------------------------------------------------------------- bids and evaluation
 
 
-@dataclass(frozen=True)
-class RankedBid:
-    bid: Bid
-    organization_name: str
-    score: Score
-    rank: int
-
-
 async def bids_of(session: AsyncSession, procurement: Procurement) -> list[RankedBid]:
-    rows = await session.execute(
-        select(Bid, Organization.name)
-        .join(Organization, Organization.id == Bid.organization_id)
-        .where(Bid.procurement_id == procurement.id)
-        .order_by(Bid.id)
-    )
-    pairs = list(rows.all())
-    if not pairs:
-        return []
-    rules = get_rules()
-    lowest = min(b.price_fen for b, _ in pairs)
-    scored = [(b, name, score_bid(b.price_fen, b.technical_score, lowest, rules)) for b, name in pairs]
-    if EVALUATION[procurement.method] == "comprehensive":
-        scored.sort(key=lambda t: (-t[2].total_centi, t[0].price_fen, t[0].id))
-    else:
-        scored.sort(key=lambda t: (t[0].price_fen, -t[0].technical_score, t[0].id))
-    return [RankedBid(b, name, s, i + 1) for i, (b, name, s) in enumerate(scored)]
+    return (await readmodels.ranked_bids(session, [procurement]))[procurement.id]
 
 
 async def add_bid(session: AsyncSession, principal: Principal, procurement_id: int, data: BidIn) -> Bid:
@@ -503,12 +501,3 @@ async def awarded_bid(session: AsyncSession, procurement: Procurement) -> Bid | 
     if procurement.awarded_bid_id is None:
         return None
     return await session.get(Bid, procurement.awarded_bid_id)
-
-
-async def contracts_covering(
-    session: AsyncSession, *, organization_id: int, category: str, on: dt.date
-) -> list[ContractCover]:
-    """Active contracts with the organization whose procurement covers the category on that day (for matching)."""
-    from marketplace.procurement.contracts import contracts_covering as covering
-
-    return await covering(session, organization_id=organization_id, category=category, on=on)

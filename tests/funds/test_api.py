@@ -320,3 +320,23 @@ async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, a
         assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
         if "?" not in url:  # the largest id the database holds is valid: it just names nothing
             assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)
+
+
+async def test_fund_list_shows_each_fund_its_own_balances(client, auth: Auth, fund_id: int) -> None:
+    fm = await auth("fund")
+    body_ = {"code": "futian_street_foundation", "name": "福田街道基金会", "kind": "street_foundation"}
+    other = (await client.post("/api/v1/funds", json=body_, headers=fm)).json()["id"]
+    for fid, amount in ((fund_id, 50_000), (other, 7_000)):
+        gift = {
+            "fund_id": fid,
+            "amount_fen": amount,
+            "channel": "cash",
+            "received_on": clock.today().isoformat(),
+            "donor": {"name": "王爱心"},
+        }
+        assert (await client.post("/api/v1/donations/offline", json=gift, headers=fm)).status_code == 201
+    listed = (await client.get("/api/v1/funds", headers=fm)).json()
+    assert listed["total"] == 2
+    assert {f["id"]: f["balance_fen"] for f in listed["items"]} == {fund_id: 50_000, other: 7_000}
+    for item in listed["items"]:
+        assert item == (await client.get(f"/api/v1/funds/{item['id']}", headers=fm)).json()

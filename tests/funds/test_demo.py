@@ -28,3 +28,10 @@ async def test_demo_fund_raised_300k_yuan_with_restricted_gifts_and_disbursement
         roll = await reports.honour_roll(s, fund_id, limit=200, offset=0)
         named = {d.name for d in futian.DONORS if d.consent_to_name}
         assert {e.name for e in roll.items} <= named and roll.anonymous_donors > 0
+        # Largest gifts first; a page of the roll is that slice of the whole, and the hidden sum is the same on it.
+        assert [e.total_fen for e in roll.items] == sorted((e.total_fen for e in roll.items), reverse=True)
+        page = await reports.honour_roll(s, fund_id, limit=3, offset=2)
+        assert page.items == roll.items[2:5]
+        assert (page.anonymous_donors, page.anonymous_total_fen) == (roll.anonymous_donors, roll.anonymous_total_fen)
+        named_fen = sum(e.total_fen for e in roll.items)
+        assert named_fen + roll.anonymous_total_fen == public.income_fen - public.refunded_fen

@@ -431,7 +431,7 @@ async def test_milestone_targets_measured_from_records(client, auth: Auth, world
     # A metric whose source is not installed is "not measurable yet", and acceptance goes on evidence alone.
     from marketplace.procurement import metrics
 
-    monkeypatch.setattr(metrics, "_module", lambda name: None)
+    monkeypatch.delitem(metrics._sources, "home_visits")
     view = (await client.get(f"/api/v1/contracts/{c['id']}", headers=officer)).json()
     assert view["milestones"][1]["progress"]["measurable"] is False
     r = await accept(client, auth, c, 1)

@@ -1,0 +1,420 @@
+"""Every paged list of the API runs as many SQL statements for a page of 50 rows as for a page of 1.
+
+The endpoints come from the app's OpenAPI schema: every GET under /api/v1 with a ``limit`` parameter is a paged
+list and must have a case below (who may read it, which path ids), so a new list endpoint fails here until it is
+classified. Lists that are not paged are named, with the reason, in ``UNPAGED``. The data is the Futian demo plus
+enough rows that every list has more than 50, each new row carrying everything its response shows (bids,
+approvals, milestones with targets, amendments, payments, budget movements), so a per-row query cannot hide.
+Statements are counted with a ``before_cursor_execute`` listener on the app's engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import event, select
+
+from marketplace import clock
+from marketplace.app import create_app
+from marketplace.audit.models import AuditEntry
+from marketplace.auth.models import User
+from marketplace.cases.models import Child, Notification, Visit
+from marketplace.db import Database
+from marketplace.demo.loader import load_demo
+from marketplace.funds import service as funds
+from marketplace.funds.models import Disbursement, Donation, Donor
+from marketplace.matching.models import MatchingRun
+from marketplace.procurement import metrics
+from marketplace.procurement.models import (
+    Bid,
+    Budget,
+    BudgetAdjustment,
+    BudgetLine,
+    Commitment,
+    Contract,
+    ContractAmendment,
+    Milestone,
+    Payment,
+    Procurement,
+    ProcurementApproval,
+)
+from marketplace.referrals.models import Referral, ReferralLog
+from marketplace.resources import credit_code
+from marketplace.resources.models import Organization, VolunteerTeam
+from marketplace.settings import Settings
+from tests.procurement.referral_metrics import provide_missing
+from tests.support.databases import PostgresTemplate, SqliteTemplate
+from tests.support.databases import test_settings as make_settings
+
+PASSWORD = "demo-password"
+SIZES = (1, 50)
+EXTRA = 55  # rows added to each list the demo keeps short
+
+
+@dataclass(frozen=True)
+class Case:
+    user: str | None  # a demo login allowed to read the list; None for a public list
+    path: dict[str, str] = field(default_factory=dict)  # path parameter -> key of the id in ``World.ids``
+
+
+CASES: dict[str, Case] = {
+    "listAudit": Case("admin"),
+    "listChildren": Case("admin"),
+    "listVisits": Case("admin", {"child_id": "child"}),
+    "listNeeds": Case("admin"),
+    "listOverdueVisits": Case("admin"),
+    "listNotifications": Case("director"),
+    "listDisbursements": Case("fund", {"fund_id": "fund"}),
+    "getFundLedger": Case("fund", {"fund_id": "fund"}),
+    "listDonations": Case("fund"),
+    "listDonors": Case("fund"),
+    "getPublicHonourRoll": Case(None, {"fund_id": "fund"}),
+    "listMatchingRuns": Case("admin"),
+    "listBudgets": Case("procurement"),
+    "listProcurements": Case("procurement"),
+    "listContracts": Case("procurement"),
+    "listReferralLogs": Case("admin", {"referral_id": "referral"}),
+    "listReferrals": Case("admin"),
+    "listOrganizations": Case("admin"),
+    "listServices": Case("admin"),
+    "listVolunteerTeams": Case("admin"),
+    "listSocialWorkers": Case("admin"),
+}
+
+# Lists that return everything at once, and why that is bounded.
+UNPAGED: dict[str, str] = {
+    "listFunds": "a handful of funds; balances come from one ledger read for all of them",
+    "listReconciliations": "the latest 100 reconciliations (a few a month), with their differences in one more query",
+    "listStreets": "the district's 10 streets",
+    "listCommunities": "the district's 92 communities",
+    "listReportExports": "the user's own export jobs",
+    "listAllowanceStandards": "one row per allowance standard change",
+    "budgetLineMovements": "one budget line's whole trail (a few rows a month), read in three queries",
+}
+
+
+@dataclass(frozen=True)
+class World:
+    settings: Settings
+    ids: dict[str, int]
+
+
+# ---------------------------------------------------------------- data
+
+
+async def _add_rows(settings: Settings) -> dict[str, int]:
+    db = Database(settings)
+    today = clock.today()
+    now = clock.now()
+    try:
+        async with db.session() as s:
+            users = {u.username: u for u in (await s.scalars(select(User))).all()}
+            admin, director, officer = users["admin"].id, users["director"].id, users["procurement"].id
+            fund = await funds.ensure_fund(s, code=funds.PUBLIC_WELFARE_CODE, name="福田区未成年人保护公益基金")
+            child_id = await s.scalar(select(Child.id).order_by(Child.id).limit(1))
+            referral = await s.scalar(select(Referral).order_by(Referral.id).limit(1))
+            assert child_id is not None and referral is not None
+            street_id = await s.scalar(select(Child.street_id).where(Child.id == child_id))
+            orgs = list((await s.scalars(select(Organization).where(Organization.status == "approved"))).all())
+            org_ids = [o.id for o in orgs]
+            staff = list((await s.scalars(select(User).where(User.organization_id.is_not(None)))).all())
+            for i in range(EXTRA):
+                s.add(AuditEntry(user_id=admin, username="admin", role="district_admin", action="read", entity="child"))
+                s.add(
+                    Visit(
+                        child_id=child_id,
+                        visited_on=today - dt.timedelta(days=i),
+                        kind="home",
+                        next_visit_due=today + dt.timedelta(days=30),
+                        created_by=staff[i % len(staff)].id if staff else None,
+                    )
+                )
+                s.add(
+                    Notification(
+                        key=f"list-queries:{i}",
+                        recipient_id=director,
+                        kind="referral.answered",
+                        title=f"通知 {i}",
+                        entity="referral",
+                        entity_id=referral.id,
+                    )
+                )
+                s.add(
+                    Disbursement(
+                        fund_id=fund.id, amount_fen=100 + i, purpose="unrestricted", memo=f"拨付 {i}", paid_on=today
+                    )
+                )
+                donor = Donor(name=f"爱心人士{i:02d}", kind="individual", consent_to_name=True)
+                s.add(donor)
+                await s.flush()
+                s.add(
+                    Donation(
+                        fund_id=fund.id,
+                        donor_id=donor.id,
+                        amount_fen=10_000 + i,
+                        channel="bank_transfer",
+                        status="succeeded",
+                        received_on=today,
+                    )
+                )
+                s.add(
+                    MatchingRun(
+                        street_id=street_id,
+                        created_by=admin,
+                        month=today.strftime("%Y-%m"),
+                        needs_count=1,
+                        services_count=1,
+                        total_score=1.0,
+                        optimal=True,
+                        duration_ms=1,
+                    )
+                )
+                s.add(
+                    ReferralLog(
+                        referral_id=referral.id,
+                        delivered_on=today - dt.timedelta(days=i % 20),
+                        minutes=60,
+                        note=f"服务记录 {i}",
+                    )
+                )
+                s.add(
+                    Organization(
+                        name=f"深圳市福田区测试社会服务中心{i:02d}",
+                        kind="social_work_agency",
+                        credit_code=credit_code.make("5", "3", "440304", f"9{i:07d}"),
+                        contact_name="测试",
+                        contact_phone="13800000000",
+                        status="approved",
+                        approved_at=now,
+                    )
+                )
+                s.add(VolunteerTeam(street_id=street_id, name=f"测试志愿队{i:02d}", member_count=10))
+            await s.flush()
+            await _add_procurement(s, today, officer, admin, org_ids)
+            return {"child": child_id, "fund": fund.id, "referral": referral.id}
+    finally:
+        await db.dispose()
+
+
+async def _add_procurement(s: Any, today: dt.date, officer: int, admin: int, org_ids: list[int]) -> None:
+    """Budgets with moved, committed and paid lines; procurements with two bids and an approval; contracts with
+    three targeted milestones (one accepted and paid), an amendment and payments."""
+    year = today.year
+    for i in range(EXTRA):
+        budget = Budget(name=f"测试预算 {i:02d}", fiscal_year=year, total_fen=3_000_000, created_by=officer)
+        s.add(budget)
+        await s.flush()
+        lines = [
+            BudgetLine(budget_id=budget.id, code=code, name=code, original_fen=1_000_000)
+            for code in ("purchase_services", "living_allowance", "training")
+        ]
+        s.add_all(lines)
+        await s.flush()
+        s.add(
+            BudgetAdjustment(
+                budget_id=budget.id,
+                from_line_id=lines[2].id,
+                to_line_id=lines[0].id,
+                amount_fen=100_000,
+                document_no=f"调{i}",
+                created_by=officer,
+            )
+        )
+        org_a, org_b = org_ids[i % len(org_ids)], org_ids[(i + 1) % len(org_ids)]
+        p = Procurement(
+            budget_line_id=lines[0].id,
+            fiscal_year=year,
+            title=f"测试采购 {i:02d}",
+            method="competitive_negotiation",
+            estimated_fen=500_000,
+            service_categories=["psychological_support"],
+            status="contracted",
+            findings=[{"code": "split_purchase", "severity": "warn", "message": "提示"}],
+            awarded_on=today - dt.timedelta(days=40),
+            publicity_ends_on=today - dt.timedelta(days=39),
+            created_by=officer,
+        )
+        s.add(p)
+        await s.flush()
+        bids = [
+            Bid(procurement_id=p.id, organization_id=org_a, price_fen=450_000, technical_score=90),
+            Bid(procurement_id=p.id, organization_id=org_b, price_fen=480_000, technical_score=85),
+        ]
+        s.add_all(bids)
+        s.add(ProcurementApproval(procurement_id=p.id, document_no=f"审{i}", approved_by=admin))
+        await s.flush()
+        p.awarded_bid_id = bids[0].id
+        c = Contract(
+            procurement_id=p.id,
+            budget_line_id=lines[0].id,
+            organization_id=org_a,
+            title=p.title,
+            amount_fen=450_000,
+            starts_on=today - dt.timedelta(days=30),
+            ends_on=today + dt.timedelta(days=300),
+            signed_on=today - dt.timedelta(days=31),
+            created_by=officer,
+        )
+        s.add(c)
+        await s.flush()
+        milestones = [
+            Milestone(
+                contract_id=c.id,
+                seq=n + 1,
+                name=f"节点 {n + 1}",
+                kind="delivery",
+                due_on=today + dt.timedelta(days=30 * (n + 1)),
+                amount_fen=100_000,
+                target_metric=metric,
+                target_quantity=5,
+                status="pending",
+            )
+            for n, metric in enumerate(("completed_referrals", "service_logs", "home_visits", "home_visits"))
+        ]
+        milestones[3].status = "accepted"
+        milestones[3].accepted_on = today - dt.timedelta(days=1)
+        milestones[3].measured_quantity = 6
+        s.add_all(milestones)
+        await s.flush()
+        s.add(ContractAmendment(contract_id=c.id, delta_fen=20_000, reason="追加", created_by=officer))
+        s.add(Commitment(line_id=lines[0].id, kind="contract", contract_id=c.id, amount_fen=470_000))
+        for amount in (40_000, 60_000):
+            s.add(
+                Payment(
+                    line_id=lines[0].id,
+                    kind="contract",
+                    contract_id=c.id,
+                    milestone_id=milestones[3].id,
+                    amount_fen=amount,
+                    paid_on=today,
+                )
+            )
+    await s.flush()
+
+
+@pytest.fixture(scope="module")
+def world(db_template: SqliteTemplate | PostgresTemplate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("list-queries")
+    url = db_template.new_database(tmp)
+    settings = make_settings(url, tmp)
+    asyncio.run(load_demo(settings))
+    ids = asyncio.run(_add_rows(settings))
+    yield World(settings, ids)
+    if isinstance(db_template, PostgresTemplate):
+        db_template.drop(url)
+
+
+@pytest.fixture(autouse=True)
+def referral_metrics() -> Iterator[None]:
+    # Milestone targets are measured through procurement's metrics port (see tests/procurement/referral_metrics).
+    added = provide_missing()
+    yield
+    for code in added:
+        metrics.withdraw(code)
+
+
+# ---------------------------------------------------------------- the schema
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("schema")
+    return create_app(make_settings(f"sqlite:///{tmp}/unused.db", tmp)).openapi_schema.to_schema()
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _lists(schema: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The GET operations under /api/v1 that take a page (``limit``), and those that return a list unpaged."""
+    paged, unpaged = set(), set()
+    for path, item in schema["paths"].items():
+        op = item.get("get")
+        if op is None or not path.startswith("/api/v1/"):
+            continue
+        names = {p["name"] for p in op.get("parameters", [])}
+        if "limit" in names:
+            paged.add(op["operationId"])
+            continue
+        content = op.get("responses", {}).get("200", {}).get("content", {})
+        body = _resolve(schema, next(iter(content.values()), {}).get("schema", {}))
+        items = _resolve(schema, body.get("properties", {}).get("items", {}))
+        # An untyped response (dict[str, Any]) shows no array: a list is then known by its name.
+        if body.get("type") == "array" or items.get("type") == "array" or op["operationId"].startswith("list"):
+            unpaged.add(op["operationId"])
+    return paged, unpaged
+
+
+def test_every_list_endpoint_is_classified(schema: dict[str, Any]) -> None:
+    paged, unpaged = _lists(schema)
+    assert paged - set(CASES) == set(), "paged list endpoints with no case in tests/test_list_queries.py"
+    assert set(CASES) - paged == set(), "cases for endpoints that are no longer paged lists"
+    assert unpaged - set(UNPAGED) == set(), "list endpoints without paging: page them or say why in UNPAGED"
+    assert set(UNPAGED) - unpaged == set()
+
+
+# ---------------------------------------------------------------- counting
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def on_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append(statement)
+
+    engines = {id(e.sync_engine): e.sync_engine for e in (db.engine, db.read_engine)}.values()
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def _path(schema: dict[str, Any], operation: str) -> str:
+    found = [path for path, item in schema["paths"].items() if item.get("get", {}).get("operationId") == operation]
+    assert len(found) == 1, f"{operation} is not a GET of the API"
+    return found[0]
+
+
+@pytest.mark.parametrize("operation", sorted(CASES))
+async def test_list_runs_the_same_statements_for_1_and_50_rows(
+    operation: str, world: World, schema: dict[str, Any]
+) -> None:
+    case = CASES[operation]
+    url = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: str(world.ids[case.path[m.group(1)]]), _path(schema, operation))
+    app = create_app(world.settings)
+    async with AsyncTestClient(app=app) as client:
+        headers = {}
+        if case.user is not None:
+            login = await client.post("/api/v1/auth/login", json={"username": case.user, "password": PASSWORD})
+            assert login.status_code == 200, login.text
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        await client.get(url, params={"limit": 1}, headers=headers)  # warm-up: first-use work is not per row
+        counts: dict[int, list[str]] = {}
+        for size in SIZES:
+            with counting(app.state.db) as seen:
+                r = await client.get(url, params={"limit": size}, headers=headers)
+            assert r.status_code == 200, (operation, r.text)
+            body = r.json()
+            assert len(body["items"]) == size, f"{operation}: fewer than {size} rows to page through"
+            if "total" in body:
+                assert body["total"] > max(SIZES)
+            counts[size] = list(seen)
+    small, large = (counts[n] for n in SIZES)
+    assert len(small) == len(large), (
+        f"{operation}: {len(small)} statements for 1 row, {len(large)} for 50:\n" + "\n---\n".join(large)
+    )
