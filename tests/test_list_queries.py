@@ -32,7 +32,6 @@ from marketplace.demo.loader import load_demo
 from marketplace.funds import service as funds
 from marketplace.funds.models import Disbursement, Donation, Donor
 from marketplace.matching.models import MatchingRun
-from marketplace.procurement import metrics
 from marketplace.procurement.models import (
     Bid,
     Budget,
@@ -50,7 +49,6 @@ from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.resources import credit_code
 from marketplace.resources.models import Organization, VolunteerTeam
 from marketplace.settings import Settings
-from tests.procurement.referral_metrics import provide_missing
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 from tests.support.databases import test_settings as make_settings
 
@@ -310,15 +308,6 @@ def world(db_template: SqliteTemplate | PostgresTemplate, tmp_path_factory: pyte
     yield World(settings, ids)
     if isinstance(db_template, PostgresTemplate):
         db_template.drop(url)
-
-
-@pytest.fixture(autouse=True)
-def referral_metrics() -> Iterator[None]:
-    # Milestone targets are measured through procurement's metrics port (see tests/procurement/referral_metrics).
-    added = provide_missing()
-    yield
-    for code in added:
-        metrics.withdraw(code)
 
 
 # ---------------------------------------------------------------- the schema

@@ -17,7 +17,9 @@ from marketplace.cases import notifications
 from marketplace.cases import ports as case_ports
 from marketplace.cases.models import Child
 from marketplace.matching import ports as matching_ports
+from marketplace.procurement import metrics as procurement_metrics
 from marketplace.referrals import history
+from marketplace.referrals import metrics as referral_metrics
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import Referral
 from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
@@ -118,3 +120,5 @@ async def file_closed(session: AsyncSession, payload: dict[str, Any]) -> None:
 
 case_ports.use_open_referrals(referrals.open_for_child)
 matching_ports.use_referral_history(history.ReferralHistory())
+procurement_metrics.provide("completed_referrals", referral_metrics.completed_referrals)
+procurement_metrics.provide("service_logs", referral_metrics.service_logs)

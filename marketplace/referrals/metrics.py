@@ -1,9 +1,7 @@
 """The referral counters procurement's milestone targets read, through its ``metrics.Source`` port.
 
-Referrals sits above procurement, so it is the referrals feature that provides these (with its other ports, in
-``marketplace/referrals/handlers.py``): ``metrics.provide("completed_referrals", completed_referrals)`` and
-``metrics.provide("service_logs", service_logs)``. Until it does, the procurement tests plug them in themselves
-(``conftest.py``), so the targets are measured from real referral rows here as they are in the app.
+Referrals sits above procurement, so referrals provides them (registered in ``handlers.py`` with its other ports):
+a milestone targeting "completed referrals" or "service logs" is measured from the referral rows.
 """
 
 from __future__ import annotations
@@ -39,13 +37,3 @@ async def service_logs(session: AsyncSession, windows: Sequence[metrics.Window])
         .group_by(Referral.organization_id, ReferralLog.delivered_on)
     )
     return metrics.count_days(windows, ((org, day, int(n)) for org, day, n in rows.all()))
-
-
-def provide_missing() -> list[str]:
-    """Plug in whichever of the two the app has not; returns the codes plugged in here."""
-    added = []
-    for code, source in (("completed_referrals", completed_referrals), ("service_logs", service_logs)):
-        if not metrics.measurable(code):
-            metrics.provide(code, source)
-            added.append(code)
-    return added
