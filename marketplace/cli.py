@@ -86,10 +86,7 @@ def reindex() -> None:
 
     from marketplace.db import Database  # deferred import: engines load only for commands that use the database
     from marketplace.features import load_models  # deferred import: models load only for commands that use them
-    from marketplace.search_wiring import (
-        backend_for,
-        reindex_all,
-    )  # deferred import: the search backends load only for `reindex`
+    from marketplace.indexing.sync import backend_for, reindex_all  # deferred import: search loads only for `reindex`
 
     settings = get_settings()
     load_models()

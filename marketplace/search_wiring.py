@@ -7,8 +7,7 @@ from litestar.datastructures import State
 
 from marketplace.db import Database
 from marketplace.indexing.sync import backend_for, reindex_all
-from marketplace.settings import Settings, get_settings
-from search import SearchBackend
+from marketplace.settings import Settings
 
 
 def attach_search(state: State, settings: Settings) -> None:
@@ -17,11 +16,3 @@ def attach_search(state: State, settings: Settings) -> None:
 
 async def after_demo(db: Database, settings: Settings) -> None:
     await reindex_all(db, backend_for(settings))
-
-
-def current_backend() -> SearchBackend:
-    return backend_for(get_settings())
-
-
-# backend_for and reindex_all are the CLI's (``marketplace reindex``)
-__all__ = ["after_demo", "attach_search", "backend_for", "current_backend", "reindex_all"]

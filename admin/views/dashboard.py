@@ -16,7 +16,7 @@ from marketplace.funds import reports as fund_reports
 from marketplace.funds import service as funds
 from marketplace.procurement import reports as procurement_reports
 from marketplace.procurement import service as procurement
-from marketplace.procurement.schemas import BudgetLineOut
+from marketplace.procurement.readmodels import line_out
 from marketplace.reports import service as reports
 from marketplace.settings import Settings
 
@@ -56,27 +56,12 @@ async def budget_charts(session: AsyncSession, principal: Principal) -> tuple[li
     kpis: list[dict[str, str]] = []
     for budget in (b for b in budgets if b.fiscal_year == latest):
         report = await procurement_reports.budget_execution(session, principal, budget.id)
-
-        def line(line_id: int, code: str, name: str, original: int, f: Any) -> BudgetLineOut:
-            return BudgetLineOut(
-                id=line_id,
-                code=code,
-                name=name,
-                original_fen=original,
-                appropriation_fen=f.appropriation_fen,
-                committed_fen=f.committed_fen,
-                paid_fen=f.paid_fen,
-                available_fen=f.available_fen,
-                execution_rate_bp=f.execution_bp,
-                execution_rate=procurement_reports.rate_text(f.execution_bp),
-            )
-
         body = {
             "budget_id": report.budget.id,
             "name": report.budget.name,
             "fiscal_year": report.budget.fiscal_year,
-            "lines": [line(r.line_id or 0, r.code, r.name, r.original_fen, r.figures) for r in report.rows],
-            "total": line(0, "total", "合计", sum(r.original_fen for r in report.rows), report.total),
+            "lines": [line_out(r.line_id or 0, r.code, r.name, r.original_fen, r.figures) for r in report.rows],
+            "total": line_out(0, "total", "合计", sum(r.original_fen for r in report.rows), report.total),
         }
         total = report.total
         charts.append(

@@ -69,7 +69,7 @@ def _flags(r: ReferralOut, last_log: dt.date | None, now: dt.datetime, today: dt
     if r.escalated_at is not None and r.status in ("sent", "accepted"):
         flags.append("已升级督办")
     if r.status == "in_service":
-        since = last_log or (r.started_at.astimezone(clock.DISTRICT_TZ).date() if r.started_at else None)
+        since = last_log or (clock.local_date(r.started_at) if r.started_at else None)
         if since is not None and (today - since).days > STALE_SERVICE_DAYS:
             what = "无服务记录" if last_log is None else "未更新服务记录"
             flags.append(f"{(today - since).days} 天{what}")

@@ -320,7 +320,7 @@ async def update_child(
         else:
             setattr(child, field, value)
     if "risk_level" in values:
-        base = child.last_visit_on or child.created_at.astimezone(clock.DISTRICT_TZ).date()
+        base = child.last_visit_on or clock.local_date(child.created_at)
         child.next_visit_due = next_visit_due(settings, child.risk_level, base)
     await session.flush()
     warnings: list[Warning] = list(closing)

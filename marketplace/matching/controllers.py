@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.ids import PathId
+from marketplace.matching import batch
 from marketplace.matching import service as matching
 from marketplace.matching.models import MatchingRun
 from marketplace.matching.schemas import (
@@ -86,7 +87,7 @@ class RunController(Controller):
         self, session: DbSession, principal: CurrentUser, settings: AppSettings, data: JSONBody[RunIn | None] = None
     ) -> RunOut:
         street_id = data.street_id if data is not None else None
-        return run_out(await matching.run_batch(session, principal, settings, street_id))
+        return run_out(await batch.run_batch(session, principal, settings, street_id))
 
     @get("/", operation_id="listMatchingRuns", summary="批量匹配记录")
     async def list(self, session: DbSession, principal: CurrentUser, page: PageParams) -> RunList:

@@ -22,47 +22,20 @@ from marketplace.cases import service as cases
 from marketplace.cases.models import Need
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.matching import scoring
-from marketplace.matching.batch import SCALE, BatchProblem, load_batch, run_batch, solve
 from marketplace.matching.facts import candidate_services, need_facts, provider_records, service_columns, service_facts
 from marketplace.matching.funding import (
     FundingPort,
-    FundingSources,
     choose_funding,
     confirm_funding,
     funding_sources,
 )
 from marketplace.matching.ledger_funding import LedgerFunding
 from marketplace.matching.models import MatchingRun
-from marketplace.matching.plan import PlanContext, build_plan, pick_social_worker, plan_context
+from marketplace.matching.plan import build_plan, plan_context
 from marketplace.matching.scoring import NeedFacts, Scored
 from marketplace.pagination import fetch_page
 from marketplace.resources.models import Service
 from marketplace.settings import Settings
-
-__all__ = [
-    "SCALE",
-    "BatchProblem",
-    "Candidate",
-    "FundingSources",
-    "PlanContext",
-    "build_plan",
-    "candidate_services",
-    "check_pair",
-    "choose_funding",
-    "confirm_funding",
-    "funding_sources",
-    "get_run",
-    "list_runs",
-    "load_batch",
-    "match_need",
-    "need_facts",
-    "pick_social_worker",
-    "plan_context",
-    "provider_records",
-    "require_matcher",
-    "run_batch",
-    "solve",
-]
 
 MATCHERS = frozenset({"child_director", "child_supervisor", "district_admin"})
 OPEN_FOR_MATCHING = frozenset({"open", "referred"})

@@ -111,7 +111,7 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             session.add(
                 ReferralLog(
                     referral_id=r.id,
-                    delivered_on=r.started_at.astimezone(clock.DISTRICT_TZ).date(),
+                    delivered_on=clock.local_date(r.started_at),
                     minutes=60,
                     note="首次服务：建立关系，评估需求",
                 )

@@ -189,7 +189,7 @@ async def _apply(
         need.met_at = now if settled == "met" else None
     elif name == "close":
         assert r.completed_at is not None
-        completed_on = r.completed_at.astimezone(clock.DISTRICT_TZ).date()
+        completed_on = clock.local_date(r.completed_at)
         follow_up = await session.scalar(
             select(Visit.id).where(Visit.child_id == r.child_id, Visit.visited_on >= completed_on).limit(1)
         )
@@ -247,7 +247,7 @@ async def add_log(session: AsyncSession, principal: Principal, referral_id: int,
         raise Conflict(f"转介状态为 {r.status}，不能记录服务 (log service once it has started)")
     if data.delivered_on > clock.today():
         raise Invalid.field("delivered_on", "服务日期不能晚于今天 (date in the future)")
-    if data.delivered_on < r.sent_at.astimezone(clock.DISTRICT_TZ).date():
+    if data.delivered_on < clock.local_date(r.sent_at):
         raise Invalid.field("delivered_on", "服务日期早于转介日期 (date before the referral)")
     log = ReferralLog(
         referral_id=r.id,

@@ -26,8 +26,7 @@ from marketplace.cases.models import Child, Need
 from marketplace.db import Database
 from marketplace.features import load_models
 from marketplace.geography.models import Community, Street
-from marketplace.matching import allocation
-from marketplace.matching import service as matching
+from marketplace.matching import allocation, batch
 from marketplace.migrate import upgrade
 from marketplace.resources.models import (
     Organization,
@@ -244,7 +243,7 @@ async def bench_batch(settings: Settings) -> dict[str, float]:
     for _ in range(RUNS):
         async with db.session(write=False) as s:
             t = time.perf_counter()
-            problem = await matching.load_batch(s, settings, None)
+            problem = await batch.load_batch(s, settings, None)
             out["load_s"].append(time.perf_counter() - t)
         ids = [n.need_id for n in problem.needs]
         cap = {sv.service_id: sv.capacity_left for sv in problem.services}
@@ -254,8 +253,8 @@ async def bench_batch(settings: Settings) -> dict[str, float]:
         t = time.perf_counter()
         base = allocation.greedy(ids, problem.gains, cap)
         out["greedy_s"].append(time.perf_counter() - t)
-        out["flow_total"].append(best.total_gain / matching.SCALE)
-        out["greedy_total"].append(base.total_gain / matching.SCALE)
+        out["flow_total"].append(best.total_gain / batch.SCALE)
+        out["greedy_total"].append(base.total_gain / batch.SCALE)
         out["assigned"].append(len(best.assignments))
         out["greedy_assigned"].append(len(base.assignments))
         out["edges"].append(len(problem.gains))
