@@ -1,0 +1,1 @@
+"""Accounts for real people: staff accounts, organizations joining by application, handovers."""
