@@ -1,0 +1,5 @@
+"""The accounts feature's HTTP routes: signing in and out (signin) and managing accounts (users_api)."""
+
+from __future__ import annotations
+
+ROUTES: list[object] = []
