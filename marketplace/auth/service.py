@@ -39,6 +39,11 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
     return user
 
 
+def revoke_sessions(user: User) -> None:
+    """End every token and console session of ``user`` at its next request (they carry an older version)."""
+    user.token_version = (user.token_version or 0) + 1
+
+
 def issue_token(user: User, settings: Settings) -> str:
     now = utcnow()
     claims = {
