@@ -1,5 +1,10 @@
 """The ASGI entry point for granian (``marketplace.asgi:app``)."""
 
 from marketplace.app import create_app
+from marketplace.settings import SettingsError, get_settings
 
-app = create_app()
+try:
+    app = create_app(get_settings())
+except SettingsError as exc:
+    # The message names every variable to set; a traceback would only bury it.
+    raise SystemExit(str(exc)) from None

@@ -1,4 +1,4 @@
-"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi"""
+"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | rotate-field-key"""
 
 from __future__ import annotations
 
@@ -9,10 +9,21 @@ import sys
 
 import click
 
-from marketplace.settings import Settings, get_settings
+from marketplace.settings import Settings, SettingsError, get_settings
 
 
-@click.group()
+class Commands(click.Group):
+    """Every command refuses to run on unusable secrets with the one message naming them (exit status 2)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=Commands)
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -198,6 +209,80 @@ def openapi_document(settings: Settings) -> str:
 def openapi() -> None:
     """Print the app's OpenAPI schema (regenerate the committed copy: marketplace openapi > docs/openapi.json)."""
     click.echo(openapi_document(get_settings()), nl=False)
+
+
+@main.command("rotate-field-key")
+@click.option(
+    "--new-key",
+    is_flag=True,
+    help="Development: first put a new random key at the head of the data directory's key file.",
+)
+@click.option(
+    "--drop-old",
+    is_flag=True,
+    help="Development: afterwards remove from the key file the keys no file uses any more.",
+)
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000))
+def rotate_field_key(new_key: bool, drop_old: bool, batch_size: int) -> None:
+    """Re-encrypt every encrypted field of the children's files under the current field key.
+
+    In committed batches while the app keeps serving; a second run changes nothing, and running it again resumes
+    a run that stopped. In production the key ring is MARKETPLACE_FIELD_KEYS: put the new key first, restart every
+    process, run this, then drop the old key (README.md, Settings: rotating the field key)."""
+    from pathlib import Path  # deferred import: only this command touches key files
+
+    from marketplace import keyfiles  # deferred import: as above
+    from marketplace.cases import rotation  # deferred import: models load only for commands that use them
+    from marketplace.cases.crypto import field_cipher  # deferred import: as above
+    from marketplace.db import Database  # deferred import: as above
+    from marketplace.features import load_models  # deferred import: as above
+
+    settings = get_settings()
+    key_file = Path(settings.field_key_file) if settings.field_key_file else None
+    if (new_key or drop_old) and key_file is None:
+        click.echo(
+            "the field keys come from MARKETPLACE_FIELD_KEYS: put the new key first there and restart every process, "
+            "then run `marketplace rotate-field-key` (without --new-key); drop the old key from the variable after",
+            err=True,
+        )
+        sys.exit(2)
+    if new_key and key_file is not None:
+        added = keyfiles.add_field_key(key_file)
+        click.echo(f"new field key {added.id} is now current in {key_file} (running processes pick it up)")
+    cipher = field_cipher(settings)
+    cipher.refresh(force=True)
+    load_models()
+
+    def progress(report: rotation.RotationReport) -> None:
+        click.echo(f"  batch {report.batches}: {report.rotated} files re-encrypted so far")
+
+    async def run() -> rotation.RotationReport:
+        db = Database(settings)
+        try:
+            return await rotation.rotate(db, cipher, batch_size=batch_size, progress=progress)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    fields = ", ".join(f"{name} {report.fields[name]}" for _, _, name in rotation.FIELDS)
+    click.echo(
+        f"field key {report.key_id}: {report.total} children's files, {report.rotated} re-encrypted ({fields}), "
+        f"{report.total - report.rotated - len(report.unreadable)} already under it; "
+        f"{report.batches} batches, {report.changed_meanwhile} changed meanwhile"
+    )
+    if report.unreadable:
+        click.echo(f"{len(report.unreadable)} files no key of the ring opens: ids {report.unreadable[:20]}", err=True)
+    if report.remaining:
+        left = ", ".join(f"{key} {n}" for key, n in report.remaining.items())
+        click.echo(f"still under other keys (run again): {left}", err=True)
+    if not report.done:
+        sys.exit(1)
+    unused = [k for k in cipher.key_ids if k != report.key_id]
+    if drop_old and key_file is not None and unused:
+        keyfiles.drop_field_keys(key_file, set(unused))
+        click.echo(f"dropped the keys no file uses from {key_file}: {', '.join(unused)}")
+    elif unused:
+        click.echo(f"no file uses the older keys {', '.join(unused)} any more: they may be dropped")
 
 
 if __name__ == "__main__":

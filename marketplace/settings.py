@@ -4,20 +4,31 @@ This module is the only one that reads the environment: every variable the code 
 ``ENVIRONMENT_VARIABLES`` and read by ``load_settings`` (reading an undeclared name is an error). README.md's settings
 table lists the same names; tests/test_settings.py fails when the two disagree or when another module reads
 ``os.environ``.
+
+No secret has a default. ``load_settings`` only reads the environment (cheap, no side effects): an unset secret stays
+empty. ``get_settings`` -- the settings of the running process -- is the one place that completes them: in
+production it refuses to go on while a secret is missing or weak (:class:`SettingsError`, naming every variable);
+in development it takes the secret key and the field key ring from the data directory's key files, creating them
+on first use (``marketplace.keyfiles``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
+from marketplace import keyfiles
+from marketplace.keyfiles import FieldKey
+
 # Every environment variable the code reads, in the order README.md's settings table lists them.
 ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
+    "MARKETPLACE_ENV",
     "MARKETPLACE_DATA_DIR",
     "MARKETPLACE_DATABASE_URL",
     "MARKETPLACE_SEARCH_PATH",
@@ -30,6 +41,7 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "STRIPE_API_BASE",
     "MARKETPLACE_SECRET_KEY",
     "MARKETPLACE_FIELD_KEY",
+    "MARKETPLACE_FIELD_KEYS",
     "HOST",
     "PORT",
     "MARKETPLACE_DEBUG",
@@ -89,15 +101,19 @@ class ProcurementRules:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    secret_key: str
-    field_key: str
+    # Signs tokens and console sessions; empty only before get_settings completes the settings.
+    secret_key: str = field(repr=False)
+    # The current field encryption key (encrypts); ``old_field_keys`` only decrypt.
+    field_key: str = field(repr=False)
     redis_url: str | None
     task_always_eager: bool
     meili_url: str | None
-    meili_key: str | None
+    meili_key: str | None = field(repr=False)
     search_path: str
-    stripe_api_key: str
-    stripe_webhook_secret: str
+    # Empty when not configured: online payments then answer 503 without calling anyone.
+    stripe_api_key: str = field(repr=False)
+    # Empty when not configured: the webhook endpoint then refuses every event.
+    stripe_webhook_secret: str = field(repr=False)
     stripe_api_base: str | None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -113,6 +129,23 @@ class Settings:
     match_weights: MatchWeights = field(default_factory=MatchWeights)
     procurement: ProcurementRules = field(default_factory=ProcurementRules)
     timezone: str = "Asia/Shanghai"
+    environment: str = "development"
+    data_dir: str = "var"
+    # The id written into ciphertexts made with ``field_key`` ("" = derived from the key itself).
+    field_key_id: str = ""
+    old_field_keys: tuple[FieldKey, ...] = ()
+    # Set when the ring came from the data directory's key file: a process re-reads it to learn a new key.
+    field_key_file: str | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def field_key_ring(self) -> tuple[FieldKey, ...]:
+        """Every field key this process knows, the current (encrypting) one first."""
+        current = FieldKey(self.field_key_id or keyfiles.fingerprint(self.field_key), self.field_key)
+        return (current, *self.old_field_keys)
 
     @property
     def is_sqlite(self) -> bool:
@@ -177,26 +210,94 @@ class _Environment:
         return frozenset(dt.date.fromisoformat(x.strip()) for x in raw.split(",") if x.strip())
 
 
+ENVIRONMENTS: Final = ("development", "production")
+# What the Stripe client sends to a local fake (STRIPE_API_BASE) in development when STRIPE_API_KEY is unset: a
+# fake takes any key and Stripe itself refuses this one, so it can reach nothing real.
+LOCAL_FAKE_STRIPE_KEY: Final = "sk_test_localstripe"
+# SHA-256 of values this repository once shipped as defaults (the secret key, the field key, the webhook secret,
+# the Stripe key): public, so refused wherever they are set.
+PUBLISHED_DEFAULTS: Final = frozenset(
+    {
+        "371166b5237654cef36125fc489b02837fbea04e9f847824d36e74557614a6bf",
+        "4b362c39e36a4f767d131bb6b2e5d33cbc82506977683141245c0b5210e80274",
+        "a6f8987840826bc083b0bd3a0321a304a7fc55f296cd81befb64fec8a0a4a4ee",
+        "84e6c6c499037ce3124682a1f577375d49e8c365fbdaddde3720dac6a17c9bd4",
+    }
+)
+MIN_SECRET_KEY_LENGTH: Final = 32
+MIN_STRIPE_SECRET_LENGTH: Final = 24
+# The project's own files, searched in production for a secret copied from them (tests, docs, examples).
+ROOT: Final = Path(__file__).resolve().parents[1]
+_SOURCE_DIRS: Final = ("marketplace", "admin", "workers", "search", "tests", "docs", "scripts")
+_SOURCE_SUFFIXES: Final = frozenset({".py", ".md", ".toml", ".json", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".sh"})
+_SOURCE_SUFFIXES_EXTRA: Final = frozenset({".html", ".js", ".env", ".example", ""})
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message names every variable to set and why."""
+
+    def __init__(self, problems: list[str], *, environment: str) -> None:
+        self.problems = problems
+        super().__init__(
+            f"MARKETPLACE_ENV={environment}: refusing to start until these are fixed:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + "\nSet each secret explicitly in the environment (README.md, Settings: secrets)."
+        )
+
+
+def _field_ring(keys: str | None, key: str | None) -> tuple[FieldKey, ...]:
+    """MARKETPLACE_FIELD_KEYS ("id:key,id2:key2", the first encrypting) and/or MARKETPLACE_FIELD_KEY (one key; its
+    id derived from it). With both, the single key joins the ring as an older key unless it is already in it."""
+    ring: list[FieldKey] = []
+    for n, entry in enumerate((keys or "").split(","), start=1):
+        entry = entry.strip()
+        if not entry:
+            continue
+        key_id, sep, material = entry.partition(":")
+        if not sep:
+            key_id, material = keyfiles.fingerprint(entry), entry
+        elif not keyfiles.KEY_ID.fullmatch(key_id) or not material:
+            raise ValueError(f"MARKETPLACE_FIELD_KEYS entry {n}: expected '<key id>:<key>' (id: letters, digits, ._-)")
+        ring.append(FieldKey(key_id, material))
+    if len({k.id for k in ring}) != len(ring):
+        raise ValueError("MARKETPLACE_FIELD_KEYS: a key id is used twice")
+    if key and key not in {k.secret for k in ring}:
+        ring.append(FieldKey(keyfiles.fingerprint(key), key))
+    return tuple(ring)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from ``environ`` (default: the process environment), each unset variable taking its default."""
+    """Settings from ``environ`` (default: the process environment), each unset variable taking its default.
+
+    Reads nothing but ``environ``: an unset secret is left empty (``get_settings`` completes it)."""
     env = _Environment(os.environ if environ is None else environ)
+    environment = env.text("MARKETPLACE_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"MARKETPLACE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
     data_dir = Path(env.text("MARKETPLACE_DATA_DIR", "var"))
     default_search = str(data_dir / "search.db")
     redis_url = env.raw("REDIS_URL")
+    ring = _field_ring(env.raw("MARKETPLACE_FIELD_KEYS"), env.raw("MARKETPLACE_FIELD_KEY"))
+    stripe_api_base = env.raw("STRIPE_API_BASE")
+    fake_stripe = stripe_api_base is not None and environment != "production"
     p = ProcurementRules()
     return Settings(
         database_url=env.text("MARKETPLACE_DATABASE_URL", f"sqlite:///{data_dir / 'marketplace.db'}"),
-        secret_key=env.text("MARKETPLACE_SECRET_KEY", "dev-secret-key-change-me-in-production-0123456789"),
-        field_key=env.text("MARKETPLACE_FIELD_KEY", "ZGV2LWZpZWxkLWtleS1jaGFuZ2UtbWUtMDEyMzQ1Njc="),
+        secret_key=env.text("MARKETPLACE_SECRET_KEY", ""),
+        field_key=ring[0].secret if ring else "",
+        field_key_id=ring[0].id if ring else "",
+        old_field_keys=ring[1:],
+        environment=environment,
+        data_dir=str(data_dir),
         redis_url=redis_url,
         # Without a broker the tasks run in process right after commit (the embedded default).
         task_always_eager=env.flag("MARKETPLACE_TASKS_EAGER", redis_url is None),
         meili_url=env.raw("MEILI_URL"),
         meili_key=env.raw("MEILI_KEY"),
         search_path=env.text("MARKETPLACE_SEARCH_PATH", default_search),
-        stripe_api_key=env.text("STRIPE_API_KEY", "sk_test_localstripe"),
-        stripe_webhook_secret=env.text("STRIPE_WEBHOOK_SECRET", "whsec_dev_secret"),
-        stripe_api_base=env.raw("STRIPE_API_BASE"),
+        stripe_api_key=env.text("STRIPE_API_KEY", LOCAL_FAKE_STRIPE_KEY if fake_stripe else ""),
+        stripe_webhook_secret=env.text("STRIPE_WEBHOOK_SECRET", ""),
+        stripe_api_base=stripe_api_base,
         host=env.text("HOST", "127.0.0.1"),
         port=env.integer("PORT", 8000),
         debug=env.flag("MARKETPLACE_DEBUG", False),
@@ -228,6 +329,108 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+# ---------------------------------------------------------------- secrets
+
+
+def is_published_default(value: str) -> bool:
+    return hashlib.sha256(value.encode()).hexdigest() in PUBLISHED_DEFAULTS
+
+
+def _source_files(root: Path) -> list[Path]:
+    files = [p for p in root.iterdir() if p.is_file() and p.suffix in _SOURCE_SUFFIXES | {""}]
+    for name in _SOURCE_DIRS:
+        if (root / name).is_dir():
+            files += [
+                p
+                for p in (root / name).rglob("*")
+                if p.is_file()
+                and p.suffix in _SOURCE_SUFFIXES | _SOURCE_SUFFIXES_EXTRA
+                and "__pycache__" not in p.parts
+            ]
+    return files
+
+
+def found_in_repository(values: list[str], root: Path = ROOT) -> set[str]:
+    """Which of ``values`` appear in the project's own files (source, tests, docs): a secret written there is
+    public. Read once, at a production start."""
+    wanted = [v for v in values if v]
+    found: set[str] = set()
+    for path in _source_files(root):
+        try:
+            text = path.read_text(encoding="utf-8", errors="ignore")
+        except OSError:
+            continue
+        found.update(v for v in wanted if v in text)
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """Why the settings' secrets may not be used, one line per variable (empty when they may).
+
+    Everywhere: no value this repository once shipped as a default. In production also: every secret set
+    explicitly, long enough, a field key of 32 random bytes, and none copied from the project's files."""
+    explicit_ring = () if settings.field_key_file or not settings.field_key else settings.field_key_ring
+    named = [
+        ("MARKETPLACE_SECRET_KEY", settings.secret_key),
+        *((f"MARKETPLACE_FIELD_KEYS (key {k.id})", k.secret) for k in explicit_ring),
+        ("STRIPE_API_KEY", "" if settings.stripe_api_key == LOCAL_FAKE_STRIPE_KEY else settings.stripe_api_key),
+        ("STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret),
+    ]
+    problems = [
+        f"{name}: a value published in this repository; choose a new one"
+        for name, v in named
+        if v and is_published_default(v)
+    ]
+    if not settings.is_production:
+        return problems
+    missing = [name for name, value in named[:1] + named[-2:] if not value]
+    if not explicit_ring:
+        missing.insert(1, "MARKETPLACE_FIELD_KEYS (or MARKETPLACE_FIELD_KEY)")
+    if settings.stripe_api_key == LOCAL_FAKE_STRIPE_KEY:
+        missing.append("STRIPE_API_KEY")
+    if missing:
+        problems.insert(0, "not set: " + ", ".join(missing))
+    if settings.secret_key and len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(f"MARKETPLACE_SECRET_KEY: shorter than {MIN_SECRET_KEY_LENGTH} characters")
+    for key in explicit_ring:
+        if not keyfiles.is_raw_key(key.secret):
+            problems.append(f"MARKETPLACE_FIELD_KEYS (key {key.id}): not base64 of 32 random bytes")
+    for name, value in named[-2:]:
+        if value and len(value) < MIN_STRIPE_SECRET_LENGTH:
+            problems.append(f"{name}: shorter than {MIN_STRIPE_SECRET_LENGTH} characters")
+    copied = found_in_repository([v for _, v in named])
+    problems += [f"{name}: found in this repository's files; choose a new one" for name, v in named if v in copied]
+    return problems
+
+
+def complete_settings(settings: Settings) -> Settings:
+    """The settings a process runs with: refused when a secret may not be used; in development, the secrets left
+    unset taken from the data directory's key files (created there, mode 0600, on first use).
+
+    The one place with side effects on the settings' behalf: ``get_settings`` calls it once per process."""
+    problems = secret_problems(settings)
+    if problems:
+        raise SettingsError(problems, environment=settings.environment)
+    if settings.is_production:
+        return settings
+    data_dir = Path(settings.data_dir)
+    secret_key = settings.secret_key or keyfiles.secret_key(data_dir)
+    if settings.field_key:
+        return replace(settings, secret_key=secret_key)
+    ring = keyfiles.field_keys(data_dir)
+    return replace(
+        settings,
+        secret_key=secret_key,
+        field_key=ring[0].secret,
+        field_key_id=ring[0].id,
+        old_field_keys=ring[1:],
+        field_key_file=str(keyfiles.field_keys_path(data_dir)),
+    )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return load_settings()
+    """This process's settings: the environment, completed by :func:`complete_settings` (once, then cached)."""
+    return complete_settings(load_settings())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,6 +34,9 @@ def _test_clock(spec: str) -> dt.datetime:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Code that falls back to the process's settings (get_settings) keeps its development key files in a directory
+    # of this run, never in the checkout's var/.
+    os.environ.setdefault("MARKETPLACE_DATA_DIR", tempfile.mkdtemp(prefix="marketplace-test-data-"))
     # Before any test module is imported, so module-level dates (tests/reports/data.py) see the same clock.
     spec = os.environ.get("TEST_CLOCK")
     if spec:

@@ -88,7 +88,7 @@ def test_load_settings_reads_every_declared_variable_and_nothing_else() -> None:
 def test_every_declared_variable_changes_the_settings() -> None:
     """No variable is declared (and documented) without taking effect."""
     baseline = load_settings({})
-    candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db")
+    candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production")
     for name in ENVIRONMENT_VARIABLES:
         changed = False
         for value in candidates:

@@ -10,7 +10,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from marketplace import clock
 from marketplace.cases import notifications
 from marketplace.cases import service as cases
-from marketplace.cases.crypto import cipher, mask_id_number, mask_phone, mask_text
+from marketplace.cases.crypto import field_cipher, mask_id_number, mask_phone, mask_text
 from marketplace.cases.models import Child, MandatoryReport, Need, Notification, Visit
 from marketplace.cases.schemas import (
     ChildIn,
@@ -45,7 +45,7 @@ WRITES = {"writes": True}  # reads of children's files leave an audit row
 
 
 def child_out(child: Child, settings: Settings, warnings: list[Warning] | None = None) -> ChildOut:
-    c = cipher(settings.field_key)
+    c = field_cipher(settings)
     today = clock.today()
     phone = c.decrypt(child.guardian_phone_enc, "children.guardian_phone") if child.guardian_phone_enc else ""
     address = c.decrypt(child.address_enc, "children.address") if child.address_enc else ""
@@ -84,7 +84,7 @@ def child_out(child: Child, settings: Settings, warnings: list[Warning] | None =
 
 
 def child_summary(child: Child, settings: Settings) -> ChildSummary:
-    c = cipher(settings.field_key)
+    c = field_cipher(settings)
     today = clock.today()
     return ChildSummary(
         id=child.id,

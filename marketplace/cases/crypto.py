@@ -1,4 +1,15 @@
-"""Field encryption for identity numbers and contact details (AES-256-GCM), and a keyed lookup hash."""
+"""Field encryption for identity numbers and contact details (AES-256-GCM) under a key ring, and a keyed lookup hash.
+
+A ciphertext names the key that made it: ``v2:<key id>:<base64 of nonce + sealed>``. The ring holds the current key
+(it encrypts) and older keys (they only decrypt), so ``marketplace rotate-field-key`` can move the rows to a new key
+while the app keeps reading both. Ciphertexts from before key ids (``v1:<base64>``) are still read: each key of the
+ring is tried (AES-GCM tells a wrong key). The lookup hash of an identity number is keyed by the key that encrypted
+it; a search looks under every key of the ring, so a row is found before, during and after a rotation.
+
+A ring read from the data directory's key file (development) follows the file: when it changes (a rotation added a
+key) or a ciphertext names a key this process has not seen, the file is read again. A ring from the environment
+learns a new key by a restart (README.md, Settings: rotating the field key).
+"""
 
 from __future__ import annotations
 
@@ -7,44 +18,179 @@ import binascii
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_VERSION = "v1"
+from marketplace import keyfiles
+from marketplace.errors import DomainError
+from marketplace.keyfiles import FieldKey
+from marketplace.settings import Settings
+
+_LEGACY = "v1"
+_VERSION = "v2"
+
+
+class UnknownFieldKey(DomainError):
+    """A ciphertext made with a key this process does not hold (restart it with the current key ring)."""
+
+    status_code = 503
+
+
+def _key_bytes(secret: str) -> bytes:
+    try:
+        raw = base64.b64decode(secret, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    # A development passphrase is stretched rather than refused (production requires 32 random bytes).
+    return raw if len(raw) == 32 else hashlib.sha256(secret.encode()).digest()
+
+
+@dataclass(frozen=True)
+class _Key:
+    id: str
+    aead: AESGCM
+    # A separate key for the lookup hash, so the hash never reveals anything about the cipher key.
+    hmac_key: bytes
+
+    @classmethod
+    def of(cls, key: FieldKey) -> _Key:
+        raw = _key_bytes(key.secret)
+        return cls(key.id, AESGCM(raw), hmac.new(raw, b"marketplace/id-number-lookup", hashlib.sha256).digest())
+
+    def lookup_hash(self, value: str) -> str:
+        return hmac.new(self.hmac_key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Ring:
+    keys: tuple[_Key, ...]
+    by_id: dict[str, _Key]
+
+    @classmethod
+    def of(cls, ring: Sequence[FieldKey]) -> _Ring:
+        if not ring:
+            raise ValueError("a field key ring needs at least one key")
+        keys = tuple(_Key.of(k) for k in ring)
+        by_id: dict[str, _Key] = {}
+        for key, spec in zip(keys, ring, strict=True):
+            # A key is also found under the id derived from it, which it carried when given without an id.
+            by_id.setdefault(keyfiles.fingerprint(spec.secret), key)
+        by_id.update({k.id: k for k in reversed(keys)})
+        return cls(keys, by_id)
 
 
 class FieldCipher:
-    def __init__(self, field_key: str) -> None:
+    def __init__(self, ring: Sequence[FieldKey], source: Path | None = None) -> None:
+        self._source = source
+        self._stamp = self._file_stamp()
+        self._ring = _Ring.of(ring)
+
+    # ------------------------------------------------------------ the ring
+
+    @property
+    def current_id(self) -> str:
+        self.refresh()
+        return self._ring.keys[0].id
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(k.id for k in self._ring.keys)
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        if self._source is None:
+            return None
         try:
-            raw = base64.b64decode(field_key, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        # An operator may set a passphrase instead of 32 random bytes; stretch it rather than refuse to start.
-        key = raw if len(raw) == 32 else hashlib.sha256(field_key.encode()).digest()
-        self._aead = AESGCM(key)
-        # A separate key for the lookup hash, so the hash never reveals anything about the cipher key.
-        self._hmac_key = hmac.new(key, b"marketplace/id-number-lookup", hashlib.sha256).digest()
+            st = self._source.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Re-read the key file when it changed (or ``force``); True when the ring was reloaded."""
+        if self._source is None:
+            return False
+        stamp = self._file_stamp()
+        if stamp is None or (stamp == self._stamp and not force):
+            return False
+        self._ring = _Ring.of(keyfiles.read_field_keys(self._source))
+        self._stamp = stamp
+        return True
+
+    def _key(self, key_id: str) -> _Key:
+        key = self._ring.by_id.get(key_id)
+        if key is None and self.refresh(force=True):
+            key = self._ring.by_id.get(key_id)
+        if key is None:
+            raise UnknownFieldKey(
+                f"数据由本进程未持有的密钥加密，请以当前密钥环重启 (encrypted with unknown field key {key_id!r})"
+            )
+        return key
+
+    # ------------------------------------------------------------ encryption
 
     def encrypt(self, plaintext: str, field: str) -> str:
+        self.refresh()
+        key = self._ring.keys[0]
         nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, plaintext.encode(), field.encode())
-        return f"{_VERSION}:" + base64.b64encode(nonce + sealed).decode()
+        sealed = key.aead.encrypt(nonce, plaintext.encode(), field.encode())
+        return f"{_VERSION}:{key.id}:" + base64.b64encode(nonce + sealed).decode()
 
     def decrypt(self, token: str, field: str) -> str:
-        version, _, body = token.partition(":")
-        if version != _VERSION:
-            raise ValueError("unknown ciphertext version")
-        blob = base64.b64decode(body)
-        return self._aead.decrypt(blob[:12], blob[12:], field.encode()).decode()
+        version, _, rest = token.partition(":")
+        if version == _VERSION:
+            key_id, _, body = rest.partition(":")
+            blob = base64.b64decode(body)
+            return self._key(key_id).aead.decrypt(blob[:12], blob[12:], field.encode()).decode()
+        if version == _LEGACY:
+            blob = base64.b64decode(rest)
+            for key in self._ring.keys:
+                try:
+                    return key.aead.decrypt(blob[:12], blob[12:], field.encode()).decode()
+                except InvalidTag:
+                    continue
+            raise UnknownFieldKey("旧格式密文无法用当前密钥环解密 (a v1 ciphertext no key of the ring opens)")
+        raise ValueError("unknown ciphertext version")
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` was made with the current key (rotation leaves such a value alone)."""
+        return key_id_of(token) == self.current_id
+
+    # ------------------------------------------------------------ lookup
 
     def lookup_hash(self, value: str) -> str:
-        return hmac.new(self._hmac_key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+        """The hash stored with a value encrypted now (under the current key)."""
+        return self._ring.keys[0].lookup_hash(value)
+
+    def lookup_hashes(self, value: str) -> list[str]:
+        """The hashes a stored copy of ``value`` may carry: one per key of the ring (search with IN)."""
+        self.refresh()
+        return list(dict.fromkeys(k.lookup_hash(value) for k in self._ring.keys))
 
 
-@lru_cache(maxsize=4)
+def key_id_of(token: str) -> str | None:
+    """The id of the key that made ``token``; None for a legacy ``v1`` ciphertext."""
+    version, _, rest = token.partition(":")
+    return rest.partition(":")[0] if version == _VERSION else None
+
+
+@lru_cache(maxsize=8)
+def _cipher(ring: tuple[FieldKey, ...], source: str | None) -> FieldCipher:
+    return FieldCipher(ring, Path(source) if source else None)
+
+
+def field_cipher(settings: Settings) -> FieldCipher:
+    """The cipher of ``settings``' key ring, one per ring and process (so a re-read key file is kept)."""
+    return _cipher(settings.field_key_ring, settings.field_key_file)
+
+
 def cipher(field_key: str) -> FieldCipher:
-    return FieldCipher(field_key)
+    """A cipher of one key (its id derived from it): what ``MARKETPLACE_FIELD_KEY`` alone gives."""
+    return _cipher((FieldKey(keyfiles.fingerprint(field_key), field_key),), None)
 
 
 def mask_id_number(value: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
-from marketplace.cases.crypto import cipher
+from marketplace.cases.crypto import field_cipher
 from marketplace.cases.models import Child, Need, Visit
 from marketplace.cases.service import next_visit_due
 from marketplace.demo import futian_data as data
@@ -37,7 +37,7 @@ class DemoNeed:
 
 async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
     settings = ctx.get("settings") or get_settings()
-    c = cipher(settings.field_key)
+    c = field_cipher(settings)
     communities: dict[str, int] = ctx.get("communities", {})
     streets: dict[str, int] = ctx.get("streets", {})
     users: dict[str, int] = ctx.get("users", {})

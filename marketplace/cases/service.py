@@ -14,7 +14,7 @@ from marketplace import clock, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import notifications, ports
-from marketplace.cases.crypto import FieldCipher, cipher, resident_id_problem
+from marketplace.cases.crypto import FieldCipher, field_cipher, resident_id_problem
 from marketplace.cases.models import Child, MandatoryReport, Need, Visit
 from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, ReportIn, VisitIn, Warning
 from marketplace.cases.taxonomy import REPORT_KINDS, REPORT_NEED_CATEGORY
@@ -165,7 +165,9 @@ async def _duplicates(
     rows = (
         await session.execute(
             select(Child.id, Child.community_id, Child.street_id).where(
-                Child.id_number_hmac == cipher.lookup_hash(id_number), Child.id != child.id
+                # Under every key of the ring: during a key rotation a file may still carry the old key's hash.
+                Child.id_number_hmac.in_(cipher.lookup_hashes(id_number)),
+                Child.id != child.id,
             )
         )
     ).all()
@@ -232,7 +234,7 @@ async def create_child(
 
 
 def _cipher(settings: Settings) -> FieldCipher:
-    return cipher(settings.field_key)
+    return field_cipher(settings)
 
 
 async def read_child(session: AsyncSession, principal: Principal, child_id: int) -> Child:

@@ -39,6 +39,12 @@ class BadSignature(DomainError):
     status_code = 400
 
 
+class WebhookNotConfigured(DomainError):
+    """No STRIPE_WEBHOOK_SECRET: no notification can be verified, so every one is refused (nothing changes)."""
+
+    status_code = 503
+
+
 @dataclass(frozen=True)
 class PaymentStart:
     external_id: str
@@ -79,7 +85,11 @@ def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
 
 
 def stripe_client(settings: Settings) -> stripe.StripeClient:
-    """One client per (key, base), made on first use: the app starts without touching the network."""
+    """One client per (key, base), made on first use: the app starts without touching the network.
+
+    Without STRIPE_API_KEY (development without a Stripe fake) online payments are unavailable: nothing is sent."""
+    if not settings.stripe_api_key:
+        raise ChannelUnavailable("在线支付未配置 (STRIPE_API_KEY is not set: online payments are off)")
     return _client(settings.stripe_api_key, settings.stripe_api_base)
 
 
@@ -152,7 +162,13 @@ class StripeChannel:
         return bt if isinstance(bt, str) or bt is None else str(bt.id)
 
     def verify_notification(self, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-        """Check the Stripe-Signature over the raw body (default tolerance: 5 minutes); the event as a dict."""
+        """Check the Stripe-Signature over the raw body (default tolerance: 5 minutes); the event as a dict.
+
+        Without a configured webhook secret every notification is refused: there is no default secret."""
+        if not self.settings.stripe_webhook_secret:
+            raise WebhookNotConfigured(
+                "未配置 Stripe 通知密钥，拒绝所有通知 (STRIPE_WEBHOOK_SECRET is not set: every event is refused)"
+            )
         signature = headers.get("stripe-signature")
         if not signature:
             raise BadSignature("缺少 Stripe-Signature 签名头 (missing signature)")

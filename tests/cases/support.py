@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock
 from marketplace.auth.models import User
 from marketplace.auth.service import issue_token
-from marketplace.cases.crypto import cipher
+from marketplace.cases.crypto import field_cipher
 from marketplace.cases.models import Child, Need
 from marketplace.db import Database, utcnow
 from marketplace.referrals.models import Referral
@@ -51,7 +51,7 @@ async def add_child(
     consent: bool = True,
     seq: str = "991",
 ) -> Child:
-    c = cipher(settings.field_key)
+    c = field_cipher(settings)
     birth = birth_for_age(age)
     number = id_number(birth, seq)
     child = Child(

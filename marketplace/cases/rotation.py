@@ -1,0 +1,180 @@
+"""``marketplace rotate-field-key``: every encrypted field of the children's files moved to the current key.
+
+Without downtime: the rows are read and rewritten in batches, each batch its own short transaction, while the app
+keeps serving (it reads old and new ciphertexts alike, and finds an identity number under every key of the ring).
+A row is rewritten only if it still holds what the batch read (compare and set), so an edit the app commits
+meanwhile is never overwritten; a row the app changed is looked at again in another pass. A row already under the
+current key is left alone, so a second run changes nothing and a run that stopped half way is resumed by running
+the command again. Each rewritten file leaves an audit row (``reencrypt``, by ``system``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, true, update
+
+from marketplace.audit import service as audit
+from marketplace.cases.crypto import FieldCipher, UnknownFieldKey, key_id_of
+from marketplace.cases.models import Child
+from marketplace.db import Database
+
+# (column, the associated data the value is sealed with, the name the audit row gives it)
+FIELDS = (
+    ("id_number_enc", "children.id_number", "id_number"),
+    ("guardian_phone_enc", "children.guardian_phone", "guardian_phone"),
+    ("address_enc", "children.address", "address"),
+)
+MAX_PASSES = 5
+
+
+@dataclass
+class RotationReport:
+    key_id: str
+    total: int = 0  # children's files in the database
+    rotated: int = 0  # files rewritten under the current key
+    fields: Counter[str] = field(default_factory=Counter)  # values re-encrypted, per field
+    changed_meanwhile: int = 0  # files the app changed between read and write (looked at again)
+    unreadable: list[int] = field(default_factory=list)  # files no key of the ring opens
+    batches: int = 0
+    passes: int = 0
+    remaining: dict[str, int] = field(default_factory=dict)  # files still under another key, by key id
+
+    @property
+    def done(self) -> bool:
+        return not self.remaining and not self.unreadable
+
+
+def _not_under(column: Any, prefix: str, *, nullable: bool) -> ColumnElement[bool]:
+    stale = ~column.startswith(prefix, autoescape=True)
+    return and_(column.is_not(None), stale) if nullable else stale
+
+
+def _stale(prefix: str) -> ColumnElement[bool]:
+    """Files with at least one value not encrypted under the key whose ciphertexts start with ``prefix``."""
+    return or_(
+        _not_under(Child.id_number_enc, prefix, nullable=False),
+        _not_under(Child.guardian_phone_enc, prefix, nullable=True),
+        _not_under(Child.address_enc, prefix, nullable=True),
+    )
+
+
+def _same(column: Any, value: str | None) -> ColumnElement[bool]:
+    same: ColumnElement[bool] = column.is_(None) if value is None else column == value
+    return same
+
+
+async def _pass(
+    db: Database,
+    cipher: FieldCipher,
+    report: RotationReport,
+    batch_size: int,
+    progress: Callable[[RotationReport], None] | None,
+) -> int:
+    """One walk over the files in id order; how many files the app changed under it."""
+    prefix = f"v2:{report.key_id}:"
+    after, changed = 0, 0
+    skip = set(report.unreadable)
+    while True:
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(Child.id, Child.id_number_enc, Child.guardian_phone_enc, Child.address_enc)
+                    .where(Child.id > after, _stale(prefix), Child.id.not_in(skip) if skip else true())
+                    .order_by(Child.id)
+                    .limit(batch_size)
+                )
+            ).all()
+            if not rows:
+                return changed
+            rewritten: list[int] = []
+            touched: set[str] = set()
+            for row in rows:
+                values: dict[str, Any] = {}
+                names: list[str] = []
+                try:
+                    for column, aad, name in FIELDS:
+                        token = getattr(row, column)
+                        if token is None or token.startswith(prefix):
+                            continue
+                        plain = cipher.decrypt(token, aad)
+                        values[column] = cipher.encrypt(plain, aad)
+                        names.append(name)
+                        if column == "id_number_enc":
+                            values["id_number_hmac"] = cipher.lookup_hash(plain)
+                except UnknownFieldKey:
+                    report.unreadable.append(row.id)
+                    skip.add(row.id)
+                    continue
+                result = await session.execute(
+                    update(Child)
+                    .where(
+                        Child.id == row.id,
+                        Child.id_number_enc == row.id_number_enc,
+                        _same(Child.guardian_phone_enc, row.guardian_phone_enc),
+                        _same(Child.address_enc, row.address_enc),
+                    )
+                    # Re-encrypting is not an edit of the file: its updated_at stays.
+                    .values(**values, updated_at=Child.updated_at)
+                    .execution_options(synchronize_session=False)
+                )
+                if cast(CursorResult[Any], result).rowcount == 1:
+                    rewritten.append(row.id)
+                    touched.update(names)
+                    report.fields.update(names)
+                else:
+                    changed += 1
+            await audit.record_many(
+                session,
+                None,
+                "reencrypt",
+                "child",
+                rewritten,
+                [name for _, _, name in FIELDS if name in touched],
+                {"key_id": report.key_id},
+            )
+        report.rotated += len(rewritten)
+        report.batches += 1
+        after = rows[-1].id
+        if progress is not None:
+            progress(report)
+
+
+async def remaining_by_key(db: Database, key_id: str) -> dict[str, int]:
+    """Files with a value under another key than ``key_id``, counted by that key's id (``v1``: legacy)."""
+    async with db.session(write=False) as session:
+        rows = (
+            await session.execute(
+                select(Child.id_number_enc, Child.guardian_phone_enc, Child.address_enc).where(_stale(f"v2:{key_id}:"))
+            )
+        ).all()
+    counts: Counter[str] = Counter()
+    for row in rows:
+        ids = {key_id_of(token) or "v1" for token in row if token is not None}
+        counts.update(ids - {key_id})
+    return dict(sorted(counts.items()))
+
+
+async def rotate(
+    db: Database,
+    cipher: FieldCipher,
+    *,
+    batch_size: int = 200,
+    progress: Callable[[RotationReport], None] | None = None,
+) -> RotationReport:
+    """Re-encrypt every file not wholly under ``cipher``'s current key; passes until none is left (or
+    ``MAX_PASSES``, when the app keeps changing the same files)."""
+    report = RotationReport(key_id=cipher.current_id)
+    async with db.session(write=False) as session:
+        report.total = int(await session.scalar(select(func.count()).select_from(Child)) or 0)
+    while report.passes < MAX_PASSES:
+        report.passes += 1
+        changed = await _pass(db, cipher, report, batch_size, progress)
+        report.changed_meanwhile += changed
+        if not changed:
+            break
+    report.remaining = await remaining_by_key(db, report.key_id)
+    return report
