@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Final
 
 from marketplace import keyfiles
 from marketplace.keyfiles import FieldKey
+
+log = logging.getLogger("marketplace.settings")
 
 # Every environment variable the code reads, in the order README.md's settings table lists them.
 ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
@@ -141,7 +144,7 @@ class Settings:
     def is_production(self) -> bool:
         return self.environment == "production"
 
-    @property
+    @cached_property
     def field_key_ring(self) -> tuple[FieldKey, ...]:
         """Every field key this process knows, the current (encrypting) one first."""
         current = FieldKey(self.field_key_id or keyfiles.fingerprint(self.field_key), self.field_key)
@@ -370,11 +373,14 @@ def secret_problems(settings: Settings) -> list[str]:
     """Why the settings' secrets may not be used, one line per variable (empty when they may).
 
     Everywhere: no value this repository once shipped as a default. In production also: every secret set
-    explicitly, long enough, a field key of 32 random bytes, and none copied from the project's files."""
-    explicit_ring = () if settings.field_key_file or not settings.field_key else settings.field_key_ring
+    explicitly, long enough, a current field key of 32 random bytes, and none copied from the project's files.
+    An older field key only decrypts what it made until ``rotate-field-key`` has moved it (even the published
+    default key, so that data it sealed can be moved away from it): it is only warned about."""
+    from_environment = bool(settings.field_key) and not settings.field_key_file
+    current = settings.field_key_ring[0] if from_environment else None
     named = [
         ("MARKETPLACE_SECRET_KEY", settings.secret_key),
-        *((f"MARKETPLACE_FIELD_KEYS (key {k.id})", k.secret) for k in explicit_ring),
+        ("MARKETPLACE_FIELD_KEYS", current.secret if current else ""),
         ("STRIPE_API_KEY", "" if settings.stripe_api_key == LOCAL_FAKE_STRIPE_KEY else settings.stripe_api_key),
         ("STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret),
     ]
@@ -383,21 +389,24 @@ def secret_problems(settings: Settings) -> list[str]:
         for name, v in named
         if v and is_published_default(v)
     ]
+    weak_old = [
+        k.id for k in settings.old_field_keys if is_published_default(k.secret) or not keyfiles.is_raw_key(k.secret)
+    ]
+    if weak_old and from_environment:
+        log.warning(
+            "older field keys %s are weak or published: run `marketplace rotate-field-key`, then drop them", weak_old
+        )
     if not settings.is_production:
         return problems
-    missing = [name for name, value in named[:1] + named[-2:] if not value]
-    if not explicit_ring:
-        missing.insert(1, "MARKETPLACE_FIELD_KEYS (or MARKETPLACE_FIELD_KEY)")
-    if settings.stripe_api_key == LOCAL_FAKE_STRIPE_KEY:
-        missing.append("STRIPE_API_KEY")
+    missing = [name for name, value in named if not value]
     if missing:
+        missing = [f"{n} (or MARKETPLACE_FIELD_KEY)" if n == "MARKETPLACE_FIELD_KEYS" else n for n in missing]
         problems.insert(0, "not set: " + ", ".join(missing))
     if settings.secret_key and len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
         problems.append(f"MARKETPLACE_SECRET_KEY: shorter than {MIN_SECRET_KEY_LENGTH} characters")
-    for key in explicit_ring:
-        if not keyfiles.is_raw_key(key.secret):
-            problems.append(f"MARKETPLACE_FIELD_KEYS (key {key.id}): not base64 of 32 random bytes")
-    for name, value in named[-2:]:
+    if current and not keyfiles.is_raw_key(current.secret):
+        problems.append(f"MARKETPLACE_FIELD_KEYS: the current key ({current.id}) is not base64 of 32 random bytes")
+    for name, value in named[2:]:
         if value and len(value) < MIN_STRIPE_SECRET_LENGTH:
             problems.append(f"{name}: shorter than {MIN_STRIPE_SECRET_LENGTH} characters")
     copied = found_in_repository([v for _, v in named])

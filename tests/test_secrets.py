@@ -343,10 +343,16 @@ def test_each_secret_is_checked_on_its_own() -> None:
         assert missing.value.problems[0].startswith("not set: ") and name in missing.value.problems[0]
     with pytest.raises(SettingsError, match="not base64 of 32"):
         complete_settings(load_settings({"MARKETPLACE_ENV": "production", **good, "MARKETPLACE_FIELD_KEYS": "k:pw"}))
-    # An old key kept in the ring to decrypt is checked like the current one.
-    ring = good["MARKETPLACE_FIELD_KEYS"] + ",old:" + FORMER_DEFAULTS[1]
-    with pytest.raises(SettingsError, match="key old"):
-        complete_settings(load_settings({"MARKETPLACE_ENV": "production", **good, "MARKETPLACE_FIELD_KEYS": ring}))
+    # The current field key never is a published one; an older key only decrypts (even the former default: the
+    # data it sealed must be moved away from it), so it is kept, and warned about.
+    published = "old:" + FORMER_DEFAULTS[1]
+    with pytest.raises(SettingsError, match="MARKETPLACE_FIELD_KEYS: a value published"):
+        complete_settings(load_settings({"MARKETPLACE_ENV": "production", **good, "MARKETPLACE_FIELD_KEYS": published}))
+    ring = good["MARKETPLACE_FIELD_KEYS"] + "," + published
+    rotating = complete_settings(
+        load_settings({"MARKETPLACE_ENV": "production", **good, "MARKETPLACE_FIELD_KEYS": ring})
+    )
+    assert [k.id for k in rotating.field_key_ring] == ["k1", "old"]
     # The local fake's placeholder Stripe key exists only in development.
     fake = {"STRIPE_API_BASE": "http://127.0.0.1:8420"}
     assert load_settings(fake).stripe_api_key == LOCAL_FAKE_STRIPE_KEY
