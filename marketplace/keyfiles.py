@@ -87,6 +87,17 @@ def _write_new(path: Path, text: str) -> bool:
         return True
     except FileExistsError:
         return False
+    except OSError:
+        # A file system without hard links: create the file exclusively and write it in place.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        return True
     finally:
         tmp.unlink()
 
