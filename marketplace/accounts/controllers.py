@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-ROUTES: list[object] = []
+from marketplace.accounts import users_api
+
+ROUTES: list[object] = [*users_api.ROUTES]
