@@ -35,6 +35,8 @@ HANDOVER_ROLES = ("child_director", "child_supervisor")
 ACTIVE_FILTERS = {"": "全部", "1": "启用", "0": "已停用"}
 # What a handover reports it moved, by kind.
 MOVED_LABELS = {
+    "community": "移交社区",
+    "street": "移交街道",
     "children": "移交儿童",
     "needs": "移交需求",
     "referrals": "移交转介",
@@ -70,6 +72,23 @@ async def scope_options(session: AsyncSession) -> dict[str, Any]:
         ).all()
     ]
     return {"streets": streets, "communities": communities, "organizations": orgs, "roles": ROLES}
+
+
+def scope_label(user: UserOut, options: dict[str, Any]) -> str:
+    """Where the account works, by name: its community (and street), street or organization; else the district."""
+    if user.role == "child_director" and user.community_id is not None:
+        for cid, name, _street_id, street_name in options["communities"]:
+            if cid == user.community_id:
+                return f"{street_name} · {name}"
+    if user.role == "child_supervisor" and user.street_id is not None:
+        return str(dict(options["streets"]).get(user.street_id, ""))
+    if user.role == "org_staff" and user.organization_id is not None:
+        return str(dict(options["organizations"]).get(user.organization_id, ""))
+    return "全区" if user.role not in SCOPE_OF else "未分配"
+
+
+def scope_labels(users: list[UserOut], options: dict[str, Any]) -> dict[int, str]:
+    return {u.id: scope_label(u, options) for u in users}
 
 
 async def _scope(session: AsyncSession, role: str, form: dict[str, str]) -> dict[str, Any]:
@@ -157,10 +176,12 @@ async def _list_page(
         limit=PAGE,
         offset=(page - 1) * PAGE,
     )
+    options = await scope_options(session)
     return web.render(
         "accounts.html",
         status_code=status_code,
         rows=rows,
+        scopes=scope_labels(rows, options),
         total=total,
         page=page,
         pages=max(1, -(-total // PAGE)),
@@ -173,7 +194,7 @@ async def _list_page(
         error=error,
         values=values or {},
         base="/admin/accounts",
-        **await scope_options(session),
+        **options,
         **web.page_context(request, principal, "accounts"),
     )
 
@@ -242,17 +263,19 @@ async def _detail(
 ) -> Response[str]:
     user = await accounts.get_user(session, principal, user_id)
     failures = await accounts.login_failures(session, principal, user_id)
+    options = await scope_options(session)
     return web.render(
         "account.html",
         status_code=status_code,
         user=user,
+        scope=scope_label(user, options),
         failures=failures,
         may_manage=principal.role == "district_admin" and user.id != principal.user_id,
         may_handover=principal.role == "district_admin" and user.role in HANDOVER_ROLES and user.is_active,
         error=error,
         flash=flash,
         values=values,
-        **await scope_options(session),
+        **options,
         **web.page_context(request, principal, "accounts"),
     )
 
@@ -286,14 +309,15 @@ async def edit_account(
     return await _detail(request, session, principal, user.id, flash=f"账号“{user.display_name}”已保存")
 
 
-def row_response(
-    request: Request[Any, Any, Any], principal: Principal, user: UserOut, back: str, flash: str
+async def row_response(
+    request: Request[Any, Any, Any], session: AsyncSession, user: UserOut, back: str, flash: str
 ) -> Response[str]:
     """After disable/enable: the row (htmx) or back to the page the form was on."""
     if web.is_htmx(request):
         return web.render(
             "_account_row.html",
             row=user,
+            scopes=scope_labels([user], await scope_options(session)),
             base=back.split("?", 1)[0],
             may_manage=True,
             csrf=web.csrf_token(request),
@@ -315,7 +339,9 @@ async def disable_account(
 ) -> Response[str]:
     _managers(principal)
     user = await accounts.disable_user(session, principal, user_id)
-    return row_response(request, principal, user, _back(form, "/admin/accounts"), f"账号“{user.display_name}”已停用")
+    return await row_response(
+        request, session, user, _back(form, "/admin/accounts"), f"账号“{user.display_name}”已停用"
+    )
 
 
 @post("/accounts/{user_id:int}/enable", name="console-account-enable")
@@ -324,7 +350,9 @@ async def enable_account(
 ) -> Response[str]:
     _managers(principal)
     user = await accounts.enable_user(session, principal, user_id)
-    return row_response(request, principal, user, _back(form, "/admin/accounts"), f"账号“{user.display_name}”已启用")
+    return await row_response(
+        request, session, user, _back(form, "/admin/accounts"), f"账号“{user.display_name}”已启用"
+    )
 
 
 @post("/accounts/{user_id:int}/reset-password", name="console-account-reset")
@@ -364,6 +392,15 @@ async def _everyone(session: AsyncSession, principal: Principal, role: str) -> l
             return found
 
 
+def _may_take(source: UserOut, user: UserOut) -> bool:
+    """Another account of the role that has no community (street) yet or the same one."""
+    if user.id == source.id:
+        return False
+    if source.role == "child_director":
+        return user.community_id in (None, source.community_id)
+    return user.street_id in (None, source.street_id)
+
+
 async def _preview(session: AsyncSession, user: UserOut) -> dict[str, Any]:
     """What the handover moves: the caseload of the account's community (director) or street (supervisor)."""
     if user.role == "child_director":
@@ -381,7 +418,7 @@ async def _preview(session: AsyncSession, user: UserOut) -> dict[str, Any]:
         .select_from(Notification)
         .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
     )
-    return {"scope": user.scope, "children": int(children or 0), "needs": int(needs or 0), "unread": int(unread or 0)}
+    return {"children": int(children or 0), "needs": int(needs or 0), "unread": int(unread or 0)}
 
 
 async def _handover_page(
@@ -398,12 +435,14 @@ async def _handover_page(
     source = next((u for u in sources if u.id == from_id), None)
     if from_id is not None and source is None:
         raise Invalid.field("from_id", "移交人须是在岗的儿童主任或督导员 (an active director or supervisor)")
-    targets = [u for u in await _everyone(session, principal, source.role) if u.id != source.id] if source else []
+    targets = [u for u in await _everyone(session, principal, source.role) if _may_take(source, u)] if source else []
     target = next((u for u in targets if u.id == to_id), None)
     if to_id is not None and source is not None and target is None:
         error = error or "接收人须是同一角色的其他在岗账号 (another active account of the same role)"
+    options = await scope_options(session)
     return web.render(
         "handover.html",
+        scopes=scope_labels([*sources, *targets], options),
         status_code=status_code,
         sources=sources,
         source=source,
@@ -453,6 +492,7 @@ async def do_handover(
     new = await accounts.get_user(session, principal, done.to_user_id)
     return web.render(
         "handover_done.html",
+        scope=scope_label(new, await scope_options(session)),
         done=done,
         old=old,
         new=new,

@@ -269,7 +269,7 @@ async def _detail(
         app=found,
         street_names=[names.get(i, str(i)) for i in found.street_ids],
         kind_label=ORGANIZATION_KINDS,
-        may_review=principal.role == "district_admin" and found.status == "submitted",
+        may_review=principal.role == "district_admin" and found.status in ("submitted", "needs_more"),
         error=error,
         flash=flash,
         reason=reason,

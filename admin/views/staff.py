@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
 from admin.views import accountforms as forms
-from admin.views.accounts import row_response
+from admin.views.accounts import row_response, scope_labels, scope_options
 from marketplace.accounts import service as accounts
 from marketplace.accounts.schemas import UserIn, UserOut
 from marketplace.auth.principal import Principal
@@ -56,10 +56,12 @@ async def _page(
     status_code: int = 200,
 ) -> Response[str]:
     organization_id = _org_admin(principal)
+    rows = await _all_staff(session, principal, organization_id)
     return web.render(
         "staff.html",
         status_code=status_code,
-        rows=await _all_staff(session, principal, organization_id),
+        rows=rows,
+        scopes=scope_labels(rows, await scope_options(session)),
         base=BASE,
         may_manage=True,
         error=error,
@@ -118,7 +120,7 @@ async def disable(
 ) -> Response[str]:
     _org_admin(principal)
     user = await accounts.disable_user(session, principal, user_id)
-    return row_response(request, principal, user, BASE, f"“{user.display_name}”的账号已停用")
+    return await row_response(request, session, user, BASE, f"“{user.display_name}”的账号已停用")
 
 
 @post("/staff/{user_id:int}/enable", name="console-staff-enable")
@@ -127,7 +129,7 @@ async def enable(
 ) -> Response[str]:
     _org_admin(principal)
     user = await accounts.enable_user(session, principal, user_id)
-    return row_response(request, principal, user, BASE, f"“{user.display_name}”的账号已启用")
+    return await row_response(request, session, user, BASE, f"“{user.display_name}”的账号已启用")
 
 
 ROUTES = [staff_page, invite, disable, enable]
