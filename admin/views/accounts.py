@@ -187,7 +187,7 @@ async def _list_page(
         pages=max(1, -(-total // PAGE)),
         q=q,
         role=role,
-        active=active,
+        active_filter=active,
         active_filters=ACTIVE_FILTERS,
         query=_query(q, role, active),
         may_manage=principal.role == "district_admin",
