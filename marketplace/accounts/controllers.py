@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-ROUTES: list[object] = []
+from marketplace.accounts import signin
+
+ROUTES: list[object] = [*signin.ROUTES]
