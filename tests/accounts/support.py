@@ -9,9 +9,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from marketplace.audit.models import AuditEntry
-from marketplace.auth import codes
-from marketplace.auth.models import User
-from marketplace.auth.passwords import hash_password
 from marketplace.db import Database
 from tests.support.world import valid_code
 
@@ -35,18 +32,13 @@ def application(n: int = 101, **overrides: Any) -> dict[str, Any]:
 
 
 async def activate(
-    client: AsyncTestClient[Litestar], db: Database, username: str, code: str, password: str = NEW_PASSWORD
-) -> None:
+    client: AsyncTestClient[Litestar], username: str, code: str, password: str = NEW_PASSWORD
+) -> dict[str, object]:
+    """Set the account's own password with its one-time code, through the API."""
     r = await client.post("/api/v1/auth/activate", json={"username": username, "code": code, "new_password": password})
-    if r.status_code == 404:  # TEMPORARY until wt-signin's /api/v1/auth/activate is merged
-        async with db.session() as session:
-            user = await session.scalar(select(User).where(User.username == username))
-            assert user is not None and codes.check_code(user, code)
-            user.password_hash = hash_password(password)
-            user.must_change_password = False
-            codes.clear_code(user)
-        return
-    assert r.status_code in (200, 204), r.text
+    assert r.status_code == 200, r.text
+    body: dict[str, object] = r.json()
+    return body
 
 
 async def login(client: AsyncTestClient[Litestar], username: str, password: str = NEW_PASSWORD) -> dict[str, str]:

@@ -67,7 +67,7 @@ async def test_an_organization_applies_is_approved_and_its_admin_invites_staff_w
     assert again.status_code == 409
 
     # The org admin activates with the code and signs in with its own password.
-    await activate(client, db, org_admin, code)
+    await activate(client, org_admin, code)
     boss = await login(client, org_admin)
 
     # It invites a staff member of its organization, who activates, logs in and lists a service.
@@ -79,7 +79,7 @@ async def test_an_organization_applies_is_approved_and_its_admin_invites_staff_w
     assert r.status_code == 201, r.text
     staff = r.json()
     assert staff["user"]["organization_id"] == org_id and not staff["user"]["is_org_admin"]
-    await activate(client, db, "zhou.staff", staff["activation"]["code"], "Another-long-passphrase-8")
+    await activate(client, "zhou.staff", staff["activation"]["code"], "Another-long-passphrase-8")
     member = await login(client, "zhou.staff", "Another-long-passphrase-8")
     r = await client.post(
         "/api/v1/services",
@@ -149,7 +149,7 @@ async def test_a_director_is_handed_over_and_the_new_one_sees_the_caseload(
     assert r.status_code == 201, r.text
     new_id = r.json()["user"]["id"]
     assert r.json()["user"]["street_id"] == world.streets[0]  # derived from the community
-    await activate(client, db, "director.next", r.json()["activation"]["code"])
+    await activate(client, "director.next", r.json()["activation"]["code"])
 
     r = await client.post("/api/v1/handovers", json={"from_user_id": old_id, "to_user_id": new_id}, headers=admin)
     assert r.status_code == 201, r.text
