@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from marketplace.accounts import users_api
+from marketplace.accounts import signin, users_api
 
-ROUTES: list[object] = [*users_api.ROUTES]
+ROUTES: list[object] = [*signin.ROUTES, *users_api.ROUTES]

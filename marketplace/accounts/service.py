@@ -113,10 +113,9 @@ async def actor_of(session: AsyncSession, principal: Principal, *, write: bool) 
         if write:
             raise Forbidden("审计账号只读 (auditors may not change accounts)")
         return Actor("auditor", principal)
-    if principal.role == "org_staff" and principal.organization_id is not None:
-        me = await session.get(User, principal.user_id)
-        if me is not None and me.is_org_admin and me.is_active and me.organization_id == principal.organization_id:
-            return Actor("org_admin", principal)
+    # The principal is read from the account on every request, so its org_admin flag is current.
+    if principal.role == "org_staff" and principal.organization_id is not None and principal.org_admin:
+        return Actor("org_admin", principal)
     raise Forbidden("仅区民政管理员或机构管理员可管理账号 (only district or organization admins manage accounts)")
 
 
