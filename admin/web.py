@@ -306,7 +306,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("audit", "审计日志", "/admin/audit"))
         items.append(NavItem("accounts", "账号管理", "/admin/accounts"))
         items.append(NavItem("applications", "机构入驻申请", "/admin/applications"))
-    if role == "org_staff" and getattr(principal, "org_admin", False):
+    if role == "org_staff" and principal.org_admin:
         items.append(NavItem("staff", "本机构人员", "/admin/staff"))
     return items
 

@@ -33,6 +33,14 @@ PAGE = 20
 SCOPE_OF = {"child_director": "community", "child_supervisor": "street", "org_staff": "organization"}
 HANDOVER_ROLES = ("child_director", "child_supervisor")
 ACTIVE_FILTERS = {"": "全部", "1": "启用", "0": "已停用"}
+# Why a login failed (the failure log's reasons).
+FAILURE_REASONS = {
+    "password": "密码错误",
+    "unknown": "账号不存在",
+    "disabled": "账号已停用",
+    "throttled": "尝试过多，已限制",
+    "code": "一次性码错误或过期",
+}
 # What a handover reports it moved, by kind.
 MOVED_LABELS = {
     "community": "移交社区",
@@ -270,6 +278,7 @@ async def _detail(
         user=user,
         scope=scope_label(user, options),
         failures=failures,
+        failure_reasons=FAILURE_REASONS,
         may_manage=principal.role == "district_admin" and user.id != principal.user_id,
         may_handover=principal.role == "district_admin" and user.role in HANDOVER_ROLES and user.is_active,
         error=error,

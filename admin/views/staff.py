@@ -26,7 +26,7 @@ LIMIT = 100
 
 
 def is_org_admin(principal: Principal) -> bool:
-    return principal.role == "org_staff" and bool(getattr(principal, "org_admin", False))
+    return principal.role == "org_staff" and principal.org_admin
 
 
 def _org_admin(principal: Principal) -> int:

@@ -273,9 +273,9 @@ async def test_handover_shows_what_moves_and_hands_over(client, world, db) -> No
         await build_cases(s, world)
     async with db.session() as s:
         children = await s.scalar(
-            select(func.count()).select_from(Child).where(
-                Child.community_id == world.communities[0], Child.status == "active"
-            )
+            select(func.count())
+            .select_from(Child)
+            .where(Child.community_id == world.communities[0], Child.status == "active")
         )
     assert children
     await console_login(client, "admin")
