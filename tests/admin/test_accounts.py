@@ -111,9 +111,28 @@ async def test_search_filter_and_pages(client, world) -> None:
     assert "共 3 个账号" in found.text
     none = await client.get("/admin/accounts", params={"active": "0"})
     assert "没有符合条件的账号" in none.text
-    # Twelve accounts, twenty a page: one page; the pager keeps the filters when there are more.
-    assert "第 1 / 1 页" not in (await client.get("/admin/accounts")).text
     assert (await client.get("/admin/accounts", params={"role": "nobody"})).status_code == 422
+
+
+async def test_the_pager_keeps_the_filters(client, world, db) -> None:
+    async with db.session() as s:
+        for n in range(25):
+            s.add(
+                User(
+                    username=f"sup-extra-{n:02d}",
+                    display_name=f"督导{n:02d}",
+                    password_hash="!",
+                    role="child_supervisor",
+                    street_id=world.streets[1],
+                )
+            )
+    await console_login(client, "admin")
+    first = await client.get("/admin/accounts", params={"role": "child_supervisor"})
+    assert "共 27 个账号" in first.text and "第 1 / 2 页" in first.text
+    assert 'href="/admin/accounts?role=child_supervisor&amp;page=2"' in first.text
+    second = await client.get("/admin/accounts", params={"role": "child_supervisor", "page": 2})
+    assert "第 2 / 2 页" in second.text and "sup-extra-24" in second.text and "sup-extra-00" not in second.text
+    assert "儿童主任</td>" not in second.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
 
 
 # ---------------------------------------------------------------- create, edit, disable, reset

@@ -34,9 +34,7 @@ def open_menu(page: Any, label: str) -> None:
     page.click(f"nav >> text={label}")
 
 
-def test_apply_approve_activate_and_create_a_director(
-    live_server: str, world: Any, shots: Path, browser: Any
-) -> None:
+def test_apply_approve_activate_and_create_a_director(live_server: str, world: Any, shots: Path, browser: Any) -> None:
     context = browser.new_context(**PHONE)
     page = context.new_page()
     errors: list[str] = []
@@ -89,7 +87,9 @@ def test_apply_approve_activate_and_create_a_director(
     page.fill("input[name=phone]", "13912345678")
     page.fill("input[name=username]", "chen.xiaomei")
     page.select_option("#create select[name=role]", "child_director")
-    assert page.is_visible("#create select[name=community_id]") and not page.is_visible("#create select[name=organization_id]")
+    assert page.is_visible("#create select[name=community_id]") and not page.is_visible(
+        "#create select[name=organization_id]"
+    )
     page.select_option("#create select[name=community_id]", label="福田街道 · 福山社区")
     page.click("button:has-text('创建账号并生成激活码')")
     page.locator("h1", has_text="账号已创建").wait_for()
