@@ -282,6 +282,7 @@ async def test_every_account_event_is_audited(client: Client, world: World, auth
         },
         {"username": "ok.name", "display_name": "x", "phone": "13512345678", "role": "\x00"},
         {"username": 5, "display_name": "x", "phone": "13512345678", "role": "auditor"},
+        {"username": "ok.name", "display_name": "a\x00b", "phone": "13512345678", "role": "auditor"},
         [],
         "null",
     ],
