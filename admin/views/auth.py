@@ -29,12 +29,13 @@ def _safe_next(target: str | None) -> str:
     return "/admin/"
 
 
-def _redirect(target: str) -> Response[str]:
+def _redirect(target: str, *, new_csrf: bool = True) -> Response[str]:
     response: Response[str] = Response(
         content="", status_code=303, headers={"location": target, **web.SECURITY_HEADERS}
     )
-    # A fresh CSRF token after a login or a password change: one seen before is never trusted after it.
-    response.delete_cookie(sessions.CSRF_COOKIE, path=sessions.CONSOLE_PATH)
+    if new_csrf:
+        # A fresh CSRF token after a login or a password change: one seen before is never trusted after it.
+        response.delete_cookie(sessions.CSRF_COOKIE, path=sessions.CONSOLE_PATH)
     return response
 
 
@@ -130,7 +131,7 @@ def _set_page(
 @get("/password/set", name="console-password-set", opt=OPEN)
 async def set_password_page(request: Request[Any, Any, Any], principal: CurrentUser) -> Response[str]:
     if not principal.must_change_password:
-        return _redirect("/admin/password")
+        return _redirect("/admin/password", new_csrf=False)
     return _set_page(request, principal)
 
 
@@ -141,7 +142,7 @@ async def set_password(
     """First login, or after an admin's reset: the session was opened with the password a moment ago and can do
     nothing else, so the new password alone (twice) sets it."""
     if not principal.must_change_password:
-        return _redirect("/admin/password")
+        return _redirect("/admin/password", new_csrf=False)
     new_password = form.get("new_password", "")[:201]
     if new_password != form.get("confirm_password", "")[:201]:
         return _set_page(request, principal, 422, MISMATCH)

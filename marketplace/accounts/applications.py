@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import outbox
 from marketplace.accounts.models import OrganizationApplication
 from marketplace.accounts.schemas import ApplicationIn, ApplicationOut, ApplicationReceipt, ApprovalOut
-from marketplace.accounts.service import code_out, is_system, mask_phone, record, unusable_password
+from marketplace.accounts.service import (
+    check_text,
+    code_out,
+    control_characters,
+    is_system,
+    mask_phone,
+    record,
+    unusable_password,
+)
 from marketplace.audit import service as audit
 from marketplace.auth import codes
 from marketplace.auth.models import User
@@ -102,6 +110,9 @@ async def _validate(session: AsyncSession, data: ApplicationIn, *, exclude_id: i
         errors.append({"field": "credit_code", "message": f"统一社会信用代码无效: {reason}"})
     if data.kind not in ORGANIZATION_KINDS:
         errors.append({"field": "kind", "message": f"未知机构类型 '{data.kind}' (unknown kind; see /api/v1/taxonomy)"})
+    for field in ("name", "legal_representative", "contact_name", "contact_email", "address"):
+        errors += control_characters(field, getattr(data, field))
+    errors += control_characters("qualifications", data.qualifications, multiline=True)
     if not data.name.strip():
         errors.append({"field": "name", "message": "名称不能为空 (name is blank)"})
     errors += await pool.check_streets(session, "street_ids", data.street_ids)
@@ -312,6 +323,7 @@ async def _decide(
 ) -> ApplicationOut:
     principal.require("district_admin")
     note = reason.strip()
+    check_text(reason=reason.replace("\n", " ").replace("\r", " ").replace("\t", " "))
     if not note:
         raise Invalid.field("reason", "请填写理由 (a reason is required)")
     a = await _get(session, application_id, lock=True)

@@ -55,6 +55,20 @@ SCOPE_FIELDS: Final = ("street_id", "community_id", "organization_id")
 RECENT_FAILURES: Final = dt.timedelta(hours=24)
 
 
+def control_characters(field: str, value: str, *, multiline: bool = False) -> list[dict[str, Any]]:
+    """An error for text with control characters (a NUL byte cannot even be stored in PostgreSQL text)."""
+    allowed = {"\n", "\r", "\t"} if multiline else set()
+    if any((ord(ch) < 32 or ord(ch) == 127) and ch not in allowed for ch in value):
+        return [{"field": field, "message": "含有控制字符 (control characters are not allowed)"}]
+    return []
+
+
+def check_text(**fields: str) -> None:
+    errors = [e for field, value in fields.items() for e in control_characters(field, value)]
+    if errors:
+        raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
 def is_system(principal: Principal) -> bool:
     return principal.user_id == 0 and principal.username == SYSTEM.username
 
@@ -335,6 +349,7 @@ async def find_user_id(session: AsyncSession, username: str) -> int:
 async def create_user(session: AsyncSession, principal: Principal, data: UserIn) -> CreatedUserOut:
     """A new account that must choose its own password: it gets an activation code (shown once)."""
     actor = await actor_of(session, principal, write=True)
+    check_text(display_name=data.display_name)
     explicit = {f for f in (*SCOPE_FIELDS, "is_org_admin") if getattr(data, f) not in (None, False)}
     organization_id = data.organization_id
     if actor.kind == "org_admin":
@@ -423,6 +438,7 @@ async def update_user(session: AsyncSession, principal: Principal, user_id: int,
         user.organization_id = scope.organization_id
         user.is_org_admin = scope.is_org_admin
     if "display_name" in changes:
+        check_text(display_name=changes["display_name"])
         user.display_name = changes["display_name"].strip()
     if "phone" in changes:
         user.phone = changes["phone"]
