@@ -58,6 +58,7 @@ def test_apply_approve_activate_and_create_a_director(live_server: str, world: A
     page.check("label.check:has-text('园岭街道') input")
     page.fill("textarea[name=qualifications]", "民政局登记的社会服务机构，持证社工8名，开展儿童个案服务五年。")
     assert fits_the_screen(page)
+    page.screenshot(path=str(shots / "phone-apply-form.png"), full_page=True)
     page.click("button:has-text('提交申请')")
     page.locator("h1", has_text="申请已提交").wait_for()
     number = page.inner_text("[data-number]").strip()
@@ -90,6 +91,8 @@ def test_apply_approve_activate_and_create_a_director(live_server: str, world: A
     assert page.is_visible("#create select[name=community_id]") and not page.is_visible(
         "#create select[name=organization_id]"
     )
+    assert fits_the_screen(page)
+    page.screenshot(path=str(shots / "phone-accounts.png"), full_page=True)
     page.select_option("#create select[name=community_id]", label="福田街道 · 福山社区")
     page.click("button:has-text('创建账号并生成激活码')")
     page.locator("h1", has_text="账号已创建").wait_for()
