@@ -175,11 +175,19 @@ async def test_a_director_is_handed_over_and_the_new_one_sees_the_caseload(
     )
     assert r.status_code == 201, r.text
 
+    # The provider answers the open referral: the news reaches the new director, not the old one.
+    r = await client.post(f"/api/v1/referrals/{cases.referrals['A']}/accept", headers=await auth("org"))
+    assert r.status_code == 200, r.text
+    notes = (await client.get("/api/v1/notifications", headers=new)).json()
+    assert notes["unread"] == 2 and notes["items"][0]["kind"] == "referral_accept"
+
     async with db.session(write=False) as session:
         row = await session.scalar(select(Handover))
         assert row is not None and row.moved.get("notifications") == 1
         read = await session.scalar(select(Notification).where(Notification.key == f"old-news:{old_id}"))
         assert read is not None and read.recipient_id == old_id  # read history stays with the old account
+        left = await session.scalars(select(Notification).where(Notification.recipient_id == old_id))
+        assert [n.key for n in left.all()] == [f"old-news:{old_id}"]
     handovers = [a for a in await audit_actions(db) if a[0] == "handover"]
     assert handovers == [("handover", "handover", row.id, "admin")]
     details = [d for d in await audit_details(db) if d.get("to_username") == "director.next"]
