@@ -28,7 +28,7 @@ from markupsafe import Markup
 from admin import sessions
 from marketplace import clock
 from marketplace.auth.models import User
-from marketplace.auth.principal import ROLES, Principal
+from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Principal
 from marketplace.auth.service import principal_of
 from marketplace.deps import DbSession
 from marketplace.errors import TITLES, DomainError
@@ -121,8 +121,17 @@ class LoginRequired(Exception):
     """No valid console session: send the browser to the login page."""
 
 
+class PasswordChangeRequired(Exception):
+    """The account must set its own password before anything else: send the browser to that page."""
+
+
+# Where an account that must choose its own password is sent (admin.views.auth serves it).
+SET_PASSWORD_PATH = "/admin/password/set"  # noqa: S105 - a page, not a password
+
+
 def account_stamp(user: User) -> str:
-    """What a console session was granted on: any change to it (deactivation, role, scope, password) ends it."""
+    """What a console session was granted on: any change to it (deactivation, role, scope, password, and the token
+    version that logout, a password change, disabling and handover bump) ends it on its next request."""
     parts = (
         user.id,
         user.is_active,
@@ -131,6 +140,7 @@ def account_stamp(user: User) -> str:
         user.community_id,
         user.organization_id,
         user.password_hash,
+        user.token_version or 0,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
@@ -160,6 +170,8 @@ async def provide_console_principal(request: Request[Any, Any, Any], session: Db
         end_session(request)
         raise LoginRequired
     principal = principal_of(user)
+    if principal.must_change_password and not request.route_handler.opt.get(OPEN_BEFORE_PASSWORD_CHANGE):
+        raise PasswordChangeRequired
     request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
 
@@ -191,24 +203,38 @@ def login_redirect(request: Request[Any, Any, Any], _exc: Exception) -> Response
     return Response(content="", status_code=303, headers={"location": target, **SECURITY_HEADERS})
 
 
-def _error_response(request: Request[Any, Any, Any], status: int, detail: str) -> Response[str]:
+def password_change_redirect(request: Request[Any, Any, Any], _exc: Exception) -> Response[str]:
+    if is_htmx(request):
+        return Response(content="", status_code=200, headers={"HX-Redirect": SET_PASSWORD_PATH, **SECURITY_HEADERS})
+    return Response(content="", status_code=303, headers={"location": SET_PASSWORD_PATH, **SECURITY_HEADERS})
+
+
+def _error_response(
+    request: Request[Any, Any, Any], status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> Response[str]:
     if is_htmx(request):
         # admin.js lets 4xx fragments swap into the flash area named here.
         return render(
             "_flash.html",
             status_code=status,
-            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
+            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", **(headers or {})},
             messages=[("error", detail)],
         )
     principal = request.scope.get("principal")
     ctx = page_context(request, principal if isinstance(principal, Principal) else None, "")
     return render(
-        "error.html", status_code=status, status=status, title=TITLES.get(status, "错误"), detail=detail, **ctx
+        "error.html",
+        status_code=status,
+        headers=headers,
+        status=status,
+        title=TITLES.get(status, "错误"),
+        detail=detail,
+        **ctx,
     )
 
 
 def domain_error_page(request: Request[Any, Any, Any], exc: DomainError) -> Response[str]:
-    return _error_response(request, exc.status_code, exc.detail)
+    return _error_response(request, exc.status_code, exc.detail, exc.headers)
 
 
 def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[str]:
@@ -228,6 +254,7 @@ def internal_error_page(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     LoginRequired: login_redirect,
+    PasswordChangeRequired: password_change_redirect,
     DomainError: domain_error_page,
     HTTPException: http_error_page,
     Exception: internal_error_page,
@@ -277,6 +304,10 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("reports", "报表与导出", "/admin/reports"))
     if role in {"district_admin", "auditor"}:
         items.append(NavItem("audit", "审计日志", "/admin/audit"))
+        items.append(NavItem("accounts", "账号管理", "/admin/accounts"))
+        items.append(NavItem("applications", "机构入驻申请", "/admin/applications"))
+    if role == "org_staff" and principal.org_admin:
+        items.append(NavItem("staff", "本机构人员", "/admin/staff"))
     return items
 
 

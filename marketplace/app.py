@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
 from marketplace import outbox, tasks
-from marketplace.auth.principal import Principal
+from marketplace.auth.principal import FIRST_LOGIN_GATE, OPEN_BEFORE_PASSWORD_CHANGE, Principal
 from marketplace.auth.service import principal_for_token
-from marketplace.auth.throttle import MemoryThrottle, RedisThrottle, Throttle
+from marketplace.auth.throttle import MemoryThrottle, RedisThrottle, SignInThrottle, Throttle
 from marketplace.db import Database
 from marketplace.deps import DbSession
-from marketplace.errors import EXCEPTION_HANDLERS, Unauthorized
+from marketplace.errors import EXCEPTION_HANDLERS, Forbidden, Unauthorized
 from marketplace.features import load_models, route_handlers
 from marketplace.search_wiring import attach_search
 from marketplace.settings import Settings, get_settings
@@ -75,6 +75,8 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
 
 
 async def provide_principal(request: Request[Any, Any, Any], session: DbSession, state: State) -> Principal:
+    """The bearer token's account, checked on every request: its token version (revocation), that it is active, and
+    that it has chosen its own password (until then only the routes marked open before that answer)."""
     cached = request.scope.get("principal")
     if isinstance(cached, Principal):
         return cached
@@ -83,6 +85,8 @@ async def provide_principal(request: Request[Any, Any, Any], session: DbSession,
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("需要登录：请在 Authorization 头中携带 Bearer 令牌 (bearer token required)")
     principal = await principal_for_token(session, token.strip(), state.settings)
+    if principal.must_change_password and not request.route_handler.opt.get(OPEN_BEFORE_PASSWORD_CHANGE):
+        raise Forbidden(FIRST_LOGIN_GATE, must_change_password=True)
     request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
 
@@ -92,10 +96,10 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-def make_throttle(settings: Settings) -> Throttle:
-    if settings.redis_url:
-        return RedisThrottle(settings.redis_url, settings.login_rate_limit_per_minute)
-    return MemoryThrottle(settings.login_rate_limit_per_minute)
+def make_throttle(settings: Settings) -> SignInThrottle:
+    """Failed sign-ins per (account, address) and per address, in Redis when the deployment has it."""
+    counts: Throttle = RedisThrottle(settings.redis_url) if settings.redis_url else MemoryThrottle()
+    return SignInThrottle(counts, settings.login_rate_limit_per_minute)
 
 
 def make_dispatcher(settings: Settings) -> outbox.Dispatcher | None:

@@ -1,4 +1,4 @@
-"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | rotate-field-key"""
+"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | users | rotate-field-key"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from marketplace.accounts.cli import users
 from marketplace.settings import Settings, SettingsError, get_settings
 
 
@@ -155,7 +156,7 @@ async def demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
         async with db.session() as session:
             rows = (
                 await session.execute(
-                    select(User.username, User.role, Street.name, Community.name, Organization.name)
+                    select(User.username, User.role, Street.name, Community.name, Organization.name, User.is_org_admin)
                     .outerjoin(Street, Street.id == User.street_id)
                     .outerjoin(Community, Community.id == User.community_id)
                     .outerjoin(Organization, Organization.id == User.organization_id)
@@ -165,7 +166,7 @@ async def demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
     finally:
         await db.dispose()
     logins = []
-    for username, role, street, community, organization in rows:
+    for username, role, street, community, organization, org_admin in rows:
         if username not in demo_names:
             continue
         if role in DISTRICT_ROLES:
@@ -174,6 +175,8 @@ async def demo_logins(settings: Settings) -> list[tuple[str, str, str]]:
             scope = f"{community}, {street}"
         else:
             scope = organization or street or "—"
+            if org_admin:
+                scope += " (admin)"
         logins.append((f"{role} {futian_data.ROLES.get(role, '')}".strip(), scope, username))
     return logins
 
@@ -284,6 +287,8 @@ def rotate_field_key(new_key: bool, drop_old: bool, batch_size: int) -> None:
     elif unused:
         click.echo(f"no file uses the older keys {', '.join(unused)} any more: they may be dropped")
 
+
+main.add_command(users)
 
 if __name__ == "__main__":
     main()

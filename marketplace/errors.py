@@ -33,12 +33,22 @@ TITLES = {
 
 
 class DomainError(Exception):
+    """A refusal the caller can act on; ``headers`` go out with the problem response (e.g. ``Retry-After``)."""
+
     status_code = 400
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers
         self.extra = extra
 
 
@@ -70,6 +80,12 @@ class Conflict(DomainError):
 
 class TooManyRequests(DomainError):
     status_code = 429
+
+    @classmethod
+    def retry_after(cls, detail: str, seconds: int) -> TooManyRequests:
+        """Refused for now: the response says when to try again (``Retry-After``, whole seconds, at least 1)."""
+        wait = max(int(seconds), 1)
+        return cls(detail, headers={"Retry-After": str(wait)}, retry_after=wait)
 
 
 def problem(
@@ -112,7 +128,9 @@ def _validation_errors(extra: Any) -> list[dict[str, Any]]:
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    return problem(exc.status_code, exc.detail, instance=request.url.path, errors=exc.errors, **exc.extra)
+    return problem(
+        exc.status_code, exc.detail, instance=request.url.path, errors=exc.errors, headers=exc.headers, **exc.extra
+    )
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

@@ -23,9 +23,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event, select
 
 from marketplace import clock
+from marketplace.accounts.models import OrganizationApplication
 from marketplace.app import create_app
 from marketplace.audit.models import AuditEntry
-from marketplace.auth.models import User
+from marketplace.auth.models import LoginFailure, User
 from marketplace.cases.models import Child, Notification, Visit
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
@@ -85,6 +86,9 @@ CASES: dict[str, Case] = {
     "listServices": Case("admin"),
     "listVolunteerTeams": Case("admin"),
     "listSocialWorkers": Case("admin"),
+    "listUsers": Case("admin"),
+    "listUserLoginFailures": Case("admin", {"user_id": "user"}),
+    "listOrganizationApplications": Case("admin"),
 }
 
 # Lists that return everything at once, and why that is bounded.
@@ -195,9 +199,21 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                     )
                 )
                 s.add(VolunteerTeam(street_id=street_id, name=f"测试志愿队{i:02d}", member_count=10))
+                s.add(LoginFailure(username="director", address=f"10.0.0.{i}", reason="password", at=now))
+                s.add(
+                    OrganizationApplication(
+                        name=f"深圳市福田区申请中心{i:02d}",
+                        credit_code=credit_code.make("5", "3", "440304", f"8{i:07d}"),
+                        legal_representative="测试",
+                        contact_name="测试",
+                        contact_phone="13800000000",
+                        street_ids=[street_id],
+                        qualifications="登记证书与服务经验说明。",
+                    )
+                )
             await s.flush()
             await _add_procurement(s, today, officer, admin, org_ids)
-            return {"child": child_id, "fund": fund.id, "referral": referral.id}
+            return {"child": child_id, "fund": fund.id, "referral": referral.id, "user": director}
     finally:
         await db.dispose()
 

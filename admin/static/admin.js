@@ -22,6 +22,37 @@
     }
   });
 
+  // A form with data-confirm asks first (plain and htmx forms alike: this runs in the capture phase, before
+  // htmx sees the submit).
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var message = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      evt.preventDefault();
+      evt.stopPropagation();
+    }
+  }, true);
+
+  // Account forms: show only the scope selector the chosen role needs (the server ignores the others anyway).
+  var roleScopes = { child_director: "community", child_supervisor: "street", org_staff: "organization" };
+  function showScopes(box) {
+    var select = box.querySelector("[data-role-select]");
+    var want = select ? roleScopes[select.value] : null;
+    box.querySelectorAll("[data-scope]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-scope") !== want;
+    });
+  }
+  function wireScopes(root) {
+    root.querySelectorAll("[data-role-scope]").forEach(function (box) {
+      if (box.dataset.wired) { return; }
+      box.dataset.wired = "1";
+      var select = box.querySelector("[data-role-select]");
+      if (select) { select.addEventListener("change", function () { showScopes(box); }); }
+      showScopes(box);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { wireScopes(document); });
+
   function data(id) {
     var el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;

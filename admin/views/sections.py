@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin.views import audit, cases, funds, procurement, referrals, reports
+from admin.views import accounts, applications, audit, cases, funds, procurement, referrals, reports, staff
 
-SECTIONS = [reports, cases, referrals, funds, procurement, audit]
+SECTIONS = [reports, cases, referrals, funds, procurement, audit, accounts, applications, staff]
 
 
 def routes() -> list[Any]:

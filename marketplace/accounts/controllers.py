@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-ROUTES: list[object] = []
+from marketplace.accounts import signin, users_api
+
+ROUTES: list[object] = [*signin.ROUTES, *users_api.ROUTES]

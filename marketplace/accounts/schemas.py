@@ -150,3 +150,34 @@ class ApprovalOut(msgspec.Struct):
     application: ApplicationOut
     organization_id: int
     admin: OneTimeCodeOut
+
+
+class UserList(msgspec.Struct):
+    items: list[UserOut]
+    total: int
+
+
+class LoginFailureList(msgspec.Struct):
+    items: list[LoginFailureOut]
+
+
+class ApplicationList(msgspec.Struct):
+    items: list[ApplicationOut]
+    total: int
+
+
+# The applicant's proof, as printed on its receipt (sent in the body, never in a URL that logs would keep).
+Reference = Annotated[str, msgspec.Meta(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class ApplicantIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The applicant reads its application's status with the reference it was given."""
+
+    reference: Reference
+
+
+class SupplementIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The applicant answers a request for more: the whole application again, with its reference."""
+
+    reference: Reference
+    application: ApplicationIn

@@ -20,6 +20,14 @@ ROLES: Final[dict[str, str]] = {
 DISTRICT_ROLES: Final = frozenset({"district_admin", "fund_manager", "procurement_officer", "auditor"})
 STAFF_ROLES: Final = frozenset(ROLES)
 
+# A route handler's ``opt`` key: the route stays open to an account that must still choose its own password
+# (reading who it is, setting the password, logging out); every other route refuses it with 403 until then.
+OPEN_BEFORE_PASSWORD_CHANGE: Final = "open_before_password_change"  # noqa: S105 - a route option
+FIRST_LOGIN_GATE: Final = (
+    "请先设置您自己的密码，然后才能继续使用 (you must set your own password before doing anything else: "
+    "POST /api/v1/auth/password or /api/v1/auth/activate)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -30,6 +38,10 @@ class Principal:
     street_id: int | None = None
     community_id: int | None = None
     organization_id: int | None = None
+    # An organization's own administrator (role org_staff): manages its organization's staff accounts.
+    org_admin: bool = False
+    # Someone else chose (or reset) the password: only the routes marked OPEN_BEFORE_PASSWORD_CHANGE answer.
+    must_change_password: bool = False
 
     @property
     def scope(self) -> str:

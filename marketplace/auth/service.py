@@ -7,8 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
+from marketplace.auth.codes import clear_code
 from marketplace.auth.models import User
-from marketplace.auth.passwords import verify_password
+from marketplace.auth.passwords import hash_password, verify_password
 from marketplace.auth.principal import Principal
 from marketplace.db import utcnow
 from marketplace.errors import Unauthorized
@@ -26,17 +27,49 @@ def principal_of(user: User) -> Principal:
         street_id=user.street_id,
         community_id=user.community_id,
         organization_id=user.organization_id,
+        org_admin=bool(user.is_org_admin),
+        must_change_password=bool(user.must_change_password),
     )
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> User:
-    user = await session.scalar(select(User).where(User.username == username))
+WRONG_CREDENTIALS = "用户名或密码错误 (wrong username or password)"
+ACCOUNT_DISABLED = "账号已停用 (account disabled)"
+
+
+async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username == username))
+
+
+async def check_credentials(session: AsyncSession, username: str, password: str) -> tuple[User | None, str | None]:
+    """``(user, None)`` when the password is right and the account active, else ``(user or None, reason)``.
+
+    The reason is ``unknown``, ``password`` or ``disabled`` (for the failure log; the caller's answer does not tell
+    an unknown account from a wrong password). An unknown name costs a hash check too, so timing does not tell.
+    """
+    user = await user_by_username(session, username)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise Unauthorized("用户名或密码错误 (wrong username or password)")
+        return user, "unknown" if user is None else "password"
     if not user.is_active:
-        raise Unauthorized("账号已停用 (account disabled)")
+        return user, "disabled"
+    return user, None
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User:
+    user, reason = await check_credentials(session, username, password)
+    if user is None or reason is not None:
+        raise Unauthorized(ACCOUNT_DISABLED if reason == "disabled" else WRONG_CREDENTIALS)
     user.last_login_at = utcnow()
     return user
+
+
+def set_password(user: User, new_password: str) -> None:
+    """The account's own new password (the policy was checked by the caller): any pending one-time code is void,
+    the first-login gate opens, and every token and console session issued before ends."""
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    clear_code(user)
+    revoke_sessions(user)
 
 
 def revoke_sessions(user: User) -> None:
@@ -49,31 +82,38 @@ def issue_token(user: User, settings: Settings) -> str:
     claims = {
         "sub": str(user.id),
         "role": user.role,
+        # The account's token version: revoke_sessions bumps it and every older token stops working.
+        "ver": int(user.token_version or 0),
         "iat": int(now.timestamp()),
         "exp": int((now + dt.timedelta(seconds=settings.token_ttl_seconds)).timestamp()),
     }
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, settings: Settings) -> int:
+def decode_token(token: str, settings: Settings) -> tuple[int, int]:
+    """``(user id, token version)`` of a valid, unexpired token signed with our key; else 401."""
     try:
         # Lifetimes are checked against the app's clock (marketplace.clock), not PyJWT's reading of the system's.
         claims = jwt.decode(
             token,
             settings.secret_key,
             algorithms=[ALGORITHM],
-            options={"require": ["exp"], "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            options={"require": ["exp", "sub", "ver"], "verify_exp": False, "verify_iat": False, "verify_nbf": False},
         )
         if int(claims["exp"]) <= clock.timestamp():
             raise jwt.ExpiredSignatureError("expired")
-        return int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        return int(claims["sub"]), int(claims["ver"])
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("登录已失效，请重新登录 (invalid or expired token)") from exc
 
 
 async def principal_for_token(session: AsyncSession, token: str, settings: Settings) -> Principal:
-    user_id = decode_token(token, settings)
+    """The caller of a bearer token, checked against the account on every request (no cache: a revocation takes
+    effect on the very next request)."""
+    user_id, version = decode_token(token, settings)
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("账号不存在或已停用 (unknown or disabled account)")
+    if version != int(user.token_version or 0):
+        raise Unauthorized("登录已失效（已退出、改密或被停用），请重新登录 (token revoked: sign in again)")
     return principal_of(user)

@@ -1,50 +1,118 @@
-"""Login throttling per username and per client address; Redis-backed when a broker is configured."""
+"""Throttling of failed sign-ins, made so that it cannot be used to lock someone out.
+
+Only failures count (a wrong password, an unknown or disabled account, a wrong activation code); a successful
+login costs nothing. Failures are counted per (account, address) and per address, never per account alone: an
+attacker hammering an account from one address blocks that address, and the account's owner still logs in from
+theirs. The per-address limit is larger (an office behind one address has many people). When a key is over its
+limit the caller is told how many seconds remain (``Retry-After``) before the password is even looked at.
+
+Counts live in Redis when the deployment has it (every process sees the same counts), else in this process.
+Windows follow ``marketplace.clock``, so tests move them with ``clock.travel``.
+"""
 
 from __future__ import annotations
 
-import time
+import math
 from collections import defaultdict, deque
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from marketplace import clock
 
+# The per-address limit is this many times the per-(account, address) one.
+ADDRESS_FACTOR: Final = 5
+
 
 class Throttle(Protocol):
-    def hit(self, key: str) -> bool:
-        """Record one attempt; False once the key is over its limit for the window."""
+    """Failure counts per key over a window."""
+
+    def retry_after(self, key: str, limit: int) -> int:
+        """0 while ``key`` has fewer than ``limit`` failures in the window, else the seconds until it may try."""
+        ...
+
+    def fail(self, key: str) -> None:
+        """Count one failure against ``key``."""
         ...
 
 
 class MemoryThrottle:
-    def __init__(self, limit: int, window_seconds: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+    """A sliding window per key, in this process (tests, a single-process run)."""
 
-    def hit(self, key: str) -> bool:
-        now = time.monotonic()
-        hits = self._hits[key]
-        while hits and now - hits[0] > self.window:
-            hits.popleft()
-        hits.append(now)
-        return len(hits) <= self.limit
+    def __init__(self, window_seconds: float = 60.0) -> None:
+        self.window = window_seconds
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> deque[float]:
+        now = clock.timestamp()
+        failures = self._failures[key]
+        while failures and now - failures[0] >= self.window:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, key: str, limit: int) -> int:
+        failures = self._recent(key)
+        if len(failures) < limit:
+            if not failures:
+                self._failures.pop(key, None)
+            return 0
+        # Free again once enough of the oldest failures have left the window.
+        oldest_that_counts = failures[len(failures) - limit]
+        return max(math.ceil(oldest_that_counts + self.window - clock.timestamp()), 1)
+
+    def fail(self, key: str) -> None:
+        self._recent(key).append(clock.timestamp())
 
 
 class RedisThrottle:
-    def __init__(self, url: str, limit: int, window_seconds: int = 60) -> None:
-        import redis
+    """A fixed window per key in Redis, shared by every process; a broker outage lets everyone try."""
 
-        self.client = redis.Redis.from_url(url, socket_timeout=0.5)
-        self.limit = limit
+    def __init__(self, url: str, window_seconds: int = 60) -> None:
+        import redis  # deferred import: only deployments with a broker load the client
+
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=0.5)
         self.window = window_seconds
 
-    def hit(self, key: str) -> bool:
-        bucket = f"marketplace:login:{key}:{int(clock.timestamp()) // self.window}"
+    def _bucket(self, key: str) -> tuple[str, int]:
+        now = int(clock.timestamp())
+        return f"marketplace:login-failures:{key}:{now // self.window}", self.window - now % self.window
+
+    def retry_after(self, key: str, limit: int) -> int:
+        bucket, remaining = self._bucket(key)
+        try:
+            count = int(self.client.get(bucket) or 0)
+        except Exception:  # a broker outage must not lock everyone out
+            return 0
+        return remaining if count >= limit else 0
+
+    def fail(self, key: str) -> None:
+        bucket, _ = self._bucket(key)
         try:
             pipe = self.client.pipeline()
             pipe.incr(bucket)
             pipe.expire(bucket, self.window * 2)
-            count = int(pipe.execute()[0])
+            pipe.execute()
         except Exception:  # a broker outage must not lock everyone out
-            return True
-        return count <= self.limit
+            return
+
+
+@dataclass(frozen=True)
+class SignInThrottle:
+    """The two keys of one sign-in attempt: (account, address) with ``limit``, the address with a larger one."""
+
+    throttle: Throttle
+    limit: int
+
+    @staticmethod
+    def keys(username: str, address: str) -> tuple[str, str]:
+        return f"acct:{username.strip().lower()}|{address}", f"addr:{address}"
+
+    def retry_after(self, username: str, address: str) -> int:
+        account_key, address_key = self.keys(username, address)
+        return max(
+            self.throttle.retry_after(account_key, self.limit),
+            self.throttle.retry_after(address_key, self.limit * ADDRESS_FACTOR),
+        )
+
+    def fail(self, username: str, address: str) -> None:
+        for key in self.keys(username, address):
+            self.throttle.fail(key)

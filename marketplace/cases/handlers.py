@@ -1,14 +1,19 @@
-"""Outbox handlers of the cases feature: a mandatory report reaches the street and the district at once."""
+"""Outbox handlers of the cases feature: a mandatory report reaches the street and the district at once; a
+handover moves the old account's unread notifications to the new one; a new application reaches the district."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import outbox
+from marketplace.accounts.applications import SUBMITTED_TOPIC
+from marketplace.accounts.models import Handover, OrganizationApplication
+from marketplace.accounts.service import HANDOVER_TOPIC
 from marketplace.cases import notifications
-from marketplace.cases.models import Child, MandatoryReport
+from marketplace.cases.models import Child, MandatoryReport, Notification
 from marketplace.cases.taxonomy import REPORT_KINDS
 
 
@@ -34,4 +39,59 @@ async def mandatory_report(session: AsyncSession, payload: dict[str, Any]) -> No
         entity="child",
         entity_id=child.id,
         data={"report_id": report.id, "need_id": report.need_id, "kind": report.kind},
+    )
+
+
+@outbox.handler(HANDOVER_TOPIC)
+async def handover(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """The old account's unread notifications become the new one's (read ones stay: they are its history).
+
+    Idempotent: a second run finds no unread notification left with the old recipient. A notification's key names
+    its recipient (``<key>:<user id>``); it is renamed with it, unless the new account already has that one.
+    """
+    old, new = int(payload["from_user_id"]), int(payload["to_user_id"])
+    unread = list(
+        (
+            await session.scalars(
+                select(Notification)
+                .where(Notification.recipient_id == old, Notification.read_at.is_(None))
+                .order_by(Notification.id)
+            )
+        ).all()
+    )
+    suffix = f":{old}"
+    renamed = {n.id: n.key[: -len(suffix)] + f":{new}" for n in unread if n.key.endswith(suffix)}
+    held = set(
+        (await session.scalars(select(Notification.key).where(Notification.key.in_(list(renamed.values()))))).all()
+    )
+    moved = 0
+    for n in unread:
+        key = renamed.get(n.id, n.key)
+        if key in held:
+            continue  # the new account already has this one
+        n.recipient_id = new
+        n.key = key
+        moved += 1
+    row = await session.get(Handover, int(payload["handover_id"]))
+    if row is not None:
+        row.moved = {**(row.moved or {}), "notifications": (row.moved or {}).get("notifications", 0) + moved}
+    await session.flush()
+
+
+@outbox.handler(SUBMITTED_TOPIC)
+async def application_submitted(session: AsyncSession, payload: dict[str, Any]) -> None:
+    application = await session.get(OrganizationApplication, int(payload["application_id"]))
+    if application is None:
+        return
+    again = payload.get("supplemented_at")
+    await notifications.notify(
+        session,
+        await notifications.district_admins(session),
+        # A supplement is a new round of review: its own key, so the district hears of it again.
+        key=f"application:{application.id}:{again or 'new'}",
+        kind="organization_application",
+        title="社会组织补充了入驻申请材料" if again else "收到新的社会组织入驻申请",
+        body=f"入驻申请 {application.id}（{application.name}）待审核。",
+        entity="organization_application",
+        entity_id=application.id,
     )

@@ -1733,6 +1733,8 @@ class DemoUser:
     street_code: str | None = None
     community_code: str | None = None
     organization_index: int | None = None
+    # The organization's own admin (role org_staff): manages the organization's staff accounts.
+    is_org_admin: bool = False
 
 
 ROLES: Final[dict[str, str]] = {
@@ -1802,6 +1804,7 @@ def _build_users() -> tuple[DemoUser, ...]:
                 f"{org.contact_name}（{org.short_name}）",
                 org.contact_phone,
                 organization_index=org.index,
+                is_org_admin=True,
             )
         )
     users.append(DemoUser("fund", DEMO_PASSWORD, "fund_manager", f"{person()}（公益基金）", _staff_phones.next()))

@@ -78,6 +78,8 @@ async def load_pool(session: AsyncSession) -> dict[str, Any]:
             street_id=streets[u.street_code].id if u.street_code else (community.street_id if community else None),
             community_id=community.id if community else None,
             organization_id=orgs[u.organization_index].id if u.organization_index is not None else None,
+            is_org_admin=u.is_org_admin,
+            must_change_password=False,  # the demo's accounts keep demo-password
         )
         session.add(user)
         await session.flush()

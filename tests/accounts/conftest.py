@@ -1,0 +1,3 @@
+from tests.cases.support import cases
+
+__all__ = ["cases"]
