@@ -64,8 +64,6 @@ REVIEW = StateMachine(
     ],
 )
 READERS: Final = frozenset({"district_admin", "auditor"})
-# The kind an approved applicant's organization starts with (the district may change it on the organization).
-DEFAULT_KIND: Final = "social_work_agency"
 
 
 def reference_hash(reference: str) -> str:
@@ -82,6 +80,7 @@ def application_out(a: OrganizationApplication, *, masked: bool = False) -> Appl
         id=a.id,
         name=a.name,
         credit_code=a.credit_code,
+        kind=a.kind,
         legal_representative=a.legal_representative,
         contact_name=a.contact_name,
         contact_phone=mask_phone(a.contact_phone) if masked else a.contact_phone,
@@ -137,6 +136,7 @@ async def _validate(session: AsyncSession, data: ApplicationIn, *, exclude_id: i
 def _apply(a: OrganizationApplication, data: ApplicationIn, code: str) -> None:
     a.name = data.name.strip()
     a.credit_code = code
+    a.kind = data.kind
     a.legal_representative = data.legal_representative.strip()
     a.contact_name = data.contact_name.strip()
     a.contact_phone = data.contact_phone
@@ -264,7 +264,7 @@ async def approve(session: AsyncSession, principal: Principal, application_id: i
         principal,
         OrganizationIn(
             name=a.name,
-            kind=DEFAULT_KIND,
+            kind=a.kind,
             credit_code=a.credit_code,
             contact_name=a.contact_name,
             contact_phone=a.contact_phone,

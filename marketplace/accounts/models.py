@@ -15,6 +15,8 @@ class OrganizationApplication(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18), index=True)
+    # The organization's kind (resources.taxonomy.ORGANIZATION_KINDS), carried to the organization on approval.
+    kind: Mapped[str] = mapped_column(String(40), default="social_work_agency")
     legal_representative: Mapped[str] = mapped_column(String(80))
     contact_name: Mapped[str] = mapped_column(String(80))
     contact_phone: Mapped[str] = mapped_column(String(40))

@@ -124,6 +124,7 @@ class ApplicationOut(msgspec.Struct):
     id: int
     name: str
     credit_code: str
+    kind: str
     legal_representative: str
     contact_name: str
     contact_phone: str

@@ -111,12 +111,15 @@ async def test_who_reviews(client: Client, world: World, auth: Auth) -> None:
 
 async def test_approval_names_the_admin_uniquely(client: Client, world: World, auth: Auth, db: Database) -> None:
     admin = await auth("admin")
-    a = await submit(client, world, street_ids=[world.streets[0], world.streets[1], world.streets[0]])
+    a = await submit(client, world, street_ids=[world.streets[0], world.streets[1], world.streets[0]], kind="charity")
     approval = (await client.post(f"{BASE}/{a['id']}/approve", headers=admin)).json()
     org_id = approval["organization_id"]
     assert approval["admin"]["username"] == f"org{org_id}-admin"
+    assert approval["application"]["kind"] == "charity"
     r = await client.get(f"/api/v1/organizations/{org_id}", headers=admin)
     assert r.json()["status"] == "approved" and r.json()["street_ids"] == sorted(world.streets)
+    # The kind the applicant chose is the organization's.
+    assert r.json()["kind"] == "charity"
     # A username already taken gets a suffix.
     async with db.session() as session:
         session.add(User(username=f"org{org_id + 1}-admin", display_name="占用", password_hash="!", role="auditor"))

@@ -55,6 +55,7 @@ def upgrade() -> None:
     op.create_table('organization_applications',
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('credit_code', sa.String(length=18), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('legal_representative', sa.String(length=80), nullable=False),
     sa.Column('contact_name', sa.String(length=80), nullable=False),
     sa.Column('contact_phone', sa.String(length=40), nullable=False),
