@@ -120,9 +120,9 @@ async def _api_token(c, username: str, password: str = PASSWORD) -> dict[str, st
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-async def test_logout_in_one_browser_ends_the_account_s_other_sessions_and_tokens(app, client) -> None:
+async def test_logout_in_one_browser_ends_the_account_s_other_sessions_and_tokens(client) -> None:
     token = await _api_token(client, "director")
-    async with client_at(app, "198.51.100.20") as phone:
+    async with client_at(client, "198.51.100.20") as phone:
         await console_login(phone, "director")
         csrf = await console_login(client, "director")
         assert await _alive(phone)
@@ -192,9 +192,9 @@ async def test_first_login_goes_to_the_set_password_page(client, db) -> None:
     await _api_token(client, "org", GOOD)
 
 
-async def test_changing_the_password_in_the_console(app, client, db) -> None:
+async def test_changing_the_password_in_the_console(client, db) -> None:
     token = await _api_token(client, "fund")
-    async with client_at(app, "198.51.100.21") as other_browser:
+    async with client_at(client, "198.51.100.21") as other_browser:
         await console_login(other_browser, "fund")
         await console_login(client, "fund")
         page = await client.get("/admin/password")
@@ -248,7 +248,7 @@ async def test_the_console_login_is_throttled_with_retry_after(settings, world, 
         assert statuses == [401, 401, 401]
         r = await c.post("/admin/login", data={**data, "password": PASSWORD})
         assert r.status_code == 429 and "秒后再试" in r.text and int(r.headers["retry-after"]) >= 1
-        async with client_at(app, "198.51.100.22") as elsewhere:
+        async with client_at(c, "198.51.100.22") as elsewhere:
             await console_login(elsewhere, "auditor")
     async with db.session() as s:
         reasons = (await s.scalars(select(LoginFailure.reason).order_by(LoginFailure.id))).all()

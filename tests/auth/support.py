@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from litestar.testing.transport import TestClientTransport
 from sqlalchemy import select
 
 from marketplace.auth.codes import issue_code
@@ -20,10 +22,24 @@ GOOD = "蓝色河流-tulip-Ferry-47"
 GOOD2 = "slow-Harbor-lantern-93"
 
 
+class _TransportFrom(TestClientTransport[AsyncTestClient[Litestar]], httpx.AsyncBaseTransport):
+    """Litestar's test transport with another client address in the ASGI scope."""
+
+    def __init__(self, client: AsyncTestClient[Litestar], address: str) -> None:
+        super().__init__(client=client, raise_server_exceptions=False)
+        self.address = address
+
+    def parse_request(self, request: httpx.Request) -> dict[str, Any]:
+        scope = super().parse_request(request)
+        scope["client"] = (self.address, 50000)
+        return scope
+
+
 @asynccontextmanager
-async def client_at(app: Litestar, address: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client whose requests come from ``address`` (the app must already be running: use the client fixture)."""
-    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+async def client_at(running: AsyncTestClient[Litestar], address: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests come from ``address``, served like ``running``'s (same app, same event loop: a
+    database connection made by one is usable by the other, which PostgreSQL's driver requires)."""
+    transport = _TransportFrom(running, address)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
         yield c
 
