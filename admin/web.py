@@ -167,6 +167,11 @@ async def provide_console_principal(request: Request[Any, Any, Any], session: Db
         raise LoginRequired
     user = await session.get(User, user_id)
     if user is None or not user.is_active or user.role not in CONSOLE_ROLES or data.get("stamp") != account_stamp(user):
+        # The request's own transaction ends first: the session middleware deletes the stored session through the
+        # store's connection while the response is sent, and Litestar closes this request's session only after
+        # that. On SQLite a writing route's transaction holds the write lock (BEGIN IMMEDIATE), so the delete
+        # would wait for it until the busy timeout (a revoked session on the case board hung 30 s, then 503).
+        await session.rollback()
         end_session(request)
         raise LoginRequired
     principal = principal_of(user)

@@ -253,3 +253,16 @@ async def test_the_console_login_is_throttled_with_retry_after(settings, world, 
     async with db.session() as s:
         reasons = (await s.scalars(select(LoginFailure.reason).order_by(LoginFailure.id))).all()
     assert reasons == ["password", "password", "password", "throttled"]
+
+
+async def test_a_revoked_session_on_a_page_that_writes_goes_to_login_at_once(client) -> None:
+    """The case board writes (an audit row per read): its transaction must not hold the store's delete of the
+    revoked session (on SQLite that waited for the busy timeout and answered 503)."""
+    async with client_at(client, "198.51.100.23") as other_browser:
+        await console_login(other_browser, "director")
+        csrf = await console_login(client, "director")
+        await client.post("/admin/logout", data={"_csrf_token": csrf})
+        r = await other_browser.get("/admin/cases", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+        again = await other_browser.get("/admin/cases", follow_redirects=False)
+        assert again.status_code == 303

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.browser.test_console import login, logout
-from tests.support.world import valid_code
+from tests.support.world import PASSWORD, valid_code
 
 pytestmark = pytest.mark.browser
 
@@ -128,3 +128,53 @@ def test_apply_approve_activate_and_create_a_director(live_server: str, world: A
     page.locator("[data-status]", has_text="已通过").wait_for()
     assert not errors, errors
     context.close()
+
+
+def test_a_director_changes_the_password_on_the_phone_and_the_other_browser_is_signed_out(
+    live_server: str, world: Any, shots: Path, browser: Any
+) -> None:
+    base = live_server
+    desk = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+    phone_context = browser.new_context(**PHONE)
+    phone = phone_context.new_page()
+    errors: list[str] = []
+    phone.on("pageerror", lambda e: errors.append(str(e)))
+    login(desk, base, "director")
+    login(phone, base, "director")
+
+    # From the header, on the phone: a wrong current password is refused with a message and changes nothing.
+    phone.click("header >> text=修改密码")
+    phone.wait_for_url(f"{base}/admin/password")
+    phone.fill("input[name=current_password]", "not-my-password")
+    phone.fill("input[name=new_password]", NEW_PASSWORD)
+    phone.fill("input[name=confirm_password]", NEW_PASSWORD)
+    phone.click("button:has-text('修改密码')")
+    phone.locator("[role=alert]").wait_for()
+    assert "当前密码不正确" in phone.inner_text("[role=alert]")
+
+    phone.fill("input[name=current_password]", PASSWORD)
+    phone.fill("input[name=new_password]", NEW_PASSWORD)
+    phone.fill("input[name=confirm_password]", NEW_PASSWORD)
+    phone.click("button:has-text('修改密码')")
+    phone.locator("[role=status]", has_text="密码已修改").wait_for()
+    assert fits_the_screen(phone)
+    phone.screenshot(path=str(shots / "phone-password-changed.png"), full_page=True)
+
+    # The phone carries on; the desk browser's session ended with the change.
+    phone.goto(f"{base}/admin/cases")
+    assert phone.url == f"{base}/admin/cases"
+    desk.goto(f"{base}/admin/cases")
+    desk.wait_for_url("**/admin/login**")
+
+    # The old password no longer opens the console; the new one does.
+    logout(phone)
+    phone.fill("input[name=username]", "director")
+    phone.fill("input[name=password]", PASSWORD)
+    phone.click("button[type=submit]")
+    phone.locator("[role=alert]").wait_for()
+    phone.fill("input[name=username]", "director")
+    phone.fill("input[name=password]", NEW_PASSWORD)
+    phone.click("button[type=submit]")
+    phone.wait_for_url(f"{base}/admin/")
+    assert not errors, errors
+    phone_context.close()
