@@ -71,9 +71,8 @@ def _ensure_dir(directory: Path) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-def _write_new(path: Path, text: str) -> bool:
-    """Create ``path`` holding ``text`` with mode 0600 unless it exists; True when this call created it."""
-    _ensure_dir(path.parent)
+def _write_temp(path: Path, text: str) -> Path:
+    """A new file beside ``path`` holding ``text`` (mode 0600, synced): what gets linked or renamed into place."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -82,6 +81,13 @@ def _write_new(path: Path, text: str) -> bool:
         os.fsync(fd)
     finally:
         os.close(fd)
+    return tmp
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Create ``path`` holding ``text`` with mode 0600 unless it exists; True when this call created it."""
+    _ensure_dir(path.parent)
+    tmp = _write_temp(path, text)
     try:
         os.link(tmp, path)  # atomic, and fails when another process got there first
         return True
@@ -104,15 +110,7 @@ def _write_new(path: Path, text: str) -> bool:
 
 def _replace(path: Path, text: str) -> None:
     """Replace ``path`` atomically with ``text`` (mode 0600): a reader sees the old file or the new, whole."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    os.replace(_write_temp(path, text), path)
 
 
 def _read(path: Path) -> str:

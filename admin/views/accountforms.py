@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
 from marketplace import outbox
+from marketplace.accounts.schemas import OneTimeCodeOut
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, DomainError, Invalid
 
@@ -122,11 +123,8 @@ def code_page(
     active: str,
     *,
     title: str,
-    username: str,
+    issued: OneTimeCodeOut,
     display_name: str,
-    code: str,
-    purpose: str,
-    expires_at: Any,
     back: str,
     back_label: str,
     note: str = "",
@@ -135,11 +133,11 @@ def code_page(
     return web.render(
         "account_code.html",
         title=title,
-        username=username,
+        username=issued.username,
         display_name=display_name,
-        code=code,
-        purpose=purpose,
-        expires_at=expires_at,
+        code=issued.code,
+        purpose=issued.purpose,
+        expires_at=issued.expires_at,
         back=back,
         back_label=back_label,
         note=note,

@@ -104,11 +104,8 @@ async def invite(
         principal,
         "staff",
         title="已邀请新同事",
-        username=created.user.username,
+        issued=created.activation,
         display_name=created.user.display_name,
-        code=created.activation.code,
-        purpose=created.activation.purpose,
-        expires_at=created.activation.expires_at,
         back=BASE,
         back_label="返回本机构人员",
     )

@@ -13,27 +13,20 @@ import hmac
 import secrets
 from typing import Any, Final
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import outbox
 from marketplace.accounts.models import OrganizationApplication
-from marketplace.accounts.schemas import ApplicationIn, ApplicationOut, ApplicationReceipt, ApprovalOut
-from marketplace.accounts.service import (
-    check_text,
-    code_out,
-    control_characters,
-    is_system,
-    mask_phone,
-    record,
-    unusable_password,
-)
+from marketplace.accounts.schemas import ApplicationIn, ApplicationOut, ApplicationReceipt, ApprovalOut, UserIn
+from marketplace.accounts.service import check_text, control_characters, create_user
 from marketplace.audit import service as audit
-from marketplace.auth import codes
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.masking import mask_phone
+from marketplace.pagination import fetch_page
 from marketplace.resources import credit_code
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization
@@ -166,13 +159,18 @@ async def record_anonymous(session: AsyncSession, action: str, a: OrganizationAp
     )
 
 
-async def _by_reference(
-    session: AsyncSession, application_id: int, reference: str, *, lock: bool = False
-) -> OrganizationApplication:
+async def _find(session: AsyncSession, application_id: int, *, lock: bool) -> OrganizationApplication | None:
     stmt = select(OrganizationApplication).where(OrganizationApplication.id == application_id)
     if lock:
         stmt = stmt.with_for_update()
-    a = await session.scalar(stmt)
+    found: OrganizationApplication | None = await session.scalar(stmt)
+    return found
+
+
+async def _by_reference(
+    session: AsyncSession, application_id: int, reference: str, *, lock: bool = False
+) -> OrganizationApplication:
+    a = await _find(session, application_id, lock=lock)
     # The same answer for an unknown id and a wrong reference: the reference is the applicant's only proof.
     if a is None or not a.reference_hash or not hmac.compare_digest(a.reference_hash, reference_hash(reference)):
         raise NotFound(f"申请 {application_id} 不存在或查询码不符 (application not found)")
@@ -211,17 +209,13 @@ async def list_applications(
     stmt = select(OrganizationApplication)
     if status:
         stmt = stmt.where(OrganizationApplication.status == status)
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = await session.scalars(stmt.order_by(OrganizationApplication.id.desc()).limit(limit).offset(offset))
+    rows, total = await fetch_page(session, stmt, OrganizationApplication.id.desc(), limit=limit, offset=offset)
     masked = principal.role == "auditor"
-    return [application_out(a, masked=masked) for a in rows.all()], total
+    return [application_out(a, masked=masked) for a in rows], total
 
 
 async def _get(session: AsyncSession, application_id: int, *, lock: bool = False) -> OrganizationApplication:
-    stmt = select(OrganizationApplication).where(OrganizationApplication.id == application_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    a = await session.scalar(stmt)
+    a = await _find(session, application_id, lock=lock)
     if a is None:
         raise NotFound(f"申请 {application_id} 不存在 (application not found)")
     return a
@@ -249,7 +243,7 @@ async def unique_username(session: AsyncSession, base: str) -> str:
 
 def _review(a: OrganizationApplication, principal: Principal, note: str) -> None:
     a.review_note = note
-    a.reviewed_by = None if is_system(principal) else principal.user_id
+    a.reviewed_by = principal.account_id
     a.reviewed_at = utcnow()
     a.updated_at = utcnow()
 
@@ -274,26 +268,25 @@ async def approve(session: AsyncSession, principal: Principal, application_id: i
         ),
     )
     org = await pool.set_organization_status(session, principal, org.id, "approved")
-    username = await unique_username(session, admin_username_base(org))
-    admin = User(
-        username=username,
-        display_name=a.contact_name,
-        phone=a.contact_phone,
-        password_hash=unusable_password(),
-        role="org_staff",
-        organization_id=org.id,
-        is_org_admin=True,
-        is_active=True,
-        created_by=None if is_system(principal) else principal.user_id,
+    # The organization's first admin: an account like any other the district creates (activation code, audit).
+    created = await create_user(
+        session,
+        principal,
+        UserIn(
+            username=await unique_username(session, admin_username_base(org)),
+            display_name=a.contact_name,
+            phone=a.contact_phone,
+            role="org_staff",
+            organization_id=org.id,
+            is_org_admin=True,
+        ),
     )
-    code, expires_at = codes.issue_code(admin, "activate")
-    session.add(admin)
-    await session.flush()
+    admin = created.user
     a.organization_id = org.id
     a.admin_user_id = admin.id
     _review(a, principal, "")
     await session.flush()
-    await record(
+    await audit.record(
         session,
         principal,
         "application.approve",
@@ -302,20 +295,7 @@ async def approve(session: AsyncSession, principal: Principal, application_id: i
         ["status"],
         {"organization_id": org.id, "admin_user_id": admin.id, "admin_username": admin.username},
     )
-    await record(
-        session,
-        principal,
-        "user.create",
-        "user",
-        admin.id,
-        ["username", "display_name", "phone", "role", "organization_id", "is_org_admin"],
-        {"username": admin.username, "role": admin.role, "organization_id": org.id, "is_org_admin": True},
-    )
-    return ApprovalOut(
-        application=application_out(a),
-        organization_id=org.id,
-        admin=code_out(admin, "activate", code, expires_at),
-    )
+    return ApprovalOut(application=application_out(a), organization_id=org.id, admin=created.activation)
 
 
 async def _decide(
@@ -323,14 +303,14 @@ async def _decide(
 ) -> ApplicationOut:
     principal.require("district_admin")
     note = reason.strip()
-    check_text(reason=reason.replace("\n", " ").replace("\r", " ").replace("\t", " "))
+    check_text(reason=reason, multiline=True)
     if not note:
         raise Invalid.field("reason", "请填写理由 (a reason is required)")
     a = await _get(session, application_id, lock=True)
     a.status = REVIEW.target(a.status, transition)
     _review(a, principal, note)
     await session.flush()
-    await record(
+    await audit.record(
         session,
         principal,
         f"application.{transition}",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import outbox
@@ -32,14 +32,15 @@ from marketplace.accounts.schemas import (
     UserPatch,
 )
 from marketplace.audit import service as audit
-from marketplace.audit.models import AuditEntry
 from marketplace.auth import codes
 from marketplace.auth.models import LoginFailure, User
-from marketplace.auth.principal import ROLES, Principal
+from marketplace.auth.principal import ROLES, Principal, scope_of
 from marketplace.auth.service import revoke_sessions
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community, Street
+from marketplace.masking import mask_phone
+from marketplace.pagination import fetch_page
 from marketplace.resources.models import Organization
 
 # The outbox topic of a handover: the features above accounts (cases' notifications, …) move what they keep per
@@ -63,46 +64,15 @@ def control_characters(field: str, value: str, *, multiline: bool = False) -> li
     return []
 
 
-def check_text(**fields: str) -> None:
-    errors = [e for field, value in fields.items() for e in control_characters(field, value)]
+def check_text(*, multiline: bool = False, **fields: str) -> None:
+    errors = [e for field, value in fields.items() for e in control_characters(field, value, multiline=multiline)]
     if errors:
         raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-
-
-def is_system(principal: Principal) -> bool:
-    return principal.user_id == 0 and principal.username == SYSTEM.username
 
 
 def unusable_password() -> str:
     """A stored password no password can match (not an argon2 hash at all): the account must use its code."""
     return "!" + secrets.token_hex(24)
-
-
-async def record(
-    session: AsyncSession,
-    principal: Principal,
-    action: str,
-    entity: str,
-    entity_id: int | None,
-    fields: Sequence[str] = (),
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """An audit row for an account event; the command line is recorded as the actor ``cli``."""
-    if not is_system(principal):
-        await audit.record(session, principal, action, entity, entity_id, fields, detail)
-        return
-    row = {
-        "at": utcnow(),
-        "user_id": None,
-        "username": SYSTEM.username,
-        "role": "system",
-        "action": action,
-        "entity": entity,
-        "entity_id": entity_id,
-        "fields": list(fields),
-        "detail": detail or {},
-    }
-    await session.execute(insert(AuditEntry), [row])
 
 
 # ---------------------------------------------------------------- who is asking
@@ -157,18 +127,6 @@ def check_org_admin_target(actor: Actor, user: User) -> None:
 
 
 # ---------------------------------------------------------------- shapes
-
-
-def mask_phone(phone: str) -> str:
-    if len(phone) >= 7:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * len(phone)
-
-
-def scope_of(role: str) -> str:
-    return {"child_director": "community", "child_supervisor": "street", "org_staff": "organization"}.get(
-        role, "district"
-    )
 
 
 def user_out(user: User, actor: Actor | None = None, *, recent_failures: int = 0) -> UserOut:
@@ -324,8 +282,7 @@ async def list_users(
         stmt = stmt.where(User.is_active.is_(active))
     if organization_id is not None:
         stmt = stmt.where(User.organization_id == organization_id)
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = list((await session.scalars(stmt.order_by(User.id).limit(limit).offset(offset))).all())
+    rows, total = await fetch_page(session, stmt, User.id, limit=limit, offset=offset)
     return await users_out(session, actor, rows), total
 
 
@@ -380,12 +337,12 @@ async def create_user(session: AsyncSession, principal: Principal, data: UserIn)
         organization_id=scope.organization_id,
         is_org_admin=scope.is_org_admin,
         is_active=True,
-        created_by=None if is_system(principal) else principal.user_id,
+        created_by=principal.account_id,
     )
     code, expires_at = codes.issue_code(user, "activate")
     session.add(user)
     await session.flush()
-    await record(
+    await audit.record(
         session,
         principal,
         "user.create",
@@ -453,7 +410,7 @@ async def update_user(session: AsyncSession, principal: Principal, user_id: int,
             before={k: v for k, v in before.items() if v != after[k]},
             after={k: v for k, v in after.items() if v != before[k]},
         )
-    await record(session, principal, "user.update", "user", user.id, changed, detail)
+    await audit.record(session, principal, "user.update", "user", user.id, changed, detail)
     return await one_out(session, actor, user)
 
 
@@ -467,7 +424,9 @@ async def disable_user(session: AsyncSession, principal: Principal, user_id: int
         user.is_active = False
         user.disabled_at = utcnow()
         revoke_sessions(user)
-        await record(session, principal, "user.disable", "user", user.id, ["is_active"], {"username": user.username})
+        await audit.record(
+            session, principal, "user.disable", "user", user.id, ["is_active"], {"username": user.username}
+        )
     return await one_out(session, actor, user)
 
 
@@ -478,7 +437,9 @@ async def enable_user(session: AsyncSession, principal: Principal, user_id: int)
     if not user.is_active:
         user.is_active = True
         user.disabled_at = None
-        await record(session, principal, "user.enable", "user", user.id, ["is_active"], {"username": user.username})
+        await audit.record(
+            session, principal, "user.enable", "user", user.id, ["is_active"], {"username": user.username}
+        )
     return await one_out(session, actor, user)
 
 
@@ -494,7 +455,7 @@ async def reset_password(session: AsyncSession, principal: Principal, user_id: i
     code, expires_at = codes.issue_code(user, "reset")
     user.password_hash = unusable_password()
     revoke_sessions(user)
-    await record(
+    await audit.record(
         session,
         principal,
         "user.reset_password",
@@ -609,7 +570,7 @@ async def handover(session: AsyncSession, principal: Principal, data: HandoverIn
         street_id=old.street_id,
         community_id=old.community_id if field == "community_id" else None,
         moved=moved,
-        performed_by=None if is_system(principal) else principal.user_id,
+        performed_by=principal.account_id,
         created_at=utcnow(),
     )
     session.add(row)
@@ -627,8 +588,10 @@ async def handover(session: AsyncSession, principal: Principal, data: HandoverIn
         "role": old.role,
         field: value,
     }
-    await record(session, principal, "handover", "handover", row.id, [field], detail)
-    await record(session, principal, "user.disable", "user", old.id, ["is_active"], {"handover_id": row.id})
+    await audit.record(session, principal, "handover", "handover", row.id, [field], detail)
+    await audit.record(session, principal, "user.disable", "user", old.id, ["is_active"], {"handover_id": row.id})
     if current is None:
-        await record(session, principal, "user.update", "user", new.id, [field], {"handover_id": row.id, field: value})
+        await audit.record(
+            session, principal, "user.update", "user", new.id, [field], {"handover_id": row.id, field: value}
+        )
     return handover_out(row)

@@ -81,23 +81,37 @@ async def _failed(
     await session.commit()
 
 
+async def _refuse_if_throttled(
+    session: AsyncSession,
+    throttle: SignInThrottle,
+    *,
+    action: str,
+    username: str,
+    address: str,
+    user: User | None,
+) -> None:
+    """429 (with Retry-After, logged as a throttled failure) while ``username`` at ``address`` must wait."""
+    wait = throttle.retry_after(username, address)
+    if wait:
+        await _failed(
+            session, action=action, username=username, address=address, reason="throttled", user=user, throttle=throttle
+        )
+        raise _too_many(wait)
+
+
 async def sign_in(
     session: AsyncSession, throttle: SignInThrottle, username: str, password: str, address: str, *, via: str
 ) -> User:
     """The account whose password this is; 429 (with Retry-After) while throttled, 401 otherwise refused."""
-    wait = throttle.retry_after(username, address)
-    if wait:
-        user = await auth_service.user_by_username(session, username)
-        await _failed(
+    if throttle.retry_after(username, address):
+        await _refuse_if_throttled(
             session,
+            throttle,
             action="login_failed",
             username=username,
             address=address,
-            reason="throttled",
-            user=user,
-            throttle=throttle,
+            user=await auth_service.user_by_username(session, username),
         )
-        raise _too_many(wait)
     user, reason = await auth_service.check_credentials(session, username, password)
     if user is None or reason is not None:
         await _failed(
@@ -140,18 +154,9 @@ async def change_password(
     else until it sets its own.
     """
     if current_password is not None:
-        wait = throttle.retry_after(user.username, address)
-        if wait:
-            await _failed(
-                session,
-                action="password_change_failed",
-                username=user.username,
-                address=address,
-                reason="throttled",
-                user=user,
-                throttle=throttle,
-            )
-            raise _too_many(wait)
+        await _refuse_if_throttled(
+            session, throttle, action="password_change_failed", username=user.username, address=address, user=user
+        )
         if not verify_password(user.password_hash, current_password):
             await _failed(
                 session,
@@ -189,19 +194,10 @@ async def activate_account(
 ) -> User:
     """Set the password of ``username`` with its one-time code (activation or an admin's reset); the code is
     used up. A wrong, expired or used code, an unknown or a disabled account all get the same 401."""
-    wait = throttle.retry_after(username, address)
     user = await auth_service.user_by_username(session, username)
-    if wait:
-        await _failed(
-            session,
-            action="activate_failed",
-            username=username,
-            address=address,
-            reason="throttled",
-            user=user,
-            throttle=throttle,
-        )
-        raise _too_many(wait)
+    await _refuse_if_throttled(
+        session, throttle, action="activate_failed", username=username, address=address, user=user
+    )
     if user is None:
         # The same work as a real check, so timing does not tell whether the account exists.
         verify_password(None, code)

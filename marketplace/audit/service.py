@@ -44,9 +44,10 @@ async def record_many(
     rows = [
         {
             "at": now,
-            "user_id": principal.user_id if principal else None,
+            "user_id": principal.account_id if principal else None,
             "username": principal.username if principal else "system",
-            "role": principal.role if principal else "system",
+            # The system acting without an account (anonymous callers, the command line) has no role of its own.
+            "role": principal.role if principal and principal.account_id else "system",
             "action": action,
             "entity": entity,
             "entity_id": entity_id,

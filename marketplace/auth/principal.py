@@ -19,6 +19,18 @@ ROLES: Final[dict[str, str]] = {
 
 DISTRICT_ROLES: Final = frozenset({"district_admin", "fund_manager", "procurement_officer", "auditor"})
 STAFF_ROLES: Final = frozenset(ROLES)
+# Each role's scope: what part of the district its records come from.
+ROLE_SCOPES: Final[dict[str, str]] = {
+    "child_director": "community",
+    "child_supervisor": "street",
+    "org_staff": "organization",
+}
+
+
+def scope_of(role: str) -> str:
+    """``community``, ``street``, ``organization`` or ``district``."""
+    return ROLE_SCOPES.get(role, "district")
+
 
 # A route handler's ``opt`` key: the route stays open to an account that must still choose its own password
 # (reading who it is, setting the password, logging out); every other route refuses it with 403 until then.
@@ -45,13 +57,12 @@ class Principal:
 
     @property
     def scope(self) -> str:
-        if self.role == "child_director":
-            return "community"
-        if self.role == "child_supervisor":
-            return "street"
-        if self.role == "org_staff":
-            return "organization"
-        return "district"
+        return scope_of(self.role)
+
+    @property
+    def account_id(self) -> int | None:
+        """The account acting, or None for the system acting without one (the command line: user_id 0)."""
+        return self.user_id or None
 
     @property
     def is_district(self) -> bool:

@@ -54,14 +54,6 @@ async def check_credentials(session: AsyncSession, username: str, password: str)
     return user, None
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> User:
-    user, reason = await check_credentials(session, username, password)
-    if user is None or reason is not None:
-        raise Unauthorized(ACCOUNT_DISABLED if reason == "disabled" else WRONG_CREDENTIALS)
-    user.last_login_at = utcnow()
-    return user
-
-
 def set_password(user: User, new_password: str) -> None:
     """The account's own new password (the policy was checked by the caller): any pending one-time code is void,
     the first-login gate opens, and every token and console session issued before ends."""

@@ -10,7 +10,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from marketplace import clock
 from marketplace.cases import notifications
 from marketplace.cases import service as cases
-from marketplace.cases.crypto import field_cipher, mask_id_number, mask_phone, mask_text
+from marketplace.cases.crypto import field_cipher
 from marketplace.cases.models import Child, MandatoryReport, Need, Notification, Visit
 from marketplace.cases.schemas import (
     ChildIn,
@@ -36,6 +36,7 @@ from marketplace.cases.schemas import (
 from marketplace.cases.taxonomy import GUARDIANSHIP, NEED_STATUSES, REPORT_KINDS, RISK_LEVELS, URGENCY, VISIT_KINDS
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
+from marketplace.masking import mask_id_number, mask_phone, mask_text
 from marketplace.pagination import provide_page
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 from marketplace.settings import Settings

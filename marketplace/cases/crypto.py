@@ -188,33 +188,6 @@ def field_cipher(settings: Settings) -> FieldCipher:
     return _cipher(settings.field_key_ring, settings.field_key_file)
 
 
-def cipher(field_key: str) -> FieldCipher:
-    """A cipher of one key (its id derived from it): what ``MARKETPLACE_FIELD_KEY`` alone gives."""
-    return _cipher((FieldKey(keyfiles.fingerprint(field_key), field_key),), None)
-
-
-def mask_id_number(value: str) -> str:
-    if len(value) <= 8:
-        return "*" * len(value)
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
-
-
-def mask_phone(value: str) -> str:
-    if not value:
-        return ""
-    if len(value) <= 7:
-        return value[:1] + "*" * (len(value) - 1)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-def mask_text(value: str) -> str:
-    """Addresses: keep the first few characters (the area), hide the rest."""
-    if not value:
-        return ""
-    keep = min(6, max(1, len(value) // 3))
-    return value[:keep] + "*" * (len(value) - keep)
-
-
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 

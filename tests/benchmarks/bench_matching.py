@@ -21,7 +21,7 @@ from sqlalchemy import insert
 from marketplace import clock
 from marketplace.auth.models import User
 from marketplace.auth.service import issue_token
-from marketplace.cases.crypto import cipher
+from marketplace.cases.crypto import field_cipher
 from marketplace.cases.models import Child, Need
 from marketplace.db import Database
 from marketplace.features import load_models
@@ -133,7 +133,7 @@ async def build(root: Path, *, services: int, needs: int, communities: int, seed
         ):
             for k in range(0, len(rows), 2000):
                 await s.execute(insert(table), rows[k : k + 2000])
-        c = cipher(settings.field_key)
+        c = field_cipher(settings)
         enc = c.encrypt("440304201501019911", "children.id_number")
         child_rows, need_rows = [], []
         for i in range(1, needs + 1):
