@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
 from marketplace import outbox, tasks
+from marketplace.auth.cache import PrincipalCache
 from marketplace.auth.principal import FIRST_LOGIN_GATE, OPEN_BEFORE_PASSWORD_CHANGE, Principal
-from marketplace.auth.service import principal_for_token
+from marketplace.auth.service import decode_claims, load_principal
 from marketplace.auth.throttle import MemoryThrottle, RedisThrottle, SignInThrottle, Throttle
 from marketplace.db import Database
-from marketplace.deps import DbSession
 from marketplace.errors import EXCEPTION_HANDLERS, Forbidden, Unauthorized
 from marketplace.features import load_models, route_handlers
 from marketplace.search_wiring import attach_search
@@ -74,9 +75,10 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
             await session.rollback()
 
 
-async def provide_principal(request: Request[Any, Any, Any], session: DbSession, state: State) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
     """The bearer token's account, checked on every request: its token version (revocation), that it is active, and
-    that it has chosen its own password (until then only the routes marked open before that answer)."""
+    that it has chosen its own password (until then only the routes marked open before that answer). No database
+    round trip while the account is unchanged (``marketplace.auth.cache``)."""
     cached = request.scope.get("principal")
     if isinstance(cached, Principal):
         return cached
@@ -84,11 +86,20 @@ async def provide_principal(request: Request[Any, Any, Any], session: DbSession,
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("需要登录：请在 Authorization 头中携带 Bearer 令牌 (bearer token required)")
-    principal = await principal_for_token(session, token.strip(), state.settings)
+    principals: PrincipalCache = state.principals
+    settings: Settings = state.settings
+    db: Database = state.db
+    user_id, version = principals.claims(token.strip(), partial(decode_claims, settings=settings))
+    principal = await principals.principal(user_id, version, partial(load_principal, db))
     if principal.must_change_password and not request.route_handler.opt.get(OPEN_BEFORE_PASSWORD_CHANGE):
         raise Forbidden(FIRST_LOGIN_GATE, must_change_password=True)
     request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
+
+
+def provide_db(state: State) -> Database:
+    db: Database = state.db
+    return db
 
 
 def provide_settings(state: State) -> Settings:
@@ -169,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": settings,
             "db": db,
             "login_throttle": make_throttle(settings),
+            "principals": PrincipalCache(settings.data_dir),
             "dispatcher": make_dispatcher(settings),
         }
     )
@@ -185,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "db": Provide(provide_db, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         state=state,

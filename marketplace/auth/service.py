@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
@@ -11,7 +12,7 @@ from marketplace.auth.codes import clear_code
 from marketplace.auth.models import User
 from marketplace.auth.passwords import hash_password, verify_password
 from marketplace.auth.principal import Principal
-from marketplace.db import utcnow
+from marketplace.db import Database, utcnow
 from marketplace.errors import Unauthorized
 from marketplace.settings import Settings
 
@@ -84,6 +85,12 @@ def issue_token(user: User, settings: Settings) -> str:
 
 def decode_token(token: str, settings: Settings) -> tuple[int, int]:
     """``(user id, token version)`` of a valid, unexpired token signed with our key; else 401."""
+    user_id, version, _expires = decode_claims(token, settings)
+    return user_id, version
+
+
+def decode_claims(token: str, settings: Settings) -> tuple[int, int, int]:
+    """``(user id, token version, expiry as a Unix time)`` of a valid, unexpired token signed with our key; else 401."""
     try:
         # Lifetimes are checked against the app's clock (marketplace.clock), not PyJWT's reading of the system's.
         claims = jwt.decode(
@@ -94,18 +101,49 @@ def decode_token(token: str, settings: Settings) -> tuple[int, int]:
         )
         if int(claims["exp"]) <= clock.timestamp():
             raise jwt.ExpiredSignatureError("expired")
-        return int(claims["sub"]), int(claims["ver"])
+        return int(claims["sub"]), int(claims["ver"]), int(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("登录已失效，请重新登录 (invalid or expired token)") from exc
 
 
-async def principal_for_token(session: AsyncSession, token: str, settings: Settings) -> Principal:
-    """The caller of a bearer token, checked against the account on every request (no cache: a revocation takes
-    effect on the very next request)."""
-    user_id, version = decode_token(token, settings)
-    user = await session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("账号不存在或已停用 (unknown or disabled account)")
-    if version != int(user.token_version or 0):
-        raise Unauthorized("登录已失效（已退出、改密或被停用），请重新登录 (token revoked: sign in again)")
-    return principal_of(user)
+UNKNOWN_ACCOUNT = "账号不存在或已停用 (unknown or disabled account)"
+REVOKED = "登录已失效（已退出、改密或被停用），请重新登录 (token revoked: sign in again)"
+
+_users = User.__table__
+_PRINCIPAL_COLUMNS = select(
+    _users.c.id,
+    _users.c.username,
+    _users.c.role,
+    _users.c.display_name,
+    _users.c.street_id,
+    _users.c.community_id,
+    _users.c.organization_id,
+    _users.c.is_org_admin,
+    _users.c.must_change_password,
+    _users.c.is_active,
+    _users.c.token_version,
+)
+
+
+def _principal_row(conn: Connection, user_id: int) -> Any:
+    return conn.execute(_PRINCIPAL_COLUMNS.where(_users.c.id == user_id)).first()
+
+
+async def load_principal(db: Database, user_id: int, version: int) -> Principal:
+    """The principal of account ``user_id`` if it is active and still at token ``version`` (one indexed read)."""
+    row = await db.read(_principal_row, user_id)
+    if row is None or not row.is_active:
+        raise Unauthorized(UNKNOWN_ACCOUNT)
+    if version != int(row.token_version or 0):
+        raise Unauthorized(REVOKED)
+    return Principal(
+        user_id=row.id,
+        username=row.username,
+        role=row.role,
+        display_name=row.display_name,
+        street_id=row.street_id,
+        community_id=row.community_id,
+        organization_id=row.organization_id,
+        org_admin=bool(row.is_org_admin),
+        must_change_password=bool(row.must_change_password),
+    )

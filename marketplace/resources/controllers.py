@@ -12,7 +12,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
-from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams, Search
+from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams, Search
 from marketplace.errors import NotFound
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
@@ -248,7 +248,7 @@ class ServiceController(Controller):
     @get("/", operation_id="listServices", summary="服务资源库检索")
     async def list(
         self,
-        session: DbSession,
+        db: Db,
         principal: CurrentUser,
         settings: AppSettings,
         page: PageParams,
@@ -273,16 +273,14 @@ class ServiceController(Controller):
             organization_id=organization_id,
             status=status,
         )
-        rows, total, facets = await pool.list_services(
-            session, principal, filters, limit=page.limit, offset=page.offset, ordered_ids=ordered
+        rows, total, facets = await db.read(
+            readmodel.query_services, principal, filters, page.limit, page.offset, ordered
         )
-        return ServiceList(items=await services_out(session, rows, settings), total=total, facets=facets)
+        return ServiceList(items=[service_out(r, settings) for r in rows], total=total, facets=facets)
 
     @get("/{service_id:int}", operation_id="getService", summary="服务项目详情")
-    async def read(
-        self, service_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
-    ) -> ServiceOut:
-        found = await readmodel.service_rows(session, [service_id])
+    async def read(self, service_id: PathId, db: Db, principal: CurrentUser, settings: AppSettings) -> ServiceOut:
+        found = await db.read(readmodel.query_service_rows, [service_id])
         if not found or not readmodel.visible(principal, found[0]):
             raise NotFound(f"服务项目 {service_id} 不存在 (service not found)")
         return service_out(found[0], settings)

@@ -1,14 +1,15 @@
 """The resource pool's hot read path in SQLAlchemy Core: the service listing, its facets, and one service by id.
 
 The listing is the most requested page of the product, so it avoids ORM identity maps and relationship loaders and
-runs a fixed, small number of queries whatever the page size:
+runs a fixed, small number of queries whatever the page size, as plain functions of a synchronous ``Connection``
+(the API runs them through ``Database.read``; the console and writes through their session's connection):
 
-- without a search ranking: the page rows joined with the organization name and this month's booked places, with
-  the filtered total as a window count (one query); with a ranking (``ordered_ids``): the matching ids in one query,
-  then the page rows in another;
-- the category / child-category / street codes of the page (one UNION ALL);
+- without a search ranking: the page rows joined with the organization name, this month's booked places and each
+  row's category / child-category / street codes (aggregated per row), with the filtered total as a window count
+  (one query); with a ranking (``ordered_ids``): the matching ids in one query, then the page rows in another;
 - the facets: category counts, street counts and the district-wide count, each ignoring its own filter (one UNION
-  ALL).
+  ALL);
+- one service by id: one query.
 
 Visibility, filters and facet semantics are those of ``marketplace.resources.service`` (which re-exports
 ``list_services``); writes and rich objects stay in the ORM.
@@ -17,13 +18,29 @@ Visibility, filters and facet semantics are those of ``marketplace.resources.ser
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, Select, String, and_, cast, exists, func, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
@@ -137,63 +154,170 @@ _ROW_COLUMNS = (
 )
 
 
-def _rows_select(month: str) -> Select[Any]:
-    """Service columns with the organization name and this month's booked places (0 when nothing is booked)."""
-    joined = services.join(organizations, organizations.c.id == services.c.organization_id).outerjoin(
-        capacity, and_(capacity.c.service_id == services.c.id, capacity.c.month == month)
+def _codes(table: Any, column: Any) -> Any:
+    """A service's codes in one column (``,``-joined; order restored in Python), correlated to ``services``."""
+    return (
+        select(func.aggregate_strings(column, ","))
+        .where(table.c.service_id == services.c.id)
+        .correlate(services)
+        .scalar_subquery()
     )
-    return select(*_ROW_COLUMNS).select_from(joined)
 
 
-def _conditions(
-    principal: Principal, f: ServiceFilters, month: str, *, skip: str | None = None
-) -> list[ColumnElement[bool]]:
+_CODE_COLUMNS = (
+    _codes(categories, categories.c.code).label("category_codes"),
+    _codes(child_categories, child_categories.c.code).label("child_category_codes"),
+    _codes(streets, cast(streets.c.street_id, String)).label("street_codes"),
+)
+
+
+def _rows_select() -> Select[Any]:
+    """Service columns with the organization name, this month's booked places (0 when nothing is booked) and the
+    service's category, child-category and street codes: a page, or one service, in one statement."""
+    joined = services.join(organizations, organizations.c.id == services.c.organization_id).outerjoin(
+        capacity, and_(capacity.c.service_id == services.c.id, capacity.c.month == bindparam("month"))
+    )
+    return select(*_ROW_COLUMNS, *_CODE_COLUMNS).select_from(joined)
+
+
+# Statements are built once per shape (which filters are given, what the caller may see, ranked or not) with bound
+# parameters for the values, and kept: building a Core statement and its cache key costs more than running it.
+@dataclass(frozen=True, slots=True)
+class Shape:
+    visibility: str  # "all" (pool readers), "published", or "own" (published, or the caller's organization's)
+    status: bool = False
+    category: bool = False
+    child_category: bool = False
+    street: bool = False
+    age: bool = False
+    organization: bool = False
+    available: bool = False
+    ranked: bool = False
+
+
+def _visibility(principal: Principal) -> str:
+    if principal.role in POOL_READERS:
+        return "all"
+    return "own" if principal.role == "org_staff" and principal.organization_id else "published"
+
+
+def shape_of(principal: Principal, f: ServiceFilters, ranked: bool) -> Shape:
+    return Shape(
+        visibility=_visibility(principal),
+        status=bool(f.status),
+        category=bool(f.category),
+        child_category=bool(f.child_category),
+        street=bool(f.street_id),
+        age=f.age is not None,
+        organization=bool(f.organization_id),
+        available=bool(f.available),
+        ranked=ranked,
+    )
+
+
+def params_of(
+    principal: Principal, f: ServiceFilters, month: str, ordered_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """The values bound into a shape's statements."""
+    return {
+        "month": month,
+        "own": principal.organization_id,
+        "status": f.status,
+        "category": f.category,
+        "child_category": f.child_category,
+        "street_id": f.street_id,
+        "age": f.age,
+        "organization_id": f.organization_id,
+        "ranked": ordered_ids or [],
+    }
+
+
+def _conditions(shape: Shape, *, skip: str | None = None) -> list[ColumnElement[bool]]:
     """WHERE conditions on ``services`` for what the caller may see and asked for; ``skip`` drops one facet's filter."""
     where: list[ColumnElement[bool]] = []
     sid = services.c.id
-    if f.status:
-        where.append(services.c.status == f.status)
-    if principal.role not in POOL_READERS:
-        own = principal.organization_id if principal.role == "org_staff" else None
-        where.append(or_(services.c.status == "published", services.c.organization_id == own))
-    if f.category and skip != "category":
-        where.append(exists().where(categories.c.service_id == sid, categories.c.code == f.category))
-    if f.child_category:
-        where.append(exists().where(child_categories.c.service_id == sid, child_categories.c.code == f.child_category))
-    if f.street_id and skip != "street":
+    if shape.status:
+        where.append(services.c.status == bindparam("status"))
+    if shape.visibility == "published":
+        where.append(services.c.status == "published")
+    elif shape.visibility == "own":
+        where.append(or_(services.c.status == "published", services.c.organization_id == bindparam("own")))
+    if shape.category and skip != "category":
+        where.append(exists().where(categories.c.service_id == sid, categories.c.code == bindparam("category")))
+    if shape.child_category:
+        where.append(
+            exists().where(child_categories.c.service_id == sid, child_categories.c.code == bindparam("child_category"))
+        )
+    if shape.street and skip != "street":
         where.append(
             or_(
                 services.c.district_wide.is_(True),
-                exists().where(streets.c.service_id == sid, streets.c.street_id == f.street_id),
+                exists().where(streets.c.service_id == sid, streets.c.street_id == bindparam("street_id")),
             )
         )
-    if f.age is not None:
-        where.append(and_(services.c.age_min <= f.age, services.c.age_max >= f.age))
-    if f.organization_id:
-        where.append(services.c.organization_id == f.organization_id)
-    if f.available:
+    if shape.age:
+        where.append(and_(services.c.age_min <= bindparam("age"), services.c.age_max >= bindparam("age")))
+    if shape.organization:
+        where.append(services.c.organization_id == bindparam("organization_id"))
+    if shape.available:
         # Correlate on services only: the page query also joins service_capacity for the month.
         booked = (
             select(capacity.c.booked)
-            .where(capacity.c.service_id == sid, capacity.c.month == month)
+            .where(capacity.c.service_id == sid, capacity.c.month == bindparam("month"))
             .correlate(services)
             .scalar_subquery()
         )
         where.append(services.c.capacity_per_month - func.coalesce(booked, 0) > 0)
+    if shape.ranked:
+        where.append(sid.in_(bindparam("ranked", expanding=True)))
     return where
 
 
-def _ids(where: Sequence[ColumnElement[bool]], ordered_ids: list[int] | None) -> Select[Any]:
-    stmt = select(services.c.id).where(*where)
-    if ordered_ids is not None:
-        stmt = stmt.where(services.c.id.in_(ordered_ids))
-    return stmt
+def _ids(shape: Shape, *, skip: str | None = None) -> Select[Any]:
+    return select(services.c.id).where(*_conditions(shape, skip=skip))
 
 
-def _facets_select(principal: Principal, f: ServiceFilters, month: str, ordered_ids: list[int] | None) -> Select[Any]:
+@functools.lru_cache(maxsize=1024)
+def page_statement(shape: Shape) -> Select[Any]:
+    """Unranked: the page in id order with its filtered total as a window count. The page's ids (and the total) are
+    chosen first, so the per-row work (organization, bookings, codes) is done for the page's rows only."""
+    page = (
+        select(services.c.id.label("page_id"), func.count().over().label("total"))
+        .where(*_conditions(shape))
+        .order_by(services.c.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
+    return (
+        _rows_select()
+        .add_columns(page.c.total)
+        .join_from(services, page, page.c.page_id == services.c.id)
+        .order_by(services.c.id)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def count_statement(shape: Shape) -> Select[Any]:
+    return select(func.count()).select_from(_ids(shape).subquery())
+
+
+@functools.lru_cache(maxsize=1024)
+def ids_statement(shape: Shape) -> Select[Any]:
+    return _ids(shape)
+
+
+@functools.cache
+def rows_statement() -> Select[Any]:
+    """Services by id (``ids``), in one statement."""
+    return _rows_select().where(services.c.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.lru_cache(maxsize=1024)
+def facets_statement(shape: Shape) -> Select[Any]:
     """Category counts, street counts and the district-wide count in one statement (kind, code, street_id, n)."""
-    cat_ids = _ids(_conditions(principal, f, month, skip="category"), ordered_ids)
-    street_ids = _ids(_conditions(principal, f, month, skip="street"), ordered_ids)
+    cat_ids = _ids(shape, skip="category")
+    street_ids = _ids(shape, skip="street")
     by_category = (
         select(literal("c"), categories.c.code, cast(null(), Integer), func.count())
         .where(categories.c.service_id.in_(cat_ids.scalar_subquery()))
@@ -210,23 +334,11 @@ def _facets_select(principal: Principal, f: ServiceFilters, month: str, ordered_
     return by_category.union_all(by_street, district_wide)  # type: ignore[return-value]
 
 
-def _codes_select(page_ids: list[int]) -> Any:
-    """The page's category codes, child-category codes and street ids in one statement (kind, id, code, street)."""
-    return (
-        select(literal("c"), categories.c.service_id, categories.c.code, cast(null(), Integer))
-        .where(categories.c.service_id.in_(page_ids))
-        .union_all(
-            select(literal("k"), child_categories.c.service_id, child_categories.c.code, cast(null(), Integer)).where(
-                child_categories.c.service_id.in_(page_ids)
-            ),
-            select(literal("s"), streets.c.service_id, cast(null(), String), streets.c.street_id).where(
-                streets.c.service_id.in_(page_ids)
-            ),
-        )
-    )
-
-
 # ---------------------------------------------------------------- execution
+
+
+def _split(joined: str | None) -> list[str]:
+    return sorted(joined.split(",")) if joined else []
 
 
 def _service_row(r: Row[Any]) -> ServiceRow:
@@ -256,34 +368,17 @@ def _service_row(r: Row[Any]) -> ServiceRow:
         published_at=r.published_at,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        category_codes=_split(r.category_codes),
+        child_category_codes=_split(r.child_category_codes),
+        street_ids=sorted(int(x) for x in r.street_codes.split(",")) if r.street_codes else [],
     )
 
 
-async def _attach_codes(conn: AsyncConnection, rows: list[ServiceRow]) -> None:
-    if not rows:
-        return
-    by_id = {r.id: r for r in rows}
-    for kind, service_id, code, street_id in (await conn.execute(_codes_select(list(by_id)))).all():
-        row = by_id[service_id]
-        if kind == "c":
-            row.category_codes.append(code)
-        elif kind == "k":
-            row.child_category_codes.append(code)
-        else:
-            row.street_ids.append(street_id)
-    for row in rows:
-        row.category_codes.sort()
-        row.child_category_codes.sort()
-        row.street_ids.sort()
-
-
-async def _facets(
-    conn: AsyncConnection, principal: Principal, f: ServiceFilters, month: str, ordered_ids: list[int] | None
-) -> Facets:
+def _facets(conn: Connection, shape: Shape, params: dict[str, Any]) -> Facets:
     category: dict[str, int] = {}
     street: dict[int, int] = {}
     district_wide = 0
-    for kind, code, street_id, n in (await conn.execute(_facets_select(principal, f, month, ordered_ids))).all():
+    for kind, code, street_id, n in conn.execute(facets_statement(shape), params).all():
         if kind == "c":
             category[code] = n
         elif kind == "s":
@@ -295,6 +390,43 @@ async def _facets(
     return {"category": {code: category[code] for code in sorted(category)}, "street": street_out}
 
 
+Listing = tuple[list[ServiceRow], int, Facets]
+
+
+def query_services(
+    conn: Connection,
+    principal: Principal,
+    filters: ServiceFilters,
+    limit: int = 20,
+    offset: int = 0,
+    ordered_ids: list[int] | None = None,
+) -> Listing:
+    """Filtered page of services with facet counts (each facet ignores its own filter, as users expect).
+
+    Ordered by id, or by ``ordered_ids`` (a search ranking) when given, which also restricts the result to them.
+    Two statements without a ranking (the page with its codes and window total; the facets), three with one.
+    """
+    shape = shape_of(principal, filters, ordered_ids is not None)
+    params = params_of(principal, filters, clock.month_key(), ordered_ids)
+    rows: list[ServiceRow]
+    if ordered_ids is None:
+        result = conn.execute(page_statement(shape), {**params, "limit": limit, "offset": offset}).all()
+        rows = [_service_row(r) for r in result]
+        # Past the last page (or nothing matches) the window count has no row to ride on: count apart.
+        total = int(result[0].total) if result else int(conn.scalar(count_statement(shape), params) or 0)
+    else:
+        matching = set(conn.scalars(ids_statement(shape), params).all())
+        ranked = [i for i in ordered_ids if i in matching]
+        total = len(matching)
+        page_ids = ranked[offset : offset + limit]
+        rows = []
+        if page_ids:
+            found = conn.execute(rows_statement(), {"month": params["month"], "ids": page_ids})
+            by_id = {r.id: r for r in (_service_row(x) for x in found.all())}
+            rows = [by_id[i] for i in page_ids if i in by_id]
+    return rows, total, _facets(conn, shape, params)
+
+
 async def list_services(
     session: AsyncSession,
     principal: Principal,
@@ -303,43 +435,11 @@ async def list_services(
     limit: int = 20,
     offset: int = 0,
     ordered_ids: list[int] | None = None,
-) -> tuple[list[ServiceRow], int, Facets]:
-    """Filtered page of services with facet counts (each facet ignores its own filter, as users expect).
-
-    Ordered by id, or by ``ordered_ids`` (a search ranking) when given, which also restricts the result to them.
-    """
-    month = clock.month_key()
-    conn = await session.connection()
-    where = _conditions(principal, filters, month)
-    rows: list[ServiceRow]
-    if ordered_ids is None:
-        stmt = (
-            _rows_select(month)
-            .add_columns(func.count().over().label("total"))
-            .where(*where)
-            .order_by(services.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        result = (await conn.execute(stmt)).all()
-        rows = [_service_row(r) for r in result]
-        if result:
-            total = int(result[0].total)
-        else:
-            # Past the last page (or nothing matches): the window count has no row to ride on.
-            total = int(await conn.scalar(select(func.count()).select_from(_ids(where, None).subquery())) or 0)
-    else:
-        matching = set((await conn.scalars(_ids(where, ordered_ids))).all())
-        ranked = [i for i in ordered_ids if i in matching]
-        total = len(matching)
-        page_ids = ranked[offset : offset + limit]
-        rows = []
-        if page_ids:
-            found = await conn.execute(_rows_select(month).where(services.c.id.in_(page_ids)))
-            by_id = {r.id: r for r in (_service_row(x) for x in found.all())}
-            rows = [by_id[i] for i in page_ids if i in by_id]
-    await _attach_codes(conn, rows)
-    return rows, total, await _facets(conn, principal, filters, month, ordered_ids)
+) -> Listing:
+    """``query_services`` in the session's transaction (the console's pages and the tests read through it)."""
+    return await session.run_sync(
+        lambda s: query_services(s.connection(), principal, filters, limit, offset, ordered_ids)
+    )
 
 
 def visible(principal: Principal, row: ServiceRow) -> bool:
@@ -350,13 +450,15 @@ def visible(principal: Principal, row: ServiceRow) -> bool:
     )
 
 
-async def service_rows(session: AsyncSession, ids: Sequence[int]) -> list[ServiceRow]:
-    """Services by id (in the order given, missing ones left out) with codes and this month's bookings."""
+def query_service_rows(conn: Connection, ids: Sequence[int]) -> list[ServiceRow]:
+    """Services by id (in the order given, missing ones left out) with codes and this month's bookings: one statement."""
     if not ids:
         return []
-    conn = await session.connection()
-    found = await conn.execute(_rows_select(clock.month_key()).where(services.c.id.in_(list(ids))))
+    found = conn.execute(rows_statement(), {"month": clock.month_key(), "ids": list(ids)})
     by_id = {r.id: r for r in (_service_row(x) for x in found.all())}
-    rows = [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
-    await _attach_codes(conn, rows)
-    return rows
+    return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+
+
+async def service_rows(session: AsyncSession, ids: Sequence[int]) -> list[ServiceRow]:
+    """``query_service_rows`` in the session's transaction (after a write, to answer with what was written)."""
+    return await session.run_sync(lambda s: query_service_rows(s.connection(), ids))
