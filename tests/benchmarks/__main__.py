@@ -39,7 +39,6 @@ def run_script(script: Path) -> tuple[str, int]:
 def main() -> int:
     here = Path(__file__).parent
     only = sys.argv[1:]
-    machine = report.machine_facts()
     failed = []
     runs: dict[str, report.Run] = {}
     for script in sorted(here.glob("bench_*.py")):
@@ -47,13 +46,14 @@ def main() -> int:
             continue
         print(f"\n=== {script.stem} ===", flush=True)
         date = report.now_utc()
+        machine = f"{report.machine_facts()}, load average {report.load_average()} at the start"
         started = time.monotonic()
         output, code = run_script(script)
         seconds = time.monotonic() - started
         print(f"--- {script.stem}: exit {code} in {seconds:.0f} s", flush=True)
         if code:
             failed.append(script.stem)
-        command = f"python -m tests.benchmarks {script.stem}  (make bench BENCH={script.stem})"
+        command = f"`make bench BENCH={script.stem}` (`python -m tests.benchmarks {script.stem}`)"
         runs[script.stem] = report.Run(script.stem, output, command, code, seconds, date, machine)
     if runs:
         sections = {name: report.section(run) for name, run in runs.items()}

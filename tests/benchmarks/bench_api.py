@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -356,16 +357,18 @@ def main() -> None:
             peaks[f"{DATABASES[database]} demo, all rows above"] = served.peaks_kb
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(
+    method = (
         f"`wrk -t{wrk.THREADS} -c{wrk.CONNECTIONS} -d{args.seconds}s --latency` on loopback against "
         f"`marketplace serve --workers {WORKERS}` (granian), Futian demo, as the demo director; median of "
-        f"{args.rounds} rounds (non-2xx: the total of the rounds; a row with any is failed). Bare endpoint: a "
-        "Litestar JSON endpoint on the same granian, same workers and wrk settings, in the same run."
+        f"{args.rounds} rounds (non-2xx and socket errors, i.e. wrk's 2 s timeouts: the total of the rounds; a row "
+        "with any is failed). Bare endpoint: a Litestar JSON endpoint (tests/benchmarks/bare_app.py) on the same "
+        "granian, same workers and wrk settings, in the same run."
     )
+    print(textwrap.fill(method, 116))
     print()
     print(api_table(results, bare))
     print()
-    print(f"Memory: peak resident set of each serving worker, sampled every {SAMPLE_EVERY} s during the load.")
+    print(f"Memory: peak resident set (VmRSS) of each serving worker, sampled every {SAMPLE_EVERY} s during the load.")
     print()
     print(memory_table(peaks))
 

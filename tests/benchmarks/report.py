@@ -50,6 +50,14 @@ def machine_facts() -> str:
     return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
+def load_average() -> str:
+    """The 1-minute load average: other processes on the machine compete with the benchmark for its cores."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
 def now_utc() -> str:
     return clock.now().strftime("%Y-%m-%d %H:%M UTC")
 
@@ -77,7 +85,7 @@ def section(run: Run) -> str:
     status = "" if run.exit_code == 0 else f" — **exited {run.exit_code}**, the output may be incomplete"
     return (
         f"## {run.script}\n\n"
-        f"Run {run.date} in {run.seconds:.0f} s{status}; {run.machine}; command `{run.command}`.\n\n"
+        f"Run {run.date} in {run.seconds:.0f} s{status}; {run.machine}; command {run.command}.\n\n"
         f"{output_markdown(run.output)}\n"
     )
 
