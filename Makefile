@@ -58,8 +58,11 @@ test-postgresql: system-deps install-dev
 
 test: lint typecheck test-sqlite test-clock test-postgresql
 
+# Every script in tests/benchmarks/ (or those named: `make bench BENCH="bench_api bench_search"`); the tables go to
+# BENCHMARKS.md. bench_api drives the served API with wrk (a Debian package, installed by system-deps).
+BENCH ?=
 bench: install-dev system-deps
-	$(BIN)/python -m tests.benchmarks
+	$(BIN)/python -m tests.benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The Debian packages `make test` needs, installed only when missing; a second run installs nothing and says so.
+# The Debian packages `make test` and `make bench` need, installed only when missing; a second run installs nothing
+# and says so.
 #   PostgreSQL (initdb, pg_ctl; run as the postgres user through runuser when the tests run as root), redis-server,
 #   Debian's chromium at /usr/bin/chromium (the console tests drive it) with a CJK font for the Chinese pages,
-#   fontconfig (fc-list finds that font), tzdata (the district's Asia/Shanghai dates) and python3-venv (the .venv).
+#   fontconfig (fc-list finds that font), tzdata (the district's Asia/Shanghai dates), python3-venv (the .venv) and
+#   wrk (the HTTP load generator `make bench` drives the served API with).
 # Usage: bash scripts/system-deps.sh [--dry-run]   (--dry-run lists what is missing, installs nothing, exits 1 if any)
 set -euo pipefail
 
@@ -32,6 +34,7 @@ check_all() {
   check fonts-noto-cjk has_cjk_font
   check tzdata test -e /usr/share/zoneinfo/Asia/Shanghai
   check python3-venv has_venv
+  check wrk has_command wrk
 }
 check() {
   local package=$1
