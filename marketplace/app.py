@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
@@ -125,13 +125,16 @@ def make_dispatcher(settings: Settings) -> outbox.Dispatcher | None:
     return dispatch
 
 
+def _select_one(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
+
+
 @get("/health", operation_id="health", summary="健康检查", tags=["health"])
 async def health(state: State) -> dict[str, str]:
     db: Database = state.db
     result = {"status": "ok", "database": "ok", "search": "ok", "broker": "eager (in process)"}
     try:
-        async with db.read_sessionmaker() as session:
-            await session.execute(text("SELECT 1"))
+        await db.read(_select_one)
     except Exception as exc:
         result["database"] = f"unavailable: {type(exc).__name__}"
         result["status"] = "degraded"

@@ -850,6 +850,8 @@ class EmbeddedBackend:
     documents' codes and extend the segmenter's dictionary (stored terms are recomputed when they change).
     """
 
+    in_process = True
+
     def __init__(self, sqlite_path: str, labels: Labels | None = None) -> None:
         self.sqlite_path = sqlite_path
         self._conn = sqlite3.connect(sqlite_path, check_same_thread=False, isolation_level=None)

@@ -69,6 +69,8 @@ def _quote(term: str) -> str:
 class Fts5Backend:
     """SQLite FTS5 search; one connection guarded by a lock (SQLite serialises writers anyway)."""
 
+    in_process = True
+
     def __init__(self, sqlite_path: str, labels: Labels | None = None) -> None:
         self._conn = sqlite3.connect(sqlite_path, check_same_thread=False, isolation_level=None)
         self._conn.executescript(_SQL)

@@ -146,6 +146,8 @@ class MeiliBackend:
     """Search on a Meilisearch server. ``prefix`` namespaces the index uids (tests use a random one); ``labels``
     name the documents' codes (sent as the derived label fields)."""
 
+    in_process = False
+
     def __init__(
         self,
         url: str,

@@ -152,6 +152,10 @@ def check_index_name(index_name: str) -> None:
 class SearchBackend(Protocol):
     """One search engine behind the app. Every method is synchronous and thread-safe."""
 
+    # True when a search is answered from this process's memory in well under a millisecond (the embedded
+    # backends): the app then calls ``search`` on the event loop's thread; a network backend's calls go to a thread.
+    in_process: bool
+
     def ensure_indexes(self) -> None:
         """Create both indexes and apply their settings; idempotent."""
 

@@ -24,6 +24,7 @@ def test_settings(database_url: str, tmp: Path, **overrides: object) -> Settings
         meili_url=None,
         meili_key=None,
         search_path=str(tmp / "search.db"),
+        data_dir=str(tmp),
         stripe_api_key="sk_test_12345",
         stripe_webhook_secret="whsec_test_secret",
         stripe_api_base=None,
