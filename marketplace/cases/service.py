@@ -239,7 +239,7 @@ def _cipher(settings: Settings) -> FieldCipher:
 
 async def read_child(session: AsyncSession, principal: Principal, child_id: int) -> Child:
     child = await visible_child(session, principal, child_id)
-    await audit.record(session, principal, "read", "child", child.id, FILE_FIELDS)
+    await audit.record_read(session, principal, "read", "child", [child.id], FILE_FIELDS)
     return child
 
 
@@ -282,7 +282,7 @@ async def list_children(
     else:
         total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         page = list((await session.scalars(stmt.order_by(Child.id).limit(limit).offset(offset))).all())
-    await audit.record_many(session, principal, "list", "child", [c.id for c in page], SUMMARY_FIELDS)
+    await audit.record_read(session, principal, "list", "child", [c.id for c in page], SUMMARY_FIELDS)
     return page, total
 
 
@@ -493,7 +493,7 @@ async def list_visits(
     stmt = select(Visit).where(Visit.child_id == child.id)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = await session.scalars(stmt.order_by(Visit.visited_on.desc(), Visit.id.desc()).limit(limit).offset(offset))
-    await audit.record(session, principal, "read", "child", child.id, ["visits"])
+    await audit.record_read(session, principal, "read", "child", [child.id], ["visits"])
     return list(rows.all()), child, total
 
 
@@ -510,7 +510,7 @@ async def overdue_visits(
     rows = list(
         (await session.scalars(stmt.order_by(Child.next_visit_due, Child.id).limit(limit).offset(offset))).all()
     )
-    await audit.record_many(
+    await audit.record_read(
         session, principal, "list", "child", [c.id for c in rows], ["name", "risk_level", "next_visit_due"]
     )
     return rows, total
