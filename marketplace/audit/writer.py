@@ -58,8 +58,8 @@ class AuditWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._queue: list[tuple[list[Row], asyncio.Future[None]]] = []
-        self._lock = asyncio.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Settled when the commit under way ends; None while no commit runs.
+        self._flushing: asyncio.Future[None] | None = None
         self._closed = False
         self.commits = 0  # write transactions committed (for tests and diagnostics)
 
@@ -73,18 +73,16 @@ class AuditWriter:
             return
         if self._closed:
             raise AuditUnavailable("服务正在停止，请重试 (the server is shutting down; retry)")
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop and not self._queue:
-            # An app served again on another event loop (test clients): the lock belongs to one loop.
-            self._loop, self._lock = loop, asyncio.Lock()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((list(rows), done))
         try:
-            async with self._lock:
-                # Whoever holds the lock commits everything queued so far; a waiter whose rows went out with an
-                # earlier holder's batch finds its future already settled.
-                if not done.done():
-                    await self._commit_queued()
+            while not done.done():
+                if self._flushing is None:
+                    # The writer is idle: this request commits everything queued, its own rows included.
+                    await self._flush()
+                else:
+                    # A commit is under way: wait for it to end (it may have taken these rows) and look again.
+                    await asyncio.wait((done, self._flushing), return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             if done.done() and not done.cancelled():
                 done.exception()  # retrieved: this request is failing anyway
@@ -95,9 +93,18 @@ class AuditWriter:
     async def close(self) -> None:
         """Commit what is still queued (or fail its waiters) and refuse new rows. Called by the app's lifespan."""
         self._closed = True
-        async with self._lock:
-            if self._queue:
-                await self._commit_queued()
+        while self._flushing is not None:
+            await asyncio.wait((self._flushing,))
+        if self._queue:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        self._flushing = asyncio.get_running_loop().create_future()
+        try:
+            await self._commit_queued()
+        finally:
+            ended, self._flushing = self._flushing, None
+            ended.set_result(None)
 
     @staticmethod
     def _fail(batch: list[tuple[list[Row], asyncio.Future[None]]], exc: BaseException) -> None:
