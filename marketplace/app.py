@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
 from marketplace import outbox, tasks
+from marketplace.audit import writer as audit_writer
 from marketplace.auth.cache import PrincipalCache
 from marketplace.auth.principal import FIRST_LOGIN_GATE, OPEN_BEFORE_PASSWORD_CHANGE, Principal
 from marketplace.auth.service import decode_claims, load_principal
@@ -55,13 +56,16 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
     """One session per request, committed after the handler; any error rolls it back.
 
     GETs read through the reader engine (no write lock on SQLite) unless the route says it writes
-    (``opt={"writes": True}``, e.g. reads that leave an audit row).
+    (``opt={"writes": True}``). A read's audit rows are collected in its session and, after its read transaction,
+    group-committed by the app's audit writer; the response is sent only once they are committed.
     """
     db: Database = state.db
     write = request.method in WRITE_METHODS or bool(request.route_handler.opt.get("writes"))
     maker = db.sessionmaker if write else db.read_sessionmaker
     async with maker() as session:
         session.info["principal_cache"] = None
+        if not write:
+            audit_writer.attach(session, state.audit_writer)
         try:
             yield session
         except BaseException:
@@ -73,6 +77,7 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
             await outbox.relay(db, outbox.take_pending(session), state.dispatcher)
         else:
             await session.rollback()
+            await audit_writer.commit_collected(session)
 
 
 async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
@@ -165,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     load_models()
     db = Database(settings)
+    audits = audit_writer.AuditWriter(db.engine)
 
     stores = admin.stores(settings, db)
 
@@ -176,12 +182,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     await stack.enter_async_context(store)
                 yield
         finally:
-            await db.dispose()
+            try:
+                await audits.close()  # commits the read audits still queued (or fails their requests)
+            finally:
+                await db.dispose()
 
     state = State(
         {
             "settings": settings,
             "db": db,
+            "audit_writer": audits,
             "login_throttle": make_throttle(settings),
             "principals": PrincipalCache(settings.data_dir),
             "dispatcher": make_dispatcher(settings),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.audit import writer
 from marketplace.audit.models import AuditEntry
 from marketplace.auth.principal import Principal
 from marketplace.db import utcnow
@@ -30,18 +31,17 @@ async def record(
     await record_many(session, principal, action, entity, [entity_id], fields, detail)
 
 
-async def record_many(
-    session: AsyncSession,
+def rows_for(
     principal: Principal | None,
     action: str,
     entity: str,
     entity_ids: Iterable[int | None],
     fields: Sequence[str] = (),
     detail: dict[str, Any] | None = None,
-) -> None:
-    """One row per record in a single INSERT: a list page of 200 children costs one statement."""
+) -> list[dict[str, Any]]:
+    """The audit rows of one action: one per record, all stamped with the same instant."""
     now = utcnow()
-    rows = [
+    return [
         {
             "at": now,
             "user_id": principal.account_id if principal else None,
@@ -56,8 +56,45 @@ async def record_many(
         }
         for entity_id in entity_ids
     ]
+
+
+async def record_many(
+    session: AsyncSession,
+    principal: Principal | None,
+    action: str,
+    entity: str,
+    entity_ids: Iterable[int | None],
+    fields: Sequence[str] = (),
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One row per record in a single INSERT, in the session's own transaction: a list page of 200 children costs
+    one statement. Changes use this (or :func:`record`): the change and its audit rows commit together."""
+    rows = rows_for(principal, action, entity, entity_ids, fields, detail)
     if rows:
         await session.execute(insert(AuditEntry), rows)
+
+
+async def record_read(
+    session: AsyncSession,
+    principal: Principal | None,
+    action: str,
+    entity: str,
+    entity_ids: Iterable[int | None],
+    fields: Sequence[str] = (),
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit a read of protected records.
+
+    On a request's read session (one the app gave an :class:`~marketplace.audit.writer.AuditWriter`) the rows are
+    collected and, after the read transaction, group-committed by the writer before the response is sent. Anywhere
+    else (a write request, the command line, a job, a service-level test) they go into the session's own
+    transaction, as :func:`record_many` does.
+    """
+    collected = writer.collector(session)
+    if collected is None:
+        await record_many(session, principal, action, entity, entity_ids, fields, detail)
+    else:
+        collected.extend(rows_for(principal, action, entity, entity_ids, fields, detail))
 
 
 @dataclass

@@ -36,6 +36,7 @@ _SUMMARY_COLUMNS = (
     children.c.categories,
     children.c.risk_level,
     children.c.next_visit_due,
+    children.c.last_visit_on,
     children.c.status,
 )
 

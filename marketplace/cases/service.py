@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, Row, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, outbox
@@ -16,15 +15,17 @@ from marketplace.auth.principal import Principal
 from marketplace.cases import notifications, ports
 from marketplace.cases.crypto import FieldCipher, field_cipher, resident_id_problem
 from marketplace.cases.models import Child, MandatoryReport, Need, Visit
+from marketplace.cases.readmodel import DISTRICT_READERS, ChildFilters, query_children, scope_of
 from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, ReportIn, VisitIn, Warning
 from marketplace.cases.taxonomy import REPORT_KINDS, REPORT_NEED_CATEGORY
+from marketplace.db import Database
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
 from marketplace.pagination import fetch_page
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 from marketplace.settings import Settings
 
-DISTRICT_READERS = frozenset({"district_admin", "auditor"})
+__all__ = ["DISTRICT_READERS", "ChildFilters"]  # the list's filters and readers live in readmodel
 # Roles that never see a child's file: the money side of the district, and providers (who see a referral).
 NO_FILE_ACCESS = frozenset({"fund_manager", "procurement_officer", "org_staff"})
 
@@ -57,15 +58,17 @@ CLOSED_FILE_REASON = "儿童档案已结案 (the child's file was closed)"
 def scope_clause(principal: Principal, community_col: Any, street_col: Any) -> ColumnElement[bool] | None:
     """The SQL condition for the children (or needs, referrals) a role may read; None means all.
 
-    Raises Forbidden for roles that may not list children's data at all.
+    Raises Forbidden for roles that may not list children's data at all (``readmodel.scope_of``).
     """
-    if principal.role == "child_director":
-        return community_col == principal.community_id if principal.community_id else false()
-    if principal.role == "child_supervisor":
-        return street_col == principal.street_id if principal.street_id else false()
-    if principal.role in DISTRICT_READERS:
-        return None
-    raise Forbidden("此角色无权查看儿童信息 (this role may not see children's data)")
+    scope = scope_of(principal)
+    condition: ColumnElement[bool] | None = None
+    if scope == "community":
+        condition = community_col == principal.community_id
+    elif scope == "street":
+        condition = street_col == principal.street_id
+    elif scope == "none":
+        condition = false()
+    return condition
 
 
 def can_read(principal: Principal, community_id: int, street_id: int) -> bool:
@@ -239,50 +242,26 @@ def _cipher(settings: Settings) -> FieldCipher:
 
 async def read_child(session: AsyncSession, principal: Principal, child_id: int) -> Child:
     child = await visible_child(session, principal, child_id)
-    await audit.record(session, principal, "read", "child", child.id, FILE_FIELDS)
+    await audit.record_read(session, principal, "read", "child", [child.id], FILE_FIELDS)
     return child
 
 
-@dataclass
-class ChildFilters:
-    community_id: int | None = None
-    street_id: int | None = None
-    risk_level: str | None = None
-    category: str | None = None
-    status: str | None = None
-    overdue: bool | None = None
-    q: str | None = None
-
-
 async def list_children(
-    session: AsyncSession, principal: Principal, f: ChildFilters, *, limit: int, offset: int
-) -> tuple[list[Child], int]:
-    stmt = select(Child)
-    clause = scope_clause(principal, Child.community_id, Child.street_id)
-    if clause is not None:
-        stmt = stmt.where(clause)
-    if f.community_id:
-        stmt = stmt.where(Child.community_id == f.community_id)
-    if f.street_id:
-        stmt = stmt.where(Child.street_id == f.street_id)
-    if f.risk_level:
-        stmt = stmt.where(Child.risk_level == f.risk_level)
-    if f.status:
-        stmt = stmt.where(Child.status == f.status)
-    if f.overdue is not None:
-        cond = Child.next_visit_due < clock.today()
-        stmt = stmt.where(cond & (Child.status == "active") if f.overdue else ~cond)
-    if f.q:
-        stmt = stmt.where(Child.name.like(f"%{f.q}%"))
-    rows = list((await session.scalars(stmt.order_by(Child.id))).all()) if f.category else None
-    if rows is not None:
-        # Categories are a JSON list: filter in Python, portable across SQLite and PostgreSQL.
-        matching = [c for c in rows if f.category in c.categories]
-        total, page = len(matching), matching[offset : offset + limit]
+    session: AsyncSession,
+    principal: Principal,
+    f: ChildFilters,
+    *,
+    limit: int,
+    offset: int,
+    db: Database | None = None,
+) -> tuple[list[Row[Any]], int]:
+    """A page of the children ``principal`` may read (their summary columns: ``readmodel.query_children``) and the
+    total, audited. Read through ``db.read`` when given (the API's hot path), else on the session's connection."""
+    if db is not None:
+        page, total = await db.read(query_children, principal, f, limit, offset)
     else:
-        total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        page = list((await session.scalars(stmt.order_by(Child.id).limit(limit).offset(offset))).all())
-    await audit.record_many(session, principal, "list", "child", [c.id for c in page], SUMMARY_FIELDS)
+        page, total = await session.run_sync(lambda s: query_children(s.connection(), principal, f, limit, offset))
+    await audit.record_read(session, principal, "list", "child", [c.id for c in page], SUMMARY_FIELDS)
     return page, total
 
 
@@ -493,7 +472,7 @@ async def list_visits(
     stmt = select(Visit).where(Visit.child_id == child.id)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = await session.scalars(stmt.order_by(Visit.visited_on.desc(), Visit.id.desc()).limit(limit).offset(offset))
-    await audit.record(session, principal, "read", "child", child.id, ["visits"])
+    await audit.record_read(session, principal, "read", "child", [child.id], ["visits"])
     return list(rows.all()), child, total
 
 
@@ -510,7 +489,7 @@ async def overdue_visits(
     rows = list(
         (await session.scalars(stmt.order_by(Child.next_visit_due, Child.id).limit(limit).offset(offset))).all()
     )
-    await audit.record_many(
+    await audit.record_read(
         session, principal, "list", "child", [c.id for c in rows], ["name", "risk_level", "next_visit_due"]
     )
     return rows, total

@@ -399,7 +399,7 @@ async def present(
             )
         )
     fields = MINIMAL_FIELDS if minimal else STAFF_FIELDS
-    await audit.record_many(
+    await audit.record_read(
         session,
         principal,
         f"{action}_minimal" if minimal else action,
