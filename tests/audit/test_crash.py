@@ -97,11 +97,29 @@ class Audits:
         await self.db.dispose()
 
 
+class Killer:
+    """SIGKILL to the server's whole process group (the granian main process and both workers), once."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        self.server = server
+        self.killed = asyncio.Event()
+
+    def kill(self) -> None:
+        if not self.killed.is_set():
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.killed.set()
+
+
 async def hammer(
-    base: str, token: str, ids: list[int], killed: asyncio.Event, audits: Audits
+    base: str, token: str, ids: list[int], killer: Killer, kill_at: float, audits: Audits
 ) -> tuple[list[tuple[str, list[int]]], list[str]]:
     """Many concurrent clients reading the list and single files until the server dies: the 200s they received,
-    and the live check's findings (a response whose audit rows were not all committed when the client had it)."""
+    and the live check's findings (a response whose audit rows were not all committed when the client had it).
+
+    The kill comes the instant a client has received a 200 after ``kill_at``, before anything else runs: the
+    server has just sent that response (and others are in flight), so rows not yet committed when a response goes
+    out are lost with the server."""
+    killed = killer.killed
     seen: list[tuple[str, list[int]]] = []
     shown_live: Counter[tuple[str, int]] = Counter()
     late: list[str] = []
@@ -127,6 +145,8 @@ async def hammer(
             if r.status_code == 200:
                 body = r.json()
                 seen.append((kind, [c["id"] for c in body["items"]] if kind == "list" else [body["id"]]))
+                if not killed.is_set() and time.monotonic() >= kill_at:
+                    killer.kill()
                 if not killed.is_set():
                     # Live: every response received so far must already have its rows committed.
                     keys = [(kind, i) for i in seen[-1][1]]
@@ -134,9 +154,9 @@ async def hammer(
                     expected = {key: shown_live[key] for key in keys}
                     committed = await audits.counts(kind, seen[-1][1])
                     late.extend(
-                        f"{key}: {n} shown, {committed[key]} committed"
-                        for key, n in expected.items()
-                        if committed[key] < n
+                        f"{key}: {count} shown, {committed[key]} committed"
+                        for key, count in expected.items()
+                        if committed[key] < count
                     )
             else:
                 assert r.status_code in (503,), (r.status_code, r.text[:300])
@@ -177,14 +197,16 @@ def test_every_read_answered_200_has_its_audit_rows_after_kill_9(demo_env: dict[
         before = asyncio.run(audit_counts(demo_env, "director"))
 
         async def load_then_kill() -> tuple[list[tuple[str, list[int]]], list[str]]:
-            killed = asyncio.Event()
+            killer = Killer(server)
             audits = Audits(demo_env, "director")
             try:
-                load = asyncio.ensure_future(hammer(base, token, ids, killed, audits))
-                await asyncio.sleep(LOAD_BEFORE_KILL_S)
-                assert not load.done(), "the load ended before the kill"
-                os.killpg(server.pid, signal.SIGKILL)  # the granian main process and both workers, mid-request
-                killed.set()
+                kill_at = time.monotonic() + LOAD_BEFORE_KILL_S
+                load = asyncio.ensure_future(hammer(base, token, ids, killer, kill_at, audits))
+                try:
+                    await asyncio.wait_for(killer.killed.wait(), LOAD_BEFORE_KILL_S + 20)
+                except TimeoutError:
+                    killer.kill()
+                    pytest.fail("no 200 came after the load started: the server was killed on a timer")
                 return await load
             finally:
                 await audits.close()
