@@ -32,7 +32,7 @@ from marketplace.matching.funding import (
 from marketplace.matching.ledger_funding import LedgerFunding
 from marketplace.matching.models import MatchingRun
 from marketplace.matching.plan import build_plan, plan_context
-from marketplace.matching.scoring import NeedFacts, Scored
+from marketplace.matching.scoring import FundingFacts, NeedFacts, Scored
 from marketplace.pagination import fetch_page
 from marketplace.resources.models import Service
 from marketplace.settings import Settings
@@ -76,7 +76,13 @@ async def match_need(
     first = scoring.rank(
         [
             scoring.score(
-                facts, s, records[s.organization_id], scoring.declared_funding(s), settings.match_weights, **args
+                facts,
+                s,
+                records[s.organization_id],
+                scoring.declared_funding(s),
+                settings.match_weights,
+                explain=False,
+                **args,
             )
             for s in services
         ]
@@ -84,15 +90,22 @@ async def match_need(
     # Confirm who pays for the best of them, then score those again with the confirmed funding.
     pool = first[: max(FUNDING_CHECK_POOL, limit)]
     sources = await funding_sources(session, facts, [s.service for s in pool], today, FUNDING)
-    confirmed: list[tuple[Scored, dict[str, Any]]] = []
+    confirmed: list[tuple[Scored, FundingFacts, dict[str, Any]]] = []
     for s in pool:
         funding, plan_funding = choose_funding(s.service, sources)
         rescored = scoring.score(
-            facts, s.service, records[s.service.organization_id], funding, settings.match_weights, **args
+            facts, s.service, records[s.service.organization_id], funding, settings.match_weights, explain=False, **args
         )
-        confirmed.append((rescored, plan_funding))
+        confirmed.append((rescored, funding, plan_funding))
     confirmed.sort(key=lambda sp: (-sp[0].score, sp[0].service.service_id))
-    top = confirmed[:limit]
+    # The reasons in words only for the candidates shown.
+    top = [
+        (
+            scoring.score(facts, s.service, records[s.service.organization_id], f, settings.match_weights, **args),
+            pf,
+        )
+        for s, f, pf in confirmed[:limit]
+    ]
     ctx = await plan_context(session, facts, {s.service.organization_id for s, _ in top})
     return need, [Candidate(s, build_plan(ctx, facts, s.service, f)) for s, f in top], len(services)
 
