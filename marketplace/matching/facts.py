@@ -7,9 +7,8 @@ the referral history behind the facts comes through the ``ReferralHistory`` port
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, cast, exists, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,25 +51,60 @@ async def need_facts(session: AsyncSession, need: Need) -> NeedFacts:
     return facts[0]
 
 
+class NeedRow(NamedTuple):
+    """The columns of a need (and its child) that its facts are made of."""
+
+    need_id: int
+    category: str
+    urgency: int
+    child_id: int
+    age: int
+    child_categories: Sequence[str]
+    street_id: int
+    community_id: int
+    community_name: str
+
+
 async def needs_facts(session: AsyncSession, rows: Sequence[tuple[Need, Child, str]]) -> list[NeedFacts]:
     """The facts of many needs, each with its child and the child's community name, in a few queries."""
-    history = await referral_history().children(session, sorted({c.id for _, c, _ in rows}))
-    none = ChildHistory()
     today = clock.today()
+    return await needs_facts_of(
+        session,
+        [
+            NeedRow(
+                need.id,
+                need.category,
+                need.urgency,
+                child.id,
+                cases.age_on(child.birth_date, today),
+                child.categories,
+                child.street_id,
+                child.community_id,
+                community_name,
+            )
+            for need, child, community_name in rows
+        ],
+    )
+
+
+async def needs_facts_of(session: AsyncSession, rows: Sequence[NeedRow]) -> list[NeedFacts]:
+    """The facts of needs read as plain rows, with the children's referral history (one query per 900)."""
+    history = await referral_history().children(session, sorted({r.child_id for r in rows}))
+    none = ChildHistory()
     facts = []
-    for need, child, community_name in rows:
-        past = history.get(child.id, none)
+    for r in rows:
+        past = history.get(r.child_id, none)
         facts.append(
             NeedFacts(
-                need_id=need.id,
-                child_id=child.id,
-                category=need.category,
-                urgency=need.urgency,
-                age=cases.age_on(child.birth_date, today),
-                child_categories=frozenset(child.categories),
-                street_id=child.street_id,
-                community_id=child.community_id,
-                community_name=community_name,
+                need_id=r.need_id,
+                child_id=r.child_id,
+                category=r.category,
+                urgency=r.urgency,
+                age=r.age,
+                child_categories=frozenset(r.child_categories),
+                street_id=r.street_id,
+                community_id=r.community_id,
+                community_name=r.community_name,
                 declined_services=past.declined_services,
                 current_orgs=past.current_orgs,
                 helped_orgs=past.helped_orgs,

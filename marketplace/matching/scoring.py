@@ -179,12 +179,7 @@ def score(
     if explain:
         why.append(f"就近：{where} (locality)")
 
-    window = 2.0 * sla_hours
-    speed = max(0.0, 1.0 - min(record.mean_response_hours, window) / window) if record.responded else NEUTRAL
-    speed = (speed * record.responded + NEUTRAL * PRIOR_WEIGHT) / (record.responded + PRIOR_WEIGHT)
-    completion = _smoothed(record.finished, record.finished + record.dropped)
-    helped = _smoothed(record.got_help, record.finished)
-    comp["provider_record"] = (speed + completion + helped) / 3.0
+    comp["provider_record"] = record_component(record, sla_hours)
     if not explain:
         pass
     elif record.responded or record.finished:
@@ -195,31 +190,16 @@ def score(
     else:
         why.append("机构记录：新机构，按中性值计 (new provider: neutral prior)")
 
-    if svc.assured_on is None:
-        fresh = 0.0
-        if explain:
-            why.append("信息时效：信息从未确认 (listing freshness)")
-    else:
-        age_days = (today - svc.assured_on).days
-        fresh = 1.0 if age_days <= FRESH_DAYS else max(0.0, 1.0 - (age_days - FRESH_DAYS) / (stale_days - FRESH_DAYS))
-        if explain:
-            why.append(f"信息时效：{age_days}天前确认 (listing freshness)")
-    comp["freshness"] = fresh
-
-    cost = svc.cost_per_case_fen
-    if cost == 0:
-        money = 1.0
-    elif funding.confirmed and funding.covered_fen >= cost:
-        money = 1.0
-    elif funding.confirmed and funding.covered_fen > 0:
-        money = 0.5 * funding.covered_fen / cost
-    elif funding.source in DECLARED_FUNDED:
-        money = 0.7
-    else:
-        money = 0.3 * max(0.0, 1.0 - cost / EXPENSIVE_FEN)
-    comp["funding"] = money
+    comp["freshness"] = freshness_component(svc, today, stale_days)
     if explain:
-        why.append(f"费用与资金：{_funding_note(cost, funding)} (cost and funding)")
+        if svc.assured_on is None:
+            why.append("信息时效：信息从未确认 (listing freshness)")
+        else:
+            why.append(f"信息时效：{(today - svc.assured_on).days}天前确认 (listing freshness)")
+
+    comp["funding"] = funding_component(svc, funding)
+    if explain:
+        why.append(f"费用与资金：{_funding_note(svc.cost_per_case_fen, funding)} (cost and funding)")
 
     if svc.organization_id in need.current_orgs:
         cont, note = 1.0, "该儿童正在接受本机构服务"
@@ -231,12 +211,11 @@ def score(
     if explain:
         why.append(f"服务连续性：{note} (continuity)")
 
-    cap = svc.capacity_left / svc.capacity_per_month if svc.capacity_per_month else 0.0
-    comp["capacity"] = min(1.0, cap)
+    comp["capacity"] = capacity_component(svc)
     if explain:
         why.append(f"剩余名额：本月{svc.capacity_left}/{svc.capacity_per_month} (capacity left)")
 
-    total = _weighted(comp, weights)
+    total = weighted(comp, weights)
     if not explain:
         return Scored(service=svc, score=round(total, 6), components=comp)
     return Scored(
@@ -245,6 +224,44 @@ def score(
         components={k: round(v, 4) for k, v in comp.items()},
         reasons=why,
     )
+
+
+# The components that depend on the service (and its provider) alone; the batch computes them once per
+# service (pairs.py) and scoring.score per pair, from the same functions.
+
+
+def record_component(record: ProviderRecord, sla_hours: int) -> float:
+    window = 2.0 * sla_hours
+    speed = max(0.0, 1.0 - min(record.mean_response_hours, window) / window) if record.responded else NEUTRAL
+    speed = (speed * record.responded + NEUTRAL * PRIOR_WEIGHT) / (record.responded + PRIOR_WEIGHT)
+    completion = _smoothed(record.finished, record.finished + record.dropped)
+    helped = _smoothed(record.got_help, record.finished)
+    return (speed + completion + helped) / 3.0
+
+
+def freshness_component(svc: ServiceFacts, today: dt.date, stale_days: int) -> float:
+    if svc.assured_on is None:
+        return 0.0
+    age_days = (today - svc.assured_on).days
+    return 1.0 if age_days <= FRESH_DAYS else max(0.0, 1.0 - (age_days - FRESH_DAYS) / (stale_days - FRESH_DAYS))
+
+
+def funding_component(svc: ServiceFacts, funding: FundingFacts) -> float:
+    cost = svc.cost_per_case_fen
+    if cost == 0:
+        return 1.0
+    if funding.confirmed and funding.covered_fen >= cost:
+        return 1.0
+    if funding.confirmed and funding.covered_fen > 0:
+        return 0.5 * funding.covered_fen / cost
+    if funding.source in DECLARED_FUNDED:
+        return 0.7
+    return 0.3 * max(0.0, 1.0 - cost / EXPENSIVE_FEN)
+
+
+def capacity_component(svc: ServiceFacts) -> float:
+    cap = svc.capacity_left / svc.capacity_per_month if svc.capacity_per_month else 0.0
+    return min(1.0, cap)
 
 
 def _funding_note(cost: int, funding: FundingFacts) -> str:
@@ -259,28 +276,19 @@ def _funding_note(cost: int, funding: FundingFacts) -> str:
     return f"费用{cost / 100:.0f}元，暂无资金来源"
 
 
-def _weighted(comp: dict[str, float], weights: MatchWeights) -> float:
-    """Σ weight × component over the weights' total, summed in the components' fixed order."""
-    w = (
-        weights.category_fit,
-        weights.locality,
-        weights.provider_record,
-        weights.freshness,
-        weights.funding,
-        weights.continuity,
-        weights.capacity,
-    )
-    c = (
-        comp["category_fit"],
-        comp["locality"],
-        comp["provider_record"],
-        comp["freshness"],
-        comp["funding"],
-        comp["continuity"],
-        comp["capacity"],
-    )
+def weighted(comp: dict[str, float], weights: MatchWeights) -> float:
+    """Σ weight × component over the weights' total, summed in the order of COMPONENTS (pairs.py sums its
+    arrays in the same order, so both give the same float)."""
+    w = weight_vector(weights)
     total_w = sum(w) or 1.0
-    return sum(wk * ck for wk, ck in zip(w, c, strict=True)) / total_w
+    return sum(wk * comp[k] for wk, k in zip(w, COMPONENTS, strict=True)) / total_w
+
+
+COMPONENTS = ("category_fit", "locality", "provider_record", "freshness", "funding", "continuity", "capacity")
+
+
+def weight_vector(weights: MatchWeights) -> tuple[float, ...]:
+    return tuple(float(getattr(weights, k)) for k in COMPONENTS)
 
 
 def rank(scored: list[Scored]) -> list[Scored]:
