@@ -5,14 +5,9 @@ and need → sink directly at cost M (the need stays unassigned). Every need sen
 is n·M − Σ gains of the assignments made, and the minimum cost is the maximum total gain. Gains are
 positive integers (scores scaled), which keeps the solver exact.
 
-At district scale a need has a hundred eligible services or more, and the flow over every pair takes the
-solver seconds. Most pairs cannot matter: a need goes to one of its best services or to none. So the flow is
-solved first over each need's best ``TOP`` pairs, and the answer is then proved optimal for *all* pairs by LP
-duality: prices ``v`` on the services (zero where places are left) and ``u`` on the needs (zero where
-unassigned) with ``u[n] + v[s] ≥ gain[n, s]`` on every pair and equality on the assigned ones certify that no
-allocation of any pairs gains more (the transportation polytope is integral). The prices are the least ones
-the assignment implies, found as longest paths over the services (``_prices``). When no such prices exist
-(a pair left out would have paid), the flow is solved again with more pairs per need, up to all of them.
+The arcs go to the solver as arrays (one call per kind of arc), and only needs with an eligible pair are
+nodes: at district scale (100,000 needs, millions of pairs) building the network pair by pair in Python cost
+more than solving it.
 """
 
 from __future__ import annotations
@@ -25,11 +20,6 @@ import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 IntArray = npt.NDArray[np.int64]
-
-# Pairs per need in the first solve (doubled while the optimality proof fails).
-TOP = 12
-# Rounds of price relaxation before the proof gives up (a longer chain means pairs left out are needed).
-PRICE_ROUNDS = 200
 
 
 @dataclass(frozen=True)
@@ -46,7 +36,6 @@ class PairAllocation:
     service_of: IntArray
     total_gain: int
     optimal: bool
-    pairs_solved: int  # pairs in the last flow solved (all of them when no subset could be proved)
 
 
 def allocate(needs: Sequence[int], gains: Mapping[tuple[int, int], int], capacity: Mapping[int, int]) -> Allocation:
@@ -67,31 +56,29 @@ def allocate(needs: Sequence[int], gains: Mapping[tuple[int, int], int], capacit
 
 
 def allocate_pairs(
-    n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray, *, top: int = TOP
+    n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray
 ) -> PairAllocation:
     """The optimal allocation over pairs sorted by need then service (see the module's note)."""
     none = np.full(n_needs, -1, dtype=np.int64)
     usable = capacity[service] > 0 if len(service) else np.zeros(0, dtype=np.bool_)
     need, service, gain = need[usable], service[usable], gain[usable]
     if n_needs == 0 or len(need) == 0:
-        return PairAllocation(none, 0, True, 0)
-    # Rank of each pair among its need's pairs, best gain first (ties: service order).
-    order = np.lexsort((service, -gain, need))
-    starts = np.searchsorted(need[order], np.arange(n_needs))
-    rank = np.empty(len(need), dtype=np.int64)
-    rank[order] = np.arange(len(need)) - starts[need[order]]
-    degree = int(rank.max()) + 1
-    while True:
-        keep = rank < top if top < degree else np.ones(len(need), dtype=np.bool_)
-        service_of = _solve(n_needs, need[keep], service[keep], gain[keep], capacity)
-        solved = int(keep.sum())
-        total = int(gain[keep][service_of[need[keep]] == service[keep]].sum())
-        if top >= degree or _proved(service_of, need, service, gain, capacity):
-            return PairAllocation(service_of, total, True, solved)
-        top *= 2
+        return PairAllocation(none, 0, True)
+    service_of = _solve(n_needs, need, service, gain, capacity)
+    total = int(gain[service_of[need] == service].sum())
+    return PairAllocation(service_of, total, True)
 
 
 def _solve(n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray) -> IntArray:
+    """The flow over the pairs given; only the needs with a pair among them are nodes."""
+    present = np.unique(need)
+    service_of = np.full(n_needs, -1, dtype=np.int64)
+    if len(present):
+        service_of[present] = _solve_nodes(len(present), np.searchsorted(present, need), service, gain, capacity)
+    return service_of
+
+
+def _solve_nodes(n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray) -> IntArray:
     n_svc = len(capacity)
     source, sink = 0, 1 + n_needs + n_svc
     big = int(gain.max()) + 1
@@ -124,54 +111,6 @@ def _solve(n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capa
     return service_of
 
 
-def _proved(service_of: IntArray, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray) -> bool:
-    """Whether the assignment is optimal over all the pairs given: dual prices exist (the module's note)."""
-    prices = _prices(service_of, need, service, gain, len(capacity))
-    if prices is None:
-        return False
-    assigned = service_of >= 0
-    load = np.bincount(service_of[assigned], minlength=len(capacity))
-    full = load >= np.minimum(capacity, len(service_of))
-    if np.any((prices > 0) & ~full):
-        return False  # a place left unused would have paid
-    mine = service_of[need] == service
-    return bool(np.all(gain[mine] - prices[service[mine]] >= 0))  # no need is better off unassigned
-
-
-def _prices(
-    service_of: IntArray, need: IntArray, service: IntArray, gain: IntArray, n_svc: int
-) -> npt.NDArray[np.int64] | None:
-    """The least service prices with ``u[n] + v[s] ≥ gain`` on every pair, where ``u[n]`` is what need n keeps
-    of its assigned pair (``gain − v``) or 0 when unassigned: a longest-path relaxation over the services,
-    None when it does not settle (a positive cycle: the assignment is not optimal)."""
-    at = service_of[need]
-    free = at < 0
-    floor = np.zeros(n_svc, dtype=np.int64)  # unassigned needs: v[s] ≥ gain
-    np.maximum.at(floor, service[free], gain[free])
-    other = ~free & (at != service)
-    # Assigned needs: v[s] ≥ gain[n, s] − (gain[n, a] − v[a]) = v[a] + (gain[n, s] − gain[n, a]).
-    mine = at == service
-    kept = np.zeros(len(service_of), dtype=np.int64)
-    kept[need[mine]] = gain[mine]
-    src = at[other]
-    dst = service[other]
-    step = gain[other] - kept[need[other]]
-    by_dst = np.argsort(dst, kind="stable")
-    src, dst, step = src[by_dst], dst[by_dst], step[by_dst]
-    heads, first = np.unique(dst, return_index=True)
-    prices = floor.copy()
-    for _ in range(PRICE_ROUNDS):
-        if len(dst) == 0:
-            return prices
-        best = np.maximum.reduceat(prices[src] + step, first)
-        updated = prices.copy()
-        updated[heads] = np.maximum(updated[heads], best)
-        if np.array_equal(updated, prices):
-            return prices
-        prices = updated
-    return None
-
-
 def greedy(needs: Sequence[int], gains: Mapping[tuple[int, int], int], capacity: Mapping[int, int]) -> Allocation:
     """The obvious baseline: best pairs first. Kept for the benchmark's comparison, not used to allocate."""
     left = dict(capacity)
@@ -201,4 +140,4 @@ def greedy_pairs(n_needs: int, need: IntArray, service: IntArray, gain: IntArray
             places -= 1
             if not free or not places:
                 break
-    return PairAllocation(np.array(service_of, dtype=np.int64), total, False, len(need))
+    return PairAllocation(np.array(service_of, dtype=np.int64), total, False)

@@ -3,12 +3,13 @@ most urgent, best-fitting pairs get them (min-cost flow, see allocation.py)."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
@@ -50,7 +51,7 @@ async def load_batch(session: AsyncSession, settings: Settings, street_id: int |
             Need.urgency,
             Child.id,
             Child.birth_date,
-            Child.categories,
+            cast(Child.categories, String),
             Child.street_id,
             Child.community_id,
             Community.name,
@@ -63,12 +64,14 @@ async def load_batch(session: AsyncSession, settings: Settings, street_id: int |
     if street_id is not None:
         stmt = stmt.where(Need.street_id == street_id)
     today = clock.today()
-    rows = [
-        NeedRow(need_id, category, urgency, child_id, age_on(birth, today), categories, street, community, name)
-        for need_id, category, urgency, child_id, birth, categories, street, community, name in (
-            await session.execute(stmt)
-        )
-    ]
+    # A child's categories come as the JSON text: the few distinct lists are parsed once each.
+    kinds: dict[str, frozenset[str]] = {}
+    rows = []
+    for need_id, category, urgency, child_id, birth, raw, street, community, name in await session.execute(stmt):
+        kids = kinds.get(raw)
+        if kids is None:
+            kids = kinds[raw] = frozenset(json.loads(raw) if raw else ())
+        rows.append(NeedRow(need_id, category, urgency, child_id, age_on(birth, today), kids, street, community, name))
     needs = await needs_facts_of(session, rows)
     base, left = service_columns(clock.month_key())
     services = await service_facts(session, base.where(left > 0).order_by(Service.id))

@@ -25,6 +25,8 @@ from marketplace.settings import MatchWeights
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+# Candidate (need, service) cells per array block.
+BLOCK = 500_000
 
 
 @dataclass(frozen=True)
@@ -137,78 +139,100 @@ def score_pairs(
     need_community = np.array([community_index[n.community_name] for n in needs], dtype=np.int64)
     in_community = _contains(communities, [org_address[o] for o in orgs])
 
-    # Candidates: each (category, street) group of needs against the services of the category reaching it.
-    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    history = np.array([bool(n.current_orgs or n.helped_orgs) for n in needs], dtype=np.bool_)
+    declined = np.array([bool(n.declined_services) for n in needs], dtype=np.bool_)
+    w = scoring.weight_vector(weights)
+
+    def score_block(na: IntArray, sa: IntArray) -> tuple[FloatArray, IntArray]:
+        """The pairs' components as in scoring.score, weighted and summed in the order of scoring.weighted."""
+        targeted = (svc_kids[sa] & need_kids[na]) != 0
+        category_fit = fit06[sa] + np.where(targeted, 0.4 * 1.0, 0.4 * 0.6)
+        org = svc_org[sa]
+        covers = ~wide[sa] | org_covers[org, need_street[na]]
+        locality = np.where(in_community[need_community[na], org], 1.0, np.where(covers, 0.7, 0.4))
+        locality = np.where(remote[sa] & (locality < 0.7), 0.7, locality)
+        continuity = np.zeros(len(na))
+        for k in np.flatnonzero(history[na]).tolist():
+            n = needs[int(na[k])]
+            org_id = services[int(sa[k])].organization_id
+            continuity[k] = 1.0 if org_id in n.current_orgs else 0.6 if org_id in n.helped_orgs else 0.0
+        total = w[0] * category_fit
+        total += w[1] * locality
+        total += w[2] * record_part[sa]
+        total += w[3] * fresh_part[sa]
+        total += w[4] * fund_part[sa]
+        total += w[5] * continuity
+        total += w[6] * cap_part[sa]
+        total /= sum(w) or 1.0
+        score = _round6(total)
+        gain = np.maximum(1, np.rint(urgency[na] * score * scale)).astype(np.int64)
+        return score, gain
+
+    # Candidates: per category, the needs of the category against its services as one boolean matrix (age,
+    # child categories and street as array masks), in row slices that keep the arrays small (numpy hands
+    # large arrays back to the system, and fresh pages cost more than the arithmetic on them).
+    by_need_category: dict[str, list[int]] = defaultdict(list)
     for i, n in enumerate(needs):
-        groups[(n.category, int(need_street[i]))].append(i)
-    need_parts: list[IntArray] = []
-    svc_parts: list[IntArray] = []
-    for (category, street), members in groups.items():
+        by_need_category[n.category].append(i)
+    position = {s.service_id: j for j, s in enumerate(services)}
+    blocks: list[tuple[IntArray, IntArray, FloatArray, IntArray]] = []
+    for category, everyone in by_need_category.items():
         cand = category_services.get(category)
         if cand is None:
             continue
-        cand = cand[wide[cand] | reaches[cand, street]]
-        if not len(cand):
-            continue
-        idx = np.array(members, dtype=np.int64)
-        na = np.repeat(idx, len(cand))
-        sa = np.tile(cand, len(idx))
-        age = need_age[na]
-        kids = svc_kids[sa]
-        ok = (age_min[sa] <= age) & (age <= age_max[sa]) & ((kids == 0) | ((kids & need_kids[na]) != 0))
-        need_parts.append(na[ok])
-        svc_parts.append(sa[ok])
-    if not need_parts:
+        column = {int(j): k for k, j in enumerate(cand.tolist())}
+        step = max(1, BLOCK // len(cand))
+        for start in range(0, len(everyone), step):
+            members = everyone[start : start + step]
+            rows = np.array(members, dtype=np.int64)
+            age = need_age[rows][:, None]
+            kids = svc_kids[cand][None, :]
+            ok = (age_min[cand][None, :] <= age) & (age <= age_max[cand][None, :])
+            ok &= (kids == 0) | ((kids & need_kids[rows][:, None]) != 0)
+            ok &= wide[cand][None, :] | reaches[cand][:, need_street[rows]].T
+            # Services that declined the child before.
+            for r in np.flatnonzero(declined[rows]).tolist():
+                for sid in needs[members[r]].declined_services:
+                    k = column.get(position.get(sid, -1))
+                    if k is not None:
+                        ok[r, k] = False
+            r, k = np.nonzero(ok)
+            block_need, block_svc = rows[r], cand[k]
+            blocks.append((block_need, block_svc, *score_block(block_need, block_svc)))
+    if not blocks:
         return Pairs(empty, empty, np.zeros(0), empty)
-    na = np.concatenate(need_parts)
-    sa = np.concatenate(svc_parts)
-    # Services that declined the child before.
-    declined = [(i, n.declined_services) for i, n in enumerate(needs) if n.declined_services]
-    if declined:
-        position = {s.service_id: j for j, s in enumerate(services)}
-        drop = np.array(
-            [i * n_svc + position[sid] for i, sids in declined for sid in sids if sid in position], dtype=np.int64
-        )
-        if len(drop):
-            keep = ~np.isin(na * n_svc + sa, drop)
-            na, sa = na[keep], sa[keep]
-    order = np.argsort(na * n_svc + sa, kind="stable")
-    na, sa = na[order], sa[order]
-
-    # The pair components, as in scoring.score.
-    targeted = (svc_kids[sa] & need_kids[na]) != 0
-    category_fit = fit06[sa] + np.where(targeted, 0.4 * 1.0, 0.4 * 0.6)
-    org = svc_org[sa]
-    covers = ~wide[sa] | org_covers[org, need_street[na]]
-    locality = np.where(in_community[need_community[na], org], 1.0, np.where(covers, 0.7, 0.4))
-    locality = np.where(remote[sa] & (locality < 0.7), 0.7, locality)
-    continuity = np.zeros(len(na))
-    history = np.array([bool(n.current_orgs or n.helped_orgs) for n in needs], dtype=np.bool_)
-    for k in np.flatnonzero(history[na]).tolist():
-        n = needs[int(na[k])]
-        org_id = services[int(sa[k])].organization_id
-        continuity[k] = 1.0 if org_id in n.current_orgs else 0.6 if org_id in n.helped_orgs else 0.0
-
-    w = scoring.weight_vector(weights)
-    total = w[0] * category_fit
-    total = total + w[1] * locality
-    total = total + w[2] * record_part[sa]
-    total = total + w[3] * fresh_part[sa]
-    total = total + w[4] * fund_part[sa]
-    total = total + w[5] * continuity
-    total = total + w[6] * cap_part[sa]
-    total = total / (sum(w) or 1.0)
-    score = _round6(total)
-    gain = np.maximum(1, np.rint(urgency[na] * score * scale)).astype(np.int64)
-    return Pairs(na, sa, score, gain)
+    # Each block is in (need, service) order and a need is in one block: its pairs go to the need's place.
+    counts = np.zeros(len(needs), dtype=np.int64)
+    for block_need, *_ in blocks:
+        counts += np.bincount(block_need, minlength=len(needs))
+    offset = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    total_pairs = int(counts.sum())
+    out = Pairs(
+        np.empty(total_pairs, dtype=np.int64),
+        np.empty(total_pairs, dtype=np.int64),
+        np.empty(total_pairs, dtype=np.float64),
+        np.empty(total_pairs, dtype=np.int64),
+    )
+    for block_need, block_svc, block_score, block_gain in blocks:
+        first = np.searchsorted(block_need, block_need)  # where the need's run starts in the block
+        dest = offset[block_need] + np.arange(len(block_need)) - first
+        out.need[dest] = block_need
+        out.service[dest] = block_svc
+        out.score[dest] = block_score
+        out.gain[dest] = block_gain
+    return out
 
 
 def _round6(values: FloatArray) -> FloatArray:
-    """Python's ``round(x, 6)`` (correctly rounded) over an array: numpy's own rounding (scale, rint, unscale)
-    can differ in the last place, so values near a rounding boundary are rounded by Python."""
-    fast = np.round(values, 6)
-    scaled = values * 1e6
-    near = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
-    for k in np.flatnonzero(near).tolist():
-        fast[k] = round(float(values[k]), 6)
-    return fast
+    """Python's ``round(x, 6)`` over an array of non-negative floats, exactly: the product x·10⁶ is carried as
+    a float and its exact error (Dekker's two-product), so the half-way cases round to even as Python does
+    where numpy's own rounding (scale, rint, unscale) would round the inexact product."""
+    product = values * 1e6
+    high = values * 134217729.0  # 2**27 + 1: split values into two halves of 26 bits
+    high = high - (high - values)
+    low = values - high
+    error = (high * 1e6 - product) + low * 1e6  # product + error == values * 10**6 exactly
+    whole = np.floor(product)
+    beyond = (product - whole) - 0.5  # the exact fraction beyond one half is beyond + error
+    up = (beyond > -error) | ((beyond == -error) & (np.fmod(whole, 2.0) == 1.0))
+    return (whole + up) / 1e6
