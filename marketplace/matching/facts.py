@@ -59,7 +59,7 @@ class NeedRow(NamedTuple):
     urgency: int
     child_id: int
     age: int
-    child_categories: Sequence[str]
+    child_categories: Iterable[str]
     street_id: int
     community_id: int
     community_name: str

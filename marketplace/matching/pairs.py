@@ -191,13 +191,13 @@ def score_pairs(
             ok &= (kids == 0) | ((kids & need_kids[rows][:, None]) != 0)
             ok &= wide[cand][None, :] | reaches[cand][:, need_street[rows]].T
             # Services that declined the child before.
-            for r in np.flatnonzero(declined[rows]).tolist():
-                for sid in needs[members[r]].declined_services:
-                    k = column.get(position.get(sid, -1))
-                    if k is not None:
-                        ok[r, k] = False
-            r, k = np.nonzero(ok)
-            block_need, block_svc = rows[r], cand[k]
+            for row in np.flatnonzero(declined[rows]).tolist():
+                for sid in needs[members[row]].declined_services:
+                    col = column.get(position.get(sid, -1))
+                    if col is not None:
+                        ok[row, col] = False
+            at_row, at_col = np.nonzero(ok)
+            block_need, block_svc = rows[at_row], cand[at_col]
             blocks.append((block_need, block_svc, *score_block(block_need, block_svc)))
     if not blocks:
         return Pairs(empty, empty, np.zeros(0), empty)
@@ -235,4 +235,5 @@ def _round6(values: FloatArray) -> FloatArray:
     whole = np.floor(product)
     beyond = (product - whole) - 0.5  # the exact fraction beyond one half is beyond + error
     up = (beyond > -error) | ((beyond == -error) & (np.fmod(whole, 2.0) == 1.0))
-    return (whole + up) / 1e6
+    rounded: FloatArray = (whole + up) / 1e6
+    return rounded
