@@ -1,7 +1,7 @@
 """Batch allocation as a min-cost flow: the exact optimum of total urgency-weighted score under capacity.
 
-Network: source → need (capacity 1) → service (capacity 1, cost = M − gain) → sink (capacity = places left),
-and need → sink directly at cost M (the need stays unassigned). Every need sends one unit, so the total cost
+Network: need (one unit of supply) → service (capacity 1, cost = M − gain) → sink (capacity = places left),
+and need → sink directly at cost M (the need stays unassigned). Every need sends its unit, so the total cost
 is n·M − Σ gains of the assignments made, and the minimum cost is the maximum total gain. Gains are
 positive integers (scores scaled), which keeps the solver exact.
 
@@ -59,48 +59,44 @@ def allocate_pairs(
     n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray
 ) -> PairAllocation:
     """The optimal allocation over pairs sorted by need then service (see the module's note)."""
-    none = np.full(n_needs, -1, dtype=np.int64)
-    usable = capacity[service] > 0 if len(service) else np.zeros(0, dtype=np.bool_)
-    need, service, gain = need[usable], service[usable], gain[usable]
+    service_of = np.full(n_needs, -1, dtype=np.int64)
+    if len(need):
+        usable = capacity[service] > 0
+        if not usable.all():
+            need, service, gain = need[usable], service[usable], gain[usable]
     if n_needs == 0 or len(need) == 0:
-        return PairAllocation(none, 0, True)
-    service_of = _solve(n_needs, need, service, gain, capacity)
+        return PairAllocation(service_of, 0, True)
+    # Only needs with a pair are nodes: need is sorted, so its runs number them.
+    starts = np.empty(len(need), dtype=np.bool_)
+    starts[0] = True
+    np.not_equal(need[1:], need[:-1], out=starts[1:])
+    present = need[starts]
+    node = np.cumsum(starts) - 1
+    service_of[present] = _solve(len(present), node, service, gain, capacity)
     total = int(gain[service_of[need] == service].sum())
     return PairAllocation(service_of, total, True)
 
 
 def _solve(n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray) -> IntArray:
-    """The flow over the pairs given; only the needs with a pair among them are nodes."""
-    present = np.unique(need)
-    service_of = np.full(n_needs, -1, dtype=np.int64)
-    if len(present):
-        service_of[present] = _solve_nodes(len(present), np.searchsorted(present, need), service, gain, capacity)
-    return service_of
-
-
-def _solve_nodes(n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray) -> IntArray:
+    """The flow: need nodes 0..n-1 (one unit of supply each), service nodes after them, then the sink."""
     n_svc = len(capacity)
-    source, sink = 0, 1 + n_needs + n_svc
+    sink = n_needs + n_svc
     big = int(gain.max()) + 1
-    needs = np.arange(n_needs, dtype=np.int64)
-    svcs = np.arange(n_svc, dtype=np.int64)
     flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(
-        np.concatenate([np.zeros(n_needs, dtype=np.int64), 1 + needs]),
-        np.concatenate([1 + needs, np.full(n_needs, sink, dtype=np.int64)]),
-        np.ones(2 * n_needs, dtype=np.int64),
-        np.concatenate([np.zeros(n_needs, dtype=np.int64), np.full(n_needs, big, dtype=np.int64)]),
+    needs = np.arange(n_needs, dtype=np.int64)
+    flow.add_arcs_with_capacity_and_unit_cost(  # unassigned
+        needs, np.full(n_needs, sink, dtype=np.int64), np.ones(n_needs, dtype=np.int64), np.full(n_needs, big)
     )
     arcs = flow.add_arcs_with_capacity_and_unit_cost(
-        1 + need, 1 + n_needs + service, np.ones(len(need), dtype=np.int64), big - gain
+        need, n_needs + service, np.ones(len(need), dtype=np.int64), big - gain
     )
     flow.add_arcs_with_capacity_and_unit_cost(
-        1 + n_needs + svcs,
+        n_needs + np.arange(n_svc, dtype=np.int64),
         np.full(n_svc, sink, dtype=np.int64),
         np.minimum(capacity, n_needs),
         np.zeros(n_svc, dtype=np.int64),
     )
-    flow.set_node_supply(source, n_needs)
+    flow.set_nodes_supplies(needs, np.ones(n_needs, dtype=np.int64))
     flow.set_node_supply(sink, -n_needs)
     status = flow.solve()
     if status != flow.OPTIMAL:

@@ -5,7 +5,8 @@ stored batch runs. The work is done by the modules by job, re-exported here for 
 - scoring.py: eligibility and the transparent score (pure);
 - funding.py, ledger_funding.py: who pays, through a typed port over procurement and the funds;
 - plan.py: the five-society plan;
-- batch.py, allocation.py: the batch allocation of a street's or the district's open needs.
+- batch.py, pairs.py, allocation.py: the batch allocation of a street's or the district's open needs (every
+  eligible pair scored over arrays, then the min-cost flow).
 """
 
 from __future__ import annotations
