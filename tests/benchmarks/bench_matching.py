@@ -1,6 +1,8 @@
 """Matching benchmark: the match endpoint's latency over 1,000 and 10,000 services, and the batch allocation at
-Futian size (≈400 needs × 80 services) and Dongguan size (4,000 needs × 1,000 services) against a greedy
-baseline. Builds its own SQLite databases; run: .venv/bin/python tests/benchmarks/bench_matching.py [--quick]
+Futian size (≈400 needs × 80 services), Dongguan size (4,000 needs × 1,000 services) and district scale
+(100,000 needs × 5,000 services) against a greedy baseline, each table with the issue's targets and whether
+they are met. Builds its own SQLite databases; run: .venv/bin/python tests/benchmarks/bench_matching.py [--quick]
+(--quick: fewer requests, Futian only).
 """
 
 from __future__ import annotations
