@@ -22,7 +22,7 @@ from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
 from marketplace.cases.models import Need
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
-from marketplace.matching import scoring
+from marketplace.matching import pairs, scoring
 from marketplace.matching.facts import candidate_services, need_facts, provider_records, service_columns, service_facts
 from marketplace.matching.funding import (
     FundingPort,
@@ -74,22 +74,23 @@ async def match_need(
     services = await candidate_services(session, facts, month)
     records = await provider_records(session, {s.organization_id for s in services})
     args = scoring.weights_args(settings, today)
-    first = scoring.rank(
-        [
-            scoring.score(
-                facts,
-                s,
-                records[s.organization_id],
-                scoring.declared_funding(s),
-                settings.match_weights,
-                explain=False,
-                **args,
-            )
-            for s in services
-        ]
+    # Every candidate scored at once over arrays (the same numbers as scoring.score, see pairs.py), best first.
+    first = pairs.score_pairs(
+        [facts],
+        services,
+        records,
+        settings.match_weights,
+        today=today,
+        stale_days=settings.stale_listing_days,
+        sla_hours=settings.referral_sla_hours,
+        scale=1,
+    )
+    best = sorted(
+        zip(first.score.tolist(), first.service.tolist(), strict=True),
+        key=lambda sj: (-sj[0], services[sj[1]].service_id),
     )
     # Confirm who pays for the best of them, then score those again with the confirmed funding.
-    pool = first[: max(FUNDING_CHECK_POOL, limit)]
+    pool = [Scored(service=services[j], score=sc) for sc, j in best[: max(FUNDING_CHECK_POOL, limit)]]
     sources = await funding_sources(session, facts, [s.service for s in pool], today, FUNDING)
     confirmed: list[tuple[Scored, FundingFacts, dict[str, Any]]] = []
     for s in pool:
