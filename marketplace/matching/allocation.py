@@ -1,9 +1,13 @@
 """Batch allocation as a min-cost flow: the exact optimum of total urgency-weighted score under capacity.
 
-Network: source → need (capacity 1) → service (capacity 1, cost = M − gain) → sink (capacity = places left),
-and need → sink directly at cost M (the need stays unassigned). Every need sends one unit, so the total cost
+Network: need (one unit of supply) → service (capacity 1, cost = M − gain) → sink (capacity = places left),
+and need → sink directly at cost M (the need stays unassigned). Every need sends its unit, so the total cost
 is n·M − Σ gains of the assignments made, and the minimum cost is the maximum total gain. Gains are
 positive integers (scores scaled), which keeps the solver exact.
+
+The arcs go to the solver as arrays (one call per kind of arc), and only needs with an eligible pair are
+nodes: at district scale (100,000 needs, millions of pairs) building the network pair by pair in Python cost
+more than solving it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
+
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -21,36 +29,82 @@ class Allocation:
     optimal: bool
 
 
+@dataclass(frozen=True)
+class PairAllocation:
+    """The allocation over pair arrays: ``service_of[n]`` is the service position given to need n, or -1."""
+
+    service_of: IntArray
+    total_gain: int
+    optimal: bool
+
+
 def allocate(needs: Sequence[int], gains: Mapping[tuple[int, int], int], capacity: Mapping[int, int]) -> Allocation:
+    """The optimal allocation of needs (ids) to services (ids) for pair gains and places left."""
     if not needs:
         return Allocation({}, 0, True)
-    services = sorted({s for (_, s) in gains} & {s for s, c in capacity.items() if c > 0})
-    need_node = {n: 1 + i for i, n in enumerate(needs)}
-    svc_node = {s: 1 + len(needs) + j for j, s in enumerate(services)}
-    source, sink = 0, 1 + len(needs) + len(services)
-    big = max(gains.values(), default=0) + 1
-    flow = min_cost_flow.SimpleMinCostFlow()
-    for n in needs:
-        flow.add_arc_with_capacity_and_unit_cost(source, need_node[n], 1, 0)
-        flow.add_arc_with_capacity_and_unit_cost(need_node[n], sink, 1, big)
-    # Arcs in a fixed order (by need, then service): the solver is deterministic for a given arc order,
+    services = sorted({s for (_, s) in gains} | set(capacity))
+    need_pos = {n: i for i, n in enumerate(needs)}
+    svc_pos = {s: j for j, s in enumerate(services)}
+    # Pairs in a fixed order (by need, then service): the solver is deterministic for a given arc order,
     # so the same input gives the same assignment even among equally good ones.
-    pair_arcs: list[tuple[int, int, int]] = []
-    for (n, s), gain in sorted(gains.items()):
-        if s not in svc_node or n not in need_node:
-            continue
-        arc = flow.add_arc_with_capacity_and_unit_cost(need_node[n], svc_node[s], 1, big - gain)
-        pair_arcs.append((arc, n, s))
-    for s in services:
-        flow.add_arc_with_capacity_and_unit_cost(svc_node[s], sink, min(capacity[s], len(needs)), 0)
-    flow.set_node_supply(source, len(needs))
-    flow.set_node_supply(sink, -len(needs))
+    pairs = sorted((need_pos[n], svc_pos[s], g) for (n, s), g in gains.items() if n in need_pos)
+    arr = np.array(pairs, dtype=np.int64).reshape(-1, 3)
+    cap = np.array([max(0, capacity.get(s, 0)) for s in services], dtype=np.int64)
+    result = allocate_pairs(len(needs), arr[:, 0], arr[:, 1], arr[:, 2], cap)
+    assignments = {needs[i]: services[int(j)] for i, j in enumerate(result.service_of.tolist()) if j >= 0}
+    return Allocation(assignments, result.total_gain, result.optimal)
+
+
+def allocate_pairs(
+    n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray
+) -> PairAllocation:
+    """The optimal allocation over pairs sorted by need then service (see the module's note)."""
+    service_of = np.full(n_needs, -1, dtype=np.int64)
+    if len(need):
+        usable = capacity[service] > 0
+        if not usable.all():
+            need, service, gain = need[usable], service[usable], gain[usable]
+    if n_needs == 0 or len(need) == 0:
+        return PairAllocation(service_of, 0, True)
+    # Only needs with a pair are nodes: need is sorted, so its runs number them.
+    starts = np.empty(len(need), dtype=np.bool_)
+    starts[0] = True
+    np.not_equal(need[1:], need[:-1], out=starts[1:])
+    present = need[starts]
+    node = np.cumsum(starts) - 1
+    service_of[present] = _solve(len(present), node, service, gain, capacity)
+    total = int(gain[service_of[need] == service].sum())
+    return PairAllocation(service_of, total, True)
+
+
+def _solve(n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray) -> IntArray:
+    """The flow: need nodes 0..n-1 (one unit of supply each), service nodes after them, then the sink."""
+    n_svc = len(capacity)
+    sink = n_needs + n_svc
+    big = int(gain.max()) + 1
+    flow = min_cost_flow.SimpleMinCostFlow()
+    needs = np.arange(n_needs, dtype=np.int64)
+    flow.add_arcs_with_capacity_and_unit_cost(  # unassigned
+        needs, np.full(n_needs, sink, dtype=np.int64), np.ones(n_needs, dtype=np.int64), np.full(n_needs, big)
+    )
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(
+        need, n_needs + service, np.ones(len(need), dtype=np.int64), big - gain
+    )
+    flow.add_arcs_with_capacity_and_unit_cost(
+        n_needs + np.arange(n_svc, dtype=np.int64),
+        np.full(n_svc, sink, dtype=np.int64),
+        np.minimum(capacity, n_needs),
+        np.zeros(n_svc, dtype=np.int64),
+    )
+    flow.set_nodes_supplies(needs, np.ones(n_needs, dtype=np.int64))
+    flow.set_node_supply(sink, -n_needs)
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
-    assignments = {n: s for arc, n, s in pair_arcs if flow.flow(arc) > 0}
-    total = sum(gains[(n, s)] for n, s in assignments.items())
-    return Allocation(assignments, total, True)
+    used = flow.flows(arcs) > 0
+    service_of = np.full(n_needs, -1, dtype=np.int64)
+    service_of[need[used]] = service[used]
+    return service_of
 
 
 def greedy(needs: Sequence[int], gains: Mapping[tuple[int, int], int], capacity: Mapping[int, int]) -> Allocation:
@@ -63,3 +117,23 @@ def greedy(needs: Sequence[int], gains: Mapping[tuple[int, int], int], capacity:
             taken[n] = s
             left[s] -= 1
     return Allocation(taken, sum(gains[(n, s)] for n, s in taken.items()), False)
+
+
+def greedy_pairs(n_needs: int, need: IntArray, service: IntArray, gain: IntArray, capacity: IntArray) -> PairAllocation:
+    """``greedy`` over pair arrays (best gain first, ties by need then service)."""
+    order = np.lexsort((service, need, -gain))
+    left = capacity.tolist()
+    service_of = [-1] * n_needs
+    total = 0
+    free = n_needs
+    places = int(np.minimum(capacity, n_needs).sum())
+    for n, s, g in zip(need[order].tolist(), service[order].tolist(), gain[order].tolist(), strict=True):
+        if service_of[n] < 0 and left[s] > 0:
+            service_of[n] = s
+            left[s] -= 1
+            total += g
+            free -= 1
+            places -= 1
+            if not free or not places:
+                break
+    return PairAllocation(np.array(service_of, dtype=np.int64), total, False)

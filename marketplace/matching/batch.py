@@ -3,23 +3,27 @@ most urgent, best-fitting pairs get them (min-cost flow, see allocation.py)."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases.models import Child, Need
+from marketplace.cases.service import age_on
 from marketplace.errors import Forbidden, Invalid
 from marketplace.geography.models import Community, Street
-from marketplace.matching import allocation, scoring
-from marketplace.matching.facts import needs_facts, provider_records, service_columns, service_facts
+from marketplace.matching import allocation, pairs
+from marketplace.matching.facts import NeedRow, needs_facts_of, provider_records, service_columns, service_facts
 from marketplace.matching.models import MatchingRun
+from marketplace.matching.pairs import IntArray, Pairs
 from marketplace.matching.scoring import NeedFacts, ServiceFacts
+from marketplace.resources.models import Service
 from marketplace.settings import Settings
 
 # Gains are integers for the solver: urgency x score, in units of 1/SCALE.
@@ -28,15 +32,30 @@ SCALE = 10_000
 
 @dataclass
 class BatchProblem:
-    needs: list[NeedFacts]
-    services: list[ServiceFacts]
-    gains: dict[tuple[int, int], int]
-    scores: dict[tuple[int, int], float]
+    needs: list[NeedFacts]  # by need id
+    services: list[ServiceFacts]  # by service id
+    pairs: Pairs  # the eligible pairs, positions into needs and services
+
+    @property
+    def capacity(self) -> IntArray:
+        return np.array([s.capacity_left for s in self.services], dtype=np.int64)
 
 
 async def load_batch(session: AsyncSession, settings: Settings, street_id: int | None) -> BatchProblem:
+    """The open needs (of the street, or all), the services with places left this month and every eligible
+    pair scored: a few Core queries, then the pairs over arrays (pairs.py)."""
     stmt = (
-        select(Need, Child, Community.name)
+        select(
+            Need.id,
+            Need.category,
+            Need.urgency,
+            Child.id,
+            Child.birth_date,
+            cast(Child.categories, String),
+            Child.street_id,
+            Child.community_id,
+            Community.name,
+        )
         .join(Child, Child.id == Need.child_id)
         .join(Community, Community.id == Child.community_id)
         .where(Need.status == "open", Child.status == "active")
@@ -44,57 +63,64 @@ async def load_batch(session: AsyncSession, settings: Settings, street_id: int |
     )
     if street_id is not None:
         stmt = stmt.where(Need.street_id == street_id)
-    rows = [(n, c, name) for n, c, name in (await session.execute(stmt))]
-    needs = await needs_facts(session, rows)
+    today = clock.today()
+    # A child's categories come as the JSON text: the few distinct lists are parsed once each.
+    kinds: dict[str, frozenset[str]] = {}
+    rows = []
+    for need_id, category, urgency, child_id, birth, raw, street, community, name in await session.execute(stmt):
+        kids = kinds.get(raw)
+        if kids is None:
+            kids = kinds[raw] = frozenset(json.loads(raw) if raw else ())
+        rows.append(NeedRow(need_id, category, urgency, child_id, age_on(birth, today), kids, street, community, name))
+    needs = await needs_facts_of(session, rows)
     base, left = service_columns(clock.month_key())
-    services = await service_facts(session, base.where(left > 0))
+    services = await service_facts(session, base.where(left > 0).order_by(Service.id))
     records = await provider_records(session, {s.organization_id for s in services})
-    by_category: dict[str, list[ServiceFacts]] = defaultdict(list)
-    for s in services:
-        for c in s.categories:
-            by_category[c].append(s)
-    args = scoring.weights_args(settings, clock.today())
-    gains: dict[tuple[int, int], int] = {}
-    scores: dict[tuple[int, int], float] = {}
-    for need in needs:
-        for s in by_category.get(need.category, []):
-            if scoring.ineligibility(need, s) is not None:
-                continue
-            # Batch scoring uses the provider's declared funding: confirming a payer per pair would cost a
-            # query per pair, and the referral confirms it when it is sent.
-            sc = scoring.score(
-                need, s, records[s.organization_id], scoring.declared_funding(s), settings.match_weights, **args
+    # Batch scoring uses the provider's declared funding: confirming a payer per pair would cost a query per
+    # pair, and the referral confirms it when it is sent.
+    found = pairs.score_pairs(
+        needs,
+        services,
+        records,
+        settings.match_weights,
+        today=today,
+        stale_days=settings.stale_listing_days,
+        sla_hours=settings.referral_sla_hours,
+        scale=SCALE,
+    )
+    return BatchProblem(needs, services, found)
+
+
+def solve(problem: BatchProblem) -> tuple[allocation.PairAllocation, list[dict[str, Any]], list[dict[str, Any]]]:
+    p = problem.pairs
+    result = allocation.allocate_pairs(len(problem.needs), p.need, p.service, p.gain, problem.capacity)
+    chosen = result.service_of[p.need] == p.service
+    score_of = dict(zip(p.need[chosen].tolist(), p.score[chosen].tolist(), strict=True))
+    with_edges = np.zeros(len(problem.needs), dtype=np.bool_)
+    with_edges[p.need] = True
+    assignments = []
+    unassigned = []
+    for i, (need, j) in enumerate(zip(problem.needs, result.service_of.tolist(), strict=True)):
+        if j >= 0:
+            score = score_of[i]
+            assignments.append(
+                {
+                    "need_id": need.need_id,
+                    "service_id": problem.services[j].service_id,
+                    "score": score,
+                    "weighted_score": round(need.urgency * score, 6),
+                }
             )
-            scores[(need.need_id, s.service_id)] = sc.score
-            gains[(need.need_id, s.service_id)] = max(1, round(need.urgency * sc.score * SCALE))
-    return BatchProblem(needs, services, gains, scores)
-
-
-def solve(problem: BatchProblem) -> tuple[allocation.Allocation, list[dict[str, Any]], list[dict[str, Any]]]:
-    ids = [n.need_id for n in problem.needs]
-    capacity = {s.service_id: s.capacity_left for s in problem.services}
-    result = allocation.allocate(ids, problem.gains, capacity)
-    with_edges = {n for n, _ in problem.gains}
-    urgency = {n.need_id: n.urgency for n in problem.needs}
-    assignments = [
-        {
-            "need_id": n,
-            "service_id": s,
-            "score": problem.scores[(n, s)],
-            "weighted_score": round(urgency[n] * problem.scores[(n, s)], 6),
-        }
-        for n, s in sorted(result.assignments.items())
-    ]
-    unassigned = [
-        {
-            "need_id": n,
-            "urgency": urgency[n],
-            "reason": "capacity_exhausted" if n in with_edges else "no_eligible_service",
-            "reason_label": "名额已被更优先的需求占用" if n in with_edges else "没有符合条件的服务",
-        }
-        for n in ids
-        if n not in result.assignments
-    ]
+        else:
+            edges = bool(with_edges[i])
+            unassigned.append(
+                {
+                    "need_id": need.need_id,
+                    "urgency": need.urgency,
+                    "reason": "capacity_exhausted" if edges else "no_eligible_service",
+                    "reason_label": "名额已被更优先的需求占用" if edges else "没有符合条件的服务",
+                }
+            )
     return result, assignments, unassigned
 
 

@@ -7,11 +7,10 @@ the referral history behind the facts comes through the ``ReferralHistory`` port
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import exists, false, func, not_, or_, select
+from sqlalchemy import String, cast, exists, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
@@ -52,25 +51,60 @@ async def need_facts(session: AsyncSession, need: Need) -> NeedFacts:
     return facts[0]
 
 
+class NeedRow(NamedTuple):
+    """The columns of a need (and its child) that its facts are made of."""
+
+    need_id: int
+    category: str
+    urgency: int
+    child_id: int
+    age: int
+    child_categories: Iterable[str]
+    street_id: int
+    community_id: int
+    community_name: str
+
+
 async def needs_facts(session: AsyncSession, rows: Sequence[tuple[Need, Child, str]]) -> list[NeedFacts]:
     """The facts of many needs, each with its child and the child's community name, in a few queries."""
-    history = await referral_history().children(session, sorted({c.id for _, c, _ in rows}))
-    none = ChildHistory()
     today = clock.today()
+    return await needs_facts_of(
+        session,
+        [
+            NeedRow(
+                need.id,
+                need.category,
+                need.urgency,
+                child.id,
+                cases.age_on(child.birth_date, today),
+                child.categories,
+                child.street_id,
+                child.community_id,
+                community_name,
+            )
+            for need, child, community_name in rows
+        ],
+    )
+
+
+async def needs_facts_of(session: AsyncSession, rows: Sequence[NeedRow]) -> list[NeedFacts]:
+    """The facts of needs read as plain rows, with the children's referral history (one query per 900)."""
+    history = await referral_history().children(session, sorted({r.child_id for r in rows}))
+    none = ChildHistory()
     facts = []
-    for need, child, community_name in rows:
-        past = history.get(child.id, none)
+    for r in rows:
+        past = history.get(r.child_id, none)
         facts.append(
             NeedFacts(
-                need_id=need.id,
-                child_id=child.id,
-                category=need.category,
-                urgency=need.urgency,
-                age=cases.age_on(child.birth_date, today),
-                child_categories=frozenset(child.categories),
-                street_id=child.street_id,
-                community_id=child.community_id,
-                community_name=community_name,
+                need_id=r.need_id,
+                child_id=r.child_id,
+                category=r.category,
+                urgency=r.urgency,
+                age=r.age,
+                child_categories=frozenset(r.child_categories),
+                street_id=r.street_id,
+                community_id=r.community_id,
+                community_name=r.community_name,
                 declined_services=past.declined_services,
                 current_orgs=past.current_orgs,
                 helped_orgs=past.helped_orgs,
@@ -88,8 +122,21 @@ def _booked(month: str) -> Any:
     )
 
 
+def _codes(column: Any, owner: Any) -> Any:
+    """A service's (or organization's) set of codes as one comma-joined string: sets ride in the main query."""
+    return (
+        select(func.aggregate_strings(cast(column, String), ","))
+        .where(owner)
+        .correlate(Service, Organization)
+        .scalar_subquery()
+    )
+
+
 def service_columns(month: str) -> Any:
-    """The published services of approved providers with their places left in the month, and that column."""
+    """The published services of approved providers with their places left in the month, and that column.
+
+    One statement carries everything scoring reads, the category, child-category and street sets included
+    (as comma-joined strings), so a candidate set costs one round trip."""
     left = (Service.capacity_per_month - func.coalesce(_booked(month), 0)).label("capacity_left")
     return (
         select(
@@ -107,76 +154,69 @@ def service_columns(month: str) -> Any:
             Service.funding_source,
             Service.delivery_mode,
             Service.assured_on,
+            _codes(ServiceCategory.code, ServiceCategory.service_id == Service.id).label("categories"),
+            _codes(ServiceChildCategory.code, ServiceChildCategory.service_id == Service.id).label("child_categories"),
+            _codes(ServiceStreet.street_id, ServiceStreet.service_id == Service.id).label("street_ids"),
+            _codes(OrganizationStreet.street_id, OrganizationStreet.organization_id == Organization.id).label(
+                "organization_streets"
+            ),
         )
         .join(Organization, Organization.id == Service.organization_id)
         .where(Service.status == "published", Organization.status == "approved")
     ), left
 
 
+def _split(joined: str | None) -> frozenset[str]:
+    return frozenset(joined.split(",")) if joined else frozenset()
+
+
+def _split_ids(joined: str | None) -> frozenset[int]:
+    return frozenset(int(v) for v in joined.split(",")) if joined else frozenset()
+
+
 async def service_facts(session: AsyncSession, stmt: Any) -> list[ServiceFacts]:
     """The services a ``service_columns`` statement selects, with their categories and streets."""
-    base = (await session.execute(stmt)).all()
-    if not base:
-        return []
-    ids = [r.id for r in base]
-    cats: dict[int, set[str]] = defaultdict(set)
-    kids: dict[int, set[str]] = defaultdict(set)
-    streets: dict[int, set[int]] = defaultdict(set)
-    org_streets: dict[int, set[int]] = defaultdict(set)
-    org_ids = sorted({r.organization_id for r in base})
-    for chunk in chunks(ids):
-        for sid, code in await session.execute(
-            select(ServiceCategory.service_id, ServiceCategory.code).where(ServiceCategory.service_id.in_(chunk))
-        ):
-            cats[sid].add(code)
-        for sid, code in await session.execute(
-            select(ServiceChildCategory.service_id, ServiceChildCategory.code).where(
-                ServiceChildCategory.service_id.in_(chunk)
+    rows = (await session.execute(stmt)).all()
+    # Organizations repeat over their services: their street sets are built once.
+    org_streets: dict[int, frozenset[int]] = {}
+    out = []
+    for r in rows:
+        streets = org_streets.get(r.organization_id)
+        if streets is None:
+            streets = org_streets[r.organization_id] = _split_ids(r.organization_streets)
+        out.append(
+            ServiceFacts(
+                service_id=r.id,
+                organization_id=r.organization_id,
+                title=r.title,
+                organization_name=r.organization_name,
+                organization_address=r.organization_address or "",
+                organization_streets=streets,
+                categories=_split(r.categories),
+                child_categories=_split(r.child_categories),
+                age_min=r.age_min,
+                age_max=r.age_max,
+                district_wide=bool(r.district_wide),
+                street_ids=_split_ids(r.street_ids),
+                capacity_per_month=r.capacity_per_month,
+                capacity_left=max(0, int(r.capacity_left)),
+                cost_per_case_fen=r.cost_per_case_fen,
+                funding_source=r.funding_source,
+                delivery_mode=r.delivery_mode,
+                assured_on=r.assured_on,
             )
-        ):
-            kids[sid].add(code)
-        for sid, street in await session.execute(
-            select(ServiceStreet.service_id, ServiceStreet.street_id).where(ServiceStreet.service_id.in_(chunk))
-        ):
-            streets[sid].add(street)
-    for chunk in chunks(org_ids):
-        for oid, street in await session.execute(
-            select(OrganizationStreet.organization_id, OrganizationStreet.street_id).where(
-                OrganizationStreet.organization_id.in_(chunk)
-            )
-        ):
-            org_streets[oid].add(street)
-    return [
-        ServiceFacts(
-            service_id=r.id,
-            organization_id=r.organization_id,
-            title=r.title,
-            organization_name=r.organization_name,
-            organization_address=r.organization_address or "",
-            organization_streets=frozenset(org_streets[r.organization_id]),
-            categories=frozenset(cats[r.id]),
-            child_categories=frozenset(kids[r.id]),
-            age_min=r.age_min,
-            age_max=r.age_max,
-            district_wide=bool(r.district_wide),
-            street_ids=frozenset(streets[r.id]),
-            capacity_per_month=r.capacity_per_month,
-            capacity_left=max(0, int(r.capacity_left)),
-            cost_per_case_fen=r.cost_per_case_fen,
-            funding_source=r.funding_source,
-            delivery_mode=r.delivery_mode,
-            assured_on=r.assured_on,
         )
-        for r in base
-    ]
+    return out
 
 
 async def candidate_services(session: AsyncSession, need: NeedFacts, month: str) -> list[ServiceFacts]:
     """Every hard rule as SQL, so only eligible services leave the database."""
     stmt, left = service_columns(month)
     kids = list(need.child_categories)
+    # The category drives the query: its index gives the few services of the category, where an EXISTS
+    # per row would walk every published service (SQLite plans the status index first without it).
     stmt = stmt.where(
-        exists().where(ServiceCategory.service_id == Service.id, ServiceCategory.code == need.category),
+        Service.id.in_(select(ServiceCategory.service_id).where(ServiceCategory.code == need.category)),
         Service.age_min <= need.age,
         Service.age_max >= need.age,
         or_(

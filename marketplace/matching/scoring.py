@@ -149,7 +149,10 @@ def score(
     today: dt.date,
     stale_days: int,
     sla_hours: int,
+    explain: bool = True,
 ) -> Scored:
+    """The pair's score with its components and, when ``explain``, the reasons in words (ranking many
+    candidates needs only the number: the words are written for the ones shown)."""
     comp: dict[str, float] = {}
     why: list[str] = []
 
@@ -157,11 +160,12 @@ def score(
     specificity = max(0.4, 1.0 - 0.15 * (len(svc.categories) - 1))
     targeted = 1.0 if svc.child_categories & need.child_categories else 0.6
     comp["category_fit"] = 0.6 * specificity + 0.4 * targeted
-    why.append(
-        f"类别匹配：服务涵盖{len(svc.categories)}个类别"
-        + ("，专门面向此类儿童" if targeted == 1.0 else "，面向所有儿童")
-        + " (category fit)"
-    )
+    if explain:
+        why.append(
+            f"类别匹配：服务涵盖{len(svc.categories)}个类别"
+            + ("，专门面向此类儿童" if targeted == 1.0 else "，面向所有儿童")
+            + " (category fit)"
+        )
 
     if need.community_name and need.community_name in svc.organization_address:
         locality, where = 1.0, "机构位于本社区"
@@ -172,15 +176,13 @@ def score(
     if svc.delivery_mode in REMOTE_MODES and locality < 0.7:
         locality, where = 0.7, "线上/电话服务，距离不影响"
     comp["locality"] = locality
-    why.append(f"就近：{where} (locality)")
+    if explain:
+        why.append(f"就近：{where} (locality)")
 
-    window = 2.0 * sla_hours
-    speed = max(0.0, 1.0 - min(record.mean_response_hours, window) / window) if record.responded else NEUTRAL
-    speed = (speed * record.responded + NEUTRAL * PRIOR_WEIGHT) / (record.responded + PRIOR_WEIGHT)
-    completion = _smoothed(record.finished, record.finished + record.dropped)
-    helped = _smoothed(record.got_help, record.finished)
-    comp["provider_record"] = (speed + completion + helped) / 3.0
-    if record.responded or record.finished:
+    comp["provider_record"] = record_component(record, sla_hours)
+    if not explain:
+        pass
+    elif record.responded or record.finished:
         why.append(
             f"机构记录：平均{record.mean_response_hours:.0f}小时响应，完成{record.finished}例，"
             f"其中{record.got_help:.0f}例儿童得到帮助 (provider record)"
@@ -188,28 +190,16 @@ def score(
     else:
         why.append("机构记录：新机构，按中性值计 (new provider: neutral prior)")
 
-    if svc.assured_on is None:
-        fresh, note = 0.0, "信息从未确认"
-    else:
-        age_days = (today - svc.assured_on).days
-        fresh = 1.0 if age_days <= FRESH_DAYS else max(0.0, 1.0 - (age_days - FRESH_DAYS) / (stale_days - FRESH_DAYS))
-        note = f"{age_days}天前确认"
-    comp["freshness"] = fresh
-    why.append(f"信息时效：{note} (listing freshness)")
+    comp["freshness"] = freshness_component(svc, today, stale_days)
+    if explain:
+        if svc.assured_on is None:
+            why.append("信息时效：信息从未确认 (listing freshness)")
+        else:
+            why.append(f"信息时效：{(today - svc.assured_on).days}天前确认 (listing freshness)")
 
-    cost = svc.cost_per_case_fen
-    if cost == 0:
-        money, note = 1.0, "免费服务"
-    elif funding.confirmed and funding.covered_fen >= cost:
-        money, note = 1.0, f"费用{cost / 100:.0f}元，已有资金来源（{funding.source}）"
-    elif funding.confirmed and funding.covered_fen > 0:
-        money, note = 0.5 * funding.covered_fen / cost, f"费用{cost / 100:.0f}元，资金仅覆盖部分"
-    elif funding.source in DECLARED_FUNDED:
-        money, note = 0.7, f"费用{cost / 100:.0f}元，机构申报由{funding.source}支付，待确认"
-    else:
-        money, note = 0.3 * max(0.0, 1.0 - cost / EXPENSIVE_FEN), f"费用{cost / 100:.0f}元，暂无资金来源"
-    comp["funding"] = money
-    why.append(f"费用与资金：{note} (cost and funding)")
+    comp["funding"] = funding_component(svc, funding)
+    if explain:
+        why.append(f"费用与资金：{_funding_note(svc.cost_per_case_fen, funding)} (cost and funding)")
 
     if svc.organization_id in need.current_orgs:
         cont, note = 1.0, "该儿童正在接受本机构服务"
@@ -218,29 +208,87 @@ def score(
     else:
         cont, note = 0.0, "无既往服务关系"
     comp["continuity"] = cont
-    why.append(f"服务连续性：{note} (continuity)")
+    if explain:
+        why.append(f"服务连续性：{note} (continuity)")
 
-    cap = svc.capacity_left / svc.capacity_per_month if svc.capacity_per_month else 0.0
-    comp["capacity"] = min(1.0, cap)
-    why.append(f"剩余名额：本月{svc.capacity_left}/{svc.capacity_per_month} (capacity left)")
+    comp["capacity"] = capacity_component(svc)
+    if explain:
+        why.append(f"剩余名额：本月{svc.capacity_left}/{svc.capacity_per_month} (capacity left)")
 
-    w = {
-        "category_fit": weights.category_fit,
-        "locality": weights.locality,
-        "provider_record": weights.provider_record,
-        "freshness": weights.freshness,
-        "funding": weights.funding,
-        "continuity": weights.continuity,
-        "capacity": weights.capacity,
-    }
-    total_w = sum(w.values()) or 1.0
-    total = sum(w[k] * comp[k] for k in w) / total_w
+    total = weighted(comp, weights)
+    if not explain:
+        return Scored(service=svc, score=round(total, 6), components=comp)
     return Scored(
         service=svc,
         score=round(total, 6),
         components={k: round(v, 4) for k, v in comp.items()},
         reasons=why,
     )
+
+
+# The components that depend on the service (and its provider) alone; the batch computes them once per
+# service (pairs.py) and scoring.score per pair, from the same functions.
+
+
+def record_component(record: ProviderRecord, sla_hours: int) -> float:
+    window = 2.0 * sla_hours
+    speed = max(0.0, 1.0 - min(record.mean_response_hours, window) / window) if record.responded else NEUTRAL
+    speed = (speed * record.responded + NEUTRAL * PRIOR_WEIGHT) / (record.responded + PRIOR_WEIGHT)
+    completion = _smoothed(record.finished, record.finished + record.dropped)
+    helped = _smoothed(record.got_help, record.finished)
+    return (speed + completion + helped) / 3.0
+
+
+def freshness_component(svc: ServiceFacts, today: dt.date, stale_days: int) -> float:
+    if svc.assured_on is None:
+        return 0.0
+    age_days = (today - svc.assured_on).days
+    return 1.0 if age_days <= FRESH_DAYS else max(0.0, 1.0 - (age_days - FRESH_DAYS) / (stale_days - FRESH_DAYS))
+
+
+def funding_component(svc: ServiceFacts, funding: FundingFacts) -> float:
+    cost = svc.cost_per_case_fen
+    if cost == 0:
+        return 1.0
+    if funding.confirmed and funding.covered_fen >= cost:
+        return 1.0
+    if funding.confirmed and funding.covered_fen > 0:
+        return 0.5 * funding.covered_fen / cost
+    if funding.source in DECLARED_FUNDED:
+        return 0.7
+    return 0.3 * max(0.0, 1.0 - cost / EXPENSIVE_FEN)
+
+
+def capacity_component(svc: ServiceFacts) -> float:
+    cap = svc.capacity_left / svc.capacity_per_month if svc.capacity_per_month else 0.0
+    return min(1.0, cap)
+
+
+def _funding_note(cost: int, funding: FundingFacts) -> str:
+    if cost == 0:
+        return "免费服务"
+    if funding.confirmed and funding.covered_fen >= cost:
+        return f"费用{cost / 100:.0f}元，已有资金来源（{funding.source}）"
+    if funding.confirmed and funding.covered_fen > 0:
+        return f"费用{cost / 100:.0f}元，资金仅覆盖部分"
+    if funding.source in DECLARED_FUNDED:
+        return f"费用{cost / 100:.0f}元，机构申报由{funding.source}支付，待确认"
+    return f"费用{cost / 100:.0f}元，暂无资金来源"
+
+
+def weighted(comp: dict[str, float], weights: MatchWeights) -> float:
+    """Σ weight × component over the weights' total, summed in the order of COMPONENTS (pairs.py sums its
+    arrays in the same order, so both give the same float)."""
+    w = weight_vector(weights)
+    total_w = sum(w) or 1.0
+    return sum(wk * comp[k] for wk, k in zip(w, COMPONENTS, strict=True)) / total_w
+
+
+COMPONENTS = ("category_fit", "locality", "provider_record", "freshness", "funding", "continuity", "capacity")
+
+
+def weight_vector(weights: MatchWeights) -> tuple[float, ...]:
+    return tuple(float(getattr(weights, k)) for k in COMPONENTS)
 
 
 def rank(scored: list[Scored]) -> list[Scored]:

@@ -5,7 +5,8 @@ stored batch runs. The work is done by the modules by job, re-exported here for 
 - scoring.py: eligibility and the transparent score (pure);
 - funding.py, ledger_funding.py: who pays, through a typed port over procurement and the funds;
 - plan.py: the five-society plan;
-- batch.py, allocation.py: the batch allocation of a street's or the district's open needs.
+- batch.py, pairs.py, allocation.py: the batch allocation of a street's or the district's open needs (every
+  eligible pair scored over arrays, then the min-cost flow).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
 from marketplace.cases.models import Need
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
-from marketplace.matching import scoring
+from marketplace.matching import pairs, scoring
 from marketplace.matching.facts import candidate_services, need_facts, provider_records, service_columns, service_facts
 from marketplace.matching.funding import (
     FundingPort,
@@ -32,7 +33,7 @@ from marketplace.matching.funding import (
 from marketplace.matching.ledger_funding import LedgerFunding
 from marketplace.matching.models import MatchingRun
 from marketplace.matching.plan import build_plan, plan_context
-from marketplace.matching.scoring import NeedFacts, Scored
+from marketplace.matching.scoring import FundingFacts, NeedFacts, Scored
 from marketplace.pagination import fetch_page
 from marketplace.resources.models import Service
 from marketplace.settings import Settings
@@ -73,26 +74,40 @@ async def match_need(
     services = await candidate_services(session, facts, month)
     records = await provider_records(session, {s.organization_id for s in services})
     args = scoring.weights_args(settings, today)
-    first = scoring.rank(
-        [
-            scoring.score(
-                facts, s, records[s.organization_id], scoring.declared_funding(s), settings.match_weights, **args
-            )
-            for s in services
-        ]
+    # Every candidate scored at once over arrays (the same numbers as scoring.score, see pairs.py), best first.
+    first = pairs.score_pairs(
+        [facts],
+        services,
+        records,
+        settings.match_weights,
+        today=today,
+        stale_days=settings.stale_listing_days,
+        sla_hours=settings.referral_sla_hours,
+        scale=1,
+    )
+    best = sorted(
+        zip(first.score.tolist(), first.service.tolist(), strict=True),
+        key=lambda sj: (-sj[0], services[sj[1]].service_id),
     )
     # Confirm who pays for the best of them, then score those again with the confirmed funding.
-    pool = first[: max(FUNDING_CHECK_POOL, limit)]
+    pool = [Scored(service=services[j], score=sc) for sc, j in best[: max(FUNDING_CHECK_POOL, limit)]]
     sources = await funding_sources(session, facts, [s.service for s in pool], today, FUNDING)
-    confirmed: list[tuple[Scored, dict[str, Any]]] = []
+    confirmed: list[tuple[Scored, FundingFacts, dict[str, Any]]] = []
     for s in pool:
         funding, plan_funding = choose_funding(s.service, sources)
         rescored = scoring.score(
-            facts, s.service, records[s.service.organization_id], funding, settings.match_weights, **args
+            facts, s.service, records[s.service.organization_id], funding, settings.match_weights, explain=False, **args
         )
-        confirmed.append((rescored, plan_funding))
+        confirmed.append((rescored, funding, plan_funding))
     confirmed.sort(key=lambda sp: (-sp[0].score, sp[0].service.service_id))
-    top = confirmed[:limit]
+    # The reasons in words only for the candidates shown.
+    top = [
+        (
+            scoring.score(facts, s.service, records[s.service.organization_id], f, settings.match_weights, **args),
+            pf,
+        )
+        for s, f, pf in confirmed[:limit]
+    ]
     ctx = await plan_context(session, facts, {s.service.organization_id for s, _ in top})
     return need, [Candidate(s, build_plan(ctx, facts, s.service, f)) for s, f in top], len(services)
 

@@ -35,28 +35,31 @@ class ReferralHistory:
         current: dict[int, set[int]] = defaultdict(set)
         helped: dict[int, set[int]] = defaultdict(set)
         ids = sorted(set(child_ids))
-        for chunk in _chunks(ids):
-            result = await session.execute(
-                select(
-                    Referral.child_id, Referral.service_id, Referral.organization_id, Referral.status, Referral.outcome
-                )
-                .where(Referral.child_id.in_(chunk))
-                .where(Referral.status.in_(("declined", *SERVING, *FINISHED)))
-            )
-            for child_id, service_id, org_id, status, outcome in result:
+        query = select(
+            Referral.child_id, Referral.service_id, Referral.organization_id, Referral.status, Referral.outcome
+        ).where(Referral.status.in_(("declined", *SERVING, *FINISHED)))
+        # Many children (a district's batch): one pass over the referrals beats a hundred IN (...) queries.
+        wanted = set(ids) if len(ids) > 4 * CHUNK else None
+        queries = [query] if wanted is not None else [query.where(Referral.child_id.in_(c)) for c in _chunks(ids)]
+        for stmt in queries:
+            for child_id, service_id, org_id, status, outcome in await session.execute(stmt):
+                if wanted is not None and child_id not in wanted:
+                    continue
                 if status == "declined":
                     declined[child_id].add(service_id)
                 elif status in SERVING:
                     current[child_id].add(org_id)
                 elif outcome in HELPED:
                     helped[child_id].add(org_id)
+        # Only the children with a history: the port lets the others be missing (a district batch asks for
+        # every child, and most have none).
         return {
             child_id: ChildHistory(
-                declined_services=frozenset(declined[child_id]),
-                current_orgs=frozenset(current[child_id]),
-                helped_orgs=frozenset(helped[child_id]),
+                declined_services=frozenset(declined.get(child_id, ())),
+                current_orgs=frozenset(current.get(child_id, ())),
+                helped_orgs=frozenset(helped.get(child_id, ())),
             )
-            for child_id in ids
+            for child_id in sorted(declined.keys() | current.keys() | helped.keys())
         }
 
     async def providers(
