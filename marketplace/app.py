@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     load_models()
     db = Database(settings)
-    audits = audit_writer.AuditWriter(db.engine)
+    audits = audit_writer.AuditWriter(db.engine, db.sync_write_engine)
 
     stores = admin.stores(settings, db)
 

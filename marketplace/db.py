@@ -108,6 +108,8 @@ class Database:
         self.settings = settings
         url = settings.async_database_url
         self.sync_read_engine: Engine | None = None
+        # A SQLite file's synchronous writer, for work done whole in a worker thread (the audit writer's commits).
+        self.sync_write_engine: Engine | None = None
         if settings.is_sqlite:
             self.engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None)
             _sqlite_pragmas(self.engine, settings, immediate=True)
@@ -116,6 +118,8 @@ class Database:
             if ":memory:" not in url:
                 self.sync_read_engine = create_engine(settings.sync_database_url, pool_size=4, max_overflow=8)
                 _sqlite_pragmas(self.sync_read_engine, settings, immediate=False, query_only=True)
+                self.sync_write_engine = create_engine(settings.sync_database_url, pool_size=1, max_overflow=4)
+                _sqlite_pragmas(self.sync_write_engine, settings, immediate=True)
         else:
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.read_engine = self.engine
@@ -147,8 +151,9 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
-        if self.sync_read_engine is not None:
-            self.sync_read_engine.dispose()
+        for engine in (self.sync_read_engine, self.sync_write_engine):
+            if engine is not None:
+                engine.dispose()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -17,6 +17,18 @@ from tests.cases.support import Cases
 from tests.conftest import assert_problem
 
 
+@pytest.fixture(params=["async", "thread"])
+def commits_on(request: pytest.FixtureRequest, db: Database) -> str:
+    """Both ways the writer commits: through the async engine, or whole in a worker thread (a SQLite file's)."""
+    if request.param == "thread" and db.sync_write_engine is None:
+        pytest.skip("commits in a worker thread are a SQLite file's")
+    return str(request.param)
+
+
+def writer_for(db: Database, commits_on: str) -> AuditWriter:
+    return AuditWriter(db.engine, db.sync_write_engine if commits_on == "thread" else None)
+
+
 def rows(action: str, *ids: int) -> list[dict[str, Any]]:
     return audit.rows_for(None, action, "child", ids, ["name"])
 
@@ -34,7 +46,9 @@ class Inserts:
 
     def __init__(self, db: Database) -> None:
         self.count = 0
-        event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
+        for engine in (db.engine.sync_engine, db.sync_write_engine):
+            if engine is not None:
+                event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
@@ -66,8 +80,8 @@ async def refuse_audit_inserts(db: Database) -> None:
             )
 
 
-async def test_concurrent_appends_share_one_transaction_and_one_insert(db: Database) -> None:
-    writer = AuditWriter(db.engine)
+async def test_concurrent_appends_share_one_transaction_and_one_insert(db: Database, commits_on: str) -> None:
+    writer = writer_for(db, commits_on)
     inserts = Inserts(db)
     # The first append finds the writer idle and commits its row at once; the 99 that arrive while that commit runs
     # are queued and go out together in the next one.
@@ -82,8 +96,8 @@ async def test_concurrent_appends_share_one_transaction_and_one_insert(db: Datab
     await writer.close()
 
 
-async def test_a_failed_commit_fails_every_waiter_and_keeps_none_of_its_rows(db: Database) -> None:
-    writer = AuditWriter(db.engine)
+async def test_a_failed_commit_fails_every_waiter_and_keeps_none_of_its_rows(db: Database, commits_on: str) -> None:
+    writer = writer_for(db, commits_on)
     await refuse_audit_inserts(db)
     results = await asyncio.gather(*(writer.append(rows("read", i)) for i in range(1, 21)), return_exceptions=True)
     assert len(results) == 20
@@ -93,8 +107,8 @@ async def test_a_failed_commit_fails_every_waiter_and_keeps_none_of_its_rows(db:
     await writer.close()
 
 
-async def test_one_bad_row_fails_its_whole_batch_not_the_next(db: Database) -> None:
-    writer = AuditWriter(db.engine)
+async def test_one_bad_row_fails_its_whole_batch_not_the_next(db: Database, commits_on: str) -> None:
+    writer = writer_for(db, commits_on)
     bad = rows("read", 99)
     bad[0]["action"] = None  # NOT NULL: the database refuses the batch this row is in
     first = asyncio.ensure_future(writer.append(rows("read", 1)))
@@ -108,8 +122,8 @@ async def test_one_bad_row_fails_its_whole_batch_not_the_next(db: Database) -> N
     await writer.close()
 
 
-async def test_close_commits_queued_rows_even_of_a_cancelled_waiter_then_refuses(db: Database) -> None:
-    writer = AuditWriter(db.engine)
+async def test_close_commits_queued_rows_even_of_a_cancelled_waiter_then_refuses(db: Database, commits_on: str) -> None:
+    writer = writer_for(db, commits_on)
     first = asyncio.ensure_future(writer.append(rows("read", 1)))
     await asyncio.sleep(0)
     gone = asyncio.ensure_future(writer.append(rows("read", 2)))  # queued behind the first commit
@@ -127,8 +141,8 @@ async def test_close_commits_queued_rows_even_of_a_cancelled_waiter_then_refuses
     assert await audited(db) == [("read", 1), ("read", 2)]
 
 
-async def test_close_waits_for_appends_in_flight(db: Database) -> None:
-    writer = AuditWriter(db.engine)
+async def test_close_waits_for_appends_in_flight(db: Database, commits_on: str) -> None:
+    writer = writer_for(db, commits_on)
     pending = [asyncio.ensure_future(writer.append(rows("list", i))) for i in range(1, 31)]
     await asyncio.sleep(0)
     await writer.close()
