@@ -56,11 +56,13 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
     """One session per request, committed after the handler; any error rolls it back.
 
     GETs read through the reader engine (no write lock on SQLite) unless the route says it writes
-    (``opt={"writes": True}``). A read's audit rows are collected in its session and, after its read transaction,
+    (``opt={"writes": True}``); so does a POST that computes without changing anything (``opt={"read_only": True}``,
+    e.g. matching a need). A read's audit rows are collected in its session and, after its read transaction,
     group-committed by the app's audit writer; the response is sent only once they are committed.
     """
     db: Database = state.db
-    write = request.method in WRITE_METHODS or bool(request.route_handler.opt.get("writes"))
+    opt = request.route_handler.opt
+    write = (request.method in WRITE_METHODS and not opt.get("read_only")) or bool(opt.get("writes"))
     maker = db.sessionmaker if write else db.read_sessionmaker
     async with maker() as session:
         session.info["principal_cache"] = None

@@ -45,7 +45,11 @@ class MatchController(Controller):
     tags = ["matching"]
 
     @post(
-        "/{need_id:int}/matches", operation_id="matchNeed", summary="为需求匹配服务（含五社联动方案）", status_code=200
+        "/{need_id:int}/matches",
+        operation_id="matchNeed",
+        summary="为需求匹配服务（含五社联动方案）",
+        status_code=200,
+        opt={"read_only": True},  # computes a proposal and stores nothing: no write lock taken
     )
     async def match(
         self,
