@@ -161,7 +161,8 @@ class ProcessLock:
     with the lock). A process waiting here is woken the moment the lock is released."""
 
     def __init__(self, path: str | None) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+        self._path = path
+        self._fd: int | None = None  # opened at the first commit: making the app touches no file
 
     @classmethod
     def beside(cls, engine: Engine | None) -> ProcessLock:
@@ -169,8 +170,11 @@ class ProcessLock:
         return cls(f"{database}-audit.lock" if database and database != ":memory:" else None)
 
     def __enter__(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        if self._path is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def __exit__(self, *_exc: object) -> None:
         if self._fd is not None:

@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Any
 
 import jwt
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
@@ -19,7 +19,8 @@ from marketplace.settings import Settings
 ALGORITHM = "HS256"
 
 
-def principal_of(user: User) -> Principal:
+def principal_of(user: User | Row[Any]) -> Principal:
+    """The principal of an account (its ORM object, or its row as ``load_principal`` reads it)."""
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -136,14 +137,4 @@ async def load_principal(db: Database, user_id: int, version: int) -> Principal:
         raise Unauthorized(UNKNOWN_ACCOUNT)
     if version != int(row.token_version or 0):
         raise Unauthorized(REVOKED)
-    return Principal(
-        user_id=row.id,
-        username=row.username,
-        role=row.role,
-        display_name=row.display_name,
-        street_id=row.street_id,
-        community_id=row.community_id,
-        organization_id=row.organization_id,
-        org_admin=bool(row.is_org_admin),
-        must_change_password=bool(row.must_change_password),
-    )
+    return principal_of(row)
