@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -32,6 +33,7 @@ from marketplace.errors import EXCEPTION_HANDLERS, Forbidden, Unauthorized
 from marketplace.features import load_models, route_handlers
 from marketplace.search_wiring import attach_search
 from marketplace.settings import Settings, get_settings
+from search import SearchBackend, SearchQuery
 
 log = logging.getLogger("marketplace")
 
@@ -168,6 +170,19 @@ async def health(state: State) -> dict[str, str]:
     return result
 
 
+def settle_heap(search: SearchBackend) -> None:
+    """Load what a serving process keeps for life (the search index and its segmenter's dictionary), then freeze
+    the heap: the collector's full passes then skip those millions of long-lived objects instead of stopping a
+    request for tens of milliseconds each time (the p99 of every hot request)."""
+    if search.in_process:
+        try:
+            search.search("services", SearchQuery(q="儿童", limit=1))
+        except Exception:  # an empty or missing index: nothing to warm
+            log.debug("search warm-up skipped", exc_info=True)
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     load_models()
@@ -182,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             async with AsyncExitStack() as stack:
                 for store in stores.values():
                     await stack.enter_async_context(store)
+                settle_heap(state.search)
                 yield
         finally:
             try:
