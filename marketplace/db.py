@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from sqlalchemy import DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -92,6 +95,14 @@ def _sqlite_pragmas(
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+READ_THREADS = 8
+
+
+def _read_on(engine: Engine, fn: Callable[..., T], *args: Any) -> T:
+    with engine.connect() as conn, conn.begin():
+        return fn(conn, *args)
+
+
 class Database:
     """The app's engines: a writer, and (on SQLite) a reader whose transactions don't take the write lock.
 
@@ -99,15 +110,18 @@ class Database:
     snapshot): the hot read paths (the service pool, the principal behind a token, the children list) are written
     that way, in Core. On a SQLite file it runs on a plain ``sqlite3`` connection on the calling thread, without a
     hop to a driver thread: those reads are short indexed queries (tens to hundreds of microseconds, measured in
-    ``make bench``), shorter than a thread hand-off, and WAL readers never wait for the writer. On PostgreSQL (and an
-    in-memory SQLite database) it runs through the async engine's connection (``run_sync``), so the event loop never
-    waits on the network.
+    ``make bench``), shorter than a thread hand-off, and WAL readers never wait for the writer. On PostgreSQL it runs
+    whole in a worker thread on a synchronous psycopg connection (one hand-off per read, where the async driver costs
+    one per statement), so the event loop never waits on the network; an in-memory SQLite database reads through the
+    async engine's connection (``run_sync``).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         url = settings.async_database_url
         self.sync_read_engine: Engine | None = None
+        # PostgreSQL's synchronous reader, used from worker threads (at most READ_THREADS at a time).
+        self.threaded_read_engine: Engine | None = None
         # A SQLite file's synchronous writer, for work done whole in a worker thread (the audit writer's commits).
         self.sync_write_engine: Engine | None = None
         if settings.is_sqlite:
@@ -123,6 +137,10 @@ class Database:
         else:
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.read_engine = self.engine
+            self.threaded_read_engine = create_engine(
+                settings.sync_database_url, pool_size=READ_THREADS, max_overflow=0, pool_pre_ping=True
+            )
+        self._read_threads = anyio.CapacityLimiter(READ_THREADS)
         # Every session carries where the deployment keeps its files (features that signal other processes use it).
         info = {"data_dir": settings.data_dir}
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False, info=info)
@@ -133,8 +151,11 @@ class Database:
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(connection, *args)`` in one read-only transaction (see the class docstring for where it runs)."""
         if self.sync_read_engine is not None:
-            with self.sync_read_engine.connect() as conn, conn.begin():
-                return fn(conn, *args)
+            return _read_on(self.sync_read_engine, fn, *args)
+        if self.threaded_read_engine is not None:
+            return await anyio.to_thread.run_sync(
+                partial(_read_on, self.threaded_read_engine, fn, *args), limiter=self._read_threads
+            )
         async with self.read_engine.connect() as aconn:
             return await aconn.run_sync(fn, *args)
 
@@ -151,7 +172,7 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
-        for engine in (self.sync_read_engine, self.sync_write_engine):
+        for engine in (self.sync_read_engine, self.sync_write_engine, self.threaded_read_engine):
             if engine is not None:
                 engine.dispose()
         await self.engine.dispose()

@@ -33,7 +33,7 @@ def _write(conn: Connection) -> None:
 
 async def test_the_reader_cannot_write_on_sqlite(db, settings) -> None:
     if not settings.is_sqlite:
-        pytest.skip("the query-only connection is SQLite's; PostgreSQL's read runs on the app's own engine")
+        pytest.skip("the query-only connection is SQLite's")
     with pytest.raises(DBAPIError, match=r"readonly|read-only|attempt to write"):
         await db.read(_write)
     assert await db.read(_count, "rd-x") == 0

@@ -27,8 +27,7 @@ def _count_user_reads(db) -> list[str]:  # type: ignore[no-untyped-def]
             seen.append(statement)
 
     engines = [db.engine.sync_engine, db.read_engine.sync_engine]
-    if db.sync_read_engine is not None:
-        engines.append(db.sync_read_engine)
+    engines += [e for e in (db.sync_read_engine, db.threaded_read_engine) if e is not None]
     for engine in dict.fromkeys(engines):
         event.listen(engine, "before_cursor_execute", on_execute)
     return seen
