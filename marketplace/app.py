@@ -67,7 +67,6 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
     write = (request.method in WRITE_METHODS and not opt.get("read_only")) or bool(opt.get("writes"))
     maker = db.sessionmaker if write else db.read_sessionmaker
     async with maker() as session:
-        session.info["principal_cache"] = None
         if not write:
             audit_writer.attach(session, state.audit_writer)
         try:
@@ -172,7 +171,7 @@ async def health(state: State) -> dict[str, str]:
 
 def settle_heap(search: SearchBackend) -> None:
     """Load what a serving process keeps for life (the search index and its segmenter's dictionary), then freeze
-    the heap: the collector's full passes then skip those millions of long-lived objects instead of stopping a
+    the heap (``marketplace.asgi`` calls it once per served process; apps made in tests and commands skip it): the collector's full passes then skip those millions of long-lived objects instead of stopping a
     request for tens of milliseconds each time (the p99 of every hot request)."""
     if search.in_process:
         try:
@@ -197,7 +196,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             async with AsyncExitStack() as stack:
                 for store in stores.values():
                     await stack.enter_async_context(store)
-                settle_heap(state.search)
                 yield
         finally:
             try:

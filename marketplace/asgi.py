@@ -1,6 +1,6 @@
 """The ASGI entry point for granian (``marketplace.asgi:app``)."""
 
-from marketplace.app import create_app
+from marketplace.app import create_app, settle_heap
 from marketplace.settings import SettingsError, get_settings
 
 try:
@@ -8,3 +8,4 @@ try:
 except SettingsError as exc:
     # The message names every variable to set; a traceback would only bury it.
     raise SystemExit(str(exc)) from None
+settle_heap(app.state.search)

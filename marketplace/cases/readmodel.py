@@ -65,10 +65,11 @@ class Shape:
 
 def scope_of(principal: Principal) -> str:
     """Which children a role reads; Forbidden for roles that may not list children's data at all."""
-    if principal.role == "child_director":
-        return "community" if principal.community_id else "none"
-    if principal.role == "child_supervisor":
-        return "street" if principal.street_id else "none"
+    scope = principal.scope
+    if scope == "community":
+        return scope if principal.community_id else "none"
+    if scope == "street":
+        return scope if principal.street_id else "none"
     if principal.role in DISTRICT_READERS:
         return "district"
     raise Forbidden(NO_CHILDREN)

@@ -78,16 +78,7 @@ async def load_batch(session: AsyncSession, settings: Settings, street_id: int |
     records = await provider_records(session, {s.organization_id for s in services})
     # Batch scoring uses the provider's declared funding: confirming a payer per pair would cost a query per
     # pair, and the referral confirms it when it is sent.
-    found = pairs.score_pairs(
-        needs,
-        services,
-        records,
-        settings.match_weights,
-        today=today,
-        stale_days=settings.stale_listing_days,
-        sla_hours=settings.referral_sla_hours,
-        scale=SCALE,
-    )
+    found = pairs.score_under(settings, needs, services, records, today=today, scale=SCALE)
     return BatchProblem(needs, services, found)
 
 

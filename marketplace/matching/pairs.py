@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from marketplace.matching import scoring
 from marketplace.matching.scoring import NeedFacts, ProviderRecord, ServiceFacts
-from marketplace.settings import MatchWeights
+from marketplace.settings import MatchWeights, Settings
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -65,6 +65,28 @@ def _contains(names: Sequence[str], addresses: Sequence[str]) -> npt.NDArray[np.
                 if i is not None:
                     out[i, j] = True
     return out
+
+
+def score_under(
+    settings: Settings,
+    needs: Sequence[NeedFacts],
+    services: Sequence[ServiceFacts],
+    records: Mapping[int, ProviderRecord],
+    *,
+    today: dt.date,
+    scale: int,
+) -> Pairs:
+    """``score_pairs`` with the deployment's weights, staleness limit and referral SLA."""
+    return score_pairs(
+        needs,
+        services,
+        records,
+        settings.match_weights,
+        today=today,
+        stale_days=settings.stale_listing_days,
+        sla_hours=settings.referral_sla_hours,
+        scale=scale,
+    )
 
 
 def score_pairs(

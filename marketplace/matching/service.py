@@ -75,16 +75,7 @@ async def match_need(
     records = await provider_records(session, {s.organization_id for s in services})
     args = scoring.weights_args(settings, today)
     # Every candidate scored at once over arrays (the same numbers as scoring.score, see pairs.py), best first.
-    first = pairs.score_pairs(
-        [facts],
-        services,
-        records,
-        settings.match_weights,
-        today=today,
-        stale_days=settings.stale_listing_days,
-        sla_hours=settings.referral_sla_hours,
-        scale=1,
-    )
+    first = pairs.score_under(settings, [facts], services, records, today=today, scale=1)
     best = sorted(
         zip(first.score.tolist(), first.service.tolist(), strict=True),
         key=lambda sj: (-sj[0], services[sj[1]].service_id),

@@ -418,12 +418,7 @@ def query_services(
         matching = set(conn.scalars(ids_statement(shape), params).all())
         ranked = [i for i in ordered_ids if i in matching]
         total = len(matching)
-        page_ids = ranked[offset : offset + limit]
-        rows = []
-        if page_ids:
-            found = conn.execute(rows_statement(), {"month": params["month"], "ids": page_ids})
-            by_id = {r.id: r for r in (_service_row(x) for x in found.all())}
-            rows = [by_id[i] for i in page_ids if i in by_id]
+        rows = query_service_rows(conn, ranked[offset : offset + limit])
     return rows, total, _facets(conn, shape, params)
 
 

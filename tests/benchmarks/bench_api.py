@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.benchmarks import wrk  # noqa: E402
-from tests.support.servers import free_port, postgres_server, wait_port  # noqa: E402
+from tests.support.servers import free_port, postgres_server, stop, wait_port  # noqa: E402
 
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 WORKERS = 2
@@ -207,12 +207,7 @@ def serving(cmd: Sequence[str], env: dict[str, str], ready_path: str, log: Path)
             raise RuntimeError(f"expected {WORKERS} granian workers under pid {proc.pid}, found {workers}")
         yield served
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc, 30)
 
 
 def measure(served: Served, path: str, headers: Sequence[str], rounds: int, seconds: int) -> Measurement:

@@ -16,7 +16,7 @@ import pytest
 
 from marketplace.demo.loader import load_demo
 from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
-from tests.support.servers import free_port, wait_port
+from tests.support.servers import free_port, stop, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-password"
@@ -79,11 +79,6 @@ def demo_server(
             time.sleep(0.1)
         yield DemoServer(base, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
         if isinstance(db_template, PostgresTemplate):
             db_template.drop(url)
