@@ -95,8 +95,11 @@ def test_a_row_is_met_missed_or_failed() -> None:
 
 
 def test_the_workers_and_their_resident_set_are_found_in_proc() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # The child says when its interpreter is up: read right after fork, its resident set is still the parent's stub.
+    code = "import sys, time; print('up', flush=True); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "up"
         assert child.pid in bench_api.children(os.getpid())
         kb = bench_api.rss_kb(child.pid)
         assert kb is not None and kb > 1000
