@@ -50,7 +50,11 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "MARKETPLACE_DEBUG",
     "MARKETPLACE_TOKEN_TTL",
     "MARKETPLACE_LOGIN_RATE_LIMIT",
-    "MARKETPLACE_REFERRAL_SLA_HOURS",
+    "MARKETPLACE_ACCEPT_WITHIN_HOURS",
+    "MARKETPLACE_FIRST_CONTACT_WITHIN_HOURS",
+    "MARKETPLACE_VISIT_GRACE_DAYS",
+    "MARKETPLACE_REPORT_ACK_SUPERVISOR_HOURS",
+    "MARKETPLACE_REPORT_ACK_DISTRICT_HOURS",
     "MARKETPLACE_STALE_LISTING_DAYS",
     "MATCH_W_CATEGORY_FIT",
     "MATCH_W_LOCALITY",
@@ -81,6 +85,35 @@ class MatchWeights:
     funding: float = 0.10
     continuity: float = 0.10
     capacity: float = 0.10
+
+
+def _by_urgency(**hours: int) -> dict[int, int]:
+    return {int(k.removeprefix("u")): v for k, v in hours.items()}
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How soon the closed loop must move, by the need's urgency (4 特急 … 1 一般), and how far it escalates.
+
+    A referral must be answered (accepted or declined) within ``accept_hours[urgency]`` of being sent, and its first
+    service contact (the provider starts the service) made within ``first_contact_hours[urgency]`` of the acceptance.
+    Past a deadline the escalation ladder is climbed one step per deadline-length: at 1× the child's director is told,
+    at 2× the street's supervisor, at 3× the district (an urgency-4 referral unanswered: 4 h, 8 h, 12 h). A visit past
+    due alerts the director; ``visit_grace_days`` later, the supervisor. A mandatory report must be acknowledged by
+    the street's supervisor within ``report_ack_supervisor_hours`` and by the district within
+    ``report_ack_district_hours`` of being made."""
+
+    accept_hours: dict[int, int] = field(default_factory=lambda: _by_urgency(u4=4, u3=24, u2=48, u1=72))
+    first_contact_hours: dict[int, int] = field(default_factory=lambda: _by_urgency(u4=24, u3=48, u2=72, u1=120))
+    visit_grace_days: int = 7
+    report_ack_supervisor_hours: int = 2
+    report_ack_district_hours: int = 12
+
+    @property
+    def standard_accept_hours(self) -> int:
+        """The acceptance deadline of an ordinary (urgency 2) need: the yardstick of provider response in scoring
+        and rankings."""
+        return self.accept_hours[2]
 
 
 @dataclass(frozen=True)
@@ -124,7 +157,7 @@ class Settings:
     token_ttl_seconds: int = 12 * 3600
     login_rate_limit_per_minute: int = 10
     sqlite_busy_timeout_ms: int = 30_000
-    referral_sla_hours: int = 48
+    deadlines: Deadlines = field(default_factory=Deadlines)
     visit_interval_days: dict[str, int] = field(
         default_factory=lambda: {"critical": 7, "high": 14, "medium": 30, "low": 90}
     )
@@ -207,6 +240,21 @@ class _Environment:
     def flag(self, name: str, default: bool) -> bool:
         raw = self.raw(name)
         return default if raw is None else raw.lower() in {"1", "true", "yes", "on"}
+
+    def by_urgency(self, name: str, default: dict[int, int]) -> dict[int, int]:
+        """``4:4,3:24,2:48,1:72``: hours by urgency; every urgency 1-4 named once, each a positive whole number."""
+        raw = self.raw(name)
+        if raw is None:
+            return dict(default)
+        out: dict[int, int] = {}
+        for part in raw.split(","):
+            key, sep, value = part.partition(":")
+            if not sep or not key.strip().isdigit() or not value.strip().isdigit():
+                raise ValueError(f"{name}: '{part}' is not urgency:hours")
+            out[int(key)] = int(value)
+        if sorted(out) != [1, 2, 3, 4] or min(out.values()) < 1:
+            raise ValueError(f"{name} must give positive hours for each urgency 1, 2, 3 and 4")
+        return out
 
     def dates(self, name: str) -> frozenset[dt.date]:
         raw = self.raw(name) or ""
@@ -306,7 +354,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         debug=env.flag("MARKETPLACE_DEBUG", False),
         token_ttl_seconds=env.integer("MARKETPLACE_TOKEN_TTL", 12 * 3600),
         login_rate_limit_per_minute=env.integer("MARKETPLACE_LOGIN_RATE_LIMIT", 10),
-        referral_sla_hours=env.integer("MARKETPLACE_REFERRAL_SLA_HOURS", 48),
+        deadlines=Deadlines(
+            accept_hours=env.by_urgency("MARKETPLACE_ACCEPT_WITHIN_HOURS", Deadlines().accept_hours),
+            first_contact_hours=env.by_urgency(
+                "MARKETPLACE_FIRST_CONTACT_WITHIN_HOURS", Deadlines().first_contact_hours
+            ),
+            visit_grace_days=env.integer("MARKETPLACE_VISIT_GRACE_DAYS", Deadlines.visit_grace_days),
+            report_ack_supervisor_hours=env.integer(
+                "MARKETPLACE_REPORT_ACK_SUPERVISOR_HOURS", Deadlines.report_ack_supervisor_hours
+            ),
+            report_ack_district_hours=env.integer(
+                "MARKETPLACE_REPORT_ACK_DISTRICT_HOURS", Deadlines.report_ack_district_hours
+            ),
+        ),
         stale_listing_days=env.integer("MARKETPLACE_STALE_LISTING_DAYS", 180),
         match_weights=MatchWeights(
             category_fit=env.number("MATCH_W_CATEGORY_FIT", MatchWeights.category_fit),

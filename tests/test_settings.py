@@ -88,7 +88,7 @@ def test_load_settings_reads_every_declared_variable_and_nothing_else() -> None:
 def test_every_declared_variable_changes_the_settings() -> None:
     """No variable is declared (and documented) without taking effect."""
     baseline = load_settings({})
-    candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production")
+    candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production", "4:2,3:12,2:24,1:48")
     for name in ENVIRONMENT_VARIABLES:
         changed = False
         for value in candidates:
@@ -99,6 +99,16 @@ def test_every_declared_variable_changes_the_settings() -> None:
             if changed:
                 break
         assert changed, f"{name} is declared but setting it changes nothing"
+
+
+def test_deadlines_by_urgency_are_read_whole_or_refused() -> None:
+    s = load_settings({"MARKETPLACE_ACCEPT_WITHIN_HOURS": "4:2, 3:12,2:24,1:48"})
+    assert s.deadlines.accept_hours == {4: 2, 3: 12, 2: 24, 1: 48}
+    assert s.deadlines.standard_accept_hours == 24
+    assert load_settings({}).deadlines.accept_hours == {4: 4, 3: 24, 2: 48, 1: 72}
+    for bad in ("4:4,3:24,2:48", "4:4,3:24,2:48,1:0", "4=4,3:24,2:48,1:72", "4:4,3:24,2:48,1:x", "4:4,4:5,2:1,1:1"):
+        with pytest.raises(ValueError):
+            load_settings({"MARKETPLACE_FIRST_CONTACT_WITHIN_HOURS": bad})
 
 
 def test_unset_and_empty_variables_take_the_defaults() -> None:

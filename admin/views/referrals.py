@@ -5,7 +5,7 @@ Everything goes through the referrals service: its scope decides what a role see
 the child's fields a role gets (the minimal form for providers) and writes the audit rows, its state machine
 decides who may accept or decline. The board only adds what needs chasing:
 
-- sent and not answered within ``settings.referral_sla_hours``;
+- sent and not answered within ``settings.deadlines.standard_accept_hours``;
 - escalated by the SLA job and not yet in service;
 - in service with no delivery log for ``STALE_SERVICE_DAYS`` (counted from the last log, or the start).
 """
@@ -170,7 +170,7 @@ async def referrals_page(
         pages=max(1, -(-total // PAGE)),
         status=status or "",
         statuses=REFERRAL_STATUSES,
-        sla_hours=settings.referral_sla_hours,
+        sla_hours=settings.deadlines.standard_accept_hours,
         stale_days=STALE_SERVICE_DAYS,
         minimal=principal.role == "org_staff",
         **web.page_context(request, principal, "referrals"),

@@ -141,7 +141,7 @@ def visit_out(v: Visit, child: Child) -> VisitOut:
 def report_out(r: MandatoryReport, recipients: list[int]) -> ReportOut:
     return ReportOut(
         id=r.id,
-        child_id=r.child_id,
+        child_id=r.child_id or 0,
         kind=r.kind,
         kind_label=REPORT_KINDS[r.kind],
         description=r.description,

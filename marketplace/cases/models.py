@@ -55,10 +55,15 @@ class Need(IdMixin, TimestampMixin, Base):
     category: Mapped[str] = mapped_column(String(40), index=True)
     urgency: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The need lifecycle (``cases.lifecycle.NEED_LIFECYCLE``): open → matched → in_service → met | partly_met |
+    # not_met, or withdrawn. Only the lifecycle's transitions change it; the director's verdict settles it.
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     report_id: Mapped[int | None] = mapped_column(Integer)
     met_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When and by whom the need was settled (a verdict, or withdrawn); cleared if it is reopened.
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    settled_by: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -75,17 +80,100 @@ class Visit(IdMixin, Base):
 
 
 class MandatoryReport(IdMixin, Base):
-    """A mandatory report (强制报告): the child is alone, missing, without a guardian or maybe harmed."""
+    """A mandatory report (强制报告): the child is alone, missing, without a guardian or maybe harmed.
+
+    A record, not a message: who reported what and when, the police notification, the emergency steps taken
+    (``MandatoryReportStep``) and the supervisor's and the district's acknowledgements, each due within hours.
+    A report may be made for a child without a file (a street child, an unknown child: a name or description and
+    a place); it is linked to a file later, and its emergency need is opened then."""
 
     __tablename__ = "mandatory_reports"
 
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    # None until the report is linked to a file (an unidentified child).
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"), index=True)
+    # Where the report belongs (the child's community, or the reporter's for an unidentified child): its scope.
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     description: Mapped[str] = mapped_column(Text)
+    # For an unidentified child: what is known of them, and where they were found.
+    subject_name: Mapped[str] = mapped_column(String(80), default="")
+    subject_description: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str] = mapped_column(String(300), default="")
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # open → acknowledged (by the supervisor and the district) → closed
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     police_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    police_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    police_station: Mapped[str | None] = mapped_column(String(120))
+    police_receipt_no: Mapped[str | None] = mapped_column(String(60))
+    police_recorded_by: Mapped[int | None] = mapped_column(Integer)
     need_id: Mapped[int | None] = mapped_column(Integer)
     reported_by: Mapped[int | None] = mapped_column(Integer)
+    reporter_role: Mapped[str] = mapped_column(String(30), default="")
+    # Acknowledgements: each level's deadline is set when the report is made (``Deadlines.report_ack_hours``).
+    supervisor_ack_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    supervisor_ack_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    supervisor_ack_by: Mapped[int | None] = mapped_column(Integer)
+    district_ack_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    district_ack_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    district_ack_by: Mapped[int | None] = mapped_column(Integer)
+    linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    linked_by: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class MandatoryReportStep(IdMixin, Base):
+    """One emergency handling step of a mandatory report (应急处置): police called, child placed, guardian found."""
+
+    __tablename__ = "mandatory_report_steps"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("mandatory_reports.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChildTransfer(IdMixin, Base):
+    """A request to move a child's file to another community (one person, one file): the requesting director asks,
+    the holding community's director or its street's supervisor decides."""
+
+    __tablename__ = "child_transfers"
+
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    from_community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    to_community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    # pending → approved | rejected | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int | None] = mapped_column(Integer)
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Escalation(IdMixin, Base):
+    """One step up the escalation ladder (director → supervisor → district) of something overdue: a referral not
+    answered or not started in time, a visit past due, a mandatory report not acknowledged. One row per step, so a
+    job run twice adds none and the timeline can show who was told when."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ux_escalations_step", "entity", "entity_id", "kind", "level", unique=True),)
+
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    # accept | first_contact | visit | report_ack
+    kind: Mapped[str] = mapped_column(String(30))
+    # 1 = the child's director, 2 = the street's supervisor, 3 = the district
+    level: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    child_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    recipients: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class Notification(IdMixin, Base):

@@ -514,6 +514,9 @@ async def create_report(
         raise Invalid.field("category", f"未知服务类别 '{category}' (unknown service category)")
     report = MandatoryReport(
         child_id=child.id,
+        community_id=child.community_id,
+        street_id=child.street_id,
+        reporter_role=principal.role,
         kind=data.kind,
         description=data.description,
         police_notified=data.police_notified,

@@ -84,7 +84,7 @@ def score_under(
         settings.match_weights,
         today=today,
         stale_days=settings.stale_listing_days,
-        sla_hours=settings.referral_sla_hours,
+        sla_hours=settings.deadlines.standard_accept_hours,
         scale=scale,
     )
 

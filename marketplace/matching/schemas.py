@@ -39,6 +39,8 @@ class AssignmentOut(msgspec.Struct):
     service_id: int
     score: float
     weighted_score: float
+    # Set once the proposal was turned into a referral.
+    referral_id: int | None = None
 
 
 class UnassignedOut(msgspec.Struct):

@@ -132,7 +132,11 @@ def declared_funding(svc: ServiceFacts) -> FundingFacts:
 
 def weights_args(settings: Settings, today: dt.date) -> dict[str, Any]:
     """The keyword arguments of ``score`` that come from the settings and the day."""
-    return {"today": today, "stale_days": settings.stale_listing_days, "sla_hours": settings.referral_sla_hours}
+    return {
+        "today": today,
+        "stale_days": settings.stale_listing_days,
+        "sla_hours": settings.deadlines.standard_accept_hours,
+    }
 
 
 def _smoothed(successes: float, n: float) -> float:

@@ -39,7 +39,7 @@ from marketplace.resources.models import Service
 from marketplace.settings import Settings
 
 MATCHERS = frozenset({"child_director", "child_supervisor", "district_admin"})
-OPEN_FOR_MATCHING = frozenset({"open", "referred"})
+OPEN_FOR_MATCHING = frozenset({"open", "matched"})
 # The match endpoint confirms funding for this many of the best-scored candidates before the final order.
 FUNDING_CHECK_POOL = 30
 # Where matching reads the funding available to a need: procurement's contracts and the funds' books.

@@ -15,7 +15,7 @@ from marketplace.referrals.models import Referral
 @tasks.job("referrals.escalate_overdue")
 async def escalate_overdue(db: Database) -> int:
     """Mark unanswered referrals past the SLA as escalated and tell the street's supervisors. Idempotent."""
-    cutoff = utcnow() - dt.timedelta(hours=db.settings.referral_sla_hours)
+    cutoff = utcnow() - dt.timedelta(hours=db.settings.deadlines.standard_accept_hours)
     async with db.session() as session:
         stmt = (
             select(Referral)
@@ -36,7 +36,7 @@ async def escalate_overdue(db: Database) -> int:
                 key=f"referral-escalation:{r.id}",
                 kind="referral_overdue",
                 title="转介超时未响应",
-                body=f"转介 {r.id} 已发出 {hours} 小时，机构仍未接收或拒绝（时限 {db.settings.referral_sla_hours} 小时）。",
+                body=f"转介 {r.id} 已发出 {hours} 小时，机构仍未接收或拒绝（时限 {db.settings.deadlines.standard_accept_hours} 小时）。",
                 entity="referral",
                 entity_id=r.id,
                 data={"organization_id": r.organization_id, "service_id": r.service_id},

@@ -37,12 +37,23 @@ class Referral(IdMixin, TimestampMixin, Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The provider's proposal (``OUTCOMES``) ...
     outcome: Mapped[str | None] = mapped_column(String(30), index=True)
     outcome_note: Mapped[str | None] = mapped_column(Text)
+    # ... and the caseworker's verdict at the close (``VERDICTS``), after a follow-up visit: what everything shows.
+    verdict: Mapped[str | None] = mapped_column(String(20), index=True)
+    verdict_note: Mapped[str | None] = mapped_column(Text)
+    verdict_by: Mapped[int | None] = mapped_column(Integer)
+    follow_up_visit_id: Mapped[int | None] = mapped_column(Integer)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # The last step of the escalation ladder reached (0 none, 1 director, 2 supervisor, 3 district) and when.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # The contact fields of the file the director chose to share with the provider (``SHAREABLE_CONTACT``); the
+    # provider reads them while it holds the referral (accepted … completed), never before or after.
+    shared_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class ReferralLog(IdMixin, Base):

@@ -19,11 +19,35 @@ Outcome = Literal[
 ]
 
 
+Verdict = Literal["met", "partly_met", "not_met", "withdrawn"]
+ContactField = Literal["guardian_name", "guardian_phone", "address"]
+
+
 class ReferralIn(msgspec.Struct, forbid_unknown_fields=True):
     need_id: PositiveId
     service_id: PositiveId
     share_note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     consent_override_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)] | None = None
+    # The file's contact fields the provider may read while it holds the referral (none unless chosen).
+    share_contact: Annotated[list[ContactField], msgspec.Meta(max_length=3)] = []
+
+
+class VerdictIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The caseworker's verdict at the close, after the follow-up visit; the need takes it."""
+
+    verdict: Verdict
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    # Send the need back to the open list (to refer again) after a partial or failed outcome.
+    reopen_need: bool = False
+
+
+class ContactOut(msgspec.Struct):
+    """Contact details of the file shared for field work: only the fields the director chose, only while held."""
+
+    guardian_name: str | None = None
+    guardian_relation: str | None = None
+    guardian_phone: str | None = None
+    address: str | None = None
 
 
 class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -111,6 +135,19 @@ class ReferralOut(msgspec.Struct):
     escalated_at: dt.datetime | None
     response_due_at: dt.datetime
     allowed_transitions: list[str]
+    # The caseworker's verdict at the close: what the need and every report show (the outcome is the proposal).
+    verdict: str | None = None
+    verdict_label: str | None = None
+    verdict_note: str | None = None
+    need_status: str | None = None
+    need_status_label: str | None = None
+    # The first service contact is due this long after the acceptance (by the need's urgency); None until accepted.
+    contact_due_at: dt.datetime | None = None
+    escalation_level: int = 0
+    escalation_label: str = ""
+    shared_fields: list[str] = []
+    # The shared contact fields, to the provider while it holds the referral; None otherwise.
+    contact: ContactOut | None = None
 
 
 class ReferralList(msgspec.Struct):

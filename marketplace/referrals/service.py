@@ -336,7 +336,7 @@ async def present(
     )
     minimal = principal.role == "org_staff"
     today = clock.today()
-    sla = dt.timedelta(hours=settings.referral_sla_hours)
+    sla = dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     out = []
     for r in referrals:
         child, need = children[r.child_id], needs[r.need_id]

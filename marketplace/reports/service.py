@@ -212,7 +212,7 @@ async def referrals(
         )
     )
     data = rows.all()
-    cutoff = clock.now() - dt.timedelta(hours=settings.referral_sla_hours)
+    cutoff = clock.now() - dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     by_status = Counter(status for status, *_ in data)
     overdue = sum(1 for r in data if r[0] == "sent" and r[1] < cutoff)
     return {
@@ -234,7 +234,7 @@ async def referrals(
         "median_days_to_close": _median_days((r[1], r[3]) for r in data),
         "overdue": overdue,
         "escalated": sum(1 for r in data if r[4] is not None),
-        "sla_hours": settings.referral_sla_hours,
+        "sla_hours": settings.deadlines.standard_accept_hours,
     }
 
 
@@ -253,7 +253,7 @@ async def overdue(
             Child.community_id,
         )
     )
-    cutoff = clock.now() - dt.timedelta(hours=settings.referral_sla_hours)
+    cutoff = clock.now() - dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     referral_rows = await session.execute(
         scope.apply(
             select(Referral.street_id, func.count())
@@ -469,7 +469,7 @@ async def _open_problems(
     session: AsyncSession, scope: Scope, settings: Settings, ref_rows: Sequence[Any], end: dt.date
 ) -> list[dict[str, Any]]:
     as_of = min(clock.now(), _day_start(end + dt.timedelta(days=1)))
-    cutoff = as_of - dt.timedelta(hours=settings.referral_sla_hours)
+    cutoff = as_of - dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     overdue_refs = sum(1 for r in ref_rows if r.status == "sent" and r.sent_at < cutoff)
     overdue_visits = int(
         await session.scalar(
@@ -571,7 +571,7 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
             "coverage_rate": coverage_rate,
             "visits_on_time_rate": _rate(on_time, total_visits),
             "referral_closure_rate": closure,
-            "accept_speed": _accept_speed(median_accept, settings.referral_sla_hours),
+            "accept_speed": _accept_speed(median_accept, settings.deadlines.standard_accept_hours),
         }
         # A street with nothing to measure on an indicator scores 0 there: no data is not good practice.
         score = sum(RANKING_WEIGHTS[k] * (v or 0.0) for k, v in indicators.items())
@@ -597,7 +597,7 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
         "method": (
             "每项指标折算为0-1分后加权求和并乘以100：需求覆盖率=已转介或已满足的需求/当年登记且未取消的需求；"
             "按时走访率=不晚于上次走访约定日期的走访/当年走访次数；转介结案率=已完成或已结案的转介/当年发出且未撤回或被拒的转介；"
-            f"接收时效=1-接收天数中位数/({2 * settings.referral_sla_hours}小时)，不低于0。无数据的指标记0分。"
+            f"接收时效=1-接收天数中位数/({2 * settings.deadlines.standard_accept_hours}小时)，不低于0。无数据的指标记0分。"
         ),
         "items": items,
     }

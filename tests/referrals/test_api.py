@@ -156,7 +156,7 @@ async def test_sla_escalation_job(db, world, cases: Cases, settings) -> None:
     async with db.session() as s:
         old = await s.get(Referral, cases.referrals["A"])
         assert old is not None
-        old.sent_at = clock.now() - dt.timedelta(hours=settings.referral_sla_hours + 1)
+        old.sent_at = clock.now() - dt.timedelta(hours=settings.deadlines.standard_accept_hours + 1)
     assert await escalate_overdue(db) == 1
     assert await escalate_overdue(db) == 0  # idempotent
     async with db.session(write=False) as s:
