@@ -15,6 +15,15 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound
 
 
+async def community_directors(session: AsyncSession, community_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(User.id)
+        .where(User.role == "child_director", User.community_id == community_id, User.is_active.is_(True))
+        .order_by(User.id)
+    )
+    return list(rows.all())
+
+
 async def street_supervisors(session: AsyncSession, street_id: int) -> list[int]:
     rows = await session.scalars(
         select(User.id)

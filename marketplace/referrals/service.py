@@ -109,7 +109,35 @@ async def send(session: AsyncSession, principal: Principal, settings: Settings, 
             "(guardian consent missing: record it, or a supervisor overrides with a reason)",
             reason="consent_missing",
         )
-    _, candidate = await matching.check_pair(session, settings, need, data.service_id)
+    return await create(
+        session,
+        principal,
+        settings,
+        need,
+        child,
+        data.service_id,
+        share_note=data.share_note,
+        share_contact=data.share_contact,
+        override=override,
+    )
+
+
+async def create(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    need: Need,
+    child: Child,
+    service_id: int,
+    *,
+    share_note: str | None,
+    share_contact: Sequence[str] = (),
+    override: str = "",
+) -> Referral:
+    """Send the (locked, open) need of ``child`` to ``service_id``: the caller has checked who may and the consent.
+
+    The pair is checked again here (eligible, capacity, funding) and its five-society plan stored with the referral."""
+    _, candidate = await matching.check_pair(session, settings, need, service_id)
     svc = candidate.scored.service
     worker = candidate.plan.get("social_worker")
     referral = Referral(
@@ -120,7 +148,8 @@ async def send(session: AsyncSession, principal: Principal, settings: Settings, 
         street_id=child.street_id,
         community_id=child.community_id,
         status="sent",
-        share_note=data.share_note if data.share_note is not None else child.share_note,
+        share_note=share_note if share_note is not None else child.share_note,
+        shared_fields=list(dict.fromkeys(share_contact)),
         consent_override_reason=override or None,
         consent_override_by=principal.user_id if override else None,
         social_worker_id=worker["id"] if worker else None,
