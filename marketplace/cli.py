@@ -1,4 +1,5 @@
-"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | users | rotate-field-key"""
+"""marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | users | rotate-field-key |
+check-duplicates"""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -286,6 +288,66 @@ def rotate_field_key(new_key: bool, drop_old: bool, batch_size: int) -> None:
         click.echo(f"dropped the keys no file uses from {key_file}: {', '.join(unused)}")
     elif unused:
         click.echo(f"no file uses the older keys {', '.join(unused)} any more: they may be dropped")
+
+
+@main.command("check-duplicates")
+@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+def check_duplicates(as_json: bool) -> None:
+    """Find identity numbers filed more than once (one person, one file); exit status 1 when any is found.
+
+    Every file's number is decrypted under the key ring and equal numbers grouped: each group lists its files
+    (child id, community, created, status). Resolve a pair with a file transfer (/api/v1/child-transfers) or by
+    closing the file opened in error."""
+    from marketplace.cases.crypto import field_cipher  # deferred import: models load only for commands that use them
+    from marketplace.cases.duplicates import find_duplicates  # deferred import: as above
+    from marketplace.db import Database  # deferred import: as above
+    from marketplace.features import load_models  # deferred import: as above
+
+    settings = get_settings()
+    load_models()
+
+    async def run() -> list[Any]:
+        db = Database(settings)
+        try:
+            return list(await find_duplicates(db, field_cipher(settings)))
+        finally:
+            await db.dispose()
+
+    groups = asyncio.run(run())
+    files = sum(len(g.files) for g in groups)
+    if as_json:
+        doc = {
+            "groups": [
+                {
+                    "id_number_masked": g.id_number_masked,
+                    "files": [
+                        {
+                            "child_id": f.child_id,
+                            "community_id": f.community_id,
+                            "community_name": f.community_name,
+                            "created_at": f.created_at.isoformat(),
+                            "status": f.status,
+                        }
+                        for f in g.files
+                    ],
+                }
+                for g in groups
+            ],
+            "duplicate_numbers": len(groups),
+            "files": files,
+        }
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for g in groups:
+            click.echo(f"{g.id_number_masked}: {len(g.files)} files")
+            for f in g.files:
+                click.echo(
+                    f"  child {f.child_id}  {f.community_name} (community {f.community_id})  "
+                    f"created {f.created_at:%Y-%m-%d}  {f.status}"
+                )
+        click.echo(f"{len(groups)} identity numbers filed more than once ({files} files)")
+    if groups:
+        sys.exit(1)
 
 
 main.add_command(users)

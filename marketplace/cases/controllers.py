@@ -35,6 +35,8 @@ from marketplace.cases.schemas import (
     Warning,
 )
 from marketplace.cases.taxonomy import GUARDIANSHIP, NEED_STATUSES, REPORT_KINDS, RISK_LEVELS, URGENCY, VISIT_KINDS
+from marketplace.cases.transfer_api import TransferController
+from marketplace.cases.transfer_schemas import ContactRevealIn, ContactRevealOut
 from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.masking import mask_id_number, mask_phone, mask_text
@@ -216,6 +218,22 @@ class ChildController(Controller):
         child, warnings = await cases.update_child(session, principal, settings, child_id, data)
         return child_out(child, settings, warnings)
 
+    @post(
+        "/{child_id:int}/contact",
+        operation_id="revealChildContact",
+        summary="查看监护人联系方式（入户走访用，须说明理由，留痕）",
+        status_code=200,
+    )
+    async def reveal_contact(
+        self,
+        child_id: PathId,
+        data: JSONBody[ContactRevealIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+    ) -> ContactRevealOut:
+        return await cases.reveal_contact(session, principal, settings, child_id, data.reason)
+
     @post("/{child_id:int}/needs", operation_id="createNeed", summary="登记需求")
     async def create_need(
         self, child_id: PathId, data: JSONBody[NeedIn], session: DbSession, principal: CurrentUser
@@ -352,4 +370,4 @@ class NotificationController(Controller):
         return notification_out(await notifications.mark_read(session, principal, notification_id))
 
 
-ROUTES = [ChildController, NeedController, VisitController, NotificationController]
+ROUTES = [ChildController, NeedController, VisitController, NotificationController, TransferController]

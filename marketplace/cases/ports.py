@@ -2,7 +2,8 @@
 
 Cases sits below referrals in the layer order, so it cannot read referrals itself. Closing a child's file
 names, in its answer, the referrals it withdraws (the withdrawal itself runs in referrals, on the
-``cases.file_closed`` outbox event); the referrals feature registers the reader here when it loads.
+``cases.file_closed`` outbox event); the referrals feature registers the reader here when it loads. A file
+transferred to another community takes its open referrals with it, through the mover registered the same way.
 """
 
 from __future__ import annotations
@@ -38,3 +39,34 @@ def use_open_referrals(reader: OpenReferrals) -> None:
 async def open_referrals(session: AsyncSession, child_id: int) -> Sequence[int]:
     """The child's open referrals, or none when no feature keeps referrals."""
     return await _open_referrals(session, child_id)
+
+
+class MoveReferrals(Protocol):
+    async def __call__(
+        self, session: AsyncSession, need_ids: Sequence[int], community_id: int, street_id: int
+    ) -> Sequence[int]:
+        """Move the referrals of ``need_ids`` to the community and street a file was transferred to (in the caller's
+        transaction); the ids of the referrals moved, in id order."""
+        ...
+
+
+async def _no_referrals_to_move(
+    session: AsyncSession, need_ids: Sequence[int], community_id: int, street_id: int
+) -> Sequence[int]:
+    return ()
+
+
+_move_referrals: MoveReferrals = _no_referrals_to_move
+
+
+def use_move_referrals(mover: MoveReferrals) -> None:
+    """Register the mover of a transferred file's referrals (the referrals feature does, on load)."""
+    global _move_referrals
+    _move_referrals = mover
+
+
+async def move_referrals(
+    session: AsyncSession, need_ids: Sequence[int], community_id: int, street_id: int
+) -> Sequence[int]:
+    """A transferred file's referrals follow it (the scope of a referral is its child's community and street)."""
+    return await _move_referrals(session, need_ids, community_id, street_id)

@@ -18,6 +18,7 @@ from marketplace.cases.models import Child, MandatoryReport, Need, Visit
 from marketplace.cases.readmodel import DISTRICT_READERS, ChildFilters, query_children, scope_of
 from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, ReportIn, VisitIn, Warning
 from marketplace.cases.taxonomy import REPORT_KINDS, REPORT_NEED_CATEGORY
+from marketplace.cases.transfer_schemas import ContactRevealOut
 from marketplace.db import Database
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
@@ -47,6 +48,8 @@ FILE_FIELDS = (
     "consent_to_share",
     "share_note",
 )
+# What revealing a file's contact details shows in clear (the audit row names them).
+CONTACT_FIELDS = ("guardian_phone", "address")
 SUMMARY_FIELDS = ("name", "gender", "age", "id_number_masked", "categories", "risk_level")
 # Why the referrals of a closed file were withdrawn, as the provider reads it.
 CLOSED_FILE_REASON = "儿童档案已结案 (the child's file was closed)"
@@ -141,9 +144,50 @@ def _check_child_fields(values: dict[str, Any]) -> None:
         raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
-async def _duplicates(
-    session: AsyncSession, principal: Principal, cipher: FieldCipher, child: Child, id_number: str
-) -> list[Warning]:
+# Where a director asks for a file held by another community (one person, one file).
+TRANSFER_LINK = {"method": "POST", "href": "/api/v1/child-transfers"}
+
+
+async def _lock_id_number(session: AsyncSession, lookup_hash: str) -> None:
+    """Serialize the filing of one identity number until the transaction ends, so two concurrent creates cannot
+    both find no file and both insert one. PostgreSQL: a transaction-scoped advisory lock on the number's hash;
+    SQLite serializes writers already."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int(lookup_hash[:15], 16)  # 60 bits: fits a bigint
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def refuse_second_file(
+    session: AsyncSession, principal: Principal, cipher: FieldCipher, id_number: str, *, exclude: int | None = None
+) -> None:
+    """One person, one file: an identity number that has a file anywhere in the district (any status) opens no
+    second one. The refusal (409) names only the community that holds it, and where to ask for a transfer; the
+    file's id is named only to a caller who may open it anyway."""
+    await _lock_id_number(session, cipher.lookup_hash(id_number))
+    stmt = select(Child.id, Child.community_id, Child.street_id).where(
+        # Under every key of the ring: during a key rotation a file may still carry the old key's hash.
+        Child.id_number_hmac.in_(cipher.lookup_hashes(id_number))
+    )
+    if exclude is not None:
+        stmt = stmt.where(Child.id != exclude)
+    held = (await session.execute(stmt.order_by(Child.id).limit(1))).first()
+    if held is None:
+        return
+    name = await session.scalar(select(Community.name).where(Community.id == held.community_id))
+    extra: dict[str, Any] = {}
+    if can_read(principal, held.community_id, held.street_id):
+        extra["child_id"] = held.id
+    raise Conflict(
+        f"该身份证号已在{name}建档，一人只能有一份档案；如需转入本社区，请提交转档申请 "
+        "(a file with this identity number exists in another community: request a transfer)",
+        code="id_number_exists",
+        holding_community={"id": held.community_id, "name": name or ""},
+        transfer=TRANSFER_LINK,
+        **extra,
+    )
+
+
+async def _duplicates(session: AsyncSession, principal: Principal, child: Child) -> list[Warning]:
     warnings: list[Warning] = []
     same = list(
         (
@@ -165,25 +209,6 @@ async def _duplicates(
                 child_ids=same,
             )
         )
-    rows = (
-        await session.execute(
-            select(Child.id, Child.community_id, Child.street_id).where(
-                # Under every key of the ring: during a key rotation a file may still carry the old key's hash.
-                Child.id_number_hmac.in_(cipher.lookup_hashes(id_number)),
-                Child.id != child.id,
-            )
-        )
-    ).all()
-    if rows:
-        # Only ids the caller could open are named; elsewhere the district is told a file exists, not where.
-        visible = [r.id for r in rows if can_read(principal, r.community_id, r.street_id)]
-        warnings.append(
-            Warning(
-                code="id_number_exists",
-                message="该身份证号已有档案，请与相关社区核实 (a file with this identity number already exists)",
-                child_ids=visible,
-            )
-        )
     return warnings
 
 
@@ -202,6 +227,7 @@ async def create_child(
     cipher_ = _cipher(settings)
     today = clock.today()
     id_number = data.id_number.upper()
+    await refuse_second_file(session, principal, cipher_, id_number)
     child = Child(
         community_id=community.id,
         street_id=community.street_id,
@@ -231,7 +257,7 @@ async def create_child(
     )
     session.add(child)
     await session.flush()
-    warnings = await _duplicates(session, principal, cipher_, child, id_number)
+    warnings = await _duplicates(session, principal, child)
     await audit.record(session, principal, "create", "child", child.id, FILE_FIELDS)
     return child, warnings
 
@@ -280,6 +306,8 @@ async def update_child(
         if "id_number" not in check:
             check["id_number"] = _cipher(settings).decrypt(child.id_number_enc, "children.id_number")
     _check_child_fields(check)
+    if "id_number" in values:
+        await refuse_second_file(session, principal, _cipher(settings), values["id_number"].upper(), exclude=child.id)
     closing: list[Warning] = []
     if values.get("status") == "closed" and child.status != "closed":
         closing = await _close_open_work(session, child)
@@ -287,7 +315,7 @@ async def update_child(
     for field, value in values.items():
         if field == "id_number":
             child.id_number_enc = cipher_.encrypt(value.upper(), "children.id_number")
-            child.id_number_hmac = cipher_.lookup_hash(value)
+            child.id_number_hmac = cipher_.lookup_hash(value.upper())
         elif field == "guardian_phone":
             child.guardian_phone_enc = cipher_.encrypt(value, "children.guardian_phone") if value else None
         elif field == "address":
@@ -305,9 +333,8 @@ async def update_child(
         child.next_visit_due = next_visit_due(settings, child.risk_level, base)
     await session.flush()
     warnings: list[Warning] = list(closing)
-    if {"name", "birth_date", "id_number"} & values.keys():
-        number = values.get("id_number") or cipher_.decrypt(child.id_number_enc, "children.id_number")
-        warnings += await _duplicates(session, principal, cipher_, child, number)
+    if {"name", "birth_date"} & values.keys():
+        warnings += await _duplicates(session, principal, child)
     await audit.record(session, principal, "update", "child", child.id, sorted(values))
     return child, warnings
 
@@ -352,6 +379,36 @@ async def _close_open_work(session: AsyncSession, child: Child) -> list[Warning]
                 need_ids=[n.id for n in needs],
             )
         )
+    return out
+
+
+async def reveal_contact(
+    session: AsyncSession, principal: Principal, settings: Settings, child_id: int, reason: str
+) -> ContactRevealOut:
+    """The guardian's phone and address in clear, for field work: to the child's director and the street's
+    supervisor only, one child per request, with the stated reason written to the audit log at once."""
+    child = await load_child(session, child_id)
+    allowed = (principal.role == "child_director" and principal.community_id == child.community_id) or (
+        principal.role == "child_supervisor" and principal.street_id == child.street_id
+    )
+    if not allowed:
+        if can_read(principal, child.community_id, child.street_id):
+            raise Forbidden("只有儿童主任或本街道督导员可查看联系方式 (only the child's director or supervisor)")
+        raise NotFound(f"儿童档案 {child_id} 不存在 (child not found)")
+    reason = reason.strip()
+    if not reason:
+        raise Invalid.field("reason", "请说明查看理由 (state the reason)")
+    c = _cipher(settings)
+    out = ContactRevealOut(
+        child_id=child.id,
+        guardian_name=child.guardian_name,
+        guardian_relation=child.guardian_relation,
+        guardian_phone=c.decrypt(child.guardian_phone_enc, "children.guardian_phone")
+        if child.guardian_phone_enc
+        else "",
+        address=c.decrypt(child.address_enc, "children.address") if child.address_enc else "",
+    )
+    await audit.record(session, principal, "reveal", "child", child.id, CONTACT_FIELDS, {"reason": reason})
     return out
 
 

@@ -23,6 +23,7 @@ from marketplace.referrals.schemas import (
     ReferralIn,
     ReferralList,
     ReferralOut,
+    ShareIn,
 )
 from marketplace.settings import Settings
 
@@ -155,6 +156,23 @@ class ReferralController(Controller):
     ) -> ReferralOut:
         reason = data.reason.strip() if data is not None else ""
         return await self._move(session, principal, settings, referral_id, "revoke", reason=reason)
+
+    @post(
+        "/{referral_id:int}/share",
+        operation_id="shareReferralContact",
+        summary="设置向承接机构共享的联系方式字段",
+        status_code=200,
+    )
+    async def share(
+        self,
+        referral_id: PathId,
+        data: JSONBody[ShareIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+    ) -> ReferralOut:
+        r = await referrals.share_contact(session, principal, referral_id, data.fields)
+        return (await referrals.present(session, principal, settings, [r], action="share"))[0]
 
     @post("/{referral_id:int}/logs", operation_id="addReferralLog", summary="服务记录")
     async def add_log(

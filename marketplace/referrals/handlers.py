@@ -119,6 +119,7 @@ async def file_closed(session: AsyncSession, payload: dict[str, Any]) -> None:
 
 
 case_ports.use_open_referrals(referrals.open_for_child)
+case_ports.use_move_referrals(referrals.move_with_needs)
 matching_ports.use_referral_history(history.ReferralHistory())
 procurement_metrics.provide("completed_referrals", referral_metrics.completed_referrals)
 procurement_metrics.provide("service_logs", referral_metrics.service_logs)

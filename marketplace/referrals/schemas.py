@@ -32,6 +32,12 @@ class ReferralIn(msgspec.Struct, forbid_unknown_fields=True):
     share_contact: Annotated[list[ContactField], msgspec.Meta(max_length=3)] = []
 
 
+class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The contact fields of the file the provider may read while it holds the referral (empty: none)."""
+
+    fields: Annotated[list[ContactField], msgspec.Meta(max_length=3)]
+
+
 class VerdictIn(msgspec.Struct, forbid_unknown_fields=True):
     """The caseworker's verdict at the close, after the follow-up visit; the need takes it."""
 

@@ -12,7 +12,9 @@ from marketplace import clock, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
+from marketplace.cases.crypto import FieldCipher, field_cipher
 from marketplace.cases.models import Child, Need, Visit
+from marketplace.cases.taxonomy import SHAREABLE_CONTACT
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
@@ -21,6 +23,7 @@ from marketplace.pagination import fetch_page
 from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.referrals.schemas import (
     ChildView,
+    ContactOut,
     LogIn,
     NeedView,
     OutcomeIn,
@@ -109,6 +112,7 @@ async def send(session: AsyncSession, principal: Principal, settings: Settings, 
             "(guardian consent missing: record it, or a supervisor overrides with a reason)",
             reason="consent_missing",
         )
+    check_shareable(data.share_contact, consented=child.consent_to_share or bool(override))
     return await create(
         session,
         principal,
@@ -163,6 +167,81 @@ async def create(
     await session.flush()
     outbox.emit(session, "referrals.sent", {"referral_id": referral.id})
     return referral
+
+
+# ---------------------------------------------------------------- shared contact
+
+
+# The statuses in which the provider holds the referral and reads the contact fields shared with it.
+CONTACT_HELD = frozenset({"accepted", "in_service", "completed"})
+# The statuses in which the caseworker may still change what is shared.
+SHARE_OPEN = frozenset({"sent", "accepted", "in_service", "completed"})
+
+
+def check_shareable(fields: Sequence[str], *, consented: bool) -> None:
+    """Only the file's contact fields (``SHAREABLE_CONTACT``), and only with the guardian's consent or a
+    supervisor's override (409 otherwise)."""
+    unknown = sorted(set(fields) - set(SHAREABLE_CONTACT))
+    if unknown:
+        raise Conflict(
+            f"不可共享的字段 {', '.join(unknown)} (only {', '.join(SHAREABLE_CONTACT)} may be shared)",
+            reason="not_shareable",
+            fields=unknown,
+        )
+    if fields and not consented:
+        raise Conflict(
+            "监护人未同意共享信息，不能向机构提供联系方式 (guardian consent missing: contact details stay private)",
+            reason="consent_missing",
+        )
+
+
+async def share_contact(
+    session: AsyncSession, principal: Principal, referral_id: int, fields: Sequence[str]
+) -> Referral:
+    """The caseworker changes the contact fields the provider may read, while the referral is open."""
+    r = await load(session, principal, referral_id, lock=True)
+    if not is_caseworker(principal, r):
+        raise Forbidden("共享字段由儿童主任或本街道督导员设置 (only the child's director or supervisor)")
+    if r.status not in SHARE_OPEN:
+        raise Conflict(
+            f"转介状态为 {r.status}，不能再修改共享字段 (the referral is no longer open)", current_status=r.status
+        )
+    child = await cases.load_child(session, r.child_id)
+    check_shareable(fields, consented=child.consent_to_share or r.consent_override_reason is not None)
+    before = list(r.shared_fields or [])
+    r.shared_fields = list(dict.fromkeys(fields))
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "share_contact",
+        "referral",
+        r.id,
+        r.shared_fields,
+        {"before": before, "child_id": r.child_id},
+    )
+    return r
+
+
+def contact_for(
+    principal: Principal, r: Referral, child: Child, cipher: FieldCipher
+) -> tuple[list[str], ContactOut | None]:
+    """The shared fields and the contact the caller reads on a referral: the provider's staff read the shared
+    fields in clear only while they hold it; the child's staff see which fields are shared (they reveal the
+    contact on the file, audited)."""
+    fields = [f for f in (r.shared_fields or []) if f in SHAREABLE_CONTACT]
+    if principal.role != "org_staff":
+        return fields, None
+    if principal.organization_id != r.organization_id or r.status not in CONTACT_HELD or not fields:
+        return [], None
+    contact = ContactOut()
+    if "guardian_name" in fields:
+        contact.guardian_name, contact.guardian_relation = child.guardian_name, child.guardian_relation
+    if "guardian_phone" in fields and child.guardian_phone_enc:
+        contact.guardian_phone = cipher.decrypt(child.guardian_phone_enc, "children.guardian_phone")
+    if "address" in fields and child.address_enc:
+        contact.address = cipher.decrypt(child.address_enc, "children.address")
+    return fields, contact
 
 
 # ---------------------------------------------------------------- transitions
@@ -245,6 +324,25 @@ async def open_for_child(session: AsyncSession, child_id: int) -> list[int]:
         select(Referral.id).where(Referral.child_id == child_id, Referral.status.in_(ACTIVE)).order_by(Referral.id)
     )
     return list(rows.all())
+
+
+async def move_with_needs(
+    session: AsyncSession, need_ids: Sequence[int], community_id: int, street_id: int
+) -> list[int]:
+    """A transferred file's referrals follow its needs to the new community and street (``cases.ports``)."""
+    if not need_ids:
+        return []
+    rows = list(
+        (
+            await session.scalars(
+                select(Referral).where(Referral.need_id.in_(need_ids)).order_by(Referral.id).with_for_update()
+            )
+        ).all()
+    )
+    for r in rows:
+        r.community_id, r.street_id = community_id, street_id
+    await session.flush()
+    return [r.id for r in rows]
 
 
 async def revoke_open_for_child(session: AsyncSession, child_id: int, *, reason: str) -> list[Referral]:
@@ -363,6 +461,8 @@ async def present(
             )
         ).all()
     )
+    cipher = field_cipher(settings)
+    shared = {r.id: contact_for(principal, r, children[r.child_id], cipher) for r in referrals}
     minimal = principal.role == "org_staff"
     today = clock.today()
     sla = dt.timedelta(hours=settings.deadlines.standard_accept_hours)
@@ -425,18 +525,25 @@ async def present(
                 escalated_at=r.escalated_at,
                 response_due_at=r.sent_at + sla,
                 allowed_transitions=_allowed(principal, r),
+                shared_fields=shared[r.id][0],
+                contact=shared[r.id][1],
             )
         )
-    fields = MINIMAL_FIELDS if minimal else STAFF_FIELDS
-    await audit.record_read(
-        session,
-        principal,
-        f"{action}_minimal" if minimal else action,
-        "child",
-        [r.child_id for r in referrals],
-        fields,
-        {"via": "referral"},
-    )
+    # One audit row per set of fields shown: a referral whose shared contact was read names those fields too.
+    by_fields: dict[tuple[str, ...], list[int]] = {}
+    for r in referrals:
+        contact_fields = tuple(shared[r.id][0]) if shared[r.id][1] is not None else ()
+        by_fields.setdefault(contact_fields, []).append(r.child_id)
+    for contact_fields, read_ids in by_fields.items():
+        await audit.record_read(
+            session,
+            principal,
+            f"{action}_minimal" if minimal else action,
+            "child",
+            read_ids,
+            (*(MINIMAL_FIELDS if minimal else STAFF_FIELDS), *contact_fields),
+            {"via": "referral"},
+        )
     return out
 
 
