@@ -16,10 +16,9 @@ from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import notifications, ports
 from marketplace.cases.crypto import field_cipher, resident_id_problem
-from marketplace.cases.lifecycle import ACTIVE_NEED_STATUSES
 from marketplace.cases.models import Child, ChildTransfer, Need
 from marketplace.cases.readmodel import DISTRICT_READERS
-from marketplace.cases.taxonomy import TRANSFER_STATUSES
+from marketplace.cases.taxonomy import SETTLED_NEED_STATUSES, TRANSFER_STATUSES
 from marketplace.cases.transfer_schemas import CommunityRef, TransferIn, TransferOut
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
@@ -199,7 +198,7 @@ async def decide(
             (
                 await session.scalars(
                     select(Need)
-                    .where(Need.child_id == child.id, Need.status.in_(ACTIVE_NEED_STATUSES))
+                    .where(Need.child_id == child.id, Need.status.not_in(SETTLED_NEED_STATUSES))
                     .order_by(Need.id)
                     .with_for_update()
                 )

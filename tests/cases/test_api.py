@@ -60,10 +60,17 @@ async def test_create_encrypts_masks_and_warns_on_duplicates(client, auth, world
             )
         ).one()
     assert all(number not in v and "13900005678" not in v for v in raw)
-    again = await client.post("/api/v1/children", json=child_body(world), headers=await auth("director"))
+    # Same name and birth date, another identity number: a warning only.
+    other_number = id_number(dt.date.fromisoformat(body["birth_date"]), "994")
+    again = await client.post(
+        "/api/v1/children", json=child_body(world, id_number=other_number), headers=await auth("director")
+    )
     assert again.status_code == 201
     codes = {w["code"]: w["child_ids"] for w in again.json()["warnings"]}
-    assert codes["possible_duplicate"] == [child["id"]] and codes["id_number_exists"] == [child["id"]]
+    assert codes == {"possible_duplicate": [child["id"]]}
+    # The same identity number: refused (one person, one file; tests/cases/test_one_file.py).
+    same = await client.post("/api/v1/children", json=child_body(world), headers=await auth("director"))
+    assert assert_problem(same, 409)["code"] == "id_number_exists"
 
 
 async def test_create_validation_changes_nothing(client, auth, world, db) -> None:

@@ -233,8 +233,9 @@ async def test_rotation_moves_every_field_and_lookups_keep_working(
 async def test_the_duplicate_check_finds_files_under_either_key_during_rotation(
     db: Database, settings: Settings, files: dict[int, str], world: World
 ) -> None:
-    """A director registers children whose numbers files already have, half way through a rotation: the files
-    already moved to k2, those still under k1 and the legacy v1 ones are all named."""
+    """A director tries to register children whose numbers files already have, half way through a rotation: the
+    files already moved to k2, those still under k1 and the legacy v1 ones are all found (and the second file
+    refused)."""
     new = ring(settings, K2, K1)
 
     class Stop(Exception):
@@ -264,11 +265,10 @@ async def test_the_duplicate_check_finds_files_under_either_key_during_rotation(
                 "guardianship": "family",
                 "risk_level": "low",
             }
-            created = await client.post("/api/v1/children", json=body, headers=h)
-            assert created.status_code == 201, created.text
-            assert created.json()["id_number_masked"].endswith(files[child_id][-4:])
-            warnings = {w["code"]: w["child_ids"] for w in created.json()["warnings"]}
-            assert warnings.get("id_number_exists") == [child_id], (key, warnings)
+            refused = await client.post("/api/v1/children", json=body, headers=h)
+            assert refused.status_code == 409, (key, refused.text)
+            # One person, one file: the second file is refused, naming the file to the director who holds it.
+            assert refused.json()["code"] == "id_number_exists" and refused.json()["child_id"] == child_id, key
 
 
 # ---------------------------------------------------------------- the command
