@@ -173,21 +173,21 @@ async def refuse_second_file(
     held = (await session.execute(stmt.order_by(Child.id).limit(1))).first()
     if held is None:
         return
-    name = await session.scalar(select(Community.name).where(Community.id == held.community_id))
+    name = await session.scalar(select(Community.name).where(Community.id == held.community_id)) or ""
     extra: dict[str, Any] = {}
     if can_read(principal, held.community_id, held.street_id):
         extra["child_id"] = held.id
     raise Conflict(
         f"该身份证号已在{name}建档，一人只能有一份档案；如需转入本社区，请提交转档申请 "
-        "(a file with this identity number exists in another community: request a transfer)",
+        "(one person, one file: this identity number has a file already; ask its community for a transfer)",
         code="id_number_exists",
-        holding_community={"id": held.community_id, "name": name or ""},
+        holding_community={"id": held.community_id, "name": name},
         transfer=TRANSFER_LINK,
         **extra,
     )
 
 
-async def _duplicates(session: AsyncSession, principal: Principal, child: Child) -> list[Warning]:
+async def _duplicates(session: AsyncSession, child: Child) -> list[Warning]:
     warnings: list[Warning] = []
     same = list(
         (
@@ -257,7 +257,7 @@ async def create_child(
     )
     session.add(child)
     await session.flush()
-    warnings = await _duplicates(session, principal, child)
+    warnings = await _duplicates(session, child)
     await audit.record(session, principal, "create", "child", child.id, FILE_FIELDS)
     return child, warnings
 
@@ -334,7 +334,7 @@ async def update_child(
     await session.flush()
     warnings: list[Warning] = list(closing)
     if {"name", "birth_date"} & values.keys():
-        warnings += await _duplicates(session, principal, child)
+        warnings += await _duplicates(session, child)
     await audit.record(session, principal, "update", "child", child.id, sorted(values))
     return child, warnings
 
