@@ -97,6 +97,6 @@ class MandatoryReportController(Controller):
 
     @post("/{report_id:int}/close", operation_id="closeMandatoryReport", summary="办结", status_code=200)
     async def close(
-        self, report_id: PathId, session: DbSession, principal: CurrentUser, data: JSONBody[CloseIn] | None = None
+        self, report_id: PathId, session: DbSession, principal: CurrentUser, data: JSONBody[CloseIn | None] = None
     ) -> ReportOut:
         return await report_out(session, await reports.close(session, principal, report_id, data or CloseIn()))
