@@ -28,6 +28,20 @@ async def mandatory_report(session: AsyncSession, payload: dict[str, Any]) -> No
         return
     recipients = await notifications.street_supervisors(session, report.street_id)
     recipients += await notifications.district_admins(session)
+    if payload.get("linked") and report.child_id is not None:
+        # An unidentified child's report linked to a file: its emergency need opened now.
+        await notifications.notify(
+            session,
+            recipients,
+            key=f"report:{report.id}:linked",
+            kind="mandatory_report",
+            title=f"强制报告已关联儿童档案：{REPORT_KINDS.get(report.kind, report.kind)}",
+            body=f"强制报告 {report.id} 已关联儿童档案 {report.child_id}，已开启特急需求 {report.need_id}。",
+            entity="mandatory_report",
+            entity_id=report.id,
+            data={"report_id": report.id, "child_id": report.child_id, "need_id": report.need_id, "linked": True},
+        )
+        return
     if report.child_id is not None:
         subject = f"儿童档案 {report.child_id} 已提交强制报告，已开启特急需求 {report.need_id}。"
     else:

@@ -585,6 +585,7 @@ async def link(
     report.linked_by = principal.user_id
     await _open_emergency(session, principal, settings, report, child, category)
     await session.flush()
+    outbox.emit(session, TOPIC, {"report_id": report.id, "linked": True})
     await audit.record(session, principal, "link", ENTITY, report.id, ["child_id"], {"child_id": child.id})
     await audit.record(session, principal, "report", "child", child.id, ["mandatory_report"], {"kind": report.kind})
     return report

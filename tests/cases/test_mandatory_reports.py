@@ -139,6 +139,10 @@ async def test_unidentified_child_report_created_acknowledged_and_linked(
     child = (await client.get(f"/api/v1/children/{cases.children['A']}", headers=h)).json()
     assert child["risk_level"] == "critical"
     assert_problem(await client.post(f"{PATH}/{rid}/link", json={"child_id": cases.children["A"]}, headers=h), 409)
+    # The street and the district hear that the child was identified and the emergency need opened.
+    notes = (await client.get("/api/v1/notifications", headers=await auth("supervisor"))).json()["items"]
+    assert [n["data"].get("linked", False) for n in notes] == [True, False]
+    assert notes[0]["data"]["need_id"] == linked["need_id"] and "小军" not in notes[0]["body"]
     listed = (await client.get(PATH, params={"child_id": cases.children["A"]}, headers=h)).json()
     assert [i["id"] for i in listed["items"]] == [rid]
     assert (await client.get(PATH, params={"unlinked": True}, headers=h)).json()["total"] == 0
