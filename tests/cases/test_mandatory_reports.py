@@ -366,3 +366,45 @@ async def test_closed_or_acknowledged_reports_do_not_escalate(client, auth, case
     frozen_clock(t0 + dt.timedelta(hours=13))
     assert await report_ack_overdue(db) == 0
     assert await count(db, Escalation) == 0
+
+
+ROLES = ["admin", "supervisor", "supervisor2", "director", "director2", "director3", "org", "fund", "auditor"]
+READ = {"admin": "ABC", "auditor": "ABC", "supervisor": "AB", "supervisor2": "C", "director": "A", "director2": "B"}
+READ["director3"] = "C"
+HANDLE = {"director": "A", "director2": "B", "director3": "C", "supervisor": "AB", "supervisor2": "C"}
+ACKNOWLEDGE = {"admin": "ABC", "supervisor": "AB", "supervisor2": "C"}
+
+
+async def test_scope_matrix_of_report_endpoints(client, auth, cases: Cases) -> None:
+    """Every role against a report on each of the three children: outside its scope a role gets 403/404."""
+    made = {}
+    for label, reporter in (("A", "director"), ("B", "director2"), ("C", "director3")):
+        r = await client.post(
+            PATH,
+            json={"child_id": cases.children[label], "kind": "missing", "description": "放学未归"},
+            headers=await auth(reporter),
+        )
+        assert r.status_code == 201, r.text
+        made[label] = r.json()["id"]
+    step = {"kind": "other", "taken_at": iso(clock.now()), "note": "核实"}
+    for name, method, suffix, body, allowed in (
+        ("read", "GET", "", None, READ),
+        ("step", "POST", "/steps", step, HANDLE),
+        ("acknowledge", "POST", "/acknowledge", None, ACKNOWLEDGE),
+    ):
+        for role in ROLES:
+            for label, rid in made.items():
+                r = await client.request(method, f"{PATH}/{rid}{suffix}", json=body, headers=await auth(role))
+                ok = label in allowed.get(role, "")
+                if ok:
+                    assert r.status_code == 200, f"{name}: {role} on {label} got {r.status_code}: {r.text}"
+                else:
+                    assert r.status_code in (403, 404), f"{name}: {role} on {label} got {r.status_code}"
+                    # Outside the role's read scope the report does not exist for it.
+                    if label not in READ.get(role, ""):
+                        assert r.status_code == 404, f"{name}: {role} on {label} got {r.status_code}"
+    listed = {
+        role: sorted(i["id"] for i in (await client.get(PATH, headers=await auth(role))).json()["items"])
+        for role in READ
+    }
+    assert listed == {role: sorted(made[x] for x in labels) for role, labels in READ.items()}
