@@ -27,7 +27,7 @@ from marketplace.accounts.models import OrganizationApplication
 from marketplace.app import create_app
 from marketplace.audit.models import AuditEntry
 from marketplace.auth.models import LoginFailure, User
-from marketplace.cases.models import Child, Notification, Visit
+from marketplace.cases.models import Child, MandatoryReport, MandatoryReportStep, Notification, Visit
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
 from marketplace.funds import service as funds
@@ -71,6 +71,7 @@ CASES: dict[str, Case] = {
     "listNeeds": Case("admin"),
     "listOverdueVisits": Case("admin"),
     "listNotifications": Case("director"),
+    "listMandatoryReports": Case("admin"),
     "listDisbursements": Case("fund", {"fund_id": "fund"}),
     "getFundLedger": Case("fund", {"fund_id": "fund"}),
     "listDonations": Case("fund"),
@@ -128,6 +129,40 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
             orgs = list((await s.scalars(select(Organization).where(Organization.status == "approved"))).all())
             org_ids = [o.id for o in orgs]
             staff = list((await s.scalars(select(User).where(User.organization_id.is_not(None)))).all())
+            community_id = await s.scalar(select(Child.community_id).where(Child.id == child_id))
+            for i in range(EXTRA):
+                # A mandatory report with everything its response shows: a linked child, the police receipt, a
+                # handling step, an acknowledgement and who was told.
+                report = MandatoryReport(
+                    child_id=child_id,
+                    community_id=community_id,
+                    street_id=street_id,
+                    kind="lives_alone",
+                    description=f"独自在家 {i}",
+                    police_notified=True,
+                    police_notified_at=now,
+                    police_station="福田派出所",
+                    police_receipt_no=f"FT-{i:04d}",
+                    reported_by=director,
+                    reporter_role="child_director",
+                    supervisor_ack_due_at=now,
+                    district_ack_due_at=now,
+                    district_ack_at=now,
+                    district_ack_by=admin,
+                )
+                s.add(report)
+                await s.flush()
+                s.add(MandatoryReportStep(report_id=report.id, kind="medical", taken_at=now, recorded_by=director))
+                s.add(
+                    Notification(
+                        key=f"list-queries:report:{i}",
+                        recipient_id=admin,
+                        kind="mandatory_report",
+                        title="强制报告",
+                        entity="mandatory_report",
+                        entity_id=report.id,
+                    )
+                )
             for i in range(EXTRA):
                 s.add(AuditEntry(user_id=admin, username="admin", role="district_admin", action="read", entity="child"))
                 s.add(

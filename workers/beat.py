@@ -15,6 +15,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute="*/15"),
         "args": ["referrals.escalate_overdue"],
     },
+    "escalate-unacknowledged-mandatory-reports": {
+        "task": RUN_JOB,
+        "schedule": crontab(minute="*/15"),
+        "args": ["cases.report_ack_overdue"],
+    },
     "reconcile-yesterday": {
         "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin.views import accounts, applications, audit, cases, funds, procurement, referrals, reports, staff
+from admin.views import (
+    accounts,
+    applications,
+    audit,
+    cases,
+    funds,
+    mandatory_reports,
+    procurement,
+    referrals,
+    reports,
+    staff,
+)
 
-SECTIONS = [reports, cases, referrals, funds, procurement, audit, accounts, applications, staff]
+SECTIONS = [reports, cases, referrals, mandatory_reports, funds, procurement, audit, accounts, applications, staff]
 
 
 def routes() -> list[Any]:

@@ -9,10 +9,12 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy import Row
 
 from marketplace import clock
-from marketplace.cases import notifications
+from marketplace.cases import notifications, reports
 from marketplace.cases import service as cases
 from marketplace.cases.crypto import field_cipher
-from marketplace.cases.models import Child, MandatoryReport, Need, Notification, Visit
+from marketplace.cases.models import Child, Need, Notification, Visit
+from marketplace.cases.report_api import MandatoryReportController, report_out
+from marketplace.cases.report_schemas import ReportIn, ReportOut
 from marketplace.cases.schemas import (
     ChildIn,
     ChildList,
@@ -27,14 +29,12 @@ from marketplace.cases.schemas import (
     NotificationOut,
     OverdueList,
     OverdueOut,
-    ReportIn,
-    ReportOut,
     VisitIn,
     VisitList,
     VisitOut,
     Warning,
 )
-from marketplace.cases.taxonomy import GUARDIANSHIP, NEED_STATUSES, REPORT_KINDS, RISK_LEVELS, URGENCY, VISIT_KINDS
+from marketplace.cases.taxonomy import GUARDIANSHIP, NEED_STATUSES, RISK_LEVELS, URGENCY, VISIT_KINDS
 from marketplace.cases.transfer_api import TransferController
 from marketplace.cases.transfer_schemas import ContactRevealIn, ContactRevealOut
 from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams
@@ -137,20 +137,6 @@ def visit_out(v: Visit, child: Child) -> VisitOut:
         next_visit_due=v.next_visit_due,
         child_next_visit_due=child.next_visit_due,
         created_at=v.created_at,
-    )
-
-
-def report_out(r: MandatoryReport, recipients: list[int]) -> ReportOut:
-    return ReportOut(
-        id=r.id,
-        child_id=r.child_id or 0,
-        kind=r.kind,
-        kind_label=REPORT_KINDS[r.kind],
-        description=r.description,
-        police_notified=r.police_notified,
-        need_id=r.need_id or 0,
-        notified_user_ids=recipients,
-        created_at=r.created_at,
     )
 
 
@@ -268,8 +254,8 @@ class ChildController(Controller):
         principal: CurrentUser,
         settings: AppSettings,
     ) -> ReportOut:
-        report, recipients = await cases.create_report(session, principal, settings, child_id, data)
-        return report_out(report, recipients)
+        report, recipients = await reports.create_for_child(session, principal, settings, child_id, data)
+        return await report_out(session, report, recipients)
 
 
 class NeedController(Controller):
@@ -370,4 +356,11 @@ class NotificationController(Controller):
         return notification_out(await notifications.mark_read(session, principal, notification_id))
 
 
-ROUTES = [ChildController, NeedController, VisitController, NotificationController, TransferController]
+ROUTES = [
+    ChildController,
+    NeedController,
+    VisitController,
+    NotificationController,
+    TransferController,
+    MandatoryReportController,
+]

@@ -8,37 +8,63 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import outbox
+from marketplace import clock, outbox
 from marketplace.accounts.applications import SUBMITTED_TOPIC
 from marketplace.accounts.models import Handover, OrganizationApplication
 from marketplace.accounts.service import HANDOVER_TOPIC
 from marketplace.cases import notifications
-from marketplace.cases.models import Child, MandatoryReport, Notification
+from marketplace.cases.models import MandatoryReport, Notification
 from marketplace.cases.taxonomy import REPORT_KINDS
 
 
 @outbox.handler("cases.mandatory_report")
 async def mandatory_report(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """The street's supervisors and the district hear of a report at once, for a filed or an unidentified child.
+
+    No name, no description of the child in the message: a notification list is not a child file and is not
+    audited as one; the report itself (``/api/v1/mandatory-reports/{id}``) is read in scope, with audit rows."""
     report = await session.get(MandatoryReport, int(payload["report_id"]))
     if report is None:
         return
-    child = await session.get(Child, report.child_id)
-    if child is None:
-        return
-    recipients = await notifications.street_supervisors(session, child.street_id)
+    recipients = await notifications.street_supervisors(session, report.street_id)
     recipients += await notifications.district_admins(session)
-    # No name in the message: a notification list is not a child file and is not audited as one.
+    if payload.get("linked") and report.child_id is not None:
+        # An unidentified child's report linked to a file: its emergency need opened now.
+        await notifications.notify(
+            session,
+            recipients,
+            key=f"report:{report.id}:linked",
+            kind="mandatory_report",
+            title=f"强制报告已关联儿童档案：{REPORT_KINDS.get(report.kind, report.kind)}",
+            body=f"强制报告 {report.id} 已关联儿童档案 {report.child_id}，已开启特急需求 {report.need_id}。",
+            entity="mandatory_report",
+            entity_id=report.id,
+            data={"report_id": report.id, "child_id": report.child_id, "need_id": report.need_id, "linked": True},
+        )
+        return
+    if report.child_id is not None:
+        subject = f"儿童档案 {report.child_id} 已提交强制报告，已开启特急需求 {report.need_id}。"
+    else:
+        subject = f"社区 {report.community_id} 对一名未建档儿童提交了强制报告，请尽快核实身份并关联档案。"
+    hours = ""
+    if report.supervisor_ack_due_at is not None:
+        hours = f"请于 {report.supervisor_ack_due_at.astimezone(clock.DISTRICT_TZ):%m-%d %H:%M} 前签收。"
     await notifications.notify(
         session,
         recipients,
         key=f"report:{report.id}",
         kind="mandatory_report",
         title=f"强制报告：{REPORT_KINDS.get(report.kind, report.kind)}",
-        body=f"儿童档案 {child.id} 已提交强制报告，已开启特急需求 {report.need_id}。"
-        + ("已报警。" if report.police_notified else "尚未报警，请立即核实。"),
-        entity="child",
-        entity_id=child.id,
-        data={"report_id": report.id, "need_id": report.need_id, "kind": report.kind},
+        body=subject + ("已报警。" if report.police_notified else "尚未报警，请立即核实。") + hours,
+        entity="mandatory_report",
+        entity_id=report.id,
+        data={
+            "report_id": report.id,
+            "child_id": report.child_id,
+            "need_id": report.need_id,
+            "kind": report.kind,
+            "community_id": report.community_id,
+        },
     )
 
 

@@ -195,25 +195,6 @@ class OverdueList(msgspec.Struct):
     total: int
 
 
-class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
-    kind: Literal["lives_alone", "missing", "guardianship_lost", "abuse_suspected", "other"]
-    description: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-    police_notified: bool = False
-    category: Code | None = None
-
-
-class ReportOut(msgspec.Struct):
-    id: int
-    child_id: int
-    kind: str
-    kind_label: str
-    description: str
-    police_notified: bool
-    need_id: int
-    notified_user_ids: list[int]
-    created_at: dt.datetime
-
-
 class NotificationOut(msgspec.Struct):
     id: int
     kind: str

@@ -1,4 +1,4 @@
-"""Children's files (一人一档), needs, visits and mandatory reports, with scope checks on every object."""
+"""Children's files (一人一档), needs and visits, with scope checks on every object (reports: ``cases.reports``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
-from marketplace.cases import notifications, ports
+from marketplace.cases import ports
 from marketplace.cases.crypto import FieldCipher, field_cipher, resident_id_problem
-from marketplace.cases.models import Child, MandatoryReport, Need, Visit
+from marketplace.cases.models import Child, Need, Visit
 from marketplace.cases.readmodel import DISTRICT_READERS, ChildFilters, query_children, scope_of
-from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, ReportIn, VisitIn, Warning
-from marketplace.cases.taxonomy import REPORT_KINDS, REPORT_NEED_CATEGORY
+from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, VisitIn, Warning
 from marketplace.cases.transfer_schemas import ContactRevealOut
 from marketplace.db import Database
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -550,58 +549,3 @@ async def overdue_visits(
         session, principal, "list", "child", [c.id for c in rows], ["name", "risk_level", "next_visit_due"]
     )
     return rows, total
-
-
-# ---------------------------------------------------------------- mandatory reports
-
-
-async def create_report(
-    session: AsyncSession, principal: Principal, settings: Settings, child_id: int, data: ReportIn
-) -> tuple[MandatoryReport, list[int]]:
-    child = await load_child(session, child_id, lock=True)
-    allowed = (principal.role == "child_director" and principal.community_id == child.community_id) or (
-        principal.role == "child_supervisor" and principal.street_id == child.street_id
-    )
-    if not allowed:
-        if can_read(principal, child.community_id, child.street_id):
-            raise Forbidden("强制报告由儿童主任或督导员提交 (only the child's director or supervisor reports)")
-        raise NotFound(f"儿童档案 {child_id} 不存在 (child not found)")
-    category = data.category or REPORT_NEED_CATEGORY[data.kind]
-    if category not in SERVICE_CATEGORIES:
-        raise Invalid.field("category", f"未知服务类别 '{category}' (unknown service category)")
-    report = MandatoryReport(
-        child_id=child.id,
-        community_id=child.community_id,
-        street_id=child.street_id,
-        reporter_role=principal.role,
-        kind=data.kind,
-        description=data.description,
-        police_notified=data.police_notified,
-        reported_by=principal.user_id,
-    )
-    session.add(report)
-    await session.flush()
-    need = Need(
-        child_id=child.id,
-        street_id=child.street_id,
-        community_id=child.community_id,
-        category=category,
-        urgency=4,
-        note=f"强制报告：{REPORT_KINDS[data.kind]}。{data.description}"[:5000],
-        status="open",
-        emergency=True,
-        report_id=report.id,
-        created_by=principal.user_id,
-    )
-    session.add(need)
-    await session.flush()
-    report.need_id = need.id
-    # A report puts the child in the highest risk tier: the next visit is due within the shortest interval.
-    if child.risk_level != "critical":
-        child.risk_level = "critical"
-        child.next_visit_due = min(child.next_visit_due, next_visit_due(settings, "critical", clock.today()))
-    recipients = await notifications.street_supervisors(session, child.street_id)
-    recipients += await notifications.district_admins(session)
-    outbox.emit(session, "cases.mandatory_report", {"report_id": report.id})
-    await audit.record(session, principal, "report", "child", child.id, ["mandatory_report"], {"kind": data.kind})
-    return report, list(dict.fromkeys(recipients))

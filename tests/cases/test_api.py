@@ -167,6 +167,13 @@ async def test_mandatory_report_notifies_street_and_district(client, auth, cases
     for who in ("supervisor", "admin"):
         notes = (await client.get("/api/v1/notifications", headers=await auth(who))).json()
         assert [n["kind"] for n in notes["items"]] == ["mandatory_report"] and notes["unread"] == 1
+        assert notes["items"][0]["entity"] == "mandatory_report" and notes["items"][0]["entity_id"] == report["id"]
+    # The report is a record: read back with its acknowledgement deadlines, the police flag and who was told.
+    back = (await client.get(f"/api/v1/mandatory-reports/{report['id']}", headers=await auth("supervisor"))).json()
+    assert back["child_id"] == cases.children["A"] and back["need_id"] == report["need_id"]
+    assert back["police_notified"] is True and back["status"] == "open"
+    assert set(back["notified_user_ids"]) == {world.users["supervisor"], world.users["admin"]}
+    assert [a["level"] for a in back["acknowledgements"]] == ["supervisor", "district"]
     # Other street's supervisor hears nothing.
     assert (await client.get("/api/v1/notifications", headers=await auth("supervisor2"))).json()["total"] == 0
     child = (await client.get(f"/api/v1/children/{cases.children['A']}", headers=await auth("director"))).json()
