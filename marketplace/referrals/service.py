@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -13,11 +12,13 @@ from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
 from marketplace.cases.models import Child, Need, Visit
+from marketplace.cases.taxonomy import ESCALATION_LEVELS
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
 from marketplace.matching import service as matching
 from marketplace.pagination import fetch_page
+from marketplace.referrals import deadlines
 from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.referrals.schemas import (
     ChildView,
@@ -365,7 +366,6 @@ async def present(
     )
     minimal = principal.role == "org_staff"
     today = clock.today()
-    sla = dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     out = []
     for r in referrals:
         child, need = children[r.child_id], needs[r.need_id]
@@ -423,7 +423,10 @@ async def present(
                 revoked_at=r.revoked_at,
                 revoke_reason=r.revoke_reason,
                 escalated_at=r.escalated_at,
-                response_due_at=r.sent_at + sla,
+                response_due_at=deadlines.response_due_at(r, need.urgency, settings.deadlines),
+                contact_due_at=deadlines.contact_due_at(r, need.urgency, settings.deadlines),
+                escalation_level=r.escalation_level or 0,
+                escalation_label=ESCALATION_LEVELS.get(r.escalation_level or 0, ""),
                 allowed_transitions=_allowed(principal, r),
             )
         )
