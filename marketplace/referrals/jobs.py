@@ -75,7 +75,7 @@ def current_level(referral: Referral) -> int:
     """The step reached on the referral's current ladder: an accepted referral's first-contact ladder starts from 0
     whatever its acceptance ladder reached."""
     if referral.status == "accepted" and (
-        referral.escalated_at is None or referral.accepted_at is None or referral.escalated_at < referral.accepted_at
+        referral.escalated_at is None or referral.accepted_at is None or referral.escalated_at <= referral.accepted_at
     ):
         return 0
     return referral.escalation_level or 0
@@ -164,7 +164,7 @@ def _next_step_due(rules: Deadlines, now: dt.datetime) -> ColumnElement[bool]:
     comparison per urgency and level, so the query reads only what has a step to take."""
     fresh_after_accept = or_(
         Referral.escalated_at.is_(None),
-        Referral.escalated_at < Referral.accepted_at,
+        Referral.escalated_at <= Referral.accepted_at,
     )
     arms: list[ColumnElement[bool]] = []
     for level in range(escalation.TOP):
@@ -178,7 +178,7 @@ def _next_step_due(rules: Deadlines, now: dt.datetime) -> ColumnElement[bool]:
                     Referral.status == "sent",
                     match,
                     sent_level,
-                    Referral.sent_at < now - dt.timedelta(hours=deadlines.accept_hours(rules, urgency) * (level + 1)),
+                    Referral.sent_at <= now - dt.timedelta(hours=deadlines.accept_hours(rules, urgency) * (level + 1)),
                 )
             )
             arms.append(
@@ -188,7 +188,7 @@ def _next_step_due(rules: Deadlines, now: dt.datetime) -> ColumnElement[bool]:
                     match,
                     accepted_level,
                     Referral.accepted_at
-                    < now - dt.timedelta(hours=deadlines.first_contact_hours(rules, urgency) * (level + 1)),
+                    <= now - dt.timedelta(hours=deadlines.first_contact_hours(rules, urgency) * (level + 1)),
                 )
             )
     return or_(false(), *arms)
