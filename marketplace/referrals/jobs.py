@@ -99,7 +99,7 @@ async def _climb(
         return 0
     elapsed = int((now - started) / dt.timedelta(hours=1))
     due = escalation.due_at(started, hours, 1)
-    deadline = clock.local_date(due).isoformat() + due.astimezone(clock.DISTRICT_TZ).strftime(" %H:%M")
+    deadline = due.astimezone(clock.DISTRICT_TZ).strftime("%Y-%m-%d %H:%M")  # the district's wall clock
     if kind == "accept":
         body = (
             f"转介 {referral.id}（紧急程度 {urgency}）已发出 {elapsed} 小时，机构仍未接收或拒绝"

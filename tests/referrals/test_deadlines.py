@@ -193,3 +193,19 @@ async def test_api_deadlines_follow_the_urgency(client, auth, db, world, cases: 
     assert (await client.post(f"/api/v1/referrals/{a}/accept", headers=org)).status_code == 200
     ref = (await client.get(f"/api/v1/referrals/{a}", headers=org)).json()
     assert at(ref["contact_due_at"]) == t0 + 5 * H + 24 * H  # urgency 4: first contact within 24 h
+
+
+async def test_reports_count_overdue_by_urgency(client, auth, db, world, cases: Cases, frozen_clock) -> None:
+    t0 = start()
+    await set_referral(db, cases.referrals["A"], urgency=4, sent_at=t0)
+    await set_referral(db, cases.referrals["C"], urgency=1, sent_at=t0)
+    frozen_clock(t0 + 5 * H)  # past urgency 4's 4 hours, well within urgency 1's 72
+    district = await auth("admin")
+    late = (await client.get("/api/v1/reports/overdue", headers=district)).json()
+    assert late["referrals_overdue"] == 1
+    by_street = {s["street_id"]: s["referrals_overdue"] for s in late["streets"]}
+    assert by_street == {world.streets[0]: 1, world.streets[1]: 0}
+    assert (await client.get("/api/v1/reports/referrals", headers=district)).json()["overdue"] == 1
+    frozen_clock(t0 + 73 * H)
+    auditor = await auth("auditor")  # a token minted now (the district's has expired by then)
+    assert (await client.get("/api/v1/reports/overdue", headers=auditor)).json()["referrals_overdue"] == 2
