@@ -45,15 +45,6 @@ def overdue_clause(deadlines: Deadlines, now: dt.datetime) -> ColumnElement[bool
     return and_(Referral.status == "sent", _past(deadlines, deadlines.accept_hours, Referral.sent_at, now))
 
 
-def not_started_clause(deadlines: Deadlines, now: dt.datetime) -> ColumnElement[bool]:
-    """Referrals accepted and not started past their urgency's first-contact deadline (joins ``Need`` as above)."""
-    return and_(
-        Referral.status == "accepted",
-        Referral.accepted_at.is_not(None),
-        _past(deadlines, deadlines.first_contact_hours, Referral.accepted_at, now),
-    )
-
-
 def is_overdue(status: str, sent_at: dt.datetime, urgency: int, deadlines: Deadlines, now: dt.datetime) -> bool:
     """The in-memory twin of ``overdue_clause`` for rows already loaded."""
     return status == "sent" and sent_at + dt.timedelta(hours=accept_hours(deadlines, urgency)) < now

@@ -486,9 +486,7 @@ async def _open_problems(
     waiting = [r for r in ref_rows if r.status == "sent"]
     urgency = await deadlines.urgencies(session, (r.need_id for r in waiting))
     overdue_refs = sum(
-        1
-        for r in waiting
-        if deadlines.is_overdue(r.status, r.sent_at, urgency.get(r.need_id, 2), settings.deadlines, as_of)
+        1 for r in waiting if deadlines.is_overdue(r.status, r.sent_at, urgency[r.need_id], settings.deadlines, as_of)
     )
     overdue_visits = int(
         await session.scalar(
