@@ -20,6 +20,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute="*/15"),
         "args": ["cases.report_ack_overdue"],
     },
+    # Just after the district's midnight (the beat keeps the district's clock): the day's overdue-visit digests.
+    "overdue-visit-alerts": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=0, minute=15),
+        "args": ["cases.visit_alerts"],
+    },
     "reconcile-yesterday": {
         "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),

@@ -5,8 +5,9 @@ Everything goes through the referrals service: its scope decides what a role see
 the child's fields a role gets (the minimal form for providers) and writes the audit rows, its state machine
 decides who may accept or decline. The board only adds what needs chasing:
 
-- sent and not answered within ``settings.deadlines.standard_accept_hours``;
-- escalated by the SLA job and not yet in service;
+- sent and not answered within its need's urgency's accept deadline (``settings.deadlines.accept_hours``);
+- accepted and not started within its first-contact deadline (``settings.deadlines.first_contact_hours``);
+- escalated by the ladder job and not yet in service (the step reached is shown);
 - in service with no delivery log for ``STALE_SERVICE_DAYS`` (counted from the last log, or the start).
 """
 
@@ -66,8 +67,11 @@ def _flags(r: ReferralOut, last_log: dt.date | None, now: dt.datetime, today: dt
     if r.status == "sent" and now > r.response_due_at:
         hours = int((now - r.sent_at).total_seconds() // 3600)
         flags.append(f"超时未答复（已 {hours} 小时）")
+    if r.status == "accepted" and r.contact_due_at is not None and now > r.contact_due_at and r.accepted_at:
+        hours = int((now - r.accepted_at).total_seconds() // 3600)
+        flags.append(f"接收后超时未开始服务（已 {hours} 小时）")
     if r.escalated_at is not None and r.status in ("sent", "accepted"):
-        flags.append("已升级督办")
+        flags.append(f"已升级督办（{r.escalation_label}）" if r.escalation_label else "已升级督办")
     if r.status == "in_service":
         since = last_log or (clock.local_date(r.started_at) if r.started_at else None)
         if since is not None and (today - since).days > STALE_SERVICE_DAYS:
@@ -98,6 +102,7 @@ def row_of(r: ReferralOut, last_log: dt.date | None, section: str, now: dt.datet
         "share_note": r.share_note,
         "sent_at": r.sent_at,
         "response_due_at": r.response_due_at,
+        "contact_due_at": r.contact_due_at,
         "last_log": last_log,
         "flags": _flags(r, last_log, now, today),
         "may_accept": "accept" in r.allowed_transitions,
@@ -170,7 +175,9 @@ async def referrals_page(
         pages=max(1, -(-total // PAGE)),
         status=status or "",
         statuses=REFERRAL_STATUSES,
-        sla_hours=settings.deadlines.standard_accept_hours,
+        sla_hours="、".join(
+            f"紧急程度{u}：{h}" for u, h in sorted(settings.deadlines.accept_hours.items(), reverse=True)
+        ),
         stale_days=STALE_SERVICE_DAYS,
         minimal=principal.role == "org_staff",
         **web.page_context(request, principal, "referrals"),

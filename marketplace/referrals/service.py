@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -14,12 +13,13 @@ from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
 from marketplace.cases.crypto import FieldCipher, field_cipher
 from marketplace.cases.models import Child, Need, Visit
-from marketplace.cases.taxonomy import SHAREABLE_CONTACT
+from marketplace.cases.taxonomy import ESCALATION_LEVELS, SHAREABLE_CONTACT
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
 from marketplace.matching import service as matching
 from marketplace.pagination import fetch_page
+from marketplace.referrals import deadlines
 from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.referrals.schemas import (
     ChildView,
@@ -465,7 +465,6 @@ async def present(
     shared = {r.id: contact_for(principal, r, children[r.child_id], cipher) for r in referrals}
     minimal = principal.role == "org_staff"
     today = clock.today()
-    sla = dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     out = []
     for r in referrals:
         child, need = children[r.child_id], needs[r.need_id]
@@ -523,7 +522,10 @@ async def present(
                 revoked_at=r.revoked_at,
                 revoke_reason=r.revoke_reason,
                 escalated_at=r.escalated_at,
-                response_due_at=r.sent_at + sla,
+                response_due_at=deadlines.response_due_at(r, need.urgency, settings.deadlines),
+                contact_due_at=deadlines.contact_due_at(r, need.urgency, settings.deadlines),
+                escalation_level=r.escalation_level or 0,
+                escalation_label=ESCALATION_LEVELS.get(r.escalation_level or 0, ""),
                 allowed_transitions=_allowed(principal, r),
                 shared_fields=shared[r.id][0],
                 contact=shared[r.id][1],

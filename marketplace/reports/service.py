@@ -23,6 +23,7 @@ from marketplace.cases.models import Child, Need, Visit
 from marketplace.cases.taxonomy import NEED_STATUSES
 from marketplace.errors import Forbidden, Invalid
 from marketplace.geography.models import Community, Street
+from marketplace.referrals import deadlines
 from marketplace.referrals.models import Referral
 from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
 from marketplace.resources.models import Organization, Service, ServiceCategory, ServiceStreet
@@ -212,9 +213,21 @@ async def referrals(
         )
     )
     data = rows.all()
-    cutoff = clock.now() - dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     by_status = Counter(status for status, *_ in data)
-    overdue = sum(1 for r in data if r[0] == "sent" and r[1] < cutoff)
+    # Overdue by the need's urgency: an urgency-4 referral is late after 4 hours, an urgency-1 one after 72.
+    overdue = int(
+        await session.scalar(
+            scope.apply(
+                select(func.count())
+                .select_from(Referral)
+                .join(Need, Need.id == Referral.need_id)
+                .where(deadlines.overdue_clause(settings.deadlines, clock.now())),
+                Referral.street_id,
+                Referral.community_id,
+            )
+        )
+        or 0
+    )
     return {
         "street_id": scope.street_id,
         "community_id": scope.community_id,
@@ -241,7 +254,8 @@ async def referrals(
 async def overdue(
     session: AsyncSession, principal: Principal, settings: Settings, street_id: int | None = None
 ) -> dict[str, Any]:
-    """What is late, per street: children whose next visit is past due, referrals not accepted within the SLA."""
+    """What is late, per street: children whose next visit is past due, referrals not answered within their need's
+    urgency's deadline."""
     scope = report_scope(principal, street_id)
     await _check_street(session, scope.street_id)
     visit_rows = await session.execute(
@@ -253,11 +267,11 @@ async def overdue(
             Child.community_id,
         )
     )
-    cutoff = clock.now() - dt.timedelta(hours=settings.deadlines.standard_accept_hours)
     referral_rows = await session.execute(
         scope.apply(
             select(Referral.street_id, func.count())
-            .where(Referral.status == "sent", Referral.sent_at < cutoff)
+            .join(Need, Need.id == Referral.need_id)
+            .where(deadlines.overdue_clause(settings.deadlines, clock.now()))
             .group_by(Referral.street_id),
             Referral.street_id,
             Referral.community_id,
@@ -469,8 +483,11 @@ async def _open_problems(
     session: AsyncSession, scope: Scope, settings: Settings, ref_rows: Sequence[Any], end: dt.date
 ) -> list[dict[str, Any]]:
     as_of = min(clock.now(), _day_start(end + dt.timedelta(days=1)))
-    cutoff = as_of - dt.timedelta(hours=settings.deadlines.standard_accept_hours)
-    overdue_refs = sum(1 for r in ref_rows if r.status == "sent" and r.sent_at < cutoff)
+    waiting = [r for r in ref_rows if r.status == "sent"]
+    urgency = await deadlines.urgencies(session, (r.need_id for r in waiting))
+    overdue_refs = sum(
+        1 for r in waiting if deadlines.is_overdue(r.status, r.sent_at, urgency[r.need_id], settings.deadlines, as_of)
+    )
     overdue_visits = int(
         await session.scalar(
             scope.apply(

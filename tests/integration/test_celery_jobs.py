@@ -13,9 +13,12 @@ from workers.celery_app import app
 def test_beat_entries_name_registered_tasks_and_jobs() -> None:
     assert worker_tasks.app is app  # the worker's tasks module defines its tasks on the worker's app
     load_jobs()
-    assert {"referrals.escalate_overdue", "funds.reconcile_yesterday", "procurement.monthly_allowances"} <= set(
-        tasks.JOBS
-    )
+    assert {
+        "referrals.escalate_overdue",
+        "cases.visit_alerts",
+        "funds.reconcile_yesterday",
+        "procurement.monthly_allowances",
+    } <= set(tasks.JOBS)
     for name, entry in BEAT_SCHEDULE.items():
         assert entry["task"] in app.tasks, name
         if entry["task"] == tasks.RUN_JOB:

@@ -156,16 +156,20 @@ async def test_sla_escalation_job(db, world, cases: Cases, settings) -> None:
     async with db.session() as s:
         old = await s.get(Referral, cases.referrals["A"])
         assert old is not None
-        old.sent_at = clock.now() - dt.timedelta(hours=settings.deadlines.standard_accept_hours + 1)
+        # The seeded needs are urgency 3: past its accept deadline, short of twice it (the first step only).
+        old.sent_at = clock.now() - dt.timedelta(hours=settings.deadlines.accept_hours[3] + 1)
     assert await escalate_overdue(db) == 1
     assert await escalate_overdue(db) == 0  # idempotent
     async with db.session(write=False) as s:
         ref = await s.get(Referral, cases.referrals["A"])
         fresh = await s.get(Referral, cases.referrals["C"])
-        assert ref is not None and ref.escalated_at is not None
+        assert ref is not None and ref.escalated_at is not None and ref.escalation_level == 1
         assert fresh is not None and fresh.escalated_at is None
-        notes = list((await s.scalars(select(Notification).where(Notification.kind == "referral_overdue"))).all())
-    assert [(n.recipient_id, n.entity_id) for n in notes] == [(world.users["supervisor"], cases.referrals["A"])]
+        notes = list((await s.scalars(select(Notification).where(Notification.kind == "escalation_accept"))).all())
+    # The child's director is told, the provider's staff reminded.
+    assert sorted((n.recipient_id, n.entity_id) for n in notes) == sorted(
+        [(world.users["director"], cases.referrals["A"]), (world.users["org"], cases.referrals["A"])]
+    )
 
 
 async def test_capacity_is_never_overbooked_under_concurrent_accepts(client, auth, world, db, settings) -> None:
