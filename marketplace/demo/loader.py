@@ -16,7 +16,6 @@ from marketplace.db import Database
 from marketplace.demo import futian_data as data
 from marketplace.features import demo_modules, load_models
 from marketplace.geography.models import Community, Street
-from marketplace.referrals import demo_loop
 from marketplace.resources.models import (
     Organization,
     OrganizationStreet,
@@ -154,8 +153,7 @@ async def load_demo(settings: Settings, *, if_empty: bool = False) -> bool:
                 return False
             ctx = await load_pool(session)
             ctx["settings"] = settings  # the features' demos encrypt with this settings' field key
-            # The features' demos, then the Yuzhong closed loop on one child (it reads their services and users).
-            for module in sorted([*demo_modules(), demo_loop], key=lambda m: getattr(m, "ORDER", 100)):
+            for module in demo_modules():
                 log.info("loading demo data: %s", module.__name__)
                 await module.load(session, ctx)
         await after_demo(db, settings)

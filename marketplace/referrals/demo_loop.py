@@ -8,7 +8,7 @@ visit the director closes it with the verdict "met"; guardianship passes to the 
 grandmother); psychological counselling is referred and under way. Rows are written with the models, at times
 relative to the demo's clock, in the states the need and referral lifecycles would have left them in.
 
-Called by the demo loader after the features' demos (``ORDER``)."""
+Loaded by the referrals demo (``demo.py``), first, so the demo loader loads it with the features' demos."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.resources.models import Service, ServiceCapacity, ServiceCategory
 from marketplace.settings import get_settings
 
-ORDER = 36
 CHILD_NAME = "林小雨"
 COMMUNITY = data.DEMO_DIRECTOR_COMMUNITY
 
