@@ -149,7 +149,6 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> int | None:
     session.add(report)
     await session.flush()
     steps = [
-        ("police_notified", at(40, 17, 20), f"拨打110报警，福田派出所受理，回执号 {receipt}"),
         ("police_arrived", at(40, 18, 5), "民警到场核实情况，联系孩子父亲未果"),
         ("temporary_care", at(40, 20), "经街道协调，孩子安置至区未成年人救助保护中心临时照料"),
         ("guardian_contacted", at(37, 10), "联系到老家祖母，祖母愿意来深照料"),

@@ -175,7 +175,11 @@ async def events_of(session: AsyncSession, child: Child) -> list[Event]:
                 .order_by(MandatoryReportStep.id)
             )
         ).all()
+        # The police notification is told once, from the report's record of it (station, receipt number).
+        recorded = {r.id for r in reports if r.police_notified_at is not None or r.police_notified}
         for s in steps:
+            if s.kind == "police_notified" and s.report_id in recorded:
+                continue
             stage = {"guardianship_assessment": "assessment", "guardianship_intervention": "intervention"}.get(
                 s.kind, "emergency"
             )

@@ -55,6 +55,7 @@ async def walk(db: Any, world: Any, cases: Cases) -> dict[str, int]:
         await s.flush()
         s.add_all(
             [
+                MandatoryReportStep(report_id=report.id, kind="police_notified", taken_at=ago(29, 1), note="110"),
                 MandatoryReportStep(report_id=report.id, kind="temporary_care", taken_at=ago(29), note="临时安置"),
                 MandatoryReportStep(
                     report_id=report.id, kind="guardianship_intervention", taken_at=ago(5), note="临时监护"
@@ -125,6 +126,7 @@ async def test_timeline_tells_the_loop_in_six_stages(client, auth, world, db, ca
     }
     assert [e["title"] for e in by_kind["report_ack"]] == ["街道督导员已签收"]
     police = by_kind["police_notified"][0]
+    assert len(by_kind["police_notified"]) == 1  # the step of the same call is not told twice
     assert police["stage"] == "emergency" and police["detail"] == "接警单位：福田派出所；回执号：R-0001"
     assert {(e["stage"], e["title"]) for e in by_kind["report_step"]} == {
         ("emergency", "临时照料安置"),
