@@ -1,7 +1,9 @@
 """The case board: the children a role may see (a director's community, a supervisor's street, the district),
 overdue home visits first and highlighted. Summary fields only: never identity numbers or contact details.
 
-``?child=<id>`` opens one child's entry (the referral board links there): the summary and the child's referrals."""
+``?child=<id>`` opens one child's entry (the referral board links there): the summary, the child's closed-loop
+timeline (the six Yuzhong stages, reached ones highlighted, and every event labelled by its stage) and the child's
+referrals."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from marketplace.cases.taxonomy import GENDERS, RISK_LEVELS
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.ids import MAX_ID
 from marketplace.referrals import service as referrals
+from marketplace.referrals import timeline
 
 PAGE = 100
 
@@ -56,7 +59,15 @@ async def cases_page(
         # The cases service's scope: a child outside it is "not found", whether or not it exists.
         found = await cases.visible_child(session, principal, child)
         await audit.record_read(session, principal, "read", "child", [found.id], list(cases.SUMMARY_FIELDS))
-        focus = {"child": _row(found), "referrals": await _referrals_of(session, principal, settings, found.id)}
+        events = await timeline.events_of(session, found)
+        # As the timeline endpoint does: one read row naming it.
+        await audit.record_read(session, principal, "read", "child", [found.id], ["timeline"])
+        focus = {
+            "child": _row(found),
+            "stages": timeline.stages_of(events),
+            "events": [e.out() for e in events],
+            "referrals": await _referrals_of(session, principal, settings, found.id),
+        }
     # Both calls apply the cases service's own scope (and raise Forbidden for roles without one); both audit.
     overdue, overdue_total = await cases.overdue_visits(session, principal, street_id=None, limit=PAGE, offset=0)
     children, total = await cases.list_children(

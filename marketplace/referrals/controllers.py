@@ -12,6 +12,7 @@ from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.referrals import service as referrals
+from marketplace.referrals.loop_api import ChildTimelineController, RunReferralController
 from marketplace.referrals.models import ReferralLog
 from marketplace.referrals.schemas import (
     LogIn,
@@ -188,4 +189,4 @@ class ReferralController(Controller):
         return LogList(items=[log_out(x) for x in rows], total=total)
 
 
-ROUTES = [ReferralController]
+ROUTES = [ReferralController, RunReferralController, ChildTimelineController]

@@ -16,6 +16,7 @@ from marketplace import clock
 from marketplace.cases.demo import DemoNeed
 from marketplace.cases.models import Need, Visit
 from marketplace.cases.service import next_visit_due
+from marketplace.referrals import demo_loop
 from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.resources.models import Service, ServiceCapacity, ServiceCategory
 from marketplace.settings import get_settings
@@ -29,6 +30,8 @@ NEED_AFTER = {"sent": "referred", "accepted": "referred", "in_service": "referre
 
 
 async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
+    # The Yuzhong closed loop on one child (demo_loop.py): it needs only the pool's services and logins.
+    await demo_loop.load(session, ctx)
     opened: list[DemoNeed] = list(ctx.get("demo_needs", []))
     service_ids: list[int] = list(ctx.get("services", []))
     if not opened or not service_ids:
