@@ -65,8 +65,13 @@ async def test_a_partly_met_verdict_after_got_help_is_what_everything_shows(clie
     stored, settled = await _state(db, cases)
     assert stored.follow_up_visit_id is not None and stored.verdict_by is not None
     assert settled.settled_at is not None and settled.settled_by == stored.verdict_by
-    # The provider sees the verdict on its referral too.
-    assert (await client.get(f"/api/v1/referrals/{rid}", headers=await auth("org"))).json()["verdict"] == "partly_met"
+    # The provider sees the verdict on its referral too, and is told of it; the director was asked to follow up.
+    org = await auth("org")
+    assert (await client.get(f"/api/v1/referrals/{rid}", headers=org)).json()["verdict"] == "partly_met"
+    told = (await client.get("/api/v1/notifications", headers=org)).json()["items"]
+    assert any(n["kind"] == "referral_close" and "需求部分满足" in n["body"] for n in told), told
+    asked = (await client.get("/api/v1/notifications", headers=director)).json()["items"]
+    assert any(n["kind"] == "referral_complete" and "回访" in n["body"] for n in asked), asked
 
     admin = await auth("admin")
     coverage = (await client.get("/api/v1/reports/coverage", headers=admin)).json()
