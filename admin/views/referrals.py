@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin import web
 from marketplace import clock
 from marketplace.auth.principal import Principal
-from marketplace.cases.taxonomy import GENDERS, RISK_LEVELS
+from marketplace.cases.taxonomy import GENDERS, RISK_LEVELS, VERDICTS
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
 from marketplace.ids import PathId
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import ReferralLog
-from marketplace.referrals.schemas import ReferralOut
+from marketplace.referrals.schemas import ReferralOut, VerdictIn
 from marketplace.referrals.taxonomy import REFERRAL_STATUSES
 from marketplace.settings import Settings
 
@@ -41,6 +41,8 @@ STALE_SERVICE_DAYS = 14
 # The attention list reads open referrals in batches, up to a cap per status far above a district's caseload.
 ATTENTION_BATCH = 500
 ATTENTION_CAP = 5000
+# Who answers or closes referrals on the board: a provider's staff (accept, decline), the caseworkers (close).
+ACTING_ROLES = frozenset({"org_staff", "child_director", "child_supervisor"})
 TITLES = {
     "child_supervisor": "本街道转介看板",
     "child_director": "本社区转介",
@@ -107,6 +109,12 @@ def row_of(r: ReferralOut, last_log: dt.date | None, section: str, now: dt.datet
         "flags": _flags(r, last_log, now, today),
         "may_accept": "accept" in r.allowed_transitions,
         "may_decline": "decline" in r.allowed_transitions,
+        # The provider's proposed outcome, and the caseworker's verdict that closes the loop.
+        "outcome_label": r.outcome_label,
+        "verdict": r.verdict,
+        "verdict_label": r.verdict_label,
+        "need_status_label": r.need_status_label,
+        "may_close": "close" in r.allowed_transitions,
     }
 
 
@@ -180,6 +188,8 @@ async def referrals_page(
         ),
         stale_days=STALE_SERVICE_DAYS,
         minimal=principal.role == "org_staff",
+        actions=principal.role in ACTING_ROLES,
+        verdicts=VERDICTS,
         **web.page_context(request, principal, "referrals"),
     )
 
@@ -194,27 +204,41 @@ async def _answer(
     name: str,
 ) -> Response[str]:
     reason = form.get("reason", "").strip()
+    verdict = _verdict(form) if name == "close" else None
     if name == "decline":
         if not reason:
             raise Invalid.field("reason", "请填写拒绝理由 (a reason is required)")
         if len(reason) > 1000:
             raise Invalid.field("reason", "理由不超过1000字 (reason too long)")
-    r = await referrals.transition(session, principal, referral_id, name, reason=reason)
+    r = await referrals.transition(session, principal, referral_id, name, reason=reason, verdict=verdict)
     if not web.is_htmx(request):
         return Response(content="", status_code=303, headers={"location": "/admin/referrals", **web.SECURITY_HEADERS})
     section = form.get("section", "all") if form.get("section") in ("all", "attention") else "all"
     (row,) = await rows_for(session, principal, settings, [r], section)
     # The same referral may sit in both lists: update the other one too, or drop it from "needs chasing".
     other = {**row, "section": "all" if section == "attention" else "attention"}
-    done = "已接收" if name == "accept" else "已拒绝"
+    done = {"accept": "已接收", "decline": "已拒绝", "close": f"已结案：{row['verdict_label']}"}[name]
     return web.render(
         "_referral_answer.html",
         r=row,
         other=other if other["section"] == "all" or other["flags"] else None,
         minimal=principal.role == "org_staff",
+        actions=principal.role in ACTING_ROLES,
+        verdicts=VERDICTS,
         csrf=web.csrf_token(request),
         flash=f"转介 {r.id} {done}",
     )
+
+
+def _verdict(form: dict[str, str]) -> VerdictIn:
+    verdict = form.get("verdict", "")
+    if verdict not in VERDICTS:
+        raise Invalid.field("verdict", "请选择回访结论 (choose the verdict)")
+    note = form.get("note", "").strip()
+    if len(note) > 2000:
+        raise Invalid.field("note", "说明不超过2000字 (note too long)")
+    reopen = form.get("reopen_need", "") in ("1", "on", "true")
+    return VerdictIn(verdict=verdict, note=note, reopen_need=reopen)  # type: ignore[arg-type]
 
 
 @post("/referrals/{referral_id:int}/accept", name="console-referral-accept")
@@ -241,4 +265,17 @@ async def decline_referral(
     return await _answer(request, session, principal, settings, referral_id, form, "decline")
 
 
-ROUTES = [referrals_page, accept_referral, decline_referral]
+@post("/referrals/{referral_id:int}/close", name="console-referral-close")
+async def close_referral(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    referral_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """The child's director or the street's supervisor closes a completed referral with the verdict."""
+    return await _answer(request, session, principal, settings, referral_id, form, "close")
+
+
+ROUTES = [referrals_page, accept_referral, decline_referral, close_referral]

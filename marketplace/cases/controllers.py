@@ -269,7 +269,9 @@ class NeedController(Controller):
         session: DbSession,
         principal: CurrentUser,
         page: PageParams,
-        status: FromQuery[Literal["open", "referred", "met", "cancelled"] | None] = None,
+        status: FromQuery[
+            Literal["open", "matched", "in_service", "met", "partly_met", "not_met", "withdrawn"] | None
+        ] = None,
         street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         child_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         category: Annotated[str | None, QueryParameter(max_length=40)] = None,
@@ -290,7 +292,7 @@ class NeedController(Controller):
     async def read(self, need_id: PathId, session: DbSession, principal: CurrentUser) -> NeedOut:
         return need_out(await cases.visible_need(session, principal, need_id))
 
-    @patch("/{need_id:int}", operation_id="updateNeed", summary="修改或取消需求")
+    @patch("/{need_id:int}", operation_id="updateNeed", summary="修改、撤销或重新打开需求")
     async def update(
         self, need_id: PathId, data: JSONBody[NeedPatch], session: DbSession, principal: CurrentUser
     ) -> NeedOut:

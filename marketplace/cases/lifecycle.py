@@ -41,6 +41,8 @@ VERDICT_TRANSITION: Final[dict[str, str]] = {
 assert set(VERDICT_TRANSITION) == set(VERDICTS)
 # Needs still waiting for help (a referral may be sent, or one is under way).
 ACTIVE_NEED_STATUSES: Final = ("open", "matched", "in_service")
+# Needs a referral holds (sent … completed): they change with the referral, not on their own.
+HELD_NEED_STATUSES: Final = frozenset({"matched", "in_service"})
 
 
 def move(need: Need, name: str, *, by: int | None = None) -> str:

@@ -129,7 +129,9 @@ class NeedIn(msgspec.Struct, forbid_unknown_fields=True):
 class NeedPatch(msgspec.Struct, forbid_unknown_fields=True):
     urgency: Urgency | msgspec.UnsetType = msgspec.UNSET
     note: Text | msgspec.UnsetType = msgspec.UNSET
-    status: Literal["cancelled"] | msgspec.UnsetType = msgspec.UNSET
+    # withdrawn (``cancelled`` is accepted as the old word for it); open sends a partly met or unmet need back
+    # to the open list to refer again.
+    status: Literal["withdrawn", "cancelled", "open"] | msgspec.UnsetType = msgspec.UNSET
 
 
 class NeedOut(msgspec.Struct):

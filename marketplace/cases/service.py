@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
-from marketplace.cases import ports
+from marketplace.cases import lifecycle, ports
 from marketplace.cases.crypto import FieldCipher, field_cipher, resident_id_problem
 from marketplace.cases.models import Child, Need, Visit
 from marketplace.cases.readmodel import DISTRICT_READERS, ChildFilters, query_children, scope_of
 from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, VisitIn, Warning
+from marketplace.cases.taxonomy import NEED_STATUSES
 from marketplace.cases.transfer_schemas import ContactRevealOut
 from marketplace.db import Database
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -309,7 +310,7 @@ async def update_child(
         await refuse_second_file(session, principal, _cipher(settings), values["id_number"].upper(), exclude=child.id)
     closing: list[Warning] = []
     if values.get("status") == "closed" and child.status != "closed":
-        closing = await _close_open_work(session, child)
+        closing = await _close_open_work(session, child, principal.user_id)
     cipher_ = _cipher(settings)
     for field, value in values.items():
         if field == "id_number":
@@ -338,8 +339,8 @@ async def update_child(
     return child, warnings
 
 
-async def _close_open_work(session: AsyncSession, child: Child) -> list[Warning]:
-    """Closing a file ends what is still open for the child: its open needs are cancelled here, and its
+async def _close_open_work(session: AsyncSession, child: Child, closed_by: int | None) -> list[Warning]:
+    """Closing a file ends what is still open for the child: its active needs are withdrawn here, and its
     referrals are revoked by the referrals feature on the ``cases.file_closed`` event once this change
     commits (a place an acceptance booked goes back to the service, the provider is told), so no provider
     keeps a place or a caseload for a child the district no longer follows. The response names what is
@@ -350,14 +351,14 @@ async def _close_open_work(session: AsyncSession, child: Child) -> list[Warning]
         (
             await session.scalars(
                 select(Need)
-                .where(Need.child_id == child.id, Need.status.in_(("open", "referred")))
+                .where(Need.child_id == child.id, Need.status.in_(lifecycle.ACTIVE_NEED_STATUSES))
                 .order_by(Need.id)
                 .with_for_update()
             )
         ).all()
     )
     for need in needs:
-        need.status = "cancelled"
+        lifecycle.move(need, "withdraw", by=closed_by)
     out: list[Warning] = []
     if revoked:
         out.append(
@@ -373,7 +374,7 @@ async def _close_open_work(session: AsyncSession, child: Child) -> list[Warning]
         out.append(
             Warning(
                 code="needs_cancelled",
-                message=f"档案结案，已取消 {len(needs)} 个未满足的需求 (closing the file cancelled {len(needs)} open need(s))",
+                message=f"档案结案，已撤销 {len(needs)} 个未了结的需求 (closing the file withdrew {len(needs)} open need(s))",
                 child_ids=[child.id],
                 need_ids=[n.id for n in needs],
             )
@@ -451,15 +452,26 @@ async def update_need(session: AsyncSession, principal: Principal, need_id: int,
     if not (principal.role == "child_director" and principal.community_id == need.community_id):
         raise Forbidden("只有本社区儿童主任可修改需求 (only the community's child director)")
     if data.status is not msgspec.UNSET:
-        if need.status != "open":
-            raise Conflict(f"需求状态为 {need.status}，不能取消 (only an open need can be cancelled)")
-        need.status = "cancelled"
+        _change_need_status(need, data.status, principal.user_id)
     if data.urgency is not msgspec.UNSET:
         need.urgency = data.urgency
     if data.note is not msgspec.UNSET:
         need.note = data.note
     await session.flush()
     return need
+
+
+def _change_need_status(need: Need, status: str, by: int | None) -> None:
+    """The director withdraws a need (``cancelled`` is the old word for it), or sends a partly met or unmet one
+    back to the open list. A need a referral holds changes with the referral: revoke it first."""
+    name = "reopen" if status == "open" else "withdraw"
+    if need.status in lifecycle.HELD_NEED_STATUSES:
+        raise Conflict(
+            f"需求{NEED_STATUSES[need.status]}，请先撤回其转介 (a referral holds the need: revoke it first)",
+            current_status=need.status,
+            allowed=[],
+        )
+    lifecycle.move(need, name, by=by)
 
 
 async def list_needs(

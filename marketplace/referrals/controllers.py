@@ -25,6 +25,7 @@ from marketplace.referrals.schemas import (
     ReferralList,
     ReferralOut,
     ShareIn,
+    VerdictIn,
 )
 from marketplace.settings import Settings
 
@@ -140,11 +141,24 @@ class ReferralController(Controller):
     ) -> ReferralOut:
         return await self._move(session, principal, settings, referral_id, "complete", outcome=data)
 
-    @post("/{referral_id:int}/close", operation_id="closeReferral", summary="回访后结案", status_code=200)
+    @post(
+        "/{referral_id:int}/close",
+        operation_id="closeReferral",
+        summary="回访后结案（儿童主任或督导员确认结果）",
+        description="The child's director or the street's supervisor closes a completed referral after a follow-up "
+        "visit, with a verdict (met / partly_met / not_met / withdrawn) that the need takes; `reopen_need` after "
+        "partly_met or not_met puts the need back on the open list to refer again.",
+        status_code=200,
+    )
     async def close(
-        self, referral_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
+        self,
+        referral_id: PathId,
+        data: JSONBody[VerdictIn],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
     ) -> ReferralOut:
-        return await self._move(session, principal, settings, referral_id, "close")
+        return await self._move(session, principal, settings, referral_id, "close", verdict=data)
 
     @post("/{referral_id:int}/revoke", operation_id="revokeReferral", summary="撤回转介", status_code=200)
     async def revoke(

@@ -1,6 +1,7 @@
 """Demo data: about half of the demo children's needs referred to a fitting service, in every state of the
-referral lifecycle, with the places they take and their first delivery logs. Runs after the cases demo, whose
-needs it reads from ``ctx["demo_needs"]``."""
+referral lifecycle, with the places they take and their first delivery logs. Each need follows its referral
+through the need lifecycle (matched, in service, settled by the director's verdict at the close after a
+follow-up visit, or open again). Runs after the cases demo, whose needs it reads from ``ctx["demo_needs"]``."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
+from marketplace.cases import lifecycle
 from marketplace.cases.demo import DemoNeed
-from marketplace.cases.models import Need, Visit
+from marketplace.cases.models import Child, Need, Visit
 from marketplace.cases.service import next_visit_due
 from marketplace.referrals import demo_loop
 from marketplace.referrals.models import Referral, ReferralLog
@@ -25,8 +27,20 @@ ORDER = 35
 # How a demo referral ends up, in turn: every state of the lifecycle is on show.
 STATES = ("sent", "accepted", "declined", "in_service", "completed", "closed", "revoked", "closed", "in_service")
 OUTCOMES = ("got_help", "got_help", "partially_helped", "could_not_contact", "got_help")
-# The need's status after its referral reached each state (completed and closed: met if the child got help).
-NEED_AFTER = {"sent": "referred", "accepted": "referred", "in_service": "referred"}
+# The director's verdict at the close of a referral with each proposed outcome; an unmet need goes back to the
+# open list to be referred again.
+VERDICT_OF = {"got_help": "met", "partially_helped": "partly_met", "could_not_contact": "not_met"}
+VERDICT_NOTES = {
+    "met": "回访确认：孩子情况明显好转，需求已满足",
+    "partly_met": "回访确认：部分改善，仍需继续关注",
+    "not_met": "回访确认：机构未能联系到家庭，需重新对接",
+}
+# How many steps after the sending each state's last event lies (the close follows the completion by days).
+STEPS_AFTER_SENT = {"accepted": 1, "declined": 1, "in_service": 2, "revoked": 2, "completed": 10, "closed": 10}
+# The need lifecycle's transitions a referral in each state has taken (the close adds the verdict's).
+NEED_STEPS = {"sent": ("match",), "accepted": ("match",), "in_service": ("match", "start")}
+NEED_STEPS |= {"completed": NEED_STEPS["in_service"], "closed": NEED_STEPS["in_service"]}
+NEED_STEPS |= {"declined": ("match", "reopen"), "revoked": ("match", "reopen")}
 
 
 async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
@@ -38,7 +52,7 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         return
     settings = ctx.get("settings") or get_settings()
     director = ctx.get("users", {}).get("director")
-    now, today, month = clock.now(), clock.today(), clock.month_key()
+    now, month = clock.now(), clock.month_key()
     rng = random.Random(2023)
     by_category: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     rows = await session.execute(
@@ -75,9 +89,10 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             share_note=f"{spec.school}；{spec.note}"[:2000] if spec.school else spec.note,
             plan={},
             sent_by=director,
-            sent_at=sent_at,
         )
         step = dt.timedelta(hours=rng.randint(3, 40))
+        # Sent long enough ago for every later step of its state to lie in the past.
+        sent_at = r.sent_at = min(sent_at, now - STEPS_AFTER_SENT.get(state, 0) * step)
         if takes_place or state == "revoked":
             r.accepted_at = sent_at + step
         if takes_place:
@@ -88,26 +103,40 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         if state in ("in_service", "completed", "closed"):
             r.started_at = sent_at + 2 * step
         if state in ("completed", "closed"):
-            r.completed_at = min(now, sent_at + 10 * step)
+            r.completed_at = sent_at + 10 * step
             r.outcome = OUTCOMES[n_ref % len(OUTCOMES)]
-        if state == "closed":
-            r.closed_at = now
-            session.add(
-                Visit(
-                    child_id=spec.child_id,
-                    visited_on=today,
-                    kind="follow_up",
-                    findings="服务后回访，情况稳定",
-                    next_visit_due=next_visit_due(settings, spec.risk_level, today),
-                    created_by=director,
-                )
-            )
         if state == "revoked":
             r.revoked_at, r.revoke_reason = sent_at + 2 * step, "家庭搬离本社区"
         need = await session.get(Need, spec.need_id)
         assert need is not None
-        settled = "met" if r.outcome == "got_help" else "open"
-        need.status = NEED_AFTER.get(state, settled if state in ("completed", "closed") else "open")
+        for name in NEED_STEPS[state]:
+            lifecycle.move(need, name, by=director)
+        if state == "closed" and r.completed_at is not None:
+            # The follow-up visit comes after the completion, the close after the visit.
+            closed_at = min(now, r.completed_at + dt.timedelta(days=3))
+            visited_on = clock.local_date(closed_at)
+            visit = Visit(
+                child_id=spec.child_id,
+                visited_on=visited_on,
+                kind="follow_up",
+                findings="服务后回访，核实服务效果",
+                next_visit_due=next_visit_due(settings, spec.risk_level, visited_on),
+                created_by=director,
+            )
+            session.add(visit)
+            await session.flush()
+            child = await session.get(Child, spec.child_id)
+            assert child is not None
+            if child.last_visit_on is None or child.last_visit_on <= visited_on:
+                child.last_visit_on, child.next_visit_due = visited_on, visit.next_visit_due
+            verdict = VERDICT_OF.get(r.outcome or "", "not_met")
+            r.closed_at, r.follow_up_visit_id = closed_at, visit.id
+            r.verdict, r.verdict_note, r.verdict_by = verdict, VERDICT_NOTES[verdict], director
+            lifecycle.settle(need, verdict, by=director)
+            need.settled_at = closed_at
+            need.met_at = closed_at if need.met_at is not None else None
+            if verdict == "not_met":
+                lifecycle.move(need, "reopen", by=director)
         session.add(r)
         await session.flush()
         if state in ("in_service", "completed", "closed") and r.started_at is not None:

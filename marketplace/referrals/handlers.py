@@ -16,6 +16,7 @@ from marketplace.auth.models import User
 from marketplace.cases import notifications
 from marketplace.cases import ports as case_ports
 from marketplace.cases.models import Child
+from marketplace.cases.taxonomy import VERDICTS
 from marketplace.matching import ports as matching_ports
 from marketplace.procurement import metrics as procurement_metrics
 from marketplace.referrals import history
@@ -55,7 +56,11 @@ async def _tell_director(session: AsyncSession, payload: dict[str, Any], name: s
     r = await session.get(Referral, int(payload["referral_id"]))
     if r is None:
         return
-    detail = OUTCOMES.get(r.outcome or "", "") if name == "complete" else (r.decline_reason or "")
+    if name == "complete":
+        # The provider's outcome is a proposal: the director visits, then closes with the verdict.
+        detail = f"机构反馈：{OUTCOMES.get(r.outcome or '', '')}。请回访后确认结论并结案。"
+    else:
+        detail = r.decline_reason or ""
     await notifications.notify(
         session,
         await _directors(session, r.community_id),
@@ -83,6 +88,24 @@ async def referral_completed(session: AsyncSession, payload: dict[str, Any]) -> 
     await _tell_director(session, payload, "complete")
 
 
+@outbox.handler("referrals.close")
+async def referral_closed(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """The provider hears the caseworker's verdict on its service."""
+    r = await session.get(Referral, int(payload["referral_id"]))
+    if r is None or r.verdict is None:
+        return
+    await notifications.notify(
+        session,
+        await notifications.organization_staff(session, r.organization_id),
+        key=f"referral-close:{r.id}",
+        kind="referral_close",
+        title="转介已结案",
+        body=f"转介 {r.id} 已由儿童主任回访后结案：{VERDICTS.get(r.verdict, r.verdict)}。",
+        entity="referral",
+        entity_id=r.id,
+    )
+
+
 @outbox.handler("referrals.revoke")
 async def referral_revoked(session: AsyncSession, payload: dict[str, Any]) -> None:
     """The provider stops work on a withdrawn referral; it hears of it with the caseworker's reason."""
@@ -102,7 +125,6 @@ async def referral_revoked(session: AsyncSession, payload: dict[str, Any]) -> No
 
 
 @outbox.handler("referrals.start")
-@outbox.handler("referrals.close")
 async def referral_other(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Nothing to tell anyone; registered so the event is marked processed rather than unknown."""
     return

@@ -15,11 +15,15 @@ from marketplace.referrals.models import Referral
 
 # Statuses in which a provider is serving the child now (continuity) or has finished (history).
 SERVING = ("accepted", "in_service")
-FINISHED = ("completed", "closed")
+# A provider's record counts what the caseworkers found at the close: a completed referral's outcome is only
+# the provider's proposal until the verdict.
+FINISHED = ("closed",)
 # A social worker carries a referral from the moment it is sent until the service ends.
 CARRIED = ("sent", *SERVING)
-# Outcomes that count as help, with their weight in the provider's record.
-HELPED = {"got_help": 1.0, "partially_helped": 0.5}
+# The verdicts that count as help, with their weight in the provider's record. A verdict that the need no longer
+# exists (withdrawn) judges nobody: it counts neither for nor against the provider.
+HELPED = {"met": 1.0, "partly_met": 0.5}
+JUDGED = frozenset({"met", "partly_met", "not_met"})
 # At most this many ids in one IN (...): SQLite's bound-parameter limit.
 CHUNK = 900
 
@@ -36,20 +40,20 @@ class ReferralHistory:
         helped: dict[int, set[int]] = defaultdict(set)
         ids = sorted(set(child_ids))
         query = select(
-            Referral.child_id, Referral.service_id, Referral.organization_id, Referral.status, Referral.outcome
+            Referral.child_id, Referral.service_id, Referral.organization_id, Referral.status, Referral.verdict
         ).where(Referral.status.in_(("declined", *SERVING, *FINISHED)))
         # Many children (a district's batch): one pass over the referrals beats a hundred IN (...) queries.
         wanted = set(ids) if len(ids) > 4 * CHUNK else None
         queries = [query] if wanted is not None else [query.where(Referral.child_id.in_(c)) for c in _chunks(ids)]
         for stmt in queries:
-            for child_id, service_id, org_id, status, outcome in await session.execute(stmt):
+            for child_id, service_id, org_id, status, verdict in await session.execute(stmt):
                 if wanted is not None and child_id not in wanted:
                     continue
                 if status == "declined":
                     declined[child_id].add(service_id)
                 elif status in SERVING:
                     current[child_id].add(org_id)
-                elif outcome in HELPED:
+                elif verdict in HELPED:
                     helped[child_id].add(org_id)
         # Only the children with a history: the port lets the others be missing (a district batch asks for
         # every child, and most have none).
@@ -75,19 +79,20 @@ class ReferralHistory:
                 select(
                     Referral.organization_id,
                     Referral.status,
-                    Referral.outcome,
+                    Referral.verdict,
                     Referral.sent_at,
                     Referral.accepted_at,
                     Referral.declined_at,
                 ).where(Referral.organization_id.in_(chunk), Referral.sent_at >= since)
             )
-            for org_id, status, outcome, sent_at, accepted_at, declined_at in result:
+            for org_id, status, verdict, sent_at, accepted_at, declined_at in result:
                 answered = accepted_at or declined_at
                 if answered is not None and sent_at is not None:
                     hours[org_id].append((answered - sent_at).total_seconds() / 3600.0)
                 if status in FINISHED:
-                    finished[org_id] += 1
-                    got_help[org_id] += HELPED.get(outcome or "", 0.0)
+                    if verdict in JUDGED:
+                        finished[org_id] += 1
+                        got_help[org_id] += HELPED.get(verdict or "", 0.0)
                 elif status == "declined" or (status == "revoked" and accepted_at is not None):
                     dropped[org_id] += 1
         return {

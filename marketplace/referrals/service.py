@@ -1,4 +1,8 @@
-"""Closed-loop referrals: sent → accepted | declined → in_service → completed → closed, or revoked."""
+"""Closed-loop referrals: sent → accepted | declined → in_service → completed → closed, or revoked.
+
+The need follows through its own lifecycle (``cases.lifecycle``): matched when sent, in service when started,
+open again when declined or revoked. The provider's completion only proposes an outcome; the close, after a
+follow-up visit, carries the caseworker's verdict, and that settles the need."""
 
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
+from marketplace.cases import lifecycle
 from marketplace.cases import service as cases
 from marketplace.cases.crypto import FieldCipher, field_cipher
 from marketplace.cases.models import Child, Need, Visit
-from marketplace.cases.taxonomy import ESCALATION_LEVELS, SHAREABLE_CONTACT
+from marketplace.cases.taxonomy import ESCALATION_LEVELS, NEED_STATUSES, SHAREABLE_CONTACT, VERDICTS
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community
@@ -29,6 +34,7 @@ from marketplace.referrals.schemas import (
     OutcomeIn,
     ReferralIn,
     ReferralOut,
+    VerdictIn,
 )
 from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
 from marketplace.resources import service as pool
@@ -52,8 +58,6 @@ REFERRAL_LIFECYCLE = StateMachine(
 PROVIDER_TRANSITIONS = frozenset({"accept", "decline", "start", "complete"})
 CASEWORKER_TRANSITIONS = frozenset({"complete", "close", "revoke"})
 ACTIVE = ("sent", "accepted", "in_service")
-# Outcomes after which the need is settled; any other outcome puts it back on the open list.
-NEED_AFTER_OUTCOME = {"got_help": "met", "no_longer_needed": "cancelled"}
 MINIMAL_FIELDS = ("surname_initial", "age", "gender", "community", "need", "share_note")
 STAFF_FIELDS = ("name", "age", "gender", "community", "risk_level", "need", "share_note")
 
@@ -163,7 +167,7 @@ async def create(
         sent_at=utcnow(),
     )
     session.add(referral)
-    need.status = "referred"
+    lifecycle.move(need, "match", by=principal.user_id)
     await session.flush()
     outbox.emit(session, "referrals.sent", {"referral_id": referral.id})
     return referral
@@ -264,19 +268,31 @@ async def transition(
     *,
     reason: str = "",
     outcome: OutcomeIn | None = None,
+    verdict: VerdictIn | None = None,
 ) -> Referral:
     r = await load(session, principal, referral_id, lock=True)
     _authorize(principal, r, name)
-    await _apply(session, r, name, reason=reason, outcome=outcome)
+    await _apply(session, r, name, reason=reason, outcome=outcome, verdict=verdict, by=principal.user_id)
     return r
 
 
 async def _apply(
-    session: AsyncSession, r: Referral, name: str, *, reason: str = "", outcome: OutcomeIn | None = None
+    session: AsyncSession,
+    r: Referral,
+    name: str,
+    *,
+    reason: str = "",
+    outcome: OutcomeIn | None = None,
+    verdict: VerdictIn | None = None,
+    by: int | None = None,
 ) -> None:
-    """One transition of a loaded (locked) referral, with its effects on the need and the service's places."""
+    """One transition of a loaded (locked) referral, with its effects on the need (through the need lifecycle)
+    and the service's places."""
     before = r.status
-    r.status = REFERRAL_LIFECYCLE.target(r.status, name)
+    target = REFERRAL_LIFECYCLE.target(r.status, name)
+    if name == "close":
+        _check_verdict(verdict)
+    r.status = target
     now = utcnow()
     need = await session.scalar(select(Need).where(Need.id == r.need_id).with_for_update())
     assert need is not None
@@ -286,36 +302,59 @@ async def _apply(
         r.accepted_at, r.booked_month = now, month
     elif name == "decline":
         r.declined_at, r.decline_reason = now, reason
-        need.status = "open"
+        _give_back(need, by)
     elif name == "start":
         r.started_at = now
+        lifecycle.move(need, "start", by=by)
     elif name == "complete":
+        # The provider's outcome is a proposal: the need stays in service until the caseworker's verdict.
         assert outcome is not None
         r.completed_at, r.outcome, r.outcome_note = now, outcome.outcome, outcome.note or None
-        settled = NEED_AFTER_OUTCOME.get(outcome.outcome, "open")
-        need.status = settled
-        need.met_at = now if settled == "met" else None
     elif name == "close":
-        assert r.completed_at is not None
+        assert verdict is not None and r.completed_at is not None
         completed_on = clock.local_date(r.completed_at)
         follow_up = await session.scalar(
-            select(Visit.id).where(Visit.child_id == r.child_id, Visit.visited_on >= completed_on).limit(1)
+            select(Visit.id)
+            .where(Visit.child_id == r.child_id, Visit.visited_on >= completed_on)
+            .order_by(Visit.visited_on.desc(), Visit.id.desc())
+            .limit(1)
         )
         if follow_up is None:
             raise Conflict(
                 "结案前须在儿童档案中记录服务完成后的回访 (record a follow-up visit after completion first)",
                 reason="follow_up_visit_missing",
             )
-        r.closed_at = now
+        r.closed_at, r.follow_up_visit_id = now, follow_up
+        r.verdict, r.verdict_note, r.verdict_by = verdict.verdict, verdict.note.strip() or None, by
+        # A need already withdrawn meanwhile (its file was closed) keeps that status; the verdict stays on record.
+        if need.status != "withdrawn":
+            lifecycle.settle(need, verdict.verdict, by=by)
+            if verdict.reopen_need:
+                lifecycle.move(need, "reopen", by=by)
     elif name == "revoke":
         r.revoked_at, r.revoke_reason = now, reason
         # A place booked by the acceptance goes back only if the service never started.
         if before == "accepted" and r.booked_month:
             await pool.release_capacity(session, r.service_id, month=r.booked_month)
-        if need.status == "referred":
-            need.status = "open"
+        _give_back(need, by)
     await session.flush()
     outbox.emit(session, f"referrals.{name}", {"referral_id": r.id})
+
+
+def _check_verdict(verdict: VerdictIn | None) -> None:
+    if verdict is None:
+        raise Invalid.field("verdict", "结案须给出回访结论 (closing takes the caseworker's verdict)")
+    if verdict.reopen_need and verdict.verdict not in ("partly_met", "not_met"):
+        raise Invalid.field(
+            "reopen_need",
+            "只有部分满足或未满足的需求可重新对接 (only a partly met or unmet need goes back to the open list)",
+        )
+
+
+def _give_back(need: Need, by: int | None) -> None:
+    """A declined or revoked referral gives its need back to the open list (if the referral still held it)."""
+    if need.status in lifecycle.HELD_NEED_STATUSES:
+        lifecycle.move(need, "reopen", by=by)
 
 
 async def open_for_child(session: AsyncSession, child_id: int) -> list[int]:
@@ -529,6 +568,11 @@ async def present(
                 allowed_transitions=_allowed(principal, r),
                 shared_fields=shared[r.id][0],
                 contact=shared[r.id][1],
+                verdict=r.verdict,
+                verdict_label=VERDICTS.get(r.verdict) if r.verdict else None,
+                verdict_note=r.verdict_note,
+                need_status=need.status,
+                need_status_label=NEED_STATUSES.get(need.status, need.status),
             )
         )
     # One audit row per set of fields shown: a referral whose shared contact was read names those fields too.

@@ -28,14 +28,24 @@ def coverage_sheets(data: dict[str, Any]) -> list[Sheet]:
             ("在册儿童", data["children"]),
             ("未满足需求", data["open_needs"]),
             ("已满足需求", data["met_needs"]),
+            ("部分满足需求", data["partly_met_needs"]),
+            ("回访确认未满足需求", data["not_met_needs"]),
             ("需求覆盖率", _pct(data["coverage_rate"])),
         ],
     )
     detail = Sheet(
         "分类供需",
-        ["服务类别", "代码", "未满足需求", "已满足需求", "每月供给名额", "缺口"],
+        ["服务类别", "代码", "未满足需求", "已满足需求", "部分满足需求", "每月供给名额", "缺口"],
         [
-            (c["label"], c["category"], c["open_needs"], c["met_needs"], c["supply_per_month"], c["gap"])
+            (
+                c["label"],
+                c["category"],
+                c["open_needs"],
+                c["met_needs"],
+                c["partly_met_needs"],
+                c["supply_per_month"],
+                c["gap"],
+            )
             for c in data["by_category"]
         ],
     )
@@ -44,7 +54,9 @@ def coverage_sheets(data: dict[str, Any]) -> list[Sheet]:
 
 def referrals_sheets(data: dict[str, Any]) -> list[Sheet]:
     rows: list[Sequence[Any]] = [(s["label"], s["status"], s["count"]) for s in data["by_status"]]
+    rows += [(f"回访结论：{v['label']}", v["verdict"], v["count"]) for v in data["by_verdict"]]
     rows += [
+        ("待回访确认", "awaiting_verdict", data["awaiting_verdict"]),
         ("合计", "total", data["total"]),
         ("接收天数中位数", "median_days_to_accept", _blank(data["median_days_to_accept"])),
         ("结案天数中位数", "median_days_to_close", _blank(data["median_days_to_close"])),
@@ -59,6 +71,7 @@ PROGRESS_LABELS = {
     "children_new": "本季度新建档",
     "needs_opened": "本季度登记需求",
     "needs_met": "本季度满足需求",
+    "needs_partly_met": "本季度部分满足需求",
     "visits": "本季度走访次数",
     "visits_on_time": "按时走访次数",
     "visits_on_time_rate": "按时走访率",
@@ -77,14 +90,24 @@ def quarterly_sheets(data: dict[str, Any], prefix: str = "") -> list[Sheet]:
         for k, label in PROGRESS_LABELS.items()
     ]
     cases = [
-        (c["category_label"], c["community"], c["organization"], c["service"], c["outcome_label"], c["days_to_close"])
+        (
+            c["category_label"],
+            c["community"],
+            c["organization"],
+            c["service"],
+            _blank(c["outcome_label"]),
+            c["verdict_label"],
+            c["days_to_close"],
+        )
         for c in data["typical_cases"]
     ]
     problems = [(p["label"], p["count"], p.get("detail", "")) for p in data["open_problems"]]
     head = f"{data['year']}年第{data['quarter']}季度 {where}"
     return [
         Sheet(f"{prefix}工作进展", ["项目（" + head + "）", "数值"], progress),
-        Sheet(f"{prefix}典型案例", ["服务类别", "社区", "服务机构", "服务项目", "结果", "结案天数"], cases),
+        Sheet(
+            f"{prefix}典型案例", ["服务类别", "社区", "服务机构", "服务项目", "机构反馈", "回访结论", "结案天数"], cases
+        ),
         Sheet(f"{prefix}存在问题", ["问题", "数量", "说明"], problems),
     ]
 

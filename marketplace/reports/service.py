@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.cases.lifecycle import ACTIVE_NEED_STATUSES
 from marketplace.cases.models import Child, Need, Visit
-from marketplace.cases.taxonomy import NEED_STATUSES
+from marketplace.cases.taxonomy import NEED_STATUSES, VERDICTS
 from marketplace.errors import Forbidden, Invalid
 from marketplace.geography.models import Community, Street
 from marketplace.referrals import deadlines
@@ -33,17 +34,22 @@ from marketplace.settings import Settings
 # Reports built from children's files: the roles who work with children, and the district's overseers.
 CHILD_REPORT_ROLES = frozenset({"district_admin", "auditor", "child_supervisor", "child_director"})
 
-# Needs that still wait for help, and needs the loop has closed; cancelled needs count nowhere.
-OPEN_NEED_STATUSES = ("open", "referred")
-# A need counts as covered once a provider has it (referred) or it was met.
-COVERED_NEED_STATUSES = ("referred", "met")
+# Needs that still wait for help (open, or with a referral under way); withdrawn needs count nowhere.
+OPEN_NEED_STATUSES = ACTIVE_NEED_STATUSES
+# A need counts as covered once a provider has it, or the caseworker's verdict found it met or partly met (a need
+# found unmet is not covered: it waits to be referred again).
+COVERED_NEED_STATUSES = ("matched", "in_service", "met", "partly_met")
+# Needs that count nowhere (no longer a need).
+GONE_NEED_STATUSES = ("withdrawn",)
 # Referrals that ended before any service: they do not count against a street's closure rate.
 WITHDRAWN_REFERRAL_STATUSES = ("revoked", "declined")
-CLOSED_REFERRAL_STATUSES = ("completed", "closed")
+# A referral's loop is closed by the caseworker's verdict after the follow-up visit, not by the provider's
+# completion (a completed referral's outcome is only the provider's proposal).
+CLOSED_REFERRAL_STATUSES = ("closed",)
 
 REFERRAL_STATUS_LABELS = REFERRAL_STATUSES
-# The outcomes worth showing as good practice at the quarterly dispatch.
-HELPED_OUTCOMES = frozenset({"got_help", "partially_helped"})
+# The verdicts that count as help: the good practice shown at the quarterly dispatch.
+HELPED_VERDICTS = frozenset({"met", "partly_met"})
 
 # The yearly street ranking (赛马比拼): each indicator is scored 0..1, then weighted. The weights favour what
 # the district's guidance stresses most: that every need is taken up and that directors visit on time.
@@ -168,6 +174,7 @@ async def coverage(session: AsyncSession, principal: Principal, street_id: int |
                 "label": SERVICE_CATEGORIES.get(code, code),
                 "open_needs": open_n,
                 "met_needs": demand[code]["met"],
+                "partly_met_needs": demand[code]["partly_met"],
                 "supply_per_month": supply.get(code, 0),
                 "gap": max(0, open_n - supply.get(code, 0)),
             }
@@ -175,7 +182,7 @@ async def coverage(session: AsyncSession, principal: Principal, street_id: int |
     totals = Counter[str]()
     for counts in demand.values():
         totals.update(counts)
-    live = sum(n for s, n in totals.items() if s != "cancelled")
+    live = sum(n for s, n in totals.items() if s not in GONE_NEED_STATUSES)
     return {
         "street_id": scope.street_id,
         "street_name": street_name,
@@ -183,6 +190,8 @@ async def coverage(session: AsyncSession, principal: Principal, street_id: int |
         "children": int(children or 0),
         "open_needs": sum(totals[s] for s in OPEN_NEED_STATUSES),
         "met_needs": totals["met"],
+        "partly_met_needs": totals["partly_met"],
+        "not_met_needs": totals["not_met"],
         "needs_by_status": {s: totals[s] for s in NEED_STATUSES},
         "coverage_rate": _rate(sum(totals[s] for s in COVERED_NEED_STATUSES), live),
         "by_category": by_category,
@@ -207,12 +216,14 @@ async def referrals(
                 Referral.escalated_at,
                 Referral.started_at,
                 Referral.completed_at,
+                Referral.verdict,
             ),
             Referral.street_id,
             Referral.community_id,
         )
     )
     data = rows.all()
+    verdicts = Counter(r[7] for r in data if r[7] is not None)
     by_status = Counter(status for status, *_ in data)
     # Overdue by the need's urgency: an urgency-4 referral is late after 4 hours, an urgency-1 one after 72.
     overdue = int(
@@ -243,6 +254,10 @@ async def referrals(
             {"stage": "completed", "label": "服务完成", "count": sum(1 for r in data if r[6] is not None)},
             {"stage": "closed", "label": "已结案", "count": sum(1 for r in data if r[3] is not None)},
         ],
+        # The caseworkers' verdicts at the close (the providers' outcomes are only proposals), and the completed
+        # referrals still waiting for one.
+        "by_verdict": [{"verdict": v, "label": label, "count": verdicts[v]} for v, label in VERDICTS.items()],
+        "awaiting_verdict": by_status.get("completed", 0),
         "median_days_to_accept": _median_days((r[1], r[2]) for r in data),
         "median_days_to_close": _median_days((r[1], r[3]) for r in data),
         "overdue": overdue,
@@ -374,8 +389,14 @@ async def quarterly(
         Need.street_id,
         Need.community_id,
     )
+    # Settled by the caseworker's verdict in the quarter (a need reopened since counts again when settled again).
     needs_met = await count(
-        select(func.count()).select_from(Need).where(Need.met_at >= t0, Need.met_at < t1),
+        select(func.count()).select_from(Need).where(Need.status == "met", Need.met_at >= t0, Need.met_at < t1),
+        Need.street_id,
+        Need.community_id,
+    )
+    needs_partly_met = await count(
+        select(func.count()).select_from(Need).where(Need.status == "partly_met", Need.met_at >= t0, Need.met_at < t1),
         Need.street_id,
         Need.community_id,
     )
@@ -392,6 +413,7 @@ async def quarterly(
                     Referral.completed_at,
                     Referral.declined_at,
                     Referral.outcome,
+                    Referral.verdict,
                     Referral.need_id,
                     Referral.service_id,
                     Referral.community_id,
@@ -414,6 +436,7 @@ async def quarterly(
         "children_new": children_new,
         "needs_opened": needs_opened,
         "needs_met": needs_met,
+        "needs_partly_met": needs_partly_met,
         "visits": visits,
         "visits_on_time": on_time,
         "visits_on_time_rate": _rate(on_time, visits),
@@ -439,9 +462,9 @@ async def quarterly(
 
 
 async def _typical_cases(session: AsyncSession, closed: list[Any], limit: int = 5) -> list[dict[str, Any]]:
-    """Closed referrals where the child got help, fastest first: the good practice to share at the dispatch."""
+    """Closed referrals the caseworker found met or partly met, fastest first: the good practice to share."""
     with_outcome = sorted(
-        (r for r in closed if r.outcome in HELPED_OUTCOMES),
+        (r for r in closed if r.verdict in HELPED_VERDICTS),
         key=lambda r: ((r.closed_at - r.sent_at).total_seconds(), r.id),
     )[:limit]
     if not with_outcome:
@@ -472,7 +495,9 @@ async def _typical_cases(session: AsyncSession, closed: list[Any], limit: int = 
             "service": services.get(r.service_id, ("", ""))[0],
             "organization": services.get(r.service_id, ("", ""))[1],
             "outcome": r.outcome,
-            "outcome_label": OUTCOMES.get(r.outcome, r.outcome),
+            "outcome_label": OUTCOMES.get(r.outcome, r.outcome) if r.outcome else None,
+            "verdict": r.verdict,
+            "verdict_label": VERDICTS.get(r.verdict, r.verdict),
             "days_to_close": round((r.closed_at - r.sent_at).total_seconds() / 86400, 1),
         }
         for r in with_outcome
@@ -578,7 +603,7 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
     items: list[dict[str, Any]] = []
     for sid, name in streets:
         counts = needs[sid]
-        live = sum(n for s, n in counts.items() if s != "cancelled")
+        live = sum(n for s, n in counts.items() if s not in GONE_NEED_STATUSES)
         coverage_rate = _rate(sum(counts[s] for s in COVERED_NEED_STATUSES), live)
         on_time, total_visits = _visits_on_time(visits[sid], start, end)
         sent = [r for r in refs[sid] if r.status not in WITHDRAWN_REFERRAL_STATUSES]
@@ -612,8 +637,8 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
         "weights": RANKING_WEIGHTS,
         "indicator_labels": RANKING_LABELS,
         "method": (
-            "每项指标折算为0-1分后加权求和并乘以100：需求覆盖率=已转介或已满足的需求/当年登记且未取消的需求；"
-            "按时走访率=不晚于上次走访约定日期的走访/当年走访次数；转介结案率=已完成或已结案的转介/当年发出且未撤回或被拒的转介；"
+            "每项指标折算为0-1分后加权求和并乘以100：需求覆盖率=已转介、服务中或经回访确认已满足、部分满足的需求/当年登记且未撤销的需求；"
+            "按时走访率=不晚于上次走访约定日期的走访/当年走访次数；转介结案率=经回访确认结果并结案的转介/当年发出且未撤回或被拒的转介；"
             f"接收时效=1-接收天数中位数/({2 * settings.deadlines.standard_accept_hours}小时)，不低于0。无数据的指标记0分。"
         ),
         "items": items,

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from marketplace.cases.models import Need, Visit
 from marketplace.referrals.models import Referral, ReferralLog
 from tests.admin.console import console_login, csrf_of, htmx
 from tests.reports.data import NOW, TODAY, build_cases
@@ -191,3 +192,57 @@ async def test_late_referrals_are_found_past_the_first_batch(client, world, db, 
     await console_login(client, "admin")
     chase = section((await client.get("/admin/referrals")).text, "需督办")
     assert {k for k in ids if f"#{ids[k]}<" in chase} == {"sent", "escalated", "stale"}
+
+
+async def test_caseworker_closes_a_completed_referral_with_a_verdict(client, world, db) -> None:
+    ids = await board(db, world)
+    rid = ids["sent"]
+    async with db.session() as s:
+        done = await s.get(Referral, rid)
+        assert done is not None
+        need = await s.get(Need, done.need_id)
+        assert need is not None
+        done.status, done.outcome = "completed", "got_help"
+        done.accepted_at = done.started_at = NOW - dt.timedelta(days=4)
+        done.completed_at = NOW - dt.timedelta(days=1)
+        need.status = "in_service"
+        child_id = done.child_id
+    csrf = await console_login(client, "director")
+    page = await client.get("/admin/referrals")
+    mine = row(section(page.text, "全部转介"), rid)
+    # The provider's outcome is shown as its proposal, waiting for the follow-up visit's verdict.
+    assert "机构反馈：已获得帮助" in mine and "待回访确认" in mine
+    assert f"/admin/referrals/{rid}/close" in mine and 'name="reopen_need"' in mine
+    assert "/accept" not in page.text
+    url = f"/admin/referrals/{rid}/close"
+    r = await client.post(url, data={"section": "all", "verdict": ""}, headers=htmx(csrf))
+    assert r.status_code == 422 and "回访结论" in r.text
+    # No follow-up visit after the completion yet: the service's conflict, shown as a message.
+    r = await client.post(url, data={"section": "all", "verdict": "partly_met"}, headers=htmx(csrf))
+    assert r.status_code == 409 and r.headers["hx-retarget"] == "#flash"
+    async with db.session() as s:
+        s.add(Visit(child_id=child_id, visited_on=TODAY, kind="follow_up", next_visit_due=TODAY))
+    form = {"section": "all", "verdict": "partly_met", "note": "情绪好转", "reopen_need": "1"}
+    r = await client.post(url, data=form, headers=htmx(csrf))
+    assert r.status_code == 200, r.text
+    assert "已结案：需求部分满足" in r.text and "回访结论" in r.text and f"{url}" not in r.text
+    async with db.session(write=False) as s:
+        closed = await s.get(Referral, rid)
+        assert closed is not None and closed.status == "closed" and closed.verdict == "partly_met"
+        assert closed.verdict_note == "情绪好转"
+        reopened = await s.get(Need, closed.need_id)
+        assert reopened is not None and reopened.status == "open"  # the director refers it again
+
+
+async def test_only_the_caseworkers_see_the_close_form(client, world, db) -> None:
+    ids = await board(db, world)
+    async with db.session() as s:
+        done = await s.get(Referral, ids["sent"])
+        assert done is not None
+        done.status, done.outcome, done.completed_at = "completed", "got_help", NOW - dt.timedelta(days=1)
+    url = f"/admin/referrals/{ids['sent']}/close"
+    for user, shown in (("supervisor", True), ("director", True), ("org", False), ("admin", False)):
+        await console_login(client, user)
+        assert (url in (await client.get("/admin/referrals")).text) is shown, user
+    csrf = await console_login(client, "org")
+    assert (await client.post(url, data={"verdict": "met"}, headers=htmx(csrf))).status_code == 403

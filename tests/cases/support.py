@@ -108,8 +108,11 @@ async def add_referral(
         **kw,
     )
     session.add(r)
-    if status in ("sent", "accepted", "in_service"):
-        need.status = "referred"
+    # The need where the need lifecycle leaves it with its referral in ``status``.
+    if status in ("sent", "accepted"):
+        need.status = "matched"
+    elif status in ("in_service", "completed"):
+        need.status = "in_service"
     await session.flush()
     return r
 

@@ -195,8 +195,9 @@ async def test_needs_validation(client, auth, cases: Cases) -> None:
     assert_problem(await client.post(path, json={"category": "legal_aid", "urgency": 5}, headers=h), 400)
     r = await client.post(path, json={"category": "legal_aid", "urgency": 2, "note": "监护纠纷"}, headers=h)
     assert r.status_code == 201 and r.json()["status"] == "open"
+    # "cancelled" is the old word for withdrawing a need.
     r = await client.patch(f"/api/v1/needs/{r.json()['id']}", json={"status": "cancelled"}, headers=h)
-    assert r.json()["status"] == "cancelled"
+    assert r.json()["status"] == "withdrawn" and r.json()["status_label"] == "已撤销"
 
 
 async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:

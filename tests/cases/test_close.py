@@ -1,8 +1,8 @@
 """Closing a child's file (PATCH status closed) leaves no open referral behind.
 
 The chosen behaviour: closing revokes every referral still sent, accepted or in service (each through the
-ordinary revoke, so a place an acceptance booked goes back to the service and the provider is told), cancels
-the child's open needs, and names what it withdrew in the response's warnings. A director closing a file
+ordinary revoke, so a place an acceptance booked goes back to the service and the provider is told), withdraws
+the child's active needs (open, matched or in service), and names what it withdrew in the response's warnings. A director closing a file
 (the child turned 18, moved away) expects the district to stop the work, not to be sent off to revoke each
 referral by hand first.
 """
@@ -52,7 +52,8 @@ async def test_closing_a_file_revokes_open_referrals_and_frees_their_places(
         assert {x.status for x in refs.values()} == {"revoked"}
         assert all("结案" in (x.revoke_reason or "") for x in refs.values())
         needs = (await s.scalars(select(Need).where(Need.child_id == child))).all()
-        assert {n.status for n in needs} == {"cancelled"}
+        assert {n.status for n in needs} == {"withdrawn"}
+        assert all(n.settled_at is not None for n in needs)
     # The place the acceptance booked is free again for another child this month.
     assert await _booked(db, world.services[0]) == 0
     # The other child's referral (C) is untouched.

@@ -70,18 +70,22 @@ async def test_full_loop_with_logs_outcome_and_follow_up(client, auth, cases: Ca
     assert_problem(await client.post(f"/api/v1/referrals/{rid}/complete", json={"outcome": "great"}, headers=org), 400)
     done = await client.post(f"/api/v1/referrals/{rid}/complete", json={"outcome": "got_help"}, headers=org)
     assert done.json()["outcome_label"] == "已获得帮助"
+    # The provider's outcome is a proposal: the need stays in service until the director's verdict.
+    assert done.json()["need_status"] == "in_service" and done.json()["verdict"] is None
     need = (await client.get(f"/api/v1/needs/{cases.needs['A']}", headers=director)).json()
-    assert need["status"] == "met"
+    assert need["status"] == "in_service"
     # Closing needs a follow-up visit recorded after completion.
-    body = assert_problem(await client.post(f"/api/v1/referrals/{rid}/close", headers=director), 409)
+    verdict = {"verdict": "met", "note": "回访确认已好转"}
+    body = assert_problem(await client.post(f"/api/v1/referrals/{rid}/close", json=verdict, headers=director), 409)
     assert body["reason"] == "follow_up_visit_missing"
     await client.post(
         f"/api/v1/children/{cases.children['A']}/visits",
         json={"visited_on": today, "kind": "follow_up"},
         headers=director,
     )
-    closed = await client.post(f"/api/v1/referrals/{rid}/close", headers=director)
+    closed = await client.post(f"/api/v1/referrals/{rid}/close", json=verdict, headers=director)
     assert closed.json()["status"] == "closed" and closed.json()["allowed_transitions"] == []
+    assert closed.json()["verdict"] == "met" and closed.json()["need_status"] == "met"
     assert need_b  # untouched
     # The director heard of the acceptance and the outcome; the org of the new referral.
     notes = (await client.get("/api/v1/notifications", headers=director)).json()["items"]
@@ -201,7 +205,8 @@ async def test_capacity_is_never_overbooked_under_concurrent_accepts(client, aut
     assert await booked(db, service_id) == 3
     async with db.session(write=False) as s:
         assert await s.scalar(select(func.count()).select_from(Referral).where(Referral.status == "accepted")) == 1
-        assert await s.scalar(select(func.count()).select_from(Need).where(Need.status == "referred")) == 50
+        # The acceptance leaves the need matched (it is in service from the start); no refusal changed any.
+        assert await s.scalar(select(func.count()).select_from(Need).where(Need.status == "matched")) == 50
 
 
 async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, auth) -> None:
@@ -212,8 +217,9 @@ async def test_ids_beyond_the_database_integer_range_are_a_400_problem(client, a
         ("POST", "/api/v1/referrals/{id}/close"),
         ("GET", "/api/v1/referrals?need_id={id}"),
     ]:
-        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h), 400)
+        body_in = {"verdict": "met"} if method == "POST" else None
+        body = assert_problem(await client.request(method, url.format(id=2**31), headers=h, json=body_in), 400)
         assert "2147483647" in body["detail"], body
-        assert_problem(await client.request(method, url.format(id=2**70), headers=h), 400)
+        assert_problem(await client.request(method, url.format(id=2**70), headers=h, json=body_in), 400)
         if "?" not in url:  # the largest id the database holds is valid: it just names nothing
-            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h), 404)
+            assert_problem(await client.request(method, url.format(id=2**31 - 1), headers=h, json=body_in), 404)

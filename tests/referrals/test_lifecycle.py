@@ -1,5 +1,5 @@
 """No illegal transition is possible: random sequences of (action, actor) against the service layer, checked
-against an independent model of the lifecycle, its actors and the capacity it books."""
+against an independent model of the lifecycle, its actors, the capacity it books and the need it carries."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
-from marketplace.cases.models import Visit
+from marketplace.cases.models import Need, Visit
 from marketplace.db import Database
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import Referral
-from marketplace.referrals.schemas import OutcomeIn
+from marketplace.referrals.schemas import OutcomeIn, VerdictIn
 from marketplace.resources.models import ServiceCapacity
 from tests.cases.support import add_child, add_need, add_referral
 from tests.support.world import build_world
@@ -39,6 +39,16 @@ ACTORS = {
     "close": {"director", "supervisor"},
     "revoke": {"director", "supervisor"},
 }
+# The need's status while its (only) referral is in each state: the close settles it with the verdict (met here).
+NEED_OF = {
+    "sent": "matched",
+    "accepted": "matched",
+    "in_service": "in_service",
+    "completed": "in_service",
+    "closed": "met",
+    "declined": "open",
+    "revoked": "open",
+}
 STEPS = st.lists(
     st.tuples(
         st.sampled_from([*ACTORS, "visit"]),
@@ -56,7 +66,7 @@ async def _run(settings_, steps: list[tuple[str, str]]) -> None:
             child = await add_child(s, settings_, world.communities[0], world.streets[0])
             need = await add_need(s, child, "psych_counselling")
             ref = await add_referral(s, need, world.services[0], world.orgs[0])
-            rid, cid = ref.id, child.id
+            rid, cid, nid = ref.id, child.id, need.id
         people = {
             "org": Principal(world.users["org"], "org", "org_staff", organization_id=world.orgs[0]),
             "org2": Principal(world.users["org2"], "org2", "org_staff", organization_id=world.orgs[1]),
@@ -79,20 +89,28 @@ async def _run(settings_, steps: list[tuple[str, str]]) -> None:
             ),
             "auditor": Principal(world.users["auditor"], "auditor", "auditor"),
         }
-        state, visited_after_completion, booked = "sent", False, 0
+        # The follow-up rule is by day (a visit dated on or after the completion's day), and every step here happens
+        # on the same day: any visit recorded before the close satisfies it.
+        state, visited, booked = "sent", False, 0
         for action, actor in steps:
             if action == "visit":
                 async with db.session() as s:
                     s.add(Visit(child_id=cid, visited_on=clock.today(), kind="follow_up", next_visit_due=clock.today()))
-                visited_after_completion = state == "completed" or (visited_after_completion and state == "closed")
+                visited = True
                 continue
             target = LEGAL.get((state, action))
             allowed = actor in ACTORS[action]
-            ok = target is not None and allowed and (action != "close" or visited_after_completion)
+            ok = target is not None and allowed and (action != "close" or visited)
             try:
                 async with db.session() as s:
                     await referrals.transition(
-                        s, people[actor], rid, action, reason="理由", outcome=OutcomeIn(outcome="got_help")
+                        s,
+                        people[actor],
+                        rid,
+                        action,
+                        reason="理由",
+                        outcome=OutcomeIn(outcome="got_help"),
+                        verdict=VerdictIn(verdict="met"),
                     )
             except (Conflict, Forbidden, NotFound):
                 assert not ok, (state, action, actor)
@@ -105,6 +123,7 @@ async def _run(settings_, steps: list[tuple[str, str]]) -> None:
                 state = target
             async with db.session(write=False) as s:
                 assert (await s.get(Referral, rid)).status == state  # type: ignore[union-attr]
+                assert (await s.get(Need, nid)).status == NEED_OF[state]  # type: ignore[union-attr]
                 total = await s.scalar(
                     select(ServiceCapacity.booked).where(ServiceCapacity.service_id == world.services[0])
                 )

@@ -43,9 +43,9 @@ def _child(world: World, n: int, community: int, street: int, next_due: dt.date)
 async def build_cases(session: AsyncSession, world: World) -> Cases:
     """Street 1 (福田): 3 children, street 2 (园岭): 1 child.
 
-    Needs: street 1 has psych_counselling open, psych_counselling referred, education_aid met, legal_aid cancelled;
-    street 2 has education_aid open. One street-1 child is overdue for a visit; one street-1 referral is
-    sent and past the SLA, one was accepted after 1 day and closed after 10 days with the child helped.
+    Needs: street 1 has psych_counselling open, psych_counselling in service, education_aid met, legal_aid
+    withdrawn; street 2 has education_aid open. One street-1 child is overdue for a visit; one street-1 referral is
+    sent and past the SLA, one was accepted after 1 day and closed after 10 days, the director's verdict: met.
     """
     out = Cases()
     kids = [
@@ -71,9 +71,9 @@ async def build_cases(session: AsyncSession, world: World) -> Cases:
 
     needs = [
         need(kids[0], "psych_counselling", "open", urgency=3),
-        need(kids[1], "psych_counselling", "referred"),
+        need(kids[1], "psych_counselling", "in_service"),
         need(kids[2], "education_aid", "met"),
-        need(kids[2], "legal_aid", "cancelled"),
+        need(kids[2], "legal_aid", "withdrawn"),
         need(kids[3], "education_aid", "open"),
     ]
     session.add_all(needs)
@@ -127,6 +127,7 @@ async def build_cases(session: AsyncSession, world: World) -> Cases:
             completed_at=NOW - dt.timedelta(days=3),
             closed_at=NOW - dt.timedelta(days=2),
             outcome="got_help",
+            verdict="met",
         ),
     ]
     session.add_all(refs)

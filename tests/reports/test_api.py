@@ -25,13 +25,13 @@ async def test_coverage_district(client, auth: Auth, cases: Cases) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["children"] == 4 and body["open_needs"] == 3 and body["met_needs"] == 1
-    # covered = referred + met = 2 of 4 live needs (the cancelled one counts nowhere)
+    # covered = in service + met = 2 of 4 live needs (the withdrawn one counts nowhere)
     assert body["coverage_rate"] == 0.5
     psych = _cat(body, "psych_counselling")
     assert psych["open_needs"] == 2 and psych["supply_per_month"] == 10 and psych["gap"] == 0
     edu = _cat(body, "education_aid")
     assert edu["open_needs"] == 1 and edu["met_needs"] == 1 and edu["supply_per_month"] == 5
-    # The draft legal-aid service offers no supply; its cancelled need is no demand.
+    # The draft legal-aid service offers no supply; its withdrawn need is no demand.
     legal = _cat(body, "legal_aid")
     assert legal["open_needs"] == 0 and legal["supply_per_month"] == 0
 
@@ -84,6 +84,8 @@ async def test_referrals_report(client, auth: Auth, cases: Cases) -> None:
     assert body["median_days_to_accept"] == 1.0 and body["median_days_to_close"] == 10.0
     assert body["overdue"] == 1
     assert [s["count"] for s in body["funnel"]] == [2, 1, 1, 1, 1]
+    # The closed one carries the director's verdict; none waits for one.
+    assert {v["verdict"]: v["count"] for v in body["by_verdict"]}["met"] == 1 and body["awaiting_verdict"] == 0
 
 
 async def test_overdue_report(client, auth: Auth, world, cases: Cases) -> None:
@@ -108,6 +110,9 @@ async def test_quarterly_dispatch(client, auth: Auth, world, cases: Cases) -> No
     closed_this_quarter = (TODAY - dt.timedelta(days=2)).month in range(3 * quarter - 2, 3 * quarter + 1)
     if closed_this_quarter:
         assert body["typical_cases"][0]["outcome"] == "got_help"
+        assert (
+            body["typical_cases"][0]["verdict"] == "met" and body["typical_cases"][0]["verdict_label"] == "需求已满足"
+        )
         assert body["typical_cases"][0]["community"] == "福山社区"
         assert "张小明" not in str(body["typical_cases"])  # no child's name leaves in a report
     # A past quarter with nothing in it reports zeros, not errors.
