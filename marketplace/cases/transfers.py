@@ -16,7 +16,7 @@ from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import notifications, ports
 from marketplace.cases.crypto import field_cipher, resident_id_problem
-from marketplace.cases.models import Child, ChildTransfer, Need
+from marketplace.cases.models import Child, ChildTransfer, MandatoryReport, Need
 from marketplace.cases.readmodel import DISTRICT_READERS
 from marketplace.cases.taxonomy import SETTLED_NEED_STATUSES, TRANSFER_STATUSES
 from marketplace.cases.transfer_schemas import CommunityRef, TransferIn, TransferOut
@@ -207,7 +207,25 @@ async def decide(
         for need in needs:
             need.community_id, need.street_id = t.to_community_id, street
         moved = await ports.move_referrals(session, [n.id for n in needs], t.to_community_id, street)
-        detail |= {"need_ids": [n.id for n in needs], "referral_ids": list(moved)}
+        # The child's mandatory reports still being handled follow the file, so its new director and supervisor
+        # read and acknowledge them; closed ones stay where they were handled.
+        reports = list(
+            (
+                await session.scalars(
+                    select(MandatoryReport)
+                    .where(MandatoryReport.child_id == child.id, MandatoryReport.status != "closed")
+                    .order_by(MandatoryReport.id)
+                    .with_for_update()
+                )
+            ).all()
+        )
+        for report in reports:
+            report.community_id, report.street_id = t.to_community_id, street
+        detail |= {
+            "need_ids": [n.id for n in needs],
+            "referral_ids": list(moved),
+            "report_ids": [r.id for r in reports],
+        }
         await audit.record(session, principal, "transfer", "child", child.id, ["community_id", "street_id"], detail)
     else:
         await audit.record(session, principal, f"transfer_{name}", "child", child.id, [], detail)

@@ -186,6 +186,15 @@ async def test_transfer_approved_by_the_holding_director_moves_the_file(client, 
     assert_problem(await client.post(f"{TRANSFERS}/{t['id']}/approve", headers=await auth("admin")), 403)
     assert_problem(await client.post(f"{TRANSFERS}/{t['id']}/cancel", headers=await auth("director3")), 403)
 
+    # A mandatory report still being handled follows the file.
+    report = await client.post(
+        f"/api/v1/children/{c}/reports",
+        json={"kind": "lives_alone", "description": "独自在家"},
+        headers=await auth("director3"),
+    )
+    assert report.status_code == 201, report.text
+    report_id = report.json()["id"]
+
     r = await client.post(f"{TRANSFERS}/{t['id']}/approve", json={"note": "已核实"}, headers=await auth("director3"))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "approved" and r.json()["allowed_actions"] == []
@@ -212,6 +221,10 @@ async def test_transfer_approved_by_the_holding_director_moves_the_file(client, 
     assert_problem(await client.get(f"/api/v1/children/{c}", headers=await auth("director3")), 404)
     assert_problem(await client.get(f"/api/v1/children/{c}", headers=await auth("supervisor2")), 404)
     assert_problem(await client.get(f"/api/v1/referrals/{cases.referrals['C']}", headers=await auth("director3")), 404)
+    assert (
+        await client.get(f"/api/v1/mandatory-reports/{report_id}", headers=await auth("director"))
+    ).status_code == 200
+    assert_problem(await client.get(f"/api/v1/mandatory-reports/{report_id}", headers=await auth("director3")), 404)
     mine = (await client.get(f"{TRANSFERS}/{t['id']}", headers=await auth("director"))).json()
     assert mine["child_id"] == c
     # The file is in the requester's community now: asking again is a conflict.

@@ -13,8 +13,8 @@ from marketplace.resources.models import Service
 from tests.cases.support import add_child, add_need
 from tests.conftest import assert_problem
 
-# Until the need lifecycle's "match" transition is what ``referrals.create`` applies, a sent need reads "referred".
-SENT = {"matched", "referred"}
+
+SENT = {"matched"}
 
 
 async def open_needs(db: Any, settings: Any, world: Any) -> dict[str, int]:
