@@ -27,11 +27,12 @@ from marketplace.accounts.models import OrganizationApplication
 from marketplace.app import create_app
 from marketplace.audit.models import AuditEntry
 from marketplace.auth.models import LoginFailure, User
-from marketplace.cases.models import Child, MandatoryReport, MandatoryReportStep, Notification, Visit
+from marketplace.cases.models import Child, ChildTransfer, MandatoryReport, MandatoryReportStep, Notification, Visit
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
 from marketplace.funds import service as funds
 from marketplace.funds.models import Disbursement, Donation, Donor
+from marketplace.geography.models import Community
 from marketplace.matching.models import MatchingRun
 from marketplace.procurement.models import (
     Bid,
@@ -72,6 +73,7 @@ CASES: dict[str, Case] = {
     "listOverdueVisits": Case("admin"),
     "listNotifications": Case("director"),
     "listMandatoryReports": Case("admin"),
+    "listChildTransfers": Case("admin"),
     "listDisbursements": Case("fund", {"fund_id": "fund"}),
     "getFundLedger": Case("fund", {"fund_id": "fund"}),
     "listDonations": Case("fund"),
@@ -130,6 +132,9 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
             org_ids = [o.id for o in orgs]
             staff = list((await s.scalars(select(User).where(User.organization_id.is_not(None)))).all())
             community_id = await s.scalar(select(Child.community_id).where(Child.id == child_id))
+            other_community = await s.scalar(
+                select(Community.id).where(Community.id != community_id).order_by(Community.id).limit(1)
+            )
             for i in range(EXTRA):
                 # A mandatory report with everything its response shows: a linked child, the police receipt, a
                 # handling step, an acknowledgement and who was told.
@@ -153,6 +158,17 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                 s.add(report)
                 await s.flush()
                 s.add(MandatoryReportStep(report_id=report.id, kind="medical", taken_at=now, recorded_by=director))
+                # A transfer request of the file from its community to another one, decided or not.
+                s.add(
+                    ChildTransfer(
+                        child_id=child_id,
+                        from_community_id=community_id,
+                        to_community_id=other_community,
+                        status="pending" if i % 2 else "rejected",
+                        reason=f"迁居 {i}",
+                        requested_by=director,
+                    )
+                )
                 s.add(
                     Notification(
                         key=f"list-queries:report:{i}",

@@ -33,8 +33,13 @@ def test_schema_renders_the_operations_offline(live_server: str, shots: Path, br
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{live_server}/schema")
 
-    # The operations, by their Chinese summaries, grouped under their tags.
-    for summary in ("健康检查", "社会组织列表", "登记社会组织"):
+    # Every tag is listed, its operations folded until it is opened.
+    page.locator(".opblock-tag[data-tag='resources']").wait_for(timeout=20000)
+    assert page.locator(".opblock-tag").count() >= 12
+    for tag in ("health", "resources", "cases", "referrals"):
+        page.locator(f".opblock-tag[data-tag='{tag}']").click()
+    # The operations, by their Chinese summaries, under their tags.
+    for summary in ("健康检查", "社会组织列表", "登记社会组织", "强制报告列表", "儿童闭环时间线"):
         operation = page.locator(".opblock-summary-description", has_text=summary).first
         operation.wait_for(timeout=20000)
         assert operation.is_visible()
