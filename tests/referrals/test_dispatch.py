@@ -13,7 +13,6 @@ from marketplace.resources.models import Service
 from tests.cases.support import add_child, add_need
 from tests.conftest import assert_problem
 
-
 SENT = {"matched"}
 
 
