@@ -7,6 +7,7 @@ twice, or two workers at once, tell nobody twice."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -52,8 +53,10 @@ async def climb(
     child_id: int | None,
     body: str,
     data: dict[str, Any] | None = None,
+    also: Sequence[int] = (),
 ) -> bool:
-    """Record step ``level`` for (entity, entity_id, kind) and tell that step's people; False if already taken."""
+    """Record step ``level`` for (entity, entity_id, kind) and tell that step's people (and ``also`` those, when a
+    step goes to more than one level at once); False if already taken."""
     taken = await session.scalar(
         select(Escalation.id).where(
             Escalation.entity == entity,
@@ -64,7 +67,9 @@ async def climb(
     )
     if taken is not None:
         return False
-    people = await recipients(session, level, community_id=community_id, street_id=street_id)
+    people = list(
+        dict.fromkeys([*await recipients(session, level, community_id=community_id, street_id=street_id), *also])
+    )
     try:
         async with session.begin_nested():
             session.add(

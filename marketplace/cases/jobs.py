@@ -50,7 +50,8 @@ async def _supervisor_late(session: AsyncSession, report: MandatoryReport, hours
         f"强制报告 {report.id}（{REPORT_KINDS.get(report.kind, report.kind)}）提交已超过 {hours} 小时，"
         "街道督导员仍未签收，请督促核实处置。"
     )
-    took = await escalation.climb(
+    # The supervisor's lateness goes up to the district in the same step.
+    return await escalation.climb(
         session,
         entity="mandatory_report",
         entity_id=report.id,
@@ -62,33 +63,8 @@ async def _supervisor_late(session: AsyncSession, report: MandatoryReport, hours
         child_id=report.child_id,
         body=body,
         data={"report_id": report.id},
+        also=await notifications.district_admins(session),
     )
-    if not took:
-        return False
-    # The supervisor's lateness goes up to the district in the same step.
-    district = await notifications.district_admins(session)
-    await notifications.notify(
-        session,
-        district,
-        key=f"escalation:mandatory_report:{report.id}:{REPORT_ACK_KIND}:2:district",
-        kind=f"escalation_{REPORT_ACK_KIND}",
-        title="强制报告超时未签收（街道督导员未签收，已升级至区民政局）",
-        body=body,
-        entity="mandatory_report",
-        entity_id=report.id,
-        data={"level": 2, "kind": REPORT_ACK_KIND, "report_id": report.id},
-    )
-    step = await session.scalar(
-        select(Escalation).where(
-            Escalation.entity == "mandatory_report",
-            Escalation.entity_id == report.id,
-            Escalation.kind == REPORT_ACK_KIND,
-            Escalation.level == 2,
-        )
-    )
-    if step is not None:
-        step.recipients = list(dict.fromkeys([*step.recipients, *district]))
-    return True
 
 
 async def _district_late(session: AsyncSession, report: MandatoryReport, hours: int) -> bool:
@@ -233,15 +209,15 @@ async def _record_steps(
             ).all()
         )
         fresh = [
-            Escalation(
-                entity=visit_entity(due),
-                entity_id=cid,
-                kind=VISIT_KIND,
-                level=level,
-                due_at=overdue_from(due, days_after),
-                child_id=cid,
-                recipients=list(told(r)),
-            )
+            {
+                "entity": visit_entity(due),
+                "entity_id": cid,
+                "kind": VISIT_KIND,
+                "level": level,
+                "due_at": overdue_from(due, days_after),
+                "child_id": cid,
+                "recipients": list(told(r)),
+            }
             for r in chunk
             for cid, due in ((r[0], r[3]),)
             if (visit_entity(due), cid) not in taken
@@ -250,23 +226,13 @@ async def _record_steps(
             continue
         try:
             async with session.begin_nested():
-                session.add_all(fresh)
+                session.add_all([Escalation(**step) for step in fresh])
         except IntegrityError:
             # Another run took some of these steps at the same moment: add the rest one by one.
             for step in fresh:
                 try:
                     async with session.begin_nested():
-                        session.add(
-                            Escalation(
-                                entity=step.entity,
-                                entity_id=step.entity_id,
-                                kind=step.kind,
-                                level=step.level,
-                                due_at=step.due_at,
-                                child_id=step.child_id,
-                                recipients=step.recipients,
-                            )
-                        )
+                        session.add(Escalation(**step))
                 except IntegrityError:
                     continue
 

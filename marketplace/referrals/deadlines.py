@@ -17,15 +17,18 @@ from marketplace.cases.models import Need
 from marketplace.referrals.models import Referral
 from marketplace.settings import Deadlines
 
+# A need's urgency is 1-4 (the needs table's check constraint) and the settings name hours for each (``Settings``
+# refuses a map that misses one), so every lookup below is direct.
+
 
 def accept_hours(deadlines: Deadlines, urgency: int) -> int:
-    """Hours to answer a referral for a need of this urgency (an urgency out of range takes the nearest one's)."""
-    return deadlines.accept_hours[_clamp(deadlines.accept_hours, urgency)]
+    """Hours to answer a referral for a need of this urgency."""
+    return deadlines.accept_hours[urgency]
 
 
 def first_contact_hours(deadlines: Deadlines, urgency: int) -> int:
     """Hours from the acceptance to the first service contact for a need of this urgency."""
-    return deadlines.first_contact_hours[_clamp(deadlines.first_contact_hours, urgency)]
+    return deadlines.first_contact_hours[urgency]
 
 
 def response_due_at(referral: Referral, urgency: int, deadlines: Deadlines) -> dt.datetime:
@@ -42,7 +45,7 @@ def contact_due_at(referral: Referral, urgency: int, deadlines: Deadlines) -> dt
 def overdue_clause(deadlines: Deadlines, now: dt.datetime) -> ColumnElement[bool]:
     """Referrals still unanswered past their urgency's accept deadline (a query must join ``Need`` on the referral's
     need)."""
-    return and_(Referral.status == "sent", _past(deadlines, deadlines.accept_hours, Referral.sent_at, now))
+    return and_(Referral.status == "sent", _past(deadlines.accept_hours, Referral.sent_at, now))
 
 
 def is_overdue(status: str, sent_at: dt.datetime, urgency: int, deadlines: Deadlines, now: dt.datetime) -> bool:
@@ -59,32 +62,16 @@ async def urgencies(session: AsyncSession, need_ids: Iterable[int]) -> dict[int,
     return {nid: urgency for nid, urgency in rows.all()}
 
 
-def _clamp(by_urgency: Mapping[int, int], urgency: int) -> int:
-    if urgency in by_urgency:
-        return urgency
-    return max(by_urgency) if urgency > max(by_urgency) else min(by_urgency)
-
-
 def urgency_clauses(deadlines: Deadlines) -> list[tuple[int, ColumnElement[bool]]]:
-    """Each urgency of the rules with the clause that picks its needs (an urgency out of range takes the nearest
-    one's deadlines, as ``accept_hours`` does)."""
-    known = sorted(deadlines.accept_hours)
-    out: list[tuple[int, ColumnElement[bool]]] = []
-    for urgency in known:
-        if urgency == known[-1]:
-            out.append((urgency, Need.urgency >= urgency))
-        elif urgency == known[0]:
-            out.append((urgency, Need.urgency <= urgency))
-        else:
-            out.append((urgency, Need.urgency == urgency))
-    return out
+    """Each urgency of the rules with the clause that picks its needs."""
+    return [(urgency, Need.urgency == urgency) for urgency in sorted(deadlines.accept_hours)]
 
 
-def _past(deadlines: Deadlines, by_urgency: Mapping[int, int], started: Any, now: dt.datetime) -> ColumnElement[bool]:
+def _past(by_urgency: Mapping[int, int], started: Any, now: dt.datetime) -> ColumnElement[bool]:
     """``started`` is more than ``by_urgency[Need.urgency]`` hours before ``now`` (one comparison per urgency, so an
     index on the start column serves it)."""
     arms = [
-        and_(match, started < now - dt.timedelta(hours=by_urgency[_clamp(by_urgency, urgency)]))
-        for urgency, match in urgency_clauses(deadlines)
+        and_(Need.urgency == urgency, started < now - dt.timedelta(hours=hours))
+        for urgency, hours in sorted(by_urgency.items())
     ]
     return or_(false(), *arms)

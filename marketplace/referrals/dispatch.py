@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.auth.principal import Principal
 from marketplace.cases.models import Child, Need
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
-from marketplace.matching import service as matching
 from marketplace.matching.models import MatchingRun
 from marketplace.referrals import service as referrals
 from marketplace.settings import Settings
@@ -107,11 +106,13 @@ async def dispatch(
         assignment = by_need[need_id]
         service_id = int(assignment["service_id"])
         try:
-            await matching.check_pair(session, settings, need, service_id)
+            # ``create`` checks the pair (eligible, capacity, funding) before it writes anything.
+            referral = await referrals.create(
+                session, principal, settings, need, child, service_id, share_note=share_note
+            )
         except (Conflict, Invalid) as refused:
             out.skip(need_id, "service_unavailable", refused.detail)
             continue
-        referral = await referrals.create(session, principal, settings, need, child, service_id, share_note=share_note)
         assignment["referral_id"] = referral.id
         out.created.append({"need_id": need_id, "service_id": service_id, "referral_id": referral.id})
     if out.created:
