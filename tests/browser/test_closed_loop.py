@@ -86,7 +86,9 @@ def test_supervisor_acknowledges_and_director_closes_the_loop_on_a_phone(
     row.locator("select[name=verdict]").select_option("partly_met")
     row.locator("input[name=note]").fill("情绪好转，仍需学业帮扶")
     row.locator("button", has_text="结案").click()
-    page.locator(f"#referral-all-{prepared['referral']}", has_text="需求部分满足").wait_for()
+    closed = page.locator(f"#referral-all-{prepared['referral']}", has_text="已结案")
+    closed.wait_for()
+    assert "需求部分满足" in closed.inner_text() and closed.locator("select[name=verdict]").count() == 0
     page.screenshot(path=str(shots / "phone-director-verdict.png"), full_page=True)
 
     # The child's entry tells the loop, the verdict on its timeline.
