@@ -6,7 +6,7 @@ from litestar import Controller, get, post
 from litestar.di import Provide
 from litestar.params import JSONBody
 
-from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
+from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams
 from marketplace.ids import PathId
 from marketplace.matching import batch
 from marketplace.matching import service as matching
@@ -54,15 +54,16 @@ class MatchController(Controller):
     async def match(
         self,
         need_id: PathId,
+        db: Db,
         session: DbSession,
         principal: CurrentUser,
         settings: AppSettings,
         data: JSONBody[MatchIn | None] = None,
     ) -> MatchOut:
         limit = data.limit if data is not None else 10
-        need, candidates, eligible = await matching.match_need(session, principal, settings, need_id, limit)
+        found, candidates, eligible = await matching.match_need(db, session, principal, settings, need_id, limit)
         return MatchOut(
-            need_id=need.id,
+            need_id=found,
             eligible=eligible,
             weights={k: float(v) for k, v in dataclasses.asdict(settings.match_weights).items()},
             candidates=[

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, cast, exists, false, func, not_, or_, select
+from sqlalchemy import Connection, String, cast, exists, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
@@ -89,7 +89,12 @@ async def needs_facts(session: AsyncSession, rows: Sequence[tuple[Need, Child, s
 
 async def needs_facts_of(session: AsyncSession, rows: Sequence[NeedRow]) -> list[NeedFacts]:
     """The facts of needs read as plain rows, with the children's referral history (one query per 900)."""
-    history = await referral_history().children(session, sorted({r.child_id for r in rows}))
+    return await session.run_sync(lambda s: needs_facts_on(s.connection(), rows))
+
+
+def needs_facts_on(conn: Connection, rows: Sequence[NeedRow]) -> list[NeedFacts]:
+    """``needs_facts_of`` on a synchronous connection."""
+    history = referral_history().children_on(conn, sorted({r.child_id for r in rows}))
     none = ChildHistory()
     facts = []
     for r in rows:
@@ -132,12 +137,11 @@ def _codes(column: Any, owner: Any) -> Any:
     )
 
 
-def service_columns(month: str) -> Any:
-    """The published services of approved providers with their places left in the month, and that column.
+def static_columns() -> Any:
+    """The published services of approved providers with every fact scoring reads except the places left.
 
-    One statement carries everything scoring reads, the category, child-category and street sets included
-    (as comma-joined strings), so a candidate set costs one round trip."""
-    left = (Service.capacity_per_month - func.coalesce(_booked(month), 0)).label("capacity_left")
+    One statement carries the category, child-category and street sets too (as comma-joined strings), so a
+    candidate set costs one round trip."""
     return (
         select(
             Service.id,
@@ -149,7 +153,6 @@ def service_columns(month: str) -> Any:
             Service.age_max,
             Service.district_wide,
             Service.capacity_per_month,
-            left,
             Service.cost_per_case_fen,
             Service.funding_source,
             Service.delivery_mode,
@@ -163,7 +166,13 @@ def service_columns(month: str) -> Any:
         )
         .join(Organization, Organization.id == Service.organization_id)
         .where(Service.status == "published", Organization.status == "approved")
-    ), left
+    )
+
+
+def service_columns(month: str) -> Any:
+    """``static_columns`` with the places left in the month (``capacity_left``), and that column."""
+    left = (Service.capacity_per_month - func.coalesce(_booked(month), 0)).label("capacity_left")
+    return static_columns().add_columns(left), left
 
 
 def _split(joined: str | None) -> frozenset[str]:
@@ -176,7 +185,15 @@ def _split_ids(joined: str | None) -> frozenset[int]:
 
 async def service_facts(session: AsyncSession, stmt: Any) -> list[ServiceFacts]:
     """The services a ``service_columns`` statement selects, with their categories and streets."""
-    rows = (await session.execute(stmt)).all()
+    return await session.run_sync(lambda s: service_facts_on(s.connection(), stmt))
+
+
+def service_facts_on(conn: Connection, stmt: Any, params: dict[str, Any] | None = None) -> list[ServiceFacts]:
+    """``service_facts`` on a synchronous connection; a ``static_columns`` statement (no ``capacity_left``) gives
+    the places of a month without bookings (``capacity_per_month``)."""
+    result = conn.execute(stmt, params)
+    with_left = "capacity_left" in set(result.keys())
+    rows = result.all()
     # Organizations repeat over their services: their street sets are built once.
     org_streets: dict[int, frozenset[int]] = {}
     out = []
@@ -184,6 +201,7 @@ async def service_facts(session: AsyncSession, stmt: Any) -> list[ServiceFacts]:
         streets = org_streets.get(r.organization_id)
         if streets is None:
             streets = org_streets[r.organization_id] = _split_ids(r.organization_streets)
+        left = r.capacity_left if with_left else r.capacity_per_month
         out.append(
             ServiceFacts(
                 service_id=r.id,
@@ -199,7 +217,7 @@ async def service_facts(session: AsyncSession, stmt: Any) -> list[ServiceFacts]:
                 district_wide=bool(r.district_wide),
                 street_ids=_split_ids(r.street_ids),
                 capacity_per_month=r.capacity_per_month,
-                capacity_left=max(0, int(r.capacity_left)),
+                capacity_left=max(0, int(left)),
                 cost_per_case_fen=r.cost_per_case_fen,
                 funding_source=r.funding_source,
                 delivery_mode=r.delivery_mode,
@@ -240,7 +258,12 @@ async def candidate_services(session: AsyncSession, need: NeedFacts, month: str)
 
 async def provider_records(session: AsyncSession, org_ids: Iterable[int]) -> dict[int, ProviderRecord]:
     """Each provider's record over the last year; a provider without referrals has the neutral record."""
-    ids = sorted(set(org_ids))
     since = clock.now() - dt.timedelta(days=RECORD_DAYS)
-    found = await referral_history().providers(session, ids, since) if ids else {}
+    return await session.run_sync(lambda s: provider_records_on(s.connection(), org_ids, since))
+
+
+def provider_records_on(conn: Connection, org_ids: Iterable[int], since: dt.datetime) -> dict[int, ProviderRecord]:
+    """``provider_records`` on a synchronous connection, for referrals sent since the moment."""
+    ids = sorted(set(org_ids))
+    found = referral_history().providers_on(conn, ids, since) if ids else {}
     return {org_id: found.get(org_id, ProviderRecord()) for org_id in ids}

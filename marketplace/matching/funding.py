@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.matching import scoring
@@ -57,6 +58,12 @@ class FundingPort(Protocol):
         self, session: AsyncSession, need: NeedFacts, services: Sequence[ServiceFacts], on: dt.date
     ) -> FundingSources:
         """The funding available on the day for the need at each of the services (which all cost money)."""
+        ...
+
+    def may_pay(self, conn: Connection, services: Sequence[ServiceFacts], on: dt.date) -> bool:
+        """False only when ``available`` would find no payer at all for any of the services on the day (no
+        question of the need asked): a cheap check the match endpoint makes in its one read, so that a district
+        without funds or contracts in force costs no further round trip."""
         ...
 
 

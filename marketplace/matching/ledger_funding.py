@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.funds import service as funds
-from marketplace.funds.models import LedgerAccount
+from marketplace.funds.models import Fund, LedgerAccount
 from marketplace.matching.facts import chunks
 from marketplace.matching.funding import ContractOffer, FundingSources, FundOffer
 from marketplace.matching.scoring import NeedFacts, ServiceFacts
@@ -31,6 +32,31 @@ class LedgerFunding:
             sources.service_offers[service_id] = await _fund_offers(session, need, service_id)
         return sources
 
+    def may_pay(self, conn: Connection, services: Sequence[ServiceFacts], on: dt.date) -> bool:
+        """No fund at all (so no fund money, designated or not) and no contract in force with any of the services'
+        providers: ``available`` would find nothing."""
+        if not services:
+            return False
+        if conn.execute(ANY_FUND).first() is not None:
+            return True
+        for chunk in chunks(sorted({s.organization_id for s in services})):
+            if conn.execute(ANY_CONTRACT_IN_FORCE, {"ids": list(chunk), "on": on}).first() is not None:
+                return True
+        return False
+
+
+def _contracts_in_force(org_ids: Any, on: Any) -> Any:
+    return select(Contract.organization_id).where(
+        Contract.organization_id.in_(org_ids),
+        Contract.status == "active",
+        Contract.starts_on <= on,
+        Contract.ends_on >= on,
+    )
+
+
+ANY_FUND = select(Fund.id).limit(1)
+ANY_CONTRACT_IN_FORCE = _contracts_in_force(bindparam("ids", expanding=True), bindparam("on")).limit(1)
+
 
 async def _fund_offers(session: AsyncSession, need: NeedFacts, service_id: int | None) -> list[FundOffer]:
     options = await funds.funding_available(
@@ -43,16 +69,7 @@ async def _orgs_with_contracts(session: AsyncSession, org_ids: Sequence[int], on
     """The organizations that hold any contract in force on the day: only they can have one covering a need."""
     found: set[int] = set()
     for chunk in chunks(sorted(set(org_ids))):
-        rows = await session.scalars(
-            select(Contract.organization_id)
-            .where(
-                Contract.organization_id.in_(chunk),
-                Contract.status == "active",
-                Contract.starts_on <= on,
-                Contract.ends_on >= on,
-            )
-            .distinct()
-        )
+        rows = await session.scalars(_contracts_in_force(chunk, on).distinct())
         found.update(rows.all())
     return found
 

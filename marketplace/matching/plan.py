@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.models import User
@@ -26,43 +26,58 @@ class PlanContext:
 
     community: dict[str, Any]
     volunteers: dict[str, Any] | None
-    workers: dict[int, list[tuple[SocialWorker, int]]]
+    workers: dict[int, list[tuple[Any, int]]]  # organization id -> (social worker row, caseload)
 
 
 async def plan_context(session: AsyncSession, need: NeedFacts, org_ids: Iterable[int]) -> PlanContext:
-    community = await session.get(Community, need.community_id)
-    director = await session.execute(
-        select(User.id, User.display_name)
-        .where(User.role == "child_director", User.community_id == need.community_id, User.is_active.is_(True))
-        .order_by(User.id)
-        .limit(1)
+    return await session.run_sync(lambda s: plan_context_on(s.connection(), need, org_ids))
+
+
+# The plan's statements, built once (bound values).
+COMMUNITY_NAME = select(Community.name).where(Community.id == bindparam("community_id"))
+DIRECTOR = (
+    select(User.id, User.display_name)
+    .where(User.role == "child_director", User.community_id == bindparam("community_id"), User.is_active.is_(True))
+    .order_by(User.id)
+    .limit(1)
+)
+TEAMS = (
+    select(
+        VolunteerTeam.id,
+        VolunteerTeam.name,
+        VolunteerTeam.member_count,
+        VolunteerTeam.contact_name,
+        VolunteerTeam.skills,
     )
-    d = director.first()
-    teams = list(
-        (
-            await session.scalars(
-                select(VolunteerTeam)
-                .where(VolunteerTeam.street_id == need.street_id, VolunteerTeam.active.is_(True))
-                .order_by(VolunteerTeam.id)
-            )
-        ).all()
-    )
+    .where(VolunteerTeam.street_id == bindparam("street_id"), VolunteerTeam.active.is_(True))
+    .order_by(VolunteerTeam.id)
+)
+WORKERS = select(
+    SocialWorker.id,
+    SocialWorker.organization_id,
+    SocialWorker.name,
+    SocialWorker.qualification,
+    SocialWorker.specialties,
+    SocialWorker.street_ids,
+    SocialWorker.max_caseload,
+).where(SocialWorker.organization_id.in_(bindparam("ids", expanding=True)), SocialWorker.active.is_(True))
+
+
+def plan_context_on(conn: Connection, need: NeedFacts, org_ids: Iterable[int]) -> PlanContext:
+    """The plan's lookups for the need and the providers, on a synchronous connection (``Database.read``)."""
+    community = conn.execute(COMMUNITY_NAME, {"community_id": need.community_id}).first()
+    d = conn.execute(DIRECTOR, {"community_id": need.community_id}).first()
+    teams = list(conn.execute(TEAMS, {"street_id": need.street_id}).all())
     team = None
     if teams:
         teams.sort(key=lambda t: (need.category not in (t.skills or []), -t.member_count, t.id))
         t = teams[0]
         team = {"id": t.id, "name": t.name, "member_count": t.member_count, "contact_name": t.contact_name}
     ids = sorted(set(org_ids))
-    workers: dict[int, list[tuple[SocialWorker, int]]] = defaultdict(list)
+    workers: dict[int, list[tuple[Any, int]]] = defaultdict(list)
     if ids:
-        rows = list(
-            (
-                await session.scalars(
-                    select(SocialWorker).where(SocialWorker.organization_id.in_(ids), SocialWorker.active.is_(True))
-                )
-            ).all()
-        )
-        load = await referral_history().caseloads(session, [w.id for w in rows]) if rows else {}
+        rows = conn.execute(WORKERS, {"ids": ids}).all()
+        load = referral_history().caseloads_on(conn, [w.id for w in rows]) if rows else {}
         for w in rows:
             workers[w.organization_id].append((w, int(load.get(w.id, 0))))
     return PlanContext(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.matching.scoring import ProviderRecord
@@ -28,6 +29,9 @@ class ChildHistory:
 
 
 class ReferralHistory(Protocol):
+    """Each question twice: on a session (the batch, the referral check) and on a synchronous ``Connection``, for
+    reads run whole through ``Database.read`` (the match endpoint)."""
+
     async def children(self, session: AsyncSession, child_ids: Sequence[int]) -> Mapping[int, ChildHistory]:
         """Each child's history; a child with none may be missing from the answer."""
         ...
@@ -42,6 +46,14 @@ class ReferralHistory(Protocol):
         """How many referrals each social worker carries now (waiting or in service); 0 may be missing."""
         ...
 
+    def children_on(self, conn: Connection, child_ids: Sequence[int]) -> Mapping[int, ChildHistory]: ...
+
+    def providers_on(
+        self, conn: Connection, organization_ids: Sequence[int], since: dt.datetime
+    ) -> Mapping[int, ProviderRecord]: ...
+
+    def caseloads_on(self, conn: Connection, social_worker_ids: Sequence[int]) -> Mapping[int, int]: ...
+
 
 class NoReferralHistory:
     """The history when no feature keeps referrals: nothing declined, served or carried."""
@@ -55,6 +67,17 @@ class NoReferralHistory:
         return {}
 
     async def caseloads(self, session: AsyncSession, social_worker_ids: Sequence[int]) -> Mapping[int, int]:
+        return {}
+
+    def children_on(self, conn: Connection, child_ids: Sequence[int]) -> Mapping[int, ChildHistory]:
+        return {}
+
+    def providers_on(
+        self, conn: Connection, organization_ids: Sequence[int], since: dt.datetime
+    ) -> Mapping[int, ProviderRecord]:
+        return {}
+
+    def caseloads_on(self, conn: Connection, social_worker_ids: Sequence[int]) -> Mapping[int, int]:
         return {}
 
 

@@ -11,29 +11,43 @@ stored batch runs. The work is done by the modules by job, re-exported here for 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import clock
+from marketplace import clock, signals
 from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
-from marketplace.cases.models import Need
+from marketplace.cases.models import Child, Need
+from marketplace.db import Database
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.geography.models import Community
 from marketplace.matching import pairs, scoring
-from marketplace.matching.facts import candidate_services, need_facts, provider_records, service_columns, service_facts
+from marketplace.matching.candidates import PoolCache, candidates, pool_cache
+from marketplace.matching.facts import (
+    RECORD_DAYS,
+    NeedRow,
+    need_facts,
+    needs_facts_on,
+    provider_records,
+    provider_records_on,
+    service_columns,
+    service_facts,
+)
 from marketplace.matching.funding import (
     FundingPort,
+    FundingSources,
     choose_funding,
     confirm_funding,
     funding_sources,
 )
 from marketplace.matching.ledger_funding import LedgerFunding
 from marketplace.matching.models import MatchingRun
-from marketplace.matching.plan import build_plan, plan_context
-from marketplace.matching.scoring import FundingFacts, NeedFacts, Scored
+from marketplace.matching.plan import build_plan, plan_context, plan_context_on
+from marketplace.matching.scoring import FundingFacts, NeedFacts, ProviderRecord, Scored, ServiceFacts
 from marketplace.pagination import fetch_page
 from marketplace.resources.models import Service
 from marketplace.settings import Settings
@@ -55,36 +69,116 @@ class Candidate:
     plan: dict[str, Any]
 
 
-def require_matcher(principal: Principal, need: Need) -> None:
+def require_matcher(principal: Principal, need_id: int) -> None:
     if principal.role not in MATCHERS:
         if principal.role == "auditor":
             raise Forbidden("审计角色只读 (the auditor changes nothing)")
-        raise NotFound(f"需求 {need.id} 不存在 (need not found)")
+        raise NotFound(f"需求 {need_id} 不存在 (need not found)")
 
 
-async def match_need(
-    session: AsyncSession, principal: Principal, settings: Settings, need_id: int, limit: int
-) -> tuple[Need, list[Candidate], int]:
-    need = await cases.visible_need(session, principal, need_id)
-    require_matcher(principal, need)
-    if need.status not in OPEN_FOR_MATCHING:
-        raise Conflict(f"需求状态为 {need.status}，无需匹配 (need is {need.status})")
-    facts = await need_facts(session, need)
-    month, today = clock.month_key(), clock.today()
-    services = await candidate_services(session, facts, month)
-    records = await provider_records(session, {s.organization_id for s in services})
-    args = scoring.weights_args(settings, today)
+# The need with what its facts are made of (its child's age, categories, street and community, whose name).
+NEED_ROW = (
+    select(
+        Need.id,
+        Need.status,
+        Need.category,
+        Need.urgency,
+        Need.street_id,
+        Need.community_id,
+        Child.id.label("child_id"),
+        Child.birth_date,
+        Child.categories.label("child_categories"),
+        Child.street_id.label("child_street_id"),
+        Child.community_id.label("child_community_id"),
+        Community.name.label("community_name"),
+    )
+    .join(Child, Child.id == Need.child_id)
+    .outerjoin(Community, Community.id == Child.community_id)
+    .where(Need.id == bindparam("need_id"))
+)
+RECORD_PERIOD = dt.timedelta(days=RECORD_DAYS)
+
+
+@dataclass
+class MatchRead:
+    """What the match endpoint's one read gives: the need's facts, its candidates scored (the best first, with
+    the pool whose funding is confirmed) and whether any of the pool could have a payer to look up."""
+
+    facts: NeedFacts
+    records: dict[int, ProviderRecord]
+    eligible: int
+    pool: list[Scored]
+    may_pay: bool
+
+
+def read_match(
+    conn: Connection,
+    principal: Principal,
+    settings: Settings,
+    need_id: int,
+    limit: int,
+    pool: PoolCache,
+    seen: signals.Stamp,
+) -> MatchRead:
+    """The need (scoped: the principal must see it and may match), its facts and candidates, their providers'
+    records and the first scoring, in one transaction on a synchronous connection (``Database.read``)."""
+    row = conn.execute(NEED_ROW, {"need_id": need_id}).first()
+    if row is None or not cases.can_read(principal, row.community_id, row.street_id):
+        raise NotFound(f"需求 {need_id} 不存在 (need not found)")
+    require_matcher(principal, need_id)
+    if row.status not in OPEN_FOR_MATCHING:
+        raise Conflict(f"需求状态为 {row.status}，无需匹配 (need is {row.status})")
+    today, month = clock.today(), clock.month_key()
+    need = NeedRow(
+        row.id,
+        row.category,
+        row.urgency,
+        row.child_id,
+        cases.age_on(row.birth_date, today),
+        row.child_categories or (),
+        row.child_street_id,
+        row.child_community_id,
+        row.community_name or "",
+    )
+    facts = needs_facts_on(conn, [need])[0]
+    services = candidates(conn, facts, pool.category(conn, facts.category, seen), month)
+    records = provider_records_on(conn, {s.organization_id for s in services}, clock.now() - RECORD_PERIOD)
     # Every candidate scored at once over arrays (the same numbers as scoring.score, see pairs.py), best first.
     first = pairs.score_under(settings, [facts], services, records, today=today, scale=1)
     best = sorted(
         zip(first.score.tolist(), first.service.tolist(), strict=True),
         key=lambda sj: (-sj[0], services[sj[1]].service_id),
     )
+    chosen = [Scored(service=services[j], score=sc) for sc, j in best[: max(FUNDING_CHECK_POOL, limit)]]
+    paid = [s.service for s in chosen if s.service.cost_per_case_fen > 0]
+    return MatchRead(facts, records, len(services), chosen, _may_pay(conn, paid, today))
+
+
+def _may_pay(conn: Connection, paid: list[ServiceFacts], today: dt.date) -> bool:
+    if not paid:
+        return False
+    try:
+        return FUNDING.may_pay(conn, paid, today)
+    except Exception:
+        return True  # the port is asked in full (funding_sources), which logs what fails
+
+
+async def match_need(
+    db: Database, session: AsyncSession, principal: Principal, settings: Settings, need_id: int, limit: int
+) -> tuple[int, list[Candidate], int]:
+    cache = pool_cache(db)
+    seen = cache.fresh()  # before the read's snapshot: what the cache keeps from it is at least this new
+    found = await db.read(read_match, principal, settings, need_id, limit, cache, seen)
+    facts, records, today = found.facts, found.records, clock.today()
+    args = scoring.weights_args(settings, today)
     # Confirm who pays for the best of them, then score those again with the confirmed funding.
-    pool = [Scored(service=services[j], score=sc) for sc, j in best[: max(FUNDING_CHECK_POOL, limit)]]
-    sources = await funding_sources(session, facts, [s.service for s in pool], today, FUNDING)
+    sources = (
+        await funding_sources(session, facts, [s.service for s in found.pool], today, FUNDING)
+        if found.may_pay
+        else FundingSources()
+    )
     confirmed: list[tuple[Scored, FundingFacts, dict[str, Any]]] = []
-    for s in pool:
+    for s in found.pool:
         funding, plan_funding = choose_funding(s.service, sources)
         rescored = scoring.score(
             facts, s.service, records[s.service.organization_id], funding, settings.match_weights, explain=False, **args
@@ -99,8 +193,8 @@ async def match_need(
         )
         for s, f, pf in confirmed[:limit]
     ]
-    ctx = await plan_context(session, facts, {s.service.organization_id for s, _ in top})
-    return need, [Candidate(s, build_plan(ctx, facts, s.service, f)) for s, f in top], len(services)
+    ctx = await db.read(plan_context_on, facts, {s.service.organization_id for s, _ in top})
+    return facts.need_id, [Candidate(s, build_plan(ctx, facts, s.service, f)) for s, f in top], found.eligible
 
 
 async def check_pair(
