@@ -44,17 +44,21 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
+# The suites run on every core (pytest-xdist; each worker has its own databases, servers and data directory).
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+
 test-sqlite: system-deps install-dev
-	TEST_DATABASE=sqlite $(BIN)/python -m pytest -q
+	TEST_DATABASE=sqlite $(PYTEST)
 
 # The date-sensitive suites again with the app's clock at 16:05 and 23:55 UTC, when the district's date is already
 # tomorrow's: a bug that mixes the machine's UTC calendar with the district's fails here at any hour.
 test-clock: system-deps install-dev
-	TEST_CLOCK=16:05 TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -m "clock_sensitive and not browser"
-	TEST_CLOCK=23:55 TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -m "clock_sensitive and not browser"
+	TEST_CLOCK=16:05 TEST_DATABASE=sqlite $(PYTEST) -m "clock_sensitive and not browser"
+	TEST_CLOCK=23:55 TEST_DATABASE=sqlite $(PYTEST) -m "clock_sensitive and not browser"
 
 test-postgresql: system-deps install-dev
-	TEST_DATABASE=postgresql $(BIN)/python -m pytest -q -m "not browser"
+	TEST_DATABASE=postgresql $(PYTEST) -m "not browser"
 
 test: lint typecheck test-sqlite test-clock test-postgresql
 

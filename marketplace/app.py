@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from litestar import Litestar, Request, get
+from litestar._kwargs.cleanup import DependencyCleanupGroup
+from litestar._kwargs.dependencies import resolve_dependency
+from litestar._kwargs.kwargs_model import KwargsModel
 from litestar.config.cors import CORSConfig
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -65,6 +69,30 @@ def docs_ui() -> SwaggerRenderPlugin:
         standalone_preset_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-standalone-preset.js",
         favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS_URL}/favicon-32x32.png'>",
     )
+
+
+async def resolve_dependencies_in_order(
+    self: KwargsModel, connection: ASGIConnection[Any, Any, Any, Any], kwargs: dict[str, Any]
+) -> DependencyCleanupGroup:
+    """Litestar's ``KwargsModel.resolve_dependencies``, one dependency after another.
+
+    Litestar 2 resolves each batch of independent dependencies concurrently in an anyio task group: a task per
+    dependency, about 0.15 ms of a hot read's 0.3 ms on this project's handlers (five or six cheap providers each;
+    upstream issue litestar-org/litestar#4563, open). Ours are cheap and independent, so in order is the same answer
+    without the tasks (as FastAPI resolves). Unlike the original, a failing dependency (a refused token) closes the
+    generators already started (the request's session) at once instead of leaving them to the garbage collector."""
+    cleanup_group = DependencyCleanupGroup()
+    try:
+        for batch in self.dependency_batches:
+            for dependency in batch:
+                await resolve_dependency(dependency, connection, kwargs, cleanup_group)
+    except BaseException as exc:
+        await cleanup_group.close(exc)
+        raise
+    return cleanup_group
+
+
+KwargsModel.resolve_dependencies = resolve_dependencies_in_order  # type: ignore[method-assign]
 
 
 async def provide_session(request: Request[Any, Any, Any], state: State) -> AsyncGenerator[AsyncSession, None]:

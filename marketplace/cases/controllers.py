@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -11,7 +12,7 @@ from sqlalchemy import Row
 from marketplace import clock
 from marketplace.cases import notifications, reports
 from marketplace.cases import service as cases
-from marketplace.cases.crypto import field_cipher
+from marketplace.cases.crypto import FieldCipher, field_cipher
 from marketplace.cases.models import Child, Need, Notification, Visit
 from marketplace.cases.report_api import MandatoryReportController, report_out
 from marketplace.cases.report_schemas import ReportIn, ReportOut
@@ -86,10 +87,13 @@ def child_out(child: Child, settings: Settings, warnings: list[Warning] | None =
     )
 
 
-def child_summary(child: Child | Row[Any], settings: Settings) -> ChildSummary:
-    """A child's list line, from its file or from a summary row of ``cases.readmodel``."""
-    c = field_cipher(settings)
-    today = clock.today()
+def child_summary(
+    child: Child | Row[Any], settings: Settings, today: dt.date | None = None, cipher: FieldCipher | None = None
+) -> ChildSummary:
+    """A child's list line, from its file or from a summary row of ``cases.readmodel`` (a list passes its date and
+    cipher once for all its lines)."""
+    c = cipher or field_cipher(settings)
+    today = today or clock.today()
     return ChildSummary(
         id=child.id,
         community_id=child.community_id,
@@ -97,7 +101,7 @@ def child_summary(child: Child | Row[Any], settings: Settings) -> ChildSummary:
         name=child.name,
         gender=child.gender,
         age=cases.age_on(child.birth_date, today),
-        id_number_masked=mask_id_number(c.decrypt(child.id_number_enc, "children.id_number")),
+        id_number_masked=c.masked(child.id_number_enc, "children.id_number", mask_id_number),
         categories=list(child.categories),
         risk_level=child.risk_level,
         risk_label=RISK_LEVELS.get(child.risk_level, child.risk_level),
@@ -184,7 +188,8 @@ class ChildController(Controller):
         rows, total = await cases.list_children(
             session, principal, filters, limit=page.limit, offset=page.offset, db=db
         )
-        return ChildList(items=[child_summary(c, settings) for c in rows], total=total)
+        today, cipher = clock.today(), field_cipher(settings)
+        return ChildList(items=[child_summary(c, settings, today, cipher) for c in rows], total=total)
 
     @get("/{child_id:int}", operation_id="getChild", summary="儿童档案详情")
     async def read(

@@ -18,7 +18,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +32,8 @@ from marketplace.keyfiles import FieldKey
 from marketplace.settings import Settings
 
 _LEGACY = "v1"
+# Masked values kept per cipher (see FieldCipher.masked): a district's caseload fits many times over.
+MASKED_ENTRIES = 50_000
 _VERSION = "v2"
 
 
@@ -89,6 +91,7 @@ class FieldCipher:
         self._source = source
         self._stamp = self._file_stamp()
         self._ring = _Ring.of(ring)
+        self._masked: dict[tuple[str, str, Callable[[str], str]], str] = {}
 
     # ------------------------------------------------------------ the ring
 
@@ -155,6 +158,19 @@ class FieldCipher:
                     continue
             raise UnknownFieldKey("旧格式密文无法用当前密钥环解密 (a v1 ciphertext no key of the ring opens)")
         raise ValueError("unknown ciphertext version")
+
+    def masked(self, token: str, field: str, mask: Callable[[str], str]) -> str:
+        """``mask(decrypt(token, field))``, kept per ciphertext: a caseload list shows the same masked identity
+        numbers on every request, and only the masked form is kept (at most ``MASKED_ENTRIES``, then started
+        again). A ciphertext names its nonce and key, so a re-encrypted value is a new entry."""
+        key = (token, field, mask)
+        hit = self._masked.get(key)
+        if hit is None:
+            hit = mask(self.decrypt(token, field))
+            if len(self._masked) >= MASKED_ENTRIES:
+                self._masked.clear()
+            self._masked[key] = hit
+        return hit
 
     def is_current(self, token: str) -> bool:
         """Whether ``token`` was made with the current key (rotation leaves such a value alone)."""

@@ -102,12 +102,17 @@ async def _succeed(session: AsyncSession, donation: Donation, *, intent_id: str 
 
 
 async def _apply_deferred_refunds(session: AsyncSession, donation: Donation) -> None:
-    """Refund notices that overtook this payment's success notice: apply them now, in the same transaction
-    (the fund's row lock serializes this with any refund notice still being handled)."""
+    """Refund notices that overtook this payment's success notice: apply them now, in the same transaction.
+
+    A notice whose row another transaction holds is being handled right now: that transaction locked the row
+    first and waits for the fund's lock this one holds, and once it has it, it finds the donation paid and applies
+    the refund itself. So such rows are skipped (``SKIP LOCKED``), not waited for: waiting would be a deadlock
+    (this one holds the fund and wants the row; that one holds the row and wants the fund)."""
     rows = await session.scalars(
         select(StripeEvent)
         .where(StripeEvent.processed_at.is_(None), StripeEvent.outcome == DEFERRED)
         .order_by(StripeEvent.id)
+        .with_for_update(skip_locked=True)
     )
     for row in rows.all():
         obj = row.payload.get("data", {}).get("object", {})

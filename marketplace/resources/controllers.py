@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Hashable, Sequence
+from typing import Annotated, Any, Final
 
 import anyio.to_thread
 import msgspec
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import clock, signals
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams, Search
 from marketplace.errors import NotFound
@@ -18,7 +19,7 @@ from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.resources import people, readmodel
 from marketplace.resources import service as pool
-from marketplace.resources.models import Organization, Service, SocialWorker, VolunteerTeam
+from marketplace.resources.models import POOL_SIGNAL, Organization, Service, SocialWorker, VolunteerTeam
 from marketplace.resources.readmodel import ServiceRow
 from marketplace.resources.schemas import (
     OrganizationIn,
@@ -56,6 +57,27 @@ from search import SearchBackend, SearchQuery
 
 # Enough relevance-ordered candidates for any page a person reads; filters and facets then apply in SQL.
 SEARCH_WINDOW = 1000
+
+# The pool's answers (a listing page with its facets, one service) are kept per serving process until the pool
+# signal says the pool changed (marketplace.signals; any committed change to a service, its codes, its bookings or
+# an organization, from any process of the machine), or for POOL_CACHE_SECONDS at most (what a process on another
+# machine could miss). The key holds everything an answer depends on: what the caller may see, the filters, the
+# page, the search ranking, the booking month and the district's date (a listing's staleness).
+POOL_CACHE_SECONDS: Final = 5.0
+POOL_CACHE_ENTRIES: Final = 4096
+PoolCache = signals.SignalCache[Hashable, Any]
+PoolAnswers = NamedDependency[PoolCache]  # injected as ``pool_cache``
+
+
+def provide_pool_cache(state: State) -> PoolCache:
+    cache: PoolCache | None = state.get("pool_cache")
+    if cache is None:
+        settings: Settings = state.settings
+        cache = signals.SignalCache(
+            settings.data_dir, POOL_SIGNAL, ttl=POOL_CACHE_SECONDS, max_entries=POOL_CACHE_ENTRIES
+        )
+        state["pool_cache"] = cache
+    return cache
 
 
 def provide_search(state: State) -> SearchBackend:
@@ -239,7 +261,7 @@ class OrganizationController(Controller):
 class ServiceController(Controller):
     path = "/api/v1/services"
     tags = ["resources"]
-    dependencies = PAGE
+    dependencies = {**PAGE, "pool_cache": Provide(provide_pool_cache, sync_to_thread=False)}
 
     @post("/", operation_id="createService", summary="新增服务项目（草稿）")
     async def create(
@@ -256,6 +278,7 @@ class ServiceController(Controller):
         settings: AppSettings,
         page: PageParams,
         search: Search,
+        pool_cache: PoolAnswers,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
         category: Annotated[str | None, QueryParameter(max_length=40, pattern=CODE)] = None,
         street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
@@ -276,17 +299,45 @@ class ServiceController(Controller):
             organization_id=organization_id,
             status=status,
         )
-        rows, total, facets = await db.read(
-            readmodel.query_services, principal, filters, page.limit, page.offset, ordered
+        month = clock.month_key()
+        key = (
+            "list",
+            readmodel.viewer_key(principal),
+            filters.key(),
+            page.limit,
+            page.offset,
+            None if ordered is None else tuple(ordered),
+            month,
+            clock.today(),
         )
-        return ServiceList(items=[service_out(r, settings) for r in rows], total=total, facets=facets)
+
+        async def listing() -> ServiceList:
+            rows, total, facets = await db.read(
+                readmodel.query_services, principal, filters, page.limit, page.offset, ordered, month
+            )
+            return ServiceList(items=[service_out(r, settings) for r in rows], total=total, facets=facets)
+
+        answer: ServiceList = await signals.cached(pool_cache, key, listing)
+        return answer
 
     @get("/{service_id:int}", operation_id="getService", summary="服务项目详情")
-    async def read(self, service_id: PathId, db: Db, principal: CurrentUser, settings: AppSettings) -> ServiceOut:
-        found = await db.read(readmodel.query_service_rows, [service_id])
-        if not found or not readmodel.visible(principal, found[0]):
+    async def read(
+        self, service_id: PathId, db: Db, principal: CurrentUser, settings: AppSettings, pool_cache: PoolAnswers
+    ) -> ServiceOut:
+        month = clock.month_key()
+
+        async def one() -> tuple[ServiceRow, ServiceOut] | tuple[None, None]:
+            found = await db.read(readmodel.query_service_rows, [service_id], month)
+            return (found[0], service_out(found[0], settings)) if found else (None, None)
+
+        # A missing service is kept too: a stream of reads of unknown ids costs the database no more than the first.
+        answer: tuple[ServiceRow, ServiceOut] | tuple[None, None] = await signals.cached(
+            pool_cache, ("one", service_id, month, clock.today()), one
+        )
+        row, out = answer
+        if row is None or out is None or not readmodel.visible(principal, row):
             raise NotFound(f"服务项目 {service_id} 不存在 (service not found)")
-        return service_out(found[0], settings)
+        return out
 
     @patch("/{service_id:int}", operation_id="updateService", summary="修改服务项目")
     async def update(

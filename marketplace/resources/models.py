@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace import signals
 from marketplace.db import Base, IdMixin, TimestampMixin, UTCDateTime
 
 
@@ -155,3 +156,11 @@ class VolunteerTeam(IdMixin, TimestampMixin, Base):
     contact_name: Mapped[str] = mapped_column(String(80), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# Every committed change to what the pool's listings are made of (services, their codes and bookings, the
+# organizations' names and states) changes the pool signal, which empties the serving processes' listing caches.
+POOL_SIGNAL = "pool"
+signals.watch(
+    POOL_SIGNAL, (Organization, Service, ServiceCategory, ServiceChildCategory, ServiceStreet, ServiceCapacity)
+)

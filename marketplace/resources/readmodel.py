@@ -75,6 +75,18 @@ class ServiceFilters:
     organization_id: int | None = None
     status: str | None = None
 
+    def key(self) -> tuple[Any, ...]:
+        """The filters as a hashable value (for the pool's answer cache)."""
+        return (
+            self.category,
+            self.street_id,
+            self.child_category,
+            self.age,
+            self.available,
+            self.organization_id,
+            self.status,
+        )
+
 
 class OrganizationRef(NamedTuple):
     id: int
@@ -199,6 +211,12 @@ def _visibility(principal: Principal) -> str:
     if principal.role in POOL_READERS:
         return "all"
     return "own" if principal.role == "org_staff" and principal.organization_id else "published"
+
+
+def viewer_key(principal: Principal) -> tuple[str, int | None]:
+    """What of the pool the caller may see, as a value: two callers with the same key see the same answers."""
+    visibility = _visibility(principal)
+    return visibility, principal.organization_id if visibility == "own" else None
 
 
 def shape_of(principal: Principal, f: ServiceFilters, ranked: bool) -> Shape:
@@ -400,6 +418,7 @@ def query_services(
     limit: int = 20,
     offset: int = 0,
     ordered_ids: list[int] | None = None,
+    month: str | None = None,
 ) -> Listing:
     """Filtered page of services with facet counts (each facet ignores its own filter, as users expect).
 
@@ -407,7 +426,8 @@ def query_services(
     Two statements without a ranking (the page with its codes and window total; the facets), three with one.
     """
     shape = shape_of(principal, filters, ordered_ids is not None)
-    params = params_of(principal, filters, clock.month_key(), ordered_ids)
+    month = month or clock.month_key()
+    params = params_of(principal, filters, month, ordered_ids)
     rows: list[ServiceRow]
     if ordered_ids is None:
         result = conn.execute(page_statement(shape), {**params, "limit": limit, "offset": offset}).all()
@@ -418,7 +438,7 @@ def query_services(
         matching = set(conn.scalars(ids_statement(shape), params).all())
         ranked = [i for i in ordered_ids if i in matching]
         total = len(matching)
-        rows = query_service_rows(conn, ranked[offset : offset + limit])
+        rows = query_service_rows(conn, ranked[offset : offset + limit], month)
     return rows, total, _facets(conn, shape, params)
 
 
@@ -430,6 +450,7 @@ async def list_services(
     limit: int = 20,
     offset: int = 0,
     ordered_ids: list[int] | None = None,
+    month: str | None = None,
 ) -> Listing:
     """``query_services`` in the session's transaction (the console's pages and the tests read through it)."""
     return await session.run_sync(
@@ -445,11 +466,12 @@ def visible(principal: Principal, row: ServiceRow) -> bool:
     )
 
 
-def query_service_rows(conn: Connection, ids: Sequence[int]) -> list[ServiceRow]:
-    """Services by id (in the order given, missing ones left out) with codes and this month's bookings: one statement."""
+def query_service_rows(conn: Connection, ids: Sequence[int], month: str | None = None) -> list[ServiceRow]:
+    """Services by id (in the order given, missing ones left out) with codes and the month's bookings (this month's
+    unless ``month`` is given): one statement."""
     if not ids:
         return []
-    found = conn.execute(rows_statement(), {"month": clock.month_key(), "ids": list(ids)})
+    found = conn.execute(rows_statement(), {"month": month or clock.month_key(), "ids": list(ids)})
     by_id = {r.id: r for r in (_service_row(x) for x in found.all())}
     return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 

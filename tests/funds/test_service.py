@@ -12,6 +12,7 @@ from marketplace.funds import runtime, stripe_events
 from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel
 from marketplace.funds.models import Donation
+from tests.conftest import BACKEND
 from tests.funds.support import FakeChannel, event, intent_succeeded
 from tests.support.world import World
 
@@ -169,6 +170,52 @@ async def test_concurrent_disbursements_never_overspend(db: Database, world: Wor
     assert outcomes == ["paid"] * 3 + ["refused"] * 3
     async with db.session(write=False) as s:
         assert await funds.purpose_available(s, fund_id, "unrestricted") == 10_000
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="row locks: SQLite serialises whole transactions instead")
+async def test_a_payment_does_not_wait_for_a_refund_notice_another_transaction_is_handling(
+    db: Database, world: World, fund_id: int
+) -> None:
+    """A payment's notice applies the refund notices that overtook it, but skips one whose row another transaction
+    holds (that one is handling it and will find the donation paid): waiting for it was a deadlock, since that
+    transaction waits for the fund this one holds."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from marketplace.funds.models import StripeEvent
+    from tests.funds.support import refund
+
+    async with db.session() as s:
+        started = await gifts.start_online(
+            s, FakeChannel(), fund_id=fund_id, amount_fen=9_000, donor=gifts.DonorInput(name="z"), designation=None
+        )
+    donation_id, intent = started.donation.id, started.donation.external_id or ""
+    pay = event("evt_pay2", "payment_intent.succeeded", intent_succeeded(donation_id, intent, 9_000, fee=90))
+    back = event("evt_back2", "refund.created", refund("re_y", intent, f"ch_{intent[3:]}", 1_000))
+    async with db.session() as s:
+        back_row, _ = await stripe_events.store_event(s, back)
+        pay_row, _ = await stripe_events.store_event(s, pay)
+    async with db.session() as s:
+        await stripe_events.process_inbox_row(s, back_row.id)  # overtook the payment: deferred
+    holder: AsyncSession
+    async with db.sessionmaker() as holder:
+        # Another delivery of the refund notice is being handled: its transaction holds the row.
+        await holder.scalar(select(StripeEvent).where(StripeEvent.id == back_row.id).with_for_update())
+
+        async def pay_now() -> None:
+            async with db.session() as s:
+                await stripe_events.process_inbox_row(s, pay_row.id)
+
+        await asyncio.wait_for(pay_now(), timeout=10)  # would wait for the holder (a deadlock in real life)
+        await holder.rollback()
+    async with db.session() as s:
+        await stripe_events.process_inbox_row(s, back_row.id)  # the other delivery goes on and applies it
+    async with db.session(write=False) as s:
+        d = await s.get(Donation, donation_id)
+        assert d is not None and (d.status, d.refunded_fen) == ("partially_refunded", 1_000)
+        rows = (await s.scalars(select(StripeEvent).where(StripeEvent.id.in_([back_row.id, pay_row.id])))).all()
+        assert all(r.processed_at is not None for r in rows)
 
 
 async def test_same_event_delivered_concurrently_is_counted_once(db: Database, world: World, fund_id: int) -> None:
