@@ -119,6 +119,7 @@ def read_match(
     limit: int,
     pool: PoolCache,
     seen: signals.Stamp,
+    when: tuple[dt.datetime, dt.date, str],
 ) -> MatchRead:
     """The need (scoped: the principal must see it and may match), its facts and candidates, their providers'
     records and the first scoring, in one transaction on a synchronous connection (``Database.read``)."""
@@ -128,7 +129,7 @@ def read_match(
     require_matcher(principal, need_id)
     if row.status not in OPEN_FOR_MATCHING:
         raise Conflict(f"需求状态为 {row.status}，无需匹配 (need is {row.status})")
-    today, month = clock.today(), clock.month_key()
+    now, today, month = when  # the moment, the district's date and month: read once per request
     need = NeedRow(
         row.id,
         row.category,
@@ -142,7 +143,7 @@ def read_match(
     )
     facts = needs_facts_on(conn, [need])[0]
     services = candidates(conn, facts, pool.category(conn, facts.category, seen), month)
-    records = provider_records_on(conn, {s.organization_id for s in services}, clock.now() - RECORD_PERIOD)
+    records = provider_records_on(conn, {s.organization_id for s in services}, now - RECORD_PERIOD)
     # Every candidate scored at once over arrays (the same numbers as scoring.score, see pairs.py), best first.
     first = pairs.score_under(settings, [facts], services, records, today=today, scale=1)
     best = sorted(
@@ -168,8 +169,11 @@ async def match_need(
 ) -> tuple[int, list[Candidate], int]:
     cache = pool_cache(db)
     seen = cache.fresh()  # before the read's snapshot: what the cache keeps from it is at least this new
-    found = await db.read(read_match, principal, settings, need_id, limit, cache, seen)
-    facts, records, today = found.facts, found.records, clock.today()
+    today = clock.today()
+    found = await db.read(
+        read_match, principal, settings, need_id, limit, cache, seen, (clock.now(), today, clock.month_key())
+    )
+    facts, records = found.facts, found.records
     args = scoring.weights_args(settings, today)
     # Confirm who pays for the best of them, then score those again with the confirmed funding.
     sources = (
