@@ -320,11 +320,11 @@ async def main(quick: bool) -> None:
             note = f"e2e ≤ 2 s: {verdict(r['e2e_s'] <= 2)}"
         elif target == "large":
             note = f"flow ≤ 5 s: {verdict(r['flow_s'] <= 5)}; e2e ≤ 15 s: {verdict(r['e2e_s'] <= 15)}"
+        else:
+            note = ""
         if "full_flow_s" in r:
             same = "same total" if r["full_same_total"] == 1.0 else "DIFFERENT TOTAL"
             note += f"; flow over every pair {r['full_flow_s']:.2f} s: {same}"
-        else:
-            note = ""
         print(
             f"{label:>22} {int(r['edges']):>10,} {r['load_s']:>7.2f} {r['flow_s']:>7.3f} "
             f"{r['e2e_s']:>7.2f} {r['flow_total']:>11.2f} {int(r['assigned']):>8} {r['greedy_s']:>8.3f} "
