@@ -139,6 +139,8 @@ PRUNE_ABOVE = 1_000_000
 GAIN_BUCKETS = 512
 KEEP_FACTOR = 3
 KEEP_EXTRA = 10
+# Solves of the pruned network before giving up on pruning (each repair adds the pairs the proof rejected).
+MAX_ROUNDS = 4
 # Row identities of needs are hashed with these fixed multipliers (then checked pair by pair).
 _HASH_SEED = 20261202
 
@@ -214,12 +216,17 @@ def _solve_certified(n_needs: int, need: IntArray, service: IntArray, gain: IntA
     present[need] = True
     places = np.minimum(capacity, int(present.sum()))  # as the flow over every pair has them
     kept = _prune(service, gain, capacity)
-    while True:
+    for _ in range(MAX_ROUNDS):
         service_of, d_need, d_service = _solve_classes(n_needs, need[kept], service[kept], gain[kept], places, big)
         failing = (d_need[need] + (big - gain) < d_service[service]) & ~kept
         if not failing.any():
             return service_of
         kept |= failing
+    # Pruning did not pay on this problem: the flow over every pair, as for smaller problems.
+    starts = np.concatenate([[True], need[1:] != need[:-1]])
+    service_of = np.full(n_needs, -1, dtype=np.int64)
+    service_of[need[starts]] = _solve(int(starts.sum()), np.cumsum(starts) - 1, service, gain, capacity)
+    return service_of
 
 
 def _solve_classes(

@@ -157,3 +157,16 @@ def test_the_pruned_solve_equals_the_flow_over_every_pair(seed: int, keep: tuple
     _check_feasible(pruned, need, service, cap)
     if keep == (0, 1):
         assert len(rounds) > 1  # the first pruned optimum was not optimal over every pair: repaired
+
+
+def test_pruning_that_does_not_pay_falls_back_to_the_flow_over_every_pair() -> None:
+    need, service, gain, cap = _random_problem(5, 3_000, 150)
+    full = allocate_pairs(3_000, need, service, gain, cap, prune_above=len(need))
+    with (
+        mock.patch.object(allocation, "KEEP_FACTOR", 0),
+        mock.patch.object(allocation, "KEEP_EXTRA", 1),
+        mock.patch.object(allocation, "MAX_ROUNDS", 1),
+    ):
+        pruned = allocate_pairs(3_000, need, service, gain, cap, prune_above=0)
+    assert pruned.total_gain == full.total_gain
+    assert (pruned.service_of == full.service_of).all()  # the same flow: the same assignment
