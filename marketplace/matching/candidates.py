@@ -41,7 +41,7 @@ POOL_SIGNAL: Final = "matching_pool"
 WATCHED: Final = signals.watch(
     POOL_SIGNAL, (Organization, OrganizationStreet, Service, ServiceCategory, ServiceChildCategory, ServiceStreet)
 )
-TTL_SECONDS: Final = 30.0
+TTL_SECONDS: Final = 5.0  # as the pool listing cache and the principals (resources/controllers.py, auth/cache.py)
 # Categories kept (the taxonomy has a few dozen).
 MAX_CATEGORIES: Final = 256
 
