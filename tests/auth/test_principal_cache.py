@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from marketplace.app import create_app
 from marketplace.auth import cache
@@ -17,25 +17,12 @@ from marketplace.auth.principal import Principal
 from marketplace.errors import Unauthorized
 from tests.auth.support import token
 from tests.conftest import assert_problem
-
-
-def _count_user_reads(db) -> list[str]:  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-
-    def on_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "FROM users" in statement:
-            seen.append(statement)
-
-    engines = [db.engine.sync_engine, db.read_engine.sync_engine]
-    engines += [e for e in (db.sync_read_engine, db.threaded_read_engine) if e is not None]
-    for engine in dict.fromkeys(engines):
-        event.listen(engine, "before_cursor_execute", on_execute)
-    return seen
+from tests.support.statements import statements_mentioning
 
 
 async def test_a_valid_token_costs_no_account_read_after_the_first(client, app, db) -> None:
     headers = await token(client, "director")
-    seen = _count_user_reads(app.state.db)
+    seen = statements_mentioning(app.state.db, "FROM users")
     assert (await client.get("/api/v1/services?limit=5", headers=headers)).status_code == 200
     first = len(seen)
     for _ in range(5):

@@ -172,6 +172,20 @@ async def test_concurrent_disbursements_never_overspend(db: Database, world: Wor
         assert await funds.purpose_available(s, fund_id, "unrestricted") == 10_000
 
 
+async def _payment_and_refund(db: Database, fund_id: int, suffix: str) -> tuple[int, dict, dict]:
+    """A Stripe donation of 90 yuan started, with its payment notice and a 10-yuan refund notice (not delivered)."""
+    from tests.funds.support import refund
+
+    async with db.session() as s:
+        started = await gifts.start_online(
+            s, FakeChannel(), fund_id=fund_id, amount_fen=9_000, donor=gifts.DonorInput(name="z"), designation=None
+        )
+    donation_id, intent = started.donation.id, started.donation.external_id or ""
+    pay = event(f"evt_pay{suffix}", "payment_intent.succeeded", intent_succeeded(donation_id, intent, 9_000, fee=90))
+    back = event(f"evt_back{suffix}", "refund.created", refund(f"re_{suffix}", intent, f"ch_{intent[3:]}", 1_000))
+    return donation_id, pay, back
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="row locks: SQLite serialises whole transactions instead")
 async def test_a_payment_does_not_wait_for_a_refund_notice_another_transaction_is_handling(
     db: Database, world: World, fund_id: int
@@ -184,15 +198,8 @@ async def test_a_payment_does_not_wait_for_a_refund_notice_another_transaction_i
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from marketplace.funds.models import StripeEvent
-    from tests.funds.support import refund
 
-    async with db.session() as s:
-        started = await gifts.start_online(
-            s, FakeChannel(), fund_id=fund_id, amount_fen=9_000, donor=gifts.DonorInput(name="z"), designation=None
-        )
-    donation_id, intent = started.donation.id, started.donation.external_id or ""
-    pay = event("evt_pay2", "payment_intent.succeeded", intent_succeeded(donation_id, intent, 9_000, fee=90))
-    back = event("evt_back2", "refund.created", refund("re_y", intent, f"ch_{intent[3:]}", 1_000))
+    donation_id, pay, back = await _payment_and_refund(db, fund_id, "held")
     async with db.session() as s:
         back_row, _ = await stripe_events.store_event(s, back)
         pay_row, _ = await stripe_events.store_event(s, pay)
@@ -223,15 +230,7 @@ async def test_same_event_delivered_concurrently_is_counted_once(db: Database, w
     PostgreSQL): one inbox row per event id, one payment, one fee, one refund."""
     import asyncio
 
-    from tests.funds.support import refund
-
-    async with db.session() as s:
-        started = await gifts.start_online(
-            s, FakeChannel(), fund_id=fund_id, amount_fen=9_000, donor=gifts.DonorInput(name="z"), designation=None
-        )
-    donation_id, intent = started.donation.id, started.donation.external_id or ""
-    pay = event("evt_pay", "payment_intent.succeeded", intent_succeeded(donation_id, intent, 9_000, fee=90))
-    back = event("evt_back", "refund.created", refund("re_z", intent, f"ch_{intent[3:]}", 1_000))
+    donation_id, pay, back = await _payment_and_refund(db, fund_id, "z")
 
     async def deliver(evt: dict) -> None:
         async with db.session() as s:

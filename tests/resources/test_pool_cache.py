@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from marketplace import signals
 from marketplace.app import create_app
@@ -14,30 +14,17 @@ from marketplace.auth.models import User
 from marketplace.resources import service as pool
 from marketplace.resources.models import POOL_SIGNAL, Organization, Service, ServiceCategory
 from tests.conftest import Auth
+from tests.support.statements import statements_mentioning
 from tests.support.world import World
 
 S = "/api/v1/services"
-
-
-def _count_service_reads(db) -> list[str]:  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-
-    def on_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "FROM services" in statement:
-            seen.append(statement)
-
-    engines = [db.engine.sync_engine, db.read_engine.sync_engine]
-    engines += [e for e in (db.sync_read_engine, db.threaded_read_engine) if e is not None]
-    for engine in dict.fromkeys(engines):
-        event.listen(engine, "before_cursor_execute", on_execute)
-    return seen
 
 
 async def test_a_repeated_page_or_service_costs_no_query_until_the_pool_changes(
     client, app, auth: Auth, world: World, db
 ) -> None:
     h = await auth("director")
-    seen = _count_service_reads(app.state.db)
+    seen = statements_mentioning(app.state.db, "FROM services")
     first = (await client.get(f"{S}?limit=5", headers=h)).json()
     one = (await client.get(f"{S}/{world.services[0]}", headers=h)).json()
     reads = len(seen)
