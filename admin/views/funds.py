@@ -1,6 +1,6 @@
 """The public-welfare fund for its manager (and read-only for the district and auditors): donations filtered by
-status and channel, reconciliation runs started from the console with their differences, and resolving a
-difference with a note."""
+status and channel, reconciliation runs started from the console (a bank statement in GBK or UTF-8, read with a
+saved bank layout) with their differences, and resolving a difference by its kind, which posts the correction."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
-from marketplace.funds import accounts, donations, reconciling
+from marketplace.funds import accounts, corrections, donations, reconciling, statements
 from marketplace.funds import service as funds
 from marketplace.funds.models import Reconciliation, ReconciliationDifference
 from marketplace.ids import PathId
@@ -46,6 +47,14 @@ def _difference_row(recon: Reconciliation, diff: ReconciliationDifference, may_r
         "resolved_at": diff.resolved_at,
         "resolution_note": diff.resolution_note,
         "may_resolve": may_resolve and diff.resolved_at is None,
+        # The kinds that fit this difference, each with what it will post.
+        "options": [
+            (kind, label, what)
+            for kind, label in corrections.RESOLUTION_KINDS.items()
+            if (what := corrections.outline(kind, corrections.delta(diff))) is not None
+            and (kind != "missing_gift" or (recon.source == "bank" and diff.kind == "missing_here"))
+            and (kind != "refund" or diff.donation_id is not None)
+        ],
     }
 
 
@@ -123,6 +132,7 @@ async def funds_page(
         statuses=donations.DONATION_STATUSES,
         channels=donations.CHANNELS,
         runs=[_run_row(r, may) for r in runs],
+        mappings=await statements.list_mappings(session, principal),
         may_write=may,
         funds=[{"id": f.id, "name": f.name} for f in fund_list],
         sources=reconciling.SOURCES,
@@ -147,8 +157,9 @@ def _int(form: dict[str, str], name: str) -> int:
         raise Invalid.field(name, "请选择基金 (choose a fund)") from None
 
 
-async def _statement(request: Request[Any, Any, Any]) -> str | None:
-    """The uploaded bank statement as text (UTF-8, with or without a BOM), or None when no file was sent."""
+async def _statement(request: Request[Any, Any, Any], session: AsyncSession) -> list[statements.BankLine] | None:
+    """The uploaded bank statement's lines (UTF-8 or GBK; English or Chinese headers, or a saved bank
+    layout), or None when no file was sent."""
     upload = (await request.form()).get("file")
     if not isinstance(upload, UploadFile):
         return None
@@ -157,10 +168,12 @@ async def _statement(request: Request[Any, Any, Any]) -> str | None:
         return None
     if len(raw) > MAX_STATEMENT_BYTES:
         raise Invalid.field("file", "对账单不超过 8MB (statement too large)")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Invalid.field("file", "对账单须为 UTF-8 编码的 CSV (statement must be UTF-8 CSV)") from None
+    form = await request.form()
+    raw_mapping = str(form.get("mapping_id") or "").strip()
+    mapping_id = int(raw_mapping) if raw_mapping.isdigit() else None
+    parsed = statements.parse_file(raw, await statements.layout_for(session, mapping_id))
+    parsed.raise_first()
+    return parsed.lines
 
 
 @post("/funds/reconciliations", name="console-fund-reconcile")
@@ -183,7 +196,7 @@ async def start_reconciliation(
         source=source,
         since=_date(form, "since"),
         until=_date(form, "until"),
-        statement=await _statement(request),
+        statement=await _statement(request, session),
     )
     if not web.is_htmx(request):
         return Response(
@@ -212,7 +225,10 @@ async def resolve_difference(
     note = form.get("note", "")
     if len(note) > 1000:
         raise Invalid.field("note", "说明不超过1000字 (note too long)")
-    recon = await reconciling.resolve(session, principal, recon_id, n, note)
+    kind = form.get("kind", "")
+    if kind not in corrections.RESOLUTION_KINDS:
+        raise Invalid.field("kind", "请选择差异类型 (choose how the difference is resolved)")
+    recon = await reconciling.resolve(session, principal, recon_id, n, corrections.Choice(kind=kind, note=note))
     diff = next(d for d in recon.differences if d.n == n)
     if not web.is_htmx(request):
         return Response(content="", status_code=303, headers={"location": "/admin/funds", **web.SECURITY_HEADERS})

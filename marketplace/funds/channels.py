@@ -3,27 +3,24 @@
 A channel does up to three things: start an online payment (``start_payment``), tell what it settled in a
 period (``settlement_records``, for reconciliation), and verify its notifications (``verify_notification``).
 Stripe is one adapter; offline gifts (bank transfer, cash, in kind) are recorded by the fund manager and
-reconciled against an imported bank statement (:class:`BankStatement`). Stripe does not serve mainland-China
+reconciled against an imported bank statement (``funds/statements.py``). Stripe does not serve mainland-China
 entities, so a WeChat Pay or Alipay adapter would implement the same three methods over its own API and
 settlement file and feed the same donation and reconciliation code.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Protocol
 
 import stripe
 
 from marketplace import clock
-from marketplace.errors import DomainError, Invalid
+from marketplace.errors import DomainError
 from marketplace.funds.reconciliation import Record
 from marketplace.settings import Settings
 
@@ -194,76 +191,3 @@ ONLINE_CHANNELS: dict[str, Callable[[Settings], PaymentChannel]] = {"stripe": St
 
 def online_channel(settings: Settings, code: str = "stripe") -> PaymentChannel:
     return ONLINE_CHANNELS[code](settings)
-
-
-# ---------------------------------------------------------------- offline: bank statements
-
-
-def _amount_fen(row: dict[str, str], line: int) -> int:
-    raw_fen = (row.get("amount_fen") or "").strip()
-    raw_yuan = (row.get("amount") or row.get("amount_yuan") or "").strip().replace(",", "")
-    try:
-        if raw_fen:
-            return int(raw_fen)
-        value = Decimal(raw_yuan)
-    except (ValueError, InvalidOperation):
-        raise Invalid.field(f"file[{line}].amount", f"第 {line} 行金额无效 (bad amount)") from None
-    fen = value * 100
-    if fen != fen.to_integral_value():
-        raise Invalid.field(f"file[{line}].amount", f"第 {line} 行金额精度超过分 (more precise than a fen)")
-    return int(fen)
-
-
-@dataclass(frozen=True)
-class BankLine:
-    on: dt.date
-    amount_fen: int
-    reference: str
-    payer: str
-
-
-class BankStatement:
-    """An imported bank statement: CSV with columns date, amount_fen or amount (yuan), reference, payer."""
-
-    code = "bank"
-    MAX_LINES = 200_000
-
-    def __init__(self, text: str) -> None:
-        self.lines = self.parse(text)
-
-    @classmethod
-    def parse(cls, text: str) -> list[BankLine]:
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        fields = {f.strip().lower() for f in (reader.fieldnames or [])}
-        missing = {"date", "reference"} - fields
-        if missing or not ({"amount_fen", "amount", "amount_yuan"} & fields):
-            raise Invalid.field(
-                "file", "对账单须含列 date, amount_fen 或 amount, reference, payer (CSV columns missing)"
-            )
-        out: list[BankLine] = []
-        seen: set[str] = set()
-        for i, raw in enumerate(reader, start=2):
-            if i > cls.MAX_LINES:
-                raise Invalid.field("file", "对账单行数过多 (statement too long)")
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-            if not any(row.values()):
-                continue
-            try:
-                on = dt.date.fromisoformat(row.get("date", ""))
-            except ValueError:
-                raise Invalid.field(f"file[{i}].date", f"第 {i} 行日期无效，应为 YYYY-MM-DD (bad date)") from None
-            reference = row.get("reference", "")
-            if not reference:
-                raise Invalid.field(f"file[{i}].reference", f"第 {i} 行缺少流水号 (missing reference)")
-            if reference in seen:
-                raise Invalid.field(f"file[{i}].reference", f"第 {i} 行流水号重复 (duplicate reference)")
-            seen.add(reference)
-            out.append(BankLine(on, _amount_fen(row, i), reference[:120], row.get("payer", "")[:200]))
-        return out
-
-    async def settlement_records(self, since: dt.date, until: dt.date) -> list[Record]:
-        return [
-            Record(line.reference, line.amount_fen, "refunded" if line.amount_fen < 0 else "succeeded")
-            for line in self.lines
-            if since <= line.on <= until
-        ]

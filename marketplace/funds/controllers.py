@@ -9,15 +9,14 @@ from litestar.params import JSONBody, QueryParameter
 from marketplace import tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
-from marketplace.funds import accounts, reconciling, reports, runtime, stripe_events
+from marketplace.funds import accounts, reports, runtime, stripe_events
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel, online_channel
-from marketplace.funds.models import Disbursement, Donation, Reconciliation
-from marketplace.funds.reconciliation import KINDS
+from marketplace.funds.models import Disbursement, Donation
+from marketplace.funds.reconciliation_controllers import ROUTES as RECONCILIATION_ROUTES
 from marketplace.funds.schemas import (
     DesignationIn,
-    DifferenceOut,
     DisbursementIn,
     DisbursementList,
     DisbursementOut,
@@ -42,12 +41,6 @@ from marketplace.funds.schemas import (
     PurposeBalance,
     PurposeChangeIn,
     ReasonIn,
-    ReconciliationIn,
-    ReconciliationList,
-    ReconciliationOut,
-    ResolveIn,
-    StatementImportIn,
-    StatementImportOut,
 )
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
@@ -112,38 +105,6 @@ def disbursement_out(d: Disbursement) -> DisbursementOut:
         paid_on=d.paid_on,
         entry_id=d.entry_id,
         status=d.status,
-    )
-
-
-def reconciliation_out(r: Reconciliation) -> ReconciliationOut:
-    return ReconciliationOut(
-        id=r.id,
-        fund_id=r.fund_id,
-        source=r.source,
-        since=r.since,
-        until=r.until,
-        matched=r.matched,
-        ours_count=r.ours_count,
-        theirs_count=r.theirs_count,
-        open_differences=sum(1 for d in r.differences if d.resolved_at is None),
-        differences=[
-            DifferenceOut(
-                n=d.n,
-                kind=d.kind,
-                kind_label=KINDS.get(d.kind, d.kind),
-                donation_id=d.donation_id,
-                external_id=d.external_id,
-                expected_fen=d.expected_fen,
-                actual_fen=d.actual_fen,
-                expected_status=d.expected_status,
-                actual_status=d.actual_status,
-                resolved=d.resolved_at is not None,
-                resolution_note=d.resolution_note,
-                resolved_at=d.resolved_at,
-            )
-            for d in r.differences
-        ],
-        created_at=r.created_at,
     )
 
 
@@ -291,18 +252,6 @@ class DonationController(Controller):
         )
         return donation_out(donation)
 
-    @post("/offline/import", operation_id="importBankStatement", summary="导入银行对账单，登记未入账的来款")
-    async def import_statement(
-        self, data: JSONBody[StatementImportIn], session: DbSession, principal: CurrentUser
-    ) -> StatementImportOut:
-        result = await gifts.import_bank_statement(session, principal, fund_id=data.fund_id, text=data.file)
-        return StatementImportOut(
-            created=[d.id for d in result.created],
-            created_fen=sum(d.amount_fen for d in result.created),
-            already_recorded=result.already_recorded,
-            not_gifts=result.not_gifts,
-        )
-
     @get("/", operation_id="listDonations", summary="捐赠列表")
     async def list(
         self,
@@ -396,57 +345,6 @@ async def list_donors(
     )
 
 
-class ReconciliationController(Controller):
-    path = "/api/v1/reconciliations"
-    tags = ["funds"]
-
-    @post("/", operation_id="createReconciliation", summary="对账（Stripe 或银行对账单）")
-    async def create(
-        self, data: JSONBody[ReconciliationIn], session: DbSession, principal: CurrentUser, settings: AppSettings
-    ) -> ReconciliationOut:
-        recon = await reconciling.create(
-            session,
-            principal,
-            settings,
-            fund_id=data.fund_id,
-            source=data.source,
-            since=data.since,
-            until=data.until,
-            statement=data.file,
-        )
-        return reconciliation_out(recon)
-
-    @get("/", operation_id="listReconciliations", summary="对账记录")
-    async def list(
-        self,
-        session: DbSession,
-        principal: CurrentUser,
-        fund_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
-    ) -> ReconciliationList:
-        rows = await reconciling.list_for_fund(session, principal, fund_id)
-        return ReconciliationList(items=[reconciliation_out(r) for r in rows], total=len(rows))
-
-    @get("/{recon_id:int}", operation_id="getReconciliation", summary="对账详情")
-    async def read(self, recon_id: PathId, session: DbSession, principal: CurrentUser) -> ReconciliationOut:
-        return reconciliation_out(await reconciling.read(session, principal, recon_id))
-
-    @post(
-        "/{recon_id:int}/differences/{n:int}/resolve",
-        operation_id="resolveReconciliationDifference",
-        summary="处理对账差异",
-        status_code=200,
-    )
-    async def resolve(
-        self,
-        recon_id: PathId,
-        n: PathId,
-        data: JSONBody[ResolveIn],
-        session: DbSession,
-        principal: CurrentUser,
-    ) -> ReconciliationOut:
-        return reconciliation_out(await reconciling.resolve(session, principal, recon_id, n, data.note))
-
-
 class PublicFundController(Controller):
     path = "/api/v1/public/funds"
     tags = ["public"]
@@ -480,7 +378,7 @@ ROUTES = [
     DonationController,
     stripe_webhook,
     list_donors,
-    ReconciliationController,
+    *RECONCILIATION_ROUTES,
     PublicFundController,
     fund_report,
 ]

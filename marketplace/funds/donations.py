@@ -21,7 +21,7 @@ from marketplace import clock, outbox
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.funds import accounts, ledger
-from marketplace.funds.channels import BankStatement, ChannelUnavailable
+from marketplace.funds.channels import ChannelUnavailable
 from marketplace.funds.models import (
     Donation,
     DonationRefund,
@@ -554,72 +554,3 @@ async def start_online(
     donation.external_id = started.external_id
     await session.flush()
     return OnlineStart(donation, started.client_secret, None)
-
-
-@dataclass
-class ImportResult:
-    created: list[Donation]
-    already_recorded: list[str]
-    not_gifts: list[str]  # outgoing lines (refunds, fees): reconciled, never imported as gifts
-
-
-async def import_bank_statement(
-    session: AsyncSession, principal: Principal, *, fund_id: int, text: str
-) -> ImportResult:
-    """Record each incoming line of a bank statement not yet on the books as an unrestricted bank-transfer
-    gift from its payer. Lines already recorded (by reference) are skipped, so importing twice adds nothing;
-    restricted gifts are re-designated afterwards with the donor's consent."""
-
-    require_writer(principal)
-    fund = await get_fund(session, fund_id)
-    lines = BankStatement.parse(text)
-    today = clock.today()
-    future = [line.reference for line in lines if line.on > today]
-    if future:
-        raise Invalid.field("file", f"对账单含未来日期的流水 {future[:5]} (lines dated in the future)")
-    refs = [line.reference for line in lines]
-    known = set(
-        (
-            await session.scalars(
-                select(Donation.external_id).where(Donation.channel == "bank_transfer", Donation.external_id.in_(refs))
-            )
-        ).all()
-    )
-    result = ImportResult([], [], [])
-    for line in lines:
-        if line.amount_fen <= 0:
-            result.not_gifts.append(line.reference)
-            continue
-        if line.reference in known:
-            result.already_recorded.append(line.reference)
-            continue
-        payer = line.payer or "未具名汇款人"
-        donor = await session.scalar(select(Donor).where(Donor.name == payer).order_by(Donor.id).limit(1))
-        if donor is None:
-            kind = "enterprise" if any(w in payer for w in ("公司", "有限", "集团", "企业")) else "individual"
-            donor = Donor(name=payer, kind=kind, consent_to_name=False)
-            session.add(donor)
-            await session.flush()
-        donation = Donation(
-            fund_id=fund.id,
-            donor_id=donor.id,
-            amount_fen=line.amount_fen,
-            channel="bank_transfer",
-            status="pending",
-            purpose=accounts.UNRESTRICTED,
-            external_id=line.reference,
-            note="银行对账单导入",
-            recorded_by=principal.user_id,
-        )
-        session.add(donation)
-        await session.flush()
-        await mark_succeeded(
-            session,
-            donation,
-            amount_fen=line.amount_fen,
-            event_key=f"offline:bank_transfer:{line.reference}",
-            received_on=line.on,
-        )
-        result.created.append(donation)
-        known.add(line.reference)
-    return result

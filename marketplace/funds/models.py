@@ -240,3 +240,6 @@ class ReconciliationDifference(IdMixin, Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     resolved_by: Mapped[int | None] = mapped_column(Integer)
     resolution_note: Mapped[str] = mapped_column(String(1000), default="")
+
+
+from marketplace.funds.reconciliation_models import BankStatementMapping, ReconciliationCorrection  # noqa: E402, F401

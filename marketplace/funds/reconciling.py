@@ -11,12 +11,15 @@ from sqlalchemy.orm import selectinload
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
-from marketplace.errors import Conflict, Invalid, NotFound
-from marketplace.funds.channels import BankStatement, online_channel
+from marketplace.errors import Invalid, NotFound
+from marketplace.funds import corrections
+from marketplace.funds.channels import online_channel
 from marketplace.funds.donations import PAID
 from marketplace.funds.models import Donation, DonationRefund, Fund, Reconciliation, ReconciliationDifference
 from marketplace.funds.reconciliation import Record, reconcile
+from marketplace.funds.reconciliation_models import ReconciliationCorrection
 from marketplace.funds.service import get_fund, require_reader, require_writer
+from marketplace.funds.statements import BankLine, BankStatement
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.funds")
@@ -70,6 +73,30 @@ async def our_records(session: AsyncSession, fund_id: int, source: str, since: d
         )
     )
     out.extend(Record(str(ext), -int(amount), "refunded", int(did)) for ext, amount, did in refunds.all())
+    # Posted corrections (bank fees, amount errors) count under the id they corrected, after the records
+    # they correct, so that the amounts of one id add up and the status stays the original's.
+    fixes = await session.execute(
+        select(ReconciliationCorrection.external_id, ReconciliationCorrection.amount_fen).where(
+            ReconciliationCorrection.fund_id == fund_id,
+            ReconciliationCorrection.source == source,
+            ReconciliationCorrection.kind.in_(corrections.COUNTED),
+            ReconciliationCorrection.external_id.is_not(None),
+            ReconciliationCorrection.occurred_on >= since,
+            ReconciliationCorrection.occurred_on <= until,
+        )
+    )
+    fixed: set[str] = set()
+    for ext, amount in fixes.all():
+        out.append(Record(str(ext), int(amount), "refunded" if amount < 0 else "succeeded", None))
+        fixed.add(str(ext))
+    if fixed:
+        # A record corrected to nothing (the other party never had it) no longer stands on our side.
+        totals: dict[str, int] = {}
+        for r in out:
+            if r.external_id in fixed:
+                totals[r.external_id] = totals.get(r.external_id, 0) + r.amount_fen
+        gone = {k for k, v in totals.items() if v == 0}
+        out = [r for r in out if r.external_id not in gone]
     return out
 
 
@@ -88,16 +115,16 @@ async def run(
     source: str,
     since: dt.date,
     until: dt.date,
-    statement: str | None,
+    statement: list[BankLine] | None,
     created_by: int | None,
 ) -> Reconciliation:
     _check_period(since, until)
     if source == "bank":
-        if not statement:
+        if statement is None:
             raise Invalid.field("file", "银行对账须附对账单 CSV (bank reconciliation needs the statement)")
         theirs = await BankStatement(statement).settlement_records(since, until)
     elif source == "stripe":
-        if statement:
+        if statement is not None:
             raise Invalid.field("file", "Stripe 对账直接读取 Stripe 流水，不接受文件 (no file for Stripe)")
         theirs = await online_channel(settings, "stripe").settlement_records(since, until)
     else:
@@ -141,7 +168,7 @@ async def create(
     source: str,
     since: dt.date,
     until: dt.date,
-    statement: str | None,
+    statement: list[BankLine] | None,
 ) -> Reconciliation:
     require_writer(principal)
     fund = await get_fund(session, fund_id)
@@ -179,20 +206,30 @@ async def list_for_fund(session: AsyncSession, principal: Principal, fund_id: in
     return list((await session.scalars(stmt.order_by(Reconciliation.id.desc()).limit(100))).all())
 
 
-async def resolve(session: AsyncSession, principal: Principal, recon_id: int, n: int, note: str) -> Reconciliation:
-    require_writer(principal)
-    if not note.strip():
-        raise Invalid.field("note", "请说明处理结果 (a note is required)")
+async def _difference(session: AsyncSession, recon_id: int, n: int) -> tuple[Reconciliation, ReconciliationDifference]:
     recon = await get(session, recon_id)
     diff = next((d for d in recon.differences if d.n == n), None)
     if diff is None:
         raise NotFound(f"对账 {recon_id} 没有第 {n} 条差异 (no such difference)")
-    if diff.resolved_at is not None:
-        raise Conflict("该差异已处理 (difference already resolved)")
-    diff.resolved_at = clock.now()
-    diff.resolved_by = principal.user_id
-    diff.resolution_note = note.strip()[:1000]
-    await session.flush()
+    return recon, diff
+
+
+async def preview_resolution(
+    session: AsyncSession, principal: Principal, recon_id: int, n: int, choice: corrections.Choice
+) -> corrections.Plan:
+    """What resolving the difference this way would post, changing nothing."""
+    require_writer(principal)
+    recon, diff = await _difference(session, recon_id, n)
+    return await corrections.plan(session, recon, diff, choice)
+
+
+async def resolve(
+    session: AsyncSession, principal: Principal, recon_id: int, n: int, choice: corrections.Choice
+) -> Reconciliation:
+    """Resolve a difference as one of the kinds, posting the balancing entry the kind calls for."""
+    require_writer(principal)
+    recon, diff = await _difference(session, recon_id, n)
+    await corrections.apply(session, principal, recon, diff, choice)
     return recon
 
 

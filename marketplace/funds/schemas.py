@@ -57,18 +57,6 @@ class OfflineDonationIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Note = ""
 
 
-class StatementImportIn(msgspec.Struct, forbid_unknown_fields=True):
-    fund_id: PositiveId
-    file: Annotated[str, msgspec.Meta(min_length=1, max_length=8_000_000)]
-
-
-class StatementImportOut(msgspec.Struct):
-    created: list[int]
-    created_fen: int
-    already_recorded: list[str]
-    not_gifts: list[str]
-
-
 class OfflineRefundIn(msgspec.Struct, forbid_unknown_fields=True):
     amount_fen: Fen
     reference: Reference
@@ -211,52 +199,6 @@ class DisbursementOut(msgspec.Struct):
 class DisbursementList(msgspec.Struct):
     items: list[DisbursementOut]
     total: int
-
-
-class ReconciliationIn(msgspec.Struct, forbid_unknown_fields=True):
-    fund_id: PositiveId
-    since: dt.date
-    until: dt.date
-    source: Literal["stripe", "bank"]
-    file: Annotated[str, msgspec.Meta(max_length=8_000_000)] | None = None
-
-
-class DifferenceOut(msgspec.Struct):
-    n: int
-    kind: str
-    kind_label: str
-    donation_id: int | None
-    external_id: str | None
-    expected_fen: int | None
-    actual_fen: int | None
-    expected_status: str | None
-    actual_status: str | None
-    resolved: bool
-    resolution_note: str
-    resolved_at: dt.datetime | None
-
-
-class ReconciliationOut(msgspec.Struct):
-    id: int
-    fund_id: int
-    source: str
-    since: dt.date
-    until: dt.date
-    matched: int
-    ours_count: int
-    theirs_count: int
-    open_differences: int
-    differences: list[DifferenceOut]
-    created_at: dt.datetime
-
-
-class ReconciliationList(msgspec.Struct):
-    items: list[ReconciliationOut]
-    total: int
-
-
-class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
-    note: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class PublicPurpose(msgspec.Struct):

@@ -82,17 +82,19 @@ async def test_fund_manager_resolves_a_difference_with_csrf_and_a_note(client, w
     r = await client.post(url, data={"note": "  "}, headers=htmx(csrf))
     assert r.status_code == 422
     assert (await difference(db, recon_id)).resolved_at is None
-    r = await client.post(url, data={"note": "银行退汇，已与出纳核实"}, headers=htmx(csrf))
+    r = await client.post(url, data={"kind": "timing", "note": "银行退汇，已与出纳核实"}, headers=htmx(csrf))
     assert r.status_code == 200 and "已处理" in r.text and "hx-swap-oob" in r.text
     diff = await difference(db, recon_id)
     assert diff.resolved_at is not None and diff.resolution_note == "银行退汇，已与出纳核实"
     assert diff.resolved_by == world.users["fund"]
     # A second resolve is the service's conflict, shown as a message.
-    r = await client.post(url, data={"note": "再次"}, headers=htmx(csrf))
+    r = await client.post(url, data={"kind": "timing", "note": "再次"}, headers=htmx(csrf))
     assert r.status_code == 409 and r.headers["hx-retarget"] == "#flash"
     assert (
         await client.post(
-            f"/admin/funds/reconciliations/{recon_id}/differences/9/resolve", data={"note": "x"}, headers=htmx(csrf)
+            f"/admin/funds/reconciliations/{recon_id}/differences/9/resolve",
+            data={"kind": "timing", "note": "x"},
+            headers=htmx(csrf),
         )
     ).status_code == 404
 
@@ -102,7 +104,9 @@ async def test_readers_cannot_resolve(client, world, db) -> None:
     for user in ("admin", "auditor"):
         csrf = await console_login(client, user)
         r = await client.post(
-            f"/admin/funds/reconciliations/{recon_id}/differences/1/resolve", data={"note": "x"}, headers=htmx(csrf)
+            f"/admin/funds/reconciliations/{recon_id}/differences/1/resolve",
+            data={"kind": "timing", "note": "x"},
+            headers=htmx(csrf),
         )
         assert r.status_code == 403, user
     assert (await difference(db, recon_id)).resolved_at is None
@@ -113,7 +117,7 @@ async def test_plain_form_resolve_redirects_back(client, world, db) -> None:
     csrf = await console_login(client, "fund")
     r = await client.post(
         f"/admin/funds/reconciliations/{recon_id}/differences/1/resolve",
-        data={"_csrf_token": csrf, "note": "渠道延迟到账"},
+        data={"_csrf_token": csrf, "kind": "timing", "note": "渠道延迟到账"},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/admin/funds"

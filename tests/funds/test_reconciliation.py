@@ -118,17 +118,22 @@ async def test_bank_statement_shows_exactly_the_planted_differences(client, auth
     ]
     n = recon["differences"][0]["n"]
     url = f"/api/v1/reconciliations/{recon['id']}/differences/{n}/resolve"
-    assert_problem(await client.post(url, json={"note": ""}, headers=fm), 400)
-    r = await client.post(url, json={"note": "银行手续费差错，已联系银行更正"}, headers=fm)
+    assert_problem(await client.post(url, json={"note": "银行多记 0.50 元"}, headers=fm), 400)  # no kind
+    # The bank shows more than the books: it is not a fee.
+    assert_problem(await client.post(url, json={"kind": "bank_fee"}, headers=fm), 422)
+    r = await client.post(url, json={"kind": "amount_error", "note": "登记金额有误，按银行更正"}, headers=fm)
     assert r.status_code == 200 and r.json()["open_differences"] == 2
-    assert_problem(await client.post(url, json={"note": "again"}, headers=fm), 409)
+    fixed = r.json()["differences"][0]
+    assert fixed["correction"]["kind"] == "amount_error" and fixed["correction"]["amount_fen"] == 50
+    assert fixed["correction"]["entry_id"] is not None
+    assert_problem(await client.post(url, json={"kind": "amount_error", "note": "again"}, headers=fm), 409)
     assert_problem(
         await client.post(
-            f"/api/v1/reconciliations/{recon['id']}/differences/99/resolve", json={"note": "x"}, headers=fm
+            f"/api/v1/reconciliations/{recon['id']}/differences/99/resolve", json={"kind": "timing"}, headers=fm
         ),
         404,
     )
-    assert_problem(await client.post(url, json={"note": "x"}, headers=await auth("auditor")), 403)
+    assert_problem(await client.post(url, json={"kind": "timing"}, headers=await auth("auditor")), 403)
     assert (
         await client.get(f"/api/v1/reconciliations/{recon['id']}", headers=await auth("auditor"))
     ).status_code == 200
