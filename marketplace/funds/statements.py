@@ -35,6 +35,7 @@ from marketplace.funds.service import get_fund, require_reader, require_writer
 
 MAX_LINES = 200_000
 MAX_BYTES = 8_000_000
+MAX_YUAN = 10_000_000_000  # no line moves ten billion yuan; keeps fen inside BIGINT
 HEADER_SCAN = 20  # title lines a bank puts above the header row
 ENCODINGS = ("auto", "utf-8", "gbk")
 FIELDS = ("date", "amount", "amount_fen", "credit", "debit", "payer", "memo", "reference")
@@ -147,6 +148,8 @@ def _yuan_to_fen(raw: str) -> int | None:
     if not text:
         return 0
     value = Decimal(text)
+    if not value.is_finite() or abs(value) >= MAX_YUAN:
+        raise InvalidOperation(text)
     fen = value * 100
     if fen != fen.to_integral_value():
         return None
@@ -253,7 +256,10 @@ def _amount(row: list[str], line_no: int, columns: Mapping[str, str], cell: Any,
 
     if "amount_fen" in columns and cell(row, "amount_fen"):
         try:
-            return int(cell(row, "amount_fen"))
+            whole = int(cell(row, "amount_fen"))
+            if abs(whole) >= MAX_YUAN * 100:
+                raise ValueError(whole)
+            return whole
         except ValueError:
             bad(columns["amount_fen"], "金额无效 (bad amount)")
             return None
