@@ -4,6 +4,7 @@ saved bank layout) with their differences, and resolving a difference by its kin
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Annotated, Any
 
@@ -157,21 +158,28 @@ def _int(form: dict[str, str], name: str) -> int:
         raise Invalid.field(name, "请选择基金 (choose a fund)") from None
 
 
-async def _statement(request: Request[Any, Any, Any], session: AsyncSession) -> list[statements.BankLine] | None:
-    """The uploaded bank statement's lines (UTF-8 or GBK; English or Chinese headers, or a saved bank
-    layout), or None when no file was sent."""
+async def _upload(request: Request[Any, Any, Any]) -> bytes | None:
     upload = (await request.form()).get("file")
     if not isinstance(upload, UploadFile):
         return None
     raw = await upload.read(MAX_STATEMENT_BYTES + 1)
-    if not raw:
-        return None
     if len(raw) > MAX_STATEMENT_BYTES:
         raise Invalid.field("file", "对账单不超过 8MB (statement too large)")
-    form = await request.form()
-    raw_mapping = str(form.get("mapping_id") or "").strip()
-    mapping_id = int(raw_mapping) if raw_mapping.isdigit() else None
-    parsed = statements.parse_file(raw, await statements.layout_for(session, mapping_id))
+    return raw or None
+
+
+async def _layout(request: Request[Any, Any, Any], session: AsyncSession) -> statements.Layout:
+    raw_mapping = str((await request.form()).get("mapping_id") or "").strip()
+    return await statements.layout_for(session, int(raw_mapping) if raw_mapping.isdigit() else None)
+
+
+async def _statement(request: Request[Any, Any, Any], session: AsyncSession) -> list[statements.BankLine] | None:
+    """The uploaded bank statement's lines (UTF-8 or GBK; English or Chinese headers, or a saved bank
+    layout), or None when no file was sent."""
+    raw = await _upload(request)
+    if raw is None:
+        return None
+    parsed = statements.parse_file(raw, await _layout(request, session))
     parsed.raise_first()
     return parsed.lines
 
@@ -240,4 +248,52 @@ async def resolve_difference(
     )
 
 
-ROUTES = [funds_page, start_reconciliation, resolve_difference]
+@post("/funds/statements/preview", name="console-fund-statement-preview")
+async def preview_statement(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, form: web.ConsoleForm
+) -> Response[str]:
+    """The parsed lines and every problem of an uploaded statement, storing nothing; the file rides along
+    (base64) in the confirm form, so the import reads exactly what was previewed."""
+    funds.require_writer(principal)
+    raw = await _upload(request)
+    if raw is None:
+        raise Invalid.field("file", "请选择对账单文件 (choose a statement file)")
+    layout = await _layout(request, session)
+    parsed = statements.parse_file(raw, layout)
+    known = await statements.known_references(session, [line.reference for line in parsed.lines])
+    return web.render(
+        "_statement_preview.html",
+        parsed=parsed,
+        known=known,
+        fund_id=_int(form, "fund_id"),
+        mapping_id=form.get("mapping_id", ""),
+        file_b64=base64.b64encode(raw).decode(),
+        csrf=web.csrf_token(request),
+    )
+
+
+@post("/funds/statements/import", name="console-fund-statement-import")
+async def import_statement(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, form: web.ConsoleForm
+) -> Response[str]:
+    try:
+        raw = base64.b64decode(form.get("file_b64", ""), validate=True)
+    except ValueError:
+        raise Invalid.field("file", "对账单内容无效，请重新预览 (preview the statement again)") from None
+    if not raw:
+        raise Invalid.field("file", "请先预览对账单 (preview the statement first)")
+    parsed = statements.parse_file(raw, await _layout(request, session))
+    parsed.raise_first()
+    result = await statements.import_bank_statement(
+        session, principal, fund_id=_int(form, "fund_id"), lines=parsed.lines
+    )
+    flash = (
+        f"已导入 {len(result.created)} 笔来款，共 ¥{sum(d.amount_fen for d in result.created) / 100:,.2f}；"
+        f"已登记过 {len(result.already_recorded)} 笔，支出 {len(result.not_gifts)} 笔不作捐赠"
+    )
+    if not web.is_htmx(request):
+        return Response(content="", status_code=303, headers={"location": "/admin/funds", **web.SECURITY_HEADERS})
+    return web.render("_statement_imported.html", flash=flash)
+
+
+ROUTES = [funds_page, start_reconciliation, resolve_difference, preview_statement, import_statement]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from marketplace import clock
-from marketplace.funds.models import Reconciliation
+from marketplace.funds.models import Donation, JournalEntry, Reconciliation
 from tests.admin.console import console_login, htmx
 from tests.admin.money import fund_with_gifts
 
@@ -105,3 +105,61 @@ async def test_a_stripe_run_with_nothing_to_report(client, auth, world, db, monk
     files = {"file": ("statement.csv", statement(day), "text/csv")}
     r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
     assert r.status_code == 422 and "Stripe" in r.text
+
+
+def gbk_statement(day: dt.date) -> bytes:
+    # As a Chinese bank exports it: GBK, Chinese headers, income/expense columns, a fee of 10 yuan.
+    return (
+        "交易日期,收入,支出,对方户名,摘要,流水号\n"
+        f"{day},1000.00,,某某科技,捐赠,BANK-0001\n"
+        f"{day},66.00,,李女士,捐赠,BANK-0066\n"
+        f"{day},,10.00,,账户管理费,FEE-1\n"
+    ).encode("gbk")
+
+
+async def test_fund_manager_previews_a_gbk_statement_then_resolves_a_fee_with_a_posted_correction(
+    client, auth, world, db
+) -> None:
+    fund_id = await fund_with_gifts(client, auth, db, world)
+    today = clock.today()
+    files = {"file": ("对账单.csv", gbk_statement(today), "text/csv")}
+    csrf = await console_login(client, "fund")
+    assert "导入银行来款" in (await client.get("/admin/funds")).text
+    r = await client.post(
+        "/admin/funds/statements/preview", data={"fund_id": str(fund_id)}, files=files, headers=htmx(csrf)
+    )
+    assert r.status_code == 200, r.text
+    assert "编码 gbk" in r.text and "李女士" in r.text and "将登记为捐赠" in r.text and "已登记" in r.text
+    assert "支出，不作捐赠" in r.text and "确认导入" in r.text
+    file_b64 = r.text.split('name="file_b64" value="')[1].split('"')[0]
+    async with db.session() as s:
+        before = await s.scalar(select(func.count()).select_from(Donation))
+    # A bad file shows its problems by row and column, and offers no import.
+    bad = {"file": ("bad.csv", "交易日期,交易金额,流水号\n2026-01-01,abc,Z\n".encode("gbk"), "text/csv")}
+    r = await client.post(
+        "/admin/funds/statements/preview", data={"fund_id": str(fund_id)}, files=bad, headers=htmx(csrf)
+    )
+    assert r.status_code == 200 and "第 2 行「交易金额」列" in r.text and "确认导入" not in r.text
+    r = await client.post(
+        "/admin/funds/statements/import", data={"fund_id": str(fund_id), "file_b64": file_b64}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200 and "已导入 1 笔来款" in r.text, r.text
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Donation)) == before + 1
+
+    form = {"fund_id": str(fund_id), "source": "bank", "since": str(today), "until": str(today)}
+    r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
+    assert r.status_code == 200, r.text
+    assert "发现 1 条差异" in r.text and "FEE-1" in r.text
+    # The resolve form offers the kinds that fit, each saying what it will post.
+    assert 'value="bank_fee"' in r.text and "借 手续费 10.00 元 / 贷 银行存款" in r.text
+    assert 'value="missing_gift"' not in r.text
+    recon_id = int(r.text.split('id="recon-')[1].split('"')[0])
+    url = f"/admin/funds/reconciliations/{recon_id}/differences/1/resolve"
+    r = await client.post(url, data={"kind": "bank_fee", "note": "账户管理费"}, headers=htmx(csrf))
+    assert r.status_code == 200 and "已处理" in r.text, r.text
+    async with db.session() as s:
+        fee = await s.scalar(select(JournalEntry).where(JournalEntry.idempotency_key == f"reconciliation:{recon_id}:1"))
+        assert fee is not None and fee.source == "reconciliation"
+    r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
+    assert r.status_code == 200 and "没有差异" in r.text and "账实相符" in r.text
