@@ -98,6 +98,7 @@ CASES: dict[str, Case] = {
 UNPAGED: dict[str, str] = {
     "listFunds": "a handful of funds; balances come from one ledger read for all of them",
     "listReconciliations": "the latest 100 reconciliations (a few a month), with their differences in one more query",
+    "listStatementMappings": "one saved statement layout per bank the fund banks with (a handful)",
     "listStreets": "the district's 10 streets",
     "listCommunities": "the district's 92 communities",
     "listReportExports": "the user's own export jobs",
