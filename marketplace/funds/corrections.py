@@ -22,6 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
@@ -193,7 +194,13 @@ async def apply(
         note=choice.note.strip()[:1000],
         created_by=principal.user_id,
     )
-    session.add(correction)
+    try:
+        # A savepoint: a concurrent resolve of the same difference loses on the unique (reconciliation, n).
+        async with session.begin_nested():
+            session.add(correction)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("该差异已处理 (difference already resolved)") from None
     diff.resolved_at = clock.now()
     diff.resolved_by = principal.user_id
     diff.resolution_note = (choice.note.strip() or the_plan.label)[:1000]
@@ -221,10 +228,22 @@ async def _entry_by_key(session: AsyncSession, key: str) -> int | None:
 
 
 async def corrections_of(session: AsyncSession, recon_id: int) -> dict[int, ReconciliationCorrection]:
+    return (await corrections_for(session, [recon_id])).get(recon_id, {})
+
+
+async def corrections_for(
+    session: AsyncSession, recon_ids: list[int]
+) -> dict[int, dict[int, ReconciliationCorrection]]:
+    """The corrections of several reconciliations in one query: reconciliation id -> n -> correction."""
+    out: dict[int, dict[int, ReconciliationCorrection]] = {}
+    if not recon_ids:
+        return out
     rows = await session.scalars(
-        select(ReconciliationCorrection).where(ReconciliationCorrection.reconciliation_id == recon_id)
+        select(ReconciliationCorrection).where(ReconciliationCorrection.reconciliation_id.in_(recon_ids))
     )
-    return {c.n: c for c in rows.all()}
+    for c in rows.all():
+        out.setdefault(c.reconciliation_id, {})[c.n] = c
+    return out
 
 
 def outline(kind: str, d: int) -> str | None:

@@ -148,7 +148,8 @@ class ReconciliationController(Controller):
         fund_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> ReconciliationList:
         rows = await reconciling.list_for_fund(session, principal, fund_id)
-        return ReconciliationList(items=[reconciliation_out(r) for r in rows], total=len(rows))
+        fixes = await corrections.corrections_for(session, [r.id for r in rows])
+        return ReconciliationList(items=[reconciliation_out(r, fixes.get(r.id)) for r in rows], total=len(rows))
 
     @get("/{recon_id:int}", operation_id="getReconciliation", summary="对账详情")
     async def read(self, recon_id: PathId, session: DbSession, principal: CurrentUser) -> ReconciliationOut:

@@ -124,6 +124,11 @@ async def test_books_reach_the_bank_only_through_posted_corrections(client, auth
     assert r.status_code == 201, r.text
     assert r.json()["differences"] == [] and r.json()["matched"] == 6
 
+    listed = (await client.get(f"/api/v1/reconciliations?fund_id={fund_id}", headers=fm)).json()["items"]
+    first = next(x for x in listed if x["id"] == recon["id"])
+    assert {d["external_id"]: d["correction"]["kind"] for d in first["differences"]} == {
+        ref: body["kind"] for ref, body in resolutions.items()
+    }
     async with db.session() as s:
         assert await ledger.trial_balance(s) == 0
         entries = (
