@@ -134,6 +134,7 @@ async def funds_page(
         channels=donations.CHANNELS,
         runs=[_run_row(r, may) for r in runs],
         mappings=await statements.list_mappings(session, principal),
+        statement_fields=statements.FIELD_LABELS,
         may_write=may,
         funds=[{"id": f.id, "name": f.name} for f in fund_list],
         sources=reconciling.SOURCES,
@@ -296,4 +297,46 @@ async def import_statement(
     return web.render("_statement_imported.html", flash=flash)
 
 
-ROUTES = [funds_page, start_reconciliation, resolve_difference, preview_statement, import_statement]
+@post("/funds/statement-mappings", name="console-fund-statement-mapping")
+async def save_statement_mapping(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, form: web.ConsoleForm
+) -> Response[str]:
+    """Save (or, for a known bank code, update) a bank's statement layout."""
+    bank_code = form.get("bank_code", "").strip()
+    name = form.get("name", "").strip()
+    if not bank_code or len(bank_code) > 40 or not bank_code.replace("-", "").replace("_", "").isalnum():
+        raise Invalid.field("bank_code", "银行代码为 1-40 位字母、数字、- 或 _ (bank code)")
+    if not name or len(name) > 100:
+        raise Invalid.field("name", "请填写银行名称（不超过100字）(bank name)")
+    try:
+        skip_rows = int(form.get("skip_rows", "0") or 0)
+    except ValueError:
+        raise Invalid.field("skip_rows", "表头前的行数应为整数 (skip_rows must be a number)") from None
+    if not 0 <= skip_rows <= 50:
+        raise Invalid.field("skip_rows", "表头前的行数应为 0-50 (skip_rows 0-50)")
+    columns = {f: form.get(f"col_{f}", "").strip()[:60] for f in statements.FIELDS}
+    existing = next((m for m in await statements.list_mappings(session, principal) if m.bank_code == bank_code), None)
+    saved = await statements.save_mapping(
+        session,
+        principal,
+        mapping_id=existing.id if existing else None,
+        bank_code=bank_code,
+        name=name,
+        columns=columns,
+        encoding=form.get("encoding", "auto"),
+        date_format=form.get("date_format", "").strip()[:20],
+        skip_rows=skip_rows,
+    )
+    if not web.is_htmx(request):
+        return Response(content="", status_code=303, headers={"location": "/admin/funds", **web.SECURITY_HEADERS})
+    return web.render("_statement_imported.html", flash=f"已保存对账单格式：{saved.name}（下次打开页面可选用）")
+
+
+ROUTES = [
+    funds_page,
+    start_reconciliation,
+    resolve_difference,
+    preview_statement,
+    import_statement,
+    save_statement_mapping,
+]

@@ -163,3 +163,43 @@ async def test_fund_manager_previews_a_gbk_statement_then_resolves_a_fee_with_a_
         assert fee is not None and fee.source == "reconciliation"
     r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
     assert r.status_code == 200 and "没有差异" in r.text and "账实相符" in r.text
+
+
+async def test_fund_manager_saves_a_banks_layout_and_reads_its_statement(client, auth, world, db) -> None:
+    fund_id = await fund_with_gifts(client, auth, db, world)
+    csrf = await console_login(client, "fund")
+    layout = {
+        "bank_code": "pab",
+        "name": "平安银行",
+        "encoding": "gbk",
+        "date_format": "%Y%m%d",
+        "skip_rows": "1",
+        "col_date": "记账时间",
+        "col_amount": "发生额",
+        "col_payer": "对方账户名",
+        "col_reference": "业务编号",
+    }
+    r = await client.post("/admin/funds/statement-mappings", data={**layout, "col_date": ""}, headers=htmx(csrf))
+    assert r.status_code == 422
+    r = await client.post("/admin/funds/statement-mappings", data=layout, headers=htmx(csrf))
+    assert r.status_code == 200 and "已保存对账单格式：平安银行" in r.text, r.text
+    page = (await client.get("/admin/funds")).text
+    mapping_id = page.split('name="mapping_id"><option value="">自动识别</option><option value="')[1].split('"')[0]
+    text = f"平安银行对账单\n记账时间,发生额,对方账户名,业务编号\n{clock.today():%Y%m%d},66.00,赵六,P-1\n"
+    files = {"file": ("pab.csv", text.encode("gbk"), "text/csv")}
+    r = await client.post(
+        "/admin/funds/statements/preview",
+        data={"fund_id": str(fund_id), "mapping_id": mapping_id},
+        files=files,
+        headers=htmx(csrf),
+    )
+    assert r.status_code == 200 and "赵六" in r.text and "¥66.00" in r.text and "确认导入" in r.text, r.text
+    # The same bank code again updates the layout instead of adding one.
+    r = await client.post(
+        "/admin/funds/statement-mappings", data={**layout, "name": "平安银行企业网银"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200
+    listed = (await client.get("/api/v1/statement-mappings", headers=await auth("fund"))).json()
+    assert [m["name"] for m in listed["items"]] == ["平安银行企业网银"]
+    await console_login(client, "auditor")
+    assert "保存某银行的对账单格式" not in (await client.get("/admin/funds")).text
