@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import codecs
 import datetime as dt
+from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from marketplace import clock
@@ -177,3 +180,35 @@ def test_decode_prefers_utf8_and_falls_back_to_gbk() -> None:
     assert statements.decode(codecs.BOM_UTF8 + "摘要".encode()) == ("摘要", "utf-8-sig")
     with pytest.raises(Invalid):
         statements.decode("交易日期".encode("gbk"), "utf-8")
+
+
+LINES = st.lists(
+    st.tuples(
+        st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2030, 12, 31)),
+        st.integers(min_value=-(10**11), max_value=10**11).filter(bool),
+        st.text(alphabet="甲乙丙丁公司有限 ", min_size=0, max_size=8).map(str.strip),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(LINES, st.sampled_from(["gbk", "utf-8", "utf-8-sig"]), st.booleans())
+def test_both_layouts_read_back_exactly_what_was_written(lines, encoding, split) -> None:
+    def yuan(fen: int) -> str:
+        return f"{Decimal(fen) / 100:,.2f}"  # exact, with thousands separators as banks print them
+
+    if split:
+        rows = ["交易日期,收入,支出,对方户名,流水号"] + [
+            f'{d:%Y/%m/%d},"{yuan(f) if f > 0 else ""}","{yuan(-f) if f < 0 else ""}",{p},R{i}'
+            for i, (d, f, p) in enumerate(lines)
+        ]
+    else:
+        rows = ["交易日期,交易金额,对方户名,流水号"] + [
+            f'{d:%Y-%m-%d},"{yuan(f)}",{p},R{i}' for i, (d, f, p) in enumerate(lines)
+        ]
+    parsed = statements.parse_file("\n".join(rows).encode(encoding))
+    assert parsed.problems == []
+    assert [(x.on, x.amount_fen, x.payer, x.reference) for x in parsed.lines] == [
+        (d, f, p, f"R{i}") for i, (d, f, p) in enumerate(lines)
+    ]
