@@ -165,6 +165,13 @@ class ProcurementController(Controller):
     async def read(self, procurement_id: PathId, session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.read_procurement(session, principal, procurement_id))
 
+    @get("/{procurement_id:int}/ocds", operation_id="getProcurementOcds", summary="采购项目 OCDS 记录包")
+    async def ocds(
+        self, procurement_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
+    ) -> Response[bytes]:
+        body = await ocds.record_package(session, principal, procurement_id, str(request.url))
+        return Response(content=body, media_type="application/json")
+
     @post(
         "/{procurement_id:int}/approve",
         operation_id="approveProcurementMethod",
