@@ -327,8 +327,8 @@ class AllowanceController(Controller):
         return StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
 
 
-def _download(table: list[list[str]], fmt: str, name: str, numeric: list[int]) -> Response[bytes]:
-    return tabular.download([tabular.Sheet(name, table[0], table[1:], numeric)], fmt, name)
+def _download(table: list[list[Any]], fmt: str, name: str) -> Response[bytes]:
+    return tabular.download([tabular.Sheet(name, table[0], table[1:])], fmt, name)
 
 
 class ProcurementReportController(Controller):
@@ -345,7 +345,7 @@ class ProcurementReportController(Controller):
     ) -> Response[Any]:
         report = await reports.budget_execution(session, principal, budget_id)
         if format != "json":
-            return _download(reports.execution_table(report), format, f"budget-execution-{budget_id}", [2, 3, 4, 5])
+            return _download(reports.execution_table(report), format, f"budget-execution-{budget_id}")
         total = report.total
         body = {
             "budget_id": report.budget.id,
@@ -369,7 +369,7 @@ class ProcurementReportController(Controller):
     ) -> Response[Any]:
         if format != "json":
             table = await reports.allowance_table(session, principal, year, quarter)
-            return _download(table, format, f"allowances-{year}-Q{quarter}", [4])
+            return _download(table, format, f"allowances-{year}-Q{quarter}")
         monthly, totals = await allowances.quarter_report(session, principal, year, quarter)
 
         def row(r: allowances.QuarterRow) -> dict[str, Any]:
