@@ -11,7 +11,7 @@ from marketplace import tabular
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
-from marketplace.procurement import allowances, contracts, ocds, readmodels, reports, service
+from marketplace.procurement import allowances, contracts, ocds_releases, readmodels, reports, service
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Procurement
 from marketplace.procurement.schemas import (
@@ -169,7 +169,7 @@ class ProcurementController(Controller):
     async def ocds(
         self, procurement_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
     ) -> Response[bytes]:
-        body = await ocds.record_package(session, principal, procurement_id, str(request.url))
+        body = await ocds_releases.record_package(session, principal, procurement_id, str(request.url))
         return Response(content=body, media_type="application/json")
 
     @post(
@@ -281,7 +281,7 @@ class ContractController(Controller):
     async def ocds(
         self, contract_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
     ) -> Response[bytes]:
-        body = await ocds.release_package(session, principal, contract_id, str(request.url))
+        body = await ocds_releases.release_package(session, principal, contract_id, str(request.url))
         return Response(content=body, media_type="application/json")
 
 

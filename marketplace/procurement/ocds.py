@@ -16,6 +16,7 @@ converted from fen exactly (a ``Decimal`` written as a JSON number, never throug
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,11 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from marketplace.auth.principal import Principal
-from marketplace.procurement.contracts import amendments_of, payments_of, read_contract
+from marketplace.procurement.contracts import amendments_of, payments_of
 from marketplace.procurement.models import Bid, Contract, ContractAmendment, Payment, Procurement
 from marketplace.procurement.rules import METHODS, SINGLE_SOURCE_GROUNDS, get_rules
-from marketplace.procurement.service import approvals_of, get_procurement, read_procurement
+from marketplace.procurement.service import approvals_of
 from marketplace.resources.models import Organization
 from marketplace.resources.taxonomy import SERVICE_CATEGORIES
 
@@ -48,7 +48,7 @@ ORG_SCHEME: Final = "CN-USCI"  # org-id.guide: 统一社会信用代码 (Unified
 LICENSE: Final = "https://creativecommons.org/licenses/by/4.0/"
 POLICY: Final = "https://www.szft.gov.cn/"
 CHINA: Final = dt.timezone(dt.timedelta(hours=8))
-_ENCODER = msgspec.json.Encoder(decimal_format="number")
+ENCODER = msgspec.json.Encoder(decimal_format="number")
 _STEP: Final = dt.timedelta(seconds=1)
 
 
@@ -182,7 +182,8 @@ def changes_of(process: Process) -> list[Change]:
     ordered = [Change("tender", p.id, opened, ("tender",)), *steps]
     dated: list[Change] = []
     for change in ordered:
-        when = change.when if not dated else max(change.when, dated[-1].when + _STEP)
+        own = change.when.replace(microsecond=0)
+        when = own if not dated else max(own, dated[-1].when + _STEP)
         dated.append(Change(change.kind, change.key, when, change.tags, change.contract_id))
     return dated
 
@@ -342,21 +343,29 @@ def _release(process: Process, done: Sequence[Change], last: bool) -> dict[str, 
     return release
 
 
-def releases_of(process: Process) -> list[dict[str, Any]]:
-    """One release for every change of the process, oldest first."""
+def release_id(process: Process, change: Change) -> str:
+    return f"{get_rules().ocid_prefix}{process.procurement.id}-{change.kind}-{change.key}"
+
+
+def releases_of(
+    process: Process, published: Sequence[str] = (), after: dt.datetime | None = None
+) -> list[tuple[Change, dict[str, Any]]]:
+    """A release for every change of the process not among the ``published`` release ids, oldest first.
+
+    Releases already published (the last of them dated ``after``) stand as they are: the new ones come after them,
+    each dated at least a second after the one before, and carry their changes too.
+    """
     changes = changes_of(process)
-    ocid = f"{get_rules().ocid_prefix}{process.procurement.id}"
+    done = [c for c in changes if release_id(process, c) in published]
+    pending = [c for c in changes if release_id(process, c) not in published]
     out = []
-    for i, change in enumerate(changes):
-        state = _release(process, changes[: i + 1], last=i == len(changes) - 1)
-        out.append(
-            {
-                "id": f"{ocid}-{change.kind}-{change.key}",
-                "date": instant(change.when),
-                "tag": list(change.tags),
-                **state,
-            }
-        )
+    last = after
+    for i, change in enumerate(pending):
+        when = change.when if last is None else max(change.when, last + _STEP)
+        last = when
+        state = _release(process, done + pending[: i + 1], last=i == len(pending) - 1)
+        release = {"id": release_id(process, change), "date": instant(when), "tag": list(change.tags)}
+        out.append((dataclasses.replace(change, when=when), {**release, **state}))
     return out
 
 
@@ -387,19 +396,3 @@ def build_release_package(releases: list[dict[str, Any]], uri: str) -> dict[str,
 def build_record_package(releases: list[dict[str, Any]], uri: str) -> dict[str, Any]:
     record = {"ocid": releases[0]["ocid"], "releases": releases, "compiledRelease": compile_releases(releases)}
     return {**_package(uri, max(r["date"] for r in releases)), "records": [record]}
-
-
-async def release_package(session: AsyncSession, principal: Principal, contract_id: int, uri: str) -> bytes:
-    """A contract's releases: those of its procurement's tender and award, and those of this contract."""
-    contract = await read_contract(session, principal, contract_id)
-    procurement = await get_procurement(session, contract.procurement_id)
-    process = await load_process(session, procurement)
-    process.contracts = [(c, org) for c, org in process.contracts if c.id == contract.id]
-    return _ENCODER.encode(build_release_package(releases_of(process), uri))
-
-
-async def record_package(session: AsyncSession, principal: Principal, procurement_id: int, uri: str) -> bytes:
-    """The record of a whole procurement: every release and the compiled release."""
-    procurement = await read_procurement(session, principal, procurement_id)
-    process = await load_process(session, procurement)
-    return _ENCODER.encode(build_record_package(releases_of(process), uri))

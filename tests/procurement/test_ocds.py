@@ -275,3 +275,39 @@ async def test_every_demo_package_is_accepted(client, auth: Auth, db, world) -> 
     for c in contracts:
         package = (await client.get(f"/api/v1/contracts/{c['id']}/ocds", headers=officer)).json()
         assert_accepted(package)
+
+
+async def test_releases_are_stored_as_made_and_never_rewritten(client, auth: Auth, db, world) -> None:
+    from sqlalchemy import select, update
+
+    from marketplace.procurement.models import OcdsRelease, Procurement
+
+    officer = await auth("procurement")
+    p, c = await signed_contract(client, auth, world)
+    async with db.session(write=False) as session:
+        stored = (await session.scalars(select(OcdsRelease).order_by(OcdsRelease.date))).all()
+    ocid = f"ocds-ft0001-{p['id']}"
+    assert [(r.release_id, r.tag) for r in stored] == [
+        (f"{ocid}-tender-{p['id']}", ["tender"]),
+        (f"{ocid}-award-{p['awarded_bid_id']}", ["award"]),
+        (f"{ocid}-contract-{c['id']}", ["contract"]),
+    ]
+    assert stored[2].contract_id == c["id"] and stored[0].contract_id is None
+    before = (await client.get(f"/api/v1/procurements/{p['id']}/ocds", headers=officer)).json()["records"][0]
+    # A later edit of the rows changes only the releases of later changes.
+    async with db.session() as session:
+        await session.execute(update(Procurement).where(Procurement.id == p["id"]).values(title="更正后的项目名称"))
+    r = await client.post(
+        f"/api/v1/contracts/{c['id']}/amendments", json={"delta_fen": 100, "reason": "追加"}, headers=officer
+    )
+    assert r.status_code == 201, r.text
+    record = (await client.get(f"/api/v1/procurements/{p['id']}/ocds", headers=officer)).json()["records"][0]
+    assert record["releases"][:3] == before["releases"]
+    assert [x["tender"]["title"] for x in record["releases"]] == ["困境儿童心理服务项目"] * 3 + ["更正后的项目名称"]
+    assert record["releases"][3]["tag"] == ["contractAmendment"]
+    assert record["releases"][3]["date"] > record["releases"][2]["date"]
+    assert record["compiledRelease"]["tender"]["title"] == "更正后的项目名称"
+    assert merger().create_compiled_release(record["releases"][::-1]) == record["compiledRelease"]
+    assert_accepted({**(await client.get(f"/api/v1/procurements/{p['id']}/ocds", headers=officer)).json()}, record=True)
+    async with db.session(write=False) as session:
+        assert len((await session.scalars(select(OcdsRelease))).all()) == 4
