@@ -100,7 +100,7 @@ def test_a_second_handler_for_a_topic_is_refused() -> None:
     async def mine(session, payload) -> None:
         return None
 
-    with pytest.raises(RuntimeError, match="test.once"):
+    with pytest.raises(RuntimeError, match=r"test\.once"):
 
         @outbox.handler("test.once")
         async def theirs(session, payload) -> None:
