@@ -43,7 +43,13 @@ class OutboxEvent(IdMixin, Base):
 
 
 def handler(topic: str) -> Callable[[Handler], Handler]:
+    """Register the one handler of ``topic``. A second, different handler for the same topic is refused at import:
+    it would silently replace the first (re-importing the same function, as a reload does, is allowed)."""
+
     def register(fn: Handler) -> Handler:
+        known = _HANDLERS.get(topic)
+        if known is not None and (known.__module__, known.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise RuntimeError(f"outbox topic {topic!r} already has a handler: {known.__module__}.{known.__qualname__}")
         _HANDLERS[topic] = fn
         return fn
 

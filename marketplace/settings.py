@@ -72,6 +72,7 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "PROCUREMENT_PRICE_WEIGHT_PERCENT",
     "PROCUREMENT_OCID_PREFIX",
     "PROCUREMENT_BUYER_NAME",
+    "PROCUREMENT_BUYER_CREDIT_CODE",
     "PROCUREMENT_HOLIDAYS",
 )
 
@@ -130,6 +131,8 @@ class ProcurementRules:
     price_weight_percent: int = 30
     ocid_prefix: str = "ocds-ft0001-"
     buyer_name: str = "深圳市福田区民政局"
+    # The buyer's 统一社会信用代码 (18 characters), published in OCDS as identifier scheme CN-USCI; empty: none.
+    buyer_credit_code: str = ""
     # Public holidays on which the publicity period does not run (weekends never count).
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
 
@@ -387,6 +390,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             price_weight_percent=env.integer("PROCUREMENT_PRICE_WEIGHT_PERCENT", p.price_weight_percent),
             ocid_prefix=env.text("PROCUREMENT_OCID_PREFIX", p.ocid_prefix),
             buyer_name=env.text("PROCUREMENT_BUYER_NAME", p.buyer_name),
+            buyer_credit_code=env.text("PROCUREMENT_BUYER_CREDIT_CODE", p.buyer_credit_code),
             holidays=env.dates("PROCUREMENT_HOLIDAYS"),
         ),
     )

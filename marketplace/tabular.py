@@ -1,8 +1,15 @@
-"""Tables out of the system: CSV (UTF-8 with a byte-order mark, so Excel on Chinese Windows reads it) and XLSX."""
+"""Tables out of the system: CSV (UTF-8 with a byte-order mark, so Excel on Chinese Windows reads it) and XLSX.
+
+In XLSX every number, percentage and date is a typed cell with a number format, so a finance office can sum and
+sort it: integers as numbers (format ``0``), money as exact yuan (``#,##0.00``), percentages as fractions
+(``0.0%``), months as the date of their first day (``yyyy-mm``) and dates as dates (``yyyy-mm-dd``). The CSV of
+the same table shows the same values as text (``4.92%``, ``2026-01``, ``123.45``).
+"""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +24,66 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+MONEY_FORMAT = "#,##0.00"
+PERCENT_FORMAT = "0.0%"
+INTEGER_FORMAT = "0"
+DATE_FORMAT = "yyyy-mm-dd"
+MONTH_FORMAT = "yyyy-mm"
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A cell whose XLSX value is ``value`` shown with ``number_format``, and whose CSV text is ``text``."""
+
+    value: int | float | Decimal | dt.date
+    text: str
+    number_format: str
+
+    def __str__(self) -> str:  # csv.writer writes str() of each cell
+        return self.text
+
+
+def money(fen: int) -> Typed:
+    """Yuan, exact: 12345 fen is 123.45 (a Decimal in XLSX, ``123.45`` in CSV)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return Typed(Decimal(fen).scaleb(-2), f"{sign}{whole}.{cents:02d}", MONEY_FORMAT)
+
+
+def percent(ratio: float | Decimal, places: int = 1) -> Typed:
+    """A share as a fraction (0.0492) shown as a percentage with ``places`` decimals (``4.9%``)."""
+    fmt = "0." + "0" * places + "%" if places else "0%"
+    return Typed(ratio, f"{ratio * 100:.{places}f}%", fmt)
+
+
+def basis_points(bp: int) -> Typed:
+    """A rate in basis points (492 is 4.92%), exact: a Decimal fraction with two decimals of percent."""
+    return Typed(Decimal(bp).scaleb(-4), f"{bp // 100}.{bp % 100:02d}%", "0.00%")
+
+
+def month(value: str | dt.date) -> Typed:
+    """A month (``2026-01`` or any date in it) as the date of its first day, shown ``yyyy-mm``."""
+    first = dt.date.fromisoformat(f"{value}-01") if isinstance(value, str) else value.replace(day=1)
+    return Typed(first, first.strftime("%Y-%m"), MONTH_FORMAT)
+
+
+def _xlsx_cell(value: Any) -> tuple[Any, str | None]:
+    """The value openpyxl stores and its number format (None: the default, for text)."""
+    if isinstance(value, Typed):
+        return value.value, value.number_format
+    if isinstance(value, bool):
+        return value, None
+    if isinstance(value, int):
+        return value, INTEGER_FORMAT
+    if isinstance(value, float | Decimal):
+        return value, "0.00"
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None), "yyyy-mm-dd hh:mm"
+    if isinstance(value, dt.date):
+        return value, DATE_FORMAT
+    return value, None
 
 
 @dataclass
@@ -61,15 +128,16 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
         ws.append(sheet.headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in sheet.rows:
+        for row_no, row in enumerate(sheet.rows, start=2):
             cells = list(row)
             for col in sheet.numeric_columns:
-                if col < len(cells) and cells[col] not in (None, ""):
-                    cells[col] = Decimal(str(cells[col]))
-            ws.append(cells)
-        for col in sheet.numeric_columns:
-            for (cell,) in ws.iter_rows(min_row=2, min_col=col + 1, max_col=col + 1):
-                cell.number_format = "#,##0.00"
+                if col < len(cells) and cells[col] not in (None, "") and not isinstance(cells[col], Typed):
+                    cells[col] = Typed(Decimal(str(cells[col])), str(cells[col]), MONEY_FORMAT)
+            for c, value in enumerate(cells, start=1):
+                stored, number_format = _xlsx_cell(value)
+                cell = ws.cell(row=row_no, column=c, value=stored)
+                if number_format:
+                    cell.number_format = number_format
         for col, header in enumerate(sheet.headers, start=1):
             width = max([len(str(header))] + [len(str(r[col - 1])) for r in sheet.rows if col - 1 < len(r)])
             ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = min(60, 4 + 2 * width)

@@ -377,6 +377,7 @@ async def amend(session: AsyncSession, principal: Principal, contract_id: int, d
         user_id=principal.user_id,
         contract_id=contract.id,
     )
+    outbox.emit(session, "contract.amended", {"contract_id": contract.id, "amendment_id": row.id})
     return row
 
 

@@ -11,7 +11,7 @@ from marketplace import tabular
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
-from marketplace.procurement import allowances, contracts, ocds, readmodels, reports, service
+from marketplace.procurement import allowances, contracts, ocds_releases, readmodels, reports, service
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Procurement
 from marketplace.procurement.schemas import (
@@ -165,6 +165,13 @@ class ProcurementController(Controller):
     async def read(self, procurement_id: PathId, session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.read_procurement(session, principal, procurement_id))
 
+    @get("/{procurement_id:int}/ocds", operation_id="getProcurementOcds", summary="采购项目 OCDS 记录包")
+    async def ocds(
+        self, procurement_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
+    ) -> Response[bytes]:
+        body = await ocds_releases.record_package(session, principal, procurement_id, str(request.url))
+        return Response(content=body, media_type="application/json")
+
     @post(
         "/{procurement_id:int}/approve",
         operation_id="approveProcurementMethod",
@@ -274,7 +281,7 @@ class ContractController(Controller):
     async def ocds(
         self, contract_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
     ) -> Response[bytes]:
-        body = await ocds.release_package(session, principal, contract_id, str(request.url))
+        body = await ocds_releases.release_package(session, principal, contract_id, str(request.url))
         return Response(content=body, media_type="application/json")
 
 
@@ -320,8 +327,8 @@ class AllowanceController(Controller):
         return StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
 
 
-def _download(table: list[list[str]], fmt: str, name: str, numeric: list[int]) -> Response[bytes]:
-    return tabular.download([tabular.Sheet(name, table[0], table[1:], numeric)], fmt, name)
+def _download(table: list[list[Any]], fmt: str, name: str) -> Response[bytes]:
+    return tabular.download([tabular.Sheet(name, table[0], table[1:])], fmt, name)
 
 
 class ProcurementReportController(Controller):
@@ -338,7 +345,7 @@ class ProcurementReportController(Controller):
     ) -> Response[Any]:
         report = await reports.budget_execution(session, principal, budget_id)
         if format != "json":
-            return _download(reports.execution_table(report), format, f"budget-execution-{budget_id}", [2, 3, 4, 5])
+            return _download(reports.execution_table(report), format, f"budget-execution-{budget_id}")
         total = report.total
         body = {
             "budget_id": report.budget.id,
@@ -362,7 +369,7 @@ class ProcurementReportController(Controller):
     ) -> Response[Any]:
         if format != "json":
             table = await reports.allowance_table(session, principal, year, quarter)
-            return _download(table, format, f"allowances-{year}-Q{quarter}", [4])
+            return _download(table, format, f"allowances-{year}-Q{quarter}")
         monthly, totals = await allowances.quarter_report(session, principal, year, quarter)
 
         def row(r: allowances.QuarterRow) -> dict[str, Any]:

@@ -257,3 +257,6 @@ class AllowancePayment(IdMixin, Base):
     month: Mapped[str] = mapped_column(String(7), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     line_id: Mapped[int] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+
+
+from marketplace.procurement.ocds_models import OcdsRelease as OcdsRelease  # noqa: E402

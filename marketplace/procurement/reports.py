@@ -4,6 +4,7 @@ are exact decimal strings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from marketplace.procurement.budget import rate_text as rate_text
 from marketplace.procurement.budget import yuan_text as yuan_text
 from marketplace.procurement.models import Budget
 from marketplace.procurement.service import read_budget
+from marketplace.tabular import basis_points, money, month
 
 
 @dataclass(frozen=True)
@@ -55,36 +57,40 @@ EXECUTION_HEADER = [
 ]
 
 
-def execution_table(report: Execution) -> list[list[str]]:
-    table = [EXECUTION_HEADER]
+def execution_table(report: Execution) -> list[list[Any]]:
+    """The execution report as rows: money typed as exact yuan, the execution rate as a fraction (XLSX)."""
+    table: list[list[Any]] = [list(EXECUTION_HEADER)]
     for code, name, f in [(r.code, r.name, r.figures) for r in report.rows] + [("total", "合计", report.total)]:
         table.append(
             [
                 code,
                 name,
-                yuan_text(f.appropriation_fen),
-                yuan_text(f.committed_fen),
-                yuan_text(f.paid_fen),
-                yuan_text(f.available_fen),
-                rate_text(f.execution_bp),
+                money(f.appropriation_fen),
+                money(f.committed_fen),
+                money(f.paid_fen),
+                money(f.available_fen),
+                basis_points(f.execution_bp),
             ]
         )
     return table
 
 
-async def allowance_table(session: AsyncSession, principal: Principal, year: int, quarter: int) -> list[list[str]]:
+async def allowance_table(session: AsyncSession, principal: Principal, year: int, quarter: int) -> list[list[Any]]:
+    """The quarter's allowances: months as dates (``yyyy-mm``), counts as integers, money as exact yuan (XLSX)."""
     monthly, totals = await quarter_report(session, principal, year, quarter)
-    table = [["补贴类别", "月份", "发放人次", "发放人数", "金额(元)"]]
+    table: list[list[Any]] = [["补贴类别", "月份", "发放人次", "发放人数", "金额(元)"]]
     for r in monthly:
-        table.append([KINDS.get(r.kind, r.kind), r.month or "", str(r.count), str(r.persons), yuan_text(r.total_fen)])
+        table.append(
+            [KINDS.get(r.kind, r.kind), month(r.month) if r.month else "", r.count, r.persons, money(r.total_fen)]
+        )
     for r in totals:
         table.append(
             [
                 KINDS.get(r.kind, r.kind),
                 f"{year}年第{quarter}季度合计",
-                str(r.count),
-                str(r.persons),
-                yuan_text(r.total_fen),
+                r.count,
+                r.persons,
+                money(r.total_fen),
             ]
         )
     return table

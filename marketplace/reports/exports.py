@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from marketplace.errors import Invalid
-from marketplace.tabular import FORMATS, Sheet, render, to_csv, to_xlsx
+from marketplace.tabular import FORMATS, Sheet, Typed, percent, render, to_csv, to_xlsx
 
 __all__ = ["FORMATS", "Sheet", "render", "to_csv", "to_xlsx"]
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
+def _pct(value: float | None) -> Typed | str:
+    """A rate: a fraction with a percent format in XLSX, ``12.3%`` in CSV; blank when there is none."""
+    return "" if value is None else percent(value)
 
 
 def _blank(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -121,7 +122,7 @@ async def _plan(session: AsyncSession, principal: Principal, settings: Settings,
             async def cover(sid: int = sid) -> list[exports.Sheet]:
                 data = await reports.coverage(session, principal, sid)
                 sheets = exports.coverage_sheets(data)
-                return [exports.Sheet(f"{data['street_name']}-{s.title}", s.headers, s.rows) for s in sheets]
+                return [dataclasses.replace(s, title=f"{data['street_name']}-{s.title}") for s in sheets]
 
             steps.append(cover)
     return steps

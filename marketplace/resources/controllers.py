@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, Final
 
@@ -67,6 +69,12 @@ POOL_CACHE_SECONDS: Final = 5.0
 POOL_CACHE_ENTRIES: Final = 4096
 PoolCache = signals.SignalCache[Hashable, Any]
 PoolAnswers = NamedDependency[PoolCache]  # injected as ``pool_cache``
+
+
+def ranking_key(ids: Sequence[int]) -> bytes:
+    """A search ranking (up to SEARCH_WINDOW ids) as a 16-byte digest: the cache keeps thousands of keys, not
+    thousands of id lists."""
+    return hashlib.blake2b(array("q", ids).tobytes(), digest_size=16).digest()
 
 
 def provide_pool_cache(state: State) -> PoolCache:
@@ -306,7 +314,7 @@ class ServiceController(Controller):
             filters.key(),
             page.limit,
             page.offset,
-            None if ordered is None else tuple(ordered),
+            None if ordered is None else ranking_key(ordered),
             month,
             clock.today(),
         )

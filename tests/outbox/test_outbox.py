@@ -93,3 +93,18 @@ async def test_events_a_handler_emits_are_relayed_after_its_commit(db: Database)
     assert seen == ["first", "second"]
     async with db.session(write=False) as s:
         assert all(e.processed_at for e in (await s.scalars(select(OutboxEvent))).all())
+
+
+def test_a_second_handler_for_a_topic_is_refused() -> None:
+    @outbox.handler("test.once")
+    async def mine(session, payload) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match=r"test\.once"):
+
+        @outbox.handler("test.once")
+        async def theirs(session, payload) -> None:
+            return None
+
+    outbox.handler("test.once")(mine)  # the same handler again (a module imported twice) is no conflict
+    assert outbox.handlers()["test.once"] is mine

@@ -89,6 +89,12 @@ async def test_budget_execution_report(client, auth: Auth, world) -> None:
     sheet = load_workbook(io.BytesIO(r.content)).active
     values = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert Decimal(str(values["purchase_services"][4])) == Decimal("49382.71")
+    # Typed cells a finance office can sum: money as numbers (#,##0.00), the execution rate as a fraction (0.00%).
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "purchase_services")
+    for cell in row[2:6]:
+        assert cell.data_type == "n" and cell.number_format == "#,##0.00", cell
+    assert row[6].data_type == "n" and row[6].number_format == "0.00%"
+    assert row[6].value == pytest.approx(0.0492)
 
 
 async def test_budget_execution_agrees_with_the_ledger(client, auth: Auth, world, db) -> None:
@@ -114,3 +120,35 @@ async def test_budget_execution_agrees_with_the_ledger(client, auth: Auth, world
             assert outstanding + paid == line["committed_fen"], line
             assert available + outstanding + paid == line["appropriation_fen"], line
         assert await ledger.balance(session, f"budget:{budget['id']}:appropriation") == -140_000_000
+
+
+async def test_allowance_report_xlsx_has_typed_cells(client, auth: Auth, world) -> None:
+    """Months are dates shown yyyy-mm, counts integers, money exact yuan; the CSV shows the same as text."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from openpyxl import load_workbook
+
+    officer = await auth("procurement")
+    budget = await make_budget(client, officer)
+    year = budget["fiscal_year"]
+    r = await client.post("/api/v1/allowances/runs", json={"month": f"{year}-01"}, headers=officer)
+    assert r.status_code == 201, r.text
+    assert r.json()["paid_count"] > 0
+    url = f"/api/v1/reports/allowances?year={year}&quarter=1"
+    rows = list(
+        csv.reader(io.StringIO((await client.get(url + "&format=csv", headers=officer)).content.decode("utf-8-sig")))
+    )
+    r = await client.get(url + "&format=xlsx", headers=officer)
+    assert r.status_code == 200, r.text
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    cells = list(sheet.iter_rows(min_row=2))
+    assert len(cells) == len(rows) - 1 >= 2
+    monthly = [c for c in cells if c[1].is_date]
+    assert monthly, [c[1].value for c in cells]
+    for (_kind, when, count, persons, amount), text in zip(monthly, rows[1:], strict=False):
+        assert when.value.date() == dt.date(year, 1, 1) and when.number_format == "yyyy-mm" and text[1] == f"{year}-01"
+        assert isinstance(count.value, int) and count.number_format == "0" and str(count.value) == text[2]
+        assert isinstance(persons.value, int) and str(persons.value) == text[3]
+        assert amount.data_type == "n" and amount.number_format == "#,##0.00"
+        assert Decimal(str(amount.value)) == Decimal(text[4])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -145,6 +146,50 @@ async def test_csv_and_xlsx(client, auth: Auth, cases: Cases) -> None:
     book = load_workbook(io.BytesIO(r.content))
     sheet = book.worksheets[0]
     assert sheet.cell(row=1, column=2).value == "街道" and sheet.cell(row=2, column=2).value == "福田街道"
+
+
+def _typed(cell: Any, number_format: str) -> None:
+    assert cell.data_type == "n" and cell.number_format == number_format, (
+        cell.coordinate,
+        cell.value,
+        cell.number_format,
+    )
+
+
+async def test_xlsx_stores_numbers_and_percentages_as_typed_cells(client, auth: Auth, cases: Cases) -> None:
+    h = await auth("admin")
+    book = load_workbook(io.BytesIO((await client.get("/api/v1/reports/coverage?format=xlsx", headers=h)).content))
+    summary = {row[0].value: row[1] for row in book["概况"].iter_rows(min_row=2)}
+    _typed(summary["在册儿童"], "0")
+    assert isinstance(summary["在册儿童"].value, int)
+    _typed(summary["需求覆盖率"], "0.0%")
+    assert 0 <= summary["需求覆盖率"].value <= 1
+    text = (await client.get("/api/v1/reports/coverage?format=csv", headers=h)).content.decode("utf-8-sig")
+    assert f"需求覆盖率,{summary['需求覆盖率'].value * 100:.1f}%" in text
+    for row in book["分类供需"].iter_rows(min_row=2):
+        for cell in row[2:]:
+            _typed(cell, "0")
+
+    r = await client.get(f"/api/v1/reports/street-ranking?year={TODAY.year}&format=xlsx", headers=h)
+    sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    first = next(iter(sheet.iter_rows(min_row=2, max_row=2)))
+    _typed(first[0], "0")
+    assert first[2].data_type == "n"
+    rates = [i for i, name in enumerate(headers) if "权重" in str(name)]
+    assert rates
+    for i in rates:
+        if first[i].value is not None:
+            _typed(first[i], "0.0%")
+            assert 0 <= first[i].value <= 1
+
+    r = await client.get(
+        f"/api/v1/reports/quarterly?year={TODAY.year}&quarter={(TODAY.month - 1) // 3 + 1}&format=xlsx", headers=h
+    )
+    progress = {row[0].value: row[1] for row in load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(min_row=2)}
+    _typed(progress["在册儿童"], "0")
+    if progress["按时走访率"].value is not None:
+        _typed(progress["按时走访率"], "0.0%")
 
 
 async def test_export_job_runs_and_only_its_owner_fetches_it(client, auth: Auth, cases: Cases) -> None:

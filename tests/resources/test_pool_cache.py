@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from marketplace import signals
 from marketplace.app import create_app
 from marketplace.auth.models import User
+from marketplace.demo.loader import load_demo
 from marketplace.resources import service as pool
 from marketplace.resources.models import POOL_SIGNAL, Organization, Service, ServiceCategory
 from tests.conftest import Auth
@@ -114,3 +115,17 @@ async def test_what_a_caller_may_see_is_part_of_the_key(client, auth: Auth, worl
     assert (await client.get(f"{S}/{world.services[0]}", headers=org)).status_code == 200
     assert (await client.get(f"{S}/{world.services[0]}", headers=director)).status_code == 404
     assert (await client.get(f"{S}/{world.services[0]}", headers=org)).status_code == 200
+
+
+async def test_each_search_ranking_has_its_own_answer(settings) -> None:
+    await load_demo(settings)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        r = await client.post("/api/v1/auth/login", json={"username": "director", "password": "demo-password"})
+        h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        answers: dict[str, list[list[int]]] = {"心理辅导": [], "法律援助": [], "": []}
+        for _ in range(2):  # the second round is answered from the cache
+            for q, seen in answers.items():
+                seen.append([i["id"] for i in (await client.get(S, params={"q": q}, headers=h)).json()["items"]])
+        for first, second in answers.values():
+            assert first == second and first
+        assert len({tuple(rounds[0]) for rounds in answers.values()}) == 3  # three different answers

@@ -1,0 +1,26 @@
+"""Outbox handlers of the procurement feature: each change of a procurement freezes its OCDS release."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace import outbox
+from marketplace.procurement import ocds_releases
+
+
+@outbox.handler("procurement.created")
+@outbox.handler("procurement.awarded")
+async def procurement_changed(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await ocds_releases.freeze(session, int(payload["procurement_id"]))
+
+
+@outbox.handler("contract.signed")
+@outbox.handler("contract.milestone_accepted")
+@outbox.handler("contract.paid")
+@outbox.handler("contract.amended")
+async def contract_changed(session: AsyncSession, payload: dict[str, Any]) -> None:
+    procurement_id = await ocds_releases.procurement_of_contract(session, int(payload["contract_id"]))
+    if procurement_id is not None:
+        await ocds_releases.freeze(session, procurement_id)
