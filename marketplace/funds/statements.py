@@ -1,6 +1,7 @@
 """Bank statements: decoding, the usual Chinese layouts, saved per-bank column mappings, preview and import.
 
-A statement arrives as bytes (GBK, GB18030 or UTF-8, with or without a byte-order mark) or as text. Its header
+A statement arrives as bytes (a CSV in GBK, GB18030 or UTF-8, with or without a byte-order mark; or an XLSX
+workbook, its first sheet, as online banking exports it) or as text. Its header
 row names the columns either in English (``date, reference, amount_fen | amount, payer``) or as Chinese banks
 export them (交易日期, 交易金额 or 收入/支出, 对方户名, 摘要, 流水号); a saved :class:`BankStatementMapping` names
 a bank's own headers, its encoding, its date format and how many title lines precede the header. Parsing
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +37,8 @@ from marketplace.funds.service import get_fund, require_reader, require_writer
 
 MAX_LINES = 200_000
 MAX_BYTES = 8_000_000
+# An XLSX workbook is a zip file: this is how its bytes begin (a CSV never does).
+XLSX_MAGIC = b"PK\x03\x04"
 MAX_YUAN = 10_000_000_000  # no line moves ten billion yuan; keeps fen inside BIGINT
 HEADER_SCAN = 20  # title lines a bank puts above the header row
 ENCODINGS = ("auto", "utf-8", "gbk")
@@ -167,9 +171,44 @@ def _parse_date(raw: str, fmt: str) -> dt.date | None:
 
 
 def parse(text: str, layout: Layout | None = None, *, encoding: str = "utf-8") -> Parsed:
-    """Every line of a statement and every problem, each naming its row (1-based, as a spreadsheet shows it)."""
+    """Every line of a CSV statement and every problem, each naming its row (1-based, as a spreadsheet shows it)."""
+    return parse_rows(list(csv.reader(io.StringIO(text.lstrip("\ufeff")))), layout, encoding=encoding)
+
+
+def _xlsx_text(value: object) -> str:
+    """A spreadsheet cell as the CSV reader would have seen it: dates as YYYY-MM-DD, numbers as written."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return f"{value:%Y-%m-%d}"
+    if isinstance(value, dt.date):
+        return f"{value:%Y-%m-%d}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def xlsx_rows(data: bytes) -> list[list[str]]:
+    """The first sheet of an XLSX statement (as banks' online banking exports it), its cells as text."""
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # a damaged or foreign zip: openpyxl raises many kinds
+        raise Invalid.field("file", "无法读取的 XLSX 文件 (not a readable XLSX workbook)") from exc
+    try:
+        sheet = book.worksheets[0]
+        rows: list[list[str]] = []
+        for row in sheet.iter_rows(values_only=True):
+            if len(rows) > MAX_LINES + HEADER_SCAN:
+                raise Invalid.field("file", f"对账单行数过多（上限 {MAX_LINES:,} 行）(too many lines)")
+            rows.append([_xlsx_text(v) for v in row])
+        return rows
+    finally:
+        book.close()
+
+
+def parse_rows(rows: list[list[str]], layout: Layout | None = None, *, encoding: str = "utf-8") -> Parsed:
+    """Every line of a statement's rows and every problem, each naming its row (1-based)."""
     layout = layout or Layout()
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     start = layout.skip_rows
     header_at: int | None = None
     columns: dict[str, str] = {}
@@ -294,6 +333,8 @@ def parse_file(data: bytes, layout: Layout | None = None) -> Parsed:
     layout = layout or Layout()
     if len(data) > MAX_BYTES:
         raise Invalid.field("file", "对账单文件过大（上限 8 MB）(file too large)")
+    if data.startswith(XLSX_MAGIC):
+        return parse_rows(xlsx_rows(data), layout, encoding="xlsx")
     text, encoding = decode(data, layout.encoding)
     return parse(text, layout, encoding=encoding)
 

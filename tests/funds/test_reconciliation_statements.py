@@ -212,3 +212,40 @@ def test_both_layouts_read_back_exactly_what_was_written(lines, encoding, split)
     assert [(x.on, x.amount_fen, x.payer, x.reference) for x in parsed.lines] == [
         (d, f, p, f"R{i}") for i, (d, f, p) in enumerate(lines)
     ]
+
+
+def _xlsx_statement(day: dt.date) -> bytes:
+    """As online banking exports it: a title row, typed date and number cells, a totals row."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["招商银行 账户交易明细"])
+    sheet.append(["交易日期", "收入", "支出", "对方户名", "摘要", "流水号"])
+    sheet.append([dt.datetime.combine(day, dt.time(9, 30)), 300.5, None, "赵六", "捐赠", "X-1"])
+    sheet.append([day, None, 8, None, "手续费", "X-2"])
+    sheet.append(["合计", 300.5, 8, None, None, None])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def test_an_xlsx_statement_is_previewed_then_imported(client, auth: Auth, fund_id: int, db) -> None:
+    fm = await auth("fund")
+    day = clock.today() - dt.timedelta(days=3)
+    body = {"fund_id": fund_id, "file_base64": _b64(_xlsx_statement(day))}
+    preview = (await client.post(PREVIEW, json=body, headers=fm)).json()
+    assert preview["encoding"] == "xlsx" and preview["problems"] == [] and preview["header_row"] == 2
+    assert [(x["reference"], x["amount_fen"], x["payer"], x["date"]) for x in preview["lines"]] == [
+        ("X-1", 30_050, "赵六", day.isoformat()),
+        ("X-2", -800, "", day.isoformat()),
+    ]
+    r = await client.post(IMPORT, json=body, headers=fm)
+    assert r.status_code == 201, r.text
+    assert r.json()["created_fen"] == 30_050 and await _donations(db) == 1
+    # A damaged workbook is refused with a Chinese message, nothing stored.
+    broken = {"fund_id": fund_id, "file_base64": _b64(b"PK\x03\x04" + b"\x00" * 64)}
+    problem = assert_problem(await client.post(IMPORT, json=broken, headers=fm), 422)
+    assert "XLSX" in str(problem) and await _donations(db) == 1
