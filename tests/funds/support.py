@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import itertools
@@ -114,3 +115,21 @@ def refund(refund_id: str, intent: str, charge: str, amount: int) -> dict[str, A
 
 def body(evt: dict[str, Any]) -> bytes:
     return json.dumps(evt, separators=(",", ":")).encode()
+
+
+async def offline_gift(client: Any, headers: dict[str, str], fund_id: int, ref: str, fen: int, day: dt.date) -> int:
+    """An offline bank-transfer gift recorded through the API (an enterprise donor named after the reference)."""
+    r = await client.post(
+        "/api/v1/donations/offline",
+        json={
+            "fund_id": fund_id,
+            "amount_fen": fen,
+            "channel": "bank_transfer",
+            "reference": ref,
+            "received_on": day.isoformat(),
+            "donor": {"name": f"单位{ref}", "kind": "enterprise"},
+        },
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from marketplace import clock
 from marketplace.funds.reconciliation import Record, _reconcile_general, reconcile, reconcile_naive
 from tests.conftest import Auth, assert_problem
-from tests.funds.support import FakeChannel, body, event, intent_status, intent_succeeded, refund, sign
+from tests.funds.support import FakeChannel, body, event, intent_status, intent_succeeded, offline_gift, refund, sign
 
 SECRET = "whsec_test_secret"
 
@@ -69,20 +69,7 @@ async def test_bank_statement_shows_exactly_the_planted_differences(client, auth
     day = clock.today() - dt.timedelta(days=3)
     ids = {}
     for ref, amount in (("B-1", 10_000), ("B-2", 20_000), ("B-3", 30_000), ("B-4", 40_000)):
-        r = await client.post(
-            "/api/v1/donations/offline",
-            json={
-                "fund_id": fund_id,
-                "amount_fen": amount,
-                "channel": "bank_transfer",
-                "reference": ref,
-                "received_on": day.isoformat(),
-                "donor": {"name": f"单位{ref}", "kind": "enterprise"},
-            },
-            headers=fm,
-        )
-        assert r.status_code == 201, r.text
-        ids[ref] = r.json()["id"]
+        ids[ref] = await offline_gift(client, fm, fund_id, ref, amount, day)
     r = await client.post(
         f"/api/v1/donations/{ids['B-4']}/refunds",
         json={"amount_fen": 40_000, "reference": "R-4", "reason": "捐赠人要求退回"},

@@ -12,23 +12,7 @@ from marketplace.audit.models import AuditEntry
 from marketplace.funds import ledger
 from marketplace.funds.models import JournalEntry
 from tests.conftest import Auth, assert_problem
-
-
-async def _gift(client, fm, fund_id: int, ref: str, fen: int, day: dt.date) -> int:
-    r = await client.post(
-        "/api/v1/donations/offline",
-        json={
-            "fund_id": fund_id,
-            "amount_fen": fen,
-            "channel": "bank_transfer",
-            "reference": ref,
-            "received_on": day.isoformat(),
-            "donor": {"name": f"单位{ref}", "kind": "enterprise"},
-        },
-        headers=fm,
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
+from tests.funds.support import offline_gift
 
 
 def _gbk(text: str) -> str:
@@ -45,7 +29,7 @@ async def test_books_reach_the_bank_only_through_posted_corrections(client, auth
     fm = await auth("fund")
     day = clock.today() - dt.timedelta(days=3)
     ids = {
-        ref: await _gift(client, fm, fund_id, ref, fen, day)
+        ref: await offline_gift(client, fm, fund_id, ref, fen, day)
         for ref, fen in (("B-1", 10_000), ("B-2", 20_000), ("B-3", 30_000), ("B-4", 40_000))
     }
     assert await _cash(client, fm, fund_id) == 100_000
@@ -145,7 +129,7 @@ async def test_books_reach_the_bank_only_through_posted_corrections(client, auth
 async def test_a_timing_difference_is_recorded_and_posts_nothing(client, auth: Auth, fund_id: int) -> None:
     fm = await auth("fund")
     day = clock.today() - dt.timedelta(days=1)
-    await _gift(client, fm, fund_id, "T-1", 5_000, day)
+    await offline_gift(client, fm, fund_id, "T-1", 5_000, day)
     payload = {
         "fund_id": fund_id,
         "source": "bank",
