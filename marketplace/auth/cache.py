@@ -13,7 +13,6 @@ another machine, which does not share the data directory, could miss.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
@@ -43,7 +42,6 @@ PRINCIPAL_FIELDS: Final = frozenset(
 # Every committed change to what a principal is made of changes the accounts signal (marketplace.signals).
 signals.watch(SIGNAL, (User,), PRINCIPAL_FIELDS)
 
-Stamp = signals.Stamp
 Loader = Callable[[int, int], Awaitable[Principal]]
 stamp = signals.stamp
 bump = signals.bump
@@ -57,11 +55,12 @@ class PrincipalCache:
     """Per serving process: token → (account, version, expiry) and (account, version) → principal."""
 
     def __init__(self, data_dir: str | os.PathLike[str], ttl: float = TTL_SECONDS) -> None:
-        self.path = signal_path(data_dir)
-        self.ttl = ttl
-        self._seen: Stamp = stamp(self.path)
+        # Emptied by the accounts signal; a principal read while the signal changed is not kept.
+        self._principals: signals.SignalCache[tuple[int, int], Principal] = signals.SignalCache(
+            data_dir, SIGNAL, ttl=ttl, max_entries=MAX_TOKENS
+        )
+        self.path = self._principals.path
         self._tokens: dict[str, tuple[int, int, int]] = {}
-        self._principals: dict[tuple[int, int], tuple[Principal, float]] = {}
 
     def claims(self, token: str, decode: Callable[[str], tuple[int, int, int]]) -> tuple[int, int]:
         """The token's account and version; its signature is checked once, its expiry on every call."""
@@ -78,15 +77,6 @@ class PrincipalCache:
         return user_id, version
 
     async def principal(self, user_id: int, version: int, load: Loader) -> Principal:
-        now = stamp(self.path)
-        if now != self._seen:
-            self._principals.clear()
-            self._seen = now
-        key = (user_id, version)
-        hit = self._principals.get(key)
-        if hit is not None and time.monotonic() - hit[1] < self.ttl:
-            return hit[0]
-        principal = await load(user_id, version)  # raises when the account or the version no longer holds
-        if stamp(self.path) == now:  # nothing changed while it was read: keep it
-            self._principals[key] = (principal, time.monotonic())
-        return principal
+        """The principal of ``(account, version)``; ``load`` raises when the account or the version no longer
+        holds, and a refusal is never kept."""
+        return await signals.cached(self._principals, (user_id, version), lambda: load(user_id, version))
