@@ -7,17 +7,18 @@ Per fund ``F``:
 - ``fund:F:spend:<purpose>`` (debit): disbursements made from a purpose;
 - ``fund:F:fees`` (debit): payment-provider fees, borne by the unrestricted purpose.
 
-A purpose is ``unrestricted`` or ``category:<service category>``, ``street:<street id>``, ``service:<service id>``.
+A purpose is ``unrestricted`` or ``category:<service category>``, ``street:<street id>``, ``service:<service id>``,
+``group:<child category>`` (a child group, 儿童群体). What each restricted purpose may pay is ``funds.purposes``' rule.
 What a purpose has left is its income less its spending (less the fees, for the unrestricted purpose).
 """
 
 from __future__ import annotations
 
 from marketplace.errors import Invalid
-from marketplace.resources.taxonomy import SERVICE_CATEGORIES
+from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 
 UNRESTRICTED = "unrestricted"
-PURPOSE_KINDS = ("category", "street", "service")
+PURPOSE_KINDS = ("category", "street", "service", "group")
 
 
 def cash(fund_id: int) -> str:
@@ -44,14 +45,19 @@ def prefix(fund_id: int) -> str:
     return f"fund:{fund_id}:"
 
 
-def purpose_for(category: str | None, street_id: int | None, service_id: int | None) -> str:
-    """The one purpose a designation names; the most specific wins when a donor names several."""
+def purpose_for(
+    category: str | None, street_id: int | None, service_id: int | None, child_category: str | None = None
+) -> str:
+    """The one purpose a designation names; the most specific wins when a donor names several (the donation's
+    designation then checks that the service named fits the rest, ``funds.purposes.designation_conflicts``)."""
     if service_id is not None:
         return f"service:{service_id}"
     if category is not None:
         return f"category:{category}"
     if street_id is not None:
         return f"street:{street_id}"
+    if child_category is not None:
+        return f"group:{child_category}"
     return UNRESTRICTED
 
 
@@ -61,15 +67,19 @@ def parse_purpose(purpose: str, field: str = "purpose") -> tuple[str, str | int 
     kind, _, value = purpose.partition(":")
     if kind == "category" and value in SERVICE_CATEGORIES:
         return kind, value
+    if kind == "group" and value in CHILD_CATEGORIES:
+        return kind, value
     if kind in ("street", "service") and value.isdigit() and int(value) > 0 and len(value) < 12:
         return kind, int(value)
     raise Invalid.field(
         field,
-        f"用途 '{purpose}' 无效：应为 unrestricted、category:<服务类别>、street:<街道id> 或 service:<服务id> (bad purpose)",
+        f"用途 '{purpose}' 无效：应为 unrestricted、category:<服务类别>、street:<街道id>、service:<服务id> "
+        "或 group:<儿童类别> (bad purpose)",
     )
 
 
 def purpose_label(purpose: str) -> str:
+    """The label without a database: streets and services by number (``funds.purposes.labels`` names them)."""
     if purpose == UNRESTRICTED:
         return "非定向"
     kind, _, value = purpose.partition(":")
@@ -79,6 +89,8 @@ def purpose_label(purpose: str) -> str:
         return f"定向：街道 #{value}"
     if kind == "service":
         return f"定向：服务项目 #{value}"
+    if kind == "group":
+        return f"定向：{CHILD_CATEGORIES.get(value, value)}"
     return purpose
 
 

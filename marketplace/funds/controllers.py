@@ -115,7 +115,9 @@ def _donor(d: DonorIn) -> gifts.DonorInput:
 def _designation(d: DesignationIn | None) -> gifts.Designation | None:
     if d is None:
         return None
-    return gifts.Designation(category=d.category, street_id=d.street_id, service_id=d.service_id)
+    return gifts.Designation(
+        category=d.category, street_id=d.street_id, service_id=d.service_id, child_category=d.child_category
+    )
 
 
 class FundController(Controller):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.demo import futian_data as data
-from marketplace.funds import accounts
+from marketplace.funds import accounts, purposes
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.models import Donation, Donor
@@ -67,23 +67,28 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
 
 
 async def _disburse(session: AsyncSession, fund_id: int, ctx: dict[str, Any], manager_id: int) -> None:
-    """Spend part of each sizeable purpose on the pool's services: the plans' charity resources."""
+    """Spend part of each sizeable purpose on a service of the pool the purpose may pay (``funds.purposes``): the
+    plans' charity resources. A purpose no demo service fits (a street no service lists) keeps its money."""
     manager = Principal(user_id=manager_id, username="fund", role="fund_manager")
     services: list[int] = list(ctx.get("services", []))
+    payees = await purposes.service_payees(session, services)
     balances = await funds.fund_balances(session, await funds.get_fund(session, fund_id))
     today = clock.today()
     for n, (purpose, slot) in enumerate(sorted(balances.purposes.items())):
         if slot["available_fen"] < 500_000:
             continue
-        amount = slot["available_fen"] * 45 // 100
-        service_id = services[n % len(services)] if services else None
+        # Start at a different service for each purpose, so the unrestricted money does not all go to one.
+        turn = services[n % len(services) :] + services[: n % len(services)] if services else []
+        payee = next((payees[i] for i in turn if i in payees and purposes.fits(purpose, payees[i])), None)
+        if payee is None:
+            continue
         await funds.disburse(
             session,
             manager,
             fund_id,
-            amount_fen=amount,
+            amount_fen=slot["available_fen"] * 45 // 100,
             purpose=purpose,
-            service_id=service_id if not purpose.startswith("service:") else None,
+            service_id=payee.service_id,
             memo="拨付服务项目（五社联动慈善资源）",
             paid_on=today - dt.timedelta(days=7 + n),
         )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from marketplace import clock, outbox
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Invalid, NotFound
-from marketplace.funds import accounts, ledger
+from marketplace.funds import accounts, ledger, purposes
 from marketplace.funds.channels import ChannelUnavailable
 from marketplace.funds.models import (
     Donation,
@@ -86,6 +86,7 @@ class Designation:
     category: str | None = None
     street_id: int | None = None
     service_id: int | None = None
+    child_category: str | None = None  # a child group (儿童群体): ``group:<child category>``
 
 
 # ---------------------------------------------------------------- donors
@@ -119,10 +120,18 @@ async def find_or_create_donor(session: AsyncSession, data: DonorInput) -> Donor
 async def designation_purpose(session: AsyncSession, d: Designation | None) -> str:
     if d is None:
         return accounts.UNRESTRICTED
-    purpose = accounts.purpose_for(d.category, d.street_id, d.service_id)
+    purpose = accounts.purpose_for(d.category, d.street_id, d.service_id, d.child_category)
     field = "designation"
     try:
         await _check_purpose_target(session, purpose)
+        # The same rule as a disbursement's: a service named beside a category, street or group must fit each.
+        await purposes.designation_conflicts(
+            session,
+            category=d.category,
+            street_id=d.street_id,
+            service_id=d.service_id,
+            child_category=d.child_category,
+        )
     except Invalid as exc:
         raise Invalid(exc.detail, errors=[{"field": field, "message": exc.detail}]) from None
     return purpose

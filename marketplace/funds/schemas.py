@@ -30,6 +30,7 @@ class DesignationIn(msgspec.Struct, forbid_unknown_fields=True):
     category: Code | None = None
     street_id: PositiveId | None = None
     service_id: PositiveId | None = None
+    child_category: Code | None = None  # a child group (儿童群体), by child category code
 
 
 class DonationIn(msgspec.Struct, forbid_unknown_fields=True):

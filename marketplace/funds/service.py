@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from marketplace import clock, outbox
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
-from marketplace.funds import accounts, ledger
+from marketplace.funds import accounts, ledger, purposes
 from marketplace.funds.accounts import UNRESTRICTED
 from marketplace.funds.models import Disbursement, Fund, JournalEntry, LedgerAccount, Posting
 from marketplace.geography.service import existing_street_ids
@@ -153,11 +153,18 @@ async def purpose_available(session: AsyncSession, fund_id: int, purpose: str) -
 
 
 async def funding_available(
-    session: AsyncSession, *, category: str | None, street_id: int | None, service_id: int | None
+    session: AsyncSession,
+    *,
+    category: str | None,
+    street_id: int | None,
+    service_id: int | None,
+    child_categories: Sequence[str] = (),
 ) -> list[FundingOption]:
     """What the fund could pay for a need: matching restricted purposes first (most specific first), then
     the unrestricted balance. Only purposes with money left appear. Used by matching for the plan's
-    "charity resource"; no principal, because it reveals only amounts, never donors."""
+    "charity resource"; no principal, because it reveals only amounts, never donors. Each purpose offered is one
+    ``funds.purposes`` lets pay a referral of this need (category: the need's; street: the child's; group: the
+    child's categories) to this service."""
     wanted: list[str] = []
     if service_id is not None:
         wanted.append(f"service:{service_id}")
@@ -165,6 +172,7 @@ async def funding_available(
         wanted.append(f"category:{category}")
     if street_id is not None:
         wanted.append(f"street:{street_id}")
+    wanted += [f"group:{c}" for c in sorted(set(child_categories))]
     wanted.append(UNRESTRICTED)
     options: list[FundingOption] = []
     every_fund = (await session.scalars(select(Fund).order_by(Fund.id))).all()
@@ -186,6 +194,10 @@ async def _check_purpose_target(session: AsyncSession, purpose: str) -> None:
         raise Invalid.field("purpose", f"服务项目 {value} 不存在 (unknown service)")
 
 
+async def purpose_label_of(session: AsyncSession, purpose: str) -> str:
+    return (await purposes.labels(session, [purpose]))[purpose]
+
+
 async def disburse(
     session: AsyncSession,
     principal: Principal,
@@ -198,24 +210,25 @@ async def disburse(
     memo: str = "",
     paid_on: dt.date | None = None,
 ) -> Disbursement:
-    """Pay out of one purpose; the purpose must have the money (restricted gifts are spent only as given)."""
+    """Pay out of one purpose: the purpose must have the money (restricted gifts are spent only as given) and must
+    match what it pays (``funds.purposes``: a service or a referral the purpose allows)."""
     require_writer(principal)
     if amount_fen <= 0:
         raise Invalid.field("amount_fen", "金额须大于 0 (amount must be positive)")
     await _check_purpose_target(session, purpose)
-    if service_id is not None and await session.get(Service, service_id) is None:
-        raise Invalid.field("service_id", f"服务项目 {service_id} 不存在 (unknown service)")
-    kind, value = accounts.parse_purpose(purpose)
-    if kind == "service" and service_id is not None and value != service_id:
-        raise Invalid.field("service_id", "定向到服务项目的资金只能支付该项目 (restricted to another service)")
+    payee = await purposes.payee(session, service_id=service_id, referral_id=referral_id)
     fund = await get_fund(session, fund_id, lock=True)
     left = await purpose_available(session, fund.id, purpose)
+    label = await purpose_label_of(session, purpose)
     if amount_fen > left:
         raise Conflict(
-            f"用途“{accounts.purpose_label(purpose)}”余额 {left} 分，不足支付 {amount_fen} 分 "
+            f"用途“{label}”余额 {left} 分，不足支付 {amount_fen} 分 "
             f"(purpose has {left} fen left, {amount_fen} requested)",
             available_fen=left,
         )
+    await purposes.check(session, purpose, payee)
+    if payee is not None:
+        service_id = payee.service_id
     day = paid_on or clock.today()
     row = Disbursement(
         fund_id=fund.id,
@@ -233,7 +246,7 @@ async def disburse(
     entry = await ledger.post_entry(
         session,
         idempotency_key=f"disbursement:{row.id}",
-        memo=f"拨付 {accounts.purpose_label(purpose)} {memo}".strip(),
+        memo=f"拨付 {label} {memo}".strip(),
         postings=[(accounts.spend(fund.id, purpose), amount_fen), (accounts.cash(fund.id), -amount_fen)],
         occurred_on=day,
         source="disbursement",

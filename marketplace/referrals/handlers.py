@@ -15,8 +15,9 @@ from marketplace import outbox
 from marketplace.auth.models import User
 from marketplace.cases import notifications
 from marketplace.cases import ports as case_ports
-from marketplace.cases.models import Child
+from marketplace.cases.models import Child, Need
 from marketplace.cases.taxonomy import VERDICTS
+from marketplace.funds import ports as fund_ports
 from marketplace.matching import ports as matching_ports
 from marketplace.procurement import metrics as procurement_metrics
 from marketplace.referrals import history
@@ -140,8 +141,31 @@ async def file_closed(session: AsyncSession, payload: dict[str, Any]) -> None:
     await referrals.revoke_open_for_child(session, child.id, reason=str(payload.get("reason") or ""))
 
 
+async def referral_facts(session: AsyncSession, referral_id: int) -> fund_ports.ReferralFacts | None:
+    """What the fund's purpose rule needs of a referral: its service, its need's category, the child's street and
+    categories (the file's current ones: a transferred file takes its referrals with it)."""
+    row = (
+        await session.execute(
+            select(Referral.id, Referral.service_id, Need.category, Child.street_id, Child.categories)
+            .join(Need, Need.id == Referral.need_id)
+            .join(Child, Child.id == Referral.child_id)
+            .where(Referral.id == referral_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return fund_ports.ReferralFacts(
+        referral_id=int(row[0]),
+        service_id=int(row[1]),
+        need_category=str(row[2]),
+        child_street_id=int(row[3]),
+        child_categories=frozenset(row[4] or ()),
+    )
+
+
 case_ports.use_open_referrals(referrals.open_for_child)
 case_ports.use_move_referrals(referrals.move_with_needs)
 matching_ports.use_referral_history(history.ReferralHistory())
+fund_ports.use_referral_reader(referral_facts)
 procurement_metrics.provide("completed_referrals", referral_metrics.completed_referrals)
 procurement_metrics.provide("service_logs", referral_metrics.service_logs)

@@ -77,8 +77,14 @@ class Books(RuleBasedStateMachine):
     def setup(self) -> None:
         async def go() -> int:
             async with self.db.session() as s:
-                await build_world(s)
+                world = await build_world(s)
                 fund = await funds.ensure_fund(s, code="f", name="基金")
+                # What each purpose pays: a service it may pay (the world's counselling and education-aid services).
+                self.payee = {
+                    "unrestricted": None,
+                    "category:psych_counselling": world.services[0],
+                    "category:education_aid": world.services[1],
+                }
                 return fund.id
 
         self.fund_id = self.run(go())
@@ -220,7 +226,9 @@ class Books(RuleBasedStateMachine):
             async with self.db.session() as s:
                 left = await funds.purpose_available(s, self.fund_id, purpose)
                 try:
-                    await funds.disburse(s, FM, self.fund_id, amount_fen=amount, purpose=purpose)
+                    await funds.disburse(
+                        s, FM, self.fund_id, amount_fen=amount, purpose=purpose, service_id=self.payee[purpose]
+                    )
                 except Conflict:
                     assert amount > left
                     raise

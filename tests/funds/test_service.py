@@ -43,7 +43,8 @@ async def test_funding_available_puts_matching_restricted_money_first(db: Databa
         await _gift(s, fund_id, 10_000, gifts.Designation(service_id=service))
         await _gift(s, fund_id, 99_000, gifts.Designation(street_id=other_street))
         await _gift(s, fund_id, 7_000, gifts.Designation(category="legal_aid"))
-        await funds.disburse(s, FM, fund_id, amount_fen=20_000, purpose=f"street:{street}")
+        # The counselling service lists the street: the street's money may pay it.
+        await funds.disburse(s, FM, fund_id, amount_fen=20_000, purpose=f"street:{street}", service_id=service)
     async with db.session(write=False) as s:
         options = await funds.funding_available(s, category="psych_counselling", street_id=street, service_id=service)
         assert [(o.purpose, o.available_fen) for o in options] == [
@@ -135,11 +136,13 @@ async def test_refund_of_spent_restricted_money_and_purpose_change_limits(
             amount_fen=10_000,
             channel="bank_transfer",
             donor=gifts.DonorInput(name="y"),
-            designation=gifts.Designation(category="medical_aid"),
+            designation=gifts.Designation(category="education_aid"),
             received_on=clock.today(),
             reference="T-1",
         )
-        await funds.disburse(s, FM, fund_id, amount_fen=6_000, purpose="category:medical_aid")
+        await funds.disburse(
+            s, FM, fund_id, amount_fen=6_000, purpose="category:education_aid", service_id=world.services[1]
+        )
         with pytest.raises(Conflict):  # 6,000 of it is spent: it cannot be re-designated any more
             await gifts.change_purpose(s, FM, d.id, purpose="unrestricted", consent_note="同意", consent_reference="函")
         with pytest.raises(Conflict):
@@ -147,7 +150,7 @@ async def test_refund_of_spent_restricted_money_and_purpose_change_limits(
         await gifts.refund_offline(s, FM, d.id, amount_fen=4_000, reference="RT-1", reason="部分退回")
         with pytest.raises(Conflict):
             await gifts.refund_offline(s, FM, d.id, amount_fen=1, reference="RT-1", reason="重复")
-        assert await funds.purpose_available(s, fund_id, "category:medical_aid") == 0
+        assert await funds.purpose_available(s, fund_id, "category:education_aid") == 0
 
 
 async def test_concurrent_disbursements_never_overspend(db: Database, world: World, fund_id: int) -> None:
