@@ -18,7 +18,7 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
-from marketplace.funds import accounts, corrections, donations, reconciling, statements
+from marketplace.funds import accounts, corrections, donations, reconciling, reports, statements
 from marketplace.funds import service as funds
 from marketplace.funds.models import Reconciliation, ReconciliationDifference
 from marketplace.ids import PathId
@@ -332,7 +332,43 @@ async def save_statement_mapping(
     return web.render("_statement_imported.html", flash=f"已保存对账单格式：{saved.name}（下次打开页面可选用）")
 
 
+PUBLIC_PAGE = 50
+
+
+@get("/public/funds/{fund_id:int}", name="console-public-fund")
+async def public_fund_page(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    fund_id: PathId,
+    spending_page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+    gifts_page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+) -> Response[str]:
+    """The fund's public accounts for donors, no login: purposes by name, every disbursement and gift (donors as
+    they chose to be shown), the honour roll and the disclosure calendar."""
+    summary = await reports.public_accounts(session, fund_id)
+    spending = await reports.public_disbursements(
+        session, fund_id, limit=PUBLIC_PAGE, offset=(spending_page - 1) * PUBLIC_PAGE
+    )
+    gifts = await reports.public_donations(session, fund_id, limit=PUBLIC_PAGE, offset=(gifts_page - 1) * PUBLIC_PAGE)
+    roll = await reports.honour_roll(session, fund_id, limit=20, offset=0)
+    calendar = await reports.disclosure_calendar(session, fund_id)
+    return web.render(
+        "public_fund.html",
+        fund=summary,
+        spending=spending,
+        spending_page=spending_page,
+        spending_pages=max(1, -(-spending.total // PUBLIC_PAGE)),
+        gifts=gifts,
+        gifts_page=gifts_page,
+        gifts_pages=max(1, -(-gifts.total // PUBLIC_PAGE)),
+        roll=roll,
+        calendar=calendar,
+        **web.page_context(request, None, ""),
+    )
+
+
 ROUTES = [
+    public_fund_page,
     funds_page,
     start_reconciliation,
     resolve_difference,

@@ -9,7 +9,7 @@ from litestar.params import JSONBody, QueryParameter
 from marketplace import tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
-from marketplace.funds import accounts, reports, runtime, stripe_events
+from marketplace.funds import accounts, disclosures, reports, runtime, stripe_events
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel, online_channel
@@ -20,6 +20,9 @@ from marketplace.funds.schemas import (
     DisbursementIn,
     DisbursementList,
     DisbursementOut,
+    DisclosureCalendar,
+    DisclosureIn,
+    DisclosureOut,
     DonationIn,
     DonationList,
     DonationOut,
@@ -37,6 +40,8 @@ from marketplace.funds.schemas import (
     OfflineDonationIn,
     OfflineRefundIn,
     PostingOut,
+    PublicDisbursementList,
+    PublicDonationList,
     PublicFundOut,
     PurposeBalance,
     PurposeChangeIn,
@@ -207,6 +212,23 @@ class FundController(Controller):
         row = await funds.cancel_disbursement(session, principal, disbursement_id, data.reason, fund_id=fund_id)
         return disbursement_out(row)
 
+    @post("/{fund_id:int}/disclosures", operation_id="recordFundDisclosure", summary="登记信息公开（某期已公开）")
+    async def disclose(
+        self, fund_id: PathId, data: JSONBody[DisclosureIn], session: DbSession, principal: CurrentUser
+    ) -> DisclosureOut:
+        row = await disclosures.record(
+            session,
+            principal,
+            fund_id,
+            kind=data.kind,
+            period=data.period,
+            published_on=data.published_on,
+            channel=data.channel,
+            title=data.title,
+            url=data.url,
+        )
+        return reports.disclosure_out(row)
+
 
 class DonationController(Controller):
     path = "/api/v1/donations"
@@ -360,6 +382,30 @@ class PublicFundController(Controller):
     @get("/{fund_id:int}/donors", operation_id="getPublicHonourRoll", summary="爱心榜（仅列出同意署名者）")
     async def donors(self, fund_id: PathId, session: DbSession, page: PageParams) -> HonourRoll:
         return await reports.honour_roll(session, fund_id, limit=page.limit, offset=page.offset)
+
+    @get(
+        "/{fund_id:int}/disbursements",
+        operation_id="listPublicDisbursements",
+        summary="逐笔支出（日期、项目、金额、用途）",
+    )
+    async def disbursements(self, fund_id: PathId, session: DbSession, page: PageParams) -> PublicDisbursementList:
+        return await reports.public_disbursements(session, fund_id, limit=page.limit, offset=page.offset)
+
+    @get(
+        "/{fund_id:int}/donations",
+        operation_id="listPublicDonations",
+        summary="逐笔捐赠（捐赠人按其意愿署名或匿名）",
+    )
+    async def donations(self, fund_id: PathId, session: DbSession, page: PageParams) -> PublicDonationList:
+        return await reports.public_donations(session, fund_id, limit=page.limit, offset=page.offset)
+
+    @get(
+        "/{fund_id:int}/disclosures",
+        operation_id="getPublicDisclosureCalendar",
+        summary="信息公开日历（每期应公开日期、是否已公开）",
+    )
+    async def disclosures(self, fund_id: PathId, session: DbSession) -> DisclosureCalendar:
+        return await reports.disclosure_calendar(session, fund_id)
 
 
 @get("/api/v1/reports/fund", operation_id="getFundReport", summary="基金报表（?format=csv）", tags=["reports"])

@@ -193,6 +193,27 @@ class Disbursement(IdMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class FundDisclosure(IdMixin, Base):
+    """A publication of the fund's accounts for one period (信息公开): what was published, where, when, by whom.
+    The duties and their due dates are ``funds.disclosures.DUTIES``; one row per fund, duty and period."""
+
+    __tablename__ = "fund_disclosures"
+    __table_args__ = (UniqueConstraint("fund_id", "kind", "period"),)
+
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # fundraising | projects | annual_report
+    period: Mapped[str] = mapped_column(String(7))  # "2026-Q1" for a quarter, "2025" for a year
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    published_on: Mapped[dt.date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(100))  # 慈善中国, the fund's own site, ...
+    url: Mapped[str] = mapped_column(String(500), default="")
+    title: Mapped[str] = mapped_column(String(200))
+    published_by: Mapped[int | None] = mapped_column(Integer)
+    publisher_name: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class StripeEvent(IdMixin, Base):
     """The webhook inbox: one row per Stripe event id, however often Stripe delivers it."""
 

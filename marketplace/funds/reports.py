@@ -9,27 +9,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
-from marketplace.errors import NotFound
-from marketplace.funds import accounts
+from marketplace.funds import disclosures, purposes
 from marketplace.funds.donations import CHANNELS, PAID
-from marketplace.funds.models import Donation, DonationRefund, Donor
+from marketplace.funds.models import Disbursement, Donation, DonationRefund, Donor, FundDisclosure
 from marketplace.funds.schemas import (
+    DisclosureCalendar,
+    DisclosureDue,
+    DisclosureOut,
     FundReport,
     HonourEntry,
     HonourRoll,
     MonthChannel,
+    PublicDisbursement,
+    PublicDisbursementList,
+    PublicDonation,
+    PublicDonationList,
     PublicFundOut,
     PublicPurpose,
 )
 from marketplace.funds.service import fund_balances, get_fund, require_reader
+from marketplace.resources.models import Organization, Service
 from marketplace.tabular import Sheet
+
+ANONYMOUS_DONOR = "爱心人士（匿名）"
 
 
 async def public_accounts(session: AsyncSession, fund_id: int) -> PublicFundOut:
-    fund = await get_fund(session, fund_id)
-    if not fund.public:
-        raise NotFound(f"基金 {fund_id} 不存在 (fund not found)")
+    fund = await disclosures.public_fund(session, fund_id)
     b = await fund_balances(session, fund)
+    names = await purposes.labels(session, b.purposes)
     row = (
         await session.execute(
             select(
@@ -41,12 +49,12 @@ async def public_accounts(session: AsyncSession, fund_id: int) -> PublicFundOut:
         )
     ).one()
     spending = [
-        PublicPurpose(purpose=p, label=accounts.purpose_label(p), income_fen=v["income_fen"], spent_fen=v["spent_fen"])
+        PublicPurpose(purpose=p, label=names[p], income_fen=v["income_fen"], spent_fen=v["spent_fen"])
         for p, v in sorted(b.purposes.items())
         if v["spent_fen"]
     ]
     income = [
-        PublicPurpose(purpose=p, label=accounts.purpose_label(p), income_fen=v["income_fen"], spent_fen=v["spent_fen"])
+        PublicPurpose(purpose=p, label=names[p], income_fen=v["income_fen"], spent_fen=v["spent_fen"])
         for p, v in sorted(b.purposes.items())
         if v["income_fen"]
     ]
@@ -66,11 +74,126 @@ async def public_accounts(session: AsyncSession, fund_id: int) -> PublicFundOut:
     )
 
 
+async def public_disbursements(
+    session: AsyncSession, fund_id: int, *, limit: int, offset: int
+) -> PublicDisbursementList:
+    """Every disbursement in force (reversed ones are corrections, not spending), newest first, with the project's
+    and its organization's names and the purpose by name: their sum is the public accounts' ``spent_fen``."""
+    fund = await disclosures.public_fund(session, fund_id)
+    where = (Disbursement.fund_id == fund.id, Disbursement.status == "paid")
+    total = int(await session.scalar(select(func.count()).select_from(Disbursement).where(*where)) or 0)
+    rows = (
+        await session.execute(
+            select(Disbursement, Service.title, Organization.name)
+            .outerjoin(Service, Service.id == Disbursement.service_id)
+            .outerjoin(Organization, Organization.id == Service.organization_id)
+            .where(*where)
+            .order_by(Disbursement.paid_on.desc(), Disbursement.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    names = await purposes.labels(session, {d.purpose for d, _, _ in rows})
+    return PublicDisbursementList(
+        items=[
+            PublicDisbursement(
+                id=d.id,
+                paid_on=d.paid_on,
+                service_id=d.service_id,
+                service_name=title or "",
+                organization_name=org or "",
+                through_referral=d.referral_id is not None,
+                amount_fen=d.amount_fen,
+                purpose=d.purpose,
+                purpose_label=names[d.purpose],
+                memo=d.memo,
+            )
+            for d, title, org in rows
+        ],
+        total=total,
+    )
+
+
+async def public_donations(session: AsyncSession, fund_id: int, *, limit: int, offset: int) -> PublicDonationList:
+    """Every gift received, newest first; a donor is named only with their consent (the honour roll's
+    ``consent_to_name``, given by ``anonymous: false`` on a gift), otherwise shown as 爱心人士（匿名）."""
+    fund = await disclosures.public_fund(session, fund_id)
+    where = (Donation.fund_id == fund.id, Donation.status.in_(PAID))
+    total = int(await session.scalar(select(func.count()).select_from(Donation).where(*where)) or 0)
+    rows = (
+        await session.execute(
+            select(Donation, Donor.name, Donor.consent_to_name)
+            .join(Donor, Donor.id == Donation.donor_id)
+            .where(*where)
+            .order_by(Donation.received_on.desc(), Donation.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    names = await purposes.labels(session, {d.purpose for d, _, _ in rows})
+    return PublicDonationList(
+        items=[
+            PublicDonation(
+                received_on=d.received_on,
+                donor_name=name if consent else ANONYMOUS_DONOR,
+                anonymous=not consent,
+                amount_fen=d.amount_fen,
+                refunded_fen=d.refunded_fen,
+                channel_label=CHANNELS.get(d.channel, d.channel),
+                purpose=d.purpose,
+                purpose_label=names[d.purpose],
+                receipt_no=d.receipt_no,
+            )
+            for d, name, consent in rows
+        ],
+        total=total,
+    )
+
+
+def disclosure_out(d: FundDisclosure) -> DisclosureOut:
+    return DisclosureOut(
+        id=d.id,
+        fund_id=d.fund_id,
+        kind=d.kind,
+        kind_label=disclosures.DUTIES[d.kind].label if d.kind in disclosures.DUTIES else d.kind,
+        period=d.period,
+        period_start=d.period_start,
+        period_end=d.period_end,
+        published_on=d.published_on,
+        channel=d.channel,
+        url=d.url,
+        title=d.title,
+        publisher_name=d.publisher_name,
+    )
+
+
+async def disclosure_calendar(session: AsyncSession, fund_id: int) -> DisclosureCalendar:
+    fund = await disclosures.public_fund(session, fund_id)
+    entries = await disclosures.calendar(session, fund)
+    items = [
+        DisclosureDue(
+            kind=e.kind,
+            kind_label=disclosures.DUTIES[e.kind].label,
+            source=disclosures.DUTIES[e.kind].source,
+            period=e.period.key,
+            period_start=e.period.start,
+            period_end=e.period.end,
+            due_on=e.period.due_on,
+            status=e.status,
+            status_label=disclosures.STATUSES[e.status],
+            late=e.late,
+            publication=disclosure_out(e.publication) if e.publication is not None else None,
+        )
+        for e in entries
+    ]
+    return DisclosureCalendar(
+        fund_id=fund.id, as_of=clock.today(), items=items, overdue=sum(1 for i in items if i.status == "overdue")
+    )
+
+
 async def honour_roll(session: AsyncSession, fund_id: int, *, limit: int, offset: int) -> HonourRoll:
     """Donors who consented to be named, with what they gave; everyone else only as a count and a sum."""
-    fund = await get_fund(session, fund_id)
-    if not fund.public:
-        raise NotFound(f"基金 {fund_id} 不存在 (fund not found)")
+    fund = await disclosures.public_fund(session, fund_id)
     net = func.sum(Donation.amount_fen - Donation.refunded_fen)
     given = (
         select(Donor.id, Donor.name, Donor.kind, net.label("net"), func.count().label("n"))
@@ -96,6 +219,7 @@ async def fund_report(session: AsyncSession, principal: Principal, fund_id: int)
     require_reader(principal)
     fund = await get_fund(session, fund_id)
     b = await fund_balances(session, fund)
+    names = await purposes.labels(session, b.purposes)
     by_key: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     gifts = await session.execute(
         select(Donation.received_on, Donation.channel, Donation.amount_fen).where(
@@ -121,9 +245,7 @@ async def fund_report(session: AsyncSession, principal: Principal, fund_id: int)
             for (m, c), v in sorted(by_key.items())
         ],
         spending_by_purpose=[
-            PublicPurpose(
-                purpose=p, label=accounts.purpose_label(p), income_fen=v["income_fen"], spent_fen=v["spent_fen"]
-            )
+            PublicPurpose(purpose=p, label=names[p], income_fen=v["income_fen"], spent_fen=v["spent_fen"])
             for p, v in sorted(b.purposes.items())
         ],
         balance_fen=b.balance_fen,

@@ -255,3 +255,89 @@ class FundReport(msgspec.Struct):
     restricted_balance_fen: int
     unrestricted_balance_fen: int
     fees_fen: int
+
+
+class PublicDisbursement(msgspec.Struct):
+    """One disbursement as the public sees it: when, to which project, how much, from which purpose."""
+
+    id: int
+    paid_on: dt.date
+    service_id: int | None
+    service_name: str
+    organization_name: str
+    through_referral: bool
+    amount_fen: int
+    purpose: str
+    purpose_label: str
+    memo: str
+
+
+class PublicDisbursementList(msgspec.Struct):
+    items: list[PublicDisbursement]
+    total: int
+
+
+class PublicDonation(msgspec.Struct):
+    """One gift as the public sees it: the donor's name only with their consent, else 爱心人士 (anonymous)."""
+
+    received_on: dt.date | None
+    donor_name: str
+    anonymous: bool
+    amount_fen: int
+    refunded_fen: int
+    channel_label: str
+    purpose: str
+    purpose_label: str
+    receipt_no: str | None
+
+
+class PublicDonationList(msgspec.Struct):
+    items: list[PublicDonation]
+    total: int
+
+
+class DisclosureIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Literal["fundraising", "projects", "annual_report"]
+    period: Annotated[str, msgspec.Meta(min_length=4, max_length=7, description="季度 2026-Q1，或年度 2025")]
+    published_on: dt.date
+    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
+    url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^(https?://\S+)?$")] = ""
+
+
+class DisclosureOut(msgspec.Struct):
+    id: int
+    fund_id: int
+    kind: str
+    kind_label: str
+    period: str
+    period_start: dt.date
+    period_end: dt.date
+    published_on: dt.date
+    channel: str
+    url: str
+    title: str
+    publisher_name: str
+
+
+class DisclosureDue(msgspec.Struct):
+    """One period of one duty: when it is due, and whether (and when, where, by whom) it was published."""
+
+    kind: str
+    kind_label: str
+    source: str
+    period: str
+    period_start: dt.date
+    period_end: dt.date
+    due_on: dt.date
+    status: str  # published | overdue | due
+    status_label: str
+    late: bool
+    publication: DisclosureOut | None
+
+
+class DisclosureCalendar(msgspec.Struct):
+    fund_id: int
+    as_of: dt.date
+    items: list[DisclosureDue]
+    overdue: int
