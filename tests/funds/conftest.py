@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import pytest
 
 from marketplace.db import Database
-from marketplace.resources.models import Service, ServiceCategory, ServiceChildCategory, ServiceStreet
 from marketplace.funds import channels
 from marketplace.funds import service as funds
+from marketplace.resources.models import Service, ServiceCategory, ServiceChildCategory, ServiceStreet
 from tests.cases.support import cases
 from tests.funds.support import FakeChannel
 from tests.support.world import World

@@ -84,7 +84,9 @@ async def test_the_issue_findings_are_refused_with_a_chinese_message(
 ) -> None:
     fm = funded
     # Money restricted to 心理疏导 paid a service of 精神慰藉 and 临时照料: refused, naming what the service offers.
-    detail = refused(await pay(client, fm, fund_id, "category:psych_counselling", service_id=issue_services.companionship))
+    detail = refused(
+        await pay(client, fm, fund_id, "category:psych_counselling", service_id=issue_services.companionship)
+    )
     assert "心理疏导" in detail and "精神慰藉、临时照料" in detail and "留守儿童陪伴关爱服务" in detail
     # 助学, 精神慰藉 and 物资帮扶 money each paid a guardianship assessment: each refused.
     for category, label in (("education_aid", "助学"), ("emotional_support", "精神慰藉"), ("material_aid", "物资帮扶")):
