@@ -79,6 +79,8 @@ CASES: dict[str, Case] = {
     "listDonations": Case("fund"),
     "listDonors": Case("fund"),
     "getPublicHonourRoll": Case(None, {"fund_id": "fund"}),
+    "listPublicDisbursements": Case(None, {"fund_id": "fund"}),
+    "listPublicDonations": Case(None, {"fund_id": "fund"}),
     "listMatchingRuns": Case("admin"),
     "listBudgets": Case("procurement"),
     "listProcurements": Case("procurement"),
@@ -104,6 +106,7 @@ UNPAGED: dict[str, str] = {
     "listReportExports": "the user's own export jobs",
     "listAllowanceStandards": "one row per allowance standard change",
     "budgetLineMovements": "one budget line's whole trail (a few rows a month), read in three queries",
+    "getPublicDisclosureCalendar": "three duties' periods since the fund began (eight quarters and a year a year)",
 }
 
 
