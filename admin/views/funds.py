@@ -18,7 +18,7 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
-from marketplace.funds import accounts, corrections, donations, reconciling, reports, statements
+from marketplace.funds import corrections, donations, purposes, reconciling, reports, statements
 from marketplace.funds import service as funds
 from marketplace.funds.models import Reconciliation, ReconciliationDifference
 from marketplace.ids import PathId
@@ -108,6 +108,7 @@ async def funds_page(
     fund_list = await funds.list_funds(session, principal)
     may = _may_write(principal)
     today = clock.today()
+    labels = await purposes.labels(session, {d.purpose for d in rows})
     return web.render(
         "funds.html",
         donations=[
@@ -119,7 +120,7 @@ async def funds_page(
                 "channel": donations.CHANNELS.get(d.channel, d.channel),
                 "status": d.status,
                 "status_label": donations.DONATION_STATUSES.get(d.status, d.status),
-                "purpose": accounts.purpose_label(d.purpose),
+                "purpose": labels[d.purpose],
                 "received_on": d.received_on,
                 "receipt_no": d.receipt_no or "",
             }

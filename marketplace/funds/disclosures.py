@@ -19,7 +19,7 @@ The calendar holds the district's fund to three duties:
 A period appears once it has ended (a publication cannot cover a period still running); it is ``published`` when a
 publication is recorded for it (``late`` when published after its due date), ``overdue`` when its due date has passed
 without one, and ``due`` until then. Periods start with the quarter (year) in which the fund took its first gift or,
-without gifts, was set up.
+without gifts, was set up (or with the earliest period a publication was recorded for).
 """
 
 from __future__ import annotations
@@ -143,9 +143,10 @@ async def fund_start(session: AsyncSession, fund: Fund) -> dt.date:
 async def calendar(session: AsyncSession, fund: Fund) -> list[CalendarEntry]:
     """Every ended period of every duty, newest first, with its publication if one is recorded."""
     today = clock.today()
-    since = await fund_start(session, fund)
-    rows = await session.scalars(select(FundDisclosure).where(FundDisclosure.fund_id == fund.id))
-    published = {(d.kind, d.period): d for d in rows.all()}
+    rows = (await session.scalars(select(FundDisclosure).where(FundDisclosure.fund_id == fund.id))).all()
+    published = {(d.kind, d.period): d for d in rows}
+    # A period something was published for is on the calendar even if it began before the fund's first gift.
+    since = min([await fund_start(session, fund), *(d.period_start for d in rows)])
     entries: list[CalendarEntry] = []
     for kind in DUTIES:
         for p in periods(kind, since, today):
