@@ -18,7 +18,7 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
-from marketplace.funds import corrections, donations, purposes, reconciling, reports, statements
+from marketplace.funds import corrections, disclosures, donations, purposes, reconciling, reports, statements
 from marketplace.funds import service as funds
 from marketplace.funds.models import Reconciliation, ReconciliationDifference
 from marketplace.ids import PathId
@@ -139,6 +139,8 @@ async def funds_page(
         may_write=may,
         funds=[{"id": f.id, "name": f.name} for f in fund_list],
         sources=reconciling.SOURCES,
+        duties={k: d.label for k, d in disclosures.DUTIES.items()},
+        today=today.isoformat(),
         default_since=(today - dt.timedelta(days=7)).isoformat(),
         default_until=(today - dt.timedelta(days=1)).isoformat(),
         **web.page_context(request, principal, "funds"),
@@ -333,6 +335,35 @@ async def save_statement_mapping(
     return web.render("_statement_imported.html", flash=f"已保存对账单格式：{saved.name}（下次打开页面可选用）")
 
 
+@post("/funds/disclosures", name="console-fund-disclosure")
+async def record_disclosure(session: DbSession, principal: CurrentUser, form: web.ConsoleForm) -> Response[str]:
+    """Record that a period's disclosure was published; the public page's calendar then shows it."""
+    fund_id = _int(form, "fund_id")
+    await disclosures.record(
+        session,
+        principal,
+        fund_id,
+        kind=form.get("kind", ""),
+        period=form.get("period", "").strip()[:7],
+        published_on=_date(form, "published_on"),
+        channel=_text(form, "channel", "发布渠道", 100),
+        title=_text(form, "title", "标题", 200),
+        url=form.get("url", "").strip()[:500],
+    )
+    return Response(
+        content="",
+        status_code=303,
+        headers={"location": f"/admin/public/funds/{fund_id}#disclosures", **web.SECURITY_HEADERS},
+    )
+
+
+def _text(form: dict[str, str], name: str, label: str, most: int) -> str:
+    value = form.get(name, "").strip()
+    if not value or len(value) > most:
+        raise Invalid.field(name, f"请填写{label}（不超过{most}字）({name} required)")
+    return value
+
+
 PUBLIC_PAGE = 50
 
 
@@ -370,6 +401,7 @@ async def public_fund_page(
 
 ROUTES = [
     public_fund_page,
+    record_disclosure,
     funds_page,
     start_reconciliation,
     resolve_difference,

@@ -145,10 +145,11 @@ async def calendar(session: AsyncSession, fund: Fund) -> list[CalendarEntry]:
     today = clock.today()
     rows = (await session.scalars(select(FundDisclosure).where(FundDisclosure.fund_id == fund.id))).all()
     published = {(d.kind, d.period): d for d in rows}
-    # A period something was published for is on the calendar even if it began before the fund's first gift.
-    since = min([await fund_start(session, fund), *(d.period_start for d in rows)])
+    start = await fund_start(session, fund)
     entries: list[CalendarEntry] = []
     for kind in DUTIES:
+        # A period something was published for is on the calendar even if it began before the fund's first gift.
+        since = min([start, *(d.period_start for d in rows if d.kind == kind)])
         for p in periods(kind, since, today):
             pub = published.get((kind, p.key))
             status = "published" if pub is not None else ("overdue" if today > p.due_on else "due")

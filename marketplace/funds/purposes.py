@@ -209,8 +209,10 @@ async def labels(session: AsyncSession, purposes: Iterable[str]) -> dict[str, st
     services: set[int] = set()
     for p in wanted:
         kind, _, value = p.partition(":")
-        if value.isdigit() and len(value) < 12:
-            (streets if kind == "street" else services if kind == "service" else set()).add(int(value))
+        if kind == "street" and value.isdigit() and len(value) < 12:
+            streets.add(int(value))
+        elif kind == "service" and value.isdigit() and len(value) < 12:
+            services.add(int(value))
     street_names: dict[int, str] = {}
     service_names: dict[int, str] = {}
     if streets:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from marketplace import clock
+from tests.admin.console import console_login
 from tests.cases.support import Cases
 from tests.conftest import Auth, assert_problem
 from tests.support.world import World
@@ -51,7 +52,7 @@ async def test_public_accounts_name_every_purpose_and_list_every_payment(
     client: Any, auth: Auth, fund_id: int, world: World, cases: Cases
 ) -> None:
     fm = await auth("fund")
-    s1, s2 = world.streets
+    s1 = world.streets[0]
     svc0, svc1 = world.services[0], world.services[1]
     await gift(
         client,
@@ -229,3 +230,36 @@ async def test_a_malformed_period_is_refused(client: Any, auth: Auth, fund_id: i
     body = {"kind": "projects", "period": period, "published_on": "2026-01-01", "channel": "慈善中国", "title": "x"}
     r = await client.post(f"/api/v1/funds/{fund_id}/disclosures", json=body, headers=await auth("fund"))
     assert CHINESE.search(assert_problem(r, 422)["detail"])
+
+
+async def test_the_fund_manager_records_a_publication_in_the_console(
+    client: Any, auth: Auth, fund_id: int, frozen_clock: Any
+) -> None:
+    frozen_clock(dt.datetime(2026, 4, 10, 2, 0, tzinfo=dt.UTC))
+    csrf = await console_login(client, "fund")
+    page = (await client.get("/admin/funds")).text
+    assert "登记信息公开" in page and f'href="/admin/public/funds/{fund_id}"' in page
+    form = {
+        "_csrf_token": csrf,
+        "fund_id": str(fund_id),
+        "kind": "fundraising",
+        "period": "2026-Q1",
+        "published_on": "2026-04-08",
+        "channel": "慈善中国",
+        "title": "2026年第一季度募捐情况",
+        "url": "",
+    }
+    r = await client.post("/admin/funds/disclosures", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/public/funds/{fund_id}#disclosures", r.text
+    # The public page (no login needed) shows it in the calendar.
+    client.cookies.clear()
+    public = (await client.get(f"/admin/public/funds/{fund_id}")).text
+    row = public[public.index('data-status="published"') :]
+    assert "2026-Q1" in row[:600] and "慈善中国" in row[:600] and "2026年第一季度募捐情况" in row[:600]
+    # A second record of the same period is refused, in Chinese, on the console's error page.
+    csrf = await console_login(client, "fund")
+    again = await client.post("/admin/funds/disclosures", data={**form, "_csrf_token": csrf})
+    assert again.status_code == 409 and "已登记公开" in again.text
+    # An auditor reads the fund page but gets no form.
+    await console_login(client, "auditor")
+    assert "登记信息公开" not in (await client.get("/admin/funds")).text
