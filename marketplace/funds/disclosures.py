@@ -1,9 +1,8 @@
 """The fund's disclosure duties (信息公开义务) as a calendar: each period's due date, and whether it was published.
 
 Sources (the duties a charitable fund owes the public):
-- 《中华人民共和国慈善法》第七十一条 (a charity discloses truthfully, fully and on time on the platform 民政部门
-  provides, 慈善中国), 第七十二条 (its annual work report and financial report every year; a public fundraiser's
-  financial report is audited), 第七十三条 (a public fundraising or a charitable project running longer than six months
+- 《中华人民共和国慈善法》第七十一条 (a charity owes disclosure, truthful, complete and timely), 第七十二条 (its
+  annual work report and financial report every year; a public fundraiser's financial report is audited), 第七十三条 (a public fundraising or a charitable project running longer than six months
   is disclosed at least every three months, and in full within three months after it ends). Article numbers of the
   2016 text.
 - 民政部《慈善组织信息公开办法》(revised 2025, in force 2026-01-01): the annual work report and the financial report
