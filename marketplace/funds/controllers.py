@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -9,7 +11,7 @@ from litestar.params import JSONBody, QueryParameter
 from marketplace import tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
-from marketplace.funds import accounts, disclosures, reports, runtime, stripe_events
+from marketplace.funds import accounts, disclosures, purposes, reports, runtime, stripe_events
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel, online_channel
@@ -54,7 +56,11 @@ PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
 PUBLIC: dict[str, Any] = {"security": [{}]}
 
 
-def fund_out(b: funds.FundBalances) -> FundOut:
+def _label(purpose: str, names: Mapping[str, str]) -> str:
+    return names.get(purpose) or accounts.purpose_label(purpose)
+
+
+def fund_out(b: funds.FundBalances, names: Mapping[str, str] = MappingProxyType({})) -> FundOut:
     return FundOut(
         id=b.fund.id,
         code=b.fund.code,
@@ -68,13 +74,11 @@ def fund_out(b: funds.FundBalances) -> FundOut:
         fees_fen=b.fees_fen,
         restricted_balance_fen=b.restricted_fen,
         unrestricted_balance_fen=b.unrestricted_fen,
-        purposes=[
-            PurposeBalance(purpose=p, label=accounts.purpose_label(p), **v) for p, v in sorted(b.purposes.items())
-        ],
+        purposes=[PurposeBalance(purpose=p, label=_label(p, names), **v) for p, v in sorted(b.purposes.items())],
     )
 
 
-def donation_out(d: Donation) -> DonationOut:
+def donation_out(d: Donation, names: Mapping[str, str] = MappingProxyType({})) -> DonationOut:
     return DonationOut(
         id=d.id,
         fund_id=d.fund_id,
@@ -88,7 +92,7 @@ def donation_out(d: Donation) -> DonationOut:
         status=d.status,
         status_label=gifts.DONATION_STATUSES.get(d.status, d.status),
         purpose=d.purpose,
-        purpose_label=accounts.purpose_label(d.purpose),
+        purpose_label=_label(d.purpose, names),
         external_id=d.external_id,
         received_on=d.received_on,
         receipt_no=d.receipt_no,
@@ -97,13 +101,13 @@ def donation_out(d: Donation) -> DonationOut:
     )
 
 
-def disbursement_out(d: Disbursement) -> DisbursementOut:
+def disbursement_out(d: Disbursement, names: Mapping[str, str] = MappingProxyType({})) -> DisbursementOut:
     return DisbursementOut(
         id=d.id,
         fund_id=d.fund_id,
         amount_fen=d.amount_fen,
         purpose=d.purpose,
-        purpose_label=accounts.purpose_label(d.purpose),
+        purpose_label=_label(d.purpose, names),
         service_id=d.service_id,
         referral_id=d.referral_id,
         memo=d.memo,
@@ -132,7 +136,9 @@ class FundController(Controller):
 
     @get("/", operation_id="listFunds", summary="基金列表")
     async def list(self, session: DbSession, principal: CurrentUser) -> FundList:
-        items = [fund_out(b) for b in await funds.list_fund_balances(session, principal)]
+        balances = await funds.list_fund_balances(session, principal)
+        names = await purposes.labels(session, {p for b in balances for p in b.purposes})
+        items = [fund_out(b, names) for b in balances]
         return FundList(items=items, total=len(items))
 
     @post("/", operation_id="createFund", summary="设立基金")
@@ -150,7 +156,8 @@ class FundController(Controller):
 
     @get("/{fund_id:int}", operation_id="getFund", summary="基金余额（含定向余额）")
     async def read(self, fund_id: PathId, session: DbSession, principal: CurrentUser) -> FundOut:
-        return fund_out(await funds.read_fund(session, principal, fund_id))
+        b = await funds.read_fund(session, principal, fund_id)
+        return fund_out(b, await purposes.labels(session, b.purposes))
 
     @get("/{fund_id:int}/ledger", operation_id="getFundLedger", summary="基金明细账")
     async def ledger(self, fund_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams) -> EntryList:
@@ -186,14 +193,15 @@ class FundController(Controller):
             memo=data.memo,
             paid_on=data.paid_on,
         )
-        return disbursement_out(row)
+        return disbursement_out(row, await purposes.labels(session, [row.purpose]))
 
     @get("/{fund_id:int}/disbursements", operation_id="listDisbursements", summary="拨付记录")
     async def disbursements(
         self, fund_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams
     ) -> DisbursementList:
         rows, total = await funds.list_disbursements(session, principal, fund_id, limit=page.limit, offset=page.offset)
-        return DisbursementList(items=[disbursement_out(d) for d in rows], total=total)
+        names = await purposes.labels(session, {d.purpose for d in rows})
+        return DisbursementList(items=[disbursement_out(d, names) for d in rows], total=total)
 
     @post(
         "/{fund_id:int}/disbursements/{disbursement_id:int}/reverse",
@@ -210,7 +218,7 @@ class FundController(Controller):
         principal: CurrentUser,
     ) -> DisbursementOut:
         row = await funds.cancel_disbursement(session, principal, disbursement_id, data.reason, fund_id=fund_id)
-        return disbursement_out(row)
+        return disbursement_out(row, await purposes.labels(session, [row.purpose]))
 
     @post("/{fund_id:int}/disclosures", operation_id="recordFundDisclosure", summary="登记信息公开（某期已公开）")
     async def disclose(
@@ -274,7 +282,7 @@ class DonationController(Controller):
             reference=data.reference,
             note=data.note,
         )
-        return donation_out(donation)
+        return donation_out(donation, await purposes.labels(session, [donation.purpose]))
 
     @get("/", operation_id="listDonations", summary="捐赠列表")
     async def list(
@@ -289,11 +297,13 @@ class DonationController(Controller):
         rows, total = await gifts.list_donations(
             session, principal, status=status, fund_id=fund_id, channel=channel, limit=page.limit, offset=page.offset
         )
-        return DonationList(items=[donation_out(d) for d in rows], total=total)
+        names = await purposes.labels(session, {d.purpose for d in rows})
+        return DonationList(items=[donation_out(d, names) for d in rows], total=total)
 
     @get("/{donation_id:int}", operation_id="getDonation", summary="捐赠详情（到账后含票据号）")
     async def read(self, donation_id: PathId, session: DbSession, principal: CurrentUser) -> DonationOut:
-        return donation_out(await gifts.read_donation(session, principal, donation_id))
+        d = await gifts.read_donation(session, principal, donation_id)
+        return donation_out(d, await purposes.labels(session, [d.purpose]))
 
     @post("/{donation_id:int}/refunds", operation_id="refundOfflineDonation", summary="登记线下退款")
     async def refund(
@@ -302,7 +312,8 @@ class DonationController(Controller):
         donation = await gifts.refund_offline(
             session, principal, donation_id, amount_fen=data.amount_fen, reference=data.reference, reason=data.reason
         )
-        return donation_out(await gifts.get_donation(session, donation.id))
+        d = await gifts.get_donation(session, donation.id)
+        return donation_out(d, await purposes.labels(session, [d.purpose]))
 
     @post("/{donation_id:int}/purpose", operation_id="changeDonationPurpose", summary="经捐赠人同意变更用途")
     async def purpose(
@@ -316,7 +327,8 @@ class DonationController(Controller):
             consent_note=data.consent_note,
             consent_reference=data.consent_reference,
         )
-        return donation_out(await gifts.get_donation(session, donation.id))
+        d = await gifts.get_donation(session, donation.id)
+        return donation_out(d, await purposes.labels(session, [d.purpose]))
 
 
 @post(

@@ -86,6 +86,11 @@ async def test_public_accounts_name_every_purpose_and_list_every_payment(
         "group:economic_hardship": "定向：家庭经济困难",
     }
     assert not any("#" in p["label"] for p in public["income_by_purpose"] + public["spending_by_purpose"])
+    # The fund manager's own views name them the same way.
+    staff = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert {p["purpose"]: p["label"] for p in staff["purposes"]} == labels
+    listed = (await client.get(f"/api/v1/funds/{fund_id}/disbursements", headers=fm)).json()["items"]
+    assert {d["purpose_label"] for d in listed} >= {"定向：福田街道", "定向：困境儿童心理疏导服务"}
 
     # Every disbursement in force, newest first, by name; the reversed one is a correction, not spending.
     spent = (await client.get(f"/api/v1/public/funds/{fund_id}/disbursements?limit=50")).json()
