@@ -20,6 +20,9 @@ class ReferralFacts:
     need_category: str  # a service category (``resources.taxonomy.SERVICE_CATEGORIES``)
     child_street_id: int
     child_categories: frozenset[str]  # child categories (``resources.taxonomy.CHILD_CATEGORIES``)
+    status: str = "sent"
+    ended_unserved: bool = False  # declined by the provider or withdrawn: nothing was or will be delivered
+    status_label: str = ""
 
 
 class ReferralReader(Protocol):

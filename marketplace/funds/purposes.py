@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from marketplace.errors import Invalid
+from marketplace.errors import Conflict, Invalid
 from marketplace.funds import accounts, ports
 from marketplace.funds.accounts import UNRESTRICTED
 from marketplace.geography.models import Street
@@ -146,6 +146,11 @@ async def payee(session: AsyncSession, *, service_id: int | None, referral_id: i
         facts = await ports.referral_facts(session, referral_id)
         if facts is None:
             raise Invalid.field("referral_id", f"转介 {referral_id} 不存在 (unknown referral)")
+        if facts.ended_unserved:
+            raise Conflict(
+                f"转介 {referral_id} {facts.status_label}，未提供服务，不能为其拨付 "
+                "(a declined or withdrawn referral cannot be paid)"
+            )
         if service_id is not None and service_id != facts.service_id:
             raise Invalid.field(
                 "service_id",

@@ -141,12 +141,16 @@ async def file_closed(session: AsyncSession, payload: dict[str, Any]) -> None:
     await referrals.revoke_open_for_child(session, child.id, reason=str(payload.get("reason") or ""))
 
 
+# A referral that ends without service: no money may be paid for it.
+UNSERVED = frozenset({"declined", "revoked"})
+
+
 async def referral_facts(session: AsyncSession, referral_id: int) -> fund_ports.ReferralFacts | None:
     """What the fund's purpose rule needs of a referral: its service, its need's category, the child's street and
     categories (the file's current ones: a transferred file takes its referrals with it)."""
     row = (
         await session.execute(
-            select(Referral.id, Referral.service_id, Need.category, Child.street_id, Child.categories)
+            select(Referral.id, Referral.service_id, Need.category, Child.street_id, Child.categories, Referral.status)
             .join(Need, Need.id == Referral.need_id)
             .join(Child, Child.id == Referral.child_id)
             .where(Referral.id == referral_id)
@@ -160,6 +164,9 @@ async def referral_facts(session: AsyncSession, referral_id: int) -> fund_ports.
         need_category=str(row[2]),
         child_street_id=int(row[3]),
         child_categories=frozenset(row[4] or ()),
+        status=str(row[5]),
+        ended_unserved=row[5] in UNSERVED,
+        status_label=REFERRAL_STATUSES.get(str(row[5]), str(row[5])),
     )
 
 

@@ -198,3 +198,18 @@ async def test_designations_follow_the_same_rule(
         },
     )
     assert CHINESE.search(assert_problem(r, 422)["detail"])
+
+
+async def test_a_declined_referral_is_not_paid(
+    client: Any, auth: Auth, funded: dict[str, str], fund_id: int, cases: Cases
+) -> None:
+    # Referral A answers the purpose; once its provider declines it nothing was delivered, and nothing is paid.
+    ref_a = cases.referrals["A"]
+    r = await client.post(
+        f"/api/v1/referrals/{ref_a}/decline", json={"reason": "本月社工不足"}, headers=await auth("org")
+    )
+    assert r.status_code == 200, r.text
+    body = assert_problem(await pay(client, funded, fund_id, "category:psych_counselling", referral_id=ref_a), 409)
+    assert "已拒绝" in body["detail"] and "不能为其拨付" in body["detail"]
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=funded)).json()
+    assert fund["spent_fen"] == 0
