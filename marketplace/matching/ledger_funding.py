@@ -60,7 +60,11 @@ ANY_CONTRACT_IN_FORCE = _contracts_in_force(bindparam("ids", expanding=True), bi
 
 async def _fund_offers(session: AsyncSession, need: NeedFacts, service_id: int | None) -> list[FundOffer]:
     options = await funds.funding_available(
-        session, category=need.category, street_id=need.street_id, service_id=service_id
+        session,
+        category=need.category,
+        street_id=need.street_id,
+        service_id=service_id,
+        child_categories=sorted(need.child_categories),
     )
     return [FundOffer(o.fund_id, o.purpose, o.available_fen, o.restricted) for o in options]
 

@@ -100,7 +100,14 @@ async def public_fund(db: Database) -> int:
         return fund.id
 
 
-async def gift(db: Database, world: World, fund_id: int, amount_fen: int, category: str | None = None) -> None:
+async def gift(
+    db: Database,
+    world: World,
+    fund_id: int,
+    amount_fen: int,
+    category: str | None = None,
+    child_category: str | None = None,
+) -> None:
     async with db.session() as s:
         await gifts.record_offline(
             s,
@@ -109,7 +116,9 @@ async def gift(db: Database, world: World, fund_id: int, amount_fen: int, catego
             amount_fen=amount_fen,
             channel="cash",
             donor=gifts.DonorInput(name="爱心企业"),
-            designation=gifts.Designation(category=category) if category else None,
+            designation=gifts.Designation(category=category, child_category=child_category)
+            if category or child_category
+            else None,
             received_on=TODAY,
             reference=None,
         )
@@ -164,6 +173,20 @@ async def test_restricted_gift_for_the_category_pays_when_no_contract(client, au
         "cost_fen": COST,
         "label": "定向捐赠",
     }
+
+
+async def test_money_for_the_childs_group_is_offered(client, auth, cases: Cases, world, db) -> None:
+    # Child A is left-behind: money given for left-behind children pays A's referral; an orphans' gift does not.
+    fund_id = await public_fund(db)
+    await gift(db, world, fund_id, 90_000, child_category="orphan")
+    assert (await plan_funding(client, auth, cases.needs["A"], world.services[0]))["source"] == "unfunded"
+    await gift(db, world, fund_id, 90_000, child_category="left_behind")
+    funding = await plan_funding(client, auth, cases.needs["A"], world.services[0])
+    assert (funding["source"], funding["purpose"], funding["covered_fen"]) == (
+        "restricted_donation",
+        "group:left_behind",
+        COST,
+    )
 
 
 async def test_only_unrestricted_money_pays_from_the_general_fund(client, auth, cases: Cases, world, db) -> None:
