@@ -24,6 +24,7 @@ from marketplace.auth.principal import Principal
 from marketplace.cases.models import Child
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.procurement import budget as ledger_side
+from marketplace.procurement.allowance_schemas import StandardIn
 from marketplace.procurement.models import (
     AllowancePayment,
     AllowanceRun,
@@ -32,7 +33,6 @@ from marketplace.procurement.models import (
     BudgetLine,
 )
 from marketplace.procurement.rules import yuan
-from marketplace.procurement.schemas import StandardIn
 from marketplace.procurement.service import require_read, require_write
 
 KINDS: Final[dict[str, str]] = {"living_allowance": "困境儿童基本生活补贴", "director_subsidy": "儿童主任岗位补贴"}
