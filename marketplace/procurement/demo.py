@@ -264,4 +264,4 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         psych_contract.id,
         PaymentIn(milestone_id=first.id, amount_fen=first.amount_fen // 2, paid_on=p_starts + dt.timedelta(days=70)),
     )
-    await allowance_demo.load(session, officer, budget.fiscal_year, budget.id)
+    await allowance_demo.load(session, ctx, officer, budget.fiscal_year, budget.id)

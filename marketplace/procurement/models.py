@@ -216,5 +216,6 @@ class ContractAmendment(IdMixin, Base):
 
 from marketplace.procurement.allowance_models import AllowancePayment as AllowancePayment  # noqa: E402
 from marketplace.procurement.allowance_models import AllowanceRun as AllowanceRun  # noqa: E402
+from marketplace.procurement.allowance_models import AllowanceSignOff as AllowanceSignOff  # noqa: E402
 from marketplace.procurement.allowance_models import AllowanceStandard as AllowanceStandard  # noqa: E402
 from marketplace.procurement.ocds_models import OcdsRelease as OcdsRelease  # noqa: E402
