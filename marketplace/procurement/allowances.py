@@ -278,8 +278,8 @@ async def run_month(
     month: str,
     *,
     budget_id: int | None = None,
+    region: str,
     sources: dict[str, EligibleSource] | None = None,
-    region: str = "",
 ) -> RunResult:
     """Prepare the month's allowances for everyone eligible and not yet paid; all or nothing. The run's amount is
     committed on its budget lines; it is paid (``pay_run``) after the district's sign-off (``sign_off``).
