@@ -74,6 +74,9 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "PROCUREMENT_BUYER_NAME",
     "PROCUREMENT_BUYER_CREDIT_CODE",
     "PROCUREMENT_HOLIDAYS",
+    "ALLOWANCE_START_RULE",
+    "ALLOWANCE_REGION",
+    "ALLOWANCE_BANK_FILE_ENCODING",
 )
 
 
@@ -137,6 +140,24 @@ class ProcurementRules:
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
 
 
+ALLOWANCE_START_RULES: Final = ("next_month", "approval_month")
+BANK_FILE_ENCODINGS: Final = ("gbk", "utf-8")
+
+
+@dataclass(frozen=True)
+class AllowanceRules:
+    """How allowance decisions take effect and how the monthly run is paid (marketplace.procurement.allowances).
+
+    ``start_rule``: the earliest month an approved allowance is paid for: ``next_month`` (the month after the
+    district's approval; the usual rule, so a file approved today is not paid for the whole current month) or
+    ``approval_month``. ``region``: whose rates apply (a rate with no region applies everywhere).
+    ``bank_file_encoding``: the bank payment file's text encoding (``gbk`` or ``utf-8``, as the bank asks)."""
+
+    start_rule: str = "next_month"
+    region: str = "futian"
+    bank_file_encoding: str = "gbk"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -167,6 +188,7 @@ class Settings:
     stale_listing_days: int = 180
     match_weights: MatchWeights = field(default_factory=MatchWeights)
     procurement: ProcurementRules = field(default_factory=ProcurementRules)
+    allowances: AllowanceRules = field(default_factory=AllowanceRules)
     timezone: str = "Asia/Shanghai"
     environment: str = "development"
     data_dir: str = "var"
@@ -393,6 +415,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             buyer_credit_code=env.text("PROCUREMENT_BUYER_CREDIT_CODE", p.buyer_credit_code),
             holidays=env.dates("PROCUREMENT_HOLIDAYS"),
         ),
+        allowances=_allowance_rules(env),
+    )
+
+
+def _allowance_rules(env: _Environment) -> AllowanceRules:
+    a = AllowanceRules()
+    start_rule = env.text("ALLOWANCE_START_RULE", a.start_rule)
+    if start_rule not in ALLOWANCE_START_RULES:
+        raise ValueError(f"ALLOWANCE_START_RULE must be one of {', '.join(ALLOWANCE_START_RULES)}, not {start_rule!r}")
+    encoding = env.text("ALLOWANCE_BANK_FILE_ENCODING", a.bank_file_encoding).lower()
+    if encoding not in BANK_FILE_ENCODINGS:
+        raise ValueError(
+            f"ALLOWANCE_BANK_FILE_ENCODING must be one of {', '.join(BANK_FILE_ENCODINGS)}, not {encoding!r}"
+        )
+    return AllowanceRules(
+        start_rule=start_rule, region=env.text("ALLOWANCE_REGION", a.region), bank_file_encoding=encoding
     )
 
 

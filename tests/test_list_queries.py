@@ -74,6 +74,7 @@ CASES: dict[str, Case] = {
     "listNotifications": Case("director"),
     "listMandatoryReports": Case("admin"),
     "listChildTransfers": Case("admin"),
+    "listAllowanceDecisions": Case("admin"),
     "listDisbursements": Case("fund", {"fund_id": "fund"}),
     "getFundLedger": Case("fund", {"fund_id": "fund"}),
     "listDonations": Case("fund"),

@@ -89,6 +89,7 @@ def test_every_declared_variable_changes_the_settings() -> None:
     """No variable is declared (and documented) without taking effect."""
     baseline = load_settings({})
     candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production", "4:2,3:12,2:24,1:48")
+    candidates += ("approval_month", "utf-8")  # the allowance rules are named choices
     for name in ENVIRONMENT_VARIABLES:
         changed = False
         for value in candidates:
@@ -190,3 +191,12 @@ def test_no_module_but_settings_reads_the_environment() -> None:
             if found:
                 offenders[str(path.relative_to(ROOT))] = found
     assert offenders == {}, "read the environment only in marketplace/settings.py (add a Settings field)"
+
+
+def test_allowance_rules_are_named_choices() -> None:
+    s = load_settings({"ALLOWANCE_START_RULE": "approval_month", "ALLOWANCE_BANK_FILE_ENCODING": "UTF-8"})
+    assert (s.allowances.start_rule, s.allowances.bank_file_encoding) == ("approval_month", "utf-8")
+    assert load_settings({}).allowances.start_rule == "next_month"
+    for name, value in (("ALLOWANCE_START_RULE", "tomorrow"), ("ALLOWANCE_BANK_FILE_ENCODING", "latin-1")):
+        with pytest.raises(ValueError, match=name):
+            load_settings({name: value})

@@ -192,3 +192,7 @@ class Notification(IdMixin, Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+from marketplace.cases.eligibility_models import AllowanceDecision as AllowanceDecision  # noqa: E402
+from marketplace.cases.eligibility_models import AllowancePayee as AllowancePayee  # noqa: E402

@@ -6,6 +6,9 @@ A row is rewritten only if it still holds what the batch read (compare and set),
 meanwhile is never overwritten; a row the app changed is looked at again in another pass. A row already under the
 current key is left alone, so a second run changes nothing and a run that stopped half way is resumed by running
 the command again. Each rewritten file leaves an audit row (``reencrypt``, by ``system``).
+
+The allowance payees' bank accounts (``allowance_payees.account_enc``) are moved the same way after the files;
+a payee row is never edited by the app, so its compare and set only guards against a second rotation running.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, tru
 
 from marketplace.audit import service as audit
 from marketplace.cases.crypto import FieldCipher, UnknownFieldKey, key_id_of
-from marketplace.cases.models import Child
+from marketplace.cases.models import AllowancePayee, Child
 from marketplace.db import Database
 
 # (column, the associated data the value is sealed with, the name the audit row gives it)
@@ -28,6 +31,7 @@ FIELDS = (
     ("guardian_phone_enc", "children.guardian_phone", "guardian_phone"),
     ("address_enc", "children.address", "address"),
 )
+PAYEE_FIELD = ("account_enc", "allowance_payees.account", "allowance_account")
 MAX_PASSES = 5
 
 
@@ -39,13 +43,15 @@ class RotationReport:
     fields: Counter[str] = field(default_factory=Counter)  # values re-encrypted, per field
     changed_meanwhile: int = 0  # files the app changed between read and write (looked at again)
     unreadable: list[int] = field(default_factory=list)  # files no key of the ring opens
+    payees_rotated: int = 0  # allowance payee rows whose bank account was re-encrypted
+    payees_unreadable: list[int] = field(default_factory=list)  # payee rows no key of the ring opens
     batches: int = 0
     passes: int = 0
     remaining: dict[str, int] = field(default_factory=dict)  # files still under another key, by key id
 
     @property
     def done(self) -> bool:
-        return not self.remaining and not self.unreadable
+        return not self.remaining and not self.unreadable and not self.payees_unreadable
 
 
 def _not_under(column: Any, prefix: str, *, nullable: bool) -> ColumnElement[bool]:
@@ -143,18 +149,80 @@ async def _pass(
             progress(report)
 
 
+async def _payee_pass(
+    db: Database,
+    cipher: FieldCipher,
+    report: RotationReport,
+    batch_size: int,
+    progress: Callable[[RotationReport], None] | None,
+) -> None:
+    """The payees' bank accounts under another key, rewritten under the current one, in id order."""
+    prefix = f"v2:{report.key_id}:"
+    column, aad, name = PAYEE_FIELD
+    after = 0
+    while True:
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(AllowancePayee.id, AllowancePayee.child_id, AllowancePayee.account_enc)
+                    .where(
+                        AllowancePayee.id > after,
+                        _not_under(AllowancePayee.account_enc, prefix, nullable=False),
+                    )
+                    .order_by(AllowancePayee.id)
+                    .limit(batch_size)
+                )
+            ).all()
+            if not rows:
+                return
+            children: list[int] = []
+            for row in rows:
+                try:
+                    plain = cipher.decrypt(row.account_enc, aad)
+                except UnknownFieldKey:
+                    if row.id not in report.payees_unreadable:
+                        report.payees_unreadable.append(row.id)
+                    continue
+                result = await session.execute(
+                    update(AllowancePayee)
+                    .where(AllowancePayee.id == row.id, AllowancePayee.account_enc == row.account_enc)
+                    .values({column: cipher.encrypt(plain, aad)})
+                    .execution_options(synchronize_session=False)
+                )
+                if cast(CursorResult[Any], result).rowcount == 1:
+                    report.payees_rotated += 1
+                    report.fields[name] += 1
+                    children.append(row.child_id)
+            await audit.record_many(
+                session, None, "reencrypt", "child", sorted(set(children)), [name], {"key_id": report.key_id}
+            )
+        report.batches += 1
+        after = rows[-1].id
+        if progress is not None:
+            progress(report)
+
+
 async def remaining_by_key(db: Database, key_id: str) -> dict[str, int]:
-    """Files with a value under another key than ``key_id``, counted by that key's id (``v1``: legacy)."""
+    """Files (and payee rows) with a value under another key than ``key_id``, counted by that key's id (``v1``:
+    legacy)."""
     async with db.session(write=False) as session:
         rows = (
             await session.execute(
                 select(Child.id_number_enc, Child.guardian_phone_enc, Child.address_enc).where(_stale(f"v2:{key_id}:"))
             )
         ).all()
+        payees = (
+            await session.scalars(
+                select(AllowancePayee.account_enc).where(
+                    _not_under(AllowancePayee.account_enc, f"v2:{key_id}:", nullable=False)
+                )
+            )
+        ).all()
     counts: Counter[str] = Counter()
     for row in rows:
         ids = {key_id_of(token) or "v1" for token in row if token is not None}
         counts.update(ids - {key_id})
+    counts.update((key_id_of(token) or "v1") for token in payees)
     return dict(sorted(counts.items()))
 
 
@@ -176,5 +244,6 @@ async def rotate(
         report.changed_meanwhile += changed
         if not changed:
             break
+    await _payee_pass(db, cipher, report, batch_size, progress)
     report.remaining = await remaining_by_key(db, report.key_id)
     return report

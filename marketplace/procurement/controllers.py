@@ -11,15 +11,14 @@ from marketplace import tabular
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
-from marketplace.procurement import allowances, contracts, ocds_releases, readmodels, reports, service
 from marketplace.procurement import budget as ledger_side
+from marketplace.procurement import contracts, ocds_releases, readmodels, reports, service
+from marketplace.procurement.allowance_controllers import ROUTES as ALLOWANCE_ROUTES
 from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Procurement
 from marketplace.procurement.schemas import (
     AcceptIn,
     AdjustmentIn,
     AdjustmentOut,
-    AllowanceRunIn,
-    AllowanceRunOut,
     AmendmentIn,
     ApprovalIn,
     AwardIn,
@@ -31,7 +30,6 @@ from marketplace.procurement.schemas import (
     ContractList,
     ContractOut,
     EvaluationIn,
-    KindTotal,
     LineMovements,
     MovementOut,
     PaymentIn,
@@ -40,8 +38,6 @@ from marketplace.procurement.schemas import (
     ProcurementList,
     ProcurementOut,
     ReasonIn,
-    StandardIn,
-    StandardOut,
 )
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
@@ -285,48 +281,6 @@ class ContractController(Controller):
         return Response(content=body, media_type="application/json")
 
 
-def _run_out(result: allowances.RunResult) -> AllowanceRunOut:
-    return AllowanceRunOut(
-        id=result.run_id,
-        month=result.month,
-        budget_id=result.budget_id,
-        paid=[
-            KindTotal(
-                kind=k.kind,
-                label=allowances.KINDS.get(k.kind, k.kind),
-                count=k.count,
-                total_fen=k.total_fen,
-                standard_fen=k.standard_fen,
-            )
-            for k in result.paid
-        ],
-        already_paid=result.already_paid,
-        paid_count=result.paid_count,
-        total_fen=result.total_fen,
-    )
-
-
-class AllowanceController(Controller):
-    path = "/api/v1/allowances"
-    tags = ["procurement"]
-
-    @post("/runs", operation_id="runAllowances", summary="按月发放生活补贴与岗位补贴（可重复执行）")
-    async def run(self, data: JSONBody[AllowanceRunIn], session: DbSession, principal: CurrentUser) -> AllowanceRunOut:
-        return _run_out(await allowances.run_month(session, principal, data.month, budget_id=data.budget_id))
-
-    @get("/standards", operation_id="listAllowanceStandards", summary="补贴标准（按生效日期）")
-    async def standards(self, session: DbSession, principal: CurrentUser) -> list[StandardOut]:
-        return [
-            StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
-            for s in await allowances.list_standards(session, principal)
-        ]
-
-    @post("/standards", operation_id="addAllowanceStandard", summary="新增补贴标准")
-    async def add_standard(self, data: JSONBody[StandardIn], session: DbSession, principal: CurrentUser) -> StandardOut:
-        s = await allowances.add_standard(session, principal, data)
-        return StandardOut(id=s.id, kind=s.kind, effective_from=s.effective_from, amount_fen=s.amount_fen, note=s.note)
-
-
 def _download(table: list[list[Any]], fmt: str, name: str) -> Response[bytes]:
     return tabular.download([tabular.Sheet(name, table[0], table[1:])], fmt, name)
 
@@ -358,49 +312,11 @@ class ProcurementReportController(Controller):
         }
         return Response(content=body)
 
-    @get("/allowances", operation_id="allowanceReport", summary="补贴发放季度报表")
-    async def allowances(
-        self,
-        session: DbSession,
-        principal: CurrentUser,
-        year: Annotated[int, QueryParameter(ge=2000, le=2100)],
-        quarter: Annotated[int, QueryParameter(ge=1, le=4)],
-        format: Annotated[str, QueryParameter(pattern="^(json|csv|xlsx)$")] = "json",
-    ) -> Response[Any]:
-        if format != "json":
-            table = await reports.allowance_table(session, principal, year, quarter)
-            return _download(table, format, f"allowances-{year}-Q{quarter}")
-        monthly, totals = await allowances.quarter_report(session, principal, year, quarter)
-
-        def row(r: allowances.QuarterRow) -> dict[str, Any]:
-            return {
-                "kind": r.kind,
-                "label": allowances.KINDS.get(r.kind, r.kind),
-                "month": r.month,
-                "payments": r.count,
-                "persons": r.persons,
-                "total_fen": r.total_fen,
-                "total_yuan": reports.yuan_text(r.total_fen),
-            }
-
-        return Response(
-            content={
-                "year": year,
-                "quarter": quarter,
-                "months": allowances.quarter_months(year, quarter),
-                "by_month": [row(r) for r in monthly],
-                "totals": [row(r) for r in totals],
-                "payments": sum(r.count for r in totals),
-                "total_fen": sum(r.total_fen for r in totals),
-                "total_yuan": reports.yuan_text(sum(r.total_fen for r in totals)),
-            }
-        )
-
 
 ROUTES = [
     BudgetController,
     ProcurementController,
     ContractController,
-    AllowanceController,
     ProcurementReportController,
+    *ALLOWANCE_ROUTES,
 ]

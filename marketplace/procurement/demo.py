@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.demo import futian_data
-from marketplace.errors import DomainError
-from marketplace.procurement import allowances, contracts, service
+from marketplace.procurement import allowance_demo, contracts, service
 from marketplace.procurement.schemas import (
     AcceptIn,
     ApprovalIn,
@@ -265,19 +264,4 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         psych_contract.id,
         PaymentIn(milestone_id=first.id, amount_fen=first.amount_fen // 2, paid_on=p_starts + dt.timedelta(days=70)),
     )
-    await _allowances(session, officer, budget.fiscal_year, budget.id)
-
-
-async def _allowances(session: AsyncSession, officer: Principal, year: int, budget_id: int) -> None:
-    """Pay the year's months up to the current one, stopping where a line runs out (the 409 a clerk would see)."""
-    last = clock.month_key()
-    for month in range(1, 13):
-        key = f"{year:04d}-{month:02d}"
-        if key > last:
-            break
-        try:
-            async with session.begin_nested():
-                await allowances.run_month(session, officer, key, budget_id=budget_id)
-        except DomainError as exc:
-            log.info("procurement demo: allowances for %s not paid: %s", key, exc.detail)
-            break
+    await allowance_demo.load(session, ctx, officer, budget.fiscal_year, budget.id)

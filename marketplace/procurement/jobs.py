@@ -1,4 +1,5 @@
-"""Periodic jobs: the monthly allowance run (scheduled early each month; safe to run any number of times)."""
+"""Periodic jobs: the monthly allowance run (scheduled early each month; safe to run any number of times). It
+prepares the month's list; the district signs it off and the clerk pays it (marketplace.procurement.allowances)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from marketplace import clock
 from marketplace.db import Database
 from marketplace.errors import DomainError
 from marketplace.procurement import allowances
+from marketplace.settings import get_settings
 from marketplace.tasks import job
 
 log = logging.getLogger("marketplace.procurement")
@@ -20,7 +22,7 @@ async def monthly_allowances(db: Database) -> dict[str, Any]:
     month = clock.month_key()
     try:
         async with db.session() as session:
-            result = await allowances.run_month(session, None, month)
+            result = await allowances.run_month(session, None, month, region=get_settings().allowances.region)
     except DomainError as exc:
         # No budget for the year, or a line without room: nothing was paid; the district sees it in the log.
         log.warning("monthly allowances for %s not paid: %s", month, exc.detail)

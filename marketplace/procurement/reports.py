@@ -1,4 +1,4 @@
-"""Budget execution and allowance reports, with CSV and XLSX downloads. Money stays integer fen; yuan columns
+"""Budget execution reports, with CSV and XLSX downloads. Money stays integer fen; yuan columns
 are exact decimal strings."""
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
 from marketplace.procurement import budget as ledger_side
-from marketplace.procurement.allowances import KINDS, quarter_report
 from marketplace.procurement.budget import rate_text as rate_text
 from marketplace.procurement.budget import yuan_text as yuan_text
 from marketplace.procurement.models import Budget
 from marketplace.procurement.service import read_budget
-from marketplace.tabular import basis_points, money, month
+from marketplace.tabular import basis_points, money
 
 
 @dataclass(frozen=True)
@@ -70,27 +69,6 @@ def execution_table(report: Execution) -> list[list[Any]]:
                 money(f.paid_fen),
                 money(f.available_fen),
                 basis_points(f.execution_bp),
-            ]
-        )
-    return table
-
-
-async def allowance_table(session: AsyncSession, principal: Principal, year: int, quarter: int) -> list[list[Any]]:
-    """The quarter's allowances: months as dates (``yyyy-mm``), counts as integers, money as exact yuan (XLSX)."""
-    monthly, totals = await quarter_report(session, principal, year, quarter)
-    table: list[list[Any]] = [["补贴类别", "月份", "发放人次", "发放人数", "金额(元)"]]
-    for r in monthly:
-        table.append(
-            [KINDS.get(r.kind, r.kind), month(r.month) if r.month else "", r.count, r.persons, money(r.total_fen)]
-        )
-    for r in totals:
-        table.append(
-            [
-                KINDS.get(r.kind, r.kind),
-                f"{year}年第{quarter}季度合计",
-                r.count,
-                r.persons,
-                money(r.total_fen),
             ]
         )
     return table

@@ -11,6 +11,7 @@ from marketplace.errors import Conflict
 from marketplace.ids import MAX_ID, PathId
 from marketplace.reports import exports, jobs
 from marketplace.reports import service as reports
+from marketplace.reports.duplicate_aid_api import DuplicateAidController
 from marketplace.reports.models import ExportJob
 from marketplace.reports.schemas import ExportIn, ExportOut
 
@@ -145,4 +146,4 @@ class ReportController(Controller):
         )
 
 
-ROUTES = [ReportController]
+ROUTES = [ReportController, DuplicateAidController]

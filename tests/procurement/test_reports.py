@@ -135,6 +135,10 @@ async def test_allowance_report_xlsx_has_typed_cells(client, auth: Auth, world) 
     r = await client.post("/api/v1/allowances/runs", json={"month": f"{year}-01"}, headers=officer)
     assert r.status_code == 201, r.text
     assert r.json()["paid_count"] > 0
+    # The report counts paid runs: the district signs the run off, the clerk pays it.
+    run = f"/api/v1/allowances/runs/{r.json()['id']}"
+    assert (await client.post(f"{run}/sign-off", json={}, headers=await auth("admin"))).status_code == 201
+    assert (await client.post(f"{run}/pay", headers=officer)).status_code == 200
     url = f"/api/v1/reports/allowances?year={year}&quarter=1"
     rows = list(
         csv.reader(io.StringIO((await client.get(url + "&format=csv", headers=officer)).content.decode("utf-8-sig")))

@@ -1,0 +1,93 @@
+"""Allowance tables: rates (standards), monthly runs, the payments they made and each run's sign-off.
+
+Money rows are immutable: a payment's amount is never updated; a correction is a new row. A run moves
+prepared → signed_off (the district signs the list of payees and amounts; the bank file's digest is kept) → paid
+(once: the ledger's payment is posted then).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
+
+
+class AllowanceStandard(IdMixin, Base):
+    """A monthly amount per person in force from a date, for a category and region (empty: any).
+
+    Futian from 2023-01-01: 2,454 yuan for orphans and de-facto unsupported children; Dongguan 2022: 1,949 yuan.
+    """
+
+    __tablename__ = "allowance_standards"
+    __table_args__ = (
+        UniqueConstraint("kind", "category", "region", "effective_from"),
+        CheckConstraint("amount_fen >= 0", name="amount_nonneg"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(40))  # living_allowance | director_subsidy
+    category: Mapped[str] = mapped_column(String(40), default="")  # a child category, or "" for every category
+    region: Mapped[str] = mapped_column(String(40), default="")  # e.g. futian, dongguan; "" for every region
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(String(300), default="")
+
+
+class AllowanceRun(IdMixin, Base):
+    __tablename__ = "allowance_runs"
+
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id"), index=True)
+    paid_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="prepared", index=True)  # prepared | signed_off | paid
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    paid_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AllowanceSignOff(IdMixin, Base):
+    """The district's signature on a run's list of payees and amounts: who, when, and the digests of what they
+    signed (the list and the bank file), so the file sent to the bank is provably the one signed."""
+
+    __tablename__ = "allowance_signoffs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("allowance_runs.id"), unique=True)
+    signed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    payments: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    list_sha256: Mapped[str] = mapped_column(String(64))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_encoding: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class AllowancePayment(IdMixin, Base):
+    """One person's allowance for one month: the unique key is what makes a run safe to repeat."""
+
+    __tablename__ = "allowance_payments"
+    __table_args__ = (
+        UniqueConstraint("kind", "person_key", "month"),
+        CheckConstraint("amount_fen > 0", name="amount_pos"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("allowance_runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    person_key: Mapped[str] = mapped_column(String(40))  # "child:12" | "user:7"
+    person_name: Mapped[str] = mapped_column(String(80), default="")
+    community_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    line_id: Mapped[int] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    # The category and rate the amount was paid at (the decision's category; "" for the director subsidy).
+    category: Mapped[str] = mapped_column(String(40), default="")
+    standard_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_standards.id"))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_decisions.id"))
+    # Whom it is paid to: guardian | institution (with the payee row naming the encrypted account) | director.
+    payee_kind: Mapped[str] = mapped_column(String(20), default="")
+    payee_name: Mapped[str] = mapped_column(String(120), default="")
+    payee_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_payees.id"))

@@ -1,0 +1,106 @@
+"""Allowance request and response bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+
+from marketplace.ids import BodyId as PositiveId
+from marketplace.procurement.schemas import Fen, Month, Reason
+
+
+class AllowanceRunIn(msgspec.Struct, forbid_unknown_fields=True):
+    month: Month
+    budget_id: PositiveId | None = None
+
+
+class RateCount(msgspec.Struct):
+    amount_fen: int
+    count: int
+
+
+class KindTotal(msgspec.Struct):
+    kind: str
+    label: str
+    count: int
+    total_fen: int
+    standard_fen: int
+    rates: list[RateCount]
+
+
+class AllowanceRunOut(msgspec.Struct):
+    id: int | None
+    month: str
+    budget_id: int
+    paid: list[KindTotal]
+    already_paid: int
+    paid_count: int
+    total_fen: int
+    # Eligible children left out because no payee (bank account) is recorded: re-run the month once it is.
+    missing_payee: int
+    status: str
+
+
+class StandardIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    effective_from: dt.date
+    amount_fen: Fen
+    note: Reason = ""
+    # A child category the rate is for ("" = every category) and a region ("" = every region), e.g. dongguan.
+    category: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    region: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[a-z0-9_]*$")] = ""
+
+
+class StandardOut(msgspec.Struct):
+    id: int
+    kind: str
+    category: str
+    region: str
+    effective_from: dt.date
+    amount_fen: int
+    note: str
+
+
+class SignOffIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Reason = ""
+
+
+class SignOffOut(msgspec.Struct):
+    run_id: int
+    signed_by: int
+    signed_at: dt.datetime
+    payments: int
+    total_fen: int
+    list_sha256: str
+    file_sha256: str
+    file_encoding: str
+    note: str
+
+
+class RunPaymentOut(msgspec.Struct):
+    id: int
+    kind: str
+    person_key: str
+    person_name: str
+    community_id: int | None
+    category: str
+    amount_fen: int
+    payee_kind: str
+    payee_name: str
+    payee_id: int | None
+
+
+class RunDetailOut(msgspec.Struct):
+    id: int
+    month: str
+    budget_id: int
+    status: str
+    status_label: str
+    paid_count: int
+    total_fen: int
+    created_at: dt.datetime
+    paid_at: dt.datetime | None
+    sign_off: SignOffOut | None
+    payments: list[RunPaymentOut]
