@@ -29,6 +29,7 @@ from marketplace.procurement.allowance_schemas import (
     StandardOut,
 )
 from marketplace.procurement.budget import yuan_text
+from marketplace.procurement.schemas import ReasonIn
 
 
 def _run_out(result: allowances.RunResult) -> AllowanceRunOut:
@@ -83,6 +84,8 @@ async def _detail(session: AsyncSession, principal: Principal, run_id: int) -> R
         total_fen=run.total_fen,
         created_at=run.created_at,
         paid_at=run.paid_at,
+        withdrawn_at=run.withdrawn_at,
+        withdraw_reason=run.withdraw_reason,
         sign_off=_sign_off_out(signature) if signature else None,
         payments=[msgspec.convert(p, RunPaymentOut, from_attributes=True) for p in payments],
     )
@@ -144,6 +147,18 @@ class AllowanceController(Controller):
     )
     async def pay(self, run_id: PathId, session: DbSession, principal: CurrentUser) -> RunDetailOut:
         await allowances.pay_run(session, principal, run_id)
+        return await _detail(session, principal, run_id)
+
+    @post(
+        "/runs/{run_id:int}/withdraw",
+        operation_id="withdrawAllowanceRun",
+        summary="撤销未发放的名册（释放预算，名册与签批留档）",
+        status_code=200,
+    )
+    async def withdraw(
+        self, run_id: PathId, data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
+    ) -> RunDetailOut:
+        await allowances.withdraw_run(session, principal, run_id, data.reason)
         return await _detail(session, principal, run_id)
 
     @get("/standards", operation_id="listAllowanceStandards", summary="补贴标准（按生效日期）")

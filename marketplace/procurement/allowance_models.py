@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
@@ -42,9 +42,15 @@ class AllowanceRun(IdMixin, Base):
     budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id"), index=True)
     paid_count: Mapped[int] = mapped_column(Integer, default=0)
     total_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(20), default="prepared", index=True)  # prepared | signed_off | paid
+    status: Mapped[str] = mapped_column(
+        String(20), default="prepared", index=True
+    )  # prepared | signed_off | paid | withdrawn
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     paid_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A run withdrawn before it is paid (a mistake found at sign-off): its budget is released, its list stays.
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdraw_reason: Mapped[str] = mapped_column(String(300), default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -67,11 +73,13 @@ class AllowanceSignOff(IdMixin, Base):
 
 
 class AllowancePayment(IdMixin, Base):
-    """One person's allowance for one month: the unique key is what makes a run safe to repeat."""
+    """One person's allowance for one month: the unique key is what makes a run safe to repeat. ``live`` is true,
+    or NULL once its run is withdrawn: NULLs never collide in a unique key, so a withdrawn list stays on record while
+    the month is prepared again, and two live payments of one kind to one person in one month stay impossible."""
 
     __tablename__ = "allowance_payments"
     __table_args__ = (
-        UniqueConstraint("kind", "person_key", "month"),
+        UniqueConstraint("kind", "person_key", "month", "live"),
         CheckConstraint("amount_fen > 0", name="amount_pos"),
     )
 
@@ -91,3 +99,4 @@ class AllowancePayment(IdMixin, Base):
     payee_kind: Mapped[str] = mapped_column(String(20), default="")
     payee_name: Mapped[str] = mapped_column(String(120), default="")
     payee_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_payees.id"))
+    live: Mapped[bool | None] = mapped_column(Boolean, default=True)

@@ -102,5 +102,7 @@ class RunDetailOut(msgspec.Struct):
     total_fen: int
     created_at: dt.datetime
     paid_at: dt.datetime | None
+    withdrawn_at: dt.datetime | None
+    withdraw_reason: str
     sign_off: SignOffOut | None
     payments: list[RunPaymentOut]

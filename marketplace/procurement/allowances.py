@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import clock, outbox
+from marketplace import clock
 from marketplace.audit import service as audit
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
@@ -60,7 +60,12 @@ LINE_CODES: Final[dict[str, tuple[str, ...]]] = {
     "living_allowance": ("living_allowance",),
     "director_subsidy": ("director_subsidy", "director_post_subsidy"),
 }
-RUN_STATUSES: Final[dict[str, str]] = {"prepared": "待签批", "signed_off": "已签批待发放", "paid": "已发放"}
+RUN_STATUSES: Final[dict[str, str]] = {
+    "prepared": "待签批",
+    "signed_off": "已签批待发放",
+    "paid": "已发放",
+    "withdrawn": "已撤销",
+}
 PAYEE_KINDS: Final[dict[str, str]] = {"guardian": "监护人", "institution": "机构", "director": "儿童主任本人"}
 # Who signs a run off (the district) and who may fetch its bank file (the district and the procurement clerk).
 SIGNERS: Final = frozenset({"district_admin"})
@@ -327,7 +332,9 @@ async def run_month(
             (
                 await session.scalars(
                     select(AllowancePayment.person_key).where(
-                        AllowancePayment.kind == kind, AllowancePayment.month == month
+                        AllowancePayment.kind == kind,
+                        AllowancePayment.month == month,
+                        AllowancePayment.live.is_(True),
                     )
                 )
             ).all()
@@ -524,6 +531,8 @@ async def bank_file(
     if principal.role not in BANK_FILE_READERS:
         raise Forbidden("无权下载补贴代发文件 (role may not fetch the bank file)")
     run = await _run(session, run_id)
+    if run.status == "withdrawn":
+        raise Conflict("该批次已撤销，不能生成代发文件 (the run was withdrawn)", current_status=run.status)
     signature = await signed_off(session, run.id)
     if signature is None:
         raise Conflict("补贴发放名册尚未经区民政局签批，不能生成代发文件 (the run is not signed off)")
@@ -544,6 +553,8 @@ async def pay_run(session: AsyncSession, principal: Principal, run_id: int) -> A
     run = await _run(session, run_id, lock=True)
     if run.status == "paid":
         raise Conflict("该批次已发放，不能重复发放 (the run was paid already)", current_status=run.status)
+    if run.status == "withdrawn":
+        raise Conflict("该批次已撤销，不能发放 (the run was withdrawn)", current_status=run.status)
     if run.status != "signed_off":
         raise Conflict(
             "补贴发放名册尚未经区民政局签批，不能发放 (the run must be signed off first)", current_status=run.status
@@ -568,7 +579,39 @@ async def pay_run(session: AsyncSession, principal: Principal, run_id: int) -> A
     run.status = "paid"
     run.paid_at = clock.now()
     run.paid_by = principal.account_id
-    outbox.emit(session, "allowances.paid", {"run_id": run.id, "month": run.month})
+    return run
+
+
+async def withdraw_run(session: AsyncSession, principal: Principal, run_id: int, reason: str) -> AllowanceRun:
+    """Withdraw a run not yet paid (a wrong list found at sign-off, a bank that refused the file): the budget it
+    committed is released and the month can be prepared again; the list and its signature stay on record."""
+    require_write(principal)
+    run = await _run(session, run_id, lock=True)
+    if run.status not in ("prepared", "signed_off"):
+        raise Conflict(
+            f"该批次{RUN_STATUSES.get(run.status, run.status)}，不能撤销 (only a run not yet paid can be withdrawn)",
+            current_status=run.status,
+        )
+    by_line: dict[int, int] = {}
+    for p in await run_payments(session, run.id):
+        by_line[p.line_id] = by_line.get(p.line_id, 0) + p.amount_fen
+    locked = await ledger_side.lock_lines(session, sorted(by_line))
+    for line_id, amount in sorted(by_line.items()):
+        await ledger_side.commit(
+            session,
+            locked[line_id],
+            -amount,
+            kind="allowance",
+            memo=f"{run.month} {locked[line_id].name} 发放名册撤销：{reason}",
+            user_id=principal.account_id,
+            allowance_run_id=run.id,
+        )
+    # The list stays on record; nobody on it counts as paid for the month any more.
+    await session.execute(update(AllowancePayment).where(AllowancePayment.run_id == run.id).values(live=None))
+    run.status = "withdrawn"
+    run.withdrawn_at = clock.now()
+    run.withdrawn_by = principal.account_id
+    run.withdraw_reason = reason[:300]
     return run
 
 

@@ -78,7 +78,11 @@ async def check_month(session: AsyncSession, principal: Principal, month: str) -
             await session.execute(
                 select(AllowancePayment.person_key, AllowancePayment.amount_fen)
                 .join(AllowanceRun, AllowanceRun.id == AllowancePayment.run_id)
-                .where(AllowancePayment.kind == "living_allowance", AllowancePayment.month == month)
+                .where(
+                    AllowancePayment.kind == "living_allowance",
+                    AllowancePayment.month == month,
+                    AllowanceRun.status != "withdrawn",
+                )
             )
         ).all()
         if key.startswith("child:")

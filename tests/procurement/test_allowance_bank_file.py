@@ -170,3 +170,46 @@ async def test_key_rotation_moves_the_payee_accounts(db, world, settings) -> Non
         token = await session.scalar(select(AllowancePayee.account_enc))
     assert token is not None and key_id_of(token) == "k9"
     assert cipher.decrypt(token, "allowance_payees.account") == account_of(child)
+
+
+async def test_a_run_withdrawn_before_payment_releases_its_budget(client, auth: Auth, db, world, settings) -> None:
+    officer, admin = await auth("procurement"), await auth("admin")
+    budget = await make_budget(client, officer, year=YEAR)
+    ids = await add_children(db, world, [("甲", ["orphan"], "active", KID)])
+    await grant(db, settings, ids, payee_name="王秀英")
+    run = (await client.post("/api/v1/allowances/runs", json={"month": f"{YEAR}-01"}, headers=officer)).json()
+    url = f"/api/v1/allowances/runs/{run['id']}"
+
+    async def living() -> dict[str, int]:
+        view = (await client.get(f"/api/v1/budgets/{budget['id']}", headers=officer)).json()
+        line: dict[str, int] = next(x for x in view["lines"] if x["code"] == "living_allowance")
+        return line
+
+    assert (await living())["committed_fen"] == 245_400
+    assert (await client.post(f"{url}/sign-off", json={}, headers=admin)).status_code == 201
+    # A reason is required; the director may not; then the signed list is withdrawn and its budget released.
+    assert_problem(await client.post(f"{url}/withdraw", json={"reason": ""}, headers=officer), 400)
+    assert_problem(
+        await client.post(f"{url}/withdraw", json={"reason": "开户行退回"}, headers=await auth("director")), 403
+    )
+    r = await client.post(f"{url}/withdraw", json={"reason": "开户行退回：账号有误"}, headers=officer)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["status_label"], r.json()["withdraw_reason"]) == (
+        "withdrawn",
+        "已撤销",
+        "开户行退回：账号有误",
+    )
+    assert (await living())["committed_fen"] == 0
+    # Nothing more happens to a withdrawn run: no file, no payment, no second withdrawal.
+    for method, path, body in (
+        ("get", "bank-file", None),
+        ("post", "pay", None),
+        ("post", "withdraw", {"reason": "再次"}),
+    ):
+        answer = await getattr(client, method)(f"{url}/{path}", headers=officer, **({"json": body} if body else {}))
+        problem = assert_problem(answer, 409)
+        assert "已撤销" in problem["detail"]
+    # The month can be prepared again: the child is on the new list, and the budget is committed once.
+    again = (await client.post("/api/v1/allowances/runs", json={"month": f"{YEAR}-01"}, headers=officer)).json()
+    assert again["id"] != run["id"] and again["already_paid"] == 0
+    assert (await living())["committed_fen"] == 245_400

@@ -96,6 +96,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('payee_kind', sa.String(length=20), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('payee_name', sa.String(length=120), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('payee_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('live', sa.Boolean(), nullable=True, server_default=sa.true()))
+        batch_op.drop_constraint(batch_op.f('uq_allowance_payments_kind_person_key_month'), type_='unique')
+        batch_op.create_unique_constraint(
+            batch_op.f('uq_allowance_payments_kind_person_key_month_live'), ['kind', 'person_key', 'month', 'live']
+        )
         batch_op.create_foreign_key(batch_op.f('fk_allowance_payments_standard_id_allowance_standards'), 'allowance_standards', ['standard_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_allowance_payments_decision_id_allowance_decisions'), 'allowance_decisions', ['decision_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_allowance_payments_payee_id_allowance_payees'), 'allowance_payees', ['payee_id'], ['id'])
@@ -104,11 +109,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('status', sa.String(length=20), nullable=False, server_default='paid'))
         batch_op.add_column(sa.Column('paid_at', marketplace.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('paid_by', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('withdrawn_at', marketplace.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('withdrawn_by', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('withdraw_reason', sa.String(length=300), nullable=False, server_default=''))
+        batch_op.create_foreign_key(batch_op.f('fk_allowance_runs_withdrawn_by_users'), 'users', ['withdrawn_by'], ['id'])
         batch_op.create_index(batch_op.f('ix_allowance_runs_status'), ['status'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_allowance_runs_paid_by_users'), 'users', ['paid_by'], ['id'])
     # 'paid' only for the runs already there; a new run starts prepared (the model's default).
     with op.batch_alter_table('allowance_runs', schema=None) as batch_op:
         batch_op.alter_column('status', existing_type=sa.String(length=20), existing_nullable=False, server_default=None)
+        batch_op.alter_column('withdraw_reason', existing_type=sa.String(length=300), existing_nullable=False, server_default=None)
 
     with op.batch_alter_table('allowance_standards', schema=None) as batch_op:
         batch_op.add_column(sa.Column('category', sa.String(length=40), nullable=False, server_default=''))
@@ -151,6 +161,10 @@ def downgrade() -> None:
         batch_op.drop_column('category')
 
     with op.batch_alter_table('allowance_runs', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_allowance_runs_withdrawn_by_users'), type_='foreignkey')
+        batch_op.drop_column('withdraw_reason')
+        batch_op.drop_column('withdrawn_by')
+        batch_op.drop_column('withdrawn_at')
         batch_op.drop_constraint(batch_op.f('fk_allowance_runs_paid_by_users'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_allowance_runs_status'))
         batch_op.drop_column('paid_by')
@@ -158,6 +172,11 @@ def downgrade() -> None:
         batch_op.drop_column('status')
 
     with op.batch_alter_table('allowance_payments', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_allowance_payments_kind_person_key_month_live'), type_='unique')
+        batch_op.create_unique_constraint(
+            batch_op.f('uq_allowance_payments_kind_person_key_month'), ['kind', 'person_key', 'month']
+        )
+        batch_op.drop_column('live')
         batch_op.drop_constraint(batch_op.f('fk_allowance_payments_payee_id_allowance_payees'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_allowance_payments_decision_id_allowance_decisions'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_allowance_payments_standard_id_allowance_standards'), type_='foreignkey')
