@@ -255,8 +255,14 @@ async def test_bids_are_scored_and_award_needs_approval_for_non_open(client, aut
         422,
     )
     assert body["findings"][0]["code"] == "publicity_period"
+    # Two suppliers suffice under 竞争性磋商 for a purchase of services (财库〔2015〕124号): the award says so.
+    exception = next(f for f in award["findings"] if f["code"] == "supplier_exception")
+    assert exception["severity"] == "warn" and "财库〔2015〕124号" in exception["message"]
+    assert award["minimum_suppliers"] == 2
+    # The approval's hold became the winning price's commitment at the award; the refused signing changed nothing.
     budget = (await client.get("/api/v1/budgets", headers=officer)).json()["items"][0]
-    assert next(x for x in budget["lines"] if x["id"] == line)["committed_fen"] == 0
+    view = next(x for x in budget["lines"] if x["id"] == line)
+    assert view["committed_fen"] == 20_000_000 and view["held_fen"] == 0 and award["committed_fen"] == 20_000_000
 
 
 async def test_contract_commits_budget_and_409_when_line_lacks_room(client, auth: Auth, world) -> None:
