@@ -99,7 +99,9 @@ class ProcurementFacts:
 def check_procurement(facts: ProcurementFacts, rules: ProcurementRules) -> list[Finding]:
     found: list[Finding] = []
     open_method = facts.method == "open_tender"
-    if facts.estimated_fen >= rules.open_tender_threshold_fen and not open_method:
+    # The sole-supplier case may stay single source above the threshold, after its public notice (74号令第三十八条).
+    sole_supplier = facts.method == "single_source" and facts.single_source_ground == "art31_1_sole_supplier"
+    if facts.estimated_fen >= rules.open_tender_threshold_fen and not open_method and not sole_supplier:
         found.append(
             Finding(
                 "open_tender_required",
