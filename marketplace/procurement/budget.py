@@ -6,7 +6,13 @@ write transaction is ``BEGIN IMMEDIATE``, which serialises the same way.
 
 Each money row is also posted to the general ledger (``marketplace.funds.ledger``) as a balanced entry on three
 accounts per line, so the budget-execution report can be proved against it: ``budget:line:<id>:available`` (debit: what may still be committed), ``...:committed`` (committed, not yet
-paid) and ``...:paid``. Appropriation = available + committed + paid on the ledger.
+paid), ``...:paid`` and ``...:held`` (room held for approved procurements until their award, cancellation or
+failure). Appropriation = available + held + committed + paid on the ledger.
+
+A procurement holds its estimate when it is approved (an open tender, which needs no method approval, when it is
+opened); the award turns the hold into a commitment of the winning price (the rest is released), signing moves that
+commitment to the contract's amount, and cancellation or failure releases whatever the procurement still holds or
+has committed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock
 from marketplace.errors import Conflict, NotFound
 from marketplace.funds import ledger
-from marketplace.procurement.models import BudgetAdjustment, BudgetLine, Commitment, Payment
+from marketplace.procurement.models import BudgetAdjustment, BudgetHold, BudgetLine, Commitment, Payment
 from marketplace.procurement.rules import yuan
 
 
@@ -52,10 +58,12 @@ class LineFigures:
     appropriation_fen: int
     committed_fen: int
     paid_fen: int
+    held_fen: int = 0
 
     @property
     def available_fen(self) -> int:
-        return self.appropriation_fen - self.committed_fen
+        """What may still be held or committed: neither committed nor held for an approved procurement."""
+        return self.appropriation_fen - self.committed_fen - self.held_fen
 
     @property
     def unpaid_commitment_fen(self) -> int:
@@ -67,7 +75,9 @@ class LineFigures:
         return self.paid_fen * 10_000 // self.appropriation_fen if self.appropriation_fen > 0 else 0
 
 
-async def _sums(session: AsyncSession, model: type[Commitment] | type[Payment], ids: Sequence[int]) -> dict[int, int]:
+async def _sums(
+    session: AsyncSession, model: type[Commitment] | type[Payment] | type[BudgetHold], ids: Sequence[int]
+) -> dict[int, int]:
     rows = await session.execute(
         select(model.line_id, func.coalesce(func.sum(model.amount_fen), 0))
         .where(model.line_id.in_(ids))
@@ -82,6 +92,7 @@ async def figures(session: AsyncSession, lines: Sequence[BudgetLine]) -> dict[in
         return {}
     committed = await _sums(session, Commitment, ids)
     paid = await _sums(session, Payment, ids)
+    held = await _sums(session, BudgetHold, ids)
     moved_in = dict(
         (
             await session.execute(
@@ -105,6 +116,7 @@ async def figures(session: AsyncSession, lines: Sequence[BudgetLine]) -> dict[in
             appropriation_fen=line.original_fen + int(moved_in.get(line.id) or 0) - int(moved_out.get(line.id) or 0),
             committed_fen=committed.get(line.id, 0),
             paid_fen=paid.get(line.id, 0),
+            held_fen=held.get(line.id, 0),
         )
         for line in lines
     }
@@ -143,6 +155,7 @@ async def commit(
     user_id: int | None,
     contract_id: int | None = None,
     allowance_run_id: int | None = None,
+    procurement_id: int | None = None,
 ) -> Commitment:
     """Set budget aside on a locked line; a negative amount releases it (never below what is already paid)."""
     current = await line_figures(session, line)
@@ -167,6 +180,7 @@ async def commit(
         created_by=user_id,
         contract_id=contract_id,
         allowance_run_id=allowance_run_id,
+        procurement_id=procurement_id,
     )
     session.add(row)
     await session.flush()
@@ -223,9 +237,56 @@ async def pay(
     return row
 
 
+async def held_for(session: AsyncSession, procurement_id: int) -> int:
+    """What a procurement holds now (its holds less their releases)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(BudgetHold.amount_fen), 0)).where(BudgetHold.procurement_id == procurement_id)
+    )
+    return int(total or 0)
+
+
+async def committed_for(session: AsyncSession, procurement_id: int) -> int:
+    """What is committed on a procurement's account: its award, the signed contract's difference, releases."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Commitment.amount_fen), 0)).where(Commitment.procurement_id == procurement_id)
+    )
+    return int(total or 0)
+
+
+async def hold(
+    session: AsyncSession, line: BudgetLine, amount_fen: int, *, procurement_id: int, memo: str, user_id: int | None
+) -> BudgetHold:
+    """Hold room on a locked line for a procurement (409 without room); a negative amount releases its hold."""
+    if amount_fen > 0:
+        current = await line_figures(session, line)
+        if amount_fen > current.available_fen:
+            raise Conflict(
+                f"预算科目“{line.name}”可用额度不足：采购预算 {yuan(amount_fen)}，"
+                f"可用 {yuan(current.available_fen)}（已承诺 {yuan(current.committed_fen)}，"
+                f"其他采购占用 {yuan(current.held_fen)}）(budget line lacks room for the procurement)",
+                line_id=line.id,
+                available_fen=current.available_fen,
+                requested_fen=amount_fen,
+            )
+    elif -amount_fen > await held_for(session, procurement_id):
+        raise Conflict("释放额超过该采购项目占用的额度 (cannot release more than the procurement holds)")
+    row = BudgetHold(
+        line_id=line.id, procurement_id=procurement_id, amount_fen=amount_fen, memo=memo[:300], created_by=user_id
+    )
+    session.add(row)
+    await session.flush()
+    await post(
+        session,
+        f"procurement:hold:{row.id}",
+        memo,
+        [(account(line.id, "available"), -amount_fen), (account(line.id, "held"), amount_fen)],
+    )
+    return row
+
+
 @dataclass(frozen=True)
 class Movement:
-    kind: str  # appropriation | adjustment_in | adjustment_out | commitment | release | payment
+    kind: str  # appropriation | adjustment_in | adjustment_out | hold | hold_release | commitment | release | payment
     amount_fen: int
     memo: str
     on: dt.date
@@ -267,6 +328,19 @@ async def movements(session: AsyncSession, line: BudgetLine) -> list[Movement]:
                 c.created_at,
                 c.contract_id,
                 c.allowance_run_id,
+                "",
+            )
+        )
+    for h in await session.scalars(select(BudgetHold).where(BudgetHold.line_id == line.id)):
+        out.append(
+            Movement(
+                "hold" if h.amount_fen > 0 else "hold_release",
+                h.amount_fen,
+                h.memo,
+                clock.local_date(h.created_at),
+                h.created_at,
+                None,
+                None,
                 "",
             )
         )

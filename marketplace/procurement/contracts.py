@@ -159,7 +159,7 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
         )
     rules = get_rules()
     findings: list[Finding] = list(check_contract_term(data.starts_on, data.ends_on, data.term_reason, rules))
-    assert procurement.publicity_ends_on is not None
+    assert procurement.publicity_ends_on is not None and procurement.awarded_on is not None
     if signed_on <= procurement.publicity_ends_on:
         findings.append(
             Finding(
@@ -189,15 +189,21 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
     )
     session.add(contract)
     await session.flush()
-    await ledger_side.commit(
-        session,
-        line,
-        data.amount_fen,
-        kind="contract",
-        memo=f"合同 {contract.id} {contract.title}",
-        user_id=principal.user_id,
-        contract_id=contract.id,
-    )
+    # The award committed the winning price on the procurement's account: signing commits (or releases) only the
+    # difference to the contract's amount, so the line carries exactly the contract (a procurement awarded before
+    # awards committed anything commits its whole amount here).
+    difference = data.amount_fen - await ledger_side.committed_for(session, procurement.id)
+    if difference:
+        await ledger_side.commit(
+            session,
+            line,
+            difference,
+            kind="contract",
+            memo=f"合同 {contract.id} {contract.title}",
+            user_id=principal.user_id,
+            contract_id=contract.id,
+            procurement_id=procurement.id,
+        )
     session.add_all(
         [
             Milestone(

@@ -199,9 +199,25 @@ class ProcurementController(Controller):
     ) -> ProcurementOut:
         return await procurement_out(session, await service.award(session, principal, procurement_id, data))
 
-    @post("/{procurement_id:int}/cancel", operation_id="cancelProcurement", summary="终止采购", status_code=200)
+    @post(
+        "/{procurement_id:int}/cancel",
+        operation_id="cancelProcurement",
+        summary="终止采购（释放占用或承诺的预算额度）",
+        status_code=200,
+    )
     async def cancel(self, procurement_id: PathId, session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.cancel_procurement(session, principal, procurement_id))
+
+    @post(
+        "/{procurement_id:int}/fail",
+        operation_id="failProcurement",
+        summary="采购失败（废标、供应商不足等；释放占用的预算额度）",
+        status_code=200,
+    )
+    async def fail(
+        self, procurement_id: PathId, data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
+    ) -> ProcurementOut:
+        return await procurement_out(session, await service.fail_procurement(session, principal, procurement_id, data))
 
 
 class ContractController(Controller):

@@ -25,6 +25,7 @@ from marketplace.procurement.schemas import (
     MilestoneIn,
     PaymentIn,
     ProcurementIn,
+    ReasonIn,
     TargetIn,
 )
 from marketplace.resources.models import Organization, Service, ServiceCategory
@@ -94,7 +95,8 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
     orgs: list[int] = list(ctx.get("organizations", []))
     hotline_orgs = await _providers(session, orgs, ("hotline", "verification_visits"), 3)
     psych_orgs = await _providers(session, orgs, ("psych_counselling", "emotional_support"), 2)
-    if len(hotline_orgs) < 2 or len(psych_orgs) < 2 or not users.get("admin"):
+    # An open tender needs three bidders (政府采购法第三十六条), 竞争性磋商 for services two (财库〔2015〕124号).
+    if len(hotline_orgs) < 3 or len(psych_orgs) < 2 or not users.get("admin"):
         log.info("procurement demo: not enough approved organizations or users; budget only")
         return
     today = clock.today()
@@ -204,14 +206,22 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             justification="心理服务专业性强，需与供应商就服务方案多轮磋商，采用竞争性磋商方式",
         ),
     )
+    psych_award = award_day + dt.timedelta(days=30)
+    # Approved before it is awarded (an award may not be dated before its approval).
     await service.approve_procurement(
-        session, admin, psych.id, ApprovalIn(document_no="福民儿福〔2026〕12号", note="同意采用竞争性磋商")
+        session,
+        admin,
+        psych.id,
+        ApprovalIn(
+            document_no="福民儿福〔2026〕12号",
+            note="同意采用竞争性磋商",
+            approved_on=psych_award - dt.timedelta(days=14),
+        ),
     )
     for org_id, price, tech in zip(psych_orgs, (43_800_000, 41_200_000), (90, 78), strict=False):
         await service.add_bid(
             session, officer, psych.id, BidIn(organization_id=org_id, price_fen=price, technical_score=tech)
         )
-    psych_award = award_day + dt.timedelta(days=30)
     await service.award(session, officer, psych.id, AwardIn(awarded_on=psych_award))
     psych_winner = await service.awarded_bid(session, psych)
     assert psych_winner is not None
@@ -264,4 +274,27 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         psych_contract.id,
         PaymentIn(milestone_id=first.id, amount_fen=first.amount_fen // 2, paid_on=p_starts + dt.timedelta(days=70)),
     )
+    await _failed_training(session, officer, _line(budget.lines, "training"), hotline_orgs[:2])
     await allowance_demo.load(session, ctx, officer, budget.fiscal_year, budget.id)
+
+
+async def _failed_training(session: AsyncSession, officer: Principal, line_id: int, bidders: list[int]) -> None:
+    """An open tender with two bidders: it fails (废标, 政府采购法第三十六条) and gives its room back to the line."""
+    training = await service.create_procurement(
+        session,
+        officer,
+        ProcurementIn(
+            budget_line_id=line_id,
+            title="福田区儿童主任业务能力提升培训项目",
+            method="open_tender",
+            estimated_fen=1_800_000,
+            service_categories=["director_training"],
+        ),
+    )
+    for org_id, price in zip(bidders, (1_750_000, 1_690_000), strict=False):
+        await service.add_bid(
+            session, officer, training.id, BidIn(organization_id=org_id, price_fen=price, technical_score=80)
+        )
+    await service.fail_procurement(
+        session, officer, training.id, ReasonIn(reason="投标截止时投标人不足3家，依法废标，拟重新组织采购")
+    )

@@ -12,6 +12,7 @@ from marketplace.procurement import ocds_releases
 
 @outbox.handler("procurement.created")
 @outbox.handler("procurement.awarded")
+@outbox.handler("procurement.ended")
 async def procurement_changed(session: AsyncSession, payload: dict[str, Any]) -> None:
     await ocds_releases.freeze(session, int(payload["procurement_id"]))
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace import clock
 from marketplace.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 
@@ -70,9 +71,26 @@ class Commitment(IdMixin, Base):
     __table_args__ = (CheckConstraint("amount_fen <> 0", name="amount_nonzero"),)
 
     line_id: Mapped[int] = mapped_column(ForeignKey("budget_lines.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # contract | amendment | allowance
+    kind: Mapped[str] = mapped_column(String(20))  # award | contract | amendment | procurement | allowance
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), index=True)
+    # Set when the row belongs to a procurement: its award (before a contract exists) and the contract's difference.
+    procurement_id: Mapped[int | None] = mapped_column(ForeignKey("procurements.id"), index=True)
     allowance_run_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_runs.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    memo: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BudgetHold(IdMixin, Base):
+    """Room on a line held for a procurement (positive) from its approval until award, cancellation or failure,
+    and its release (negative). A hold is not a commitment: nothing can be paid against it."""
+
+    __tablename__ = "budget_holds"
+    __table_args__ = (CheckConstraint("amount_fen <> 0", name="amount_nonzero"),)
+
+    line_id: Mapped[int] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    procurement_id: Mapped[int] = mapped_column(ForeignKey("procurements.id"), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     memo: Mapped[str] = mapped_column(String(300), default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -116,9 +134,19 @@ class Procurement(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="bidding", index=True)
     # Warning findings of the rules engine, kept with the procurement so they can be shown later.
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # A procurement opened again after this one failed (重新招标 or 变更采购方式) names the failed one.
+    replaces_procurement_id: Mapped[int | None] = mapped_column(Integer)
+    # Single source under 政府采购法第三十一条第一项 at or above the open-tender threshold: the day its public
+    # notice (单一来源采购公示) was published; the approval comes after the notice period.
+    notice_published_on: Mapped[dt.date | None] = mapped_column(Date)
     awarded_bid_id: Mapped[int | None] = mapped_column(Integer)
     awarded_on: Mapped[dt.date | None] = mapped_column(Date)
+    # The day the award result was announced (中标/成交结果公告); the publicity period runs from it.
+    announced_on: Mapped[dt.date | None] = mapped_column(Date)
     publicity_ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Cancelled or failed: when and why.
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    end_reason: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
@@ -130,6 +158,8 @@ class ProcurementApproval(IdMixin, Base):
     procurement_id: Mapped[int] = mapped_column(ForeignKey("procurements.id"), index=True)
     document_no: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(String(500), default="")
+    # The approval's business date: an award may not be dated before it.
+    approved_on: Mapped[dt.date] = mapped_column(Date, default=clock.today)
     approved_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -1,7 +1,8 @@
 """A procurement as Open Contracting Data Standard (OCDS 1.1.5) releases, a release package and a record package.
 
 Every change makes its own release: the tender, the award, each contract's signing, each accepted milestone, each
-payment and each amendment. A release has a stable id derived from the row it reports (``{ocid}-payment-7``) and
+payment and each amendment, and the end of a procurement cancelled or failed (``tenderCancellation``, the tender's
+status ``cancelled`` or ``unsuccessful``). A release has a stable id derived from the row it reports (``{ocid}-payment-7``) and
 its own date, and carries the state of the process as it stood after that change (a cumulative snapshot), so a
 record compiles the same from the releases in any order. Dates are the business dates of the changes (a district
 date is the start of that day in China Standard Time) and strictly increase along the process: a change that falls
@@ -49,6 +50,9 @@ LICENSE: Final = "https://creativecommons.org/licenses/by/4.0/"
 POLICY: Final = "https://www.szft.gov.cn/"
 CHINA: Final = dt.timezone(dt.timedelta(hours=8))
 ENCODER = msgspec.json.Encoder(decimal_format="number")
+# A procurement that ended without a contract: cancelled by the buyer (终止) or failed (废标, too few suppliers).
+ENDED: Final[dict[str, str]] = {"cancelled": "cancelled", "failed": "unsuccessful"}
+ENDED_LABELS: Final[dict[str, str]] = {"cancelled": "采购终止", "failed": "采购失败（废标）"}
 _STEP: Final = dt.timedelta(seconds=1)
 
 
@@ -104,7 +108,7 @@ def buyer_party() -> dict[str, Any]:
 class Change:
     """One change of the process, which makes one release."""
 
-    kind: str  # tender | award | contract | milestone | payment | amendment
+    kind: str  # tender | award | contract | milestone | payment | amendment | cancellation
     key: int
     when: dt.datetime
     tags: tuple[str, ...]
@@ -178,6 +182,10 @@ def changes_of(process: Process) -> list[Change]:
                 (a.created_at, 2, Change("amendment", a.id, a.created_at, ("contractAmendment",), contract.id))
             )
         steps.extend(change for _, _, change in sorted(later, key=lambda x: (x[0], x[1], x[2].key)))
+    if p.status in ENDED:
+        # 终止 or 采购失败: the tender's last release (tenderCancellation), after everything before it.
+        ended = day_start(p.ended_on) if p.ended_on else p.updated_at
+        steps.append(Change("cancellation", p.id, ended, ("tenderCancellation",)))
     opened = min([p.created_at] + [c.when - _STEP for c in steps])
     ordered = [Change("tender", p.id, opened, ("tender",)), *steps]
     dated: list[Change] = []
@@ -219,7 +227,8 @@ def _release(process: Process, done: Sequence[Change], last: bool) -> dict[str, 
         rationale = f"{SINGLE_SOURCE_GROUNDS[p.single_source_ground]}。{rationale}".strip("。")
     if process.approvals:
         rationale = f"{rationale}（审批文号：{'、'.join(process.approvals)}）".strip()
-    tender_status = "cancelled" if p.status == "cancelled" and last else ("complete" if awarded else "active")
+    ended = ("cancellation", p.id) in seen
+    tender_status = ENDED[p.status] if ended else ("complete" if awarded else "active")
     tender: dict[str, Any] = {
         "id": f"{ocid}-tender",
         "title": p.title,
@@ -248,6 +257,9 @@ def _release(process: Process, done: Sequence[Change], last: bool) -> dict[str, 
         tender["tenderers"] = [{"id": party_id(org), "name": org.name} for _, org in process.bids]
     if rationale:
         tender["procurementMethodRationale"] = rationale
+    if ended:
+        why = f"：{p.end_reason}" if p.end_reason else ""
+        tender["description"] = f"{ENDED_LABELS[p.status]}{why}"
     release: dict[str, Any] = {
         "ocid": ocid,
         "initiationType": "tender",
@@ -270,7 +282,7 @@ def _release(process: Process, done: Sequence[Change], last: bool) -> dict[str, 
         award: dict[str, Any] = {
             "id": award_id,
             "title": p.title,
-            "status": "active",
+            "status": "cancelled" if ended else "active",
             "suppliers": [{"id": party_id(winner), "name": winner.name}],
             "value": value(bid_price),
         }

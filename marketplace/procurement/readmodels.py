@@ -24,6 +24,8 @@ from marketplace.procurement import metrics
 from marketplace.procurement.models import (
     Bid,
     Budget,
+    BudgetHold,
+    Commitment,
     Contract,
     ContractAmendment,
     Milestone,
@@ -31,7 +33,16 @@ from marketplace.procurement.models import (
     Procurement,
     ProcurementApproval,
 )
-from marketplace.procurement.rules import EVALUATION, METHODS, Score, centi, get_rules, score_bid
+from marketplace.procurement.rules import (
+    EVALUATION,
+    METHODS,
+    Score,
+    SupplierFacts,
+    centi,
+    get_rules,
+    minimum_suppliers,
+    score_bid,
+)
 from marketplace.procurement.schemas import (
     AmendmentOut,
     ApprovalOut,
@@ -62,6 +73,7 @@ def line_out(line_id: int, code: str, name: str, original: int, f: ledger_side.L
         available_fen=f.available_fen,
         execution_rate_bp=f.execution_bp,
         execution_rate=ledger_side.rate_text(f.execution_bp),
+        held_fen=f.held_fen,
     )
 
 
@@ -75,6 +87,7 @@ async def budgets_out(session: AsyncSession, budgets: Sequence[Budget]) -> list[
             appropriation_fen=sum(f.appropriation_fen for f in mine),
             committed_fen=sum(f.committed_fen for f in mine),
             paid_fen=sum(f.paid_fen for f in mine),
+            held_fen=sum(f.held_fen for f in mine),
         )
         out.append(
             BudgetOut(
@@ -90,6 +103,7 @@ async def budgets_out(session: AsyncSession, budgets: Sequence[Budget]) -> list[
                 execution_rate=ledger_side.rate_text(total.execution_bp),
                 lines=[line_out(ln.id, ln.code, ln.name, ln.original_fen, figs[ln.id]) for ln in budget.lines],
                 created_at=budget.created_at,
+                held_fen=total.held_fen,
             )
         )
     return out
@@ -148,6 +162,60 @@ async def approvals_of(session: AsyncSession, procurement_ids: Sequence[int]) ->
     return out
 
 
+async def after_failed_tender(session: AsyncSession, procurements: Sequence[Procurement]) -> set[int]:
+    """The procurements opened after an open tender that failed with exactly two suppliers (财政部令第74号
+    第二十七条第二款): a 竞争性谈判 may then go on with those two."""
+    replaced = {p.id: p.replaces_procurement_id for p in procurements if p.replaces_procurement_id is not None}
+    if not replaced:
+        return set()
+    failed = {
+        pid
+        for pid, count in (
+            await session.execute(
+                select(Procurement.id, func.count(Bid.id))
+                .join(Bid, Bid.procurement_id == Procurement.id)
+                .where(
+                    Procurement.id.in_(sorted(set(replaced.values()))),
+                    Procurement.method == "open_tender",
+                    Procurement.status == "failed",
+                )
+                .group_by(Procurement.id)
+            )
+        ).all()
+        if count == 2
+    }
+    return {pid for pid, old in replaced.items() if old in failed}
+
+
+def supplier_facts(p: Procurement, suppliers: int, after_failure: set[int]) -> SupplierFacts:
+    return SupplierFacts(method=p.method, suppliers=suppliers, after_failed_tender=p.id in after_failure)
+
+
+async def procurement_money(session: AsyncSession, ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """What each procurement holds and has committed on its line now."""
+    if not ids:
+        return {}, {}
+    held = dict(
+        (
+            await session.execute(
+                select(BudgetHold.procurement_id, func.sum(BudgetHold.amount_fen))
+                .where(BudgetHold.procurement_id.in_(ids))
+                .group_by(BudgetHold.procurement_id)
+            )
+        ).all()
+    )
+    committed = dict(
+        (
+            await session.execute(
+                select(Commitment.procurement_id, func.sum(Commitment.amount_fen))
+                .where(Commitment.procurement_id.in_(ids))
+                .group_by(Commitment.procurement_id)
+            )
+        ).all()
+    )
+    return {int(k): int(v) for k, v in held.items()}, {int(k): int(v) for k, v in committed.items() if k is not None}
+
+
 def _findings(rows: Sequence[dict[str, Any]]) -> list[Finding]:
     return [Finding(code=f["code"], severity=f["severity"], message=f["message"]) for f in rows]
 
@@ -155,6 +223,8 @@ def _findings(rows: Sequence[dict[str, Any]]) -> list[Finding]:
 async def procurements_out(session: AsyncSession, procurements: Sequence[Procurement]) -> list[ProcurementOut]:
     approvals = await approvals_of(session, [p.id for p in procurements])
     bids = await ranked_bids(session, procurements)
+    held, committed = await procurement_money(session, [p.id for p in procurements])
+    after_failure = await after_failed_tender(session, procurements)
     return [
         ProcurementOut(
             id=p.id,
@@ -173,7 +243,12 @@ async def procurements_out(session: AsyncSession, procurements: Sequence[Procure
             findings=_findings(p.findings),
             approvals=[
                 ApprovalOut(
-                    id=a.id, document_no=a.document_no, note=a.note, approved_by=a.approved_by, created_at=a.created_at
+                    id=a.id,
+                    document_no=a.document_no,
+                    note=a.note,
+                    approved_by=a.approved_by,
+                    created_at=a.created_at,
+                    approved_on=a.approved_on,
                 )
                 for a in approvals[p.id]
             ],
@@ -196,6 +271,14 @@ async def procurements_out(session: AsyncSession, procurements: Sequence[Procure
             awarded_on=p.awarded_on,
             publicity_ends_on=p.publicity_ends_on,
             created_at=p.created_at,
+            announced_on=p.announced_on,
+            replaces_procurement_id=p.replaces_procurement_id,
+            notice_published_on=p.notice_published_on,
+            ended_on=p.ended_on,
+            end_reason=p.end_reason,
+            held_fen=held.get(p.id, 0),
+            committed_fen=committed.get(p.id, 0),
+            minimum_suppliers=minimum_suppliers(supplier_facts(p, len(bids[p.id]), after_failure)),
         )
         for p in procurements
     ]

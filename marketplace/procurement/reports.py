@@ -41,6 +41,7 @@ async def budget_execution(session: AsyncSession, principal: Principal, budget_i
         appropriation_fen=sum(r.figures.appropriation_fen for r in rows),
         committed_fen=sum(r.figures.committed_fen for r in rows),
         paid_fen=sum(r.figures.paid_fen for r in rows),
+        held_fen=sum(r.figures.held_fen for r in rows),
     )
     return Execution(budget, rows, total)
 
@@ -51,13 +52,15 @@ EXECUTION_HEADER = [
     "预算数(元)",
     "已承诺(元)",
     "已支付(元)",
+    "采购占用(元)",
     "可用额度(元)",
     "执行率",
 ]
 
 
 def execution_table(report: Execution) -> list[list[Any]]:
-    """The execution report as rows: money typed as exact yuan, the execution rate as a fraction (XLSX)."""
+    """The execution report as rows: money typed as exact yuan, the execution rate as a fraction (XLSX). The room
+    held for approved procurements not yet awarded (采购占用) is neither committed nor available."""
     table: list[list[Any]] = [list(EXECUTION_HEADER)]
     for code, name, f in [(r.code, r.name, r.figures) for r in report.rows] + [("total", "合计", report.total)]:
         table.append(
@@ -67,6 +70,7 @@ def execution_table(report: Execution) -> list[list[Any]]:
                 money(f.appropriation_fen),
                 money(f.committed_fen),
                 money(f.paid_fen),
+                money(f.held_fen),
                 money(f.available_fen),
                 basis_points(f.execution_bp),
             ]

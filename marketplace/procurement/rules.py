@@ -6,7 +6,13 @@ Defaults are Shenzhen-like figures for district service purchases; change them p
 - open tender threshold (公开招标数额标准) for services: 4,000,000 yuan — at or above it only 公开招标 is allowed;
 - a single-source add-on (政府采购法第三十一条第三项, 第四十九条) is at most 10% of the original contract amount;
 - a contract term beyond one year needs a reason and may not exceed three years (政府购买服务管理办法 第二十四条);
-- the award publicity period (中标/成交结果公示) is 5 working days; weekends and listed holidays do not count;
+- the award publicity period (中标/成交结果公示) is 5 working days, counted from the day the result is announced
+  (at least the 1 working day of 财政部令第87号第六十九条); weekends and listed holidays do not count;
+- the award result is announced within 2 working days of the award (财政部令第87号第六十九条);
+- the minimum number of suppliers per method and its documented exceptions are the table ``SUPPLIER_RULES``;
+- a single-source procurement under 第三十一条第一项 at or above the open-tender threshold is publicly noticed for at
+  least 5 working days before it is approved (财政部令第74号第三十八条);
+- the steps of a procurement are dated in order: approval, award, announcement, end of publicity, signing.
 - the price share of a comprehensive score is 30% (财政部令第87号第五十五条: 10%-30% for services).
 Each threshold can be overridden by an environment variable (``PROCUREMENT_*``), read once by marketplace.settings
 (``Settings.procurement``; ``ProcurementRules`` lives there and is re-exported here).
@@ -93,7 +99,9 @@ class ProcurementFacts:
 def check_procurement(facts: ProcurementFacts, rules: ProcurementRules) -> list[Finding]:
     found: list[Finding] = []
     open_method = facts.method == "open_tender"
-    if facts.estimated_fen >= rules.open_tender_threshold_fen and not open_method:
+    # The sole-supplier case may stay single source above the threshold, after its public notice (74号令第三十八条).
+    sole_supplier = facts.method == "single_source" and facts.single_source_ground == "art31_1_sole_supplier"
+    if facts.estimated_fen >= rules.open_tender_threshold_fen and not open_method and not sole_supplier:
         found.append(
             Finding(
                 "open_tender_required",
@@ -222,15 +230,189 @@ def check_contract_term(starts_on: dt.date, ends_on: dt.date, reason: str, rules
     return []
 
 
-def publicity_end(awarded_on: dt.date, rules: ProcurementRules) -> dt.date:
-    """The last day of the publicity period: N working days after the award day."""
-    day = awarded_on
-    left = rules.publicity_working_days
+def is_working_day(day: dt.date, rules: ProcurementRules) -> bool:
+    return day.weekday() < 5 and day not in rules.holidays
+
+
+def add_working_days(day: dt.date, count: int, rules: ProcurementRules) -> dt.date:
+    """The day ``count`` working days after ``day`` (weekends and the listed holidays do not count)."""
+    left = count
     while left > 0:
         day += dt.timedelta(days=1)
-        if day.weekday() < 5 and day not in rules.holidays:
+        if is_working_day(day, rules):
             left -= 1
     return day
+
+
+# 财政部令第87号第六十九条 (and 政府采购法实施条例第四十三条): the result is announced within 2 working days of the award;
+# the announcement stands for at least 1 working day.
+ANNOUNCE_WITHIN_WORKING_DAYS: Final = 2
+MIN_PUBLICITY_WORKING_DAYS: Final = 1
+# 财政部令第74号第三十八条 (政府采购法实施条例第三十八条): the single-source notice stands for at least 5 working days.
+SINGLE_SOURCE_NOTICE_WORKING_DAYS: Final = 5
+
+
+def announcement_deadline(awarded_on: dt.date, rules: ProcurementRules) -> dt.date:
+    return add_working_days(awarded_on, ANNOUNCE_WITHIN_WORKING_DAYS, rules)
+
+
+def publicity_end(announced_on: dt.date, rules: ProcurementRules) -> dt.date:
+    """The last day of the publicity period: N working days after the day the result was announced."""
+    return add_working_days(announced_on, max(rules.publicity_working_days, MIN_PUBLICITY_WORKING_DAYS), rules)
+
+
+def single_source_notice_required(method: str, ground: str | None, estimated_fen: int, rules: ProcurementRules) -> bool:
+    return (
+        method == "single_source"
+        and ground == "art31_1_sole_supplier"
+        and estimated_fen >= rules.open_tender_threshold_fen
+    )
+
+
+def single_source_notice_end(published_on: dt.date, rules: ProcurementRules) -> dt.date:
+    """The last day of the single-source notice; the approval may come the day after."""
+    return add_working_days(published_on, SINGLE_SOURCE_NOTICE_WORKING_DAYS, rules)
+
+
+# ---------------------------------------------------------------- suppliers per method
+
+
+@dataclass(frozen=True)
+class SupplierException:
+    code: str
+    minimum: int
+    when: str
+    source: str
+
+
+@dataclass(frozen=True)
+class SupplierRule:
+    """How many suppliers a method needs at the award, where that is written, and what the law says happens when
+    fewer respond."""
+
+    minimum: int
+    maximum: int | None
+    source: str
+    fewer: str
+    exceptions: tuple[SupplierException, ...] = ()
+
+
+_TENDER_FAILS = (
+    "投标人不足3家的，不得开标，采购失败（废标），应重新招标或经财政部门批准变更采购方式"
+    "（《政府采购货物和服务招标投标管理办法》(财政部令第87号) 第四十三条）"
+)
+SUPPLIER_RULES: Final[dict[str, SupplierRule]] = {
+    "open_tender": SupplierRule(
+        3,
+        None,
+        "《政府采购法》(2014修正) 第三十六条（符合条件的供应商不足三家的，应予废标）；"
+        "《政府采购货物和服务招标投标管理办法》(财政部令第87号) 第四十三条",
+        _TENDER_FAILS,
+    ),
+    "invited_tender": SupplierRule(
+        3,
+        None,
+        "《政府采购法》(2014修正) 第三十四条（随机选择三家以上供应商）；财政部令第87号 第四十三条",
+        _TENDER_FAILS,
+    ),
+    "competitive_negotiation": SupplierRule(
+        3,
+        None,
+        "《政府采购非招标采购方式管理办法》(财政部令第74号) 第十二条（邀请不少于3家供应商）；《政府采购法》第三十八条",
+        "符合要求的供应商不足3家的，应终止竞争性谈判并重新开展采购（财政部令第74号 第二十七条）",
+        (
+            SupplierException(
+                "after_failed_tender",
+                2,
+                "公开招标的服务项目在招标中只有两家供应商实质性响应，经批准转为竞争性谈判的，可与该两家供应商谈判",
+                "财政部令第74号 第二十七条第二款",
+            ),
+        ),
+    ),
+    "competitive_consultation": SupplierRule(
+        3,
+        None,
+        "《政府采购竞争性磋商采购方式管理暂行办法》(财库〔2014〕214号) 第十四条（不少于3家供应商）",
+        "符合要求的供应商不足3家的，应终止竞争性磋商并重新开展采购（财库〔2014〕214号）",
+        (
+            SupplierException(
+                "purchase_of_services",
+                2,
+                "政府购买服务项目（含市场竞争不充分的科研项目），符合要求的供应商只有2家的，竞争性磋商可以继续进行",
+                "财库〔2015〕124号",
+            ),
+        ),
+    ),
+    "request_for_quotation": SupplierRule(
+        3,
+        None,
+        "《政府采购非招标采购方式管理办法》(财政部令第74号) 第十二条（邀请不少于3家供应商）；《政府采购法》第四十条",
+        "符合要求的供应商不足3家的，应终止询价并重新开展采购（财政部令第74号 第四十八条）",
+    ),
+    "single_source": SupplierRule(
+        1,
+        1,
+        "《政府采购法》(2014修正) 第三十一条（只能从唯一供应商处采购）；第三十九条",
+        "单一来源采购须且只能有1家供应商",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SupplierFacts:
+    method: str
+    suppliers: int
+    # Every procurement here is a government purchase of services (政府购买服务项目).
+    purchase_of_services: bool = True
+    # Opened after an open tender failed with exactly two responsive suppliers.
+    after_failed_tender: bool = False
+
+
+def applicable_exception(facts: SupplierFacts) -> SupplierException | None:
+    rule = SUPPLIER_RULES[facts.method]
+    applies = {"purchase_of_services": facts.purchase_of_services, "after_failed_tender": facts.after_failed_tender}
+    return next((e for e in rule.exceptions if applies.get(e.code)), None)
+
+
+def minimum_suppliers(facts: SupplierFacts) -> int:
+    found = applicable_exception(facts)
+    return found.minimum if found else SUPPLIER_RULES[facts.method].minimum
+
+
+def check_suppliers(facts: SupplierFacts) -> list[Finding]:
+    """Enough suppliers for the method at the award: a block below the minimum (naming the rule, the exception
+    and what the law says to do), a warning when the award rests on an exception."""
+    rule = SUPPLIER_RULES[facts.method]
+    label = METHODS[facts.method]
+    exception = applicable_exception(facts)
+    minimum = exception.minimum if exception else rule.minimum
+    if rule.maximum is not None and facts.suppliers > rule.maximum:
+        return [
+            Finding(
+                "too_many_suppliers",
+                "block",
+                f"{label}只能有 {rule.maximum} 家供应商，现有 {facts.suppliers} 家（{rule.source}）",
+            )
+        ]
+    if facts.suppliers < minimum:
+        allowed = f"；{exception.when}，可为 {exception.minimum} 家（{exception.source}）" if exception else ""
+        return [
+            Finding(
+                "too_few_suppliers",
+                "block",
+                f"{label}须至少 {rule.minimum} 家供应商（{rule.source}）{allowed}；"
+                f"现仅 {facts.suppliers} 家。{rule.fewer}",
+            )
+        ]
+    if exception is not None and facts.suppliers < rule.minimum:
+        return [
+            Finding(
+                "supplier_exception",
+                "warn",
+                f"{label}仅 {facts.suppliers} 家供应商，依{exception.source}继续：{exception.when}",
+            )
+        ]
+    return []
 
 
 # ---------------------------------------------------------------- bid evaluation

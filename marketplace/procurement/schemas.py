@@ -53,6 +53,8 @@ class BudgetLineOut(msgspec.Struct):
     available_fen: int
     execution_rate_bp: int
     execution_rate: str
+    # Room held for approved procurements not yet awarded (not committed, but not available either).
+    held_fen: int = 0
 
 
 class BudgetOut(msgspec.Struct):
@@ -68,6 +70,7 @@ class BudgetOut(msgspec.Struct):
     execution_rate: str
     lines: list[BudgetLineOut]
     created_at: dt.datetime
+    held_fen: int = 0
 
 
 class BudgetList(msgspec.Struct):
@@ -123,11 +126,17 @@ class ProcurementIn(msgspec.Struct, forbid_unknown_fields=True):
     justification: Text = ""
     single_source_ground: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     original_contract_id: PositiveId | None = None
+    # The failed procurement this one opens again (重新招标 or 变更采购方式).
+    replaces_procurement_id: PositiveId | None = None
+    # Single source under 第三十一条第一项 at or above the open-tender threshold: the day its notice was published.
+    notice_published_on: dt.date | None = None
 
 
 class ApprovalIn(msgspec.Struct, forbid_unknown_fields=True):
     document_no: DocumentNo
     note: Reason = ""
+    # The approval's date (defaults to today); the award may not be dated before it.
+    approved_on: dt.date | None = None
 
 
 class ApprovalOut(msgspec.Struct):
@@ -136,6 +145,7 @@ class ApprovalOut(msgspec.Struct):
     note: str
     approved_by: int
     created_at: dt.datetime
+    approved_on: dt.date | None = None
 
 
 class Document(msgspec.Struct, forbid_unknown_fields=True):
@@ -165,8 +175,11 @@ class BidOut(msgspec.Struct):
 
 class AwardIn(msgspec.Struct, forbid_unknown_fields=True):
     bid_id: PositiveId | None = None
-    # The award day (defaults to today); the publicity period is counted from it.
+    # The award day (defaults to today); not before the method's approval.
     awarded_on: dt.date | None = None
+    # The day the result was announced (defaults to the award day; at most 2 working days after it); the publicity
+    # period is counted from it.
+    announced_on: dt.date | None = None
 
 
 class ProcurementOut(msgspec.Struct):
@@ -190,6 +203,16 @@ class ProcurementOut(msgspec.Struct):
     awarded_on: dt.date | None
     publicity_ends_on: dt.date | None
     created_at: dt.datetime
+    announced_on: dt.date | None = None
+    replaces_procurement_id: int | None = None
+    notice_published_on: dt.date | None = None
+    ended_on: dt.date | None = None
+    end_reason: str = ""
+    # What the procurement holds on its line now (approved, not yet awarded) and has committed (award, contract).
+    held_fen: int = 0
+    committed_fen: int = 0
+    # The fewest suppliers the method accepts at the award for this procurement (its exception applied).
+    minimum_suppliers: int = 0
 
 
 class ProcurementList(msgspec.Struct):

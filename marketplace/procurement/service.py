@@ -32,11 +32,17 @@ from marketplace.procurement.readmodels import contracts_covering as contracts_c
 from marketplace.procurement.rules import (
     METHODS,
     SINGLE_SOURCE_GROUNDS,
+    SINGLE_SOURCE_NOTICE_WORKING_DAYS,
     Finding,
     ProcurementFacts,
+    announcement_deadline,
     check_procurement,
+    check_suppliers,
     get_rules,
     publicity_end,
+    single_source_notice_end,
+    single_source_notice_required,
+    yuan,
 )
 from marketplace.procurement.schemas import (
     AdjustmentIn,
@@ -47,6 +53,7 @@ from marketplace.procurement.schemas import (
     BudgetOut,
     ProcurementIn,
     ProcurementOut,
+    ReasonIn,
 )
 from marketplace.resources.models import Organization
 from marketplace.resources.taxonomy import SERVICE_CATEGORIES
@@ -61,6 +68,7 @@ PROCUREMENT_STATUSES = {
     "awarded": "已确定中标/成交",
     "contracted": "已签约",
     "cancelled": "已终止",
+    "failed": "采购失败（废标/终止后重新采购）",
 }
 PROCUREMENT_LIFECYCLE = StateMachine(
     "procurement",
@@ -70,6 +78,7 @@ PROCUREMENT_LIFECYCLE = StateMachine(
         Transition("award", frozenset({"bidding"}), "awarded", "确定中标/成交供应商"),
         Transition("sign", frozenset({"awarded"}), "contracted", "签订合同"),
         Transition("cancel", frozenset({"bidding", "awarded"}), "cancelled", "终止采购"),
+        Transition("fail", frozenset({"bidding"}), "failed", "采购失败（供应商不足等）"),
     ],
 )
 
@@ -338,11 +347,21 @@ async def create_procurement(session: AsyncSession, principal: Principal, data: 
                 "message": "未知单一来源情形，可选: " + ", ".join(SINGLE_SOURCE_GROUNDS),
             }
         )
+    if data.notice_published_on is not None and data.notice_published_on > clock.today():
+        errors.append({"field": "notice_published_on", "message": "公示日期不能晚于今天 (notice date in the future)"})
     if errors:
         raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
     line = await session.get(BudgetLine, data.budget_line_id)
     if line is None:
         raise Invalid.field("budget_line_id", f"预算科目 {data.budget_line_id} 不存在 (unknown budget line)")
+    if data.replaces_procurement_id is not None:
+        replaced = await session.get(Procurement, data.replaces_procurement_id)
+        if replaced is None or replaced.status not in ("failed", "cancelled"):
+            raise Invalid.field(
+                "replaces_procurement_id",
+                f"被替代的采购项目 {data.replaces_procurement_id} 不存在或未终止/失败 "
+                "(only a failed or cancelled procurement can be replaced)",
+            )
     budget = await get_budget(session, line.budget_id)
     original: Contract | None = None
     if data.original_contract_id is not None:
@@ -359,8 +378,27 @@ async def create_procurement(session: AsyncSession, principal: Principal, data: 
         earlier_addons_fen=await addon_total(session, original.id) if original else 0,
         related_estimates_fen=tuple(await _related_estimates(session, line.id, budget.fiscal_year, categories)),
     )
-    findings = check_procurement(facts, get_rules())
+    rules = get_rules()
+    findings = check_procurement(facts, rules)
     raise_on_block("采购方式不符合规定", findings)
+    notice_needed = single_source_notice_required(data.method, data.single_source_ground, data.estimated_fen, rules)
+    if notice_needed and data.notice_published_on is None:
+        raise Invalid.field(
+            "notice_published_on",
+            f"达到公开招标数额标准的单一来源采购（第三十一条第一项）须先公示不少于 {SINGLE_SOURCE_NOTICE_WORKING_DAYS} "
+            "个工作日，请填写公示日期（财政部令第74号第三十八条）(single-source notice date required)",
+        )
+    # The line is locked while its room is read, so the check and the open tender's hold are one step.
+    line = (await ledger_side.lock_lines(session, [line.id]))[line.id]
+    room = (await ledger_side.line_figures(session, line)).available_fen
+    if data.estimated_fen > room:
+        raise Conflict(
+            f"采购预算 {yuan(data.estimated_fen)} 超过预算科目“{line.name}”未承诺的可用额度 {yuan(room)}，"
+            "不能开展采购 (the procurement does not fit the budget line's uncommitted room)",
+            line_id=line.id,
+            available_fen=room,
+            requested_fen=data.estimated_fen,
+        )
     created = Procurement(
         budget_line_id=line.id,
         fiscal_year=budget.fiscal_year,
@@ -371,12 +409,24 @@ async def create_procurement(session: AsyncSession, principal: Principal, data: 
         justification=data.justification,
         single_source_ground=data.single_source_ground if data.method == "single_source" else None,
         original_contract_id=original.id if original else None,
+        replaces_procurement_id=data.replaces_procurement_id,
+        notice_published_on=data.notice_published_on if data.method == "single_source" else None,
         status="bidding",
         findings=[f.as_dict() for f in findings],
         created_by=principal.user_id,
     )
     session.add(created)
     await session.flush()
+    if created.method == "open_tender":
+        # An open tender needs no method approval: opening it is its approval, and it holds its room from then on.
+        await ledger_side.hold(
+            session,
+            line,
+            created.estimated_fen,
+            procurement_id=created.id,
+            memo=f"采购项目 {created.id} {created.title} 占用额度",
+            user_id=principal.user_id,
+        )
     outbox.emit(session, "procurement.created", {"procurement_id": created.id})
     return created
 
@@ -392,23 +442,85 @@ async def approve_procurement(
         raise Conflict(
             f"{PROCUREMENT_STATUSES.get(procurement.status, procurement.status)}的项目不能再审批 (already decided)"
         )
+    today = clock.today()
+    approved_on = data.approved_on or today
+    if approved_on > today:
+        raise Invalid.field("approved_on", "审批日期不能晚于今天 (approval date in the future)")
+    if procurement.notice_published_on is not None:
+        notice_end = single_source_notice_end(procurement.notice_published_on, get_rules())
+        if approved_on <= notice_end:
+            raise Invalid.field(
+                "approved_on",
+                f"单一来源采购公示期（{procurement.notice_published_on.isoformat()} 起 "
+                f"{SINGLE_SOURCE_NOTICE_WORKING_DAYS} 个工作日）至 {notice_end.isoformat()} 止，"
+                "公示期满后方可审批（财政部令第74号第三十八条）(approval inside the single-source notice period)",
+            )
     session.add(
         ProcurementApproval(
             procurement_id=procurement.id,
             document_no=data.document_no.strip(),
             note=data.note,
+            approved_on=approved_on,
             approved_by=principal.user_id,
         )
     )
     await session.flush()
+    if await ledger_side.held_for(session, procurement.id) == 0:
+        # The approval holds the procurement's estimate on its line (locked: concurrent approvals queue here).
+        line = (await ledger_side.lock_lines(session, [procurement.budget_line_id]))[procurement.budget_line_id]
+        await ledger_side.hold(
+            session,
+            line,
+            procurement.estimated_fen,
+            procurement_id=procurement.id,
+            memo=f"采购项目 {procurement.id} {procurement.title} 经审批占用额度",
+            user_id=principal.user_id,
+        )
     return procurement
 
 
-async def cancel_procurement(session: AsyncSession, principal: Principal, procurement_id: int) -> Procurement:
+async def release_all(session: AsyncSession, procurement: Procurement, user_id: int | None, why: str) -> None:
+    """Give back to the line whatever the procurement holds or has committed (it has no contract yet)."""
+    held = await ledger_side.held_for(session, procurement.id)
+    committed = await ledger_side.committed_for(session, procurement.id)
+    if not held and not committed:
+        return
+    line = (await ledger_side.lock_lines(session, [procurement.budget_line_id]))[procurement.budget_line_id]
+    memo = f"采购项目 {procurement.id} {why}，释放额度"
+    if held:
+        await ledger_side.hold(session, line, -held, procurement_id=procurement.id, memo=memo, user_id=user_id)
+    if committed:
+        await ledger_side.commit(
+            session, line, -committed, kind="procurement", memo=memo, user_id=user_id, procurement_id=procurement.id
+        )
+
+
+async def _end(
+    session: AsyncSession, principal: Principal, procurement_id: int, transition: str, reason: str
+) -> Procurement:
     require_write(principal)
     procurement = await get_procurement(session, procurement_id, lock=True)
-    procurement.status = PROCUREMENT_LIFECYCLE.target(procurement.status, "cancel")
+    target = PROCUREMENT_LIFECYCLE.target(procurement.status, transition)
+    await release_all(session, procurement, principal.user_id, PROCUREMENT_STATUSES[target])
+    procurement.status = target
+    procurement.ended_on = clock.today()
+    procurement.end_reason = reason.strip()
+    outbox.emit(session, "procurement.ended", {"procurement_id": procurement.id})
     return procurement
+
+
+async def cancel_procurement(
+    session: AsyncSession, principal: Principal, procurement_id: int, reason: str = ""
+) -> Procurement:
+    return await _end(session, principal, procurement_id, "cancel", reason)
+
+
+async def fail_procurement(
+    session: AsyncSession, principal: Principal, procurement_id: int, data: ReasonIn
+) -> Procurement:
+    """The procurement failed (废标, or ended for want of suppliers): its room goes back to the line; a new
+    procurement may name it in ``replaces_procurement_id``."""
+    return await _end(session, principal, procurement_id, "fail", data.reason)
 
 
 # ---------------------------------------------------------------- bids and evaluation
@@ -452,10 +564,28 @@ async def award(session: AsyncSession, principal: Principal, procurement_id: int
     require_write(principal)
     procurement = await get_procurement(session, procurement_id, lock=True)
     PROCUREMENT_LIFECYCLE.target(procurement.status, "award")
+    rules = get_rules()
     today = clock.today()
     awarded_on = data.awarded_on or today
     if awarded_on > today:
         raise Invalid.field("awarded_on", "确定中标日期不能晚于今天 (award date in the future)")
+    announced_on = data.announced_on or awarded_on
+    deadline = announcement_deadline(awarded_on, rules)
+    if not awarded_on <= announced_on <= min(deadline, today):
+        raise Invalid.field(
+            "announced_on",
+            f"中标/成交结果应自确定之日起 2 个工作日内公告（{awarded_on.isoformat()} 至 {deadline.isoformat()}），"
+            "且不晚于今天（财政部令第87号第六十九条）(announcement date out of order)",
+        )
+    approvals = (await approvals_of(session, [procurement.id]))[procurement.id]
+    if approvals:
+        approved_on = max(a.approved_on for a in approvals)
+        if awarded_on < approved_on:
+            raise Invalid.field(
+                "awarded_on",
+                f"确定中标/成交日期 {awarded_on.isoformat()} 早于采购方式审批日期 {approved_on.isoformat()}，"
+                "审批前不得确定成交供应商，公示期亦不能早于审批 (award dated before its approval)",
+            )
     ranked = await bids_of(session, procurement)
     if not ranked:
         raise Conflict("尚无供应商递交响应文件，不能确定中标 (no bids)")
@@ -474,25 +604,50 @@ async def award(session: AsyncSession, principal: Principal, procurement_id: int
                 f"应按评审排名确定第一名为中标/成交供应商，所选供应商排名第 {chosen.rank}",
             )
         )
-    if procurement.method != "open_tender":
-        approved = (await approvals_of(session, [procurement.id]))[procurement.id]
-        if not approved:
-            findings.append(
-                Finding(
-                    "approval_required",
-                    "block",
-                    f"{METHODS[procurement.method]}尚未取得区民政局审批，不能确定成交供应商",
-                )
+    if procurement.method != "open_tender" and not approvals:
+        findings.append(
+            Finding(
+                "approval_required",
+                "block",
+                f"{METHODS[procurement.method]}尚未取得区民政局审批，不能确定成交供应商",
             )
+        )
     if procurement.original_contract_id is not None:
         original = await session.get(Contract, procurement.original_contract_id)
         if original is not None and original.organization_id != chosen.bid.organization_id:
             findings.append(Finding("addon_same_supplier", "block", "添购只能向原合同供应商采购（第三十一条第三项）"))
     raise_on_block("不能确定中标/成交供应商", findings)
+    after_failure = await readmodels.after_failed_tender(session, [procurement])
+    suppliers = check_suppliers(readmodels.supplier_facts(procurement, len(ranked), after_failure))
+    if any(f.severity == "block" for f in suppliers):
+        raise Conflict(
+            "供应商数量不符合规定，不能确定中标/成交供应商：" + "；".join(f.message for f in suppliers),
+            errors=[{"field": "bids", "message": f.message, "code": f.code} for f in suppliers],
+            findings=[f.as_dict() for f in suppliers],
+        )
+    # The hold becomes the commitment of the winning price; the rest of the estimate goes back to the line.
+    line = (await ledger_side.lock_lines(session, [procurement.budget_line_id]))[procurement.budget_line_id]
+    held = await ledger_side.held_for(session, procurement.id)
+    memo = f"采购项目 {procurement.id} {procurement.title} 确定中标/成交"
+    if held:
+        await ledger_side.hold(
+            session, line, -held, procurement_id=procurement.id, memo=memo, user_id=principal.user_id
+        )
+    await ledger_side.commit(
+        session,
+        line,
+        chosen.bid.price_fen,
+        kind="award",
+        memo=f"{memo}，中标/成交价",
+        user_id=principal.user_id,
+        procurement_id=procurement.id,
+    )
+    procurement.findings = [*procurement.findings, *(f.as_dict() for f in suppliers)]
     procurement.status = "awarded"
     procurement.awarded_bid_id = chosen.bid.id
     procurement.awarded_on = awarded_on
-    procurement.publicity_ends_on = publicity_end(awarded_on, get_rules())
+    procurement.announced_on = announced_on
+    procurement.publicity_ends_on = publicity_end(announced_on, rules)
     outbox.emit(session, "procurement.awarded", {"procurement_id": procurement.id, "bid_id": chosen.bid.id})
     return procurement
 

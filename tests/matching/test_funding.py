@@ -74,6 +74,11 @@ async def sign_contract(
             ),
         )
         await procurement.add_bid(s, who, p.id, BidIn(organization_id=org_id, price_fen=amount_fen, technical_score=90))
+        # An open tender needs three bidders (政府采购法第三十六条): two more that ask more and score lower.
+        for n, rival in enumerate(o for o in world.suppliers if o != org_id):
+            await procurement.add_bid(
+                s, who, p.id, BidIn(organization_id=rival, price_fen=amount_fen + 100_000 * (n + 1), technical_score=80)
+            )
         await procurement.award(s, who, p.id, AwardIn(awarded_on=TODAY - dt.timedelta(days=40)))
         starts = TODAY - dt.timedelta(days=30)
         contract = await contracts.create_contract(

@@ -42,6 +42,69 @@ def line_id(budget: dict[str, Any], code: str) -> int:
     return next(x["id"] for x in budget["lines"] if x["code"] == code)
 
 
+APPROVED_ON = PAST_AWARD - dt.timedelta(days=10)
+# How many suppliers each method's award needs here (财库〔2015〕124号 lets 竞争性磋商 for services go on with 2).
+SUPPLIERS = {
+    "open_tender": 3,
+    "invited_tender": 3,
+    "competitive_negotiation": 3,
+    "competitive_consultation": 3,
+    "request_for_quotation": 3,
+    "single_source": 1,
+}
+
+
+async def approved_suppliers(client: Any, auth: Any) -> list[int]:
+    r = await client.get("/api/v1/organizations?status=approved&limit=100", headers=await auth("admin"))
+    assert r.status_code == 200, r.text
+    return sorted(o["id"] for o in r.json()["items"])
+
+
+async def open_procurement(
+    client: Any,
+    auth: Any,
+    line: int,
+    *,
+    estimated_fen: int,
+    method: str = "open_tender",
+    categories: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    approved_on: dt.date | None = APPROVED_ON,
+) -> dict[str, Any]:
+    """A procurement opened and, for a method other than open tender, approved (dated ``approved_on``)."""
+    officer = await auth("procurement")
+    body: dict[str, Any] = {
+        "budget_line_id": line,
+        "title": "困境儿童心理服务项目",
+        "method": method,
+        "estimated_fen": estimated_fen,
+        "service_categories": categories or ["psych_counselling"],
+    }
+    if method != "open_tender":
+        body["justification"] = "专业性强，符合条件的供应商有限"
+    if method == "single_source":
+        body["single_source_ground"] = "art31_1_sole_supplier"
+    body.update(extra or {})
+    r = await client.post("/api/v1/procurements", json=body, headers=officer)
+    assert r.status_code == 201, r.text
+    if method != "open_tender" and approved_on is not None:
+        r = await client.post(
+            f"/api/v1/procurements/{r.json()['id']}/approve",
+            json={"document_no": "福民采审〔2026〕1号", "approved_on": approved_on.isoformat()},
+            headers=await auth("admin"),
+        )
+        assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def bid(client: Any, auth: Any, pid: int, org_id: int, price_fen: int, technical_score: int = 90) -> Any:
+    return await client.post(
+        f"/api/v1/procurements/{pid}/bids",
+        json={"organization_id": org_id, "price_fen": price_fen, "technical_score": technical_score},
+        headers=await auth("procurement"),
+    )
+
+
 async def awarded_procurement(
     client: Any,
     auth: Any,
@@ -53,37 +116,22 @@ async def awarded_procurement(
     categories: list[str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    officer = await auth("procurement")
-    body: dict[str, Any] = {
-        "budget_line_id": line,
-        "title": "困境儿童心理服务项目",
-        "method": method,
-        "estimated_fen": price_fen,
-        "service_categories": categories or ["psych_counselling"],
-    }
-    if method != "open_tender":
-        body["justification"] = "专业性强，符合条件的供应商有限"
-    if method == "single_source":
-        body["single_source_ground"] = "art31_1_sole_supplier"
-    body.update(extra or {})
-    r = await client.post("/api/v1/procurements", json=body, headers=officer)
-    assert r.status_code == 201, r.text
-    pid = r.json()["id"]
-    if method != "open_tender":
-        r = await client.post(
-            f"/api/v1/procurements/{pid}/approve",
-            json={"document_no": "福民采审〔2026〕1号"},
-            headers=await auth("admin"),
-        )
-        assert r.status_code == 200, r.text
-    r = await client.post(
-        f"/api/v1/procurements/{pid}/bids",
-        json={"organization_id": org_id, "price_fen": price_fen, "technical_score": 90},
-        headers=officer,
+    """Opened, approved where needed, with as many bids as the method needs (``org_id`` best of them: the others
+    ask more and score lower), awarded on PAST_AWARD."""
+    p = await open_procurement(
+        client, auth, line, estimated_fen=price_fen, method=method, categories=categories, extra=extra
     )
+    pid = p["id"]
+    r = await bid(client, auth, pid, org_id, price_fen)
     assert r.status_code == 201, r.text
+    rivals = [o for o in await approved_suppliers(client, auth) if o != org_id]
+    for n, rival in enumerate(rivals[: SUPPLIERS[method] - 1]):
+        r = await bid(client, auth, pid, rival, price_fen + 100_000 * (n + 1), technical_score=80)
+        assert r.status_code == 201, r.text
     r = await client.post(
-        f"/api/v1/procurements/{pid}/award", json={"awarded_on": PAST_AWARD.isoformat()}, headers=officer
+        f"/api/v1/procurements/{pid}/award",
+        json={"awarded_on": PAST_AWARD.isoformat()},
+        headers=await auth("procurement"),
     )
     assert r.status_code == 200, r.text
     return r.json()

@@ -255,8 +255,14 @@ async def test_bids_are_scored_and_award_needs_approval_for_non_open(client, aut
         422,
     )
     assert body["findings"][0]["code"] == "publicity_period"
+    # Two suppliers suffice under 竞争性磋商 for a purchase of services (财库〔2015〕124号): the award says so.
+    exception = next(f for f in award["findings"] if f["code"] == "supplier_exception")
+    assert exception["severity"] == "warn" and "财库〔2015〕124号" in exception["message"]
+    assert award["minimum_suppliers"] == 2
+    # The approval's hold became the winning price's commitment at the award; the refused signing changed nothing.
     budget = (await client.get("/api/v1/budgets", headers=officer)).json()["items"][0]
-    assert next(x for x in budget["lines"] if x["id"] == line)["committed_fen"] == 0
+    view = next(x for x in budget["lines"] if x["id"] == line)
+    assert view["committed_fen"] == 20_000_000 and view["held_fen"] == 0 and award["committed_fen"] == 20_000_000
 
 
 async def test_contract_commits_budget_and_409_when_line_lacks_room(client, auth: Auth, world) -> None:
@@ -266,16 +272,20 @@ async def test_contract_commits_budget_and_409_when_line_lacks_room(client, auth
     contract = await signed_contract(client, auth, line, world.orgs[0], 60_000_000)
     assert contract["amount_fen"] == 60_000_000 and contract["remaining_fen"] == 60_000_000
     assert [m["status"] for m in contract["milestones"]] == ["pending"] * 3
-    p = await awarded_procurement(client, auth, line, org_id=world.orgs[1], price_fen=40_000_001)
-    body = assert_problem(
-        await client.post("/api/v1/contracts", json=contract_body(p["id"], world.orgs[1], 40_000_001), headers=officer),
-        409,
-    )
-    assert body["available_fen"] == 40_000_000
+    # A procurement that does not fit the line's uncommitted room is refused when it is opened.
+    too_big = {
+        "budget_line_id": line,
+        "title": "心理服务二期",
+        "method": "open_tender",
+        "estimated_fen": 40_000_001,
+        "service_categories": ["psych_counselling"],
+    }
+    body = assert_problem(await client.post("/api/v1/procurements", json=too_big, headers=officer), 409)
+    assert body["available_fen"] == 40_000_000 and "可用额度" in body["detail"]
     after = (await client.get(f"/api/v1/budgets/{budget['id']}", headers=officer)).json()
     services = next(x for x in after["lines"] if x["id"] == line)
-    assert (services["committed_fen"], services["available_fen"]) == (60_000_000, 40_000_000)
-    assert (await client.get(f"/api/v1/procurements/{p['id']}", headers=officer)).json()["status"] == "awarded"
+    assert (services["committed_fen"], services["available_fen"], services["held_fen"]) == (60_000_000, 40_000_000, 0)
+    assert (await client.get("/api/v1/procurements", headers=officer)).json()["total"] == 1
 
 
 async def test_contract_checks_winner_price_and_term(client, auth: Auth, world) -> None:

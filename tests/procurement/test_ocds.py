@@ -25,7 +25,15 @@ from ocdsmerge import Merger
 from marketplace.procurement import demo
 from marketplace.settings import get_settings
 from tests.conftest import Auth, assert_problem
-from tests.procurement.helpers import accept, awarded_procurement, contract_body, line_id, make_budget
+from tests.procurement.helpers import (
+    accept,
+    awarded_procurement,
+    bid,
+    contract_body,
+    line_id,
+    make_budget,
+    open_procurement,
+)
 
 STANDARD_ZIP = Path(__file__).parent / "ocds" / "standard-1__1__5-schema.zip"
 STANDARD_URL = "https://standard.open-contracting.org/schema/1__1__5/"
@@ -260,7 +268,7 @@ async def test_method_mapping(client, auth: Auth, world) -> None:
 
 
 async def test_every_demo_package_is_accepted(client, auth: Auth, db, world) -> None:
-    ctx = {"organizations": list(world.orgs), "users": dict(world.users)}
+    ctx = {"organizations": list(dict.fromkeys(world.orgs + world.suppliers)), "users": dict(world.users)}
     async with db.session() as session:
         await demo.load(session, ctx)
     officer = await auth("procurement")
@@ -311,3 +319,31 @@ async def test_releases_are_stored_as_made_and_never_rewritten(client, auth: Aut
     assert_accepted({**(await client.get(f"/api/v1/procurements/{p['id']}/ocds", headers=officer)).json()}, record=True)
     async with db.session(write=False) as session:
         assert len((await session.scalars(select(OcdsRelease))).all()) == 4
+
+
+@pytest.mark.parametrize(
+    ("end", "status", "label"), [("fail", "unsuccessful", "采购失败（废标）"), ("cancel", "cancelled", "采购终止")]
+)
+async def test_a_failed_or_cancelled_procurement_ends_with_a_tender_cancellation(
+    client, auth: Auth, world, end: str, status: str, label: str
+) -> None:
+    officer = await auth("procurement")
+    line = line_id(await make_budget(client, officer), "purchase_services")
+    p = await open_procurement(client, auth, line, estimated_fen=3_000_000)
+    for org in world.suppliers[:2]:
+        assert (await bid(client, auth, p["id"], org, 2_900_000)).status_code == 201
+    body = {"reason": "投标人不足3家，废标"} if end == "fail" else None
+    r = await client.post(f"/api/v1/procurements/{p['id']}/{end}", json=body, headers=officer)
+    assert r.status_code == 200, r.text
+    package = (await client.get(f"/api/v1/procurements/{p['id']}/ocds", headers=officer)).json()
+    assert_accepted(package, record=True)
+    releases = package["records"][0]["releases"]
+    ocid = f"ocds-ft0001-{p['id']}"
+    assert [(x["id"], x["tag"]) for x in releases] == [
+        (f"{ocid}-tender-{p['id']}", ["tender"]),
+        (f"{ocid}-cancellation-{p['id']}", ["tenderCancellation"]),
+    ]
+    assert releases[0]["tender"]["status"] == "active" and releases[0]["date"] < releases[1]["date"]
+    ended = package["records"][0]["compiledRelease"]["tender"]
+    assert ended["status"] == status and ended["description"].startswith(label)
+    assert ended["numberOfTenderers"] == 2

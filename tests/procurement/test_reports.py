@@ -8,7 +8,7 @@ import io
 import pytest
 
 from tests.conftest import Auth, assert_problem
-from tests.procurement.helpers import accept, line_id, make_budget, signed_contract
+from tests.procurement.helpers import accept, line_id, make_budget, open_procurement, signed_contract
 
 
 async def _spend(client, auth: Auth, world) -> dict:
@@ -58,9 +58,12 @@ async def test_budget_execution_report(client, auth: Auth, world) -> None:
     )
     assert trail.status_code == 200, trail.text
     kinds = sorted(m["kind"] for m in trail.json()["items"])
-    assert kinds == ["adjustment_in", "commitment", "payment", "release"]
+    # The open tender held its estimate, the award released the hold and committed the price, the signing at the
+    # price committed nothing more, the amendment released.
+    assert kinds == ["adjustment_in", "commitment", "hold", "hold_release", "payment", "release"]
     steps = {m["kind"]: m["amount_fen"] for m in trail.json()["items"]}
     assert steps["commitment"] + steps["release"] == services["committed_fen"]
+    assert steps["hold"] + steps["hold_release"] == services["held_fen"] == 0
     assert steps["adjustment_in"] == 333_333 and steps["payment"] == services["paid_fen"]
     assert_problem(
         await client.get(
@@ -77,7 +80,8 @@ async def test_budget_execution_report(client, auth: Auth, world) -> None:
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][0] == "科目代码"
     by_code = {row[0]: row for row in rows[1:]}
-    assert by_code["purchase_services"][2:] == ["1003333.33", "113456.77", "49382.71", "889876.56", "4.92%"]
+    assert rows[0][5] == "采购占用(元)"
+    assert by_code["purchase_services"][2:] == ["1003333.33", "113456.77", "49382.71", "0.00", "889876.56", "4.92%"]
     assert by_code["total"][2] == "1400000.00"
 
     r = await client.get(url + "&format=xlsx", headers=await auth("admin"))
@@ -91,10 +95,10 @@ async def test_budget_execution_report(client, auth: Auth, world) -> None:
     assert Decimal(str(values["purchase_services"][4])) == Decimal("49382.71")
     # Typed cells a finance office can sum: money as numbers (#,##0.00), the execution rate as a fraction (0.00%).
     row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "purchase_services")
-    for cell in row[2:6]:
+    for cell in row[2:7]:
         assert cell.data_type == "n" and cell.number_format == "#,##0.00", cell
-    assert row[6].data_type == "n" and row[6].number_format == "0.00%"
-    assert row[6].value == pytest.approx(0.0492)
+    assert row[7].data_type == "n" and row[7].number_format == "0.00%"
+    assert row[7].value == pytest.approx(0.0492)
 
 
 async def test_budget_execution_agrees_with_the_ledger(client, auth: Auth, world, db) -> None:
@@ -102,6 +106,10 @@ async def test_budget_execution_agrees_with_the_ledger(client, auth: Auth, world
     from marketplace.procurement.budget import account
 
     budget = await _spend(client, auth, world)
+    # An approved procurement not yet awarded holds its room: the report shows it held, the ledger too.
+    await open_procurement(
+        client, auth, line_id(budget, "activities"), estimated_fen=2_000_000, method="competitive_consultation"
+    )
     # An allowance run posts to the ledger too.
     r = await client.post(
         "/api/v1/allowances/runs", json={"month": f"{budget['fiscal_year']}-01"}, headers=await auth("procurement")
@@ -115,11 +123,21 @@ async def test_budget_execution_agrees_with_the_ledger(client, auth: Auth, world
             available = await ledger.balance(session, account(line["id"], "available"))
             outstanding = await ledger.balance(session, account(line["id"], "committed"))
             paid = await ledger.balance(session, account(line["id"], "paid"))
+            held = await ledger.balance(session, account(line["id"], "held"))
             assert available == line["available_fen"], line
             assert paid == line["paid_fen"], line
+            assert held == line["held_fen"], line
             assert outstanding + paid == line["committed_fen"], line
-            assert available + outstanding + paid == line["appropriation_fen"], line
+            assert available + held + outstanding + paid == line["appropriation_fen"], line
         assert await ledger.balance(session, f"budget:{budget['id']}:appropriation") == -140_000_000
+    activities = next(x for x in report["lines"] if x["code"] == "activities")
+    assert activities["held_fen"] == 2_000_000 == report["total"]["held_fen"]
+    assert activities["available_fen"] == activities["appropriation_fen"] - activities["committed_fen"] - 2_000_000
+    r = await client.get(
+        f"/api/v1/reports/budget-execution?budget_id={budget['id']}&format=csv", headers=await auth("auditor")
+    )
+    rows = {row[0]: row for row in csv.reader(io.StringIO(r.content.decode("utf-8-sig")))}
+    assert rows["activities"][5] == rows["total"][5] == "20000.00"
 
 
 async def test_allowance_report_xlsx_has_typed_cells(client, auth: Auth, world) -> None:

@@ -7,13 +7,22 @@ import datetime as dt
 import pytest
 
 from marketplace.procurement.rules import (
+    METHODS,
+    SUPPLIER_RULES,
     ProcurementFacts,
     ProcurementRules,
+    SupplierFacts,
+    add_working_days,
     addon_cap_findings,
+    announcement_deadline,
     check_contract_term,
     check_procurement,
+    check_suppliers,
+    minimum_suppliers,
     publicity_end,
     score_bid,
+    single_source_notice_end,
+    single_source_notice_required,
 )
 
 RULES = ProcurementRules()
@@ -130,3 +139,101 @@ def test_price_score_by_lowest_price_method() -> None:
     assert lowest.price_centi == 3000 and lowest.technical_centi == 80 * 70
     assert dearer.price_centi == 2400 and dearer.total_centi == 2400 + 6300
     assert dearer.total_centi > lowest.total_centi
+
+
+def test_publicity_is_at_least_one_working_day() -> None:
+    # 财政部令第87号第六十九条: the announcement stands for 1 working day at least, whatever is configured.
+    one = ProcurementRules(publicity_working_days=0)
+    assert publicity_end(dt.date(2026, 11, 20), one) == dt.date(2026, 11, 23)
+
+
+def test_announcement_within_two_working_days() -> None:
+    # Thursday 2026-11-19 → the next Monday; a holiday on that Monday pushes it to Tuesday.
+    assert announcement_deadline(dt.date(2026, 11, 19), RULES) == dt.date(2026, 11, 23)
+    holiday = ProcurementRules(holidays=frozenset({dt.date(2026, 11, 23)}))
+    assert announcement_deadline(dt.date(2026, 11, 19), holiday) == dt.date(2026, 11, 24)
+    assert add_working_days(dt.date(2026, 11, 21), 0, RULES) == dt.date(2026, 11, 21)
+
+
+def test_single_source_notice_of_five_working_days() -> None:
+    threshold = RULES.open_tender_threshold_fen
+    assert single_source_notice_required("single_source", "art31_1_sole_supplier", threshold, RULES)
+    assert not single_source_notice_required("single_source", "art31_1_sole_supplier", threshold - 1, RULES)
+    assert not single_source_notice_required("single_source", "art31_2_emergency", threshold, RULES)
+    assert not single_source_notice_required("open_tender", None, threshold, RULES)
+    # Published Monday 2026-11-16: five working days end Monday 2026-11-23.
+    assert single_source_notice_end(dt.date(2026, 11, 16), RULES) == dt.date(2026, 11, 23)
+
+
+def test_every_method_has_a_supplier_rule_citing_its_source() -> None:
+    assert set(SUPPLIER_RULES) == set(METHODS)
+    for method, rule in SUPPLIER_RULES.items():
+        assert "《" in rule.source or "号" in rule.source, method
+        assert all("号" in e.source for e in rule.exceptions), method
+    assert "第四十三条" in SUPPLIER_RULES["open_tender"].fewer and "87号" in SUPPLIER_RULES["open_tender"].fewer
+    assert "214号" in SUPPLIER_RULES["competitive_consultation"].source
+    assert "第十二条" in SUPPLIER_RULES["competitive_negotiation"].source
+    assert "第十二条" in SUPPLIER_RULES["request_for_quotation"].source
+    assert "第三十一条" in SUPPLIER_RULES["single_source"].source
+
+
+@pytest.mark.parametrize(
+    ("method", "fewest"),
+    [
+        ("open_tender", 3),
+        ("invited_tender", 3),
+        ("competitive_negotiation", 3),
+        ("request_for_quotation", 3),
+        ("competitive_consultation", 2),  # 财库〔2015〕124号: purchase of services
+        ("single_source", 1),
+    ],
+)
+def test_fewest_suppliers_per_method(method: str, fewest: int) -> None:
+    assert minimum_suppliers(SupplierFacts(method, fewest)) == fewest
+    assert all(f.severity != "block" for f in check_suppliers(SupplierFacts(method, fewest)))
+    below = check_suppliers(SupplierFacts(method, fewest - 1))
+    assert [(f.code, f.severity) for f in below] == [("too_few_suppliers", "block")]
+    assert METHODS[method] in below[0].message and SUPPLIER_RULES[method].source in below[0].message
+
+
+def test_consultation_with_one_supplier_names_the_rule_and_its_exception() -> None:
+    [found] = check_suppliers(SupplierFacts("competitive_consultation", 1))
+    assert found.code == "too_few_suppliers"
+    assert (
+        "财库〔2014〕214号" in found.message and "财库〔2015〕124号" in found.message and "现仅 1 家" in found.message
+    )
+    [two] = check_suppliers(SupplierFacts("competitive_consultation", 2))
+    assert (two.code, two.severity) == ("supplier_exception", "warn") and "124号" in two.message
+    assert check_suppliers(SupplierFacts("competitive_consultation", 3)) == []
+    # Without the purchase-of-services ground the exception does not apply.
+    assert check_suppliers(SupplierFacts("competitive_consultation", 2, purchase_of_services=False))[0].severity == (
+        "block"
+    )
+
+
+def test_negotiation_with_two_only_after_a_failed_open_tender() -> None:
+    assert check_suppliers(SupplierFacts("competitive_negotiation", 2))[0].code == "too_few_suppliers"
+    [after] = check_suppliers(SupplierFacts("competitive_negotiation", 2, after_failed_tender=True))
+    assert after.severity == "warn" and "第二十七条第二款" in after.message
+    assert check_suppliers(SupplierFacts("competitive_negotiation", 1, after_failed_tender=True))[0].severity == "block"
+
+
+def test_single_source_takes_exactly_one() -> None:
+    assert check_suppliers(SupplierFacts("single_source", 1)) == []
+    [two] = check_suppliers(SupplierFacts("single_source", 2))
+    assert (two.code, two.severity) == ("too_many_suppliers", "block")
+    assert check_suppliers(SupplierFacts("single_source", 0))[0].code == "too_few_suppliers"
+
+
+def test_sole_supplier_may_stay_single_source_above_the_threshold() -> None:
+    sole = facts(
+        method="single_source",
+        estimated_fen=400_000_000,
+        justification="x",
+        single_source_ground="art31_1_sole_supplier",
+    )
+    assert "open_tender_required" not in codes(check_procurement(sole, RULES))
+    emergency = facts(
+        method="single_source", estimated_fen=400_000_000, justification="x", single_source_ground="art31_2_emergency"
+    )
+    assert codes(check_procurement(emergency, RULES))["open_tender_required"] == "block"

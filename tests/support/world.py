@@ -1,4 +1,7 @@
-"""A small district for tests: two streets, three communities, two organizations, one user per role."""
+"""A small district for tests: two streets, three communities, two organizations, one user per role.
+
+Procurement rules need three approved suppliers: ``suppliers`` lists the two approved organizations and a third
+approved one added last (so everything built before it keeps its ids; ``orgs`` stays as it was)."""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class World:
     orgs: list[int] = field(default_factory=list)
     users: dict[str, int] = field(default_factory=dict)
     services: list[int] = field(default_factory=list)
+    suppliers: list[int] = field(default_factory=list)
 
 
 async def build_world(session: AsyncSession) -> World:
@@ -149,4 +153,17 @@ async def build_world(session: AsyncSession) -> World:
     session.add_all(svc)
     await session.flush()
     w.services = [s.id for s in svc]
+    o4 = Organization(
+        name="深圳市福田区护苗社会工作服务社",
+        kind="social_work_agency",
+        credit_code=valid_code(4),
+        contact_name="陈主任",
+        contact_phone="13800000004",
+        status="approved",
+        approved_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+        streets=[OrganizationStreet(street_id=s1.id)],
+    )
+    session.add(o4)
+    await session.flush()
+    w.suppliers = [o1.id, o2.id, o4.id]
     return w
