@@ -19,7 +19,20 @@ from admin.views import (
     staff,
 )
 
-SECTIONS = [reports, cases, children, director, referrals, mandatory_reports, funds, procurement, audit, accounts, applications, staff]
+SECTIONS = [
+    reports,
+    cases,
+    children,
+    director,
+    referrals,
+    mandatory_reports,
+    funds,
+    procurement,
+    audit,
+    accounts,
+    applications,
+    staff,
+]
 
 
 def routes() -> list[Any]:

@@ -180,7 +180,8 @@ async def test_opening_a_file_records_the_consent_and_refuses_a_second_file(clie
     )
     assert no_category.status_code == 422 and "请至少选择一个儿童类别" in no_category.text
     bad_phone = await client.post(
-        "/admin/children/new", data={**data, "id_number": _number(8, "973")[0], "guardian_phone": "abc"},
+        "/admin/children/new",
+        data={**data, "id_number": _number(8, "973")[0], "guardian_phone": "abc"},
         headers=htmx(csrf),
     )
     assert bad_phone.status_code == 422 and "监护人电话" in bad_phone.text
@@ -199,7 +200,12 @@ async def test_the_quick_visit_reassesses_the_risk_and_the_service_computes_the_
     today = clock.today()
     r = await client.post(
         f"/admin/children/{child}/visits",
-        data={"visited_on": today.isoformat(), "kind": "home", "findings": "父母外出务工，情绪低落", "risk_level": "high"},
+        data={
+            "visited_on": today.isoformat(),
+            "kind": "home",
+            "findings": "父母外出务工，情绪低落",
+            "risk_level": "high",
+        },
         headers=htmx(csrf),
     )
     assert r.status_code == 200 and r.headers["hx-redirect"].startswith(f"/admin/children/{child}?done=visit")
@@ -291,5 +297,7 @@ async def test_notifications_are_listed_and_open_what_they_are_about(client, db,
     assert "0 未读" in (await client.get("/admin/notifications")).text
     # Someone else's notification is not found.
     await console_login(client, "director2")
-    other = await client.post(f"/admin/notifications/{note_id}/read", data={"_csrf_token": csrf}, follow_redirects=False)
+    other = await client.post(
+        f"/admin/notifications/{note_id}/read", data={"_csrf_token": csrf}, follow_redirects=False
+    )
     assert other.status_code in (403, 404)
