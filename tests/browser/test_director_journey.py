@@ -17,7 +17,7 @@ import pytest
 
 from marketplace import clock
 from tests.browser.test_console import login, logout
-from tests.cases.support import birth_for_age, id_number
+from tests.cases.support import add_child, birth_for_age, id_number
 from tests.support.world import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock_sensitive]
@@ -224,3 +224,49 @@ def test_director_opens_a_file_refers_and_closes_the_loop(
     assert visits["total"] == 2 and {v["kind"] for v in visits["items"]} == {"home", "follow_up"}
     timeline = api(base, "director", f"/api/v1/children/{child_id}/timeline")
     assert any(e["title"] == "回访后结案" for e in timeline["events"])
+
+
+@pytest.fixture
+async def filed_child(db: Any, world: Any, settings: Any) -> int:
+    async with db.session() as s:
+        child = await add_child(s, settings, world.communities[0], world.streets[0], name="林小草")
+        return child.id
+
+
+def test_a_mandatory_report_in_three_steps_from_any_page_on_a_phone(
+    live_server: str, filed_child: int, shots: Path, browser: Any
+) -> None:
+    base = live_server
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, base, "director")
+    page.goto(f"{base}/admin/notifications")
+    # Step one: the header's link, outside the folded menu.
+    urgent = page.locator("header a.nav-urgent")
+    assert urgent.is_visible() and not page.locator("nav.nav").is_visible()
+    urgent.click()
+    page.wait_for_url("**/admin/report")
+    no_sideways_scroll(page, "report form")
+    # Step two: the short form.
+    page.select_option("select[name=child_id]", str(filed_child))
+    page.select_option("select[name=kind]", "lives_alone")
+    page.fill("textarea[name=description]", "父母外出，孩子独自在家三天")
+    page.check("input[name=police_notified]")
+    page.screenshot(path=str(shots / "phone-director-report-form.png"), full_page=True)
+    # Step three: send.
+    page.click("button:has-text('立即上报')")
+    page.wait_for_url(f"**/admin/children/{filed_child}?done=report")
+    assert "强制报告已提交" in page.content()
+    no_sideways_scroll(page, "child after the report")
+    page.screenshot(path=str(shots / "phone-director-report-sent.png"), full_page=True)
+    logout(page)
+    assert not errors, errors
+    context.close()
+
+    found = api(base, "director", "/api/v1/mandatory-reports")
+    (report,) = found["items"]
+    assert report["child_id"] == filed_child and report["kind"] == "lives_alone" and report["police_notified"]
+    child = api(base, "director", f"/api/v1/children/{filed_child}")
+    assert child["risk_level"] == "critical"
