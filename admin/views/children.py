@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -160,10 +161,12 @@ async def children_page(
     cards = [_card(r, needs.get(r.id, 0), counts.get(r.id, {}), today) for r in rows]
     # The ones to act on first: overdue, then awaiting a verdict, then by the next visit.
     cards.sort(key=lambda c: (-c["overdue_days"], -c["awaiting_verdict"], c["next_visit_due"], c["id"]))
-    query = "&".join(
-        f"{k}={v}"
-        for k, v in (("q", (q or "").strip()), ("risk", risk or ""), ("overdue", "true" if overdue else ""))
-        if v
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in (("q", (q or "").strip()), ("risk", risk or ""), ("overdue", "true" if overdue else ""))
+            if v
+        ]
     )
     return web.render(
         "children.html",
