@@ -8,7 +8,6 @@ import datetime as dt
 import re
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from marketplace import clock
@@ -19,8 +18,6 @@ from tests.admin.console import console_login, csrf_of, htmx
 from tests.cases.support import Cases, birth_for_age, cases, id_number
 
 __all__ = ["cases"]
-
-pytestmark = pytest.mark.clock_sensitive
 
 
 async def audit_rows(db: Any, child_id: int, username: str) -> list[AuditEntry]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from marketplace import clock
@@ -18,8 +17,6 @@ from tests.admin.console import console_login, htmx
 from tests.cases.support import Cases, add_need, cases
 
 __all__ = ["cases"]
-
-pytestmark = pytest.mark.clock_sensitive
 
 
 async def open_need(db: Any, child_id: int, category: str = "emotional_support") -> int:

@@ -21,8 +21,6 @@ from tests.cases.support import Cases, birth_for_age, cases, id_number
 
 __all__ = ["cases"]
 
-pytestmark = pytest.mark.clock_sensitive
-
 
 async def principal(session: Any, world: Any, username: str) -> Any:
     user = await session.get(User, world.users[username])

@@ -20,7 +20,7 @@ from tests.browser.test_console import login, logout
 from tests.cases.support import add_child, birth_for_age, id_number
 from tests.support.world import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.clock_sensitive]
+pytestmark = pytest.mark.browser
 
 PHONE = {
     "viewport": {"width": 360, "height": 740},
