@@ -116,6 +116,8 @@ def _card(row: Any, needs: int, counts: dict[str, int], today: dt.date) -> dict[
         warnings.append(f"走访逾期 {overdue} 天")
     elif row.status == "active" and (row.next_visit_due - today).days <= DUE_SOON_DAYS:
         warnings.append(f"{(row.next_visit_due - today).days} 天内应走访")
+    if counts.get("escalated"):
+        warnings.append(f"{counts['escalated']} 个转介超时未办，已升级督办")
     if counts.get("awaiting_verdict"):
         warnings.append(f"{counts['awaiting_verdict']} 个转介服务已完成，待回访确认")
     return {

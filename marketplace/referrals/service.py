@@ -470,12 +470,14 @@ async def list_referrals(
 async def counts_by_child(
     session: AsyncSession, principal: Principal, child_ids: Sequence[int]
 ) -> dict[int, dict[str, int]]:
-    """Per child of ``child_ids``: how many of its referrals are open (waiting or in progress, ``ACTIVE``) and how
-    many wait for the caseworker's verdict (``completed``). The caller's scope applies, as in ``list_referrals``."""
+    """Per child of ``child_ids``: how many of its referrals are open (waiting or in progress, ``ACTIVE``), how
+    many of those the escalation ladder has taken up (``escalated``: not yet in service), and how many wait for the
+    caseworker's verdict (``completed``). The caller's scope applies, as in ``list_referrals``."""
     if not child_ids:
         return {}
+    escalated = Referral.escalated_at.is_not(None) & Referral.status.in_(("sent", "accepted"))
     stmt = (
-        select(Referral.child_id, Referral.status, func.count())
+        select(Referral.child_id, Referral.status, func.count(), func.count().filter(escalated))
         .where(Referral.child_id.in_(child_ids), Referral.status.in_((*ACTIVE, "completed")))
         .group_by(Referral.child_id, Referral.status)
     )
@@ -486,9 +488,10 @@ async def counts_by_child(
         if clause is not None:
             stmt = stmt.where(clause)
     out: dict[int, dict[str, int]] = {}
-    for child_id, status, n in (await session.execute(stmt)).all():
-        counts = out.setdefault(int(child_id), {"open": 0, "awaiting_verdict": 0})
+    for child_id, status, n, up in (await session.execute(stmt)).all():
+        counts = out.setdefault(int(child_id), {"open": 0, "escalated": 0, "awaiting_verdict": 0})
         counts["awaiting_verdict" if status == "completed" else "open"] += int(n)
+        counts["escalated"] += int(up)
     return out
 
 

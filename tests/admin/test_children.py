@@ -14,6 +14,7 @@ from marketplace import clock
 from marketplace.audit.models import AuditEntry
 from marketplace.cases import service as cases_service
 from marketplace.cases.models import Child, Need, Notification, Visit
+from marketplace.referrals.models import Referral
 from tests.admin.console import console_login, csrf_of, htmx
 from tests.cases.support import Cases, birth_for_age, cases, id_number
 
@@ -39,6 +40,9 @@ async def test_my_children_are_cards_of_my_community_with_warnings(client, db, c
         a = await s.get(Child, cases.children["A"])
         assert a is not None
         a.next_visit_due = clock.today() - dt.timedelta(days=4)
+        sent = await s.get(Referral, cases.referrals["A"])
+        assert sent is not None
+        sent.escalated_at, sent.escalation_level = clock.now(), 2
     await console_login(client, "director")
     page = await client.get("/admin/children")
     assert page.status_code == 200, page.text
@@ -46,7 +50,7 @@ async def test_my_children_are_cards_of_my_community_with_warnings(client, db, c
     assert "张小明" in html and "李小红" not in html and "王小华" not in html
     card = html[html.index(f'id="child-{cases.children["A"]}"') :]
     card = card[: card.index("</li>\n  \n")] if "</li>\n  \n" in card else card[:2000]
-    assert "走访逾期 4 天" in card and "child-card overdue" in html
+    assert "走访逾期 4 天" in card and "child-card overdue" in html and "1 个转介超时未办，已升级督办" in card
     # The open need and the sent referral are counted on the card.
     facts = re.findall(r"<dt>(未了结需求|进行中转介)</dt><dd>(\d+)</dd>", card)
     assert dict(facts) == {"未了结需求": "1", "进行中转介": "1"}

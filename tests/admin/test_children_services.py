@@ -88,10 +88,25 @@ async def test_open_need_and_referral_counts_per_child_in_scope(db, world, setti
         director = await principal(s, world, "director")
         assert await cases_service.open_need_counts(s, director, [a, b]) == {a: 2}
         counts = await referrals.counts_by_child(s, director, [a, b])
-        assert counts == {a: {"open": 1, "awaiting_verdict": 1}}
+        assert counts == {a: {"open": 1, "escalated": 0, "awaiting_verdict": 1}}
         supervisor = await principal(s, world, "supervisor")
         assert await cases_service.open_need_counts(s, supervisor, [a, b]) == {a: 2, b: 1}
-        assert (await referrals.counts_by_child(s, supervisor, [a, b]))[a] == {"open": 1, "awaiting_verdict": 1}
+        assert (await referrals.counts_by_child(s, supervisor, [a, b]))[a] == {
+            "open": 1,
+            "escalated": 0,
+            "awaiting_verdict": 1,
+        }
         assert await cases_service.open_need_counts(s, director, []) == {}
         org2 = await principal(s, world, "org2")
-        assert await referrals.counts_by_child(s, org2, [a, b]) == {a: {"open": 0, "awaiting_verdict": 1}}
+        assert await referrals.counts_by_child(s, org2, [a, b]) == {
+            a: {"open": 0, "escalated": 0, "awaiting_verdict": 1}
+        }
+    # The ladder took up A's unanswered referral: counted as escalated (still open).
+    async with db.session() as s:
+        sent = await s.get(Referral, cases.referrals["A"])
+        assert sent is not None
+        sent.escalated_at, sent.escalation_level = clock.now(), 1
+    async with db.session(write=False) as s:
+        director = await principal(s, world, "director")
+        counts = await referrals.counts_by_child(s, director, [a])
+        assert counts == {a: {"open": 1, "escalated": 1, "awaiting_verdict": 1}}
