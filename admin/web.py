@@ -282,11 +282,16 @@ def navigation(principal: Principal) -> list[NavItem]:
     items = [NavItem("dashboard", "工作台", "/admin/")]
     if role in {"district_admin", "auditor", "org_staff"}:
         items.append(NavItem("pool", "资源库审核" if role != "org_staff" else "本机构服务", "/admin/pool"))
+    if role == "child_director":
+        # The director's day, phone first: my children (the case board's successor for them), the notifications,
+        # and the mandatory report's short form one tap away on every page.
+        items.append(NavItem("children", "我的儿童", "/admin/children"))
+        items.append(NavItem("notifications", "通知", "/admin/notifications"))
+        items.append(NavItem("report", "⚠ 紧急上报", "/admin/report"))
     if role in {
         "district_admin",
         "auditor",
         "child_supervisor",
-        "child_director",
     }:
         items.append(NavItem("cases", "个案看板", "/admin/cases"))
     if role in {

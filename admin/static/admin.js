@@ -208,3 +208,15 @@
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   document.addEventListener("htmx:afterSettle", function (evt) { drawCharts(evt.target); });
 })();
+
+/* The child director's forms (issue #15 part 1): a refusal shown in the flash area is scrolled into view, so a
+   phone user at the bottom of a long form sees the message. */
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var flash = document.getElementById("flash");
+    if (flash && evt.detail.target === flash && flash.textContent.trim()) {
+      flash.scrollIntoView({ block: "start" });
+    }
+  });
+})();

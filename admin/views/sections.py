@@ -9,6 +9,8 @@ from admin.views import (
     applications,
     audit,
     cases,
+    children,
+    director,
     funds,
     mandatory_reports,
     procurement,
@@ -17,7 +19,20 @@ from admin.views import (
     staff,
 )
 
-SECTIONS = [reports, cases, referrals, mandatory_reports, funds, procurement, audit, accounts, applications, staff]
+SECTIONS = [
+    reports,
+    cases,
+    children,
+    director,
+    referrals,
+    mandatory_reports,
+    funds,
+    procurement,
+    audit,
+    accounts,
+    applications,
+    staff,
+]
 
 
 def routes() -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -157,6 +158,19 @@ async def _lock_id_number(session: AsyncSession, lookup_hash: str) -> None:
         await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
+async def _file_holding(
+    session: AsyncSession, cipher: FieldCipher, id_number: str, *, exclude: int | None = None
+) -> Row[int, int, int] | None:
+    """The first file (id, community, street) filed under ``id_number``, if any."""
+    stmt = select(Child.id, Child.community_id, Child.street_id).where(
+        # Under every key of the ring: during a key rotation a file may still carry the old key's hash.
+        Child.id_number_hmac.in_(cipher.lookup_hashes(id_number))
+    )
+    if exclude is not None:
+        stmt = stmt.where(Child.id != exclude)
+    return (await session.execute(stmt.order_by(Child.id).limit(1))).first()
+
+
 async def refuse_second_file(
     session: AsyncSession, principal: Principal, cipher: FieldCipher, id_number: str, *, exclude: int | None = None
 ) -> None:
@@ -164,13 +178,7 @@ async def refuse_second_file(
     second one. The refusal (409) names only the community that holds it, and where to ask for a transfer; the
     file's id is named only to a caller who may open it anyway."""
     await _lock_id_number(session, cipher.lookup_hash(id_number))
-    stmt = select(Child.id, Child.community_id, Child.street_id).where(
-        # Under every key of the ring: during a key rotation a file may still carry the old key's hash.
-        Child.id_number_hmac.in_(cipher.lookup_hashes(id_number))
-    )
-    if exclude is not None:
-        stmt = stmt.where(Child.id != exclude)
-    held = (await session.execute(stmt.order_by(Child.id).limit(1))).first()
+    held = await _file_holding(session, cipher, id_number, exclude=exclude)
     if held is None:
         return
     name = await session.scalar(select(Community.name).where(Community.id == held.community_id)) or ""
@@ -185,6 +193,76 @@ async def refuse_second_file(
         transfer=TRANSFER_LINK,
         **extra,
     )
+
+
+@dataclass(frozen=True)
+class IdCheck:
+    """What checking an identity number as it is typed found: the problems (a file is refused with them), the
+    warnings (to verify, not refused), and the birth date and gender the number encodes."""
+
+    problems: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+    birth_date: dt.date | None = None
+    gender: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _id_birth_date(number: str) -> dt.date | None:
+    try:
+        return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+
+
+async def check_id_number(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    id_number: str,
+    *,
+    birth_date: dt.date | None = None,
+    gender: str | None = None,
+) -> IdCheck:
+    """A director's check of an identity number before filing (the console checks it as it is typed): the
+    checksum, the birth date it encodes (a child's, agreeing with the one given), the gender its 17th digit
+    encodes (odd: male), and one person, one file (the duplicate check ``create_child`` runs, without its lock;
+    a file held elsewhere is named by its community only, as the 409 does)."""
+    principal.require("child_director")
+    number = id_number.strip().upper()
+    problems: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    problem = resident_id_problem(number)
+    if problem:
+        return IdCheck([{"field": "id_number", "message": f"身份证号无效：{problem}"}], [])
+    born = _id_birth_date(number)
+    encoded_gender = "male" if int(number[16]) % 2 else "female"
+    today = clock.today()
+    if born is None:
+        problems.append({"field": "id_number", "message": "身份证号中的出生日期无效 (no such birth date)"})
+    elif born > today:
+        problems.append({"field": "id_number", "message": "身份证号中的出生日期晚于今天 (birth date in the future)"})
+    elif age_on(born, today) >= 18:
+        problems.append({"field": "id_number", "message": "已满18周岁，不属于儿童 (18 or older)"})
+    if born is not None and birth_date is not None and birth_date != born:
+        problems.append({"field": "birth_date", "message": "身份证号中的出生日期与出生日期不符 (birth date mismatch)"})
+    if gender and gender != encoded_gender:
+        warnings.append(
+            {"field": "gender", "message": "身份证号第17位表示的性别与所选性别不符，请核对 (gender does not match)"}
+        )
+    held = await _file_holding(session, field_cipher(settings), number)
+    if held is not None:
+        name = await session.scalar(select(Community.name).where(Community.id == held.community_id)) or ""
+        problems.append(
+            {
+                "field": "id_number",
+                "message": f"该身份证号已在{name}建档，一人只能有一份档案；如需转入本社区，请提交转档申请 "
+                "(one person, one file: ask its community for a transfer)",
+            }
+        )
+    return IdCheck(problems, warnings, born, encoded_gender)
 
 
 async def _duplicates(session: AsyncSession, child: Child) -> list[Warning]:
@@ -498,6 +576,22 @@ async def list_needs(
     if category:
         stmt = stmt.where(Need.category == category)
     return await fetch_page(session, stmt, Need.urgency.desc(), Need.created_at, Need.id, limit=limit, offset=offset)
+
+
+async def open_need_counts(session: AsyncSession, principal: Principal, child_ids: list[int]) -> dict[int, int]:
+    """How many needs each of ``child_ids`` has still open or being met (the caller's scope applies: a child
+    outside it counts nothing)."""
+    if not child_ids:
+        return {}
+    stmt = (
+        select(Need.child_id, func.count())
+        .where(Need.child_id.in_(child_ids), Need.status.in_(lifecycle.ACTIVE_NEED_STATUSES))
+        .group_by(Need.child_id)
+    )
+    clause = scope_clause(principal, Need.community_id, Need.street_id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    return {int(cid): int(n) for cid, n in (await session.execute(stmt)).all()}
 
 
 # ---------------------------------------------------------------- visits

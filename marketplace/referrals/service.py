@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, outbox
@@ -465,6 +465,34 @@ async def list_referrals(
     if child_id:
         stmt = stmt.where(Referral.child_id == child_id)
     return await fetch_page(session, stmt, Referral.id.desc(), limit=limit, offset=offset)
+
+
+async def counts_by_child(
+    session: AsyncSession, principal: Principal, child_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """Per child of ``child_ids``: how many of its referrals are open (waiting or in progress, ``ACTIVE``), how
+    many of those the escalation ladder has taken up (``escalated``: not yet in service), and how many wait for the
+    caseworker's verdict (``completed``). The caller's scope applies, as in ``list_referrals``."""
+    if not child_ids:
+        return {}
+    escalated = Referral.escalated_at.is_not(None) & Referral.status.in_(("sent", "accepted"))
+    stmt = (
+        select(Referral.child_id, Referral.status, func.count(), func.count().filter(escalated))
+        .where(Referral.child_id.in_(child_ids), Referral.status.in_((*ACTIVE, "completed")))
+        .group_by(Referral.child_id, Referral.status)
+    )
+    if principal.role == "org_staff":
+        stmt = stmt.where(Referral.organization_id == (principal.organization_id or 0))
+    else:
+        clause = cases.scope_clause(principal, Referral.community_id, Referral.street_id)
+        if clause is not None:
+            stmt = stmt.where(clause)
+    out: dict[int, dict[str, int]] = {}
+    for child_id, status, n, up in (await session.execute(stmt)).all():
+        counts = out.setdefault(int(child_id), {"open": 0, "escalated": 0, "awaiting_verdict": 0})
+        counts["awaiting_verdict" if status == "completed" else "open"] += int(n)
+        counts["escalated"] += int(up)
+    return out
 
 
 async def present(
