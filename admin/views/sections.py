@@ -10,14 +10,31 @@ from admin.views import (
     audit,
     cases,
     funds,
+    inbox,
     mandatory_reports,
+    org,
     procurement,
     referrals,
     reports,
+    services,
     staff,
 )
 
-SECTIONS = [reports, cases, referrals, mandatory_reports, funds, procurement, audit, accounts, applications, staff]
+SECTIONS = [
+    reports,
+    cases,
+    inbox,
+    referrals,
+    mandatory_reports,
+    funds,
+    procurement,
+    audit,
+    accounts,
+    applications,
+    staff,
+    services,
+    org,
+]
 
 
 def routes() -> list[Any]:
