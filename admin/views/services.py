@@ -219,13 +219,14 @@ def form_values(service: Service | None) -> dict[str, Any]:
     }
 
 
-def _shown(values: dict[str, Any]) -> dict[str, Any]:
-    """Posted values back into the form after a refusal (money back in yuan)."""
-    shown = dict(values)
-    fen = shown.pop("cost_per_case_fen", 0)
-    shown["cost_per_case"] = f"{fen // 100}.{fen % 100:02d}"
-    if shown.get("capacity_per_month", 0) < 0:
-        shown["capacity_per_month"] = ""
+async def posted_as_shown(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What was posted, as the form shows it again after a refusal: exactly what the person typed and ticked."""
+    posted = await request.form()
+    shown: dict[str, Any] = {k: str(v) for k, v in form_values(None).items() if not isinstance(v, list)}
+    shown.update({k: str(v) for k, v in posted.items() if isinstance(v, str) and k in shown})
+    for name in MULTI:
+        values = [str(v) for v in posted.getall(name)] if name in posted else []
+        shown[name] = [int(v) for v in values if v.isdigit() and len(v) <= 12] if name == "street_ids" else values
     return shown
 
 
@@ -362,7 +363,6 @@ async def create_service(
     form: web.ConsoleForm,
 ) -> Response[str]:
     organization_id = own_organization(principal)
-    values: dict[str, Any] = {}
     try:
         values = await posted_values(request)
         _check_required(values)
@@ -377,7 +377,7 @@ async def create_service(
             principal,
             settings,
             service=None,
-            values=_shown(values) if values else form_values(None),
+            values=await posted_as_shown(request),
             error=error_text(exc),
             status_code=forms.error_status(exc),
         )
@@ -410,8 +410,7 @@ async def update_service(
     service_id: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
-    service = await own_service(session, principal, service_id)
-    values: dict[str, Any] = {}
+    await own_service(session, principal, service_id)
     try:
         values = await posted_values(request)
         _check_required(values)
@@ -425,7 +424,7 @@ async def update_service(
             principal,
             settings,
             service=service,
-            values=_shown(values) if values else form_values(service),
+            values=await posted_as_shown(request),
             error=error_text(exc),
             status_code=forms.error_status(exc),
         )

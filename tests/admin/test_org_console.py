@@ -76,6 +76,11 @@ async def test_org_staff_drafts_edits_and_submits_a_service(client, world, db) -
     assert 'id="service-form"' in r.text and "<html" not in r.text  # the form fragment only
     r = await client.post("/admin/services/new", data={**NEW_SERVICE, "cost_per_case": "12.345", "_csrf_token": csrf})
     assert r.status_code == 422 and "每例成本" in r.text
+    # What was typed and ticked comes back with the message.
+    r = await client.post("/admin/services/new", data={**NEW_SERVICE, "capacity_per_month": "八", "_csrf_token": csrf})
+    assert r.status_code == 422 and "每月名额：请填写非负整数" in r.text
+    assert 'value="留守儿童周末陪伴计划"' in r.text and 'value="八"' in r.text
+    assert 'value="safety_education" checked' in r.text and 'value="legal_aid" >' in r.text
     async with db.session(write=False) as s:
         assert await s.scalar(select(func.count()).select_from(Service)) == before
 

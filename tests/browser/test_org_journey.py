@@ -249,7 +249,9 @@ def test_no_org_page_scrolls_sideways_on_a_phone(
     login(page, base, "org")
     links = page.eval_on_selector_all("nav.nav a", "els => els.map(e => e.getAttribute('href'))")
     # Every section of the organization's console, and the pages behind them.
-    assert {"/admin/referrals/inbox", "/admin/services", "/admin/org", "/admin/org/people", "/admin/staff"} <= set(links)
+    assert {"/admin/referrals/inbox", "/admin/services", "/admin/org", "/admin/org/people", "/admin/staff"} <= set(
+        links
+    )
     pages = [
         *links,
         "/admin/services/new",
