@@ -280,8 +280,12 @@ def navigation(principal: Principal) -> list[NavItem]:
     """The sections this role may open."""
     role = principal.role
     items = [NavItem("dashboard", "工作台", "/admin/")]
-    if role in {"district_admin", "auditor", "org_staff"}:
-        items.append(NavItem("pool", "资源库审核" if role != "org_staff" else "本机构服务", "/admin/pool"))
+    if role == "org_staff":
+        # An organization's day: its inbox first, then its own services (drafts, review, pauses).
+        items.append(NavItem("inbox", "转介收件箱", "/admin/referrals/inbox"))
+        items.append(NavItem("services", "本机构服务", "/admin/services"))
+    if role in {"district_admin", "auditor"}:
+        items.append(NavItem("pool", "资源库审核", "/admin/pool"))
     if role == "child_director":
         # The director's day, phone first: my children (the case board's successor for them), the notifications,
         # and the mandatory report's short form one tap away on every page.
@@ -318,6 +322,9 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("audit", "审计日志", "/admin/audit"))
         items.append(NavItem("accounts", "账号管理", "/admin/accounts"))
         items.append(NavItem("applications", "机构入驻申请", "/admin/applications"))
+    if role == "org_staff":
+        items.append(NavItem("org", "机构资料", "/admin/org"))
+        items.append(NavItem("people", "社工与志愿服务队", "/admin/org/people"))
     if role == "org_staff" and principal.org_admin:
         items.append(NavItem("staff", "本机构人员", "/admin/staff"))
     return items

@@ -12,10 +12,13 @@ from admin.views import (
     children,
     director,
     funds,
+    inbox,
     mandatory_reports,
+    org,
     procurement,
     referrals,
     reports,
+    services,
     staff,
 )
 
@@ -24,6 +27,7 @@ SECTIONS = [
     cases,
     children,
     director,
+    inbox,
     referrals,
     mandatory_reports,
     funds,
@@ -32,6 +36,8 @@ SECTIONS = [
     accounts,
     applications,
     staff,
+    services,
+    org,
 ]
 
 

@@ -1,4 +1,5 @@
-"""An organization admin's own people (本机构人员): list, invite (an activation code shown once), disable, enable.
+"""An organization admin's own people (本机构人员): list, invite (an activation code shown once), disable, enable,
+and reset a colleague's password (a one-time reset code shown once; their sessions end).
 
 Only for an organization's admin (role ``org_staff`` with ``org_admin``); the accounts service limits it to the
 ``org_staff`` accounts of its own organization and audits every change.
@@ -129,4 +130,24 @@ async def enable(
     return await row_response(request, session, user, BASE, f"“{user.display_name}”的账号已启用")
 
 
-ROUTES = [staff_page, invite, disable, enable]
+@post("/staff/{user_id:int}/reset-password", name="console-staff-reset")
+async def reset(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, user_id: PathId, form: web.ConsoleForm
+) -> Response[str]:
+    _org_admin(principal)
+    issued = await accounts.reset_password(session, principal, user_id)
+    user = await accounts.get_user(session, principal, user_id)
+    return forms.code_page(
+        request,
+        principal,
+        "staff",
+        title="已生成重置码",
+        issued=issued,
+        display_name=user.display_name,
+        back=BASE,
+        back_label="返回本机构人员",
+        note="原密码已失效，该同事的所有登录会话已结束。请当面或电话告知重置码。",
+    )
+
+
+ROUTES = [staff_page, invite, disable, enable, reset]
