@@ -17,6 +17,7 @@ from admin.views import (
     referrals,
     reports,
     staff,
+    supervisor,
 )
 
 SECTIONS = [
@@ -32,6 +33,7 @@ SECTIONS = [
     accounts,
     applications,
     staff,
+    supervisor,
 ]
 
 
