@@ -255,7 +255,7 @@ async def _workload(session: DbSession, street: int) -> list[dict[str, Any]]:
             )
         ).all()
     )
-    directors: dict[int, list[str]] = {}
+    directors: dict[int | None, list[str]] = {}
     for cid, name in (
         await session.execute(
             select(User.community_id, User.display_name)
