@@ -33,8 +33,10 @@ from marketplace.ids import PathId
 from marketplace.referrals import deadlines
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import Referral
+from marketplace.resources.taxonomy import CHILD_CATEGORIES
 
 PAGE = 100
+OVERRIDES = 20
 DONE = {
     "acknowledged": "已签收强制报告",
     "reviewed": "已审核通过，报区民政局审批",
@@ -294,15 +296,38 @@ async def approvals_page(
     )
     moves, moves_total = await transfers.list_transfers(session, principal, status="pending", limit=PAGE, offset=0)
     shown = await transfers.present(session, principal, moves)
+    overrides = await _overrides(session, principal)
     return web.render(
         "street_approvals.html",
         decisions=[eligibility.decision_out(d, name) for d, name in decisions],
         decisions_total=decisions_total,
         transfers=[t for t in shown if "approve" in t.allowed_actions],
         transfers_total=moves_total,
+        categories=CHILD_CATEGORIES,
+        overrides=overrides,
         messages=_done(done),
         **web.page_context(request, principal, "approvals"),
     )
+
+
+async def _overrides(session: DbSession, principal: Principal) -> list[dict[str, Any]]:
+    """Referrals of the street sent without the guardian's consent on a supervisor's override (the referrals
+    service's own step: a supervisor sends it with the reason; there is no separate approval), newest first."""
+    rows = (
+        await session.execute(
+            select(Referral, Child.name)
+            .join(Child, Child.id == Referral.child_id)
+            .where(Referral.street_id == principal.street_id, Referral.consent_override_reason.is_not(None))
+            .order_by(Referral.id.desc())
+            .limit(OVERRIDES)
+        )
+    ).all()
+    if rows:
+        await audit.record_read(session, principal, "list", "child", sorted({r.child_id for r, _ in rows}), ["name"])
+    return [
+        {"id": r.id, "child": name, "reason": r.consent_override_reason, "sent_at": r.sent_at, "status": r.status}
+        for r, name in rows
+    ]
 
 
 @post("/street/allowance-decisions/{decision_id:int}/review", name="console-street-review")

@@ -133,6 +133,10 @@ async def test_the_supervisor_reviews_an_allowance_proposal_a_director_cannot(
     r = await client.post(f"/api/v1/children/{b}/allowance-decisions", json=GRANT, headers=await auth("director2"))
     assert r.status_code == 201, r.text
     decision = r.json()["id"]
+    async with db.session() as s:
+        ref = await s.get(Referral, cases.referrals["A"])
+        assert ref is not None
+        ref.consent_override_reason = "监护人失联，紧急特批"
 
     csrf = await console_login(client, "director2")
     assert (await client.get("/admin/street/approvals")).status_code == 403
@@ -141,7 +145,8 @@ async def test_the_supervisor_reviews_an_allowance_proposal_a_director_cannot(
     )
     assert denied.status_code == 403
     csrf = await console_login(client, "supervisor2")
-    assert f"decision-{decision}" not in (await client.get("/admin/street/approvals")).text
+    elsewhere = (await client.get("/admin/street/approvals")).text
+    assert f"decision-{decision}" not in elsewhere and "监护人失联" not in elsewhere
     other = await client.post(
         f"/admin/street/allowance-decisions/{decision}/review", data={"decision": "accept"}, headers=htmx(csrf)
     )
@@ -151,7 +156,8 @@ async def test_the_supervisor_reviews_an_allowance_proposal_a_director_cannot(
     page = await client.get("/admin/street/approvals")
     assert page.status_code == 200, page.text
     assert f'id="decision-{decision}"' in page.text and "李小红" in page.text
-    assert "孤儿证明.pdf" in page.text and "父母死亡证明.pdf" in page.text
+    assert "孤儿证明.pdf" in page.text and "父母死亡证明.pdf" in page.text and "<dd>孤儿</dd>" in page.text
+    assert f'id="override-{cases.referrals["A"]}"' in page.text and "特批理由：监护人失联，紧急特批" in page.text
     assert any("allowance_decisions" in (e.fields or []) for e in await child_audit(db, b, "supervisor"))
     url = f"/admin/street/allowance-decisions/{decision}/review"
     unnamed = await client.post(url, data={"decision": "return"}, headers=htmx(csrf))
