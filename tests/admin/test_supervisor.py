@@ -119,6 +119,27 @@ async def test_the_board_shows_the_street_and_the_supervisor_acknowledges_an_esc
     # Signed once: a second time is the service's 409, changing nothing.
     again = await client.post(f"/admin/street/escalations/{esc}/act", headers=htmx(csrf))
     assert again.status_code == 409 and "已签收" in again.text
+    # A visit's step is acted on from the child's entry: the board links there and offers nothing to post.
+    async with db.session() as s:
+        assert await escalation.climb(
+            s,
+            entity="child",
+            entity_id=a,
+            kind="visit",
+            level=2,
+            due=clock.now(),
+            community_id=world.communities[0],
+            street_id=world.streets[0],
+            child_id=a,
+            body="走访逾期",
+        )
+        visit_esc = await s.scalar(select(Escalation.id).where(Escalation.entity == "child", Escalation.entity_id == a))
+    board = (await client.get("/admin/street")).text
+    item = board[board.index(f'id="escalation-{visit_esc}"') :]
+    item = item[: item.index("</li>")]
+    assert "走访逾期" in item and f'href="/admin/cases?child={a}"' in item and "<button" not in item
+    refused = await client.post(f"/admin/street/escalations/{visit_esc}/act", headers=htmx(csrf))
+    assert refused.status_code == 422 and "此事项请在其页面处理" in refused.text
     # Through the API: the report shows the supervisor's acknowledgement.
     api = await client.get(f"/api/v1/mandatory-reports/{report_id}", headers=await auth("supervisor"))
     assert api.status_code == 200, api.text
