@@ -292,6 +292,10 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("children", "我的儿童", "/admin/children"))
         items.append(NavItem("notifications", "通知", "/admin/notifications"))
         items.append(NavItem("report", "⚠ 紧急上报", "/admin/report"))
+    if role == "child_supervisor":
+        # The supervisor's day: the street's board (overdue, escalations, workload) and the approvals waiting.
+        items.append(NavItem("street", "街道看板", "/admin/street"))
+        items.append(NavItem("approvals", "待我审批", "/admin/street/approvals"))
     if role in {
         "district_admin",
         "auditor",

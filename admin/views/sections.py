@@ -20,6 +20,7 @@ from admin.views import (
     reports,
     services,
     staff,
+    supervisor,
 )
 
 SECTIONS = [
@@ -38,6 +39,7 @@ SECTIONS = [
     staff,
     services,
     org,
+    supervisor,
 ]
 
 

@@ -1,0 +1,227 @@
+"""The street supervisor's console: the street's board (overdue visits and referrals, escalations with the action
+the services offer, warnings, each community's workload) and the approvals waiting (allowance decisions to review
+with their evidence, file transfers to approve or reject with a reason). Scope: another street's item is "not
+found"; a director cannot review; the pages write the API's audit rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from marketplace import clock
+from marketplace.audit.models import AuditEntry
+from marketplace.cases import escalation
+from marketplace.cases.models import Child, Escalation, MandatoryReport
+from marketplace.referrals.models import Referral
+from tests.admin.console import console_login, htmx
+from tests.cases.support import Cases, birth_for_age, cases, id_number
+
+__all__ = ["cases"]
+
+GRANT = {"action": "grant", "category": "orphan", "evidence": ["孤儿证明.pdf", "父母死亡证明.pdf"]}
+
+
+async def child_audit(db: Any, child_id: int, username: str) -> list[AuditEntry]:
+    async with db.session(write=False) as s:
+        rows = await s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.username == username, AuditEntry.entity == "child", AuditEntry.entity_id == child_id)
+            .order_by(AuditEntry.id)
+        )
+        return list(rows.all())
+
+
+async def escalated_report(client: Any, auth: Any, db: Any, child_id: int, street_id: int) -> tuple[int, int]:
+    """A mandatory report on the child, left unsigned until the ladder took it to the street's supervisor."""
+    r = await client.post(
+        f"/api/v1/children/{child_id}/reports",
+        json={"kind": "lives_alone", "description": "独自在家，无人照看"},
+        headers=await auth("director"),
+    )
+    assert r.status_code == 201, r.text
+    report_id = r.json()["id"]
+    async with db.session() as s:
+        report = await s.get(MandatoryReport, report_id)
+        assert report is not None
+        taken = await escalation.climb(
+            s,
+            entity="mandatory_report",
+            entity_id=report_id,
+            kind="report_ack",
+            level=2,
+            due=clock.now(),
+            community_id=report.community_id,
+            street_id=street_id,
+            child_id=child_id,
+            body="强制报告超时未签收",
+        )
+        assert taken
+    async with db.session(write=False) as s:
+        esc = await s.scalar(select(Escalation.id).where(Escalation.entity_id == report_id))
+    assert esc is not None
+    return report_id, esc
+
+
+async def test_the_board_shows_the_street_and_the_supervisor_acknowledges_an_escalated_report(
+    client, auth, db, world, cases: Cases
+) -> None:
+    a, c = cases.children["A"], cases.children["C"]
+    async with db.session() as s:
+        for cid in (a, c):
+            child = await s.get(Child, cid)
+            assert child is not None
+            child.next_visit_due = clock.today() - dt.timedelta(days=5)
+            child.risk_level = "high"
+        ref = await s.get(Referral, cases.referrals["A"])
+        assert ref is not None
+        ref.sent_at = clock.now() - dt.timedelta(days=30)
+    report_id, esc = await escalated_report(client, auth, db, a, world.streets[0])
+
+    # A director has no street board; the other street's supervisor sees none of this street.
+    await console_login(client, "director")
+    assert (await client.get("/admin/street")).status_code == 403
+    csrf2 = await console_login(client, "supervisor2")
+    other = await client.get("/admin/street")
+    assert other.status_code == 200, other.text
+    assert "张小明" not in other.text and f"escalation-{esc}" not in other.text and "王小华" in other.text
+    assert (await client.post(f"/admin/street/escalations/{esc}/act", headers=htmx(csrf2))).status_code == 404
+
+    csrf = await console_login(client, "supervisor")
+    home = await client.get("/admin/")
+    assert 'href="/admin/street"' in home.text and 'href="/admin/street/approvals"' in home.text
+    page = await client.get("/admin/street")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "张小明" in html and "王小华" not in html
+    assert f'id="escalation-{esc}"' in html and "强制报告超时未签收" in html and ">签收</button>" in html
+    assert f"/admin/referrals/{cases.referrals['A']}/follow" in html
+    assert "1 名高风险儿童走访逾期" in html and "1 个转介超时未获机构答复" in html
+    # The workload: each community of the street with its director and counts.
+    assert "福山社区" in html and "岗厦社区" in html and "百花社区" not in html
+    assert "儿童主任：director</span>" in html and "儿童主任：director2</span>" in html
+    load = html[html.index('id="workload"') :]
+    fushan = load[load.index("福山社区") : load.index("岗厦社区")]
+    assert "<dt>在册儿童</dt><dd>1</dd>" in fushan and "<dt>走访逾期</dt><dd>1</dd>" in fushan
+    assert "<dt>进行中转介</dt><dd>1</dd>" in fushan
+    # The board names children: the API's list rows for the supervisor.
+    assert await child_audit(db, a, "supervisor")
+
+    r = await client.post(f"/admin/street/escalations/{esc}/act", headers=htmx(csrf))
+    assert r.status_code == 200 and r.headers["HX-Redirect"] == "/admin/street?done=acknowledged"
+    async with db.session(write=False) as s:
+        report = await s.get(MandatoryReport, report_id)
+        assert report is not None and report.supervisor_ack_at is not None
+        assert report.supervisor_ack_by == world.users["supervisor"]
+    after = await client.get("/admin/street?done=acknowledged")
+    assert "已签收强制报告" in after.text and ">签收</button>" not in after.text
+    # Signed once: a second time is the service's 409, changing nothing.
+    again = await client.post(f"/admin/street/escalations/{esc}/act", headers=htmx(csrf))
+    assert again.status_code == 409 and "已签收" in again.text
+    # A visit's step is acted on from the child's entry: the board links there and offers nothing to post.
+    async with db.session() as s:
+        assert await escalation.climb(
+            s,
+            entity="child",
+            entity_id=a,
+            kind="visit",
+            level=2,
+            due=clock.now(),
+            community_id=world.communities[0],
+            street_id=world.streets[0],
+            child_id=a,
+            body="走访逾期",
+        )
+        visit_esc = await s.scalar(select(Escalation.id).where(Escalation.entity == "child", Escalation.entity_id == a))
+    board = (await client.get("/admin/street")).text
+    item = board[board.index(f'id="escalation-{visit_esc}"') :]
+    item = item[: item.index("</li>")]
+    assert "走访逾期" in item and f'href="/admin/cases?child={a}"' in item and "<button" not in item
+    refused = await client.post(f"/admin/street/escalations/{visit_esc}/act", headers=htmx(csrf))
+    assert refused.status_code == 422 and "此事项请在其页面处理" in refused.text
+    # Through the API: the report shows the supervisor's acknowledgement.
+    api = await client.get(f"/api/v1/mandatory-reports/{report_id}", headers=await auth("supervisor"))
+    assert api.status_code == 200, api.text
+    (ack,) = [a for a in api.json()["acknowledgements"] if a["level"] == "supervisor"]
+    assert ack["at"] is not None and ack["by"] == world.users["supervisor"]
+
+
+async def test_the_supervisor_reviews_an_allowance_proposal_a_director_cannot(
+    client, auth, db, world, cases: Cases
+) -> None:
+    b = cases.children["B"]
+    r = await client.post(f"/api/v1/children/{b}/allowance-decisions", json=GRANT, headers=await auth("director2"))
+    assert r.status_code == 201, r.text
+    decision = r.json()["id"]
+    async with db.session() as s:
+        ref = await s.get(Referral, cases.referrals["A"])
+        assert ref is not None
+        ref.consent_override_reason = "监护人失联，紧急特批"
+
+    csrf = await console_login(client, "director2")
+    assert (await client.get("/admin/street/approvals")).status_code == 403
+    denied = await client.post(
+        f"/admin/street/allowance-decisions/{decision}/review", data={"decision": "accept"}, headers=htmx(csrf)
+    )
+    assert denied.status_code == 403
+    csrf = await console_login(client, "supervisor2")
+    elsewhere = (await client.get("/admin/street/approvals")).text
+    assert f"decision-{decision}" not in elsewhere and "监护人失联" not in elsewhere
+    other = await client.post(
+        f"/admin/street/allowance-decisions/{decision}/review", data={"decision": "accept"}, headers=htmx(csrf)
+    )
+    assert other.status_code == 404
+
+    csrf = await console_login(client, "supervisor")
+    page = await client.get("/admin/street/approvals")
+    assert page.status_code == 200, page.text
+    assert f'id="decision-{decision}"' in page.text and "李小红" in page.text
+    assert "孤儿证明.pdf" in page.text and "父母死亡证明.pdf" in page.text and "<dd>孤儿</dd>" in page.text
+    assert f'id="override-{cases.referrals["A"]}"' in page.text and "特批理由：监护人失联，紧急特批" in page.text
+    assert any("allowance_decisions" in (e.fields or []) for e in await child_audit(db, b, "supervisor"))
+    url = f"/admin/street/allowance-decisions/{decision}/review"
+    unnamed = await client.post(url, data={"decision": "return"}, headers=htmx(csrf))
+    assert unnamed.status_code == 422 and "退回时请写明原因" in unnamed.text
+    bad = await client.post(url, data={"decision": "maybe"}, headers=htmx(csrf))
+    assert bad.status_code == 422 and "请选择通过或退回" in bad.text
+    assert (await client.get(f"/api/v1/allowance-decisions/{decision}", headers=await auth("supervisor"))).json()[
+        "status"
+    ] == "proposed"
+    ok = await client.post(url, data={"decision": "accept", "note": "材料齐全"}, headers=htmx(csrf))
+    assert ok.status_code == 200 and ok.headers["HX-Redirect"] == "/admin/street/approvals?done=reviewed"
+    out = (await client.get(f"/api/v1/allowance-decisions/{decision}", headers=await auth("admin"))).json()
+    assert out["status"] == "reviewed" and out["review_note"] == "材料齐全"
+    assert out["reviewed_by"] == world.users["supervisor"]
+    assert f'id="decision-{decision}"' not in (await client.get("/admin/street/approvals")).text
+
+
+async def test_a_file_transfer_out_of_the_street_is_approved_or_rejected_with_a_reason(
+    client, auth, db, world, cases: Cases
+) -> None:
+    number = id_number(birth_for_age(10), "995")
+    r = await client.post(
+        "/api/v1/child-transfers",
+        json={"id_number": number, "reason": "孩子随母亲搬到福山社区居住"},
+        headers=await auth("director"),
+    )
+    assert r.status_code == 201, r.text
+    t = r.json()["id"]
+
+    csrf = await console_login(client, "supervisor")
+    assert f"transfer-{t}" not in (await client.get("/admin/street/approvals")).text
+    assert (await client.post(f"/admin/street/transfers/{t}/approve", headers=htmx(csrf))).status_code == 404
+
+    csrf = await console_login(client, "supervisor2")
+    page = await client.get("/admin/street/approvals")
+    assert f'id="transfer-{t}"' in page.text and "王小华" in page.text and "百花社区 → 福山社区" in page.text
+    unnamed = await client.post(f"/admin/street/transfers/{t}/reject", data={"note": " "}, headers=htmx(csrf))
+    assert unnamed.status_code == 422 and "驳回时请写明原因" in unnamed.text
+    assert (await client.post(f"/admin/street/transfers/{t}/cancel", headers=htmx(csrf))).status_code == 404
+    ok = await client.post(f"/admin/street/transfers/{t}/reject", data={"note": "监护人未确认搬迁"}, headers=htmx(csrf))
+    assert ok.status_code == 200 and ok.headers["HX-Redirect"] == "/admin/street/approvals?done=rejected"
+    out = (await client.get(f"/api/v1/child-transfers/{t}", headers=await auth("supervisor2"))).json()
+    assert out["status"] == "rejected" and out["decision_note"] == "监护人未确认搬迁"
+    async with db.session(write=False) as s:
+        child = await s.get(Child, cases.children["C"])
+        assert child is not None and child.community_id == world.communities[2]
