@@ -2255,6 +2255,10 @@ _PARENTS_ABSENT: Final[frozenset[str]] = frozenset(
 )
 
 
+# Visit intervals by risk level, as the default settings have them (``Settings.visit_interval_days``).
+_VISIT_INTERVAL_DAYS: Final[dict[str, int]] = {"critical": 7, "high": 14, "medium": 30, "low": 90}
+
+
 def _school(rng: random.Random, age: int, community: Community) -> str:
     base = community.name.removesuffix("社区")
     if age < 3:
@@ -2368,6 +2372,13 @@ def children(rng_seed: int = SEED, n: int = 400) -> Iterator[Child]:
         if max_back >= 1:
             count = rng.randint(lo, hi)
             days_list = sorted({rng.randint(1, max_back) for _ in range(count)}, reverse=True)
+            # Most directors keep up (the last visit within the risk level's interval); about one child in twelve is
+            # overdue, as a real caseload is. A separate generator keeps every other figure of the demo unchanged.
+            keeper = random.Random(f"visit-schedule-{i}")
+            interval = _VISIT_INTERVAL_DAYS[risk]
+            if keeper.random() < 0.83 and days_list[-1] >= interval and max_back > interval:
+                days_list[-1] = keeper.randint(1, interval - 1)
+                days_list = sorted(set(days_list), reverse=True)
             for days in days_list:
                 kind = rng.choices(("home", "phone", "school"), weights=(60, 30, 10 if age >= 6 else 0))[0]
                 findings = [f for f in _VISIT_FINDINGS[kind] if age >= 6 or "学习" not in f]
