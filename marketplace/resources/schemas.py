@@ -95,7 +95,6 @@ class ServiceIn(msgspec.Struct, forbid_unknown_fields=True):
 class ServiceChanges(msgspec.Struct, forbid_unknown_fields=True):
     """The listing fields a published service changes only through a revision the district reviews."""
 
-
     title: Name | msgspec.UnsetType = msgspec.UNSET
     description: Text | msgspec.UnsetType = msgspec.UNSET
     eligibility: Text | msgspec.UnsetType = msgspec.UNSET

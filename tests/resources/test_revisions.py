@@ -244,7 +244,9 @@ BAD = [
 @pytest.mark.parametrize(("case", "body", "status"), BAD, ids=[c[0] for c in BAD])
 async def test_bad_revision_input_changes_nothing(client, auth: Auth, world: World, db, case, body, status) -> None:
     before = await revision_count(db)
-    assert_problem(await client.post(f"{S}/{world.services[0]}/revisions", json=body, headers=await auth("org")), status)
+    assert_problem(
+        await client.post(f"{S}/{world.services[0]}/revisions", json=body, headers=await auth("org")), status
+    )
     assert await revision_count(db) == before
     assert_problem(await client.get(f"{QUEUE}?status=nonsense", headers=await auth("admin")), 422)
     assert_problem(await client.get(f"{QUEUE}?status=NOPE", headers=await auth("admin")), 400)
@@ -254,7 +256,9 @@ async def test_approve_applies_atomically_in_the_database(client, auth: Auth, wo
     org = await auth("org")
     sid = world.services[0]
     r = await client.post(
-        f"{S}/{sid}/revisions", json={"categories": ["legal_aid"], "age_max": 12, "five_societies": ["charity"]}, headers=org
+        f"{S}/{sid}/revisions",
+        json={"categories": ["legal_aid"], "age_max": 12, "five_societies": ["charity"]},
+        headers=org,
     )
     rid = r.json()["id"]
     await client.post(f"{S}/{sid}/revisions/{rid}/submit", headers=org)
