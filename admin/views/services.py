@@ -331,9 +331,14 @@ def status_notice(status: str, note: str) -> tuple[str, str] | None:
     return None
 
 
+# Confirming that a live listing is still current changes nothing families read: immediate, no review.
+CONFIRM = ("confirm", "确认信息仍为最新")
+
+
 def actions_for(status: str) -> list[tuple[str, str]]:
     allowed = pool.SERVICE_LIFECYCLE.allowed(status)
-    return [(a, label) for a, label in ACTIONS.items() if a in allowed and a in pool.OWNER_TRANSITIONS]
+    found = [(a, label) for a, label in ACTIONS.items() if a in allowed and a in pool.OWNER_TRANSITIONS]
+    return [*found, CONFIRM] if status in pool.REVISED_STATUSES else found
 
 
 def row_of(
@@ -493,6 +498,8 @@ async def service_page(
     revision = await revisions.open_revision(session, service.id) if service.status in pool.REVISED_STATUSES else None
     if done in ACTIONS:
         flash: str | None = f"已{ACTIONS[done]}"
+    elif done == CONFIRM[0]:
+        flash = "已确认信息为最新"
     elif done and done.startswith("revision_") and done[9:] in REVISION_ACTIONS:
         flash = f"已{REVISION_ACTIONS[done[9:]]}"
     elif saved:
@@ -548,10 +555,14 @@ async def service_action(
     action: FromPath[str],
     form: web.ConsoleForm,
 ) -> Response[str]:
-    if action not in ACTIONS:
+    if action not in ACTIONS and action != CONFIRM[0]:
         raise Invalid.field("action", "未知操作 (unknown action)")
     await own_service(session, principal, service_id)
-    service = await pool.transition_service(session, principal, service_id, action)
+    if action == CONFIRM[0]:
+        # assured_on becomes today (update_service with nothing else changed): the listing is confirmed current.
+        service = await pool.update_service(session, principal, service_id, ServicePatch())
+    else:
+        service = await pool.transition_service(session, principal, service_id, action)
     back = form.get("back", "")
     if back != "list":
         return _go(request, f"{BASE}/{service_id}?done={action}")
@@ -559,9 +570,9 @@ async def service_action(
         return _go(request, BASE)
     return web.render(
         "_org_service_row.html",
-        row=row_of(service, settings),
+        row=row_of(service, settings, await revisions.open_revision(session, service_id)),
         csrf=web.csrf_token(request),
-        flash=f"“{service.title}”已{ACTIONS[action]}",
+        flash=f"“{service.title}”{'已确认信息为最新' if action == CONFIRM[0] else '已' + ACTIONS[action]}",
     )
 
 

@@ -4,6 +4,7 @@ its status and the district's reason; submit, withdraw), and the district approv
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -217,3 +218,19 @@ async def test_revisions_are_scoped(client, world, db) -> None:
     async with db.session(write=False) as s:
         assert await s.scalar(select(func.count()).select_from(ServiceRevision)) == 1
     assert (await revisions_of(db, sid))[0].status == "pending_review"
+
+
+async def test_confirming_a_live_listing_is_current_stays_immediate(client, world, db) -> None:
+    sid = world.services[0]  # confirmed 2026-10-01
+    csrf = await console_login(client, "org")
+    page = await client.get(f"/admin/services/{sid}")
+    assert "确认信息仍为最新</button>" in page.text
+    r = await client.post(f"/admin/services/{sid}/confirm", data={"_csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/services/{sid}?done=confirm"
+    live = await service_of(db, sid)
+    assert live.assured_on is not None and live.assured_on > dt.date(2026, 10, 1)
+    assert live.title == "困境儿童心理疏导服务" and await revisions_of(db, sid) == []
+    assert "已确认信息为最新" in (await client.get(r.headers["location"])).text
+    # A draft has nothing live to confirm.
+    r = await client.post(f"/admin/services/{world.services[2]}/confirm", headers=htmx(csrf))
+    assert r.status_code == 200  # a draft's edit in place also confirms it; nothing reviewed changes
