@@ -101,8 +101,6 @@ def _normalized(values: dict[str, Any]) -> dict[str, Any]:
             value = list(dict.fromkeys(value))
             if name != "five_societies":
                 value = sorted(value)
-        elif isinstance(value, str):
-            value = value.strip() if name in ("title", "contact_phone") else value
         out[name] = value
     return out
 
