@@ -268,3 +268,31 @@ async def test_approve_applies_atomically_in_the_database(client, auth: Auth, wo
     got = await live(client, auth, sid)
     assert got["categories"] == ["legal_aid"] and got["age_max"] == 12 and got["five_societies"] == ["charity"]
     assert dt.date.fromisoformat(got["assured_on"]) > dt.date(2026, 10, 1)
+
+
+async def test_approve_rechecks_the_values_against_the_live_listing(client, auth: Auth, world: World) -> None:
+    org, admin = await auth("org"), await auth("admin")
+    sid = world.services[0]
+    rid = (await client.post(f"{S}/{sid}/revisions", json={"age_min": 12}, headers=org)).json()["id"]
+    await client.post(f"{S}/{sid}/revisions/{rid}/submit", headers=org)
+    # Meanwhile the district narrows the live age range in place: the proposal no longer fits.
+    assert (await client.patch(f"{S}/{sid}", json={"age_max": 10}, headers=admin)).status_code == 200
+    assert_problem(await client.post(f"{S}/{sid}/revisions/{rid}/approve", headers=admin), 422)
+    got = (await client.get(f"{S}/{sid}/revisions/{rid}", headers=admin)).json()
+    assert got["status"] == "pending_review" and got["diff"][0]["current"] == 6
+    assert (await live(client, auth, sid))["age_min"] == 6
+
+
+async def test_who_and_when_stay_on_the_revision(client, auth: Auth, world: World) -> None:
+    org, admin = await auth("org"), await auth("admin")
+    sid = world.services[0]
+    rid = (await client.post(f"{S}/{sid}/revisions", json={"fees_text": "免费"}, headers=org)).json()["id"]
+    await client.post(f"{S}/{sid}/revisions/{rid}/submit", headers=org)
+    r = await client.post(f"{S}/{sid}/revisions/{rid}/return", json={"reason": "请写明收费标准"}, headers=admin)
+    got = r.json()
+    assert got["created_by"] == world.users["org"] and got["submitted_by"] == world.users["org"]
+    assert got["decided_by"] == world.users["admin"] and got["decided_at"] and got["submitted_at"]
+    await client.post(f"{S}/{sid}/revisions/{rid}/withdraw", headers=org)
+    got = (await client.get(f"{S}/{sid}/revisions/{rid}", headers=admin)).json()
+    assert got["status"] == "withdrawn" and got["decided_by"] == world.users["org"]
+    assert got["reason"] == "请写明收费标准" and got["diff"][0]["current"] == ""
