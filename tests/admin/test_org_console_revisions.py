@@ -98,8 +98,11 @@ async def test_an_edit_of_a_published_service_goes_to_review_and_the_district_ap
     listing = await client.get("/admin/services")
     assert "修改待审核" in listing.text and "<strong>1</strong> 项修改待审核" in listing.text
 
-    # The district's tab lists it with the diff and approves it.
+    # The district's tab lists it with the diff and approves it; the published tab marks the service.
     admin_csrf = await console_login(client, "admin")
+    published = await client.get("/admin/pool?tab=published")
+    row = re.search(rf'<tr id="service-{sid}".*?</tr>', published.text, re.S)
+    assert row and "修改待审核" in row.group(0)
     tab = await client.get("/admin/pool?tab=revisions")
     assert tab.status_code == 200 and "服务修改" in tab.text and f'id="pool-revision-{rev.id}"' in tab.text
     assert diff_rows(tab.text)["schedule"] == ("（空）", "每周六")
