@@ -139,9 +139,9 @@ async def _tab_rows(
     service_rows = [_service_row(s, settings, principal) for s in services]
     if status in pool.REVISED_STATUSES and principal.role in REVISION_READERS:
         # A live listing with a change waiting for review says so beside it.
-        waiting = await revisions.open_revision_ids(session, [s.id for s in services])
+        open_ones = await revisions.open_revision_ids(session, [s.id for s in services])
         for row in service_rows:
-            found = waiting.get(row["id"])
+            found = open_ones.get(row["id"])
             row["revision_waiting"] = found is not None and found.status == "pending_review"
     if tab == "stale":
         # Oldest confirmation first; a listing never confirmed at all heads the list.
