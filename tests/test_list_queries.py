@@ -49,7 +49,7 @@ from marketplace.procurement.models import (
 )
 from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.resources import credit_code
-from marketplace.resources.models import Organization, VolunteerTeam
+from marketplace.resources.models import Organization, Service, ServiceRevision, VolunteerTeam
 from marketplace.settings import Settings
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 from tests.support.databases import test_settings as make_settings
@@ -95,6 +95,8 @@ CASES: dict[str, Case] = {
     "listUsers": Case("admin"),
     "listUserLoginFailures": Case("admin", {"user_id": "user"}),
     "listOrganizationApplications": Case("admin"),
+    "listServiceRevisions": Case("admin", {"service_id": "service"}),
+    "listServiceRevisionQueue": Case("admin"),
 }
 
 # Lists that return everything at once, and why that is bounded.
@@ -268,8 +270,31 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                     )
                 )
             await s.flush()
+            # A published service's revision history (the last one waiting), each with its diff.
+            service_id = await s.scalar(select(Service.id).where(Service.status == "published").order_by(Service.id))
+            assert service_id is not None
+            for i in range(EXTRA):
+                s.add(
+                    ServiceRevision(
+                        service_id=service_id,
+                        status="pending_review" if i == EXTRA - 1 else "withdrawn",
+                        changes={"title": f"修改后的名称{i:02d}", "capacity_per_month": 30 + i},
+                        previous={"title": "原名称", "capacity_per_month": 10},
+                        reason="",
+                        created_by=admin,
+                        submitted_at=now,
+                        decided_at=None if i == EXTRA - 1 else now,
+                    )
+                )
+            await s.flush()
             await _add_procurement(s, today, officer, admin, org_ids)
-            return {"child": child_id, "fund": fund.id, "referral": referral.id, "user": director}
+            return {
+                "child": child_id,
+                "fund": fund.id,
+                "referral": referral.id,
+                "user": director,
+                "service": service_id,
+            }
     finally:
         await db.dispose()
 

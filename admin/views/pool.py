@@ -1,4 +1,5 @@
-"""Resource-pool moderation: organizations and services waiting for the district, pauses, stale listings."""
+"""Resource-pool moderation: organizations and services waiting for the district, pauses, stale listings, and the
+changes organizations propose to published services (服务修改: approve, or return with a reason)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
+from admin.views import accountforms as forms
+from admin.views.services import revision_view, street_names
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Forbidden, Invalid
 from marketplace.ids import PathId
+from marketplace.resources import revisions
 from marketplace.resources import service as pool
 from marketplace.resources.models import Organization, Service
 from marketplace.resources.readmodel import ServiceRow
@@ -27,6 +31,7 @@ from marketplace.settings import Settings
 
 TABS = {
     "pending": "待审核服务",
+    "revisions": "服务修改",
     "organizations": "待审核机构",
     "published": "已发布服务",
     "paused": "已暂停服务",
@@ -42,6 +47,9 @@ SERVICE_ACTIONS = {
     "archive": "归档",
 }
 ORG_ACTIONS = {"approve": "approved", "suspend": "suspended"}
+REVISION_ACTIONS = {"approve": "通过", "return": "退回"}
+# Service revisions are the owning organization's and the district's only (an auditor does not see the tab).
+REVISION_READERS = frozenset({"district_admin", "org_staff"})
 PAGE = 200
 
 
@@ -108,7 +116,11 @@ def _org_row(org: Organization, principal: Principal) -> dict[str, Any]:
 async def _tab_rows(
     session: AsyncSession, principal: Principal, settings: Settings, tab: str
 ) -> tuple[list[dict[str, Any]], str]:
-    """The rows of one tab and whether they are services or organizations."""
+    """The rows of one tab and whether they are services, organizations or service revisions."""
+    if tab == "revisions":
+        waiting, _ = await revisions.list_revisions(session, principal, status="pending_review", limit=PAGE)
+        streets = await street_names(session)
+        return [revision_view(r, principal, streets) for r in waiting], "revision"
     if tab == "organizations":
         orgs: list[Organization] = []
         for status in ("pending", "suspended"):
@@ -125,6 +137,12 @@ async def _tab_rows(
     own = principal.organization_id if principal.role == "org_staff" else None
     services = await _all_services(session, principal, pool.ServiceFilters(status=status, organization_id=own))
     service_rows = [_service_row(s, settings, principal) for s in services]
+    if status in pool.REVISED_STATUSES and principal.role in REVISION_READERS:
+        # A live listing with a change waiting for review says so beside it.
+        open_ones = await revisions.open_revision_ids(session, [s.id for s in services])
+        for row in service_rows:
+            found = open_ones.get(row["id"])
+            row["revision_waiting"] = found is not None and found.status == "pending_review"
     if tab == "stale":
         # Oldest confirmation first; a listing never confirmed at all heads the list.
         service_rows = sorted(
@@ -143,15 +161,37 @@ async def pool_page(
     tab: Annotated[str, QueryParameter(max_length=20)] = "pending",
 ) -> Response[str]:
     _readers(principal)
-    if tab not in TABS:
+    tabs = _tabs(principal)
+    if tab not in tabs:
         raise Invalid.field("tab", "未知的标签页 (unknown tab)")
+    return await _pool_page(request, session, principal, settings, tab)
+
+
+def _tabs(principal: Principal) -> dict[str, str]:
+    return {k: v for k, v in TABS.items() if k != "revisions" or principal.role in REVISION_READERS}
+
+
+async def _pool_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    tab: str,
+    *,
+    replace: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    tabs = _tabs(principal)
     counts: dict[str, int] = {}
-    for key in TABS:
+    for key in tabs:
         counts[key] = len((await _tab_rows(session, principal, settings, key))[0])
     rows, kind = await _tab_rows(session, principal, settings, tab)
+    if replace is not None:  # a refused form shown again in its place, with the message and what was typed
+        rows = [replace if r["id"] == replace["id"] else r for r in rows]
     return web.render(
         "pool.html",
-        tabs=TABS,
+        status_code=status_code,
+        tabs=tabs,
         tab=tab,
         counts=counts,
         rows=rows,
@@ -170,6 +210,8 @@ def _after_action(request: Request[Any, Any, Any], template: str, back: str, **c
 
 def _back(form: dict[str, str]) -> str:
     tab = form.get("tab", "pending")
+    if tab == "revisions":
+        return "/admin/pool?tab=revisions"
     return f"/admin/pool?tab={tab if tab in TABS else 'pending'}"
 
 
@@ -226,4 +268,48 @@ async def organization_action(
     )
 
 
-ROUTES = [pool_page, service_action, organization_action]
+@post("/pool/revisions/{service_id:int}/{revision_id:int}/{action:str}", name="console-revision-action")
+async def revision_action(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    service_id: PathId,
+    revision_id: PathId,
+    action: FromPath[str],
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """The district approves a service revision (it goes live) or returns it with a reason (required; a refusal
+    shows in place with what was typed, and nothing changes)."""
+    if action not in REVISION_ACTIONS:
+        raise Invalid.field("action", "未知操作 (unknown action)")
+    principal.require("district_admin")
+    reason = form.get("reason", "").strip()
+    try:
+        if action == "return" and not reason:
+            raise forms.FormError("退回原因：请填写退回原因，机构将据此修改", "reason")
+        if len(reason) > 500:
+            raise forms.FormError("退回原因：不超过500字", "reason")
+        revision = await revisions.act(session, principal, service_id, revision_id, action, reason)
+    except (forms.FormError, *forms.FORM_ERRORS) as exc:
+        await forms.abandon(session)
+        found = await revisions.read_revision(session, principal, service_id, revision_id)
+        view = revision_view(found, principal, await street_names(session), error=forms.error_message(exc))
+        view["reason_posted"] = form.get("reason", "")[:500]
+        status = forms.error_status(exc)
+        if web.is_htmx(request):
+            return web.render("_pool_revision.html", status_code=status, revision=view, csrf=web.csrf_token(request))
+        return await _pool_page(request, session, principal, settings, "revisions", replace=view, status_code=status)
+    view = revision_view(revision, principal, await street_names(session))
+    verb = "已通过，新内容已在资源库生效" if action == "approve" else "已退回机构修改"
+    return _after_action(
+        request,
+        "_pool_revision.html",
+        "/admin/pool?tab=revisions",
+        revision=view,
+        csrf=web.csrf_token(request),
+        flash=f"“{revision.service.title}”的修改{verb}",
+    )
+
+
+ROUTES = [pool_page, service_action, organization_action, revision_action]

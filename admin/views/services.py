@@ -2,9 +2,12 @@
 is under review or was sent back, pause and resume a published one.
 
 Everything goes through the resources service, as the API does: ``create_service`` (a draft),
-``update_service`` (the owner's edit, which also confirms the listing is current) and ``transition_service`` with
-the owner's transitions of ``SERVICE_LIFECYCLE``; the district approves or sends back on its own pool page. A
-service of another organization is not found here (the console does not reveal it exists).
+``update_service`` (the owner's edit of a draft, which also confirms the listing is current) and
+``transition_service`` with the owner's transitions of ``SERVICE_LIFECYCLE``; the district approves or sends back on
+its own pool page. A published or paused service is not changed by the form: saving it proposes a revision
+(``revisions.propose``) that the organization submits or withdraws here and the district reviews on the pool page's
+"服务修改" tab; the page shows the open revision field by field (now → proposed). A service of another
+organization is not found here (the console does not reveal it exists).
 """
 
 from __future__ import annotations
@@ -26,16 +29,18 @@ from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Forbidden, Invalid, NotFound
 from marketplace.geography import service as geography
 from marketplace.ids import PathId
+from marketplace.resources import revisions
 from marketplace.resources import service as pool
-from marketplace.resources.models import Service
+from marketplace.resources.models import Service, ServiceRevision
 from marketplace.resources.readmodel import ServiceFilters, ServiceRow
-from marketplace.resources.schemas import ServiceIn, ServicePatch
+from marketplace.resources.schemas import ServiceChanges, ServiceIn, ServicePatch
 from marketplace.resources.taxonomy import (
     CHILD_CATEGORIES,
     DELIVERY_MODES,
     FIVE_SOCIETIES,
     FUNDING_SOURCES,
     SERVICE_CATEGORIES,
+    SERVICE_REVISION_STATUSES,
     SERVICE_STATUSES,
 )
 from marketplace.settings import Settings
@@ -44,6 +49,10 @@ BASE = "/admin/services"
 PAGE = 200
 # What the owner may do from this page (archiving stays on the API: it cannot be undone).
 ACTIONS = {"submit": "提交审核", "pause": "暂停", "resume": "恢复"}
+# What the owner does with the open revision of a published service.
+REVISION_ACTIONS = {"submit": "提交修改审核", "withdraw": "撤回修改"}
+# Beside a service in the list: where its open revision stands.
+REVISION_MARKS = {"draft": "修改未提交", "pending_review": "修改待审核", "returned": "修改被退回"}
 # The order the owner reads its services in: what needs its attention first.
 GROUPS = {
     "returned": "退回修改",
@@ -176,8 +185,9 @@ def error_text(exc: Exception) -> str:
     return forms.error_message(exc)
 
 
-def form_values(service: Service | None) -> dict[str, Any]:
-    """What the form shows: a service's values, or the defaults of a new one."""
+def form_values(service: Service | None, revision: ServiceRevision | None = None) -> dict[str, Any]:
+    """What the form shows: a service's values (with its open revision's proposals over them), or the defaults of
+    a new one."""
     if service is None:
         return {
             "title": "",
@@ -216,6 +226,68 @@ def form_values(service: Service | None) -> dict[str, Any]:
         "fees_text": service.fees_text,
         "five_societies": list(service.five_societies or []),
         "contact_phone": service.contact_phone,
+    } | (_proposed(revision) if revision is not None else {})
+
+
+def _proposed(revision: ServiceRevision) -> dict[str, Any]:
+    shown = {k: v for k, v in revision.changes.items() if k != "cost_per_case_fen"}
+    if "cost_per_case_fen" in revision.changes:
+        fen = int(revision.changes["cost_per_case_fen"])
+        shown["cost_per_case"] = f"{fen // 100}.{fen % 100:02d}"
+    return shown
+
+
+def display(field: str, value: Any, streets: dict[int, str]) -> str:
+    """A listing field's value as people read it in a "now → proposed" diff."""
+    if value is None:
+        return "—"
+    if field == "categories":
+        return "、".join(SERVICE_CATEGORIES.get(c, c) for c in value) or "—"
+    if field == "child_categories":
+        return "、".join(CHILD_CATEGORIES.get(c, c) for c in value) or "不限"
+    if field == "street_ids":
+        return "、".join(streets.get(i, f"街道 {i}") for i in value) or "全区"
+    if field == "five_societies":
+        return "、".join(FIVE_SOCIETIES.get(c, c) for c in value) or "—"
+    if field == "delivery_mode":
+        return DELIVERY_MODES.get(value, str(value))
+    if field == "funding_source":
+        return FUNDING_SOURCES.get(value, str(value))
+    if field == "cost_per_case_fen":
+        return f"{int(value) // 100}.{int(value) % 100:02d} 元"
+    if field in ("age_min", "age_max"):
+        return f"{value} 岁"
+    if field == "wait_time_days":
+        return f"{value} 天"
+    return str(value) if value != "" else "（空）"
+
+
+async def street_names(session: AsyncSession) -> dict[int, str]:
+    return {s.id: s.name for s in await geography.list_streets(session)}
+
+
+def revision_view(
+    revision: ServiceRevision, principal: Principal, streets: dict[int, str], *, error: str | None = None
+) -> dict[str, Any]:
+    """A revision as the console shows it: status, the district's reason, the diff, what the caller may do."""
+    return {
+        "id": revision.id,
+        "service_id": revision.service_id,
+        "service_title": revision.service.title,
+        "organization": revision.service.organization.name,
+        "status": revision.status,
+        "status_label": SERVICE_REVISION_STATUSES.get(revision.status, revision.status),
+        "open": revision.status in ("draft", "pending_review", "returned"),
+        "reason": revision.reason,
+        "submitted_at": revision.submitted_at,
+        "decided_at": revision.decided_at,
+        "updated_at": revision.updated_at,
+        "diff": [
+            {"field": f, "label": label, "current": display(f, now, streets), "proposed": display(f, new, streets)}
+            for f, label, now, new in revisions.diff(revision)
+        ],
+        "actions": revisions.allowed_actions(principal, revision),
+        "error": error,
     }
 
 
@@ -250,18 +322,28 @@ def status_notice(status: str, note: str) -> tuple[str, str] | None:
     if status == "pending_review":
         return "warn", "已提交审核，等待区民政审核。审核期间仍可修改，审核人看到的是最新内容。"
     if status == "paused":
-        return "warn", "服务已暂停：暂停期间不会出现在资源库检索和匹配中，恢复后重新上架。"
+        return "warn", "服务已暂停：暂停期间不会出现在资源库检索和匹配中，恢复后重新上架。修改同样需经区民政审核。"
     if status == "published":
-        return "ok", "服务已发布，在资源库中可检索。修改立即生效，并视为确认信息为最新。"
+        return "ok", (
+            "服务已发布，在资源库中可检索。修改需经区民政审核：保存后生成修改申请，提交审核并通过后生效，"
+            "审核期间资源库中仍显示当前内容。"
+        )
     return None
+
+
+# Confirming that a live listing is still current changes nothing families read: immediate, no review.
+CONFIRM = ("confirm", "确认信息仍为最新")
 
 
 def actions_for(status: str) -> list[tuple[str, str]]:
     allowed = pool.SERVICE_LIFECYCLE.allowed(status)
-    return [(a, label) for a, label in ACTIONS.items() if a in allowed and a in pool.OWNER_TRANSITIONS]
+    found = [(a, label) for a, label in ACTIONS.items() if a in allowed and a in pool.OWNER_TRANSITIONS]
+    return [*found, CONFIRM] if status in pool.REVISED_STATUSES else found
 
 
-def row_of(service: Service | ServiceRow, settings: Settings) -> dict[str, Any]:
+def row_of(
+    service: Service | ServiceRow, settings: Settings, revision: ServiceRevision | None = None
+) -> dict[str, Any]:
     booked = service.booked if isinstance(service, ServiceRow) else None
     group = "returned" if service.status == "draft" and service.status_note else service.status
     return {
@@ -277,6 +359,8 @@ def row_of(service: Service | ServiceRow, settings: Settings) -> dict[str, Any]:
         "assured_on": service.assured_on,
         "stale": service.status == "published" and pool.is_stale(service, settings.stale_listing_days, clock.today()),
         "actions": actions_for(service.status),
+        "revision_mark": REVISION_MARKS.get(revision.status, "") if revision is not None else "",
+        "revision_status": revision.status if revision is not None else "",
     }
 
 
@@ -299,13 +383,16 @@ async def services_page(
     request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, settings: AppSettings
 ) -> Response[str]:
     organization_id = own_organization(principal)
-    rows = [row_of(s, settings) for s in await _own_rows(session, principal, organization_id)]
+    services = await _own_rows(session, principal, organization_id)
+    open_revisions = await revisions.open_revision_ids(session, [s.id for s in services])
+    rows = [row_of(s, settings, open_revisions.get(s.id)) for s in services]
     groups = [(key, label, [r for r in rows if r["group"] == key]) for key, label in GROUPS.items()]
     return web.render(
         "org_services.html",
         groups=[g for g in groups if g[2]],
         total=len(rows),
         under_review=sum(1 for r in rows if r["status"] == "pending_review"),
+        revisions_waiting=sum(1 for r in rows if r["revision_status"] == "pending_review"),
         stale_days=settings.stale_listing_days,
         **web.page_context(request, principal, "services"),
     )
@@ -323,10 +410,23 @@ async def _form_page(
     flash: str | None = None,
     status_code: int = 200,
 ) -> Response[str]:
+    revision = history = None
+    streets = await street_names(session)
+    if service is not None and service.status in pool.REVISED_STATUSES:
+        revision = await revisions.open_revision(session, service.id)
+        found, _ = await revisions.list_service_revisions(session, principal, service.id, limit=6)
+        history = [
+            revision_view(r, principal, streets)
+            for r in found
+            if r.status not in ("draft", "pending_review", "returned")
+        ]
     context: dict[str, Any] = {
         "flash": flash,
         "service": service,
-        "row": row_of(service, settings) if service is not None else None,
+        "revision": revision_view(revision, principal, streets) if revision is not None else None,
+        "history": history,
+        "reviewed": service is not None and service.status in pool.REVISED_STATUSES,
+        "row": row_of(service, settings, revision) if service is not None else None,
         "notice": status_notice(service.status, service.status_note) if service is not None else None,
         "v": values,
         "error": error,
@@ -395,9 +495,19 @@ async def service_page(
     saved: Annotated[str | None, QueryParameter(max_length=2)] = None,
 ) -> Response[str]:
     service = await own_service(session, principal, service_id)
-    flash = f"已{ACTIONS[done]}" if done in ACTIONS else ("已保存" if saved else None)
+    revision = await revisions.open_revision(session, service.id) if service.status in pool.REVISED_STATUSES else None
+    if done in ACTIONS:
+        flash: str | None = f"已{ACTIONS[done]}"
+    elif done == CONFIRM[0]:
+        flash = "已确认信息为最新"
+    elif done and done.startswith("revision_") and done[9:] in REVISION_ACTIONS:
+        flash = f"已{REVISION_ACTIONS[done[9:]]}"
+    elif saved:
+        flash = "修改已保存，尚未生效：请提交修改审核" if revision is not None else "已保存"
+    else:
+        flash = None
     return await _form_page(
-        request, session, principal, settings, service=service, values=form_values(service), flash=flash
+        request, session, principal, settings, service=service, values=form_values(service, revision), flash=flash
     )
 
 
@@ -410,11 +520,15 @@ async def update_service(
     service_id: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
-    await own_service(session, principal, service_id)
+    current = await own_service(session, principal, service_id)
     try:
         values = await posted_values(request)
         _check_required(values)
-        await pool.update_service(session, principal, service_id, convert(ServicePatch, values))
+        if current.status in pool.REVISED_STATUSES:
+            # A live listing changes only after the district's review: the form becomes the open revision.
+            await revisions.propose(session, principal, service_id, convert(ServiceChanges, values))
+        else:
+            await pool.update_service(session, principal, service_id, convert(ServicePatch, values))
     except (forms.FormError, *forms.FORM_ERRORS) as exc:
         await forms.abandon(session)
         service = await own_service(session, principal, service_id)
@@ -441,10 +555,14 @@ async def service_action(
     action: FromPath[str],
     form: web.ConsoleForm,
 ) -> Response[str]:
-    if action not in ACTIONS:
+    if action not in ACTIONS and action != CONFIRM[0]:
         raise Invalid.field("action", "未知操作 (unknown action)")
     await own_service(session, principal, service_id)
-    service = await pool.transition_service(session, principal, service_id, action)
+    if action == CONFIRM[0]:
+        # assured_on becomes today (update_service with nothing else changed): the listing is confirmed current.
+        service = await pool.update_service(session, principal, service_id, ServicePatch())
+    else:
+        service = await pool.transition_service(session, principal, service_id, action)
     back = form.get("back", "")
     if back != "list":
         return _go(request, f"{BASE}/{service_id}?done={action}")
@@ -452,10 +570,36 @@ async def service_action(
         return _go(request, BASE)
     return web.render(
         "_org_service_row.html",
-        row=row_of(service, settings),
+        row=row_of(service, settings, await revisions.open_revision(session, service_id)),
         csrf=web.csrf_token(request),
-        flash=f"“{service.title}”已{ACTIONS[action]}",
+        flash=f"“{service.title}”{'已确认信息为最新' if action == CONFIRM[0] else '已' + ACTIONS[action]}",
     )
 
 
-ROUTES = [services_page, new_service_page, create_service, service_page, update_service, service_action]
+@post("/services/{service_id:int}/revisions/{revision_id:int}/{action:str}", name="console-org-revision-action")
+async def revision_action(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    service_id: PathId,
+    revision_id: PathId,
+    action: FromPath[str],
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """Submit the open revision for review, or withdraw it (it stays in the history)."""
+    if action not in REVISION_ACTIONS:
+        raise Invalid.field("action", "未知操作 (unknown action)")
+    await own_service(session, principal, service_id)
+    await revisions.act(session, principal, service_id, revision_id, action)
+    return _go(request, f"{BASE}/{service_id}?done=revision_{action}")
+
+
+ROUTES = [
+    services_page,
+    new_service_page,
+    create_service,
+    service_page,
+    update_service,
+    service_action,
+    revision_action,
+]

@@ -19,9 +19,17 @@ from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams
 from marketplace.errors import NotFound
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
-from marketplace.resources import people, readmodel
+from marketplace.resources import people, readmodel, revisions
 from marketplace.resources import service as pool
-from marketplace.resources.models import POOL_SIGNAL, Organization, Service, SocialWorker, VolunteerTeam
+from marketplace.resources.models import (
+    OPEN_REVISION_STATUSES,
+    POOL_SIGNAL,
+    Organization,
+    Service,
+    ServiceRevision,
+    SocialWorker,
+    VolunteerTeam,
+)
 from marketplace.resources.readmodel import ServiceRow
 from marketplace.resources.schemas import (
     OrganizationIn,
@@ -29,10 +37,15 @@ from marketplace.resources.schemas import (
     OrganizationOut,
     OrganizationPatch,
     ReasonIn,
+    ReturnIn,
+    RevisionFieldOut,
+    ServiceChanges,
     ServiceIn,
     ServiceList,
     ServiceOut,
     ServicePatch,
+    ServiceRevisionList,
+    ServiceRevisionOut,
     SocialWorkerIn,
     SocialWorkerList,
     SocialWorkerOut,
@@ -52,6 +65,7 @@ from marketplace.resources.taxonomy import (
     ORGANIZATION_KINDS,
     ORGANIZATION_STATUSES,
     SERVICE_CATEGORIES,
+    SERVICE_REVISION_STATUSES,
     SERVICE_STATUSES,
 )
 from marketplace.settings import Settings
@@ -413,6 +427,151 @@ class ServiceController(Controller):
         return await self._transition(session, principal, settings, service_id, "archive")
 
 
+def revision_out(r: ServiceRevision, principal: Principal) -> ServiceRevisionOut:
+    return ServiceRevisionOut(
+        id=r.id,
+        service_id=r.service_id,
+        service_title=r.service.title,
+        service_status=r.service.status,
+        organization_id=r.service.organization_id,
+        organization_name=r.service.organization.name,
+        status=r.status,
+        status_label=SERVICE_REVISION_STATUSES.get(r.status, r.status),
+        open=r.status in OPEN_REVISION_STATUSES,
+        changes=dict(r.changes),
+        diff=[
+            RevisionFieldOut(field=f, label=label, current=now, proposed=new)
+            for f, label, now, new in revisions.diff(r)
+        ],
+        reason=r.reason,
+        allowed_actions=revisions.allowed_actions(principal, r),
+        created_at=r.created_at,
+        created_by=r.created_by,
+        updated_at=r.updated_at,
+        submitted_at=r.submitted_at,
+        submitted_by=r.submitted_by,
+        decided_at=r.decided_at,
+        decided_by=r.decided_by,
+    )
+
+
+class ServiceRevisionController(Controller):
+    """Changes to a published service waiting for the district's review (marketplace/resources/revisions.py)."""
+
+    path = "/api/v1"
+    tags = ["resources"]
+    dependencies = PAGE
+
+    @get(
+        "/services/{service_id:int}/revisions",
+        operation_id="listServiceRevisions",
+        summary="服务项目的修改记录（待审核与历史）",
+    )
+    async def list_for_service(
+        self, service_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams
+    ) -> ServiceRevisionList:
+        rows, total = await revisions.list_service_revisions(
+            session, principal, service_id, limit=page.limit, offset=page.offset
+        )
+        return ServiceRevisionList(items=[revision_out(r, principal) for r in rows], total=total)
+
+    @post(
+        "/services/{service_id:int}/revisions",
+        operation_id="proposeServiceRevision",
+        summary="提出（或继续编辑）已发布服务的修改",
+        status_code=200,
+    )
+    async def propose(
+        self, service_id: PathId, data: JSONBody[ServiceChanges], session: DbSession, principal: CurrentUser
+    ) -> ServiceRevisionOut:
+        return revision_out(await revisions.propose(session, principal, service_id, data), principal)
+
+    @get(
+        "/services/{service_id:int}/revisions/{revision_id:int}",
+        operation_id="getServiceRevision",
+        summary="一次服务修改",
+    )
+    async def read(
+        self, service_id: PathId, revision_id: PathId, session: DbSession, principal: CurrentUser
+    ) -> ServiceRevisionOut:
+        return revision_out(await revisions.read_revision(session, principal, service_id, revision_id), principal)
+
+    async def _act(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        service_id: int,
+        revision_id: int,
+        action: str,
+        reason: str = "",
+    ) -> ServiceRevisionOut:
+        found = await revisions.act(session, principal, service_id, revision_id, action, reason)
+        return revision_out(found, principal)
+
+    @post(
+        "/services/{service_id:int}/revisions/{revision_id:int}/submit",
+        operation_id="submitServiceRevision",
+        summary="提交修改审核",
+        status_code=200,
+    )
+    async def submit(
+        self, service_id: PathId, revision_id: PathId, session: DbSession, principal: CurrentUser
+    ) -> ServiceRevisionOut:
+        return await self._act(session, principal, service_id, revision_id, "submit")
+
+    @post(
+        "/services/{service_id:int}/revisions/{revision_id:int}/withdraw",
+        operation_id="withdrawServiceRevision",
+        summary="撤回修改",
+        status_code=200,
+    )
+    async def withdraw(
+        self, service_id: PathId, revision_id: PathId, session: DbSession, principal: CurrentUser
+    ) -> ServiceRevisionOut:
+        return await self._act(session, principal, service_id, revision_id, "withdraw")
+
+    @post(
+        "/services/{service_id:int}/revisions/{revision_id:int}/approve",
+        operation_id="approveServiceRevision",
+        summary="审核通过修改并生效",
+        status_code=200,
+    )
+    async def approve(
+        self, service_id: PathId, revision_id: PathId, session: DbSession, principal: CurrentUser
+    ) -> ServiceRevisionOut:
+        return await self._act(session, principal, service_id, revision_id, "approve")
+
+    @post(
+        "/services/{service_id:int}/revisions/{revision_id:int}/return",
+        operation_id="returnServiceRevision",
+        summary="退回修改（须填写原因）",
+        status_code=200,
+    )
+    async def return_(
+        self,
+        service_id: PathId,
+        revision_id: PathId,
+        data: JSONBody[ReturnIn],
+        session: DbSession,
+        principal: CurrentUser,
+    ) -> ServiceRevisionOut:
+        return await self._act(session, principal, service_id, revision_id, "return", data.reason)
+
+    @get("/service-revisions", operation_id="listServiceRevisionQueue", summary="服务修改列表（区民政审核队列）")
+    async def queue(
+        self,
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        status: Annotated[str | None, QueryParameter(max_length=20, pattern=CODE)] = None,
+        organization_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+    ) -> ServiceRevisionList:
+        rows, total = await revisions.list_revisions(
+            session, principal, status=status, organization_id=organization_id, limit=page.limit, offset=page.offset
+        )
+        return ServiceRevisionList(items=[revision_out(r, principal) for r in rows], total=total)
+
+
 def social_worker_out(w: SocialWorker) -> SocialWorkerOut:
     return msgspec.convert(w, SocialWorkerOut, from_attributes=True)
 
@@ -478,4 +637,4 @@ class PeopleController(Controller):
         return volunteer_team_out(await people.update_volunteer_team(session, principal, team_id, data))
 
 
-ROUTES = [TaxonomyController, OrganizationController, ServiceController, PeopleController]
+ROUTES = [TaxonomyController, OrganizationController, ServiceController, ServiceRevisionController, PeopleController]

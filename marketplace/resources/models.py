@@ -1,8 +1,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace import signals
@@ -125,6 +138,44 @@ class ServiceCapacity(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM, district time
     booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# A revision is open (the service's one proposal in the works) while in one of these states.
+OPEN_REVISION_STATUSES = ("draft", "pending_review", "returned")
+_OPEN_REVISION = text("status IN ('draft', 'pending_review', 'returned')")
+
+
+class ServiceRevision(IdMixin, TimestampMixin, Base):
+    """Proposed changes to a published (or paused) service, reviewed by the district before they go live.
+
+    ``changes`` holds the proposed values of the listing fields that change; ``previous`` the live values they
+    replace (kept when the revision closes, so history shows "was -> proposed"). A service has at most one open
+    revision; closed ones (approved, withdrawn) are never deleted."""
+
+    __tablename__ = "service_revisions"
+    __table_args__ = (
+        Index(
+            "ux_service_revisions_open",
+            "service_id",
+            unique=True,
+            sqlite_where=_OPEN_REVISION,
+            postgresql_where=_OPEN_REVISION,
+        ),
+    )
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[int | None] = mapped_column(Integer)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    submitted_by: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+
+    service: Mapped[Service] = relationship(lazy="raise")
 
 
 class SocialWorker(IdMixin, TimestampMixin, Base):

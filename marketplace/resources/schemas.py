@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -92,7 +92,9 @@ class ServiceIn(msgspec.Struct, forbid_unknown_fields=True):
     assured_on: dt.date | None = None
 
 
-class ServicePatch(msgspec.Struct, forbid_unknown_fields=True):
+class ServiceChanges(msgspec.Struct, forbid_unknown_fields=True):
+    """The listing fields a published service changes only through a revision the district reviews."""
+
     title: Name | msgspec.UnsetType = msgspec.UNSET
     description: Text | msgspec.UnsetType = msgspec.UNSET
     eligibility: Text | msgspec.UnsetType = msgspec.UNSET
@@ -110,7 +112,49 @@ class ServicePatch(msgspec.Struct, forbid_unknown_fields=True):
     fees_text: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType = msgspec.UNSET
     five_societies: list[Code] | msgspec.UnsetType = msgspec.UNSET
     contact_phone: Annotated[str, msgspec.Meta(max_length=40)] | msgspec.UnsetType = msgspec.UNSET
+
+
+class ServicePatch(ServiceChanges, forbid_unknown_fields=True):
     assured_on: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class RevisionFieldOut(msgspec.Struct):
+    field: str
+    label: str
+    current: Any
+    proposed: Any
+
+
+class ServiceRevisionOut(msgspec.Struct):
+    id: int
+    service_id: int
+    service_title: str
+    service_status: str
+    organization_id: int
+    organization_name: str
+    status: str
+    status_label: str
+    open: bool
+    changes: dict[str, Any]
+    diff: list[RevisionFieldOut]
+    reason: str
+    allowed_actions: list[str]
+    created_at: dt.datetime
+    created_by: int | None
+    updated_at: dt.datetime
+    submitted_at: dt.datetime | None
+    submitted_by: int | None
+    decided_at: dt.datetime | None
+    decided_by: int | None
+
+
+class ServiceRevisionList(msgspec.Struct):
+    items: list[ServiceRevisionOut]
+    total: int
+
+
+class ReturnIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=500)]
 
 
 class ServiceOut(msgspec.Struct):

@@ -17,12 +17,14 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.service import existing_street_ids
 from marketplace.resources import credit_code
 from marketplace.resources.models import (
+    OPEN_REVISION_STATUSES,
     Organization,
     OrganizationStreet,
     Service,
     ServiceCapacity,
     ServiceCategory,
     ServiceChildCategory,
+    ServiceRevision,
     ServiceStreet,
 )
 from marketplace.resources.readmodel import POOL_READERS, ServiceFilters, ServiceRow, list_services
@@ -58,6 +60,8 @@ SERVICE_LIFECYCLE = StateMachine(
     ],
 )
 # Who may fire each transition: the owner runs its listing, the district moderates the pool.
+# A published or paused service's listing fields change through a revision the district reviews (revisions.py).
+REVISED_STATUSES = frozenset({"published", "paused"})
 OWNER_TRANSITIONS = frozenset({"submit", "pause", "resume", "archive"})
 DISTRICT_TRANSITIONS = frozenset({"approve", "reject", "pause", "resume", "archive"})
 
@@ -275,7 +279,7 @@ def service_visible(principal: Principal, service: Service) -> bool:
     )
 
 
-async def _validate_service_fields(session: AsyncSession, values: dict[str, Any]) -> None:
+async def validate_service_fields(session: AsyncSession, values: dict[str, Any]) -> None:
     errors: list[dict[str, Any]] = []
     if "categories" in values:
         errors += check_codes("categories", values["categories"], SERVICE_CATEGORIES)
@@ -294,7 +298,7 @@ async def _validate_service_fields(session: AsyncSession, values: dict[str, Any]
     raise_if(errors)
 
 
-def _apply_service_values(service: Service, values: dict[str, Any]) -> None:
+def apply_service_values(service: Service, values: dict[str, Any]) -> None:
     for field, value in values.items():
         if field == "categories":
             service.categories = [ServiceCategory(code=c) for c in _dedupe(value)]
@@ -317,7 +321,7 @@ async def create_service(session: AsyncSession, principal: Principal, data: Serv
     if org.status == "suspended":
         raise Conflict("机构已暂停，不能新增服务 (organization suspended)")
     values = msgspec.structs.asdict(data)
-    await _validate_service_fields(session, values)
+    await validate_service_fields(session, values)
     values.pop("organization_id")
     service = Service(
         organization_id=org.id,
@@ -327,7 +331,7 @@ async def create_service(session: AsyncSession, principal: Principal, data: Serv
         streets=[],
         assured_on=values.pop("assured_on") or clock.today(),
     )
-    _apply_service_values(service, values)
+    apply_service_values(service, values)
     session.add(service)
     await session.flush()
     outbox.emit(session, "service.changed", {"service_id": service.id})
@@ -342,8 +346,18 @@ async def update_service(session: AsyncSession, principal: Principal, service_id
         raise Conflict("已归档的服务项目不能修改 (archived services are read-only)")
     values = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
     merged = {"age_min": service.age_min, "age_max": service.age_max, **values}
-    await _validate_service_fields(session, merged)
-    _apply_service_values(service, values)
+    await validate_service_fields(session, merged)
+    reviewed = sorted(set(values) - {"assured_on"})
+    if reviewed and principal.role != "district_admin" and service.status in REVISED_STATUSES:
+        # What families read of a published listing changes only after the district's review; confirming that
+        # the listing is still current (assured_on alone) stays immediate.
+        raise Conflict(
+            "已发布服务的修改需经区民政审核，请提交修改 "
+            f"(changes to a published service go through review: POST /api/v1/services/{service_id}/revisions)",
+            fields=reviewed,
+            revisions=f"/api/v1/services/{service_id}/revisions",
+        )
+    apply_service_values(service, values)
     if "assured_on" not in values:
         # An edit by the provider is a confirmation that the listing is current.
         service.assured_on = clock.today()
@@ -369,6 +383,18 @@ async def transition_service(
     service.status_note = reason
     if name == "approve":
         service.published_at = clock.now()
+    if name == "archive":
+        # An archived listing is read-only: a change waiting for review can no longer go live.
+        waiting = await session.scalars(
+            select(ServiceRevision).where(
+                ServiceRevision.service_id == service.id, ServiceRevision.status.in_(OPEN_REVISION_STATUSES)
+            )
+        )
+        for revision in waiting.all():
+            revision.status = "withdrawn"
+            revision.reason = revision.reason or "服务已归档"
+            revision.decided_at = clock.now()
+            revision.decided_by = principal.account_id
     outbox.emit(session, "service.changed", {"service_id": service.id, "transition": name})
     await session.flush()
     return service

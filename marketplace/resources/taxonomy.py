@@ -86,6 +86,14 @@ SERVICE_STATUSES: Final[dict[str, str]] = {
     "archived": "已归档",
 }
 
+SERVICE_REVISION_STATUSES: Final[dict[str, str]] = {
+    "draft": "未提交",
+    "pending_review": "待审核",
+    "returned": "已退回",
+    "approved": "已通过",
+    "withdrawn": "已撤回",
+}
+
 ORGANIZATION_STATUSES: Final[dict[str, str]] = {
     "pending": "待审核",
     "approved": "已入库",

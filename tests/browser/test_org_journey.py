@@ -1,7 +1,8 @@
 """An organization's day in a real browser, on a phone (360×740) and on a laptop (1366×900).
 
 A staff member drafts a new service and submits it; the district admin approves it in their own browser; the pool
-lists it. A referral arrives from a child director; the staff accept it in the inbox with the service's places left
+lists it. The staff edit their published service: the change goes to review while the pool keeps the live listing,
+the district approves the revision in its own browser, and the API shows the new values. A referral arrives from a child director; the staff accept it in the inbox with the service's places left
 in view, log a delivery and complete it. Each journey ends by checking the state through the API; no page of the
 organization's console scrolls sideways on the phone."""
 
@@ -171,6 +172,76 @@ def test_org_drafts_a_service_and_the_district_approves_it(
     found = [s for s in listed["items"] if s["id"] == service_id]
     assert found and found[0]["status"] == "published" and found[0]["title"] == title
     assert found[0]["capacity_per_month"] == 6 and found[0]["cost_per_case_fen"] == 15_000
+
+
+@pytest.mark.parametrize("viewport", ["phone", "laptop"])
+def test_org_edits_its_published_service_and_the_district_approves_the_revision(
+    live_server: str, world: Any, shots: Path, browser: Any, viewport: str
+) -> None:
+    base = live_server
+    service_id = world.services[0]
+    new_title = f"困境儿童心理疏导服务（{viewport}周末班）"
+    context = context_for(browser, viewport)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    login(page, base, "org")
+    open_section(page, "本机构服务", viewport)
+    page.click(f"#org-service-{service_id} >> text=编辑")
+    page.wait_for_url(f"{base}/admin/services/{service_id}")
+    assert "修改需经区民政审核" in page.inner_text("#review-status")
+    page.fill("input[name=title]", new_title)
+    page.fill("input[name=capacity_per_month]", "14")
+    page.fill("input[name=schedule]", "每周六、周日上午")
+    page.click("button:has-text('保存修改申请（需审核）')")
+    page.wait_for_url(f"**/admin/services/{service_id}?saved=1")
+    diff = page.locator(".revision-diff")
+    assert new_title in diff.inner_text() and "困境儿童心理疏导服务" in diff.inner_text()
+    assert sideways(page) <= 1
+    page.click("button:has-text('提交修改审核')")
+    page.wait_for_url(f"{base}/admin/services/{service_id}?done=revision_submit")
+    assert page.inner_text("#revision-status") == "待审核"
+    page.screenshot(path=str(shots / f"{viewport}-org-revision-submitted.png"), full_page=True)
+    page.goto(f"{base}/admin/services")
+    assert "修改待审核" in page.inner_text(f"#org-service-{service_id}")
+    assert sideways(page) <= 1
+    # While the revision waits, the pool reads the live listing.
+    assert call(base, "director", f"/api/v1/services/{service_id}")["title"] == "困境儿童心理疏导服务"
+
+    # The district admin, in their own browser (same viewport): the 服务修改 tab, approve.
+    admin_context = context_for(browser, viewport)
+    admin = admin_context.new_page()
+    admin.on("pageerror", lambda e: errors.append(str(e)))
+    login(admin, base, "admin")
+    admin.goto(f"{base}/admin/pool")
+    admin.click("nav.tabs >> text=服务修改")
+    admin.wait_for_url(f"{base}/admin/pool?tab=revisions")
+    card = admin.locator(".revision-card", has_text=new_title)
+    assert "14" in card.locator("tr[data-field=capacity_per_month]").inner_text()
+    # Returning needs a reason: the card says so in place.
+    card.locator("button", has_text="退回修改").click()
+    admin.locator(".revision-card .msg-error", has_text="请填写退回原因").wait_for()
+    assert sideways(admin) <= 1
+    admin.screenshot(path=str(shots / f"{viewport}-admin-revision-review.png"), full_page=True)
+    admin.locator(".revision-card", has_text=new_title).locator("button", has_text="通过并生效").click()
+    admin.locator("#flash", has_text="已通过").wait_for()
+    logout(admin)
+    admin_context.close()
+
+    page.goto(f"{base}/admin/services/{service_id}")
+    assert "修改记录" in page.inner_text("main") and page.locator("#revision-status").count() == 0
+    assert sideways(page) <= 1
+    logout(page)
+    assert not errors, errors
+    context.close()
+
+    # What the browsers did is what the API reads.
+    got = call(base, "director", f"/api/v1/services/{service_id}")
+    assert got["title"] == new_title and got["capacity_per_month"] == 14 and got["schedule"] == "每周六、周日上午"
+    assert got["status"] == "published"
+    history = call(base, "org", f"/api/v1/services/{service_id}/revisions")
+    assert history["items"][0]["status"] == "approved"
 
 
 @pytest.mark.parametrize("viewport", ["phone", "laptop"])

@@ -149,8 +149,14 @@ async def test_only_the_owner_edits_a_service(client, auth: Auth, world: World, 
     assert_problem(r, 422)  # 17 > the stored age_max of 16
     got = (await client.get(f"{S}/{sid}", headers=await auth("org"))).json()
     assert got["title"] == "困境儿童心理疏导服务" and got["age_min"] == 6
+    # A published listing changes through a revision the district reviews (tests/resources/test_revisions.py).
+    body = assert_problem(
+        await client.patch(f"{S}/{sid}", json={"title": "困境儿童心理疏导（升级版）"}, headers=await auth("org")), 409
+    )
+    assert body["revisions"] == f"{S}/{sid}/revisions"
+    draft = world.services[2]
     r = await client.patch(
-        f"{S}/{sid}", json={"title": "困境儿童心理疏导（升级版）", "street_ids": []}, headers=await auth("org")
+        f"{S}/{draft}", json={"title": "法律援助进社区（修订）", "street_ids": []}, headers=await auth("org")
     )
     assert r.status_code == 200 and r.json()["district_wide"] is True
     assert_problem(await client.patch(f"{S}/99999", json={"title": "x"}, headers=await auth("org")), 404)
