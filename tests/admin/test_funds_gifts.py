@@ -80,7 +80,8 @@ async def test_recording_an_offline_gift_refuses_bad_input_in_place_and_changes_
         assert r.status_code in (409, 422), (change, r.status_code)
         assert message in r.text, (change, r.text[:400])
         # Drawn again in place with what was typed.
-        assert 'id="gift-form"' in r.text and "深圳市爱心餐饮有限公司" in r.text or change == {"donor_name": " "}
+        assert 'id="gift-form"' in r.text and 'value="0755-88886666"' in r.text
+        assert "深圳市爱心餐饮有限公司" in r.text or "donor_name" in change
     assert await counts(db) == before
     # A plain (non-htmx) post answers with the whole page, also in place.
     r = await client.post("/admin/funds/donations/new", data={**gift_form(fund_id, amount="x"), "_csrf_token": csrf})
