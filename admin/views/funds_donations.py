@@ -78,8 +78,8 @@ def _schema(schema: type[Any], values: dict[str, Any]) -> Any:
     try:
         return msgspec.convert(values, schema, strict=False)
     except msgspec.ValidationError as exc:
-        found = re.findall(r"\$\.([a-z_]+)", str(exc))
-        field = found[-1] if found else "form"
+        found = re.search(r"\$\.([a-z_.]+)", str(exc))
+        field = found.group(1).rsplit(".", 1)[-1] if found else "form"
         label = FIELD_LABELS.get(field, field)
         raise Invalid.field(field, f"请检查“{label}”的填写 (invalid {field})") from exc
 
