@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.auth.principal import Principal
 from marketplace.errors import NotFound
 from marketplace.funds import statements
-from marketplace.funds.models import StatementImport
+from marketplace.funds.reconciliation_models import StatementImport
 from marketplace.funds.service import require_reader
 
 

@@ -16,7 +16,8 @@ from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict
 from marketplace.funds import purposes
 from marketplace.funds.donations import get_donation
-from marketplace.funds.models import Donation, Fund, Receipt, ReceiptPrint
+from marketplace.funds.models import Donation, Fund, Receipt
+from marketplace.funds.reconciliation_models import ReceiptPrint
 from marketplace.funds.service import WRITERS, require_reader
 
 DIGITS = "零壹贰叁肆伍陆柒捌玖"

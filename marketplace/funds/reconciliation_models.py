@@ -1,4 +1,4 @@
-"""Tables of reconciliation corrections and of saved bank-statement layouts.
+"""Tables of reconciliation corrections, saved bank-statement layouts, the statement imports kept, and receipt prints.
 
 Imports only ``marketplace.db``; foreign keys are strings, so ``funds/models.py`` can import this module
 with one line at its end and the import stays one-way.

@@ -17,9 +17,8 @@ from marketplace.funds.models import (
     Donor,
     JournalEntry,
     PurposeChange,
-    ReceiptPrint,
-    StatementImport,
 )
+from marketplace.funds.reconciliation_models import ReceiptPrint, StatementImport
 from tests.admin.console import console_login, htmx
 from tests.admin.money import fund_with_gifts
 from tests.admin.test_funds import gbk_statement
