@@ -204,11 +204,11 @@ async def _gift_context(
     session: AsyncSession, principal: Principal, values: dict[str, str], error: str | None = None, field: str = ""
 ) -> dict[str, Any]:
     fund_list = await _fund_list(session, principal)
-    fund_id = (
-        int(values["fund_id"]) if values.get("fund_id", "").isdigit() else (fund_list[0]["id"] if fund_list else None)
-    )
+    ids = [f["id"] for f in fund_list]
+    chosen = values.get("fund_id", "")
+    fund_id = int(chosen) if chosen.isdigit() and int(chosen) in ids else (ids[0] if ids else None)
     known = None
-    if values.get("donor_id", "").isdigit():
+    if values.get("donor_id", "").isdigit() and len(values["donor_id"]) < 10:
         known = await session.get(Donor, int(values["donor_id"]))
     return {
         "values": values,

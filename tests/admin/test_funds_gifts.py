@@ -73,10 +73,14 @@ async def test_recording_an_offline_gift_refuses_bad_input_in_place_and_changes_
         ({"donor_phone": "电话"}, "请检查“电话”的填写"),
         ({"reference": "BANK-0001"}, "流水号 BANK-0001 已登记为捐赠"),
         ({"purpose": "street:999999"}, "街道 999999 不存在"),
+        ({"purpose": "nonsense"}, "用途 &#39;nonsense&#39; 无效"),
+        ({"donor_id": "99999"}, "捐赠人 99999 不存在"),
+        ({"fund_id": "999"}, "基金 999 不存在"),
+        ({"received_on": "明天"}, "到账日期"),
     ]
     for change, message in bad:
-        r = await client.post("/admin/funds/donations/new", data=gift_form(fund_id, **change), headers=htmx(csrf))
-        assert r.status_code in (409, 422), (change, r.status_code)
+        r = await client.post("/admin/funds/donations/new", data={**gift_form(fund_id), **change}, headers=htmx(csrf))
+        assert r.status_code in (404, 409, 422), (change, r.status_code)
         assert message in r.text, (change, r.text[:400])
         # Drawn again in place with what was typed.
         assert 'id="gift-form"' in r.text
