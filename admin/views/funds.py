@@ -14,6 +14,7 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
+from admin.views.funds_donations import account_label
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
@@ -344,6 +345,32 @@ async def resolve_difference(
     )
 
 
+# A preview changes nothing: a read-only session, no write lock.
+@post(
+    "/funds/reconciliations/{recon_id:int}/differences/{n:int}/preview",
+    name="console-fund-resolve-preview",
+    opt={"read_only": True},
+)
+async def preview_resolution(
+    session: DbSession, principal: CurrentUser, recon_id: PathId, n: PathId, form: web.ConsoleForm
+) -> Response[str]:
+    """The correcting entry a kind would post for this difference (``corrections.plan``), shown beside the form
+    before anything is posted; a kind that does not fit answers with its reason."""
+    kind = form.get("kind", "")
+    if not kind:
+        return web.render("_difference_preview.html", plan=None, lines=[])
+    if kind not in corrections.RESOLUTION_KINDS:
+        raise Invalid.field("kind", "请选择差异类型 (choose how the difference is resolved)")
+    recon = await reconciling.read(session, principal, recon_id)
+    plan = await reconciling.preview_resolution(session, principal, recon_id, n, corrections.Choice(kind=kind))
+    names = await purposes.labels(session, {a.split(":", 3)[3] for a, _ in plan.postings if a.count(":") >= 3})
+    lines = [
+        {"side": "借" if fen > 0 else "贷", "account": account_label(a, recon.fund_id, names), "amount_fen": abs(fen)}
+        for a, fen in plan.postings
+    ]
+    return web.render("_difference_preview.html", plan=plan, lines=lines)
+
+
 @post("/funds/statements/preview", name="console-fund-statement-preview")
 async def preview_statement(
     request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, form: web.ConsoleForm
@@ -512,6 +539,7 @@ ROUTES = [
     import_result_page,
     disclosures_page,
     start_reconciliation,
+    preview_resolution,
     resolve_difference,
     preview_statement,
     import_statement,

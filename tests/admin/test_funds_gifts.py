@@ -287,3 +287,35 @@ async def test_a_statement_import_is_kept_and_listed(client, auth, world, db) ->
     assert (await client.get("/admin/funds/statements/imports/999999")).status_code == 404
     disclosures = await client.get("/admin/funds/disclosures")
     assert disclosures.status_code == 200 and "信息公开日历" in disclosures.text and "登记信息公开" in disclosures.text
+
+
+async def test_a_differences_correcting_entry_is_previewed_before_it_posts(client, auth, world, db) -> None:
+    fund_id = await fund_with_gifts(client, auth, db, world)
+    csrf = await console_login(client, "fund")
+    today = clock.today()
+    form = {"fund_id": str(fund_id), "source": "bank", "since": str(today), "until": str(today)}
+    files = {"file": ("对账单.csv", gbk_statement(today), "text/csv")}
+    r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
+    recon_id = int(r.text.split('id="recon-')[1].split('"')[0])
+    # The fee and the unrecorded 66 yuan: which is which depends on the statement's order.
+    run = await client.get(f"/admin/funds/reconciliations/{recon_id}")
+    assert run.status_code == 200 and "FEE-1" in run.text and f'id="diff-preview-{recon_id}-' in run.text
+    fee = next(
+        d
+        for d in (await client.get(f"/api/v1/reconciliations/{recon_id}", headers=await auth("fund"))).json()[
+            "differences"
+        ]
+        if d["external_id"] == "FEE-1"
+    )
+    url = f"/admin/funds/reconciliations/{recon_id}/differences/{fee['n']}/preview"
+    before = await counts(db)
+    r = await client.post(url, data={"kind": "bank_fee"}, headers=htmx(csrf))
+    assert r.status_code == 200 and "预览（尚未入账）" in r.text and "记手续费 10.00 元" in r.text, r.text
+    assert "借 手续费" in r.text and "贷 银行存款" in r.text and "¥10.00" in r.text
+    r = await client.post(url, data={"kind": "missing_gift"}, headers=htmx(csrf))
+    assert r.status_code == 422 and "只有银行对账单上有、账上没有的来款" in r.text
+    r = await client.post(url, data={"kind": ""}, headers=htmx(csrf))
+    assert r.status_code == 200 and "预览" not in r.text
+    assert await counts(db) == before
+    await console_login(client, "auditor")
+    assert (await client.get(f"/admin/funds/reconciliations/{recon_id}")).status_code == 200

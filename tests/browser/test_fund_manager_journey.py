@@ -153,6 +153,9 @@ def test_fund_manager_records_a_gift_prints_its_receipt_imports_and_reconciles_t
     row = page.locator("tr", has_text="FEE-1")
     assert "借 手续费 10.00 元 / 贷 银行存款" in row.inner_text()
     row.locator("select[name=kind]").select_option("bank_fee")
+    # The correcting entry is shown before it posts.
+    row.locator(".diff-preview", has_text="记手续费 10.00 元").wait_for()
+    assert "借 手续费" in row.locator(".diff-preview").inner_text()
     row.locator("input[name=note]").fill("账户管理费")
     shot("difference")
     row.locator("button", has_text="记账并处理").click()
