@@ -122,7 +122,7 @@ async def test_plain_form_resolve_redirects_back(client, world, db) -> None:
         data={"_csrf_token": csrf, "kind": "timing", "note": "渠道延迟到账"},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == "/admin/funds"
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/funds/reconciliations/{recon_id}"
     assert (await difference(db, recon_id)).resolution_note == "渠道延迟到账"
 
 
