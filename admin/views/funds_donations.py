@@ -241,6 +241,7 @@ async def donor_search(
 ) -> Response[str]:
     """The donors whose name, phone, e-mail or credit code hold what is typed (the API's GET /api/v1/donors?q=);
     the gift form sends its name field as typed."""
+    funds.require_reader(principal)
     typed = (q or donor_name).strip()[:100]
     rows: list[gifts.DonorSummary] = []
     total = 0

@@ -133,6 +133,11 @@ async def test_recording_an_offline_gift_refuses_bad_input_in_place_and_changes_
         donor = await s.get(Donor, api["donor_id"])
         assert donor is not None and not donor.consent_to_name  # the latest word on being named counts
 
+    # Outside the fund's readers, no donor is found (nor is there a section to look in).
+    await console_login(client, "procurement")
+    assert (await client.get("/admin/funds/donors/search", params={"q": ""})).status_code == 403
+    assert (await client.get("/admin/funds/donors")).status_code == 403
+    assert (await client.get(f"/admin/funds/donations/{second}/receipt")).status_code == 403
     # Readers see gifts but get no form.
     await console_login(client, "auditor")
     assert (await client.get("/admin/funds/donations/new")).status_code == 403
