@@ -14,11 +14,12 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
+from admin.views.funds_donations import account_label
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
-from marketplace.funds import corrections, disclosures, donations, purposes, reconciling, reports, statements
+from marketplace.funds import corrections, disclosures, donations, imports, purposes, reconciling, reports, statements
 from marketplace.funds import service as funds
 from marketplace.funds.models import Reconciliation, ReconciliationDifference
 from marketplace.ids import PathId
@@ -91,7 +92,9 @@ async def funds_page(
     page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     status: Annotated[str | None, QueryParameter(max_length=30)] = None,
     channel: Annotated[str | None, QueryParameter(max_length=30)] = None,
+    done: Annotated[str, QueryParameter(max_length=20)] = "",
 ) -> Response[str]:
+    """The section's overview: each fund's balance by purpose (with its public accounts page), and the gifts."""
     if channel and channel not in donations.CHANNELS:
         raise Invalid.field("channel", f"未知渠道 {channel} (unknown channel)")
     # The donations service checks the status (and the caller) itself.
@@ -104,13 +107,25 @@ async def funds_page(
         limit=PAGE,
         offset=(page - 1) * PAGE,
     )
-    runs = await reconciling.list_for_fund(session, principal, None)
     fund_list = await funds.list_funds(session, principal)
+    balances = await funds.list_fund_balances(session, principal)
+    names = await purposes.labels(session, {p for b in balances for p in b.purposes})
     may = _may_write(principal)
-    today = clock.today()
     labels = await purposes.labels(session, {d.purpose for d in rows})
     return web.render(
         "funds.html",
+        done="拨付已入账" if done == "disbursed" else "",
+        balances=[
+            {
+                "id": b.fund.id,
+                "name": b.fund.name,
+                "balance_fen": b.balance_fen,
+                "unrestricted_fen": b.unrestricted_fen,
+                "restricted_fen": b.restricted_fen,
+                "purposes": [{"label": names.get(p) or p, **v} for p, v in sorted(b.purposes.items())],
+            }
+            for b in balances
+        ],
         donations=[
             {
                 "id": d.id,
@@ -133,17 +148,86 @@ async def funds_page(
         channel=channel or "",
         statuses=donations.DONATION_STATUSES,
         channels=donations.CHANNELS,
-        runs=[_run_row(r, may) for r in runs],
-        mappings=await statements.list_mappings(session, principal),
-        statement_fields=statements.FIELD_LABELS,
         may_write=may,
         funds=[{"id": f.id, "name": f.name} for f in fund_list],
-        sources=reconciling.SOURCES,
-        duties={k: d.label for k, d in disclosures.DUTIES.items()},
-        today=today.isoformat(),
-        default_since=(today - dt.timedelta(days=7)).isoformat(),
-        default_until=(today - dt.timedelta(days=1)).isoformat(),
         **web.page_context(request, principal, "funds"),
+    )
+
+
+async def _section_context(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    today = clock.today()
+    return {
+        "may_write": _may_write(principal),
+        "funds": [{"id": f.id, "name": f.name} for f in await funds.list_funds(session, principal)],
+        "mappings": await statements.list_mappings(session, principal),
+        "statement_fields": statements.FIELD_LABELS,
+        "sources": reconciling.SOURCES,
+        "duties": {k: d.label for k, d in disclosures.DUTIES.items()},
+        "today": today.isoformat(),
+        "default_since": (today - dt.timedelta(days=7)).isoformat(),
+        "default_until": (today - dt.timedelta(days=1)).isoformat(),
+    }
+
+
+@get("/funds/reconciliations", name="console-fund-reconciliations")
+async def reconciliations_page(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
+) -> Response[str]:
+    """Start a run; every run with its differences, each resolved by kind (what each kind posts is shown)."""
+    runs = await reconciling.list_for_fund(session, principal, None)
+    ctx = await _section_context(session, principal)
+    return web.render(
+        "funds_reconciliations.html",
+        runs=[_run_row(r, ctx["may_write"]) for r in runs],
+        **ctx,
+        **web.page_context(request, principal, "funds"),
+    )
+
+
+@get("/funds/reconciliations/{recon_id:int}", name="console-fund-reconciliation")
+async def reconciliation_page(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, recon_id: PathId
+) -> Response[str]:
+    recon = await reconciling.read(session, principal, recon_id)
+    return web.render(
+        "funds_reconciliation.html",
+        run=_run_row(recon, _may_write(principal)),
+        **web.page_context(request, principal, "funds"),
+    )
+
+
+@get("/funds/statements", name="console-fund-statements")
+async def statements_page(request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser) -> Response[str]:
+    """Upload a bank statement, preview it, import it; the banks' saved layouts; the imports kept."""
+    ctx = await _section_context(session, principal)
+    return web.render(
+        "funds_statements.html",
+        imports=await imports.list_imports(session, principal),
+        **ctx,
+        **web.page_context(request, principal, "funds"),
+    )
+
+
+@get("/funds/statements/imports/{import_id:int}", name="console-fund-statement-import-result")
+async def import_result_page(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, import_id: PathId
+) -> Response[str]:
+    row = await imports.get_import(session, principal, import_id)
+    return web.render("funds_import.html", i=row, **web.page_context(request, principal, "funds"))
+
+
+@get("/funds/disclosures", name="console-fund-disclosures")
+async def disclosures_page(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
+) -> Response[str]:
+    """The disclosure calendar of each fund (what is due, published, overdue) and the form to record one."""
+    ctx = await _section_context(session, principal)
+    calendars = [
+        {"id": f["id"], "name": f["name"], "calendar": await reports.disclosure_calendar(session, f["id"])}
+        for f in ctx["funds"]
+    ]
+    return web.render(
+        "funds_disclosures.html", calendars=calendars, **ctx, **web.page_context(request, principal, "funds")
     )
 
 
@@ -170,6 +254,11 @@ async def _upload(request: Request[Any, Any, Any]) -> bytes | None:
     if len(raw) > MAX_STATEMENT_BYTES:
         raise Invalid.field("file", "对账单不超过 8MB (statement too large)")
     return raw or None
+
+
+async def _filename(request: Request[Any, Any, Any]) -> str:
+    upload = (await request.form()).get("file")
+    return upload.filename[:200] if isinstance(upload, UploadFile) and upload.filename else ""
 
 
 async def _layout(request: Request[Any, Any, Any], session: AsyncSession) -> statements.Layout:
@@ -214,7 +303,7 @@ async def start_reconciliation(
         return Response(
             content="",
             status_code=303,
-            headers={"location": f"/admin/funds#recon-{recon.id}", **web.SECURITY_HEADERS},
+            headers={"location": f"/admin/funds/reconciliations/{recon.id}", **web.SECURITY_HEADERS},
         )
     found = len(recon.differences)
     return web.render(
@@ -243,13 +332,43 @@ async def resolve_difference(
     recon = await reconciling.resolve(session, principal, recon_id, n, corrections.Choice(kind=kind, note=note))
     diff = next(d for d in recon.differences if d.n == n)
     if not web.is_htmx(request):
-        return Response(content="", status_code=303, headers={"location": "/admin/funds", **web.SECURITY_HEADERS})
+        return Response(
+            content="",
+            status_code=303,
+            headers={"location": f"/admin/funds/reconciliations/{recon_id}", **web.SECURITY_HEADERS},
+        )
     return web.render(
         "_difference_row.html",
         d=_difference_row(recon, diff, _may_write(principal)),
         csrf=web.csrf_token(request),
         flash=f"对账 {recon_id} 第 {n} 条差异已处理",
     )
+
+
+# A preview changes nothing: a read-only session, no write lock.
+@post(
+    "/funds/reconciliations/{recon_id:int}/differences/{n:int}/preview",
+    name="console-fund-resolve-preview",
+    opt={"read_only": True},
+)
+async def preview_resolution(
+    session: DbSession, principal: CurrentUser, recon_id: PathId, n: PathId, form: web.ConsoleForm
+) -> Response[str]:
+    """The correcting entry a kind would post for this difference (``corrections.plan``), shown beside the form
+    before anything is posted; a kind that does not fit answers with its reason."""
+    kind = form.get("kind", "")
+    if not kind:
+        return web.render("_difference_preview.html", plan=None, lines=[])
+    if kind not in corrections.RESOLUTION_KINDS:
+        raise Invalid.field("kind", "请选择差异类型 (choose how the difference is resolved)")
+    recon = await reconciling.read(session, principal, recon_id)
+    plan = await reconciling.preview_resolution(session, principal, recon_id, n, corrections.Choice(kind=kind))
+    names = await purposes.labels(session, {a.split(":", 3)[3] for a, _ in plan.postings if a.count(":") >= 3})
+    lines = [
+        {"side": "借" if fen > 0 else "贷", "account": account_label(a, recon.fund_id, names), "amount_fen": abs(fen)}
+        for a, fen in plan.postings
+    ]
+    return web.render("_difference_preview.html", plan=plan, lines=lines)
 
 
 @post("/funds/statements/preview", name="console-fund-statement-preview")
@@ -272,6 +391,7 @@ async def preview_statement(
         fund_id=_int(form, "fund_id"),
         mapping_id=form.get("mapping_id", ""),
         file_b64=base64.b64encode(raw).decode(),
+        filename=await _filename(request),
         csrf=web.csrf_token(request),
     )
 
@@ -288,16 +408,24 @@ async def import_statement(
         raise Invalid.field("file", "请先预览对账单 (preview the statement first)")
     parsed = statements.parse_file(raw, await _layout(request, session))
     parsed.raise_first()
-    result = await statements.import_bank_statement(
-        session, principal, fund_id=_int(form, "fund_id"), lines=parsed.lines
+    raw_mapping = form.get("mapping_id", "").strip()
+    kept = await imports.import_and_keep(
+        session,
+        principal,
+        fund_id=_int(form, "fund_id"),
+        lines=parsed.lines,
+        filename=form.get("filename", "").strip(),
+        mapping_id=int(raw_mapping) if raw_mapping.isdigit() and len(raw_mapping) < 10 else None,
     )
+    outcome = kept.outcome
     flash = (
-        f"已导入 {len(result.created)} 笔来款，共 ¥{sum(d.amount_fen for d in result.created) / 100:,.2f}；"
-        f"已登记过 {len(result.already_recorded)} 笔，支出 {len(result.not_gifts)} 笔不作捐赠"
+        f"已导入 {kept.created_count} 笔来款，共 ¥{kept.created_fen / 100:,.2f}；"
+        f"已登记过 {len(outcome['already_recorded'])} 笔，支出 {len(outcome['not_gifts'])} 笔不作捐赠"
     )
+    where = f"/admin/funds/statements/imports/{kept.id}"
     if not web.is_htmx(request):
-        return Response(content="", status_code=303, headers={"location": "/admin/funds", **web.SECURITY_HEADERS})
-    return web.render("_statement_imported.html", flash=flash)
+        return Response(content="", status_code=303, headers={"location": where, **web.SECURITY_HEADERS})
+    return web.render("_statement_imported.html", flash=flash, result_href=where)
 
 
 @post("/funds/statement-mappings", name="console-fund-statement-mapping")
@@ -331,7 +459,9 @@ async def save_statement_mapping(
         skip_rows=skip_rows,
     )
     if not web.is_htmx(request):
-        return Response(content="", status_code=303, headers={"location": "/admin/funds", **web.SECURITY_HEADERS})
+        return Response(
+            content="", status_code=303, headers={"location": "/admin/funds/statements", **web.SECURITY_HEADERS}
+        )
     return web.render("_statement_imported.html", flash=f"已保存对账单格式：{saved.name}（下次打开页面可选用）")
 
 
@@ -403,7 +533,13 @@ ROUTES = [
     public_fund_page,
     record_disclosure,
     funds_page,
+    reconciliations_page,
+    reconciliation_page,
+    statements_page,
+    import_result_page,
+    disclosures_page,
     start_reconciliation,
+    preview_resolution,
     resolve_difference,
     preview_statement,
     import_statement,

@@ -338,8 +338,10 @@ async def record_offline(
     received_on: dt.date,
     reference: str | None,
     note: str = "",
+    donor_id: int | None = None,
 ) -> Donation:
-    """A bank transfer, cash or goods, recorded by the fund manager: posted and receipted at once."""
+    """A bank transfer, cash or goods, recorded by the fund manager: posted and receipted at once. ``donor_id``
+    names a known donor (found by the console's search); their consent to be named is updated as ``donor`` says."""
     require_writer(principal)
     if channel not in OFFLINE_CHANNELS:
         raise Invalid.field("channel", f"线下渠道应为 {'、'.join(OFFLINE_CHANNELS)} (unknown offline channel)")
@@ -355,7 +357,15 @@ async def record_offline(
         if clash is not None:
             raise Conflict(f"流水号 {reference} 已登记为捐赠 #{clash} (reference already recorded)", donation_id=clash)
     purpose = await designation_purpose(session, designation)
-    donor_row = await find_or_create_donor(session, donor)
+    if donor_id is not None:
+        known = await session.get(Donor, donor_id)
+        if known is None:
+            raise Invalid.field("donor_id", f"捐赠人 {donor_id} 不存在 (donor not found)")
+        if donor.anonymous is not None:
+            known.consent_to_name = donor.anonymous is False
+        donor_row = known
+    else:
+        donor_row = await find_or_create_donor(session, donor)
     donation = Donation(
         fund_id=fund.id,
         donor_id=donor_row.id,
@@ -493,7 +503,15 @@ async def list_donors(
     require_reader(principal)
     stmt = select(Donor)
     if q:
-        stmt = stmt.where(or_(Donor.name.contains(q, autoescape=True), Donor.email.contains(q, autoescape=True)))
+        q = q.strip()
+        stmt = stmt.where(
+            or_(
+                Donor.name.contains(q, autoescape=True),
+                Donor.email.contains(q, autoescape=True),
+                Donor.phone.contains(q, autoescape=True),
+                Donor.credit_code.contains(q.upper(), autoescape=True),
+            )
+        )
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     donors = list((await session.scalars(stmt.order_by(Donor.id).limit(limit).offset(offset))).all())
     ids = [d.id for d in donors]

@@ -263,4 +263,9 @@ class ReconciliationDifference(IdMixin, Base):
     resolution_note: Mapped[str] = mapped_column(String(1000), default="")
 
 
-from marketplace.funds.reconciliation_models import BankStatementMapping, ReconciliationCorrection  # noqa: E402, F401
+from marketplace.funds.reconciliation_models import (  # noqa: E402, F401
+    BankStatementMapping,
+    ReceiptPrint,
+    ReconciliationCorrection,
+    StatementImport,
+)

@@ -1,4 +1,4 @@
-"""Tables of reconciliation corrections and of saved bank-statement layouts.
+"""Tables of reconciliation corrections, saved bank-statement layouts, the statement imports kept, and receipt prints.
 
 Imports only ``marketplace.db``; foreign keys are strings, so ``funds/models.py`` can import this module
 with one line at its end and the import stays one-way.
@@ -55,3 +55,34 @@ class BankStatementMapping(IdMixin, TimestampMixin, Base):
     date_format: Mapped[str] = mapped_column(String(20), default="%Y-%m-%d")
     skip_rows: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReceiptPrint(IdMixin, Base):
+    """One opening of a donation receipt's printable page: the first is the original, every later one a copy
+    (副本). Kept per receipt number, so a receipt reissued after a partial refund starts again as an original."""
+
+    __tablename__ = "donation_receipt_prints"
+    __table_args__ = (UniqueConstraint("receipt_id", "n"),)
+
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("donation_receipts.id"), index=True)
+    donation_id: Mapped[int] = mapped_column(Integer, index=True)
+    n: Mapped[int] = mapped_column(Integer)  # 1 = the original
+    printed_by: Mapped[int | None] = mapped_column(Integer)
+    printed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StatementImport(IdMixin, Base):
+    """A bank statement imported as gifts, kept so the fund manager can come back to what it did."""
+
+    __tablename__ = "bank_statement_imports"
+
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    created_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # {"created": [[reference, donation id, fen], ...], "already_recorded": [...], "not_gifts": [...]}
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON)
+    mapping_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

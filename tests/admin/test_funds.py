@@ -45,7 +45,7 @@ async def test_fund_manager_runs_a_bank_reconciliation_and_sees_its_differences(
     form = {"fund_id": str(fund_id), "source": "bank", "since": str(today), "until": str(today)}
     files = {"file": ("statement.csv", statement(today), "text/csv")}
     csrf = await console_login(client, "fund")
-    page = await client.get("/admin/funds")
+    page = await client.get("/admin/funds/reconciliations")
     assert "发起对账" in page.text and 'enctype="multipart/form-data"' in page.text
     # No CSRF token, no run.
     r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers={"HX-Request": "true"})
@@ -64,7 +64,7 @@ async def test_fund_manager_runs_a_bank_reconciliation_and_sees_its_differences(
     assert "匹配 1 笔" in r.text and "发现 1 条差异" in r.text and "平台无记录" in r.text and "BANK-0999" in r.text
     assert "¥88.00" in r.text and "/differences/1/resolve" in r.text
     # The run is stored and listed on the page, its difference open.
-    page = await client.get("/admin/funds")
+    page = await client.get("/admin/funds/reconciliations")
     assert "银行对账单" in page.text and "BANK-0999" in page.text
     async with db.session() as s:
         recon = await s.scalar(select(Reconciliation))
@@ -78,14 +78,14 @@ async def test_plain_form_reconciliation_and_readers_cannot_start_one(client, au
     files = {"file": ("statement.csv", statement(today), "text/csv")}
     for user in ("admin", "auditor"):
         csrf = await console_login(client, user)
-        assert "发起对账" not in (await client.get("/admin/funds")).text
+        assert "发起对账" not in (await client.get("/admin/funds/reconciliations")).text
         r = await client.post("/admin/funds/reconciliations", data=form, files=files, headers=htmx(csrf))
         assert r.status_code == 403, user
     csrf = await console_login(client, "fund")
     r = await client.post(
         "/admin/funds/reconciliations", data={**form, "_csrf_token": csrf}, files=files, follow_redirects=False
     )
-    assert r.status_code == 303 and r.headers["location"].startswith("/admin/funds#recon-")
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/funds/reconciliations/")
 
 
 async def test_a_stripe_run_with_nothing_to_report(client, auth, world, db, monkeypatch) -> None:
@@ -124,7 +124,7 @@ async def test_fund_manager_previews_a_gbk_statement_then_resolves_a_fee_with_a_
     today = clock.today()
     files = {"file": ("对账单.csv", gbk_statement(today), "text/csv")}
     csrf = await console_login(client, "fund")
-    assert "导入银行来款" in (await client.get("/admin/funds")).text
+    assert "导入银行来款" in (await client.get("/admin/funds/statements")).text
     r = await client.post(
         "/admin/funds/statements/preview", data={"fund_id": str(fund_id)}, files=files, headers=htmx(csrf)
     )
@@ -183,7 +183,7 @@ async def test_fund_manager_saves_a_banks_layout_and_reads_its_statement(client,
     assert r.status_code == 422
     r = await client.post("/admin/funds/statement-mappings", data=layout, headers=htmx(csrf))
     assert r.status_code == 200 and "已保存对账单格式：平安银行" in r.text, r.text
-    page = (await client.get("/admin/funds")).text
+    page = (await client.get("/admin/funds/statements")).text
     mapping_id = page.split('name="mapping_id"><option value="">自动识别</option><option value="')[1].split('"')[0]
     text = f"平安银行对账单\n记账时间,发生额,对方账户名,业务编号\n{clock.today():%Y%m%d},66.00,赵六,P-1\n"
     files = {"file": ("pab.csv", text.encode("gbk"), "text/csv")}
@@ -202,4 +202,4 @@ async def test_fund_manager_saves_a_banks_layout_and_reads_its_statement(client,
     listed = (await client.get("/api/v1/statement-mappings", headers=await auth("fund"))).json()
     assert [m["name"] for m in listed["items"]] == ["平安银行企业网银"]
     await console_login(client, "auditor")
-    assert "保存某银行的对账单格式" not in (await client.get("/admin/funds")).text
+    assert "保存某银行的对账单格式" not in (await client.get("/admin/funds/statements")).text

@@ -35,7 +35,7 @@ def test_fund_manager_reconciles_to_zero_on_a_phone(
     today = clock.today().isoformat()
 
     login(page, live_server, "fund")
-    page.goto(f"{live_server}/admin/funds")
+    page.goto(f"{live_server}/admin/funds/statements")
     # Import with a preview first.
     importer = page.locator("form.statement")
     importer.locator("input[name=file]").set_input_files(str(statement_file))
@@ -49,6 +49,7 @@ def test_fund_manager_reconciles_to_zero_on_a_phone(
     page.locator("#statement-preview", has_text="已导入 1 笔来款").wait_for()
 
     # Run the bank reconciliation for today.
+    page.goto(f"{live_server}/admin/funds/reconciliations")
     runner = page.locator("form.reconcile")
     runner.locator("select[name=source]").select_option("bank")
     runner.locator("input[name=since]").fill(today)

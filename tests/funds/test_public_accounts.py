@@ -242,7 +242,7 @@ async def test_the_fund_manager_records_a_publication_in_the_console(
 ) -> None:
     frozen_clock(dt.datetime(2026, 4, 10, 2, 0, tzinfo=dt.UTC))
     csrf = await console_login(client, "fund")
-    page = (await client.get("/admin/funds")).text
+    page = (await client.get("/admin/funds/disclosures")).text
     assert "登记信息公开" in page and f'href="/admin/public/funds/{fund_id}"' in page
     form = {
         "_csrf_token": csrf,
@@ -267,4 +267,4 @@ async def test_the_fund_manager_records_a_publication_in_the_console(
     assert again.status_code == 409 and "已登记公开" in again.text
     # An auditor reads the fund page but gets no form.
     await console_login(client, "auditor")
-    assert "登记信息公开" not in (await client.get("/admin/funds")).text
+    assert "登记信息公开" not in (await client.get("/admin/funds/disclosures")).text
