@@ -1,7 +1,7 @@
 """service revisions: changes to a published service wait for the district's review
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0001
 Create Date: 2026-12-02 17:50:00.000000
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import marketplace.db
 
 
 revision: str = '0016'
-down_revision: str | Sequence[str] | None = '0015'
+down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """donation receipt prints (original, then copies) and the bank statement imports kept for the fund manager
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0001
 Create Date: 2026-12-02 18:00:00.000000
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import marketplace.db
 
 
 revision: str = '0018'
-down_revision: str | Sequence[str] | None = '0015'
+down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 # It references the funds and donation_receipts tables that 0004 creates.
 depends_on: str | Sequence[str] | None = '0004'
