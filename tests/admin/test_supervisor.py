@@ -13,6 +13,7 @@ from sqlalchemy import select
 from marketplace import clock
 from marketplace.audit.models import AuditEntry
 from marketplace.cases import escalation
+from marketplace.cases.jobs import overdue_from, visit_entity
 from marketplace.cases.models import Child, Escalation, MandatoryReport
 from marketplace.referrals.models import Referral
 from tests.admin.console import console_login, htmx
@@ -62,6 +63,27 @@ async def escalated_report(client: Any, auth: Any, db: Any, child_id: int, stree
         esc = await s.scalar(select(Escalation.id).where(Escalation.entity_id == report_id))
     assert esc is not None
     return report_id, esc
+
+
+async def visit_step(db: Any, child_id: int, *, days: int = 10) -> int:
+    """The child's visit was due ``days`` ago and the ladder took it to the street's supervisor."""
+    due = clock.today() - dt.timedelta(days=days)
+    async with db.session() as s:
+        child = await s.get(Child, child_id)
+        assert child is not None
+        child.next_visit_due = due
+        e = Escalation(
+            entity=visit_entity(due),
+            entity_id=child_id,
+            kind="visit",
+            level=2,
+            due_at=overdue_from(due, 3),
+            child_id=child_id,
+            recipients=[],
+        )
+        s.add(e)
+        await s.flush()
+        return e.id
 
 
 async def test_the_board_shows_the_street_and_the_supervisor_acknowledges_an_escalated_report(
@@ -119,25 +141,17 @@ async def test_the_board_shows_the_street_and_the_supervisor_acknowledges_an_esc
     # Signed once: a second time is the service's 409, changing nothing.
     again = await client.post(f"/admin/street/escalations/{esc}/act", headers=htmx(csrf))
     assert again.status_code == 409 and "已签收" in again.text
-    # A visit's step is acted on from the child's entry: the board links there and offers nothing to post.
-    async with db.session() as s:
-        assert await escalation.climb(
-            s,
-            entity="child",
-            entity_id=a,
-            kind="visit",
-            level=2,
-            due=clock.now(),
-            community_id=world.communities[0],
-            street_id=world.streets[0],
-            child_id=a,
-            body="走访逾期",
-        )
-        visit_esc = await s.scalar(select(Escalation.id).where(Escalation.entity == "child", Escalation.entity_id == a))
+    # The report's step left the board once signed (its cause is gone).
+    assert f'id="escalation-{esc}"' not in after.text
+    # A visit's step links to the child's file and offers the escalation service's actions, not the signature.
+    visit_esc = await visit_step(db, a)
     board = (await client.get("/admin/street")).text
     item = board[board.index(f'id="escalation-{visit_esc}"') :]
-    item = item[: item.index("</li>")]
-    assert "走访逾期" in item and f'href="/admin/cases?child={a}"' in item and "<button" not in item
+    item = item[: item.index('id="overdue-visits"')]
+    assert "走访逾期" in item and f'href="/admin/children/{a}"' in item and "/admin/cases?child=" not in board
+    for action in ("acknowledge", "remind", "reassign"):
+        assert f'action="/admin/street/escalations/{visit_esc}/{action}"' in item
+    assert ">签收</button>" not in item
     refused = await client.post(f"/admin/street/escalations/{visit_esc}/act", headers=htmx(csrf))
     assert refused.status_code == 422 and "此事项请在其页面处理" in refused.text
     # Through the API: the report shows the supervisor's acknowledgement.

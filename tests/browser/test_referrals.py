@@ -49,8 +49,8 @@ def test_supervisor_sees_overdue_and_provider_accepts(
     assert "20 天无服务记录" in page.locator(f"#referral-attention-{ids['stale']}").inner_text()
     page.screenshot(path=str(shots / "supervisor-referrals.png"), full_page=True)
     late.locator("a", has_text="张小明1").click()
-    page.wait_for_url("**/admin/cases?child=*")
-    assert "张小明1 · 档案摘要" in page.content()
+    page.wait_for_url("**/admin/children/*")
+    assert "张小明1 · 儿童档案" in page.title()
     page.screenshot(path=str(shots / "supervisor-child-entry.png"), full_page=True)
     logout(page)
 
