@@ -243,6 +243,8 @@ async def _act(
     _supervisor(principal)
     try:
         if action == "acknowledge":
+            if not form.get("note", "").strip():
+                raise Invalid.field("note", "请写明后续安排 (say what happens next)")
             await escalation.acknowledge(
                 session, principal, escalation_id, parse(AcknowledgeIn, {"note": form.get("note", "").strip()})
             )
