@@ -113,6 +113,7 @@ UNPAGED: dict[str, str] = {
     "listReconciliations": "the latest 100 reconciliations (a few a month), with their differences in one more query",
     "listStatementMappings": "one saved statement layout per bank the fund banks with (a handful)",
     "listStreets": "the district's 10 streets",
+    "listEscalationDirectors": "the active child directors of one street (one or two per community), in one query",
     "listCommunities": "the district's 92 communities",
     "listReportExports": "the user's own export jobs",
     "listAllowanceStandards": "one row per allowance standard change",
