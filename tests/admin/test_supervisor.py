@@ -333,3 +333,53 @@ async def test_the_supervisor_acts_on_a_visit_escalation_and_the_director_sees_i
     )
     assert r.status_code == 201, r.text
     assert f'id="escalation-{step}"' not in (await client.get("/admin/street")).text
+
+
+async def test_a_late_referral_reminder_reaches_the_provider_in_its_console(client, db, world, cases: Cases) -> None:
+    """The supervisor reminds the provider of a referral left unanswered: the organization's staff see it beside 通知
+    and reading it opens their inbox (not the caseworker's page); the child is not named to them."""
+    a, referral = cases.children["A"], cases.referrals["A"]
+    async with db.session() as s:
+        step = Escalation(
+            entity="referral",
+            entity_id=referral,
+            kind="accept",
+            level=2,
+            due_at=clock.now() - dt.timedelta(hours=2),
+            child_id=a,
+            recipients=[],
+        )
+        s.add(step)
+        await s.flush()
+        step_id = step.id
+    csrf = await console_login(client, "supervisor")
+    board = (await client.get("/admin/street")).text
+    item = board[board.index(f'id="escalation-{step_id}"') : board.index('id="overdue-visits"')]
+    assert f'href="/admin/referrals/{referral}/follow"' in item and f"/escalations/{step_id}/reassign" not in item
+    r = await client.post(
+        f"/admin/street/escalations/{step_id}/remind", data={"note": "请今天内答复"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200, r.text
+
+    await console_login(client, "org")
+    home = (await client.get("/admin/")).text
+    assert 'href="/admin/notifications"' in home and 'class="nav-count"' in home
+    notes = (await client.get("/admin/notifications")).text
+    assert f"督办提醒：转介 #{referral}转介超时未接收" in notes and "请今天内答复" in notes and "张小明" not in notes
+    async with db.session(write=False) as s:
+        note_id = await s.scalar(
+            select(Notification.id).where(
+                Notification.recipient_id == world.users["org"], Notification.kind == "escalation_remind"
+            )
+        )
+    r = await client.post(
+        f"/admin/notifications/{note_id}/read", data={"_csrf_token": csrf_of(notes)}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/referrals/inbox#inbox-card-{referral}"
+    # Once the provider answers, the step leaves the supervisor's board.
+    async with db.session() as s:
+        ref = await s.get(Referral, referral)
+        assert ref is not None
+        ref.status, ref.declined_at = "declined", clock.now()
+    await console_login(client, "supervisor")
+    assert f'id="escalation-{step_id}"' not in (await client.get("/admin/street")).text
