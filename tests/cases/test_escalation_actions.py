@@ -208,6 +208,11 @@ async def test_reassign_an_overdue_visit_to_a_director_of_another_community_move
     # The new director reads the file and the step stays open until they record the visit.
     assert (await client.get(f"/api/v1/children/{b}", headers=await auth("director"))).status_code == 200
     assert r.json()["open"] is True
+    # The child's timeline shows the step and the reassignment, with who did it, to whom and why.
+    timeline = (await client.get(f"/api/v1/children/{b}/timeline", headers=await auth("director"))).json()
+    (event,) = [e for e in timeline["events"] if e["kind"] == "escalation_reassign"]
+    assert event["stage"] == "monitoring" and event["title"] == "走访逾期：已改派"
+    assert event["detail"] == "supervisor；改派给 director；岗厦主任病假，由福山主任代为走访"
     # A later reminder goes to the director the visit was given to.
     assert (await client.post(f"/api/v1/escalations/{step}/remind", headers=await auth("admin"))).status_code == 200
     assert len(await notes_of(db, world.users["director"], "escalation_remind")) == 1
