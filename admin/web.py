@@ -24,12 +24,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.template.base import csrf_token as litestar_csrf_token
 from markupsafe import Markup
+from sqlalchemy import func, select
 
 from admin import sessions
 from marketplace import clock
 from marketplace.auth.models import User
 from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Principal
 from marketplace.auth.service import principal_of
+from marketplace.cases.models import Notification
 from marketplace.deps import DbSession
 from marketplace.errors import TITLES, DomainError
 from marketplace.settings import Settings
@@ -178,7 +180,26 @@ async def provide_console_principal(request: Request[Any, Any, Any], session: Db
     if principal.must_change_password and not request.route_handler.opt.get(OPEN_BEFORE_PASSWORD_CHANGE):
         raise PasswordChangeRequired
     request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
+    if principal.role in NOTIFIED_ROLES:
+        request.scope[UNREAD] = await unread_count(session, principal.user_id)  # type: ignore[literal-required]
     return principal
+
+
+# The roles whose navigation shows 通知 with its unread count (the people notifications are written to).
+NOTIFIED_ROLES = frozenset({"child_director", "child_supervisor", "org_staff", "district_admin"})
+UNREAD = "unread_notifications"
+
+
+async def unread_count(session: DbSession, user_id: int) -> int:
+    """The caller's unread notifications: one count over the (recipient, read_at) index, on every console page."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.recipient_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 async def provide_form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -296,6 +317,9 @@ def navigation(principal: Principal) -> list[NavItem]:
         # The supervisor's day: the street's board (overdue, escalations, workload) and the approvals waiting.
         items.append(NavItem("street", "街道看板", "/admin/street"))
         items.append(NavItem("approvals", "待我审批", "/admin/street/approvals"))
+    if role in NOTIFIED_ROLES and role != "child_director":
+        # Escalations, reminders and notices reach these roles too.
+        items.append(NavItem("notifications", "通知", "/admin/notifications"))
     if role in {
         "district_admin",
         "auditor",
@@ -339,6 +363,7 @@ def page_context(request: Request[Any, Any, Any], principal: Principal | None, a
         "principal": principal,
         "role_label": ROLES.get(principal.role, principal.role) if principal else "",
         "nav": navigation(principal) if principal else [],
+        "unread_notifications": request.scope.get(UNREAD, 0) if principal else 0,
         "active": active,
         "csrf": csrf_token(request),
         "path": request.url.path,

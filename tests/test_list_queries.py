@@ -27,7 +27,16 @@ from marketplace.accounts.models import OrganizationApplication
 from marketplace.app import create_app
 from marketplace.audit.models import AuditEntry
 from marketplace.auth.models import LoginFailure, User
-from marketplace.cases.models import Child, ChildTransfer, MandatoryReport, MandatoryReportStep, Notification, Visit
+from marketplace.cases.models import (
+    Child,
+    ChildTransfer,
+    Escalation,
+    EscalationAction,
+    MandatoryReport,
+    MandatoryReportStep,
+    Notification,
+    Visit,
+)
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
 from marketplace.funds import service as funds
@@ -74,6 +83,7 @@ CASES: dict[str, Case] = {
     "listNotifications": Case("director"),
     "listMandatoryReports": Case("admin"),
     "listChildTransfers": Case("admin"),
+    "listEscalations": Case("admin"),
     "listAllowanceDecisions": Case("admin"),
     "listDisbursements": Case("fund", {"fund_id": "fund"}),
     "getFundLedger": Case("fund", {"fund_id": "fund"}),
@@ -105,6 +115,7 @@ UNPAGED: dict[str, str] = {
     "listReconciliations": "the latest 100 reconciliations (a few a month), with their differences in one more query",
     "listStatementMappings": "one saved statement layout per bank the fund banks with (a handful)",
     "listStreets": "the district's 10 streets",
+    "listEscalationDirectors": "the active child directors of one street (one or two per community), in one query",
     "listCommunities": "the district's 92 communities",
     "listReportExports": "the user's own export jobs",
     "listAllowanceStandards": "one row per allowance standard change",
@@ -165,6 +176,19 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                 s.add(report)
                 await s.flush()
                 s.add(MandatoryReportStep(report_id=report.id, kind="medical", taken_at=now, recorded_by=director))
+                # Its unsigned acknowledgement climbed to the street (an open step) and was acted on.
+                step = Escalation(
+                    entity="mandatory_report",
+                    entity_id=report.id,
+                    kind="report_ack",
+                    level=2,
+                    due_at=now,
+                    child_id=child_id,
+                    recipients=[],
+                )
+                s.add(step)
+                await s.flush()
+                s.add(EscalationAction(escalation_id=step.id, action="acknowledge", note=f"已阅 {i}", actor_id=admin))
                 # A transfer request of the file from its community to another one, decided or not.
                 s.add(
                     ChildTransfer(

@@ -1,7 +1,8 @@
 """The case board: the children a role may see (a director's community, a supervisor's street, the district),
 overdue home visits first and highlighted. Summary fields only: never identity numbers or contact details.
 
-``?child=<id>`` opens one child's entry (the referral board links there): the summary, the child's closed-loop
+``?child=<id>`` opens one child's entry (kept for links made before; the boards now link a child to its file,
+``/admin/children/<id>``): the summary, the child's closed-loop
 timeline (the six Yuzhong stages, reached ones highlighted, and every event labelled by its stage) and the child's
 referrals."""
 

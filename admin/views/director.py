@@ -47,6 +47,16 @@ ENTITY_PAGES = {
     "need": "/admin/needs/{}/matches",
     "mandatory_report": "/admin/mandatory-reports",
 }
+# An organization's staff work referrals in their inbox, not on the caseworker's page.
+ORG_PAGES = {"referral": "/admin/referrals/inbox#inbox-card-{}"}
+
+
+def page_of(principal: Principal, entity: str, entity_id: int) -> str | None:
+    """Where the console shows a notification's subject to this reader, None when it has no page."""
+    pages = {**ENTITY_PAGES, **ORG_PAGES} if principal.role == "org_staff" else ENTITY_PAGES
+    return pages[entity].format(entity_id) if entity in pages else None
+
+
 COMPONENT_LABELS = {
     "category_fit": "类别匹配",
     "locality": "就近",
@@ -213,7 +223,7 @@ async def notifications_page(
             "body": n.body,
             "at": n.created_at,
             "read": n.read_at is not None,
-            "href": ENTITY_PAGES[n.entity].format(n.entity_id) if n.entity in ENTITY_PAGES else None,
+            "href": page_of(principal, n.entity, n.entity_id),
         }
         for n in rows
     ]
@@ -240,7 +250,7 @@ async def notification_read(
 ) -> Response[str]:
     """Mark it read (POST /notifications/{id}/read) and open what it is about."""
     n = await notifications.mark_read(session, principal, notification_id)
-    target = ENTITY_PAGES[n.entity].format(n.entity_id) if n.entity in ENTITY_PAGES else "/admin/notifications"
+    target = page_of(principal, n.entity, n.entity_id) or "/admin/notifications"
     return redirect(request, target)
 
 

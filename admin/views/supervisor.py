@@ -20,20 +20,22 @@ from marketplace import clock
 from marketplace.audit import service as audit
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
-from marketplace.cases import eligibility, reports, transfers
+from marketplace.cases import eligibility, escalation, reports, transfers
 from marketplace.cases import service as cases
 from marketplace.cases.eligibility_schemas import ReviewIn
+from marketplace.cases.escalation_schemas import AcknowledgeIn, ReassignIn, RemindIn
 from marketplace.cases.models import Child, Escalation, MandatoryReport, Need
-from marketplace.cases.taxonomy import ESCALATION_KINDS, ESCALATION_LEVELS, RISK_LEVELS, SETTLED_NEED_STATUSES
+from marketplace.cases.taxonomy import RISK_LEVELS, SETTLED_NEED_STATUSES
 from marketplace.cases.transfer_schemas import TransferDecisionIn
 from marketplace.deps import AppSettings, CurrentUser, DbSession
-from marketplace.errors import Invalid, NotFound
+from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.geography.models import Community
 from marketplace.ids import PathId
 from marketplace.referrals import deadlines
 from marketplace.referrals import service as referrals
 from marketplace.referrals.models import Referral
 from marketplace.resources.taxonomy import CHILD_CATEGORIES
+from marketplace.settings import Settings
 
 PAGE = 100
 OVERRIDES = 20
@@ -43,6 +45,9 @@ DONE = {
     "returned": "已退回儿童主任",
     "approved": "已批准转档",
     "rejected": "已驳回转档",
+    "noted": "已记录您的处理意见",
+    "reminded": "已发出督办提醒",
+    "reassigned": "已改派走访",
 }
 # The action the services offer on an escalation that reached the supervisor, by its kind.
 ACTIONS = {"report_ack": "签收"}
@@ -69,6 +74,20 @@ async def street_page(
     settings: AppSettings,
     done: Annotated[str | None, QueryParameter(max_length=20)] = None,
 ) -> Response[str]:
+    return await _board(request, session, principal, settings, done=done)
+
+
+async def _board(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: Principal,
+    settings: Settings,
+    *,
+    done: str | None = None,
+    failed: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    """The board; ``failed`` re-renders it with an action's error beside its escalation and the values posted."""
     street = _supervisor(principal)
     today, now = clock.today(), clock.now()
     # GET /visits/overdue: its scope and its audit rows.
@@ -100,24 +119,27 @@ async def street_page(
         }
         for r in late
     ]
-    escalations = await _escalations(session, street)
-    child_ids = sorted({c.id for c in overdue} | {r.child_id for r in late} | {e["child_id"] for e in escalations})
-    if late or escalations:
-        await audit.record_read(session, principal, "list", "child", child_ids, ["name"])
+    # GET /escalations: the open steps of the street (a resolved one has left), their actions and audit rows.
+    escalations = await _escalations(session, principal, street)
+    if late:
+        await audit.record_read(session, principal, "list", "child", sorted({r.child_id for r in late}), ["name"])
     warnings = []
     high = [v for v in visits if v["risk_level"] in ("high", "critical")]
     if high:
         warnings.append(f"{len(high)} 名高风险儿童走访逾期")
     if late:
         warnings.append(f"{len(late)} 个转介超时未获机构答复")
-    if any(e["action"] for e in escalations):
+    if any(e["sign"] for e in escalations):
         warnings.append("有强制报告待您签收")
     return web.render(
         "street.html",
+        status_code=status_code,
         visits=visits,
         overdue_total=overdue_total,
         late=late_rows,
         escalations=escalations,
+        directors=await escalation.street_directors(session, street),
+        failed=failed or {},
         warnings=warnings,
         workload=await _workload(session, street),
         messages=_done(done),
@@ -132,19 +154,13 @@ async def _names(session: DbSession, child_ids: list[int]) -> dict[int, str]:
     return {cid: name for cid, name in rows.all()}
 
 
-async def _escalations(session: DbSession, street: int) -> list[dict[str, Any]]:
-    """The ladder's steps at the supervisor's level or above for the street's children, newest first; a report's
-    step offers the acknowledgement while the supervisor has not signed it."""
-    rows = (
-        await session.execute(
-            select(Escalation, Child.name)
-            .join(Child, Child.id == Escalation.child_id)
-            .where(Child.street_id == street, Escalation.level >= 2)
-            .order_by(Escalation.created_at.desc(), Escalation.id.desc())
-            .limit(PAGE)
-        )
-    ).all()
-    report_ids = [e.entity_id for e, _ in rows if e.entity == "mandatory_report"]
+async def _escalations(session: DbSession, principal: Principal, street: int) -> list[dict[str, Any]]:
+    """The open ladder steps at the supervisor's level or above for the street's children, newest first, with what
+    was done about them and the actions the service still allows; a report's step also offers its signature while
+    the supervisor has not signed it."""
+    rows, _ = await escalation.list_escalations(session, principal, open_only=True, kind=None, limit=PAGE, offset=0)
+    shown = await escalation.present(session, principal, rows)
+    report_ids = [e.entity_id for e in shown if e.entity == "mandatory_report"]
     unsigned: set[int] = set()
     if report_ids:
         unsigned = set(
@@ -160,25 +176,28 @@ async def _escalations(session: DbSession, street: int) -> list[dict[str, Any]]:
             ).all()
         )
     out = []
-    for e, name in rows:
-        action = ACTIONS.get(e.kind) if e.entity == "mandatory_report" and e.entity_id in unsigned else None
+    for e in shown:
+        sign = ACTIONS.get(e.kind) if e.entity == "mandatory_report" and e.entity_id in unsigned else None
         if e.entity == "referral":
-            href = f"/admin/referrals/{e.entity_id}/follow"
+            href, link = f"/admin/referrals/{e.entity_id}/follow", f"转介 #{e.entity_id}"
         elif e.entity == "mandatory_report":
-            href = "/admin/mandatory-reports"
+            href, link = "/admin/mandatory-reports", "强制报告"
         else:
-            href = f"/admin/cases?child={e.child_id}"
+            href, link = f"/admin/children/{e.child_id}", "儿童档案"
         out.append(
             {
                 "id": e.id,
                 "child_id": e.child_id,
-                "child": name,
-                "kind": ESCALATION_KINDS.get(e.kind, e.kind),
-                "level": ESCALATION_LEVELS.get(e.level, ""),
+                "child": e.child_name or "",
+                "kind": e.kind_label,
+                "level": e.level_label,
                 "due": e.due_at,
                 "at": e.created_at,
                 "href": href,
-                "action": action,
+                "link": link,
+                "sign": sign,
+                "allowed": e.allowed_actions,
+                "actions": e.actions,
             }
         )
     return out
@@ -192,7 +211,7 @@ async def act_on_escalation(
     escalation_id: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
-    """The action the services offer for this step: a report's acknowledgement (POST /mandatory-reports/{id}/ack)."""
+    """A report's step: the supervisor signs the report (POST /mandatory-reports/{id}/ack)."""
     street = _supervisor(principal)
     found = (
         await session.execute(
@@ -207,6 +226,90 @@ async def act_on_escalation(
         raise Invalid.field("escalation", "此事项请在其页面处理 (act on it from its own page)")
     await reports.acknowledge(session, principal, found.entity_id)
     return redirect(request, "/admin/street?done=acknowledged")
+
+
+async def _act(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: Principal,
+    settings: Settings,
+    escalation_id: int,
+    action: str,
+    form: dict[str, str],
+) -> Response[str]:
+    """One of the escalation service's actions (POST /escalations/{id}/{action}). A refusal: through htmx, the
+    message in the flash area and the form as typed; a plain form, the board again with the message beside the
+    escalation and the values posted (nothing changed: the request's transaction is rolled back)."""
+    _supervisor(principal)
+    try:
+        if action == "acknowledge":
+            if not form.get("note", "").strip():
+                raise Invalid.field("note", "请写明后续安排 (say what happens next)")
+            await escalation.acknowledge(
+                session, principal, escalation_id, parse(AcknowledgeIn, {"note": form.get("note", "").strip()})
+            )
+        elif action == "remind":
+            await escalation.remind(
+                session, principal, escalation_id, parse(RemindIn, {"note": form.get("note", "").strip()})
+            )
+        else:
+            director = form.get("director_id", "").strip()
+            if not director.isdigit():
+                raise Invalid.field("director_id", "请选择改派给哪位儿童主任 (choose a director)")
+            if not form.get("note", "").strip():
+                raise Invalid.field("note", "请写明改派原因 (say why)")
+            await escalation.reassign(
+                session,
+                principal,
+                escalation_id,
+                parse(ReassignIn, {"director_id": int(director), "note": form.get("note", "").strip()}),
+            )
+    except (Invalid, Conflict) as exc:
+        if web.is_htmx(request):
+            raise
+        await session.rollback()
+        failed = {"id": escalation_id, "action": action, "message": exc.detail, "values": dict(form)}
+        return await _board(request, session, principal, settings, failed=failed, status_code=exc.status_code)
+    return redirect(request, f"/admin/street?done={DONE_ACTIONS[action]}#escalations")
+
+
+DONE_ACTIONS = {"acknowledge": "noted", "remind": "reminded", "reassign": "reassigned"}
+
+
+@post("/street/escalations/{escalation_id:int}/acknowledge", name="console-street-escalation-acknowledge")
+async def acknowledge_escalation(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    escalation_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    return await _act(request, session, principal, settings, escalation_id, "acknowledge", form)
+
+
+@post("/street/escalations/{escalation_id:int}/remind", name="console-street-escalation-remind")
+async def remind_escalation(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    escalation_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    return await _act(request, session, principal, settings, escalation_id, "remind", form)
+
+
+@post("/street/escalations/{escalation_id:int}/reassign", name="console-street-escalation-reassign")
+async def reassign_escalation(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    escalation_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    return await _act(request, session, principal, settings, escalation_id, "reassign", form)
 
 
 async def _workload(session: DbSession, street: int) -> list[dict[str, Any]]:
@@ -384,4 +487,14 @@ async def reject_transfer(
     return await _decide_transfer(request, session, principal, transfer_id, "reject", form.get("note", ""))
 
 
-ROUTES = [street_page, act_on_escalation, approvals_page, review_decision, approve_transfer, reject_transfer]
+ROUTES = [
+    street_page,
+    act_on_escalation,
+    acknowledge_escalation,
+    remind_escalation,
+    reassign_escalation,
+    approvals_page,
+    review_decision,
+    approve_transfer,
+    reject_transfer,
+]

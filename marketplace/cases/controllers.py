@@ -14,6 +14,7 @@ from marketplace.cases import notifications, reports
 from marketplace.cases import service as cases
 from marketplace.cases.crypto import FieldCipher, field_cipher
 from marketplace.cases.eligibility_api import ROUTES as ELIGIBILITY_ROUTES
+from marketplace.cases.escalation_api import EscalationController
 from marketplace.cases.models import Child, Need, Notification, Visit
 from marketplace.cases.report_api import MandatoryReportController, report_out
 from marketplace.cases.report_schemas import ReportIn, ReportOut
@@ -370,6 +371,7 @@ ROUTES = [
     VisitController,
     NotificationController,
     TransferController,
+    EscalationController,
     MandatoryReportController,
     *ELIGIBILITY_ROUTES,
 ]

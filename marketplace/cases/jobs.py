@@ -125,7 +125,7 @@ async def report_ack_overdue(db: Database) -> int:
 
 VISIT_KIND: Final = "visit"
 # A child's overdue visit is one ladder per due date: a new visit sets a new due date, and a new ladder.
-VISIT_ENTITY_PREFIX: Final = "visit_due:"
+VISIT_ENTITY_PREFIX: Final = escalation.VISIT_ENTITY_PREFIX
 CHUNK: Final = 1000
 # (child id, community id, street id, the visit's due date)
 Row = tuple[int, int, int, dt.date]

@@ -176,10 +176,30 @@ class Escalation(IdMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+class EscalationAction(IdMixin, Base):
+    """What a supervisor (or the district) did about an escalation step (``cases.escalation``): acknowledged it with
+    what happens next, reminded the one responsible, or reassigned an overdue visit to another director."""
+
+    __tablename__ = "escalation_actions"
+
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    # acknowledge | remind | reassign
+    action: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    # reassign: the director the visit now falls to
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    # who was reminded, the transfer a reassignment made
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Notification(IdMixin, Base):
     """A message to one user (a supervisor, the district, an organization); written by outbox handlers and jobs."""
 
     __tablename__ = "notifications"
+    # The navigation's unread count on every console page: one range of this index.
+    __table_args__ = (Index("ix_notifications_unread", "recipient_id", "read_at"),)
 
     # Makes delivery idempotent: a handler run twice finds its rows and adds none.
     key: Mapped[str] = mapped_column(String(160), unique=True)

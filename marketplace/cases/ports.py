@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from sqlalchemy import ColumnElement, false
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # The outbox topic of a child's file being closed; payload {"child_id": int, "reason": str}.
@@ -70,3 +71,54 @@ async def move_referrals(
 ) -> Sequence[int]:
     """A transferred file's referrals follow it (the scope of a referral is its child's community and street)."""
     return await _move_referrals(session, need_ids, community_id, street_id)
+
+
+# ---------------------------------------------------------------- referral escalations
+#
+# An escalation step of a referral (``cases.escalation``) is open while the referral is still where the step's kind
+# says (``accept``: still sent; ``first_contact``: accepted, not started); a supervisor's reminder goes to the
+# provider. Both are read in referrals, registered here when it loads.
+
+
+class OpenReferralSteps(Protocol):
+    def __call__(self) -> ColumnElement[bool]:
+        """The SQL condition, on ``Escalation`` rows of entity "referral", that the step is still open."""
+        ...
+
+
+def _no_open_referral_steps() -> ColumnElement[bool]:
+    return false()
+
+
+_open_referral_steps: OpenReferralSteps = _no_open_referral_steps
+
+
+def use_open_referral_steps(condition: OpenReferralSteps) -> None:
+    global _open_referral_steps
+    _open_referral_steps = condition
+
+
+def open_referral_steps() -> ColumnElement[bool]:
+    return _open_referral_steps()
+
+
+class ReferralProvider(Protocol):
+    async def __call__(self, session: AsyncSession, referral_id: int) -> int | None:
+        """The organization that holds the referral (the one to remind), None if there is no such referral."""
+        ...
+
+
+async def _no_provider(session: AsyncSession, referral_id: int) -> int | None:
+    return None
+
+
+_referral_provider: ReferralProvider = _no_provider
+
+
+def use_referral_provider(reader: ReferralProvider) -> None:
+    global _referral_provider
+    _referral_provider = reader
+
+
+async def referral_provider(session: AsyncSession, referral_id: int) -> int | None:
+    return await _referral_provider(session, referral_id)

@@ -184,6 +184,41 @@ async def decide(
     if not allowed:
         who = "转出社区儿童主任或其街道督导员" if name in HOLDER_ACTIONS else "申请社区儿童主任"
         raise Forbidden(f"只有{who}可以执行此操作 (not allowed to {name} this transfer)")
+    return await _settle(session, principal, t, name, note, holding_street)
+
+
+async def reassign(
+    session: AsyncSession, principal: Principal, child: Child, to_community_id: int, reason: str
+) -> ChildTransfer:
+    """Move the file to another community of its street at once (``cases.escalation``: a supervisor, or the
+    district, reassigns an overdue visit to a director there): a transfer requested and approved in one step, with
+    the same moves, audit rows and notices as an approved request. The caller has checked the scope."""
+    pending = await session.scalar(
+        select(ChildTransfer.id).where(ChildTransfer.child_id == child.id, ChildTransfer.status == "pending")
+    )
+    if pending is not None:
+        raise Conflict(
+            "该档案已有待审批的转档申请，请先处理 (a transfer of this file is already pending)", code="transfer_pending"
+        )
+    t = ChildTransfer(
+        child_id=child.id,
+        from_community_id=child.community_id,
+        to_community_id=to_community_id,
+        status="pending",
+        reason=reason,
+        requested_by=principal.user_id,
+    )
+    session.add(t)
+    await session.flush()
+    await audit.record(
+        session, principal, "transfer_request", "child", child.id, [], {"transfer_id": t.id, "to": to_community_id}
+    )
+    return await _settle(session, principal, t, "approve", reason, child.street_id)
+
+
+async def _settle(
+    session: AsyncSession, principal: Principal, t: ChildTransfer, name: str, note: str, holding_street: int
+) -> ChildTransfer:
     t.status = TRANSFER_LIFECYCLE.target(t.status, name)
     t.decided_by, t.decided_at, t.decision_note = principal.user_id, clock.now(), note.strip()
     child = await session.scalar(select(Child).where(Child.id == t.child_id).with_for_update())

@@ -172,6 +172,8 @@ async def referral_facts(session: AsyncSession, referral_id: int) -> fund_ports.
 
 case_ports.use_open_referrals(referrals.open_for_child)
 case_ports.use_move_referrals(referrals.move_with_needs)
+case_ports.use_open_referral_steps(referrals.open_escalation_steps)
+case_ports.use_referral_provider(referrals.provider_of)
 matching_ports.use_referral_history(history.ReferralHistory())
 fund_ports.use_referral_reader(referral_facts)
 procurement_metrics.provide("completed_referrals", referral_metrics.completed_referrals)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, outbox
@@ -17,7 +17,7 @@ from marketplace.auth.principal import Principal
 from marketplace.cases import lifecycle
 from marketplace.cases import service as cases
 from marketplace.cases.crypto import FieldCipher, field_cipher
-from marketplace.cases.models import Child, Need, Visit
+from marketplace.cases.models import Child, Escalation, Need, Visit
 from marketplace.cases.taxonomy import ESCALATION_LEVELS, NEED_STATUSES, SHAREABLE_CONTACT, VERDICTS
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -363,6 +363,23 @@ async def open_for_child(session: AsyncSession, child_id: int) -> list[int]:
         select(Referral.id).where(Referral.child_id == child_id, Referral.status.in_(ACTIVE)).order_by(Referral.id)
     )
     return list(rows.all())
+
+
+def open_escalation_steps() -> ColumnElement[bool]:
+    """An escalation step of a referral is open while the referral is still where its kind says: ``accept`` while
+    it waits for an answer, ``first_contact`` while it is accepted and not started (``cases.ports``)."""
+    return exists().where(
+        Referral.id == Escalation.entity_id,
+        or_(
+            and_(Escalation.kind == "accept", Referral.status == "sent"),
+            and_(Escalation.kind == "first_contact", Referral.status == "accepted"),
+        ),
+    )
+
+
+async def provider_of(session: AsyncSession, referral_id: int) -> int | None:
+    """The organization that holds the referral: the one a supervisor's reminder goes to (``cases.ports``)."""
+    return await session.scalar(select(Referral.organization_id).where(Referral.id == referral_id))
 
 
 async def move_with_needs(

@@ -18,7 +18,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from marketplace import clock
 from marketplace.audit import service as audit
 from marketplace.audit.models import AuditEntry
+from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
+from marketplace.cases import escalation
 from marketplace.cases import service as cases
 from marketplace.cases.models import Child, Escalation, MandatoryReport, MandatoryReportStep, Need, Visit
 from marketplace.cases.taxonomy import (
@@ -266,7 +268,16 @@ async def events_of(session: AsyncSession, child: Child) -> list[Event]:
         clauses.append(and_(Escalation.entity == "referral", Escalation.entity_id.in_(list(referral_stage))))
     if report_ids:
         clauses.append(and_(Escalation.entity == "mandatory_report", Escalation.entity_id.in_(report_ids)))
-    for esc in (await session.scalars(select(Escalation).where(or_(*clauses)).order_by(Escalation.id))).all():
+    ladder = list((await session.scalars(select(Escalation).where(or_(*clauses)).order_by(Escalation.id))).all())
+    # What the supervisor or the district did about them (acknowledged, reminded, reassigned), on the same stage.
+    acted = await escalation.actions_of(session, [e.id for e in ladder])
+    people = {a.target_id for acts in acted.values() for a in acts if a.target_id} | {
+        a.actor_id for acts in acted.values() for a in acts if a.actor_id
+    }
+    names: dict[int, str] = {}
+    if people:
+        names = dict((await session.execute(select(User.id, User.display_name).where(User.id.in_(people)))).all())
+    for esc in ladder:
         if esc.entity == "referral":
             stage = referral_stage.get(esc.entity_id, "assistance")
         elif esc.entity == "mandatory_report" or esc.kind == "report_ack":
@@ -286,6 +297,22 @@ async def events_of(session: AsyncSession, child: Child) -> list[Event]:
                 esc.entity_id,
             )
         )
+        for act in acted.get(esc.id, []):
+            add(
+                Event(
+                    act.created_at,
+                    stage,
+                    f"escalation_{act.action}",
+                    f"{ESCALATION_KINDS.get(esc.kind, esc.kind)}：{escalation.ACTION_LABELS.get(act.action, act.action)}",
+                    _join(
+                        names.get(act.actor_id) if act.actor_id else None,
+                        f"改派给 {names.get(act.target_id, '')}" if act.target_id else None,
+                        act.note,
+                    ),
+                    esc.entity,
+                    esc.entity_id,
+                )
+            )
 
     # Changes of guardianship, as the audit log recorded the file's updates.
     changes = (

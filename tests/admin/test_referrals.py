@@ -72,10 +72,11 @@ async def test_supervisor_sees_the_street_with_overdue_highlighted(client, world
     assert "20 天无服务记录" in row(chase, ids["stale"])
     everything = section(page.text, "全部转介")
     assert all(f"#{i}<" in everything for i in ids.values())
-    # The active one is not highlighted and shows its last delivery; the child links to the case board entry.
+    # The active one is not highlighted and shows its last delivery; the child links to the child's file.
     assert 'class="overdue"' not in row(everything, ids["active"]) and "最近服务" in row(everything, ids["active"])
     sent = await db_referral(db, ids["sent"])
-    assert f'href="/admin/cases?child={sent.child_id}"' in row(everything, ids["sent"])
+    assert f'href="/admin/children/{sent.child_id}"' in row(everything, ids["sent"])
+    assert "/admin/cases?child=" not in page.text
     # Staff see the child's name and the provider; no accept or decline for a caseworker.
     assert "张小明1" in page.text and "/accept" not in page.text
     # The status filter narrows the full list only.

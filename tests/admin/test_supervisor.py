@@ -13,9 +13,10 @@ from sqlalchemy import select
 from marketplace import clock
 from marketplace.audit.models import AuditEntry
 from marketplace.cases import escalation
-from marketplace.cases.models import Child, Escalation, MandatoryReport
+from marketplace.cases.jobs import overdue_from, visit_entity
+from marketplace.cases.models import Child, Escalation, MandatoryReport, Notification
 from marketplace.referrals.models import Referral
-from tests.admin.console import console_login, htmx
+from tests.admin.console import console_login, csrf_of, htmx
 from tests.cases.support import Cases, birth_for_age, cases, id_number
 
 __all__ = ["cases"]
@@ -62,6 +63,27 @@ async def escalated_report(client: Any, auth: Any, db: Any, child_id: int, stree
         esc = await s.scalar(select(Escalation.id).where(Escalation.entity_id == report_id))
     assert esc is not None
     return report_id, esc
+
+
+async def visit_step(db: Any, child_id: int, *, days: int = 10) -> int:
+    """The child's visit was due ``days`` ago and the ladder took it to the street's supervisor."""
+    due = clock.today() - dt.timedelta(days=days)
+    async with db.session() as s:
+        child = await s.get(Child, child_id)
+        assert child is not None
+        child.next_visit_due = due
+        e = Escalation(
+            entity=visit_entity(due),
+            entity_id=child_id,
+            kind="visit",
+            level=2,
+            due_at=overdue_from(due, 3),
+            child_id=child_id,
+            recipients=[],
+        )
+        s.add(e)
+        await s.flush()
+        return e.id
 
 
 async def test_the_board_shows_the_street_and_the_supervisor_acknowledges_an_escalated_report(
@@ -119,25 +141,17 @@ async def test_the_board_shows_the_street_and_the_supervisor_acknowledges_an_esc
     # Signed once: a second time is the service's 409, changing nothing.
     again = await client.post(f"/admin/street/escalations/{esc}/act", headers=htmx(csrf))
     assert again.status_code == 409 and "已签收" in again.text
-    # A visit's step is acted on from the child's entry: the board links there and offers nothing to post.
-    async with db.session() as s:
-        assert await escalation.climb(
-            s,
-            entity="child",
-            entity_id=a,
-            kind="visit",
-            level=2,
-            due=clock.now(),
-            community_id=world.communities[0],
-            street_id=world.streets[0],
-            child_id=a,
-            body="走访逾期",
-        )
-        visit_esc = await s.scalar(select(Escalation.id).where(Escalation.entity == "child", Escalation.entity_id == a))
+    # The report's step left the board once signed (its cause is gone).
+    assert f'id="escalation-{esc}"' not in after.text
+    # A visit's step links to the child's file and offers the escalation service's actions, not the signature.
+    visit_esc = await visit_step(db, a)
     board = (await client.get("/admin/street")).text
     item = board[board.index(f'id="escalation-{visit_esc}"') :]
-    item = item[: item.index("</li>")]
-    assert "走访逾期" in item and f'href="/admin/cases?child={a}"' in item and "<button" not in item
+    item = item[: item.index('id="overdue-visits"')]
+    assert "走访逾期" in item and f'href="/admin/children/{a}"' in item and "/admin/cases?child=" not in board
+    for action in ("acknowledge", "remind", "reassign"):
+        assert f'action="/admin/street/escalations/{visit_esc}/{action}"' in item
+    assert ">签收</button>" not in item
     refused = await client.post(f"/admin/street/escalations/{visit_esc}/act", headers=htmx(csrf))
     assert refused.status_code == 422 and "此事项请在其页面处理" in refused.text
     # Through the API: the report shows the supervisor's acknowledgement.
@@ -225,3 +239,147 @@ async def test_a_file_transfer_out_of_the_street_is_approved_or_rejected_with_a_
     async with db.session(write=False) as s:
         child = await s.get(Child, cases.children["C"])
         assert child is not None and child.community_id == world.communities[2]
+
+
+async def test_the_supervisor_acts_on_a_visit_escalation_and_the_director_sees_it(
+    client, auth, db, world, cases: Cases
+) -> None:
+    """Issue #15: acknowledge with a note, remind the director (the unread count beside 通知), reassign to a director
+    of another community of the street (the file follows); errors stay in place; a recorded visit clears the step."""
+    b = cases.children["B"]  # 岗厦 (director2)
+    step = await visit_step(db, b)
+    csrf2 = await console_login(client, "supervisor2")
+    for action in ("acknowledge", "remind", "reassign"):
+        r = await client.post(
+            f"/admin/street/escalations/{step}/{action}",
+            data={"_csrf_token": csrf2, "note": "x", "director_id": str(world.users["director"])},
+            follow_redirects=False,
+        )
+        assert r.status_code == 404, (action, r.text)
+
+    csrf = await console_login(client, "supervisor")
+    board = (await client.get("/admin/street")).text
+    item = board[board.index(f'id="escalation-{step}"') : board.index('id="overdue-visits"')]
+    assert f'<label for="ack-note-{step}">' in item and f'<label for="reassign-to-{step}">' in item
+    assert f'<option value="{world.users["director"]}">director（福山社区）</option>' in item
+    assert "百花社区" not in item  # the other street's director is not offered
+
+    # A plain form without a director: the board again, the message beside the step, the note as typed.
+    r = await client.post(
+        f"/admin/street/escalations/{step}/reassign",
+        data={"_csrf_token": csrf, "director_id": "", "note": "岗厦主任病假"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 422, r.text
+    assert f'id="escalation-{step}-error"' in r.text and "请选择改派给哪位儿童主任" in r.text
+    assert ">岗厦主任病假</textarea>" in r.text and '<details class="esc-act" open>' in r.text
+    # Through htmx, an empty acknowledgement is the flash message; nothing was written.
+    r = await client.post(f"/admin/street/escalations/{step}/acknowledge", data={"note": "  "}, headers=htmx(csrf))
+    assert r.status_code == 422 and "后续安排" in r.text
+    async with db.session(write=False) as s:
+        assert (await s.get(Child, b)).community_id == world.communities[1]  # type: ignore[union-attr]
+
+    r = await client.post(
+        f"/admin/street/escalations/{step}/acknowledge", data={"note": "已电话联系主任，本周走访"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200 and r.headers["HX-Redirect"] == "/admin/street?done=noted#escalations"
+    r = await client.post(f"/admin/street/escalations/{step}/remind", data={"note": "请今天走访"}, headers=htmx(csrf))
+    assert r.status_code == 200 and r.headers["HX-Redirect"] == "/admin/street?done=reminded#escalations"
+    board = (await client.get("/admin/street?done=reminded")).text
+    assert "已发出督办提醒" in board
+    item = board[board.index(f'id="escalation-{step}"') : board.index('id="overdue-visits"')]
+    assert "已阅并说明处理" in item and "已电话联系主任，本周走访" in item and "已督促" in item
+
+    # The director: the count beside 通知, the reminder in the list; reading it clears the count.
+    await console_login(client, "director2")
+    home = (await client.get("/admin/")).text
+    assert '<span class="nav-count" aria-label="1 条未读">1</span>' in home
+    notes = (await client.get("/admin/notifications")).text
+    assert "督办提醒：李小红走访逾期" in notes and "请今天走访" in notes
+    async with db.session(write=False) as s:
+        note_id = await s.scalar(
+            select(Notification.id).where(
+                Notification.recipient_id == world.users["director2"], Notification.kind == "escalation_remind"
+            )
+        )
+    csrf_d = csrf_of(notes)
+    r = await client.post(f"/admin/notifications/{note_id}/read", data={"_csrf_token": csrf_d}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/children/{b}"
+    assert "nav-count" not in (await client.get("/admin/")).text
+
+    # The supervisor reassigns the visit to 福山's director: the file moves there and they are told.
+    await console_login(client, "supervisor")
+    r = await client.post(
+        f"/admin/street/escalations/{step}/reassign",
+        data={
+            "_csrf_token": csrf_of((await client.get("/admin/street")).text),
+            "director_id": str(world.users["director"]),
+            "note": "岗厦主任病假",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/admin/street?done=reassigned#escalations"
+    async with db.session(write=False) as s:
+        assert (await s.get(Child, b)).community_id == world.communities[0]  # type: ignore[union-attr]
+    board = (await client.get("/admin/street")).text
+    item = board[board.index(f'id="escalation-{step}"') : board.index('id="overdue-visits"')]
+    assert "已改派" in item and "改派给 director" in item
+
+    # The visit recorded by the new director: the step leaves the board.
+    r = await client.post(
+        f"/api/v1/children/{b}/visits",
+        json={"visited_on": clock.today().isoformat(), "kind": "home"},
+        headers=await auth("director"),
+    )
+    assert r.status_code == 201, r.text
+    assert f'id="escalation-{step}"' not in (await client.get("/admin/street")).text
+
+
+async def test_a_late_referral_reminder_reaches_the_provider_in_its_console(client, db, world, cases: Cases) -> None:
+    """The supervisor reminds the provider of a referral left unanswered: the organization's staff see it beside 通知
+    and reading it opens their inbox (not the caseworker's page); the child is not named to them."""
+    a, referral = cases.children["A"], cases.referrals["A"]
+    async with db.session() as s:
+        step = Escalation(
+            entity="referral",
+            entity_id=referral,
+            kind="accept",
+            level=2,
+            due_at=clock.now() - dt.timedelta(hours=2),
+            child_id=a,
+            recipients=[],
+        )
+        s.add(step)
+        await s.flush()
+        step_id = step.id
+    csrf = await console_login(client, "supervisor")
+    board = (await client.get("/admin/street")).text
+    item = board[board.index(f'id="escalation-{step_id}"') : board.index('id="overdue-visits"')]
+    assert f'href="/admin/referrals/{referral}/follow"' in item and f"/escalations/{step_id}/reassign" not in item
+    r = await client.post(
+        f"/admin/street/escalations/{step_id}/remind", data={"note": "请今天内答复"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200, r.text
+
+    await console_login(client, "org")
+    home = (await client.get("/admin/")).text
+    assert 'href="/admin/notifications"' in home and 'class="nav-count"' in home
+    notes = (await client.get("/admin/notifications")).text
+    assert f"督办提醒：转介 #{referral}转介超时未接收" in notes and "请今天内答复" in notes and "张小明" not in notes
+    async with db.session(write=False) as s:
+        note_id = await s.scalar(
+            select(Notification.id).where(
+                Notification.recipient_id == world.users["org"], Notification.kind == "escalation_remind"
+            )
+        )
+    r = await client.post(
+        f"/admin/notifications/{note_id}/read", data={"_csrf_token": csrf_of(notes)}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/referrals/inbox#inbox-card-{referral}"
+    # Once the provider answers, the step leaves the supervisor's board.
+    async with db.session() as s:
+        ref = await s.get(Referral, referral)
+        assert ref is not None
+        ref.status, ref.declined_at = "declined", clock.now()
+    await console_login(client, "supervisor")
+    assert f'id="escalation-{step_id}"' not in (await client.get("/admin/street")).text

@@ -7,18 +7,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from marketplace import clock
+from marketplace.cases.crypto import field_cipher
+from marketplace.cases.models import Child
 from tests.admin.money import budget_with_contract, fund_with_gifts
 from tests.admin.test_referrals import board
 from tests.browser.test_console import charts_drawn, login, logout
+from tests.cases.support import id_number
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def prepared(client, auth, db, world) -> dict[str, Any]:
+async def prepared(client, auth, db, world, settings) -> dict[str, Any]:
     ids = await board(db, world)
+    # The board's children carry placeholder ciphertexts; the supervisor opens a child's file here, so theirs are
+    # real (the file page decrypts the masked identity number).
+    cipher = field_cipher(settings)
+    async with db.session() as s:
+        for i, child in enumerate((await s.scalars(select(Child).where(Child.id_number_enc == "x"))).all()):
+            number = id_number(child.birth_date, f"{970 + i:03d}")
+            child.id_number_enc = cipher.encrypt(number, "children.id_number")
+            child.id_number_hmac = cipher.lookup_hash(number)
     await budget_with_contract(client, auth, world)
     fund_id = await fund_with_gifts(client, auth, db, world)
     return {"ids": ids, "fund_id": fund_id}
@@ -49,8 +61,8 @@ def test_supervisor_sees_overdue_and_provider_accepts(
     assert "20 天无服务记录" in page.locator(f"#referral-attention-{ids['stale']}").inner_text()
     page.screenshot(path=str(shots / "supervisor-referrals.png"), full_page=True)
     late.locator("a", has_text="张小明1").click()
-    page.wait_for_url("**/admin/cases?child=*")
-    assert "张小明1 · 档案摘要" in page.content()
+    page.wait_for_url("**/admin/children/*")
+    assert "张小明1 · 儿童档案" in page.title()
     page.screenshot(path=str(shots / "supervisor-child-entry.png"), full_page=True)
     logout(page)
 
