@@ -65,9 +65,17 @@ async def district(db: Any, world: Any, settings: Any, escalated: dict[str, int]
             community_id=world.communities[0],
             category="psych_counselling",
             urgency=2,
-            status="in_service",
+            status="matched",
         )
-        session.add(need)
+        open_need = Need(
+            child_id=child,
+            street_id=world.streets[0],
+            community_id=world.communities[0],
+            category="education_aid",
+            urgency=3,
+            note="学费有困难",
+        )
+        session.add_all([need, open_need])
         await session.flush()
         referral = Referral(
             need_id=need.id,
@@ -84,7 +92,13 @@ async def district(db: Any, world: Any, settings: Any, escalated: dict[str, int]
         assert pending is not None
         pending.status = "pending_review"
         await session.flush()
-        return {"cases": cases, "child": child, "referral": referral.id, "report": escalated["report"]}
+        return {
+            "cases": cases,
+            "child": child,
+            "need": open_need.id,
+            "referral": referral.id,
+            "report": escalated["report"],
+        }
 
 
 def nav_links(page: Any) -> list[str]:
@@ -97,9 +111,8 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
     if role == "director":
         return [
             f"/admin/children/{d['child']}",
-            f"/admin/children/{cases.children[0]}",
             "/admin/children/new",
-            f"/admin/needs/{cases.needs[0]}/matches",
+            f"/admin/needs/{d['need']}/matches",
             f"/admin/referrals/{cases.referrals[0]}/follow",
             f"/admin/referrals/{d['referral']}/follow",
             "/admin/password",
@@ -122,15 +135,26 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
     ]
 
 
-def check(page: Any, where: str, found: list[str]) -> None:
-    """Run axe on the page as it is at each width; violations go to ``found`` as readable lines."""
+def axe(page: Any, where: str, found: list[str]) -> None:
+    for v in page.evaluate(RUN, [TAGS, list(EXCLUDED)]):
+        for node in v["nodes"]:
+            why = " ".join(line.strip() for line in (node["summary"] or "").splitlines()[1:2])
+            found.append(f"{where} {v['rule']} ({v['impact']}): {node['target']} — {v['help']}. {why}")
+
+
+def check(page: Any, where: str, found: list[str], *, menu: bool = False) -> None:
+    """Run axe on the page as it is at each width (with ``menu``, also with the phone's folded navigation open);
+    violations go to ``found`` as readable lines."""
     page.wait_for_load_state("networkidle")
     page.add_script_tag(path=str(AXE))
     for name, size in VIEWPORTS.items():
         page.set_viewport_size(size)
-        for v in page.evaluate(RUN, [TAGS, list(EXCLUDED)]):
-            for node in v["nodes"]:
-                found.append(f"{where} [{name}] {v['rule']} ({v['impact']}): {node['target']} — {v['help']}")
+        axe(page, f"{where} [{name}]", found)
+    if menu:
+        page.click("label.nav-button")
+        page.locator("nav.nav").wait_for(state="visible")
+        axe(page, f"{where} [phone, menu open]", found)
+        page.click("label.nav-button")
     page.set_viewport_size(VIEWPORTS["laptop"])
 
 
@@ -158,7 +182,7 @@ def test_every_console_page_passes_axe(live_server: str, world: Any, district: d
         for path in ["/admin/", *nav_links(page)[1:], *extra_pages(role, world, district)]:
             response = page.goto(base + path)
             assert response is not None and response.status == 200, (role, path, response and response.status)
-            check(page, f"{role} {path}", found)
+            check(page, f"{role} {path}", found, menu=path == "/admin/")
             checked.append(f"{role} {path}")
         page.goto(f"{base}/admin/")
         logout(page)
