@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from marketplace import clock
 from marketplace.cases.models import Need
 from marketplace.referrals.models import Referral
 from marketplace.resources.models import Service
 from tests.browser.test_console import login, logout
-from tests.browser.test_director_journey import api
+from tests.browser.test_director_journey import SCROLL, api
 from tests.browser.test_supervisor_journey import GRANT, escalated  # noqa: F401 - a fixture used below
 from tests.reports.data import Cases, build_cases
 
@@ -39,6 +40,10 @@ TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best
 # Rules switched off, each with the reason it is a false positive here. None so far: fix the page instead.
 EXCLUDED: dict[str, str] = {}
 VIEWPORTS = {"laptop": {"width": 1366, "height": 900}, "phone": {"width": 360, "height": 740}}
+WIDE = """() => [...document.querySelectorAll("body *")]
+  .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 3).map((e) => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).split(" ").join(".") : ""))
+  .join(", ")"""
 RUN = """async ([tags, excluded]) => {
   const rules = Object.fromEntries(excluded.map((id) => [id, {enabled: false}]));
   const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, rules, resultTypes: ["violations"]});
@@ -149,6 +154,10 @@ def check(page: Any, where: str, found: list[str], *, menu: bool = False) -> Non
     page.add_script_tag(path=str(AXE))
     for name, size in VIEWPORTS.items():
         page.set_viewport_size(size)
+        try:  # the charts redraw at the new width on the window's resize event
+            page.wait_for_function(f"({SCROLL}) <= 1", timeout=3000)
+        except PlaywrightTimeout:
+            found.append(f"{where} [{name}] scrolls sideways by {page.evaluate(SCROLL)}px: {page.evaluate(WIDE)}")
         axe(page, f"{where} [{name}]", found)
     if menu:
         page.click("label.nav-button")
@@ -156,6 +165,30 @@ def check(page: Any, where: str, found: list[str], *, menu: bool = False) -> Non
         axe(page, f"{where} [phone, menu open]", found)
         page.click("label.nav-button")
     page.set_viewport_size(VIEWPORTS["laptop"])
+
+
+def states(page: Any, base: str, role: str, found: list[str]) -> None:
+    """What a page shows after something happened: a form refused, an htmx answer swapped in, an error page."""
+    if role == "director":
+        page.goto(f"{base}/admin/children/new")
+        page.fill("input[name=id_number]", "44030420150101123X")
+        page.locator("#id-check .msg").first.wait_for()
+        check(page, "director /admin/children/new (identity number checked)", found)
+        response = page.goto(f"{base}/admin/children/999999")
+        assert response is not None and response.status == 404
+        check(page, "director /admin/children/999999 (not found)", found)
+    if role == "org":
+        page.goto(f"{base}/admin/org")
+        page.fill("input[name=contact_phone]", "电话")
+        page.click("text=保存机构资料")
+        page.locator(".msg-error").wait_for()
+        check(page, "org /admin/org (refused)", found)
+        page.goto(f"{base}/admin/org/people")
+        page.fill("form[action='/admin/org/workers'] input[name=name]", "周社工")
+        page.fill("input[name=max_caseload]", "很多")
+        page.click("button:has-text('登记社工')")
+        page.locator(".msg-error").wait_for()
+        check(page, "org /admin/org/people (refused)", found)
 
 
 def test_axe_is_the_vendored_version() -> None:
@@ -176,6 +209,11 @@ def test_every_console_page_passes_axe(live_server: str, world: Any, district: d
 
     page.goto(f"{base}/admin/login")
     check(page, "/admin/login", found)
+    page.fill("input[name=username]", "director")
+    page.fill("input[name=password]", "wrong-password")
+    page.click("button[type=submit]")
+    page.locator(".msg-error").wait_for()
+    check(page, "/admin/login (refused)", found)
     checked.append("/admin/login")
     for role in ("director", "supervisor", "org", "admin"):
         login(page, base, role)
@@ -184,6 +222,7 @@ def test_every_console_page_passes_axe(live_server: str, world: Any, district: d
             assert response is not None and response.status == 200, (role, path, response and response.status)
             check(page, f"{role} {path}", found, menu=path == "/admin/")
             checked.append(f"{role} {path}")
+        states(page, base, role, found)
         page.goto(f"{base}/admin/")
         logout(page)
     context.close()
@@ -191,3 +230,35 @@ def test_every_console_page_passes_axe(live_server: str, world: Any, district: d
     assert len(checked) > 40, checked
     assert not found, f"{len(found)} accessibility violations:\n" + "\n".join(found)
     assert not errors, errors
+
+
+def test_the_keyboard_reaches_the_skip_link_and_the_phone_menu(live_server: str, world: Any, browser: Any) -> None:
+    """On a phone the navigation folds behind 菜单: Tab reaches its toggle and Space opens it; the first Tab of every
+    page offers to skip the header to the page's content."""
+    base = live_server
+    context = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN", is_mobile=True, has_touch=True)
+    page = context.new_page()
+    login(page, base, "director")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "跳到正文"
+    assert page.locator(".skip-link").bounding_box()["x"] >= 0  # shown while it has the focus
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+    page.goto(f"{base}/admin/")
+    assert not page.locator("nav.nav").is_visible()
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "nav-toggle":
+            break
+    else:
+        raise AssertionError("Tab never reaches the menu toggle")
+    page.keyboard.press("Space")
+    page.locator("nav.nav").wait_for(state="visible")
+    # Past the urgent report's link (kept outside the menu), the menu's first item.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "⚠ 紧急上报"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('nav.nav') !== null")
+    assert page.evaluate("document.activeElement.textContent") == "工作台"
+    context.close()
