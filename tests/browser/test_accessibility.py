@@ -215,6 +215,12 @@ def test_every_console_page_passes_axe(live_server: str, world: Any, district: d
     page.locator(".msg-error").wait_for()
     check(page, "/admin/login (refused)", found)
     checked.append("/admin/login")
+    # The public pages around the login: an organization's application and its status, an account's activation.
+    for path in ("/admin/apply", "/admin/apply/status", "/admin/activate"):
+        response = page.goto(base + path)
+        assert response is not None and response.status == 200, (path, response and response.status)
+        check(page, path, found)
+        checked.append(path)
     for role in ("director", "supervisor", "org", "admin"):
         login(page, base, role)
         for path in ["/admin/", *nav_links(page)[1:], *extra_pages(role, world, district)]:
