@@ -1,6 +1,7 @@
 """Every console page of the director, the street supervisor, the organization's staff and the district admin (and
-the login page) checked by axe-core against the WCAG 2 A/AA rules, in a real browser, on a phone (360×740) and on a
-laptop (1366×900).
+the login and public pages) checked by axe-core against the WCAG 2 A/AA rules and axe's best practices (landmarks,
+headings), in a real browser, on a phone (360×740) and on a laptop (1366×900); at each width the page must also fit
+without sideways scrolling.
 
 axe-core is vendored (tests/browser/vendor/, see its README: version, source, licence); it is injected into each
 page after it loads. The console's content security policy allows scripts from its own files only, so the test's
@@ -8,8 +9,9 @@ browser context bypasses the policy for the injected script (the pages themselve
 
 The pages are the navigation each role sees (read from the page, as admin.web.navigation builds it) and the key
 pages behind it: a child's file, a need's matches, a referral's follow page, a service's form, the inbox, the street
-board, the approvals, funds, procurement, the pool's tabs, the reports. One browser, one login per role; each page
-is loaded once and checked at both widths.
+board, the approvals, funds, procurement, the pool's tabs, the reports; then a few states: a refused login and
+refused forms, the identity number's check swapped in by htmx, a not-found page, and the phone's menu opened. One
+browser, one login per role; each page is loaded once and checked at both widths.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.browser
 VENDOR = Path(__file__).resolve().parent / "vendor"
 AXE = VENDOR / "axe.min.js"
 AXE_VERSION = "4.14.1"
-# WCAG 2.0, 2.1 and 2.2 at levels A and AA (axe's own tags for them).
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA (axe's own tags for them), and axe's best practices.
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"]
 # Rules switched off, each with the reason it is a false positive here. None so far: fix the page instead.
 EXCLUDED: dict[str, str] = {}
