@@ -278,6 +278,15 @@ def form_error(exc: Exception) -> tuple[str, int]:
     return str(exc) or "表单填写有误", 422
 
 
+def error_field(exc: Exception) -> str | None:
+    """The form field a refusal names (a service's first field error, or the console check's own), if any."""
+    if isinstance(exc, DomainError):
+        field = exc.errors[0].get("field") if exc.errors else None
+        return str(field).split(".")[0].split("[")[0] if field else None
+    field = getattr(exc, "field", None)
+    return field if isinstance(field, str) else None
+
+
 async def render_form_error(
     request: Request[Any, Any, Any],
     session: AsyncSession,
@@ -304,11 +313,10 @@ async def render_form_error(
     if is_htmx(request) and fragment is None:
         return _error_response(request, status, message)
     page = dict(await reads()) if reads is not None else {}
+    shown = {"error": message, "error_field": error_field(exc), **page, **context}
     if is_htmx(request) and fragment is not None:
-        return render(fragment, status_code=status, csrf=csrf_token(request), error=message, **page, **context)
-    return render(
-        template, status_code=status, error=message, **page, **context, **page_context(request, principal, active)
-    )
+        return render(fragment, status_code=status, csrf=csrf_token(request), **shown)
+    return render(template, status_code=status, **shown, **page_context(request, principal, active))
 
 
 # ---------------------------------------------------------------- navigation

@@ -51,7 +51,7 @@ async def test_a_refused_new_file_comes_back_with_what_was_typed(client, db, cas
     r = await client.post("/admin/children/new", data=data)
     assert r.status_code == 422, r.text
     html = r.text
-    assert re.search(r'role="alert">[^<]*监护人电话', html)
+    assert re.search(r'role="alert" id="form-error">[^<]*监护人电话', html)
     for name in ("name", "id_number", "birth_date", "school", "guardian_name", "guardian_relation", "address"):
         assert f'value="{data[name]}"' in html, name
     assert 'value="abc"' in html  # the refused value too, to be corrected
@@ -62,6 +62,13 @@ async def test_a_refused_new_file_comes_back_with_what_was_typed(client, db, cas
     assert 'value="economic_hardship" checked' not in html
     assert 'name="consent_to_share" value="1" checked' in html
     assert 'aria-current="page"' in html and "退出登录" in html  # the whole page, in the director's layout
+    # The refused field is marked and described by the message, and the focus starts on it; only that one.
+    assert re.search(r'<div class="msg msg-error" role="alert" id="form-error">', html)
+    phone = re.search(r'<input name="guardian_phone"[^>]*>', html)
+    assert phone and 'aria-invalid="true" aria-describedby="form-error" autofocus' in phone.group(0)
+    assert html.count('aria-invalid="true"') == 1 and html.count("autofocus") == 1
+    number = re.search(r'<input name="id_number"[^>]*>', html, re.S)
+    assert number and 'aria-describedby="id-check"' in number.group(0) and "aria-invalid" not in number.group(0)
     assert await _children(db) == before
 
     # No category: the console's own check, the same page.
@@ -104,7 +111,17 @@ async def test_a_refused_social_worker_keeps_its_values_above_its_own_form(clien
     r = await client.post("/admin/org/workers", data=form)
     assert r.status_code == 422 and "最多同时承接个案：请填写非负整数" in r.text
     assert 'value="周社工"' in r.text and 'value="中级社工师"' in r.text
-    # The message stands above the worker form, not the team form.
+    # The message stands above the worker form, not the team form, and marks the worker form's field.
     assert r.text.index("最多同时承接个案：请填写非负整数") < r.text.index('action="/admin/org/workers"')
+    caseload = re.search(r'<input name="max_caseload"[^>]*>', r.text)
+    assert caseload and 'aria-invalid="true" aria-describedby="form-error" autofocus' in caseload.group(0)
+    assert r.text.count('aria-invalid="true"') == 1
+    # The team form has a field of the same name as the worker form's: a refused team marks only its own.
+    team = {"_csrf_token": csrf, "name": "", "street_id": str(world.streets[0]), "member_count": "3"}
+    r = await client.post("/admin/org/teams", data=team)
+    assert r.status_code == 422 and r.text.count('aria-invalid="true"') == 1
+    marked = re.search(r'<input name="(\w+)"[^>]*aria-invalid="true"', r.text)
+    assert marked and marked.group(1) == "name"
+    assert r.text.index('aria-invalid="true"') > r.text.index('action="/admin/org/teams"')
     async with db.session(write=False) as s:
         assert await s.scalar(select(func.count()).select_from(SocialWorker)) == 0
