@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeAlias
@@ -25,9 +25,10 @@ from litestar.exceptions import HTTPException
 from litestar.template.base import csrf_token as litestar_csrf_token
 from markupsafe import Markup
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import sessions
-from marketplace import clock
+from marketplace import clock, outbox
 from marketplace.auth.models import User
 from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Principal
 from marketplace.auth.service import principal_of
@@ -285,6 +286,58 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_error_page,
     Exception: internal_error_page,
 }
+
+
+# ---------------------------------------------------------------- a refused form, shown again
+
+
+def form_error(exc: Exception) -> tuple[str, int]:
+    """The Chinese message and the status of a refused form: a service's ``DomainError`` says both; a console
+    check's own error (``accountforms.FormError``) is its message, 422."""
+    if isinstance(exc, DomainError):
+        return exc.detail, exc.status_code
+    return str(exc) or "表单填写有误", 422
+
+
+def error_field(exc: Exception) -> str | None:
+    """The form field a refusal names (a service's first field error, or the console check's own), if any."""
+    if isinstance(exc, DomainError):
+        field = exc.errors[0].get("field") if exc.errors else None
+        return str(field).split(".")[0].split("[")[0] if field else None
+    field = getattr(exc, "field", None)
+    return field if isinstance(field, str) else None
+
+
+async def render_form_error(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    exc: Exception,
+    template: str,
+    *,
+    principal: Principal,
+    active: str,
+    fragment: str | None = None,
+    reads: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
+    **context: Any,
+) -> Response[str]:
+    """A form the service (or the console's own check) refused, shown again with nothing changed.
+
+    What the refused request wrote, and the events it queued, are undone first; then ``reads`` (the page's own
+    reads, made after the rollback so they show the stored state) and ``context`` (the posted values, under the name
+    the template uses) render ``template`` again with the message as ``error``, under the refusal's status (a
+    field error 422, a conflict 409). A plain form gets its whole page; an htmx form gets ``fragment`` (the form
+    alone, swapped in place) or, without one, keeps what was typed in the browser and gets the message in the
+    page's flash area, as any other refusal."""
+    outbox.discard_pending(session)
+    await session.rollback()
+    message, status = form_error(exc)
+    if is_htmx(request) and fragment is None:
+        return _error_response(request, status, message)
+    page = dict(await reads()) if reads is not None else {}
+    shown = {"error": message, "error_field": error_field(exc), **page, **context}
+    if is_htmx(request) and fragment is not None:
+        return render(fragment, status_code=status, csrf=csrf_token(request), **shown)
+    return render(template, status_code=status, **shown, **page_context(request, principal, active))
 
 
 # ---------------------------------------------------------------- navigation

@@ -21,6 +21,7 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
+from admin.views import accountforms as forms
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
@@ -203,7 +204,9 @@ def _new_form_context(values: Mapping[str, Any] | None = None) -> dict[str, Any]
 @get("/children/new", name="console-child-new")
 async def new_child_page(request: Request[Any, Any, Any], principal: CurrentUser) -> Response[str]:
     principal.require("child_director")
-    return web.render("child_new.html", **_new_form_context(), **web.page_context(request, principal, "children"))
+    return web.render(
+        "child_new.html", error=None, **_new_form_context(), **web.page_context(request, principal, "children")
+    )
 
 
 # A check that changes nothing: a read-only session, no write lock.
@@ -241,20 +244,32 @@ async def create_child(
     values.pop("_csrf_token", None)
     categories = [str(v) for v in posted.getall("categories", []) if isinstance(v, str)]
     consent = values.pop("consent_to_share", "") in ("1", "on", "true")
-    if not categories:
-        raise Invalid.field("categories", "请至少选择一个儿童类别 (choose at least one category)")
-    data = parse(
-        ChildIn,
-        {
-            **{k: v for k, v in values.items() if k in ChildIn.__struct_fields__},
-            "community_id": principal.community_id or 0,
-            "id_number": values.get("id_number", "").upper(),
-            "categories": categories,
-            "consent_to_share": consent,
-        },
-    )
-    # The service checks everything again (checksum, birth date, one person one file) and audits the creation.
-    child, warnings = await cases.create_child(session, principal, settings, data)
+    try:
+        if not categories:
+            raise Invalid.field("categories", "请至少选择一个儿童类别 (choose at least one category)")
+        data = parse(
+            ChildIn,
+            {
+                **{k: v for k, v in values.items() if k in ChildIn.__struct_fields__},
+                "community_id": principal.community_id or 0,
+                "id_number": values.get("id_number", "").upper(),
+                "categories": categories,
+                "consent_to_share": consent,
+            },
+        )
+        # The service checks everything again (checksum, birth date, one person one file) and audits the creation.
+        child, warnings = await cases.create_child(session, principal, settings, data)
+    except forms.FORM_ERRORS as exc:
+        # A plain form gets the page again with what was typed; an htmx form keeps it and shows the message.
+        return await web.render_form_error(
+            request,
+            session,
+            exc,
+            "child_new.html",
+            principal=principal,
+            active="children",
+            **_new_form_context({**values, "categories": categories, "consent_to_share": consent}),
+        )
     suffix = "&warn=duplicate" if any(w.code == "possible_duplicate" for w in warnings) else ""
     return redirect(request, f"/admin/children/{child.id}?done=created{suffix}")
 

@@ -100,16 +100,11 @@ def _again(request: Request[Any, Any, Any], location: str) -> Response[str]:
 # ---------------------------------------------------------------- the profile
 
 
-async def _profile_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    values: dict[str, Any] | None = None,
-    error: str | None = None,
-    flash: str | None = None,
-    status_code: int = 200,
-) -> Response[str]:
+async def _profile_context(
+    session: AsyncSession, principal: Principal, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the profile page shows: the stored organization, and the form with ``values`` (what was posted) or the
+    stored ones."""
     org = await pool.read_organization(session, principal, own_organization(principal))
     streets = [(s.id, s.name) for s in await geography.list_streets(session)]
     names = dict(streets)
@@ -122,20 +117,15 @@ async def _profile_page(
         "description": org.description,
         "address": org.address,
     }
-    return web.render(
-        "org_profile.html",
-        status_code=status_code,
-        org=org,
-        kind_label=ORGANIZATION_KINDS.get(org.kind, org.kind),
-        status_label=ORGANIZATION_STATUSES.get(org.status, org.status),
-        street_names="、".join(names.get(i, str(i)) for i in org.street_ids) or "未填写",
-        v=v,
-        kinds=ORGANIZATION_KINDS,
-        streets=streets,
-        error=error,
-        flash=flash,
-        **web.page_context(request, principal, "org"),
-    )
+    return {
+        "org": org,
+        "kind_label": ORGANIZATION_KINDS.get(org.kind, org.kind),
+        "status_label": ORGANIZATION_STATUSES.get(org.status, org.status),
+        "street_names": "、".join(names.get(i, str(i)) for i in org.street_ids) or "未填写",
+        "v": v,
+        "kinds": ORGANIZATION_KINDS,
+        "streets": streets,
+    }
 
 
 @get("/org", name="console-org-profile")
@@ -145,7 +135,13 @@ async def profile_page(
     principal: CurrentUser,
     saved: Annotated[str | None, QueryParameter(max_length=2)] = None,
 ) -> Response[str]:
-    return await _profile_page(request, session, principal, flash="机构资料已保存" if saved else None)
+    return web.render(
+        "org_profile.html",
+        error=None,
+        flash="机构资料已保存" if saved else None,
+        **(await _profile_context(session, principal)),
+        **web.page_context(request, principal, "org"),
+    )
 
 
 @post("/org", name="console-org-profile-update")
@@ -167,14 +163,15 @@ async def update_profile(
         values["street_ids"] = _ids(many["street_ids"], "street_ids")
         await pool.update_organization(session, principal, organization_id, _convert(OrganizationPatch, values))
     except (forms.FormError, *forms.FORM_ERRORS) as exc:
-        await forms.abandon(session)
-        return await _profile_page(
+        return await web.render_form_error(
             request,
             session,
-            principal,
-            values=values,
-            error=forms.error_message(exc),
-            status_code=forms.error_status(exc),
+            exc,
+            "org_profile.html",
+            principal=principal,
+            active="org",
+            reads=lambda: _profile_context(session, principal, values),
+            flash=None,
         )
     return _again(request, f"{PROFILE}?saved=1")
 
@@ -182,37 +179,43 @@ async def update_profile(
 # ---------------------------------------------------------------- social workers and volunteer teams
 
 
-async def _people_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    error: str | None = None,
-    which: str = "",
-    values: dict[str, str] | None = None,
-    flash: str | None = None,
-    status_code: int = 200,
-) -> Response[str]:
+async def _people_context(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """The organization's social workers and volunteer teams, and the choices of the forms that add them."""
     organization_id = own_organization(principal)
     workers, _ = await people.list_social_workers(
         session, organization_id=organization_id, street_id=None, limit=LIMIT, offset=0
     )
     teams, _ = await people.list_volunteer_teams(session, street_id=None, limit=LIMIT, offset=0)
     streets = [(s.id, s.name) for s in await geography.list_streets(session)]
-    names = dict(streets)
-    return web.render(
+    return {
+        "workers": workers,
+        "teams": [t for t in teams if t.organization_id == organization_id],
+        "categories": SERVICE_CATEGORIES,
+        "streets": streets,
+        "street_names": dict(streets),
+    }
+
+
+async def _people_error(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    principal: Principal,
+    exc: Exception,
+    which: str,
+    values: dict[str, str],
+) -> Response[str]:
+    """The people page again, the message above the form (``which``) that was refused, its values as posted."""
+    return await web.render_form_error(
+        request,
+        session,
+        exc,
         "org_people.html",
-        status_code=status_code,
-        workers=workers,
-        teams=[t for t in teams if t.organization_id == organization_id],
-        categories=SERVICE_CATEGORIES,
-        streets=streets,
-        street_names=names,
-        error=error,
+        principal=principal,
+        active="people",
+        reads=lambda: _people_context(session, principal),
         which=which,
-        v=values or {},
-        flash=flash,
-        **web.page_context(request, principal, "people"),
+        v=values,
+        flash=None,
     )
 
 
@@ -223,7 +226,15 @@ async def people_page(
     principal: CurrentUser,
     saved: Annotated[str | None, QueryParameter(max_length=2)] = None,
 ) -> Response[str]:
-    return await _people_page(request, session, principal, flash="已保存" if saved else None)
+    return web.render(
+        "org_people.html",
+        error=None,
+        which="",
+        v={},
+        flash="已保存" if saved else None,
+        **(await _people_context(session, principal)),
+        **web.page_context(request, principal, "people"),
+    )
 
 
 @post("/org/workers", name="console-org-worker-add")
@@ -244,16 +255,7 @@ async def add_worker(
         }
         await people.create_social_worker(session, principal, _convert(SocialWorkerIn, data))
     except (forms.FormError, *forms.FORM_ERRORS) as exc:
-        await forms.abandon(session)
-        return await _people_page(
-            request,
-            session,
-            principal,
-            error=forms.error_message(exc),
-            which="worker",
-            values=one,
-            status_code=forms.error_status(exc),
-        )
+        return await _people_error(request, session, principal, exc, "worker", one)
     return _again(request, f"{PEOPLE}?saved=1#workers")
 
 
@@ -278,16 +280,7 @@ async def add_team(
         }
         await people.create_volunteer_team(session, principal, _convert(VolunteerTeamIn, data))
     except (forms.FormError, *forms.FORM_ERRORS) as exc:
-        await forms.abandon(session)
-        return await _people_page(
-            request,
-            session,
-            principal,
-            error=forms.error_message(exc),
-            which="team",
-            values=one,
-            status_code=forms.error_status(exc),
-        )
+        return await _people_error(request, session, principal, exc, "team", one)
     return _again(request, f"{PEOPLE}?saved=1#teams")
 
 

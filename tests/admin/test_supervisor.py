@@ -293,7 +293,7 @@ async def test_the_supervisor_acts_on_a_visit_escalation_and_the_director_sees_i
     # The director: the count beside 通知, the reminder in the list; reading it clears the count.
     await console_login(client, "director2")
     home = (await client.get("/admin/")).text
-    assert '<span class="nav-count" aria-label="1 条未读">1</span>' in home
+    assert '<span class="nav-count">1<span class="sr-only"> 条未读</span></span>' in home
     notes = (await client.get("/admin/notifications")).text
     assert "督办提醒：李小红走访逾期" in notes and "请今天走访" in notes
     async with db.session(write=False) as s:

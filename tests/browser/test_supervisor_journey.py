@@ -127,9 +127,9 @@ def test_supervisor_acts_on_an_escalation_and_reviews_an_allowance_proposal(
     dpage.on("pageerror", lambda e: errors.append(str(e)))
     login(dpage, base, "director")
     count = dpage.locator('nav.nav a[href="/admin/notifications"] .nav-count')
-    assert count.text_content() == str(unread)
+    assert count.text_content() == f"{unread} 条未读"  # the number, and for a screen reader what it counts
     if phone:  # the menu is folded: its button carries the count
-        assert dpage.locator("label.nav-button .nav-count").inner_text() == str(unread)
+        assert dpage.locator("label.nav-button .nav-count").text_content() == f"{unread} 条未读通知"
     go(dpage, phone, "通知")
     dpage.wait_for_url("**/admin/notifications")
     note = dpage.locator(".note", has_text="督办提醒：周小禾走访逾期")
@@ -141,7 +141,7 @@ def test_supervisor_acts_on_an_escalation_and_reviews_an_allowance_proposal(
     if unread == 1:
         assert dpage.locator("nav.nav .nav-count").count() == 0
     else:
-        assert dpage.locator("nav.nav .nav-count").text_content() == str(unread - 1)
+        assert dpage.locator("nav.nav .nav-count").text_content() == f"{unread - 1} 条未读"
     dpage.screenshot(path=str(shots / f"{device}-director-reminder-read.png"), full_page=True)
     director.close()
 
