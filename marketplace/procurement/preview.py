@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.procurement import budget as ledger_side
-from marketplace.procurement.models import Budget, BudgetLine, Contract
+from marketplace.procurement.models import Budget, BudgetAdjustment, BudgetLine, Contract
 from marketplace.procurement.rules import (
     METHODS,
     SINGLE_SOURCE_GROUNDS,
@@ -29,7 +30,8 @@ from marketplace.procurement.rules import (
     publicity_end,
     single_source_notice_required,
 )
-from marketplace.procurement.service import _related_estimates, addon_total, require_write
+from marketplace.procurement.service import _related_estimates, addon_total, require_read, require_write
+from marketplace.resources.models import Organization
 
 
 @dataclass(frozen=True)
@@ -161,3 +163,39 @@ async def preview(
 
 
 NOTICE_DAYS = SINGLE_SOURCE_NOTICE_WORKING_DAYS
+
+
+async def supplier_choices(session: AsyncSession, principal: Principal) -> list[tuple[int, str]]:
+    """The organizations that may bid (approved into the pool), by name: what the bid form offers."""
+    require_write(principal)
+    rows = await session.execute(
+        select(Organization.id, Organization.name).where(Organization.status == "approved").order_by(Organization.name)
+    )
+    return [(int(i), str(n)) for i, n in rows.all()]
+
+
+async def adjustments_of(session: AsyncSession, principal: Principal, budget_id: int) -> list[BudgetAdjustment]:
+    """A budget's adjustments between its lines, newest first (the budget page's list)."""
+    require_read(principal, budget=True)
+    rows = await session.scalars(
+        select(BudgetAdjustment).where(BudgetAdjustment.budget_id == budget_id).order_by(BudgetAdjustment.id.desc())
+    )
+    return list(rows.all())
+
+
+async def contract_of(session: AsyncSession, principal: Principal, procurement_id: int) -> int | None:
+    """The id of the contract signed on a procurement, if any."""
+    require_read(principal)
+    found = await session.scalar(select(Contract.id).where(Contract.procurement_id == procurement_id))
+    return int(found) if found is not None else None
+
+
+async def line_label(session: AsyncSession, principal: Principal, line_id: int) -> tuple[int, str] | None:
+    """A budget line's budget id and its label (``2026 专项资金 · 购买服务``)."""
+    require_read(principal, budget=True)
+    line = await session.get(BudgetLine, line_id)
+    if line is None:
+        return None
+    budget = await session.get(Budget, line.budget_id)
+    assert budget is not None
+    return budget.id, f"{budget.fiscal_year} {budget.name} · {line.name}"
