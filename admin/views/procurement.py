@@ -19,6 +19,7 @@ from marketplace.procurement import budget as ledger_side
 from marketplace.procurement import contracts, evidence, preview
 from marketplace.procurement import service as procurement
 from marketplace.procurement.models import Contract, Milestone
+from marketplace.procurement.rules import METHODS
 from marketplace.procurement.schemas import AcceptIn
 
 PAGE = 100
@@ -101,7 +102,7 @@ async def procurement_page(
             {
                 "id": p.id,
                 "title": p.title,
-                "method": procurement.METHODS.get(p.method, p.method),
+                "method": METHODS.get(p.method, p.method),
                 "estimated_fen": p.estimated_fen,
                 "status": procurement.PROCUREMENT_STATUSES.get(p.status, p.status),
                 "line": labels.get(p.budget_line_id, ""),

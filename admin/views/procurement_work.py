@@ -564,7 +564,7 @@ async def contract_page(
     found = await contracts.read_contract(session, principal, contract_id)
     c = (await readmodels.contracts_out(session, [found]))[0]
     write = may_write(principal)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in c.milestones:
         files = [e for e in m.evidence if e.get("sha256")]
         named = [e for e in m.evidence if not e.get("sha256")]
@@ -584,7 +584,7 @@ async def contract_page(
         c=c,
         rows=rows,
         status_label=contracts.CONTRACT_STATUSES.get(c.status, c.status),
-        payable=[r for r in rows if r["payable_fen"] > 0],
+        payable=[r for r in rows if int(r["payable_fen"]) > 0],
         may_write=write,
         allowed=evidence.ALLOWED_TEXT,
         max_mb=evidence.MAX_BYTES // (1024 * 1024),
