@@ -126,7 +126,8 @@ def fen(form: Mapping[str, str], name: str, label: str, *, signed: bool = False,
         value = Decimal(raw)
     except InvalidOperation:
         raise Invalid.field(name, f"{label}须为金额，如 12345.67 (amount in yuan)") from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or abs(value) >= Decimal("10000000000"):
+    # The magnitude first: quantizing 1E+999 would itself raise.
+    if not value.is_finite() or abs(value) >= Decimal("10000000000") or value != value.quantize(Decimal("0.01")):
         raise Invalid.field(name, f"{label}须为金额，最多两位小数 (amount in yuan, at most 2 decimals)")
     cents = int(value * 100)
     if cents < 0 and not signed:

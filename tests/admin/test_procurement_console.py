@@ -62,6 +62,8 @@ async def test_budget_page_and_adjustment_with_document_number(client, auth, wor
         ({**good, "amount": "abc"}, "金额"),
         ({**good, "amount": "1.234"}, "两位小数"),
         ({**good, "amount": "-5"}, "负数"),
+        ({**good, "amount": "1e999"}, "金额"),
+        ({**good, "amount": "NaN"}, "金额"),
         ({**good, "to_line_id": str(training)}, "不能相同"),
         ({**good, "amount": "60000"}, "可用额度不足"),
         ({**good, "from_line_id": ""}, "调出科目"),
