@@ -406,3 +406,43 @@ async def test_amendments_and_evaluation(client, auth, world, db) -> None:
     r = await client.post(f"{base}/amendments", data={"delta": "100", "reason": "x"}, headers=htmx(csrf))
     assert r.status_code == 403
     assert await count(db, ContractAmendment) == 1
+
+
+async def test_evaluation_after_the_term_completes_the_contract(client, auth, world, db, frozen_clock) -> None:
+    c = await contract(client, auth, world)
+    ends = dt.date.fromisoformat(c["ends_on"])
+    frozen_clock(dt.datetime.combine(ends + dt.timedelta(days=2), dt.time(4, 0), tzinfo=dt.UTC))
+    csrf = await console_login(client, "procurement")
+    base = f"/admin/procurement/contracts/{c['id']}"
+    r = await client.post(
+        f"{base}/evaluation", data={"score": "88", "comments": "服务到位，台账规范"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200, r.text
+    page = await client.get(r.headers["hx-redirect"])
+    assert "绩效评价已登记" in page.text and "88 分" in page.text and "已完成" in page.text
+    assert "提交评价" not in page.text and "登记变更" not in page.text
+    async with db.session() as s:
+        found = await s.get(Contract, c["id"])
+        assert found is not None and found.status == "completed" and found.evaluation_score == 88
+
+
+async def test_overview_lists_procurements_and_links_the_pages(client, auth, world) -> None:
+    b = await budget(client, auth)
+    line = line_id(b, "purchase_services")
+    csrf = await console_login(client, "procurement")
+    pid = await open_tender(client, csrf, line)
+    page = await client.get("/admin/procurement")
+    assert "新建采购项目" in page.text and f'href="/admin/procurement/{pid}"' in page.text
+    assert (
+        f'href="/admin/procurement/budgets/{b["id"]}"' in page.text
+        and f"/admin/procurement/new?line={line}" in page.text
+    )
+    await console_login(client, "auditor")
+    page = await client.get("/admin/procurement")
+    assert f'href="/admin/procurement/{pid}"' in page.text and "新建采购项目" not in page.text
+    # The fund manager reads budgets only: no procurements list.
+    await console_login(client, "fund")
+    page = await client.get("/admin/procurement")
+    assert page.status_code == 200 and "采购项目" not in page.text.split("<main")[-1].replace("预算与采购", "")
+    assert (await client.get(f"/admin/procurement/{pid}")).status_code == 403
+    assert (await client.get(f"/admin/procurement/budgets/{b['id']}")).status_code == 200
