@@ -142,13 +142,21 @@ async def test_rules_answer_as_typed_and_create(client, auth, world, db) -> None
     assert r.status_code == 200, r.text
     page = await client.get(r.headers["hx-redirect"])
     assert "采购项目已建立" in page.text and "公开招标" in page.text and "¥300,000.00" in page.text
+    assert "awaiting-approval" not in page.text
+    # A consultation with its reason opens too, and waits for the district's approval of the method.
+    r = await client.post(
+        "/admin/procurement/new", data={**form, "justification": "专业性强，供应商有限"}, headers=htmx(csrf)
+    )
+    assert r.status_code == 200, r.text
+    page = await client.get(r.headers["hx-redirect"])
+    assert "awaiting-approval" in page.text and "竞争性磋商" in page.text
     # Others may not open one.
     for user in ("admin", "auditor"):
         csrf = await console_login(client, user)
         assert (await client.get("/admin/procurement/new")).status_code == 403
         r = await client.post("/admin/procurement/new", data={**form, "method": "open_tender"}, headers=htmx(csrf))
         assert r.status_code == 403
-    assert await count(db, Procurement) == 1
+    assert await count(db, Procurement) == 2
 
 
 async def open_tender(client: Any, csrf: str, line: int, amount: str = "300000") -> int:
