@@ -205,6 +205,37 @@ async def budget_page(
     )
 
 
+MOVEMENT_KINDS = {
+    "adjustment_in": "调入",
+    "adjustment_out": "调出",
+    "hold": "采购占用",
+    "hold_release": "释放占用",
+    "commitment": "承诺",
+    "release": "释放承诺",
+    "payment": "支付",
+}
+
+
+@get("/procurement/budgets/{budget_id:int}/lines/{line_id:int}", name="console-procurement-line")
+async def line_page(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, budget_id: PathId, line_id: PathId
+) -> Response[str]:
+    """A line's trail: every adjustment, hold, commitment, release and payment behind its figures (as
+    ``budgetLineMovements``)."""
+    line = await procurement.read_line(session, principal, budget_id, line_id)
+    budget = await procurement.read_budget(session, principal, budget_id)
+    figures = await ledger_side.line_figures(session, line)
+    rows = await ledger_side.movements(session, line)
+    return web.render(
+        "procurement_line.html",
+        budget=budget,
+        line=line,
+        f=figures,
+        movements=[{"m": m, "kind": MOVEMENT_KINDS.get(m.kind, m.kind)} for m in rows],
+        **web.page_context(request, principal, "procurement"),
+    )
+
+
 @post("/procurement/budgets/{budget_id:int}/adjustments", name="console-procurement-adjust")
 async def adjust(
     request: Request[Any, Any, Any],
@@ -712,6 +743,7 @@ async def evaluate(
 
 ROUTES = [
     budget_page,
+    line_page,
     adjust,
     new_page,
     rules_answer,

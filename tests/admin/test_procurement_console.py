@@ -79,6 +79,10 @@ async def test_budget_page_and_adjustment_with_document_number(client, auth, wor
     async with db.session() as s:
         row = await s.scalar(select(BudgetAdjustment))
         assert row is not None and row.amount_fen == 1_200_050 and row.document_no == "福民财〔2026〕12号"
+    # Each line's trail shows the adjustment with its document number.
+    page = await client.get(f"/admin/procurement/budgets/{b['id']}/lines/{training}")
+    assert page.status_code == 200 and "调出" in page.text and "福民财〔2026〕12号" in page.text
+    assert (await client.get(f"/admin/procurement/budgets/{b['id']}/lines/999999")).status_code == 404
     # Readers see the budget, not the form; they cannot adjust.
     csrf = await console_login(client, "auditor")
     page = await client.get(f"/admin/procurement/budgets/{b['id']}")

@@ -135,6 +135,11 @@ def test_procurement_from_budget_line_to_a_paid_first_milestone(
     page.wait_for_url(f"**/admin/procurement/budgets/{budget['id']}")
     assert "¥1,000,000.00" in page.inner_text("#budget-lines")
     shot("budget")
+    page.click(f"#line-{line} a:has-text('购买服务')")
+    page.wait_for_url(f"**/admin/procurement/budgets/{budget['id']}/lines/{line}")
+    shot("line-empty")
+    page.go_back()
+    page.wait_for_url(f"**/admin/procurement/budgets/{budget['id']}")
 
     # From the line, a new procurement: the rules answer follows the amount as it is typed.
     page.click(f"#line-{line} a:has-text('从此科目采购')")
@@ -210,6 +215,9 @@ def test_procurement_from_budget_line_to_a_paid_first_milestone(
     page.click("#pay-form button:has-text('登记支付')")
     page.wait_for_url(re.compile(r".*\?done=paid"))
     shot("paid")
+    page.goto(f"{base}/admin/procurement/budgets/{budget['id']}/lines/{line}")
+    assert "支付" in page.inner_text("#movements") and "承诺" in page.inner_text("#movements")
+    shot("line")
     assert not errors, errors
 
     # The outcome through the API.
