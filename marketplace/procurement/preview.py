@@ -19,7 +19,6 @@ from marketplace.procurement.models import Budget, BudgetAdjustment, BudgetLine,
 from marketplace.procurement.rules import (
     METHODS,
     SINGLE_SOURCE_GROUNDS,
-    SINGLE_SOURCE_NOTICE_WORKING_DAYS,
     SUPPLIER_RULES,
     Finding,
     ProcurementFacts,
@@ -161,8 +160,6 @@ async def preview(
         problems=problems,
     )
 
-
-NOTICE_DAYS = SINGLE_SOURCE_NOTICE_WORKING_DAYS
 
 
 async def supplier_choices(session: AsyncSession, principal: Principal) -> list[tuple[int, str]]:
