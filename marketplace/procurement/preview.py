@@ -161,7 +161,6 @@ async def preview(
     )
 
 
-
 async def supplier_choices(session: AsyncSession, principal: Principal) -> list[tuple[int, str]]:
     """The organizations that may bid (approved into the pool), by name: what the bid form offers."""
     require_write(principal)
