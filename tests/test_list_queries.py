@@ -153,6 +153,10 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
             other_community = await s.scalar(
                 select(Community.id).where(Community.id != community_id).order_by(Community.id).limit(1)
             )
+            # The demo keeps most children's visits up to date: make enough of them overdue to page through.
+            late = (await s.scalars(select(Child.id).order_by(Child.id).limit(EXTRA))).all()
+            for kid in (await s.scalars(select(Child).where(Child.id.in_(late)))).all():
+                kid.next_visit_due = today - dt.timedelta(days=1)
             for i in range(EXTRA):
                 # A mandatory report with everything its response shows: a linked child, the police receipt, a
                 # handling step, an acknowledgement and who was told.

@@ -9,15 +9,17 @@ import msgspec
 from litestar import Request, Response, get, post
 
 from admin import web
+from admin.views import procurement_work
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
-from marketplace.errors import Forbidden, Invalid
+from marketplace.errors import DomainError, Forbidden, Invalid
 from marketplace.ids import PathId
 from marketplace.procurement import budget as ledger_side
-from marketplace.procurement import contracts
+from marketplace.procurement import contracts, evidence, preview
 from marketplace.procurement import service as procurement
 from marketplace.procurement.models import Contract, Milestone
+from marketplace.procurement.rules import METHODS
 from marketplace.procurement.schemas import AcceptIn
 
 PAGE = 100
@@ -81,15 +83,41 @@ async def procurement_page(
                 "payments": await contracts.payments_of(session, c.id),
             }
         )
+    try:
+        found_procurements, _ = await procurement.list_procurements(
+            session, principal, status=None, budget_line_id=None, fiscal_year=None, limit=PAGE, offset=0
+        )
+    except Forbidden:
+        found_procurements = None
+    labels: dict[int, str] = {}
+    for p in found_procurements or []:
+        if p.budget_line_id not in labels:
+            found_label = await preview.line_label(session, principal, p.budget_line_id)
+            labels[p.budget_line_id] = found_label[1] if found_label else ""
     return web.render(
         "procurement.html",
+        procurements=None
+        if found_procurements is None
+        else [
+            {
+                "id": p.id,
+                "title": p.title,
+                "method": METHODS.get(p.method, p.method),
+                "estimated_fen": p.estimated_fen,
+                "status": procurement.PROCUREMENT_STATUSES.get(p.status, p.status),
+                "line": labels.get(p.budget_line_id, ""),
+                "publicity_ends_on": p.publicity_ends_on,
+            }
+            for p in found_procurements
+        ],
+        may_write=may,
         budgets=[
             {
                 "id": b.id,
                 "name": b.name,
                 "fiscal_year": b.fiscal_year,
                 "total_fen": b.total_fen,
-                "lines": [{"code": x.code, "name": x.name, "f": figures[x.id]} for x in b.lines],
+                "lines": [{"id": x.id, "code": x.code, "name": x.name, "f": figures[x.id]} for x in b.lines],
             }
             for b in budgets
         ],
@@ -98,12 +126,15 @@ async def procurement_page(
     )
 
 
-def _accept_input(form: dict[str, str]) -> AcceptIn:
-    evidence = form.get("evidence", "").strip()
-    if not evidence:
-        raise Invalid.field("evidence", "请填写验收证明材料 (evidence is required)")
+def _accept_input(form: dict[str, str], uploaded: list[dict[str, Any]]) -> AcceptIn:
+    named = form.get("evidence", "").strip()
+    documents = [{"name": e["name"], "url": e.get("url", "")} for e in uploaded]
+    if named:
+        documents.append({"name": named})
+    if not documents:
+        raise Invalid.field("evidence", "请上传或填写验收证明材料 (evidence is required)")
     raw: dict[str, Any] = {
-        "evidence": [{"name": evidence}],
+        "evidence": documents,
         "note": form.get("note", "").strip(),
         "shortfall_reason": form.get("shortfall_reason", "").strip(),
     }
@@ -124,8 +155,20 @@ async def accept_milestone(
     milestone_id: PathId,
     form: web.ConsoleForm,
 ) -> Response[str]:
-    data = _accept_input(form)
-    contract = await contracts.accept_milestone(session, principal, contract_id, milestone_id, data)
+    back = form.get("back") == "contract"
+    try:
+        current = await contracts.read_contract(session, principal, contract_id)
+        uploaded = [evidence.files_of(m) for m in current.milestones if m.id == milestone_id]
+        data = _accept_input(form, uploaded[0] if uploaded else [])
+        contract = await contracts.accept_milestone(session, principal, contract_id, milestone_id, data)
+    except DomainError as exc:
+        if not back:
+            raise
+        return await procurement_work.refused(request, session, exc, f"#accept-errors-{milestone_id}")
+    if back:
+        return procurement_work.redirect(
+            request, f"/admin/procurement/contracts/{contract_id}?done=accepted#milestone-{milestone_id}"
+        )
     if not web.is_htmx(request):
         return Response(content="", status_code=303, headers={"location": "/admin/procurement", **web.SECURITY_HEADERS})
     state = await contracts.contract_money(session, contract)
@@ -138,4 +181,5 @@ async def accept_milestone(
     )
 
 
-ROUTES = [procurement_page, accept_milestone]
+# The officer's forms and pages live beside this overview (admin/views/procurement_work.py).
+ROUTES = [procurement_page, accept_milestone, *procurement_work.ROUTES]

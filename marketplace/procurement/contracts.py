@@ -275,7 +275,11 @@ async def accept_milestone(
     milestone.status = "accepted"
     milestone.accepted_on = accepted_on
     milestone.accepted_by = principal.user_id
-    milestone.evidence = [{"name": d.name, "url": d.url} for d in data.evidence]
+    # Files uploaded for the milestone (with their checksums) stay on it; named documents are added beside them.
+    uploaded = [e for e in milestone.evidence or [] if isinstance(e, dict) and e.get("sha256")]
+    known = {(e.get("name"), e.get("url", "")) for e in uploaded}
+    named = [{"name": d.name, "url": d.url} for d in data.evidence if (d.name, d.url) not in known]
+    milestone.evidence = [*uploaded, *named]
     milestone.acceptance_note = note
     milestone.measured_quantity = measured
     await session.flush()

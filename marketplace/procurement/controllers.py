@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import Provide
-from litestar.params import JSONBody, QueryParameter
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import tabular
-from marketplace.deps import CurrentUser, DbSession, PageParams
+from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
+from marketplace.errors import Invalid
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.procurement import budget as ledger_side
-from marketplace.procurement import contracts, ocds_releases, readmodels, reports, service
+from marketplace.procurement import contracts, evidence, ocds_releases, readmodels, reports, service
 from marketplace.procurement.allowance_controllers import ROUTES as ALLOWANCE_ROUTES
 from marketplace.procurement.models import Budget, BudgetAdjustment, Contract, Procurement
 from marketplace.procurement.schemas import (
@@ -41,6 +47,35 @@ from marketplace.procurement.schemas import (
 )
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
+Sha256 = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$")]
+
+
+@dataclass
+class EvidenceUpload:
+    """A milestone's acceptance evidence: one file (PDF, JPG, PNG, DOCX or XLSX, at most 8 MB)."""
+
+    file: UploadFile
+
+
+class EvidenceOut(msgspec.Struct):
+    name: str
+    url: str
+    sha256: str
+    size: int
+    content_type: str
+    uploaded_at: str
+
+
+def evidence_download(found: evidence.EvidenceFile) -> Response[bytes]:
+    return Response(
+        content=found.content,
+        media_type=found.content_type,
+        headers={
+            "content-disposition": f"attachment; filename*=UTF-8''{quote(found.name)}",
+            "x-content-sha256": found.sha256,
+            "x-content-type-options": "nosniff",
+        },
+    )
 
 
 async def budget_out(session: AsyncSession, budget: Budget) -> BudgetOut:
@@ -263,6 +298,47 @@ class ContractController(Controller):
     ) -> ContractOut:
         contract = await contracts.accept_milestone(session, principal, contract_id, milestone_id, data)
         return await contract_out(session, contract)
+
+    @post(
+        "/{contract_id:int}/milestones/{milestone_id:int}/evidence",
+        operation_id="uploadMilestoneEvidence",
+        summary="上传节点验收证明材料（PDF/JPG/PNG/DOCX/XLSX，≤8MB，记录SHA-256）",
+    )
+    async def upload_evidence(
+        self,
+        contract_id: PathId,
+        milestone_id: PathId,
+        data: Annotated[EvidenceUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+    ) -> EvidenceOut:
+        upload = data.file
+        if not isinstance(upload, UploadFile):
+            raise Invalid.field("file", "请选择要上传的证明材料文件 (choose a file)")
+        raw = await upload.read(evidence.MAX_BYTES + 1)
+        entry = await evidence.add_file(
+            session, principal, settings.data_dir, contract_id, milestone_id, upload.filename or "", raw
+        )
+        return msgspec.convert(entry, EvidenceOut, from_attributes=False, strict=False)
+
+    @get(
+        "/{contract_id:int}/milestones/{milestone_id:int}/evidence/{sha256:str}",
+        operation_id="downloadMilestoneEvidence",
+        summary="下载节点验收证明材料（校验SHA-256）",
+        media_type="application/octet-stream",
+    )
+    async def download_evidence(
+        self,
+        contract_id: PathId,
+        milestone_id: PathId,
+        sha256: Sha256,
+        session: DbSession,
+        principal: CurrentUser,
+        settings: AppSettings,
+    ) -> Response[bytes]:
+        found = await evidence.read_file(session, principal, settings.data_dir, contract_id, milestone_id, sha256)
+        return evidence_download(found)
 
     @post("/{contract_id:int}/payments", operation_id="payContract", summary="按已验收节点支付")
     async def pay(
