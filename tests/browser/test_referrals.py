@@ -101,6 +101,8 @@ def test_money_charts_and_a_bank_reconciliation(
     assert charts_drawn(page) == 3  # budget execution, fund income, fund spending
     page.screenshot(path=str(shots / "fund-dashboard-charts.png"), full_page=True)
     page.click("nav >> text=公益基金")
+    page.click(".funds-nav >> text=对账")
+    page.wait_for_url("**/admin/funds/reconciliations")
     today = clock.today()
     csv = tmp_path / "statement.csv"
     csv.write_text(

@@ -29,6 +29,7 @@ def test_officers_resolve_and_accept(live_server: str, prepared: dict[str, Any],
 
     login(page, base, "fund")
     page.click("nav >> text=公益基金")
+    page.goto(f"{base}/admin/funds/reconciliations/{prepared['recon_id']}")
     row = page.locator("tr", has_text="BANK-77")
     row.locator("select[name=kind]").select_option("timing")
     row.locator("input[name=note]").fill("银行退汇，已与出纳核实")
