@@ -227,8 +227,6 @@ async def _gift_context(
 async def new_gift_page(request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser) -> Response[str]:
     funds.require_writer(principal)
     ctx = await _gift_context(session, principal, {"channel": "bank_transfer", "consent": "anonymous"})
-    if not ctx["funds"]:
-        raise Invalid("尚未设立基金 (no fund yet)")
     return web.render("funds_gift_new.html", **ctx, **web.page_context(request, principal, "funds"))
 
 

@@ -25,6 +25,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from marketplace import clock
 from marketplace.cases.models import Need
+from marketplace.funds import service as funds
 from marketplace.referrals.models import Referral
 from marketplace.resources.models import Service
 from tests.browser.test_console import login, logout
@@ -98,6 +99,8 @@ async def district(db: Any, world: Any, settings: Any, escalated: dict[str, int]
         pending = await session.get(Service, world.services[2])
         assert pending is not None
         pending.status = "pending_review"
+        # The fund the fund manager's pages work on.
+        await funds.ensure_fund(session, code=funds.PUBLIC_WELFARE_CODE, name="福田区未成年人保护公益基金")
         await session.flush()
         return {
             "cases": cases,
@@ -133,7 +136,19 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
             "/admin/referrals/inbox?tab=accepted",
             "/admin/password",
         ]
+    if role == "fund":
+        return [
+            "/admin/funds/donations/new",
+            "/admin/funds/donors",
+            "/admin/funds/statements",
+            "/admin/funds/reconciliations",
+            "/admin/funds/disbursements/new",
+            "/admin/funds/disclosures",
+        ]
+    if role == "procurement":
+        return ["/admin/procurement/new", "/admin/password"]
     return [
+        "/admin/pool?tab=revisions",
         "/admin/pool?tab=published",
         "/admin/pool?tab=organizations",
         f"/admin/accounts/{world.users['director']}",
@@ -223,7 +238,7 @@ def test_every_console_page_passes_axe(live_server: str, world: Any, district: d
         assert response is not None and response.status == 200, (path, response and response.status)
         check(page, path, found)
         checked.append(path)
-    for role in ("director", "supervisor", "org", "admin"):
+    for role in ("director", "supervisor", "org", "fund", "procurement", "admin"):
         login(page, base, role)
         for path in ["/admin/", *nav_links(page)[1:], *extra_pages(role, world, district)]:
             response = page.goto(base + path)
