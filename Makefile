@@ -45,8 +45,10 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 # The suites run on every core (pytest-xdist; each worker has its own databases, servers and data directory).
+# Work stealing: a worker that runs out of tests takes pending ones from the other, so a few slow tests queued
+# behind each other at the end of one worker's list do not leave the other idle.
 PYTEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 test-sqlite: system-deps install-dev
 	TEST_DATABASE=sqlite $(PYTEST)

@@ -15,10 +15,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace import clock
-from marketplace.app import create_app
 from marketplace.db import Database
 from marketplace.features import load_models
 from marketplace.settings import Settings
+from tests.support.apps import AppCache
 from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
 from tests.support.servers import postgres_server, redis_server
 from tests.support.world import PASSWORD, World, build_world
@@ -123,9 +123,16 @@ async def world(db: Database) -> World:
         return await build_world(session)
 
 
+@pytest.fixture(scope="session")
+def app_cache() -> AppCache:
+    return AppCache()
+
+
 @pytest.fixture
-def app(settings: Settings) -> Litestar:
-    return create_app(settings)
+def app(settings: Settings, app_cache: AppCache) -> Litestar:
+    """The app for this test's settings: its routes built once per worker, its state and lifespan new (see
+    tests/support/apps.py)."""
+    return app_cache.app(settings)
 
 
 @pytest.fixture
