@@ -62,25 +62,7 @@ GROUPS = {
     "paused": "已暂停",
     "archived": "已归档",
 }
-LABELS = {
-    "title": "服务名称",
-    "categories": "服务类别",
-    "capacity_per_month": "每月名额",
-    "description": "服务内容",
-    "eligibility": "服务对象条件",
-    "child_categories": "儿童类别",
-    "age_min": "最小年龄",
-    "age_max": "最大年龄",
-    "street_ids": "服务街道",
-    "cost_per_case_fen": "每例成本",
-    "delivery_mode": "服务方式",
-    "funding_source": "资金来源",
-    "schedule": "服务时间",
-    "wait_time_days": "等候天数",
-    "fees_text": "收费说明",
-    "five_societies": "五社联动",
-    "contact_phone": "联系电话",
-}
+LABELS = revisions.FIELD_LABELS  # the listing fields' names, as the review shows them
 MULTI = ("categories", "child_categories", "street_ids", "five_societies")
 _MONEY = re.compile(r"^\d{1,8}(\.\d{1,2})?$")
 _FIELD = re.compile(r"^([a-z_]+)")
