@@ -397,6 +397,8 @@ def navigation(principal: Principal) -> list[NavItem]:
         "auditor",
     }:
         items.append(NavItem("procurement", "预算与采购", "/admin/procurement"))
+    if role in {"district_admin", "auditor", "procurement_officer"}:
+        items.append(NavItem("allowances", "补贴发放", "/admin/allowances"))
     if role in {"district_admin", "auditor", "child_supervisor"}:
         items.append(NavItem("reports", "报表与导出", "/admin/reports"))
     if role in {"district_admin", "auditor"}:

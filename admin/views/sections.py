@@ -6,6 +6,7 @@ from typing import Any
 
 from admin.views import (
     accounts,
+    allowances,
     applications,
     audit,
     cases,
@@ -35,6 +36,7 @@ SECTIONS = [
     funds,
     funds_donations,
     procurement,
+    allowances,
     audit,
     accounts,
     applications,

@@ -627,6 +627,15 @@ async def read_run(
     return run, payments, await signed_off(session, run.id)
 
 
+async def list_runs(session: AsyncSession, principal: Principal, *, limit: int = 100) -> list[AllowanceRun]:
+    """The runs, newest month first (counts and totals only: no child is named, so no audit row)."""
+    require_read(principal, budget=True)
+    rows = await session.scalars(
+        select(AllowanceRun).order_by(AllowanceRun.month.desc(), AllowanceRun.id.desc()).limit(limit)
+    )
+    return list(rows.all())
+
+
 # ---------------------------------------------------------------- the quarter report
 
 

@@ -1,0 +1,491 @@
+"""Allowances in the console: the district's approval of allowance decisions the street reviewed, the monthly runs
+(prepare a month, preview its list, sign it off, fetch the bank file, record it paid, withdraw it) and the rates.
+
+The same services and rules as the API (marketplace.cases.eligibility, marketplace.procurement.allowances): the
+district admin approves decisions and signs runs off; the procurement officer prepares, pays and withdraws runs and
+adds rates; the auditor reads. Each form is shown only to the role its service accepts (the service still checks).
+A refused form: the page again with the service's message beside the form and the values posted, nothing changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import QueryParameter
+
+from admin import web
+from admin.views.children import redirect
+from marketplace import clock
+from marketplace.auth.models import User
+from marketplace.auth.principal import Principal
+from marketplace.cases import eligibility
+from marketplace.cases.crypto import field_cipher
+from marketplace.cases.eligibility_schemas import ApprovalIn
+from marketplace.deps import AppSettings, CurrentUser, DbSession
+from marketplace.errors import DomainError, Forbidden, Invalid
+from marketplace.ids import PathId
+from marketplace.procurement import allowances
+from marketplace.procurement import service as procurement
+from marketplace.procurement.allowance_schemas import AllowanceRunIn, SignOffIn, StandardIn
+from marketplace.procurement.schemas import ReasonIn
+from marketplace.resources.taxonomy import CHILD_CATEGORIES
+from marketplace.settings import Settings
+
+PAGE = 100
+S = TypeVar("S")
+LABELS = {
+    "month": "发放月份",
+    "budget_id": "预算",
+    "effective_month": "生效月份",
+    "note": "备注",
+    "reason": "撤销原因",
+    "kind": "补贴类别",
+    "effective_from": "生效日期",
+    "amount_fen": "金额",
+    "category": "儿童类别",
+    "region": "地区",
+}
+DONE = {
+    "approved": "已批准补贴认定",
+    "rejected": "已不予批准并退回",
+    "prepared": "已编制发放名册，请核对后签批",
+    "signed": "已签批发放名册",
+    "paid": "已登记发放",
+    "withdrawn": "已撤销发放名册，预算已释放",
+    "standard": "已新增补贴标准",
+}
+
+
+def _parse(schema: type[S], values: Mapping[str, Any]) -> S:
+    """A posted form as the API's request schema, refused with a Chinese message naming the field."""
+    try:
+        return msgspec.convert(dict(values), schema, strict=False)
+    except msgspec.ValidationError as exc:
+        found = re.search(r"\$\.([a-z_]+)", str(exc))
+        field = found.group(1) if found else ""
+        label = LABELS.get(field, field or "表单")
+        raise Invalid.field(field or "form", f"请检查“{label}”的填写 (invalid {field or 'form'}: {exc})") from exc
+
+
+# The roles the section is for (the district, its auditor, the procurement officer who runs the months); the
+# services also let the fund manager read budgets' runs through the API, but its console has no allowance page.
+ROLES = frozenset({"district_admin", "auditor", "procurement_officer"})
+
+
+def _require(principal: Principal) -> None:
+    if principal.role not in ROLES:
+        raise Forbidden("无权查看补贴发放 (this role has no allowances page)")
+
+
+def _may(principal: Principal) -> dict[str, bool]:
+    role = principal.role
+    return {
+        "decide": role == "district_admin",
+        "sign": role in allowances.SIGNERS,
+        "write": role in procurement.WRITERS,
+        "bank_file": role in allowances.BANK_FILE_READERS,
+    }
+
+
+def _yuan(fen: int) -> str:
+    return web.fen_text(fen)
+
+
+def _fen(text: str) -> int | str:
+    """Yuan as typed (e.g. 1,650 or 1650.50) as fen; anything else is left for the schema to refuse."""
+    cleaned = text.strip().replace(",", "").replace("，", "").replace("¥", "")
+    if re.fullmatch(r"\d{1,10}(\.\d{1,2})?", cleaned):
+        whole, _, cents = cleaned.partition(".")
+        return int(whole) * 100 + int((cents + "00")[:2])
+    return text
+
+
+# ---------------------------------------------------------------- the overview
+
+
+async def _overview(session: DbSession, principal: Principal) -> dict[str, Any]:
+    _require(principal)
+    runs = await allowances.list_runs(session, principal, limit=PAGE)
+    try:
+        # GET /allowance-decisions?status=reviewed: its scope and audit rows.
+        waiting, waiting_total = await eligibility.list_decisions(
+            session, principal, status="reviewed", child_id=None, limit=PAGE, offset=0
+        )
+        decisions: list[Any] | None = [eligibility.decision_out(d, name) for d, name in waiting]
+    except Forbidden:
+        decisions, waiting_total = None, 0
+    standards = await allowances.list_standards(session, principal)
+    return {
+        "runs": [
+            {
+                "id": r.id,
+                "month": r.month,
+                "status": r.status,
+                "status_label": allowances.RUN_STATUSES.get(r.status, r.status),
+                "paid_count": r.paid_count,
+                "total_fen": r.total_fen,
+                "created_at": r.created_at,
+            }
+            for r in runs
+        ],
+        "decisions": decisions,
+        "decisions_total": waiting_total,
+        "standards": [
+            {
+                "id": s.id,
+                "kind": allowances.KINDS.get(s.kind, s.kind),
+                "category": CHILD_CATEGORIES.get(s.category, s.category) if s.category else "全部类别",
+                "region": s.region or "全部地区",
+                "effective_from": s.effective_from,
+                "amount_fen": s.amount_fen,
+                "note": s.note,
+            }
+            for s in standards
+        ],
+        "kinds": allowances.KINDS,
+        "categories": CHILD_CATEGORIES,
+        "categories_label": CHILD_CATEGORIES,
+        "this_month": clock.month_key(),
+        "may": _may(principal),
+    }
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: Principal,
+    *,
+    done: str | None = None,
+    failed: dict[str, Any] | None = None,
+    status_code: int = 200,
+    notes: list[tuple[str, str]] | None = None,
+) -> Response[str]:
+    messages = [("ok", DONE[done])] if done in DONE else []
+    overview = await _overview(session, principal)
+    failed = failed or {}
+    if failed.get("message"):
+        # A refused form the page does not show (e.g. a decision no longer waiting): its message on top.
+        may = overview["may"]
+        shown = {"prepare", "standard"} if may["write"] else set()
+        if may["decide"]:
+            shown |= {f"decision-{d.id}" for d in overview["decisions"] or []}
+        if failed.get("form") not in shown:
+            messages.append(("error", failed["message"]))
+    return web.render(
+        "allowances.html",
+        status_code=status_code,
+        failed=failed,
+        messages=messages + (notes or []),
+        **overview,
+        **web.page_context(request, principal, "allowances"),
+    )
+
+
+@get("/allowances", name="console-allowances")
+async def allowances_page(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    done: Annotated[str | None, QueryParameter(max_length=20)] = None,
+) -> Response[str]:
+    return await _page(request, session, principal, done=done)
+
+
+async def _refused_overview(
+    request: Request[Any, Any, Any], session: DbSession, principal: Principal, exc: DomainError, form: str, values: Any
+) -> Response[str]:
+    """The overview again with the refusal beside ``form`` and what was posted; nothing the request wrote stays."""
+    if isinstance(exc, Forbidden) or exc.status_code == 404:
+        raise exc
+    await session.rollback()
+    failed = {"form": form, "message": exc.detail, "values": dict(values)}
+    return await _page(request, session, principal, failed=failed, status_code=exc.status_code)
+
+
+@post("/allowances/decisions/{decision_id:int}/decide", name="console-allowance-decide")
+async def decide_decision(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    decision_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """Approve (from an effective month, by default the first the start rule allows) or refuse with a reason
+    (POST /allowance-decisions/{id}/decide)."""
+    choice = form.get("decision", "")
+    note = form.get("note", "").strip()
+    month = form.get("effective_month", "").strip()
+    try:
+        if choice not in ("approve", "reject"):
+            raise Invalid.field("decision", "请选择批准或不予批准 (approve or refuse)")
+        if choice == "reject" and not note:
+            raise Invalid.field("note", "不予批准时请写明原因 (say why it is refused)")
+        raw: dict[str, Any] = {"approve": choice == "approve", "note": note}
+        if month and choice == "approve":
+            raw["effective_month"] = month
+        data = _parse(ApprovalIn, raw)
+        await eligibility.decide(session, principal, settings, decision_id, data)
+    except DomainError as exc:
+        return await _refused_overview(request, session, principal, exc, f"decision-{decision_id}", form)
+    return redirect(request, f"/admin/allowances?done={'approved' if choice == 'approve' else 'rejected'}")
+
+
+@post("/allowances/runs", name="console-allowance-prepare")
+async def prepare_run(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """Prepare a month's run (POST /allowances/runs): nobody is paid twice; a month with nobody left to pay says so."""
+    try:
+        data = _parse(AllowanceRunIn, {"month": form.get("month", "").strip()})
+        result = await allowances.run_month(
+            session, principal, data.month, budget_id=data.budget_id, region=settings.allowances.region
+        )
+    except DomainError as exc:
+        return await _refused_overview(request, session, principal, exc, "prepare", form)
+    if result.run_id is None:
+        note = f"{result.month} 没有需要新列入名册的人员（已列入 {result.already_paid} 人次"
+        note += f"，缺收款人 {result.missing_payee} 人）" if result.missing_payee else "）"
+        await session.rollback()
+        return await _page(
+            request, session, principal, notes=[("warn", note)], failed={"form": "prepare", "values": dict(form)}
+        )
+    return redirect(request, f"/admin/allowances/runs/{result.run_id}?done=prepared&missing={result.missing_payee}")
+
+
+@post("/allowances/standards", name="console-allowance-standard")
+async def add_standard(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """A new rate from a date (POST /allowances/standards); the amount typed in yuan."""
+    raw: dict[str, Any] = {
+        "kind": form.get("kind", "").strip(),
+        "effective_from": form.get("effective_from", "").strip(),
+        "amount_fen": _fen(form.get("amount_yuan", "")),
+        "note": form.get("note", "").strip(),
+        "category": form.get("category", "").strip(),
+        "region": form.get("region", "").strip(),
+    }
+    try:
+        if not raw["effective_from"]:
+            raise Invalid.field("effective_from", "请填写生效日期 (effective date is required)")
+        if isinstance(raw["amount_fen"], str):
+            raise Invalid.field("amount_fen", "请填写金额（元，最多两位小数）(amount in yuan)")
+        await allowances.add_standard(session, principal, _parse(StandardIn, raw))
+    except DomainError as exc:
+        return await _refused_overview(request, session, principal, exc, "standard", form)
+    return redirect(request, "/admin/allowances?done=standard#standards")
+
+
+# ---------------------------------------------------------------- a run
+
+
+async def _run_context(session: DbSession, principal: Principal, run_id: int) -> dict[str, Any]:
+    _require(principal)
+    # GET /allowances/runs/{id}: its permission and its audit row (children's names).
+    run, payments, signature = await allowances.read_run(session, principal, run_id)
+    totals: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for p in payments:
+        key = (p.kind, p.category, p.amount_fen)
+        row = totals.setdefault(
+            key,
+            {
+                "kind": allowances.KINDS.get(p.kind, p.kind),
+                "category": CHILD_CATEGORIES.get(p.category, p.category) if p.category else "—",
+                "amount_fen": p.amount_fen,
+                "count": 0,
+                "total_fen": 0,
+            },
+        )
+        row["count"] += 1
+        row["total_fen"] += p.amount_fen
+    signer = await session.get(User, signature.signed_by) if signature else None
+    return {
+        "run": {
+            "id": run.id,
+            "month": run.month,
+            "status": run.status,
+            "status_label": allowances.RUN_STATUSES.get(run.status, run.status),
+            "paid_count": run.paid_count,
+            "total_fen": run.total_fen,
+            "created_at": run.created_at,
+            "paid_at": run.paid_at,
+            "withdrawn_at": run.withdrawn_at,
+            "withdraw_reason": run.withdraw_reason,
+        },
+        "payments": [
+            {
+                "n": i,
+                "kind": allowances.KINDS.get(p.kind, p.kind),
+                "person_name": p.person_name,
+                "category": CHILD_CATEGORIES.get(p.category, p.category) if p.category else "—",
+                "payee": (
+                    f"{allowances.PAYEE_KINDS.get(p.payee_kind, p.payee_kind)} · {p.payee_name}"
+                    if p.payee_kind
+                    else "—"
+                ),
+                "amount_fen": p.amount_fen,
+            }
+            for i, p in enumerate(payments, 1)
+        ],
+        "totals": sorted(totals.values(), key=lambda r: (r["kind"], -r["amount_fen"], r["category"])),
+        "list_sha256": allowances.list_digest(payments),
+        "sign_off": (
+            {
+                "by": signer.display_name if signer else str(signature.signed_by),
+                "at": signature.signed_at,
+                "payments": signature.payments,
+                "total_fen": signature.total_fen,
+                "list_sha256": signature.list_sha256,
+                "file_sha256": signature.file_sha256,
+                "encoding": signature.file_encoding.upper(),
+                "note": signature.note,
+            }
+            if signature
+            else None
+        ),
+        "may": _may(principal),
+    }
+
+
+async def _run_page(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: Principal,
+    run_id: int,
+    *,
+    messages: list[tuple[str, str]] | None = None,
+    failed: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    return web.render(
+        "allowances_run.html",
+        status_code=status_code,
+        messages=messages or [],
+        failed=failed or {},
+        **await _run_context(session, principal, run_id),
+        **web.page_context(request, principal, "allowances"),
+    )
+
+
+@get("/allowances/runs/{run_id:int}", name="console-allowance-run")
+async def run_page(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    run_id: PathId,
+    done: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    missing: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
+) -> Response[str]:
+    messages = [("ok", DONE[done])] if done in DONE else []
+    if done == "prepared" and missing:
+        messages.append(("warn", f"{missing} 名儿童尚未登记收款人，未列入本批；登记后可再次编制本月"))
+    return await _run_page(request, session, principal, run_id, messages=messages)
+
+
+async def _run_action(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: Principal,
+    settings: Settings,
+    run_id: int,
+    action: str,
+    form: Mapping[str, str],
+) -> Response[str]:
+    try:
+        if action == "sign":
+            data = _parse(SignOffIn, {"note": form.get("note", "").strip()})
+            await allowances.sign_off(session, principal, settings, field_cipher(settings), run_id, data.note)
+        elif action == "pay":
+            await allowances.pay_run(session, principal, run_id)
+        else:
+            reason = form.get("reason", "").strip()
+            if not reason:
+                raise Invalid.field("reason", "请写明撤销原因 (say why the run is withdrawn)")
+            await allowances.withdraw_run(session, principal, run_id, _parse(ReasonIn, {"reason": reason}).reason)
+    except DomainError as exc:
+        if isinstance(exc, Forbidden) or exc.status_code == 404:
+            raise
+        await session.rollback()
+        failed = {"form": action, "message": exc.detail, "values": dict(form)}
+        return await _run_page(request, session, principal, run_id, failed=failed, status_code=exc.status_code)
+    done = {"sign": "signed", "pay": "paid", "withdraw": "withdrawn"}[action]
+    return redirect(request, f"/admin/allowances/runs/{run_id}?done={done}")
+
+
+@post("/allowances/runs/{run_id:int}/sign-off", name="console-allowance-sign-off")
+async def sign_off_run(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    run_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    return await _run_action(request, session, principal, settings, run_id, "sign", form)
+
+
+@post("/allowances/runs/{run_id:int}/pay", name="console-allowance-pay")
+async def pay_run(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    run_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    return await _run_action(request, session, principal, settings, run_id, "pay", form)
+
+
+@post("/allowances/runs/{run_id:int}/withdraw", name="console-allowance-withdraw")
+async def withdraw_run(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+    run_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    return await _run_action(request, session, principal, settings, run_id, "withdraw", form)
+
+
+@get("/allowances/runs/{run_id:int}/bank-file", name="console-allowance-bank-file")
+async def bank_file(
+    session: DbSession, principal: CurrentUser, settings: AppSettings, run_id: PathId
+) -> Response[bytes]:
+    """The signed run's bank file: the bytes GET /allowances/runs/{id}/bank-file returns (and its audit row)."""
+    body, name, encoding = await allowances.bank_file(session, principal, field_cipher(settings), run_id)
+    return Response(
+        content=body,
+        media_type=f"text/csv; charset={encoding}",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-SHA256": hashlib.sha256(body).hexdigest(),
+            **web.SECURITY_HEADERS,
+        },
+    )
+
+
+ROUTES = [
+    allowances_page,
+    decide_decision,
+    prepare_run,
+    add_standard,
+    run_page,
+    sign_off_run,
+    pay_run,
+    withdraw_run,
+    bank_file,
+]
