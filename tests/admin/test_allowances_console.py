@@ -215,7 +215,9 @@ async def test_the_auditor_reads_without_a_form_and_other_roles_are_refused(
     await make_budget(client, await auth("procurement"), year=YEAR)
     ids = await add_children(db, world, [("甲", ["orphan"], "active", KID)])
     await grant(db, settings, ids)
-    run = (await client.post("/api/v1/allowances/runs", json={"month": MONTH}, headers=await auth("procurement"))).json()
+    run = (
+        await client.post("/api/v1/allowances/runs", json={"month": MONTH}, headers=await auth("procurement"))
+    ).json()
     await console_login(client, "auditor")
     page = await client.get("/admin/allowances")
     assert page.status_code == 200 and f'id="decision-{decision}"' in page.text and f'id="run-{run["id"]}"' in page.text

@@ -31,6 +31,7 @@ from marketplace.resources.models import Service
 from tests.browser.test_console import login, logout
 from tests.browser.test_director_journey import SCROLL, api
 from tests.browser.test_supervisor_journey import GRANT, escalated  # noqa: F401 - a fixture used below
+from tests.procurement.helpers import LINES
 from tests.reports.data import Cases, build_cases
 
 pytestmark = pytest.mark.browser
@@ -146,13 +147,15 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
             "/admin/funds/disclosures",
         ]
     if role == "procurement":
-        return ["/admin/procurement/new", "/admin/password"]
+        return ["/admin/procurement/new", f"/admin/allowances/runs/{d['run']}", "/admin/password"]
     return [
         "/admin/pool?tab=revisions",
         "/admin/pool?tab=published",
         "/admin/pool?tab=organizations",
         f"/admin/accounts/{world.users['director']}",
         "/admin/accounts/handover",
+        "/admin/allowances",
+        f"/admin/allowances/runs/{d['run']}",
         "/admin/password",
     ]
 
@@ -217,6 +220,16 @@ def test_axe_is_the_vendored_version() -> None:
 def test_every_console_page_passes_axe(live_server: str, world: Any, district: dict[str, Any], browser: Any) -> None:
     base = live_server
     api(base, "director", f"/api/v1/children/{district['child']}/allowance-decisions", GRANT)
+    # A month's run to open (the directors' post subsidy is due without any decision).
+    year = clock.today().year
+    total = sum(x["appropriation_fen"] for x in LINES)
+    api(
+        base,
+        "procurement",
+        "/api/v1/budgets",
+        {"name": "专项资金", "fiscal_year": year, "total_fen": total, "lines": LINES},
+    )
+    district["run"] = api(base, "procurement", "/api/v1/allowances/runs", {"month": clock.month_key()})["id"]
     context = browser.new_context(viewport=VIEWPORTS["laptop"], locale="zh-CN", bypass_csp=True)
     page = context.new_page()
     errors: list[str] = []

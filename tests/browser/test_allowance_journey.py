@@ -23,7 +23,12 @@ from tests.procurement.helpers import LINES
 pytestmark = pytest.mark.browser
 
 GRANT = {"action": "grant", "category": "orphan", "evidence": ["孤儿证明.pdf"]}
-PAYEE = {"kind": "guardian", "name": "周秀兰", "bank_name": "中国工商银行深圳福田支行", "account": "6222021234567890123"}
+PAYEE = {
+    "kind": "guardian",
+    "name": "周秀兰",
+    "bank_name": "中国工商银行深圳福田支行",
+    "account": "6222021234567890123",
+}
 
 
 @pytest.fixture
@@ -50,7 +55,11 @@ def test_the_district_approves_signs_off_and_the_month_is_paid(
     decision = api(base, "director", f"/api/v1/children/{orphan}/allowance-decisions", GRANT)["id"]
     api(base, "director", f"/api/v1/children/{orphan}/allowance-payee", PAYEE)
     api(base, "supervisor", f"/api/v1/allowance-decisions/{decision}/review", {"approve": True, "note": "材料齐全"})
-    budget = {"name": "专项资金", "fiscal_year": int(month[:4]), "total_fen": sum(x["appropriation_fen"] for x in LINES)}
+    budget = {
+        "name": "专项资金",
+        "fiscal_year": int(month[:4]),
+        "total_fen": sum(x["appropriation_fen"] for x in LINES),
+    }
     api(base, "procurement", "/api/v1/budgets", {**budget, "lines": LINES})
 
     context = browser.new_context(**(PHONE if phone else LAPTOP), accept_downloads=True)
