@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from marketplace.audit.models import AuditEntry
 from marketplace.procurement.models import AllowanceRun, AllowanceStandard
 from tests.admin.console import console_login, csrf_of
 from tests.cases.support import Cases, cases
@@ -121,6 +122,11 @@ async def test_a_month_is_prepared_signed_downloaded_and_paid(client, auth, db, 
     assert api["status"] == "prepared"
     assert "甲" in preview.text and "监护人 · 王秀英" in preview.text and "¥" in preview.text
     assert 'id="run-totals"' in preview.text and "622202" not in preview.text
+    async with db.session(write=False) as s:
+        reads = (
+            await s.scalars(select(AuditEntry).where(AuditEntry.username == "admin", AuditEntry.entity == "child"))
+        ).all()
+    assert {e.entity_id for e in reads if "allowance_payments" in (e.fields or [])} >= set(ids)
     assert 'id="sign-form"' in preview.text and "pay-form" not in preview.text and "withdraw-form" not in preview.text
     assert (await client.get(f"{run_url}/bank-file")).status_code == 409
     signed = await post(client, f"{run_url}/sign-off", {"note": "核对无误"})
