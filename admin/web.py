@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -64,6 +65,23 @@ def fen_text(value: int | None) -> str:
     sign = "-" if value < 0 else ""
     yuan, fen = divmod(abs(int(value)), 100)
     return f"{sign}¥{yuan:,}.{fen:02d}"
+
+
+_YUAN_MARKS = (",", "，", "¥", "￥", "元")
+
+
+def parse_yuan(raw: str, *, max_digits: int = 10) -> int | None:
+    """An amount typed in yuan (``12,345.67``, ``¥1200``, ``-500``) as integer fen, or None when it is not one (at
+    most two decimals, at most ``max_digits`` whole digits). A form decides what a sign or a zero means to it."""
+    text = raw.strip()
+    for mark in _YUAN_MARKS:
+        text = text.replace(mark, "")
+    found = re.fullmatch(rf"(-?)(\d{{1,{max_digits}}})(?:\.(\d{{1,2}}))?", text.strip())
+    if found is None:
+        return None
+    sign, whole, cents = found.groups()
+    fen = int(whole) * 100 + int(((cents or "") + "00")[:2])
+    return -fen if sign else fen
 
 
 def _local(value: dt.datetime | dt.date | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -98,11 +98,8 @@ def _yuan(fen: int) -> str:
 
 def _fen(text: str) -> int | str:
     """Yuan as typed (e.g. 1,650 or 1650.50) as fen; anything else is left for the schema to refuse."""
-    cleaned = text.strip().replace(",", "").replace("，", "").replace("¥", "")
-    if re.fullmatch(r"\d{1,10}(\.\d{1,2})?", cleaned):
-        whole, _, cents = cleaned.partition(".")
-        return int(whole) * 100 + int((cents + "00")[:2])
-    return text
+    fen = web.parse_yuan(text)
+    return text if fen is None or fen < 0 else fen
 
 
 # ---------------------------------------------------------------- the overview

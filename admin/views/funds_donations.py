@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import msgspec
@@ -67,7 +66,6 @@ FIELD_LABELS = {
     "paid_on": "拨付日期",
 }
 DONOR_PAGE = 30
-MONEY_RE = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
 
 
 # ---------------------------------------------------------------- helpers
@@ -86,14 +84,10 @@ def _schema(schema: type[Any], values: dict[str, Any]) -> Any:
 
 def yuan_to_fen(raw: str, field: str = "amount") -> int:
     """A typed amount in yuan (1,200.50 or ¥12000) as integer fen."""
-    text = raw.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "").replace("元", "").strip()
-    if not MONEY_RE.match(text):
+    fen = web.parse_yuan(raw, max_digits=12)
+    if fen is None or fen < 0:
         raise Invalid.field(field, "请填写金额（元），如 12000 或 12000.50，最多两位小数 (amount in yuan)")
-    try:
-        fen = int(Decimal(text) * 100)
-    except InvalidOperation:
-        raise Invalid.field(field, "请填写金额（元） (amount in yuan)") from None
-    if fen <= 0:
+    if fen == 0:
         raise Invalid.field(field, "金额须大于 0 (amount must be positive)")
     return fen
 

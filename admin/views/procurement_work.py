@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -117,19 +116,14 @@ def text(form: Mapping[str, str], name: str) -> str:
 
 def fen(form: Mapping[str, str], name: str, label: str, *, signed: bool = False, required: bool = True) -> int | None:
     """An amount typed in yuan (``12,345.67``) as fen; a clear message for anything else."""
-    raw = text(form, name).replace(",", "").replace("，", "").replace("¥", "").replace("元", "")
+    raw = text(form, name)
     if not raw:
         if required:
             raise Invalid.field(name, f"请填写{label}（元）({name} required)")
         return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise Invalid.field(name, f"{label}须为金额，如 12345.67 (amount in yuan)") from None
-    # The magnitude first: quantizing 1E+999 would itself raise.
-    if not value.is_finite() or abs(value) >= Decimal("10000000000") or value != value.quantize(Decimal("0.01")):
+    cents = web.parse_yuan(raw)
+    if cents is None:
         raise Invalid.field(name, f"{label}须为金额，最多两位小数 (amount in yuan, at most 2 decimals)")
-    cents = int(value * 100)
     if cents < 0 and not signed:
         raise Invalid.field(name, f"{label}不能为负数 (amount must not be negative)")
     return cents
