@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def live_server(database_url: str, world: Any, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def served(factory: str, database_url: str, tmp_path: Path, *, timeout: float = 30) -> Iterator[str]:
+    """The app made by ``factory`` ("module:function") served by granian on a free port, its log in ``tmp_path``."""
     port = free_port()
     env = {
         **os.environ,
@@ -51,7 +53,7 @@ def live_server(database_url: str, world: Any, tmp_path: Path) -> Iterator[str]:
             str(port),
             "--workers",
             "1",
-            "tests.browser.app_factory:make",
+            factory,
         ],
         cwd=ROOT,
         env=env,
@@ -59,7 +61,7 @@ def live_server(database_url: str, world: Any, tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_port(port, timeout=30)
+        wait_port(port, timeout=timeout)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -68,6 +70,12 @@ def live_server(database_url: str, world: Any, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def live_server(database_url: str, world: Any, tmp_path: Path) -> Iterator[str]:
+    with served("tests.browser.app_factory:make", database_url, tmp_path) as base:
+        yield base
 
 
 @pytest.fixture

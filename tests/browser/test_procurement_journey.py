@@ -11,8 +11,6 @@ import datetime as dt
 import hashlib
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,9 @@ from typing import Any
 import pytest
 
 from marketplace import clock
-from tests.browser.conftest import ROOT
+from tests.browser.conftest import served
 from tests.browser.test_console import login
 from tests.browser.test_director_journey import LAPTOP, PHONE, api, go, no_sideways_scroll
-from tests.support.servers import free_port, wait_port
 
 pytestmark = pytest.mark.browser
 
@@ -55,45 +52,8 @@ def make() -> Any:
 
 @pytest.fixture
 def clocked_server(database_url: str, world: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "BROWSER_TEST_DATABASE_URL": database_url,
-        "BROWSER_TEST_TMP": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-    }
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "tests.browser.test_procurement_journey:make",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_port(port, timeout=60)
-        yield f"http://127.0.0.1:{port}", tmp_path / SHIFT_FILE
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with served("tests.browser.test_procurement_journey:make", database_url, tmp_path, timeout=60) as base:
+        yield base, tmp_path / SHIFT_FILE
 
 
 LINES = [
