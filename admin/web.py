@@ -326,6 +326,13 @@ def error_field(exc: Exception) -> str | None:
     return field if isinstance(field, str) else None
 
 
+async def abandon(session: AsyncSession) -> None:
+    """Undo whatever a refused (or only previewed) request wrote, and the events it queued, before a page is shown
+    again: a rollback alone would leave the queued events to be relayed after the request."""
+    outbox.discard_pending(session)
+    await session.rollback()
+
+
 async def render_form_error(
     request: Request[Any, Any, Any],
     session: AsyncSession,
@@ -346,8 +353,7 @@ async def render_form_error(
     field error 422, a conflict 409). A plain form gets its whole page; an htmx form gets ``fragment`` (the form
     alone, swapped in place) or, without one, keeps what was typed in the browser and gets the message in the
     page's flash area, as any other refusal."""
-    outbox.discard_pending(session)
-    await session.rollback()
+    await abandon(session)
     message, status = form_error(exc)
     if is_htmx(request) and fragment is None:
         return _error_response(request, status, message)

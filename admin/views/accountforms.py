@@ -11,10 +11,8 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
-from marketplace import outbox
 from marketplace.accounts.schemas import OneTimeCodeOut
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, DomainError, Invalid
@@ -111,10 +109,7 @@ def error_status(exc: Exception) -> int:
     return exc.status_code if isinstance(exc, DomainError) else 422
 
 
-async def abandon(session: AsyncSession) -> None:
-    """Undo whatever the refused request wrote (and the events it queued) before the page is shown again."""
-    outbox.discard_pending(session)
-    await session.rollback()
+abandon = web.abandon  # the forms of accounts, applications, services and staff call it as forms.abandon
 
 
 def code_page(

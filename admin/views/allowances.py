@@ -199,7 +199,7 @@ async def _refused_overview(
     """The overview again with the refusal beside ``form`` and what was posted; nothing the request wrote stays."""
     if isinstance(exc, Forbidden) or exc.status_code == 404:
         raise exc
-    await session.rollback()
+    await web.abandon(session)
     failed = {"form": form, "message": exc.detail, "values": dict(values)}
     return await _page(request, session, principal, failed=failed, status_code=exc.status_code)
 
@@ -252,7 +252,7 @@ async def prepare_run(
     if result.run_id is None:
         note = f"{result.month} 没有需要新列入名册的人员（已列入 {result.already_paid} 人次"
         note += f"，缺收款人 {result.missing_payee} 人）" if result.missing_payee else "）"
-        await session.rollback()
+        await web.abandon(session)
         return await _page(
             request, session, principal, notes=[("warn", note)], failed={"form": "prepare", "values": dict(form)}
         )
@@ -415,7 +415,7 @@ async def _run_action(
     except DomainError as exc:
         if isinstance(exc, Forbidden) or exc.status_code == 404:
             raise
-        await session.rollback()
+        await web.abandon(session)
         failed = {"form": action, "message": exc.detail, "values": dict(form)}
         return await _run_page(request, session, principal, run_id, failed=failed, status_code=exc.status_code)
     done = {"sign": "signed", "pay": "paid", "withdraw": "withdrawn"}[action]

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
-from marketplace import clock, outbox
+from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import DomainError, Invalid
@@ -106,12 +106,6 @@ def _id(raw: str, field: str, label: str) -> int | None:
     if not text.isdigit() or len(text) > 9 or int(text) == 0:
         raise Invalid.field(field, f"{label}应为编号数字 ({field} must be a number)")
     return int(text)
-
-
-async def _undo(session: AsyncSession) -> None:
-    """Forget everything the refused (or previewed) change wrote: nothing is kept."""
-    outbox.discard_pending(session)
-    await session.rollback()
 
 
 def _redirect(request: Request[Any, Any, Any], location: str) -> Response[str]:
@@ -303,7 +297,7 @@ async def create_gift(
             donor_id=donor_id,
         )
     except DomainError as exc:
-        await _undo(session)
+        await web.abandon(session)
         ctx = await _gift_context(session, principal, values, exc.detail, _error_field(exc))
         template = "_funds_gift_form.html" if web.is_htmx(request) else "funds_gift_new.html"
         return web.render(template, status_code=exc.status_code, **ctx, **web.page_context(request, principal, "funds"))
@@ -452,7 +446,7 @@ async def _gift_change(
         lines = await _postings(session, entry_id, donation.fund_id)
         receipt_no = donation.receipt_no
     except DomainError as exc:
-        await _undo(session)
+        await web.abandon(session)
         ctx = await _donation_context(
             session, principal, donation_id, **{f"{what}_values": values, f"{what}_error": exc.detail}
         )
@@ -467,7 +461,7 @@ async def _gift_change(
         return _redirect(
             request, f"/admin/funds/donations/{donation_id}?done={'refunded' if what == 'refund' else 'changed'}"
         )
-    await _undo(session)
+    await web.abandon(session)
     ctx = await _donation_context(session, principal, donation_id)
     return web.render(
         "_funds_change_preview.html",
@@ -656,13 +650,13 @@ async def _disburse(
         lines = await _postings(session, row.entry_id, fund_id)
         label = (await purposes.labels(session, [row.purpose]))[row.purpose]
     except DomainError as exc:
-        await _undo(session)
+        await web.abandon(session)
         ctx = await _disburse_context(session, principal, values, exc.detail)
         template = "_funds_disburse_form.html" if web.is_htmx(request) else "funds_disburse.html"
         return web.render(template, status_code=exc.status_code, **ctx, **web.page_context(request, principal, "funds"))
     if confirm:
         return _redirect(request, f"/admin/funds?done=disbursed&disbursement={row.id}")
-    await _undo(session)
+    await web.abandon(session)
     return web.render(
         "_funds_disburse_preview.html", lines=lines, values=values, purpose_label=label, csrf=web.csrf_token(request)
     )

@@ -20,7 +20,7 @@ from litestar.params import PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
-from marketplace import clock, outbox
+from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import DomainError, Invalid
@@ -157,8 +157,7 @@ async def refused(
     request: Request[Any, Any, Any], session: AsyncSession, exc: DomainError, target: str
 ) -> Response[str]:
     """A refused action: nothing it did stays (rolled back), and the message shows in the form's own area."""
-    outbox.discard_pending(session)
-    await session.rollback()
+    await web.abandon(session)
     if not web.is_htmx(request):
         raise exc
     return web.render(

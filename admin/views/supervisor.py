@@ -267,7 +267,7 @@ async def _act(
     except (Invalid, Conflict) as exc:
         if web.is_htmx(request):
             raise
-        await session.rollback()
+        await web.abandon(session)
         failed = {"id": escalation_id, "action": action, "message": exc.detail, "values": dict(form)}
         return await _board(request, session, principal, settings, failed=failed, status_code=exc.status_code)
     return redirect(request, f"/admin/street?done={DONE_ACTIONS[action]}#escalations")
