@@ -25,7 +25,6 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.template.base import csrf_token as litestar_csrf_token
 from markupsafe import Markup
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import sessions
@@ -33,7 +32,7 @@ from marketplace import clock, outbox
 from marketplace.auth.models import User
 from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Principal
 from marketplace.auth.service import principal_of
-from marketplace.cases.models import Notification
+from marketplace.cases import notifications
 from marketplace.deps import DbSession
 from marketplace.errors import TITLES, DomainError
 from marketplace.settings import Settings
@@ -200,25 +199,13 @@ async def provide_console_principal(request: Request[Any, Any, Any], session: Db
         raise PasswordChangeRequired
     request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
     if principal.role in NOTIFIED_ROLES:
-        request.scope[UNREAD] = await unread_count(session, principal.user_id)  # type: ignore[literal-required]
+        request.scope[UNREAD] = await notifications.unread_count(session, principal.user_id)  # type: ignore[literal-required]
     return principal
 
 
 # The roles whose navigation shows 通知 with its unread count (the people notifications are written to).
 NOTIFIED_ROLES = frozenset({"child_director", "child_supervisor", "org_staff", "district_admin"})
 UNREAD = "unread_notifications"
-
-
-async def unread_count(session: DbSession, user_id: int) -> int:
-    """The caller's unread notifications: one count over the (recipient, read_at) index, on every console page."""
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.recipient_id == user_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
 
 
 async def provide_form(request: Request[Any, Any, Any]) -> dict[str, str]:

@@ -94,14 +94,20 @@ async def list_for(
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    unread_count = (
-        await session.scalar(
-            select(func.count()).where(Notification.recipient_id == principal.user_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
+    unread_total = await unread_count(session, principal.user_id)
     rows = await session.scalars(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset))
-    return list(rows.all()), total, unread_count
+    return list(rows.all()), total, unread_total
+
+
+async def unread_count(session: AsyncSession, user_id: int) -> int:
+    """A person's unread notifications: one count over the (recipient, read_at) index (the console's navigation
+    asks on every page)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.recipient_id == user_id, Notification.read_at.is_(None))
+    )
+    return int(found or 0)
 
 
 async def mark_read(session: AsyncSession, principal: Principal, notification_id: int) -> Notification:
