@@ -24,7 +24,7 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import DomainError, Invalid
-from marketplace.funds import accounts, purposes, receipts
+from marketplace.funds import accounts, corrections, purposes, receipts
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.models import (
@@ -249,7 +249,7 @@ def _gift_payload(form: dict[str, str]) -> tuple[dict[str, Any], int | None]:
         "kind": form.get("donor_kind", "individual") or "individual",
         "anonymous": consent == "anonymous",
     }
-    for key in ("email", "phone"):
+    for key in ("email", "phone", "credit_code"):
         if value := form.get(f"donor_{key}", "").strip():
             donor[key] = value
     if not form.get("purpose"):
@@ -289,6 +289,7 @@ async def create_gift(
                 email=data.donor.email,
                 phone=data.donor.phone,
                 anonymous=data.donor.anonymous,
+                credit_code=data.donor.credit_code,
             ),
             designation=_designation(values["purpose"]),
             received_on=data.received_on,
@@ -336,6 +337,7 @@ async def _donation_context(
         )
     ).all()
     writable = d.status in ("succeeded", "partially_refunded")
+    touched = await gifts.corrections_touching(session, d)
     return {
         "d": d,
         "purpose_label": names[d.purpose],
@@ -348,6 +350,14 @@ async def _donation_context(
             {"id": i, "memo": m, "on": o, "lines": await _postings(session, i, d.fund_id)} for i, m, o in entries
         ],
         "prints": await receipts.print_count(session, d.id),
+        "corrections": [
+            {
+                "c": t.correction,
+                "who": t.resolved_by,
+                "kind": corrections.RESOLUTION_KINDS.get(t.correction.kind, t.correction.kind),
+            }
+            for t in touched
+        ],
         "may_write": principal.role in funds.WRITERS,
         "may_refund": writable and d.channel != "stripe",
         "may_change": writable,

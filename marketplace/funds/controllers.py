@@ -118,7 +118,9 @@ def disbursement_out(d: Disbursement, names: Mapping[str, str] = MappingProxyTyp
 
 
 def _donor(d: DonorIn) -> gifts.DonorInput:
-    return gifts.DonorInput(name=d.name, kind=d.kind, email=d.email, phone=d.phone, anonymous=d.anonymous)
+    return gifts.DonorInput(
+        name=d.name, kind=d.kind, email=d.email, phone=d.phone, anonymous=d.anonymous, credit_code=d.credit_code
+    )
 
 
 def _designation(d: DesignationIn | None) -> gifts.Designation | None:
@@ -370,6 +372,7 @@ async def list_donors(
                 kind=s.donor.kind,
                 email=s.donor.email,
                 phone=s.donor.phone,
+                credit_code=s.donor.credit_code,
                 consent_to_name=s.donor.consent_to_name,
                 total_fen=s.total_fen,
                 donations=s.donations,

@@ -11,13 +11,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from marketplace import clock, outbox
+from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.funds import accounts, ledger, purposes
@@ -31,8 +32,10 @@ from marketplace.funds.models import (
     Receipt,
     ReceiptSequence,
 )
+from marketplace.funds.reconciliation_models import ReconciliationCorrection
 from marketplace.funds.service import _check_purpose_target, get_fund, purpose_available, require_reader, require_writer
 from marketplace.pagination import fetch_page
+from marketplace.resources import credit_code
 from marketplace.statemachine import StateMachine, Transition
 
 DONATION_STATUSES = {
@@ -79,6 +82,7 @@ class DonorInput:
     email: str | None = None
     phone: str | None = None
     anonymous: bool | None = None
+    credit_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,47 @@ class Designation:
 # ---------------------------------------------------------------- donors
 
 
+def donor_credit_code(kind: str, code: str | None) -> str | None:
+    """The donor's 统一社会信用代码 in its stored form (upper case), checked with its check character; None when
+    not given. Only an enterprise or organization has one."""
+    if code is None or not code.strip():
+        return None
+    if kind == "individual":
+        raise Invalid.field(
+            "donor.credit_code",
+            "个人捐赠人无需填写统一社会信用代码；单位捐赠请将类型选为企业或社会组织 (credit code is for organizations)",
+        )
+    reason = credit_code.validate(code)
+    if reason is not None:
+        raise Invalid.field("donor.credit_code", f"统一社会信用代码无效：{reason}")
+    return credit_code.normalize(code)
+
+
+def _take_credit_code(donor: Donor, code: str | None) -> None:
+    """A known donor gets the code given with a gift; a different code than the one on file is refused."""
+    if code is None:
+        return
+    if donor.credit_code and donor.credit_code != code:
+        raise Invalid.field(
+            "donor.credit_code",
+            f"捐赠人“{donor.name}”已登记统一社会信用代码 {donor.credit_code}，与填写的 {code} 不一致"
+            " (credit code differs from the donor's)",
+        )
+    donor.credit_code = code
+
+
 async def find_or_create_donor(session: AsyncSession, data: DonorInput) -> Donor:
-    """One donor per e-mail; a gift that says ``anonymous: false`` is the consent to be named publicly."""
+    """One donor per unified social credit code, else per e-mail; a gift that says ``anonymous: false`` is the
+    consent to be named publicly."""
     name = data.name.strip()
     if not name:
         raise Invalid.field("donor.name", "请填写捐赠人姓名或单位名称 (donor name required)")
+    code = donor_credit_code(data.kind, data.credit_code)
     consent = data.anonymous is False
     donor = None
-    if data.email:
+    if code:
+        donor = await session.scalar(select(Donor).where(Donor.credit_code == code).order_by(Donor.id).limit(1))
+    if donor is None and data.email:
         donor = await session.scalar(select(Donor).where(Donor.email == data.email.strip().lower()))
     if donor is None:
         donor = Donor(
@@ -107,11 +144,14 @@ async def find_or_create_donor(session: AsyncSession, data: DonorInput) -> Donor
             kind=data.kind,
             email=data.email.strip().lower() if data.email else None,
             phone=data.phone,
+            credit_code=code,
             consent_to_name=consent,
         )
         session.add(donor)
         await session.flush()
-    elif data.anonymous is not None:
+        return donor
+    _take_credit_code(donor, code)
+    if data.anonymous is not None:
         # The donor's latest word on being named counts.
         donor.consent_to_name = consent
     return donor
@@ -361,6 +401,7 @@ async def record_offline(
         known = await session.get(Donor, donor_id)
         if known is None:
             raise Invalid.field("donor_id", f"捐赠人 {donor_id} 不存在 (donor not found)")
+        _take_credit_code(known, donor_credit_code(known.kind, donor.credit_code))
         if donor.anonymous is not None:
             known.consent_to_name = donor.anonymous is False
         donor_row = known
@@ -495,6 +536,36 @@ class DonorSummary:
     total_fen: int
     donations: int
     receipts: list[str]
+
+
+@dataclass(frozen=True)
+class GiftCorrection:
+    """A reconciliation correction that touched a gift, with who resolved it."""
+
+    correction: ReconciliationCorrection
+    resolved_by: str
+
+
+async def corrections_touching(session: AsyncSession, donation: Donation) -> list[GiftCorrection]:
+    """The reconciliation corrections that name the gift, or its reference in the gift's fund, oldest first."""
+    touches = ReconciliationCorrection.donation_id == donation.id
+    if donation.external_id:
+        touches = or_(
+            touches,
+            and_(
+                ReconciliationCorrection.fund_id == donation.fund_id,
+                ReconciliationCorrection.external_id == donation.external_id,
+            ),
+        )
+    rows = await session.execute(
+        select(ReconciliationCorrection, User.display_name)
+        .outerjoin(User, User.id == ReconciliationCorrection.created_by)
+        .where(touches)
+        .order_by(ReconciliationCorrection.created_at, ReconciliationCorrection.id)
+    )
+    return [
+        GiftCorrection(c, who or ("系统" if c.created_by is None else f"用户 #{c.created_by}")) for c, who in rows.all()
+    ]
 
 
 async def list_donors(

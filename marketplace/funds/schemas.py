@@ -24,6 +24,8 @@ class DonorIn(msgspec.Struct, forbid_unknown_fields=True):
     email: Email | None = None
     phone: Phone | None = None
     anonymous: bool | None = None
+    # 统一社会信用代码 of an enterprise or organization donor: 18 characters with its check character.
+    credit_code: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] | None = None
 
 
 class DesignationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -102,6 +104,7 @@ class DonorOut(msgspec.Struct):
     kind: str
     email: str | None
     phone: str | None
+    credit_code: str | None
     consent_to_name: bool
     total_fen: int
     donations: int
