@@ -32,6 +32,7 @@ from marketplace.procurement.rules import METHODS, SINGLE_SOURCE_GROUNDS, get_ru
 from marketplace.procurement.schemas import (
     AdjustmentIn,
     AmendmentIn,
+    ApprovalIn,
     AwardIn,
     BidIn,
     ContractIn,
@@ -39,6 +40,7 @@ from marketplace.procurement.schemas import (
     PaymentIn,
     ProcurementIn,
     ReasonIn,
+    TerminationIn,
 )
 from marketplace.resources.taxonomy import SERVICE_CATEGORIES
 
@@ -73,6 +75,9 @@ LABELS = {
     "score": "评分",
     "comments": "评价意见",
     "term_reason": "期限理由",
+    "note": "审批意见",
+    "approved_on": "审批日期",
+    "terminated_on": "解除日期",
 }
 DONE = {
     "adjusted": "调剂已登记",
@@ -87,6 +92,8 @@ DONE = {
     "paid": "支付已登记",
     "amended": "合同金额已变更",
     "evaluated": "绩效评价已登记，合同已完成",
+    "approved": "采购方式审批已登记，采购预算已占用额度",
+    "terminated": "合同已解除，未支付且未欠付的金额已退回预算科目",
 }
 Sha256 = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$")]
 
@@ -426,6 +433,10 @@ async def procurement_page(
         defaults=_contract_defaults(p, winner.price_fen, today) if winner and p.status == "awarded" else None,
         kinds=contracts.MILESTONE_KINDS,
         may_write=write,
+        may_approve=principal.role == "district_admin"
+        and p.status == "bidding"
+        and p.method != "open_tender"
+        and not p.approvals,
         today=today,
         line=budget_line,
         publicity_days=get_rules().publicity_working_days,
@@ -503,6 +514,29 @@ async def end(
     except DomainError as exc:
         return await refused(request, session, exc, "#end-errors")
     return redirect(request, f"/admin/procurement/{procurement_id}?done={'failed' if how == 'fail' else 'cancelled'}")
+
+
+@post("/procurement/{procurement_id:int}/approve", name="console-procurement-approve")
+async def approve(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    procurement_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """采购方式审批 of a method other than open tendering (the district bureau's document number and date)."""
+    try:
+        document_no = text(form, "document_no")
+        if not document_no:
+            raise Invalid.field("document_no", "请填写审批文号 (document number required)")
+        values: dict[str, Any] = {"document_no": document_no, "note": text(form, "note")}
+        approved_on = day(form, "approved_on", "审批日期")
+        if approved_on is not None:
+            values["approved_on"] = approved_on.isoformat()
+        await procurement.approve_procurement(session, principal, procurement_id, parse(ApprovalIn, values))
+    except DomainError as exc:
+        return await refused(request, session, exc, "#approve-errors")
+    return redirect(request, f"/admin/procurement/{procurement_id}?done=approved")
 
 
 def _milestone_rows(form: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -604,9 +638,12 @@ async def contract_page(
                 "may_accept": write and c.status == "active" and m.status != "accepted",
             }
         )
+    owed = sum(m.amount_fen - m.paid_fen for m in c.milestones if m.status == "accepted")
     return web.render(
         "procurement_contract.html",
         c=c,
+        owed_fen=owed,
+        release_fen=max(c.amount_fen - c.paid_fen - owed, 0),
         rows=rows,
         status_label=contracts.CONTRACT_STATUSES.get(c.status, c.status),
         payable=[r for r in rows if int(r["payable_fen"]) > 0],
@@ -734,6 +771,31 @@ async def evaluate(
     return redirect(request, f"/admin/procurement/contracts/{contract_id}?done=evaluated")
 
 
+@post("/procurement/contracts/{contract_id:int}/terminate", name="console-procurement-terminate")
+async def terminate(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    contract_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """解除合同, confirmed by a tick: the unpaid amount not owed for accepted work goes back to the line."""
+    try:
+        reason = text(form, "reason")
+        if not reason:
+            raise Invalid.field("reason", "请填写解除合同的理由 (reason required)")
+        if form.get("confirm") != "yes":
+            raise Invalid.field("confirm", "请勾选确认：解除合同后不能恢复 (confirm the termination)")
+        values: dict[str, Any] = {"reason": reason}
+        on = day(form, "terminated_on", "解除日期")
+        if on is not None:
+            values["terminated_on"] = on.isoformat()
+        await contracts.terminate(session, principal, contract_id, parse(TerminationIn, values))
+    except DomainError as exc:
+        return await refused(request, session, exc, "#terminate-errors")
+    return redirect(request, f"/admin/procurement/contracts/{contract_id}?done=terminated")
+
+
 ROUTES = [
     budget_page,
     line_page,
@@ -753,4 +815,6 @@ ROUTES = [
     pay,
     amend,
     evaluate,
+    approve,
+    terminate,
 ]

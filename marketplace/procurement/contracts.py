@@ -20,7 +20,15 @@ from marketplace.procurement.readmodels import ContractMoney as ContractMoney
 from marketplace.procurement.readmodels import contracts_covering as contracts_covering
 from marketplace.procurement.readmodels import money as money
 from marketplace.procurement.rules import Finding, addon_cap_findings, check_contract_term, get_rules, yuan
-from marketplace.procurement.schemas import AcceptIn, AmendmentIn, ContractIn, ContractOut, EvaluationIn, PaymentIn
+from marketplace.procurement.schemas import (
+    AcceptIn,
+    AmendmentIn,
+    ContractIn,
+    ContractOut,
+    EvaluationIn,
+    PaymentIn,
+    TerminationIn,
+)
 from marketplace.procurement.service import (
     PROCUREMENT_LIFECYCLE,
     addon_total,
@@ -408,11 +416,24 @@ async def evaluate(session: AsyncSession, principal: Principal, contract_id: int
     return contract
 
 
-async def terminate(session: AsyncSession, principal: Principal, contract_id: int, reason: str) -> Contract:
-    """End a contract early; what is neither paid nor owed for accepted work goes back to the line."""
+async def terminate(session: AsyncSession, principal: Principal, contract_id: int, data: TerminationIn) -> Contract:
+    """End a contract early (解除合同): what is neither paid nor owed for accepted work goes back to the line; the
+    reason, the date it takes effect and who recorded it are kept. A completed or terminated contract is refused."""
     require_write(principal)
+    reason = data.reason.strip()
+    if not reason:
+        raise Invalid.field("reason", "请填写解除合同的理由 (reason required)")
     contract = await get_contract(session, contract_id, lock=True)
     target = CONTRACT_LIFECYCLE.target(contract.status, "terminate")
+    today = clock.today()
+    on = data.terminated_on or today
+    if on > today:
+        raise Invalid.field("terminated_on", "解除日期不能晚于今天 (termination date in the future)")
+    if on < contract.signed_on:
+        raise Invalid.field(
+            "terminated_on",
+            f"解除日期不能早于合同签订日期 {contract.signed_on.isoformat()} (termination before signing)",
+        )
     line = (await ledger_side.lock_lines(session, [contract.budget_line_id]))[contract.budget_line_id]
     state = await contract_money(session, contract)
     owed = sum(
@@ -430,5 +451,8 @@ async def terminate(session: AsyncSession, principal: Principal, contract_id: in
             contract_id=contract.id,
         )
     contract.status = target
-    contract.evaluation_comments = f"解除理由：{reason}"
+    contract.terminated_on = on
+    contract.termination_reason = reason
+    contract.terminated_by = principal.user_id
+    outbox.emit(session, "contract.terminated", {"contract_id": contract.id, "released_fen": max(release, 0)})
     return contract

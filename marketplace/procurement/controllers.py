@@ -44,6 +44,7 @@ from marketplace.procurement.schemas import (
     ProcurementList,
     ProcurementOut,
     ReasonIn,
+    TerminationIn,
 )
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
@@ -359,11 +360,17 @@ class ContractController(Controller):
     ) -> ContractOut:
         return await contract_out(session, await contracts.evaluate(session, principal, contract_id, data))
 
-    @post("/{contract_id:int}/terminate", operation_id="terminateContract", summary="解除合同", status_code=200)
+    @post(
+        "/{contract_id:int}/terminate",
+        operation_id="terminateContract",
+        summary="解除合同",
+        description="解除后未支付且未欠付（已验收未付）的合同金额退回预算科目；已完成或已解除的合同返回 409。",
+        status_code=200,
+    )
     async def terminate(
-        self, contract_id: PathId, data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
+        self, contract_id: PathId, data: JSONBody[TerminationIn], session: DbSession, principal: CurrentUser
     ) -> ContractOut:
-        return await contract_out(session, await contracts.terminate(session, principal, contract_id, data.reason))
+        return await contract_out(session, await contracts.terminate(session, principal, contract_id, data))
 
     @get("/{contract_id:int}/ocds", operation_id="getContractOcds", summary="合同 OCDS 发布包")
     async def ocds(

@@ -21,6 +21,7 @@ async def procurement_changed(session: AsyncSession, payload: dict[str, Any]) ->
 @outbox.handler("contract.milestone_accepted")
 @outbox.handler("contract.paid")
 @outbox.handler("contract.amended")
+@outbox.handler("contract.terminated")
 async def contract_changed(session: AsyncSession, payload: dict[str, Any]) -> None:
     procurement_id = await ocds_releases.procurement_of_contract(session, int(payload["contract_id"]))
     if procurement_id is not None:

@@ -203,6 +203,10 @@ class Contract(IdMixin, TimestampMixin, Base):
     evaluation_score: Mapped[int | None] = mapped_column(Integer)
     evaluation_comments: Mapped[str] = mapped_column(Text, default="")
     evaluated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # An early end (解除合同): the district date it took effect, why, and who recorded it.
+    terminated_on: Mapped[dt.date | None] = mapped_column(Date)
+    termination_reason: Mapped[str] = mapped_column(String(500), default="")
+    terminated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     milestones: Mapped[list[Milestone]] = relationship(lazy="raise", order_by="Milestone.seq")
 

@@ -498,6 +498,8 @@ async def contracts_out(session: AsyncSession, contracts: Sequence[Contract]) ->
                 evaluation_comments=c.evaluation_comments,
                 findings=_findings(findings.get(c.procurement_id) or []),
                 created_at=c.created_at,
+                terminated_on=c.terminated_on,
+                termination_reason=c.termination_reason,
             )
         )
     return out

@@ -224,6 +224,12 @@ class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
+class TerminationIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    # The district date the termination takes effect (defaults to today); not before signing, not in the future.
+    terminated_on: dt.date | None = None
+
+
 # ---------------------------------------------------------------- contracts
 
 
@@ -319,6 +325,8 @@ class ContractOut(msgspec.Struct):
     evaluation_comments: str
     findings: list[Finding]
     created_at: dt.datetime
+    terminated_on: dt.date | None = None
+    termination_reason: str = ""
 
 
 class ContractList(msgspec.Struct):
