@@ -12,7 +12,6 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import Invalid
 from marketplace.ids import MAX_ID, PathId
@@ -380,10 +379,6 @@ class ContractController(Controller):
         return Response(content=body, media_type="application/json")
 
 
-def _download(table: list[list[Any]], fmt: str, name: str) -> Response[bytes]:
-    return tabular.download([tabular.Sheet(name, table[0], table[1:])], fmt, name)
-
-
 class ProcurementReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
@@ -398,7 +393,7 @@ class ProcurementReportController(Controller):
     ) -> Response[Any]:
         report = await reports.budget_execution(session, principal, budget_id)
         if format != "json":
-            return _download(reports.execution_table(report), format, f"budget-execution-{budget_id}")
+            return reports.execution_download(report, format)
         total = report.total
         body = {
             "budget_id": report.budget.id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
@@ -14,7 +15,7 @@ from marketplace.procurement.budget import rate_text as rate_text
 from marketplace.procurement.budget import yuan_text as yuan_text
 from marketplace.procurement.models import Budget
 from marketplace.procurement.service import read_budget
-from marketplace.tabular import basis_points, money
+from marketplace.tabular import Sheet, basis_points, download, money
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,10 @@ def execution_table(report: Execution) -> list[list[Any]]:
             ]
         )
     return table
+
+
+def execution_download(report: Execution, fmt: str) -> Response[bytes]:
+    """The execution report as a CSV or XLSX attachment (the API's ``?format=`` and the console's links)."""
+    name = f"budget-execution-{report.budget.id}"
+    table = execution_table(report)
+    return download([Sheet(name, table[0], table[1:])], fmt, name)

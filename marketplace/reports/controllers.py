@@ -5,11 +5,10 @@ from typing import Annotated, Any
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from marketplace import clock, tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Conflict
 from marketplace.ids import MAX_ID, PathId
-from marketplace.reports import exports, jobs
+from marketplace.reports import downloads, exports, jobs
 from marketplace.reports import service as reports
 from marketplace.reports.duplicate_aid_api import DuplicateAidController
 from marketplace.reports.models import ExportJob
@@ -52,12 +51,9 @@ class ReportController(Controller):
         format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
-        data = await reports.coverage(session, principal, street_id)
         if fmt:
-            return tabular.download(
-                exports.coverage_sheets(data), fmt, f"coverage-{street_id or 'district'}-{clock.today()}"
-            )
-        return data
+            return await downloads.coverage(session, principal, street_id, fmt)
+        return await reports.coverage(session, principal, street_id)
 
     @get("/referrals", operation_id="reportReferrals", summary="转介统计：状态、接收与结案时长、超时")
     async def referrals(
@@ -69,12 +65,9 @@ class ReportController(Controller):
         format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
-        data = await reports.referrals(session, principal, settings, street_id)
         if fmt:
-            return tabular.download(
-                exports.referrals_sheets(data), fmt, f"referrals-{street_id or 'district'}-{clock.today()}"
-            )
-        return data
+            return await downloads.referrals(session, principal, settings, street_id, fmt)
+        return await reports.referrals(session, principal, settings, street_id)
 
     @get("/overdue", operation_id="reportOverdue", summary="逾期走访与超时转介（按街道）")
     async def overdue(
@@ -83,7 +76,11 @@ class ReportController(Controller):
         principal: CurrentUser,
         settings: AppSettings,
         street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
-    ) -> dict[str, Any]:
+        format: Annotated[str | None, FormatParam] = None,
+    ) -> Any:
+        fmt = exports.check_format(format)
+        if fmt:
+            return await downloads.overdue(session, principal, settings, street_id, fmt)
         return await reports.overdue(session, principal, settings, street_id)
 
     @get("/quarterly", operation_id="reportQuarterly", summary="每季度工作调度报告")
@@ -98,12 +95,9 @@ class ReportController(Controller):
         format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
-        data = await reports.quarterly(session, principal, settings, year, quarter, street_id)
         if fmt:
-            return tabular.download(
-                exports.quarterly_sheets(data), fmt, f"quarterly-{year}Q{quarter}-{street_id or 'district'}"
-            )
-        return data
+            return await downloads.quarterly(session, principal, settings, year, quarter, street_id, fmt)
+        return await reports.quarterly(session, principal, settings, year, quarter, street_id)
 
     @get("/street-ranking", operation_id="reportStreetRanking", summary="街道年度赛马比拼排名")
     async def street_ranking(
@@ -115,10 +109,9 @@ class ReportController(Controller):
         format: Annotated[str | None, FormatParam] = None,
     ) -> Any:
         fmt = exports.check_format(format)
-        data = await reports.street_ranking(session, principal, settings, year)
         if fmt:
-            return tabular.download(exports.ranking_sheets(data), fmt, f"street-ranking-{year}")
-        return data
+            return await downloads.street_ranking(session, principal, settings, year, fmt)
+        return await reports.street_ranking(session, principal, settings, year)
 
     @post("/exports", operation_id="createReportExport", summary="后台导出报表（返回任务与进度）", status_code=202)
     async def create_export(self, data: JSONBody[ExportIn], session: DbSession, principal: CurrentUser) -> ExportOut:

@@ -67,6 +67,12 @@ def referrals_sheets(data: dict[str, Any]) -> list[Sheet]:
     return [Sheet("转介统计", ["项目", "代码", "数值"], rows)]
 
 
+def overdue_sheets(data: dict[str, Any]) -> list[Sheet]:
+    rows: list[Sequence[Any]] = [(s["name"], s["visits_overdue"], s["referrals_overdue"]) for s in data["streets"]]
+    rows.append(("合计", data["visits_overdue"], data["referrals_overdue"]))
+    return [Sheet("逾期走访与超时转介", ["街道", "逾期未走访儿童", "超时未接收转介"], rows)]
+
+
 PROGRESS_LABELS = {
     "children_total": "在册儿童",
     "children_new": "本季度新建档",

@@ -93,6 +93,15 @@ async def list_exports(session: AsyncSession, principal: Principal, limit: int =
     return list(rows.all())
 
 
+async def starters(session: AsyncSession, rows: list[ExportJob]) -> dict[int, str]:
+    """Who started each export (their real name), by user id."""
+    ids = {j.created_by for j in rows if j.created_by is not None}
+    if not ids:
+        return {}
+    found = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {int(i): str(n) for i, n in found.all()}
+
+
 Step = Callable[[], Awaitable[list[exports.Sheet]]]
 
 
