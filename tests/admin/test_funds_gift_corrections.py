@@ -58,6 +58,7 @@ async def test_the_gift_form_takes_a_checked_credit_code(client, auth, world, db
         donor = await s.scalar(select(Donor).where(Donor.credit_code == COMPANY))
         assert donor is not None and donor.name == "深圳市爱心餐饮有限公司"
     # Typing the code finds the donor; the next gift under another name is theirs.
+    assert COMPANY in (await client.get("/admin/funds/donors")).text
     found = await client.get("/admin/funds/donors/search", params={"q": COMPANY[-8:]})
     assert f'value="{donor.id}"' in found.text and COMPANY in found.text
     r = await client.post(
