@@ -55,12 +55,17 @@ from marketplace.resources.taxonomy import CHILD_CATEGORIES
 from marketplace.settings import Settings
 
 KINDS: Final[dict[str, str]] = {"living_allowance": "困境儿童基本生活补贴", "director_subsidy": "儿童主任岗位补贴"}
+# The payments of one-off runs (``allowance_oneoff``), counted by the quarter report beside the monthly kinds.
+ONE_OFF_KINDS: Final[dict[str, str]] = {"festival": "节日慰问金", "special": "临时/专项补助"}
+PAYMENT_KINDS: Final[dict[str, str]] = {**KINDS, **ONE_OFF_KINDS}
 # Budget line codes that pay each kind, in order of preference (the demo budget says director_post_subsidy).
 LINE_CODES: Final[dict[str, tuple[str, ...]]] = {
     "living_allowance": ("living_allowance",),
     "director_subsidy": ("director_subsidy", "director_post_subsidy"),
 }
 RUN_STATUSES: Final[dict[str, str]] = {
+    "preparing": "编制中",
+    "failed": "编制失败",
     "prepared": "待签批",
     "signed_off": "已签批待发放",
     "paid": "已发放",
@@ -285,12 +290,14 @@ async def run_month(
     budget_id: int | None = None,
     region: str,
     sources: dict[str, EligibleSource] | None = None,
+    run: AllowanceRun | None = None,
 ) -> RunResult:
     """Prepare the month's allowances for everyone eligible and not yet paid; all or nothing. The run's amount is
     committed on its budget lines; it is paid (``pay_run``) after the district's sign-off (``sign_off``).
 
     ``principal`` is None for the scheduled job. ``sources`` replaces who is eligible (tests, other registers).
-    ``region`` picks the region's rates (``ALLOWANCE_REGION``).
+    ``region`` picks the region's rates (``ALLOWANCE_REGION``). ``run`` is the row a background preparation
+    made for it (``allowance_jobs``); it becomes the prepared run.
     """
     if principal is not None:
         require_write(principal)
@@ -363,8 +370,10 @@ async def run_month(
             missing_payee,
         )
     user_id = principal.account_id if principal else None
-    run = AllowanceRun(month=month, budget_id=chosen.id, created_by=user_id, status="prepared")
-    session.add(run)
+    if run is None:
+        run = AllowanceRun(month=month, budget_id=chosen.id, created_by=user_id, status="prepared")
+        session.add(run)
+    run.month, run.budget_id, run.status = month, chosen.id, "prepared"
     await session.flush()
     results = []
     for kind, (line, base, _) in plan.items():
@@ -471,7 +480,7 @@ async def bank_file_bytes(
                 account,
                 payee.bank_name,
                 _yuan_text(p.amount_fen),
-                f"{run.month}{KINDS.get(p.kind, p.kind)}",
+                run.title if run.title else f"{run.month}{KINDS.get(p.kind, p.kind)}",
             ]
         )
     try:
@@ -627,6 +636,12 @@ async def read_run(
     return run, payments, await signed_off(session, run.id)
 
 
+async def run_status(session: AsyncSession, principal: Principal, run_id: int) -> AllowanceRun:
+    """A run without its list (no child named, so no audit row): its status and preparation progress."""
+    require_read(principal, budget=True)
+    return await _run(session, run_id)
+
+
 async def list_runs(session: AsyncSession, principal: Principal, *, limit: int = 100) -> list[AllowanceRun]:
     """The runs, newest month first (counts and totals only: no child is named, so no audit row)."""
     require_read(principal, budget=True)
@@ -673,7 +688,8 @@ async def quarter_report(
     session: AsyncSession, principal: Principal, year: int, quarter: int
 ) -> tuple[list[QuarterRow], list[QuarterRow]]:
     """Per kind and per month: payments (人次), distinct persons and the total; then per-kind totals. Only runs
-    that were paid count (a prepared or signed-off run has paid nobody yet)."""
+    that were paid count (a prepared or signed-off run has paid nobody yet). Festival and special payments count
+    under their own kinds (``festival``, ``special``)."""
     require_read(principal, budget=True)
     months = quarter_months(year, quarter)
     where = _paid_in(months)
@@ -699,7 +715,8 @@ async def quarter_report(
         ).all()
     )
     totals = []
-    for kind in KINDS:
+    # The monthly kinds always (a zero is news); a one-off kind when the quarter paid one.
+    for kind in [*KINDS, *(k for k in ONE_OFF_KINDS if any(r.kind == k for r in monthly))]:
         mine: Sequence[QuarterRow] = [r for r in monthly if r.kind == kind]
         totals.append(
             QuarterRow(
