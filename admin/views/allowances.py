@@ -538,10 +538,12 @@ async def _run_page(
     messages: list[tuple[str, str]] | None = None,
     failed: dict[str, Any] | None = None,
     status_code: int = 200,
+    queued: bool = False,
 ) -> Response[str]:
     return web.render(
         "allowances_run.html",
         status_code=status_code,
+        queued=queued,
         messages=messages or [],
         failed=failed or {},
         **await _run_context(session, principal, run_id),
@@ -559,9 +561,10 @@ async def run_page(
     missing: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
 ) -> Response[str]:
     messages = [("ok", DONE[done])] if done in DONE else []
+    queued = done == "queued"
     if done == "prepared" and missing:
         messages.append(("warn", f"{missing} 名儿童尚未登记收款人，未列入本批；登记后可再次编制本月"))
-    return await _run_page(request, session, principal, run_id, messages=messages)
+    return await _run_page(request, session, principal, run_id, messages=messages, queued=queued)
 
 
 async def _run_action(

@@ -97,7 +97,7 @@ async def test_festival_run_pays_each_eligible_child_once(client, auth: Auth, db
 
 async def test_sign_off_bank_file_pay_and_quarter_report(client, auth: Auth, db, world, settings) -> None:
     officer, admin = await auth("procurement"), await auth("admin")
-    budget, ids = await _setup(client, auth, db, world, settings)
+    budget, _ = await _setup(client, auth, db, world, settings)
     run = (await client.post("/api/v1/allowances/runs", json=_festival(budget), headers=officer)).json()
     early = await client.post(f"/api/v1/allowances/runs/{run['id']}/pay", headers=officer)
     assert_problem(early, 409)
@@ -168,7 +168,7 @@ async def test_special_run_lists_chosen_children_with_reasons(client, auth: Auth
 
 async def test_budget_exceeded_and_withdraw_release(client, auth: Auth, db, world, settings) -> None:
     officer = await auth("procurement")
-    budget, ids = await _setup(client, auth, db, world, settings)
+    budget, _ = await _setup(client, auth, db, world, settings)
     before = await _committed(client, auth, budget)
     huge = await client.post(
         "/api/v1/allowances/runs", json=_festival(budget, amount_fen=10**12, category_amounts=[]), headers=officer
