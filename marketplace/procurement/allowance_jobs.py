@@ -105,6 +105,7 @@ async def run_prepare(session: AsyncSession, run_id: int, settings: Settings) ->
 
         if run.kind == "monthly":
             await progress(1, 2)
+            await oneoff.still_preparing(session, run.id)
             result = await allowances.run_month(
                 session,
                 principal,
@@ -124,7 +125,8 @@ async def run_prepare(session: AsyncSession, run_id: int, settings: Settings) ->
     except Exception as exc:
         await session.rollback()
         failed = await session.get(AllowanceRun, run_id)
-        if failed is None:
+        # Prepared meanwhile by another delivery of the task: its outcome stands.
+        if failed is None or failed.status != "preparing":
             return
         if not hasattr(exc, "detail"):
             log.exception("allowance run %s failed", run_id)

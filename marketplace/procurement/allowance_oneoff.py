@@ -251,6 +251,8 @@ async def write(
             missing_payee=checked.missing_payee,
             not_covered=checked.not_covered,
         )
+    if run is not None:
+        await still_preparing(session, run.id)
     locked = await ledger_side.lock_lines(session, [checked.line.id])
     line = locked[checked.line.id]
     # Checked again under the line's lock: two clerks preparing the same festival at once cannot both pass.
@@ -355,6 +357,13 @@ async def lines_for(session: AsyncSession, principal: Principal, year: int) -> l
         .order_by(BudgetLine.budget_id, BudgetLine.id)
     )
     return list(rows.all())
+
+
+async def still_preparing(session: AsyncSession, run_id: int) -> None:
+    """Lock a queued run and make sure nobody prepared it meanwhile (a task delivered twice): else 409."""
+    status = await session.scalar(select(AllowanceRun.status).where(AllowanceRun.id == run_id).with_for_update())
+    if status != "preparing":
+        raise Conflict(f"批次 {run_id} 已不在编制中 (the run is no longer being prepared)", current_status=status)
 
 
 def kind_label(kind: str) -> str:

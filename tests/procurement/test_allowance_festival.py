@@ -8,8 +8,10 @@ import csv
 import io
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from marketplace.errors import Conflict
 from marketplace.procurement.models import AllowancePayment, AllowanceRun
 from tests.conftest import Auth, assert_problem
 from tests.procurement.allowance_helpers import KID, YEAR, add_children, grant
@@ -250,3 +252,30 @@ async def test_prepare_in_the_background_with_progress(client, auth: Auth, db, w
         "payees": [{"child_id": ids[2], "amount_fen": 1_000, "reason": "x"}],
     }
     assert_problem(await client.post("/api/v1/allowances/runs/prepare", json=bad, headers=officer), 422)
+
+
+async def test_a_task_delivered_twice_prepares_the_run_once(client, auth: Auth, db, world, settings) -> None:
+    from marketplace.procurement import allowance_jobs, allowance_oneoff
+
+    officer = await auth("procurement")
+    budget, _ = await _setup(client, auth, db, world, settings)
+    before = await _committed(client, auth, budget)
+    queued = (await client.post("/api/v1/allowances/runs/prepare", json=_festival(budget), headers=officer)).json()
+    async with db.session() as session:
+        await allowance_jobs.run_prepare(session, queued["id"], settings)
+    # A second delivery that got past the first check: refused under the run's lock, the prepared run untouched.
+    async with db.session() as session:
+        run = await session.get(AllowanceRun, queued["id"])
+        assert run is not None
+        run.status = "preparing"
+        await session.flush()
+        checked = await allowance_oneoff.check(
+            session, None, allowance_oneoff.OneOffRequest.from_params(run.params), run_id=run.id
+        )
+        run.status = "prepared"
+        await session.flush()
+        with pytest.raises(Conflict, match="已不在编制中"):
+            await allowance_oneoff.write(session, None, checked, run=run)
+    status = (await client.get(f"/api/v1/allowances/runs/{queued['id']}/progress", headers=officer)).json()
+    assert status["status"] == "prepared" and status["error"] == ""
+    assert await _committed(client, auth, budget) == before + 130_000
