@@ -277,11 +277,16 @@ async def prepare_run(
     settings: AppSettings,
     form: web.ConsoleForm,
 ) -> Response[str]:
-    """Prepare a month's run (POST /allowances/runs): nobody is paid twice; a month with nobody left to pay says so."""
+    """Prepare a month's run (POST /allowances/runs; or in the background, the second button): nobody is paid twice;
+    a month with nobody left to pay says so (in the background: the run ends 编制失败 with that reason)."""
     try:
         data = _parse(AllowanceRunIn, {"month": form.get("month", "").strip()})
         if data.month is None:
             raise Invalid.field("month", "请填写发放月份 (month required)")
+        if form.get("background") == "1":
+            # A district-wide month in the background (POST /allowances/runs/prepare): the run's page shows progress.
+            queued = await allowance_jobs.start_monthly(session, principal, data.month, budget_id=data.budget_id)
+            return redirect(request, f"/admin/allowances/runs/{queued.id}?done=queued")
         result = await allowances.run_month(
             session, principal, data.month, budget_id=data.budget_id, region=settings.allowances.region
         )

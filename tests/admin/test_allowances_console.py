@@ -388,3 +388,30 @@ async def test_one_off_and_quarter_pages_are_for_the_allowance_roles(client, aut
     assert (await post(client, "/admin/allowances/one-off", {"kind": "festival"})).status_code == 403
     await console_login(client, "director")
     assert (await client.get("/admin/allowances/quarter")).status_code == 403
+
+
+async def test_a_month_prepared_in_the_background_shows_its_progress_and_outcome(
+    client, auth, db, world, settings
+) -> None:
+    await make_budget(client, await auth("procurement"), year=YEAR)
+    ids = await add_children(db, world, [("甲", ["orphan"], "active", KID)])
+    await grant(db, settings, ids)
+    await console_login(client, "procurement")
+    bad = await post(client, "/admin/allowances/runs", {"month": "1999-01", "background": "1"})
+    assert bad.status_code == 409 and "尚无预算" in bad.text and await runs_count(db) == 0
+    made = await post(client, "/admin/allowances/runs", {"month": MONTH, "background": "1"})
+    assert made.status_code == 303 and made.headers["location"].endswith("?done=queued")
+    run_url = made.headers["location"].split("?")[0]
+    run_id = int(run_url.rsplit("/", 1)[1])
+    shown = (await client.get(made.headers["location"])).text
+    assert f'id="progress-done-{run_id}"' in shown and "月度发放" in shown and "已开始编制" in shown
+    # The month again in the background: nobody left, so that run ends 编制失败 with the reason, nothing committed.
+    again = await post(client, "/admin/allowances/runs", {"month": MONTH, "background": "1"})
+    other = int(again.headers["location"].split("?")[0].rsplit("/", 1)[1])
+    fragment = (await client.get(f"/admin/allowances/runs/{other}/progress")).text
+    assert "编制失败" in fragment and "没有新增可发放的对象" in fragment and "hx-trigger" not in fragment
+    listing = (await client.get("/admin/allowances")).text
+    assert f'id="progress-{other}"' in listing and "编制失败" in listing
+    async with db.session(write=False) as s:
+        run = await s.get(AllowanceRun, other)
+        assert run is not None and run.status == "failed" and run.paid_count == 0
