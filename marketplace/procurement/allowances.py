@@ -16,6 +16,9 @@ pays only those not yet paid, so running a month again pays nobody twice and pic
 commits its amount on the budget line when it is prepared; the district then signs off its list of payees and
 amounts (who, when, and the digests of the list and of the bank file), and it is paid once (the ledger's payment):
 paying again, or before the sign-off, is refused (409). The bank file produced later must be the one signed.
+
+Festival and special (one-off) runs are prepared by ``allowance_oneoff`` and share the sign-off, bank file, payment
+and withdrawal here; ``allowance_jobs`` prepares any run in the background with its progress.
 """
 
 from __future__ import annotations
