@@ -1,5 +1,6 @@
 """Allowances in the console: the district's approval of allowance decisions the street reviewed, the monthly runs
-(prepare a month, preview its list, sign it off, fetch the bank file, record it paid, withdraw it) and the rates.
+(prepare a month, preview its list, sign it off, fetch the bank file, record it paid, withdraw it), festival and
+special (one-off) runs prepared in the background with their progress, the rates and the quarter's report.
 
 The same services and rules as the API (marketplace.cases.eligibility, marketplace.procurement.allowances): the
 district admin approves decisions and signs runs off; the procurement officer prepares, pays and withdraws runs and
@@ -29,9 +30,11 @@ from marketplace.cases.eligibility_schemas import ApprovalIn
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import DomainError, Forbidden, Invalid
 from marketplace.ids import PathId
-from marketplace.procurement import allowances
+from marketplace.procurement import allowance_controllers, allowance_jobs, allowance_reports, allowances
+from marketplace.procurement import allowance_oneoff as oneoff
 from marketplace.procurement import service as procurement
 from marketplace.procurement.allowance_schemas import AllowanceRunIn, SignOffIn, StandardIn
+from marketplace.procurement.models import AllowanceRun
 from marketplace.procurement.schemas import ReasonIn
 from marketplace.resources.taxonomy import CHILD_CATEGORIES
 from marketplace.settings import Settings
@@ -49,7 +52,14 @@ LABELS = {
     "amount_fen": "金额",
     "category": "儿童类别",
     "region": "地区",
+    "title": "发放名称",
+    "pay_date": "发放日期",
+    "line_id": "列支科目",
+    "category_amounts": "各类别金额",
+    "payees": "补助对象",
 }
+# How many children a special run's form lists at once (more: prepare it again, or through the API).
+SPECIAL_ROWS = 5
 DONE = {
     "approved": "已批准补贴认定",
     "rejected": "已不予批准并退回",
@@ -58,6 +68,7 @@ DONE = {
     "paid": "已登记发放",
     "withdrawn": "已撤销发放名册，预算已释放",
     "standard": "已新增补贴标准",
+    "queued": "已开始编制，可离开本页，稍后回来查看进度",
 }
 
 
@@ -117,19 +128,15 @@ async def _overview(session: DbSession, principal: Principal) -> dict[str, Any]:
     except Forbidden:
         decisions, waiting_total = None, 0
     standards = await allowances.list_standards(session, principal)
+    may = _may(principal)
+    today = clock.today()
+    lines = await oneoff.lines_for(session, principal, today.year) if may["write"] else []
+    if may["write"] and today.month == 12:
+        lines += await oneoff.lines_for(session, principal, today.year + 1)
+    # The children a special payment may go to (names: an audited read), only for who prepares runs.
+    candidates = await oneoff.candidates(session, principal, clock.month_key()) if may["write"] else []
     return {
-        "runs": [
-            {
-                "id": r.id,
-                "month": r.month,
-                "status": r.status,
-                "status_label": allowances.RUN_STATUSES.get(r.status, r.status),
-                "paid_count": r.paid_count,
-                "total_fen": r.total_fen,
-                "created_at": r.created_at,
-            }
-            for r in runs
-        ],
+        "runs": [_run_row(r) for r in runs],
         "decisions": decisions,
         "decisions_total": waiting_total,
         "standards": [
@@ -148,7 +155,36 @@ async def _overview(session: DbSession, principal: Principal) -> dict[str, Any]:
         "categories": CHILD_CATEGORIES,
         "categories_label": CHILD_CATEGORIES,
         "this_month": clock.month_key(),
-        "may": _may(principal),
+        "today": today.isoformat(),
+        "may": may,
+        "run_kinds": oneoff.RUN_KINDS,
+        "lines": [{"id": x.id, "label": f"{x.name}（{x.code}）"} for x in lines],
+        "candidates": [
+            {"id": c.child_id, "label": f"{c.name}（{CHILD_CATEGORIES.get(c.category, c.category) or '—'}）"}
+            for c in candidates
+            if c.has_payee
+        ],
+        "special_rows": range(SPECIAL_ROWS),
+    }
+
+
+def _run_row(r: AllowanceRun) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "month": r.month,
+        "kind": r.kind,
+        "kind_label": oneoff.kind_label(r.kind),
+        "title": oneoff.run_title(r),
+        "pay_date": r.pay_date,
+        "status": r.status,
+        "status_label": allowances.RUN_STATUSES.get(r.status, r.status),
+        "paid_count": r.paid_count,
+        "total_fen": r.total_fen,
+        "created_at": r.created_at,
+        "steps_done": r.steps_done,
+        "steps_total": r.steps_total,
+        "progress": allowance_jobs.progress_percent(r),
+        "error": r.error,
     }
 
 
@@ -168,7 +204,7 @@ async def _page(
     if failed.get("message"):
         # A refused form the page does not show (e.g. a decision no longer waiting): its message on top.
         may = overview["may"]
-        shown = {"prepare", "standard"} if may["write"] else set()
+        shown = {"prepare", "standard", "oneoff"} if may["write"] else set()
         if may["decide"]:
             shown |= {f"decision-{d.id}" for d in overview["decisions"] or []}
         if failed.get("form") not in shown:
@@ -241,9 +277,16 @@ async def prepare_run(
     settings: AppSettings,
     form: web.ConsoleForm,
 ) -> Response[str]:
-    """Prepare a month's run (POST /allowances/runs): nobody is paid twice; a month with nobody left to pay says so."""
+    """Prepare a month's run (POST /allowances/runs; or in the background, the second button): nobody is paid twice;
+    a month with nobody left to pay says so (in the background: the run ends 编制失败 with that reason)."""
     try:
         data = _parse(AllowanceRunIn, {"month": form.get("month", "").strip()})
+        if data.month is None:
+            raise Invalid.field("month", "请填写发放月份 (month required)")
+        if form.get("background") == "1":
+            # A district-wide month in the background (POST /allowances/runs/prepare): the run's page shows progress.
+            queued = await allowance_jobs.start_monthly(session, principal, data.month, budget_id=data.budget_id)
+            return redirect(request, f"/admin/allowances/runs/{queued.id}?done=queued")
         result = await allowances.run_month(
             session, principal, data.month, budget_id=data.budget_id, region=settings.allowances.region
         )
@@ -257,6 +300,134 @@ async def prepare_run(
             request, session, principal, notes=[("warn", note)], failed={"form": "prepare", "values": dict(form)}
         )
     return redirect(request, f"/admin/allowances/runs/{result.run_id}?done=prepared&missing={result.missing_payee}")
+
+
+def _one_off(form: Mapping[str, str]) -> oneoff.OneOffRequest:
+    """The "节日/专项发放" form as the API's request (AllowanceRunIn): amounts typed in yuan."""
+    kind = form.get("kind", "").strip()
+    raw: dict[str, Any] = {
+        "kind": kind,
+        "title": form.get("title", "").strip(),
+        "pay_date": form.get("pay_date", "").strip() or None,
+        "line_id": form.get("line_id", "").strip() or None,
+    }
+    if kind == "festival":
+        amount = form.get("amount_yuan", "").strip()
+        if amount:
+            raw["amount_fen"] = _fen(amount)
+        raw["category_amounts"] = [
+            {"category": code, "amount_fen": _fen(form.get(f"cat_{code}", "").strip())}
+            for code in CHILD_CATEGORIES
+            if form.get(f"cat_{code}", "").strip()
+        ]
+    elif kind == "special":
+        rows: list[dict[str, Any]] = []
+        for i in range(SPECIAL_ROWS):
+            child, amount, reason = (form.get(f"{k}_{i}", "").strip() for k in ("child", "amount", "reason"))
+            if not (child or amount or reason):
+                continue
+            if not child:
+                raise Invalid.field(f"payees[{len(rows)}].child_id", f"第 {i + 1} 行请选择补助对象 (choose a child)")
+            if not amount or isinstance(_fen(amount), str):
+                raise Invalid.field(f"payees[{len(rows)}].amount_fen", f"第 {i + 1} 行请填写金额（元）(amount)")
+            if not reason:
+                raise Invalid.field(f"payees[{len(rows)}].reason", f"第 {i + 1} 行请填写补助事由 (reason required)")
+            rows.append({"child_id": child, "amount_fen": _fen(amount), "reason": reason})
+        raw["payees"] = rows
+    else:
+        raise Invalid.field("kind", "请选择节日慰问或临时/专项补助 (choose a kind)")
+    if isinstance(raw.get("amount_fen"), str) or any(
+        isinstance(c["amount_fen"], str) for c in raw.get("category_amounts", [])
+    ):
+        raise Invalid.field("amount_fen", "请填写金额（元，最多两位小数）(amount in yuan)")
+    data = _parse(AllowanceRunIn, raw)
+    return oneoff.OneOffRequest(
+        kind=data.kind,
+        title=data.title,
+        pay_date=data.pay_date,
+        line_id=data.line_id,
+        amount_fen=data.amount_fen,
+        category_amounts={c.category: c.amount_fen for c in data.category_amounts},
+        payees=tuple(oneoff.SpecialPayee(p.child_id, p.amount_fen, p.reason) for p in data.payees),
+    )
+
+
+@post("/allowances/one-off", name="console-allowance-one-off")
+async def prepare_one_off(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """A festival or special run (POST /allowances/runs/prepare): checked now, its list prepared in the background;
+    the run's page shows the progress."""
+    try:
+        run = await allowance_jobs.start_one_off(session, principal, _one_off(form))
+    except DomainError as exc:
+        return await _refused_overview(request, session, principal, exc, "oneoff", form)
+    return redirect(request, f"/admin/allowances/runs/{run.id}?done=queued")
+
+
+@get("/allowances/runs/{run_id:int}/progress", name="console-allowance-progress")
+async def run_progress(session: DbSession, principal: CurrentUser, run_id: PathId) -> Response[str]:
+    """A run's preparation as a fragment the page polls (GET /allowances/runs/{id}/progress)."""
+    _require(principal)
+    run = await allowances.run_status(session, principal, run_id)
+    return web.render("allowance_progress.html", r=_run_row(run))
+
+
+@get("/allowances/quarter", name="console-allowance-quarter")
+async def quarter_page(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
+    quarter: Annotated[int | None, QueryParameter(ge=1, le=4)] = None,
+    format: Annotated[str, QueryParameter(pattern="^(html|csv|xlsx)$")] = "html",
+) -> Response[Any]:
+    """The quarter's allowances (GET /reports/allowances): by kind and month, per-kind totals, by category and rate;
+    CSV and XLSX are the API's bytes for the same query."""
+    _require(principal)
+    today = clock.today()
+    year = year or today.year
+    quarter = quarter or (today.month - 1) // 3 + 1
+    if format != "html":
+        table = await allowance_reports.allowance_table(session, principal, year, quarter)
+        return allowance_controllers.download(table, format, f"allowances-{year}-Q{quarter}")
+    monthly, totals = await allowances.quarter_report(session, principal, year, quarter)
+    rates = await allowances.quarter_rates(session, principal, year, quarter)
+
+    def label(kind: str) -> str:
+        return allowances.PAYMENT_KINDS.get(kind, kind)
+
+    return web.render(
+        "allowances_quarter.html",
+        year=year,
+        quarter=quarter,
+        years=list(range(today.year - 3, today.year + 2)),
+        months=allowances.quarter_months(year, quarter),
+        by_month=[
+            {"label": label(r.kind), "month": r.month, "count": r.count, "total_fen": r.total_fen} for r in monthly
+        ],
+        totals=[
+            {"kind": r.kind, "label": label(r.kind), "count": r.count, "persons": r.persons, "total_fen": r.total_fen}
+            for r in totals
+        ],
+        by_rate=[
+            {
+                "label": label(r.kind),
+                "category": CHILD_CATEGORIES.get(r.category, r.category) if r.category else "—",
+                "amount_fen": r.amount_fen,
+                "count": r.count,
+                "persons": r.persons,
+                "total_fen": r.total_fen,
+            }
+            for r in rates
+        ],
+        payments=sum(r.count for r in totals),
+        total_fen=sum(r.total_fen for r in totals),
+        **web.page_context(request, principal, "allowances"),
+    )
 
 
 @post("/allowances/standards", name="console-allowance-standard")
@@ -299,7 +470,7 @@ async def _run_context(session: DbSession, principal: Principal, run_id: int) ->
         row = totals.setdefault(
             key,
             {
-                "kind": allowances.KINDS.get(p.kind, p.kind),
+                "kind": oneoff.payment_kind_label(p.kind),
                 "category": CHILD_CATEGORIES.get(p.category, p.category) if p.category else "—",
                 "amount_fen": p.amount_fen,
                 "count": 0,
@@ -315,6 +486,11 @@ async def _run_context(session: DbSession, principal: Principal, run_id: int) ->
             "month": run.month,
             "status": run.status,
             "status_label": allowances.RUN_STATUSES.get(run.status, run.status),
+            "kind": run.kind,
+            "kind_label": oneoff.kind_label(run.kind),
+            "title": oneoff.run_title(run),
+            "pay_date": run.pay_date,
+            "progress_row": _run_row(run),
             "paid_count": run.paid_count,
             "total_fen": run.total_fen,
             "created_at": run.created_at,
@@ -325,7 +501,8 @@ async def _run_context(session: DbSession, principal: Principal, run_id: int) ->
         "payments": [
             {
                 "n": i,
-                "kind": allowances.KINDS.get(p.kind, p.kind),
+                "kind": oneoff.payment_kind_label(p.kind),
+                "reason": p.reason if p.kind == "special" else "",
                 "person_name": p.person_name,
                 "category": CHILD_CATEGORIES.get(p.category, p.category) if p.category else "—",
                 "payee": (
@@ -366,10 +543,12 @@ async def _run_page(
     messages: list[tuple[str, str]] | None = None,
     failed: dict[str, Any] | None = None,
     status_code: int = 200,
+    queued: bool = False,
 ) -> Response[str]:
     return web.render(
         "allowances_run.html",
         status_code=status_code,
+        queued=queued,
         messages=messages or [],
         failed=failed or {},
         **await _run_context(session, principal, run_id),
@@ -387,9 +566,10 @@ async def run_page(
     missing: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
 ) -> Response[str]:
     messages = [("ok", DONE[done])] if done in DONE else []
+    queued = done == "queued"
     if done == "prepared" and missing:
         messages.append(("warn", f"{missing} 名儿童尚未登记收款人，未列入本批；登记后可再次编制本月"))
-    return await _run_page(request, session, principal, run_id, messages=messages)
+    return await _run_page(request, session, principal, run_id, messages=messages, queued=queued)
 
 
 async def _run_action(
@@ -479,6 +659,9 @@ ROUTES = [
     allowances_page,
     decide_decision,
     prepare_run,
+    prepare_one_off,
+    run_progress,
+    quarter_page,
     add_standard,
     run_page,
     sign_off_run,

@@ -13,9 +13,11 @@ from marketplace import tabular
 from marketplace.auth.principal import Principal
 from marketplace.cases.crypto import field_cipher
 from marketplace.deps import AppSettings, CurrentUser, DbSession
+from marketplace.errors import Invalid
 from marketplace.ids import PathId
-from marketplace.procurement import allowance_reports, allowances
-from marketplace.procurement.allowance_models import AllowanceSignOff, AllowanceStandard
+from marketplace.procurement import allowance_jobs, allowance_reports, allowances
+from marketplace.procurement import allowance_oneoff as oneoff
+from marketplace.procurement.allowance_models import AllowanceRun, AllowanceSignOff, AllowanceStandard
 from marketplace.procurement.allowance_schemas import (
     AllowanceRunIn,
     AllowanceRunOut,
@@ -23,6 +25,7 @@ from marketplace.procurement.allowance_schemas import (
     RateCount,
     RunDetailOut,
     RunPaymentOut,
+    RunProgressOut,
     SignOffIn,
     SignOffOut,
     StandardIn,
@@ -32,7 +35,52 @@ from marketplace.procurement.budget import yuan_text
 from marketplace.procurement.schemas import ReasonIn
 
 
-def _run_out(result: allowances.RunResult) -> AllowanceRunOut:
+def one_off_request(data: AllowanceRunIn) -> oneoff.OneOffRequest:
+    """The one-off request of a body whose kind is festival or special (a monthly field there is refused)."""
+    if data.budget_id is not None:
+        raise Invalid.field("budget_id", "节日/专项发放按所选预算科目列支，不填 budget_id (use line_id)")
+    if data.month is not None and data.pay_date is not None and data.month != data.pay_date.isoformat()[:7]:
+        raise Invalid.field("month", f"月份 {data.month} 与发放日期 {data.pay_date} 不符 (month and pay_date differ)")
+    return oneoff.OneOffRequest(
+        kind=data.kind,
+        title=data.title,
+        pay_date=data.pay_date,
+        line_id=data.line_id,
+        amount_fen=data.amount_fen,
+        category_amounts={c.category: c.amount_fen for c in data.category_amounts},
+        payees=tuple(oneoff.SpecialPayee(p.child_id, p.amount_fen, p.reason) for p in data.payees),
+    )
+
+
+def monthly_month(data: AllowanceRunIn) -> str:
+    """The month of a monthly run's body (one-off fields there are refused)."""
+    if data.title or data.pay_date or data.line_id or data.amount_fen or data.category_amounts or data.payees:
+        raise Invalid.field(
+            "kind", "月度发放只填 month 与 budget_id；节日/专项发放请指定 kind (one-off fields need kind)"
+        )
+    if data.month is None:
+        raise Invalid.field("month", "请填写发放月份 (month required)")
+    return data.month
+
+
+def progress_out(run: AllowanceRun) -> RunProgressOut:
+    return RunProgressOut(
+        id=run.id,
+        kind=run.kind,
+        kind_label=oneoff.kind_label(run.kind),
+        title=oneoff.run_title(run),
+        month=run.month,
+        pay_date=run.pay_date,
+        status=run.status,
+        status_label=allowances.RUN_STATUSES.get(run.status, run.status),
+        steps_done=run.steps_done,
+        steps_total=run.steps_total,
+        progress=allowance_jobs.progress_percent(run),
+        error=run.error,
+    )
+
+
+def _run_out(result: allowances.RunResult, data: AllowanceRunIn | None = None) -> AllowanceRunOut:
     return AllowanceRunOut(
         id=result.run_id,
         month=result.month,
@@ -40,7 +88,7 @@ def _run_out(result: allowances.RunResult) -> AllowanceRunOut:
         paid=[
             KindTotal(
                 kind=k.kind,
-                label=allowances.KINDS.get(k.kind, k.kind),
+                label=oneoff.payment_kind_label(k.kind),
                 count=k.count,
                 total_fen=k.total_fen,
                 standard_fen=k.standard_fen,
@@ -53,6 +101,9 @@ def _run_out(result: allowances.RunResult) -> AllowanceRunOut:
         total_fen=result.total_fen,
         missing_payee=result.missing_payee,
         status=result.status,
+        kind=data.kind if data else "monthly",
+        title=data.title.strip() if data and data.kind != "monthly" else "",
+        pay_date=data.pay_date if data and data.kind != "monthly" else None,
     )
 
 
@@ -80,6 +131,12 @@ async def _detail(session: AsyncSession, principal: Principal, run_id: int) -> R
         budget_id=run.budget_id,
         status=run.status,
         status_label=allowances.RUN_STATUSES.get(run.status, run.status),
+        kind=run.kind,
+        kind_label=oneoff.kind_label(run.kind),
+        title=oneoff.run_title(run),
+        pay_date=run.pay_date,
+        line_id=run.line_id,
+        error=run.error,
         paid_count=run.paid_count,
         total_fen=run.total_fen,
         created_at=run.created_at,
@@ -95,14 +152,39 @@ class AllowanceController(Controller):
     path = "/api/v1/allowances"
     tags = ["procurement"]
 
-    @post("/runs", operation_id="runAllowances", summary="按月编制生活补贴与岗位补贴发放名册（可重复执行）")
+    @post(
+        "/runs",
+        operation_id="runAllowances",
+        summary="编制发放名册：按月（生活补贴与岗位补贴，可重复执行）或节日慰问/专项补助（一次性）",
+    )
     async def run(
         self, data: JSONBody[AllowanceRunIn], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> AllowanceRunOut:
+        if data.kind != "monthly":
+            return _run_out(await oneoff.prepare(session, principal, one_off_request(data)), data)
         result = await allowances.run_month(
-            session, principal, data.month, budget_id=data.budget_id, region=settings.allowances.region
+            session, principal, monthly_month(data), budget_id=data.budget_id, region=settings.allowances.region
         )
         return _run_out(result)
+
+    @post(
+        "/runs/prepare",
+        operation_id="prepareAllowanceRun",
+        summary="后台编制发放名册（返回 202 与进度，轮询 progress）",
+        status_code=202,
+    )
+    async def prepare(
+        self, data: JSONBody[AllowanceRunIn], session: DbSession, principal: CurrentUser
+    ) -> RunProgressOut:
+        if data.kind != "monthly":
+            run = await allowance_jobs.start_one_off(session, principal, one_off_request(data))
+        else:
+            run = await allowance_jobs.start_monthly(session, principal, monthly_month(data), budget_id=data.budget_id)
+        return progress_out(run)
+
+    @get("/runs/{run_id:int}/progress", operation_id="getAllowanceRunProgress", summary="发放名册编制进度")
+    async def progress(self, run_id: PathId, session: DbSession, principal: CurrentUser) -> RunProgressOut:
+        return progress_out(await allowances.run_status(session, principal, run_id))
 
     @get("/runs/{run_id:int}", operation_id="getAllowanceRun", summary="补贴发放名册（收款人与金额）及签批记录")
     async def one(self, run_id: PathId, session: DbSession, principal: CurrentUser) -> RunDetailOut:
@@ -196,7 +278,7 @@ class AllowanceReportController(Controller):
         def row(r: allowances.QuarterRow) -> dict[str, Any]:
             return {
                 "kind": r.kind,
-                "label": allowances.KINDS.get(r.kind, r.kind),
+                "label": allowances.PAYMENT_KINDS.get(r.kind, r.kind),
                 "month": r.month,
                 "payments": r.count,
                 "persons": r.persons,
@@ -214,7 +296,7 @@ class AllowanceReportController(Controller):
                 "by_rate": [
                     {
                         "kind": r.kind,
-                        "label": allowances.KINDS.get(r.kind, r.kind),
+                        "label": allowances.PAYMENT_KINDS.get(r.kind, r.kind),
                         "category": r.category,
                         "standard_fen": r.amount_fen,
                         "payments": r.count,

@@ -8,8 +8,9 @@ prepared → signed_off (the district signs the list of payees and amounts; the 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
@@ -36,6 +37,10 @@ class AllowanceStandard(IdMixin, Base):
 
 
 class AllowanceRun(IdMixin, Base):
+    """A run: the monthly allowances, or a one-off payment (a festival's 慰问金, a special 临时/专项补助) with a title,
+    a payment date and the budget line it charges. A run prepared in the background is ``preparing`` (with its
+    progress) until its list is written (``prepared``) or it fails (``failed``, with the reason; nothing written)."""
+
     __tablename__ = "allowance_runs"
 
     month: Mapped[str] = mapped_column(String(7), index=True)
@@ -44,7 +49,16 @@ class AllowanceRun(IdMixin, Base):
     total_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(
         String(20), default="prepared", index=True
-    )  # prepared | signed_off | paid | withdrawn
+    )  # preparing | failed | prepared | signed_off | paid | withdrawn
+    kind: Mapped[str] = mapped_column(String(20), default="monthly", index=True)  # monthly | festival | special
+    title: Mapped[str] = mapped_column(String(120), default="")  # e.g. 2027年春节慰问 ("" for a monthly run)
+    pay_date: Mapped[dt.date | None] = mapped_column(Date)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"))  # the line a one-off run charges
+    # What a background preparation was asked (kept to run it and to show it) and how far it got.
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    steps_total: Mapped[int] = mapped_column(Integer, default=0)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(2000), default="")
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     paid_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # A run withdrawn before it is paid (a mistake found at sign-off): its budget is released, its list stays.
@@ -75,11 +89,15 @@ class AllowanceSignOff(IdMixin, Base):
 class AllowancePayment(IdMixin, Base):
     """One person's allowance for one month: the unique key is what makes a run safe to repeat. ``live`` is true,
     or NULL once its run is withdrawn: NULLs never collide in a unique key, so a withdrawn list stays on record while
-    the month is prepared again, and two live payments of one kind to one person in one month stay impossible."""
+    the month is prepared again, and two live payments of one kind to one person in one month stay impossible.
+
+    One-off payments (kind ``festival`` or ``special``) are not monthly dues: a person may get several in a month
+    (六一 and 端午), so they are written with ``live`` NULL and are unique per run instead (run_id, person_key)."""
 
     __tablename__ = "allowance_payments"
     __table_args__ = (
         UniqueConstraint("kind", "person_key", "month", "live"),
+        UniqueConstraint("run_id", "person_key"),
         CheckConstraint("amount_fen > 0", name="amount_pos"),
     )
 
@@ -100,3 +118,5 @@ class AllowancePayment(IdMixin, Base):
     payee_name: Mapped[str] = mapped_column(String(120), default="")
     payee_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_payees.id"))
     live: Mapped[bool | None] = mapped_column(Boolean, default=True)
+    # Why a special (one-off) payment is made; the festival's title for a festival payment; "" for a monthly one.
+    reason: Mapped[str] = mapped_column(String(300), default="")

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.principal import Principal
-from marketplace.procurement.allowances import KINDS, quarter_rates, quarter_report
+from marketplace.procurement.allowances import PAYMENT_KINDS, quarter_rates, quarter_report
 from marketplace.resources.taxonomy import CHILD_CATEGORIES
 from marketplace.tabular import money, month
 
@@ -19,12 +19,18 @@ async def allowance_table(session: AsyncSession, principal: Principal, year: int
     table: list[list[Any]] = [["补贴类别", "月份", "发放人次", "发放人数", "金额(元)"]]
     for r in monthly:
         table.append(
-            [KINDS.get(r.kind, r.kind), month(r.month) if r.month else "", r.count, r.persons, money(r.total_fen)]
+            [
+                PAYMENT_KINDS.get(r.kind, r.kind),
+                month(r.month) if r.month else "",
+                r.count,
+                r.persons,
+                money(r.total_fen),
+            ]
         )
     for r in totals:
         table.append(
             [
-                KINDS.get(r.kind, r.kind),
+                PAYMENT_KINDS.get(r.kind, r.kind),
                 f"{year}年第{quarter}季度合计",
                 r.count,
                 r.persons,
@@ -36,5 +42,7 @@ async def allowance_table(session: AsyncSession, principal: Principal, year: int
         standard = f"标准 {rate.amount_fen // 100}.{rate.amount_fen % 100:02d}元/月" + (
             f"（{category}）" if category else ""
         )
-        table.append([KINDS.get(rate.kind, rate.kind), standard, rate.count, rate.persons, money(rate.total_fen)])
+        table.append(
+            [PAYMENT_KINDS.get(rate.kind, rate.kind), standard, rate.count, rate.persons, money(rate.total_fen)]
+        )
     return table

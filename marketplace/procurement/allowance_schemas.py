@@ -3,17 +3,47 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from marketplace.ids import BodyId as PositiveId
-from marketplace.procurement.schemas import Fen, Month, Reason
+from marketplace.procurement.schemas import Fen, Month, PositiveFen, Reason
+
+RunKind = Literal["monthly", "festival", "special"]
+
+
+class CategoryAmountIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A festival's amount for one child category (e.g. orphan)."""
+
+    category: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    amount_fen: PositiveFen
+
+
+class SpecialPayeeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One child of a special run (chosen among the children with a grant in force), its amount and reason."""
+
+    child_id: PositiveId
+    amount_fen: PositiveFen
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 
 
 class AllowanceRunIn(msgspec.Struct, forbid_unknown_fields=True):
-    month: Month
+    """A monthly run (``month``, the default kind) or a one-off run: ``festival`` (``title``, ``pay_date``,
+    ``line_id`` and ``amount_fen`` for every child and/or ``category_amounts``) or ``special`` (``title``,
+    ``pay_date``, ``line_id`` and ``payees``)."""
+
+    month: Month | None = None
     budget_id: PositiveId | None = None
+    kind: RunKind = "monthly"
+    title: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    pay_date: dt.date | None = None
+    line_id: PositiveId | None = None
+    amount_fen: PositiveFen | None = None
+    category_amounts: Annotated[list[CategoryAmountIn], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=list
+    )
+    payees: Annotated[list[SpecialPayeeIn], msgspec.Meta(max_length=5000)] = msgspec.field(default_factory=list)
 
 
 class RateCount(msgspec.Struct):
@@ -41,6 +71,26 @@ class AllowanceRunOut(msgspec.Struct):
     # Eligible children left out because no payee (bank account) is recorded: re-run the month once it is.
     missing_payee: int
     status: str
+    kind: str = "monthly"
+    title: str = ""
+    pay_date: dt.date | None = None
+
+
+class RunProgressOut(msgspec.Struct):
+    """A run being prepared in the background (poll ``GET /api/v1/allowances/runs/{id}/progress``)."""
+
+    id: int
+    kind: str
+    kind_label: str
+    title: str
+    month: str
+    pay_date: dt.date | None
+    status: str
+    status_label: str
+    steps_done: int
+    steps_total: int
+    progress: int  # percent
+    error: str
 
 
 class StandardIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -90,6 +140,7 @@ class RunPaymentOut(msgspec.Struct):
     payee_kind: str
     payee_name: str
     payee_id: int | None
+    reason: str
 
 
 class RunDetailOut(msgspec.Struct):
@@ -98,6 +149,12 @@ class RunDetailOut(msgspec.Struct):
     budget_id: int
     status: str
     status_label: str
+    kind: str
+    kind_label: str
+    title: str
+    pay_date: dt.date | None
+    line_id: int | None
+    error: str
     paid_count: int
     total_fen: int
     created_at: dt.datetime

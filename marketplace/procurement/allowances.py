@@ -16,6 +16,9 @@ pays only those not yet paid, so running a month again pays nobody twice and pic
 commits its amount on the budget line when it is prepared; the district then signs off its list of payees and
 amounts (who, when, and the digests of the list and of the bank file), and it is paid once (the ledger's payment):
 paying again, or before the sign-off, is refused (409). The bank file produced later must be the one signed.
+
+Festival and special (one-off) runs are prepared by ``allowance_oneoff`` and share the sign-off, bank file, payment
+and withdrawal here; ``allowance_jobs`` prepares any run in the background with its progress.
 """
 
 from __future__ import annotations
@@ -55,12 +58,17 @@ from marketplace.resources.taxonomy import CHILD_CATEGORIES
 from marketplace.settings import Settings
 
 KINDS: Final[dict[str, str]] = {"living_allowance": "困境儿童基本生活补贴", "director_subsidy": "儿童主任岗位补贴"}
+# The payments of one-off runs (``allowance_oneoff``), counted by the quarter report beside the monthly kinds.
+ONE_OFF_KINDS: Final[dict[str, str]] = {"festival": "节日慰问金", "special": "临时/专项补助"}
+PAYMENT_KINDS: Final[dict[str, str]] = {**KINDS, **ONE_OFF_KINDS}
 # Budget line codes that pay each kind, in order of preference (the demo budget says director_post_subsidy).
 LINE_CODES: Final[dict[str, tuple[str, ...]]] = {
     "living_allowance": ("living_allowance",),
     "director_subsidy": ("director_subsidy", "director_post_subsidy"),
 }
 RUN_STATUSES: Final[dict[str, str]] = {
+    "preparing": "编制中",
+    "failed": "编制失败",
     "prepared": "待签批",
     "signed_off": "已签批待发放",
     "paid": "已发放",
@@ -285,12 +293,14 @@ async def run_month(
     budget_id: int | None = None,
     region: str,
     sources: dict[str, EligibleSource] | None = None,
+    run: AllowanceRun | None = None,
 ) -> RunResult:
     """Prepare the month's allowances for everyone eligible and not yet paid; all or nothing. The run's amount is
     committed on its budget lines; it is paid (``pay_run``) after the district's sign-off (``sign_off``).
 
     ``principal`` is None for the scheduled job. ``sources`` replaces who is eligible (tests, other registers).
-    ``region`` picks the region's rates (``ALLOWANCE_REGION``).
+    ``region`` picks the region's rates (``ALLOWANCE_REGION``). ``run`` is the row a background preparation
+    made for it (``allowance_jobs``); it becomes the prepared run.
     """
     if principal is not None:
         require_write(principal)
@@ -363,8 +373,10 @@ async def run_month(
             missing_payee,
         )
     user_id = principal.account_id if principal else None
-    run = AllowanceRun(month=month, budget_id=chosen.id, created_by=user_id, status="prepared")
-    session.add(run)
+    if run is None:
+        run = AllowanceRun(month=month, budget_id=chosen.id, created_by=user_id, status="prepared")
+        session.add(run)
+    run.month, run.budget_id, run.status = month, chosen.id, "prepared"
     await session.flush()
     results = []
     for kind, (line, base, _) in plan.items():
@@ -471,7 +483,7 @@ async def bank_file_bytes(
                 account,
                 payee.bank_name,
                 _yuan_text(p.amount_fen),
-                f"{run.month}{KINDS.get(p.kind, p.kind)}",
+                run.title if run.title else f"{run.month}{KINDS.get(p.kind, p.kind)}",
             ]
         )
     try:
@@ -571,7 +583,7 @@ async def pay_run(session: AsyncSession, principal: Principal, run_id: int) -> A
             line,
             amount,
             kind="allowance",
-            memo=f"{run.month} {line.name} 发放",
+            memo=f"{run.title or run.month} {line.name} 发放",
             user_id=principal.account_id,
             paid_on=None,
             allowance_run_id=run.id,
@@ -602,7 +614,7 @@ async def withdraw_run(session: AsyncSession, principal: Principal, run_id: int,
             locked[line_id],
             -amount,
             kind="allowance",
-            memo=f"{run.month} {locked[line_id].name} 发放名册撤销：{reason}",
+            memo=f"{run.title or run.month} {locked[line_id].name} 发放名册撤销：{reason}",
             user_id=principal.account_id,
             allowance_run_id=run.id,
         )
@@ -625,6 +637,12 @@ async def read_run(
     children = sorted({int(p.person_key.split(":")[1]) for p in payments if p.person_key.startswith("child:")})
     await audit.record_read(session, principal, "read", "child", children, ["allowance_payments"])
     return run, payments, await signed_off(session, run.id)
+
+
+async def run_status(session: AsyncSession, principal: Principal, run_id: int) -> AllowanceRun:
+    """A run without its list (no child named, so no audit row): its status and preparation progress."""
+    require_read(principal, budget=True)
+    return await _run(session, run_id)
 
 
 async def list_runs(session: AsyncSession, principal: Principal, *, limit: int = 100) -> list[AllowanceRun]:
@@ -673,7 +691,8 @@ async def quarter_report(
     session: AsyncSession, principal: Principal, year: int, quarter: int
 ) -> tuple[list[QuarterRow], list[QuarterRow]]:
     """Per kind and per month: payments (人次), distinct persons and the total; then per-kind totals. Only runs
-    that were paid count (a prepared or signed-off run has paid nobody yet)."""
+    that were paid count (a prepared or signed-off run has paid nobody yet). Festival and special payments count
+    under their own kinds (``festival``, ``special``)."""
     require_read(principal, budget=True)
     months = quarter_months(year, quarter)
     where = _paid_in(months)
@@ -699,7 +718,8 @@ async def quarter_report(
         ).all()
     )
     totals = []
-    for kind in KINDS:
+    # The monthly kinds always (a zero is news); a one-off kind when the quarter paid one.
+    for kind in [*KINDS, *(k for k in ONE_OFF_KINDS if any(r.kind == k for r in monthly))]:
         mine: Sequence[QuarterRow] = [r for r in monthly if r.kind == kind]
         totals.append(
             QuarterRow(

@@ -1,4 +1,5 @@
-"""Outbox handlers of the procurement feature: each change of a procurement freezes its OCDS release."""
+"""Outbox handlers of the procurement feature: each change of a procurement freezes its OCDS release; allowance
+runs queued by the console or the API are prepared here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import outbox
-from marketplace.procurement import ocds_releases
+from marketplace.procurement import allowance_jobs, ocds_releases
+from marketplace.settings import Settings, get_settings
 
 
 @outbox.handler("procurement.created")
@@ -26,3 +28,11 @@ async def contract_changed(session: AsyncSession, payload: dict[str, Any]) -> No
     procurement_id = await ocds_releases.procurement_of_contract(session, int(payload["contract_id"]))
     if procurement_id is not None:
         await ocds_releases.freeze(session, procurement_id)
+
+
+@outbox.handler(allowance_jobs.TOPIC)
+async def prepare_allowance_run(session: AsyncSession, payload: dict[str, Any]) -> None:
+    settings = session.info.get("settings")
+    await allowance_jobs.run_prepare(
+        session, int(payload["run_id"]), settings if isinstance(settings, Settings) else get_settings()
+    )

@@ -13,7 +13,7 @@ from marketplace.audit.models import AuditEntry
 from marketplace.procurement.models import AllowanceRun, AllowanceStandard
 from tests.admin.console import console_login, csrf_of
 from tests.cases.support import Cases, cases
-from tests.procurement.allowance_helpers import KID, YEAR, add_children, grant
+from tests.procurement.allowance_helpers import KID, YEAR, add_children, grant, same_download
 from tests.procurement.helpers import make_budget
 
 __all__ = ["cases"]
@@ -243,3 +243,175 @@ async def test_the_auditor_reads_without_a_form_and_other_roles_are_refused(
         assert (await client.get("/admin/allowances")).status_code in (403, 404)
         assert (await client.get(f"/admin/allowances/runs/{run['id']}")).status_code in (403, 404)
     assert (await client.get("/admin/allowances/runs/999999")).status_code in (403, 404)
+
+
+# ---------------------------------------------------------------- festival and special runs, the quarter report
+
+
+async def _festival_setup(
+    client: Any, auth: Any, db: Any, world: Any, settings: Any
+) -> tuple[dict[str, Any], list[int]]:
+    budget = await make_budget(client, await auth("procurement"), year=YEAR)
+    ids = await add_children(
+        db, world, [("甲", ["orphan"], "active", KID), ("乙", ["de_facto_unsupported"], "active", KID)]
+    )
+    await grant(db, settings, [ids[0]], payee_name="王秀英")
+    await grant(db, settings, [ids[1]], category="de_facto_unsupported", payee_name="李桂兰")
+    return budget, ids
+
+
+def _line(budget: dict[str, Any]) -> str:
+    return str(next(x["id"] for x in budget["lines"] if x["code"] == "living_allowance"))
+
+
+async def test_a_festival_run_is_prepared_with_progress_signed_and_reported(
+    client, auth, db, world, settings, frozen_clock
+) -> None:
+    import datetime as dt
+
+    frozen_clock(dt.datetime(YEAR, 2, 1, 4, 0, tzinfo=dt.UTC))
+    budget, _ = await _festival_setup(client, auth, db, world, settings)
+    await console_login(client, "procurement")
+    page = await client.get("/admin/allowances")
+    assert page.status_code == 200 and 'id="oneoff"' in page.text and "节日/专项发放" in page.text
+    # The special rows list the eligible children (an audited read).
+    assert "甲（孤儿）" in page.text or "甲（" in page.text
+    form = {
+        "kind": "festival",
+        "title": f"{YEAR}年春节慰问",
+        "pay_date": f"{YEAR}-02-10",
+        "line_id": _line(budget),
+        "amount_yuan": "500",
+        "cat_orphan": "800",
+    }
+    # Bad input: answered in place with the message and the values posted; nothing written.
+    for bad, message in (
+        ({**form, "title": ""}, "请填写发放名称"),
+        ({**form, "amount_yuan": "五百", "cat_orphan": ""}, "金额"),
+        ({**form, "line_id": ""}, "列支的预算科目"),
+        ({**form, "pay_date": f"{YEAR + 1}-02-10"}, "与发放日期"),
+        ({**form, "kind": "lottery"}, "请选择节日慰问或临时/专项补助"),
+    ):
+        r = await post(client, "/admin/allowances/one-off", bad)
+        assert r.status_code == 422, (bad, r.status_code)
+        assert message in r.text and 'id="oneoff-error"' in r.text, message
+        if bad["title"]:
+            assert f'value="{bad["title"]}"' in r.text
+    assert await runs_count(db) == 0
+    made = await post(client, "/admin/allowances/one-off", form)
+    assert made.status_code == 303, made.text
+    run_url = made.headers["location"].split("?")[0]
+    run_id = int(run_url.rsplit("/", 1)[1])
+    # Tasks run in process here: the run is prepared by the time the page is shown; the poll fragment links to it.
+    shown = await client.get(made.headers["location"])
+    assert shown.status_code == 200 and "节日慰问" in shown.text and f"{YEAR}年春节慰问" in shown.text
+    assert "已开始编制" in shown.text and 'id="run-count">2<' in shown.text
+    progress = await client.get(f"{run_url}/progress")
+    assert progress.status_code == 200 and f'id="progress-done-{run_id}"' in progress.text
+    assert "hx-trigger" not in progress.text
+    listing = (await client.get("/admin/allowances")).text
+    assert f'id="run-{run_id}"' in listing and f"节日慰问 · {YEAR}年春节慰问" in listing
+    # The same festival again: 409 in place, nothing written.
+    twice = await post(client, "/admin/allowances/one-off", form)
+    assert twice.status_code == 409 and "已有名为" in twice.text and await runs_count(db) == 1
+
+    # The district signs it off; the bank file; the officer records it paid.
+    await console_login(client, "admin")
+    assert (await post(client, f"{run_url}/sign-off", {"note": "同意"})).status_code == 303
+    assert (await client.get(f"{run_url}/bank-file")).status_code == 200
+    await console_login(client, "procurement")
+    assert (await post(client, f"{run_url}/pay", {})).status_code == 303
+
+    # The quarter report: the festival by kind, CSV and XLSX the API's bytes.
+    for role in ("admin", "auditor", "procurement"):
+        await console_login(client, role)
+        q = await client.get(f"/admin/allowances/quarter?year={YEAR}&quarter=1")
+        assert q.status_code == 200, (role, q.text)
+        assert 'id="quarter-kind-festival"' in q.text and "节日慰问金" in q.text and "1,300.00" in q.text
+    for fmt in ("csv", "xlsx"):
+        mine = await client.get(f"/admin/allowances/quarter?year={YEAR}&quarter=1&format={fmt}")
+        theirs = await client.get(
+            f"/api/v1/reports/allowances?year={YEAR}&quarter=1&format={fmt}", headers=await auth("procurement")
+        )
+        assert mine.status_code == theirs.status_code == 200
+        assert same_download(mine.content, theirs.content)
+        assert mine.headers["content-type"] == theirs.headers["content-type"]
+    assert (await client.get("/admin/allowances/quarter?year=1999&quarter=5")).status_code == 400
+
+
+async def test_a_special_run_lists_the_chosen_children_and_refuses_bad_rows(
+    client, auth, db, world, settings, frozen_clock
+) -> None:
+    import datetime as dt
+
+    frozen_clock(dt.datetime(YEAR, 3, 1, 4, 0, tzinfo=dt.UTC))
+    budget, ids = await _festival_setup(client, auth, db, world, settings)
+    await console_login(client, "procurement")
+    base = {"kind": "special", "title": "临时救助", "pay_date": f"{YEAR}-03-05", "line_id": _line(budget)}
+    for bad, message in (
+        ({**base}, "请至少选择一名补助对象"),
+        ({**base, "child_0": str(ids[0]), "amount_0": "300"}, "第 1 行请填写补助事由"),
+        ({**base, "child_0": str(ids[0]), "amount_0": "", "reason_0": "医疗"}, "第 1 行请填写金额"),
+        ({**base, "amount_1": "300", "reason_1": "医疗"}, "第 2 行请选择补助对象"),
+        (
+            {
+                **base,
+                "child_0": str(ids[0]),
+                "amount_0": "1",
+                "reason_0": "a",
+                "child_1": str(ids[0]),
+                "amount_1": "2",
+                "reason_1": "b",
+            },
+            "重复列入",
+        ),
+        ({**base, "child_0": "999999", "amount_0": "300", "reason_0": "医疗"}, "没有有效的生活补贴认定"),
+    ):
+        r = await post(client, "/admin/allowances/one-off", bad)
+        assert r.status_code == 422, (bad, r.status_code, r.text[-500:])
+        assert message in r.text, message
+    assert await runs_count(db) == 0
+    ok = await post(
+        client,
+        "/admin/allowances/one-off",
+        {**base, "child_0": str(ids[1]), "amount_0": "1,200.50", "reason_0": "住院自付"},
+    )
+    assert ok.status_code == 303, ok.text
+    shown = (await client.get(ok.headers["location"])).text
+    assert "临时/专项补助" in shown and "住院自付" in shown and "乙" in shown and "1,200.50" in shown
+
+
+async def test_one_off_and_quarter_pages_are_for_the_allowance_roles(client, auth, db, world, settings) -> None:
+    await console_login(client, "auditor")
+    page = await client.get("/admin/allowances")
+    assert page.status_code == 200 and 'id="oneoff"' not in page.text
+    assert (await post(client, "/admin/allowances/one-off", {"kind": "festival"})).status_code == 403
+    await console_login(client, "director")
+    assert (await client.get("/admin/allowances/quarter")).status_code == 403
+
+
+async def test_a_month_prepared_in_the_background_shows_its_progress_and_outcome(
+    client, auth, db, world, settings
+) -> None:
+    await make_budget(client, await auth("procurement"), year=YEAR)
+    ids = await add_children(db, world, [("甲", ["orphan"], "active", KID)])
+    await grant(db, settings, ids)
+    await console_login(client, "procurement")
+    bad = await post(client, "/admin/allowances/runs", {"month": "1999-01", "background": "1"})
+    assert bad.status_code == 409 and "尚无预算" in bad.text and await runs_count(db) == 0
+    made = await post(client, "/admin/allowances/runs", {"month": MONTH, "background": "1"})
+    assert made.status_code == 303 and made.headers["location"].endswith("?done=queued")
+    run_url = made.headers["location"].split("?")[0]
+    run_id = int(run_url.rsplit("/", 1)[1])
+    shown = (await client.get(made.headers["location"])).text
+    assert f'id="progress-done-{run_id}"' in shown and "月度发放" in shown and "已开始编制" in shown
+    # The month again in the background: nobody left, so that run ends 编制失败 with the reason, nothing committed.
+    again = await post(client, "/admin/allowances/runs", {"month": MONTH, "background": "1"})
+    other = int(again.headers["location"].split("?")[0].rsplit("/", 1)[1])
+    fragment = (await client.get(f"/admin/allowances/runs/{other}/progress")).text
+    assert "编制失败" in fragment and "没有新增可发放的对象" in fragment and "hx-trigger" not in fragment
+    listing = (await client.get("/admin/allowances")).text
+    assert f'id="progress-{other}"' in listing and "编制失败" in listing
+    async with db.session(write=False) as s:
+        run = await s.get(AllowanceRun, other)
+        assert run is not None and run.status == "failed" and run.paid_count == 0

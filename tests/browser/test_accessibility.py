@@ -147,7 +147,12 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
             "/admin/funds/disclosures",
         ]
     if role == "procurement":
-        return ["/admin/procurement/new", f"/admin/allowances/runs/{d['run']}", "/admin/password"]
+        return [
+            "/admin/procurement/new",
+            f"/admin/allowances/runs/{d['run']}",
+            "/admin/allowances/quarter",
+            "/admin/password",
+        ]
     return [
         "/admin/pool?tab=revisions",
         "/admin/pool?tab=published",
@@ -156,6 +161,7 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
         "/admin/accounts/handover",
         "/admin/allowances",
         f"/admin/allowances/runs/{d['run']}",
+        "/admin/allowances/quarter",
         "/admin/password",
     ]
 

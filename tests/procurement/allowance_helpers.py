@@ -132,3 +132,18 @@ async def run_sign_pay(client: Any, auth: Any, month: str) -> dict[str, Any]:
         p = await client.post(f"/api/v1/allowances/runs/{run['id']}/pay", headers=officer)
         assert p.status_code == 200, p.text
     return run
+
+
+def same_download(a: bytes, b: bytes) -> bool:
+    """Two CSVs byte for byte; two XLSX files member for member, but for the times openpyxl stamps on each save
+    (the zip entries' dates and docProps/core.xml's created/modified)."""
+    import io
+    import zipfile
+
+    if a[:2] != b"PK" or b[:2] != b"PK":
+        return a == b
+    with zipfile.ZipFile(io.BytesIO(a)) as za, zipfile.ZipFile(io.BytesIO(b)) as zb:
+        names = sorted(za.namelist())
+        if names != sorted(zb.namelist()):
+            return False
+        return all(za.read(n) == zb.read(n) for n in names if n != "docProps/core.xml")
