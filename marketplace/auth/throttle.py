@@ -34,6 +34,11 @@ class Throttle(Protocol):
         """Count one failure against ``key``."""
         ...
 
+    def hit(self, key: str, limit: int) -> int:
+        """Count one use of ``key`` unless it is already at ``limit`` in the window: 0 if counted, else the seconds
+        until it may try again (check and count in one step, so concurrent callers cannot all slip under)."""
+        ...
+
 
 class MemoryThrottle:
     """A sliding window per key, in this process (tests, a single-process run)."""
@@ -62,19 +67,26 @@ class MemoryThrottle:
     def fail(self, key: str) -> None:
         self._recent(key).append(clock.timestamp())
 
+    def hit(self, key: str, limit: int) -> int:
+        wait = self.retry_after(key, limit)
+        if not wait:
+            self.fail(key)
+        return wait
+
 
 class RedisThrottle:
     """A fixed window per key in Redis, shared by every process; a broker outage lets everyone try."""
 
-    def __init__(self, url: str, window_seconds: int = 60) -> None:
+    def __init__(self, url: str, window_seconds: int = 60, prefix: str = "login-failures") -> None:
         import redis  # deferred import: only deployments with a broker load the client
 
         self.client: Any = redis.Redis.from_url(url, socket_timeout=0.5)
         self.window = window_seconds
+        self.prefix = prefix
 
     def _bucket(self, key: str) -> tuple[str, int]:
         now = int(clock.timestamp())
-        return f"marketplace:login-failures:{key}:{now // self.window}", self.window - now % self.window
+        return f"marketplace:{self.prefix}:{key}:{now // self.window}", self.window - now % self.window
 
     def retry_after(self, key: str, limit: int) -> int:
         bucket, remaining = self._bucket(key)
@@ -93,6 +105,18 @@ class RedisThrottle:
             pipe.execute()
         except Exception:  # a broker outage must not lock everyone out
             return
+
+    def hit(self, key: str, limit: int) -> int:
+        """INCR is atomic across processes: the call that takes the count past ``limit`` is refused."""
+        bucket, remaining = self._bucket(key)
+        try:
+            pipe = self.client.pipeline()
+            pipe.incr(bucket)
+            pipe.expire(bucket, self.window * 2)
+            count = int(pipe.execute()[0])
+        except Exception:  # a broker outage must not lock everyone out
+            return 0
+        return remaining if count > limit else 0
 
 
 @dataclass(frozen=True)
