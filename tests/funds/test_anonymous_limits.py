@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -13,7 +14,8 @@ from litestar import Litestar
 from sqlalchemy import func, select
 
 from marketplace import clock
-from marketplace.auth.ratelimit import client_address
+from marketplace.auth.models import LoginFailure
+from marketplace.auth.ratelimit import AnonymousWriteLimit, client_address
 from marketplace.auth.throttle import MemoryThrottle
 from marketplace.db import Database
 from marketplace.funds.models import Donation, Donor
@@ -146,3 +148,46 @@ def test_memory_hit_counts_only_what_it_allows(frozen_clock: Any) -> None:
     assert t.hit("k", 3) == 60
     frozen_clock(clock.now() + dt.timedelta(seconds=61))
     assert t.hit("k", 3) == 0
+
+
+async def test_two_api_processes_share_the_count_in_redis(
+    settings: Settings, world: Any, db: Database, fund_id: int, fake_channel: FakeChannel, redis_url: str
+) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+
+    shared = dataclasses.replace(settings, redis_url=redis_url)
+    limit = AnonymousWriteLimit.from_settings(shared)
+    limit.throttle.client.flushdb()  # type: ignore[attr-defined]
+    async with (
+        AsyncTestClient(app=create_app(shared), raise_server_exceptions=False) as one,
+        AsyncTestClient(app=create_app(shared), raise_server_exceptions=False) as two,
+    ):
+        codes = [
+            (await (one if n % 2 else two).post("/api/v1/donations", json=gift(fund_id, n))).status_code
+            for n in range(LIMIT + 6)
+        ]
+    assert codes == [201] * LIMIT + [429] * 6
+    # Check and count are one atomic step: concurrent callers cannot all slip under the limit.
+    other = AnonymousWriteLimit.from_settings(shared)
+    with ThreadPoolExecutor(8) as pool:
+        waits = list(pool.map(lambda _: other.hit("192.0.2.99"), range(3 * LIMIT)))
+    assert sum(1 for w in waits if w == 0) == LIMIT
+    # A broker that is down lets writes through rather than refuse every donor.
+    down = AnonymousWriteLimit.from_settings(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    assert all(down.hit("192.0.2.1") == 0 for _ in range(LIMIT + 1))
+
+
+async def test_sign_in_failures_behind_a_trusted_proxy_count_per_client(
+    app: Litestar, peers: Callable[..., httpx.AsyncClient], settings: Settings, db: Database
+) -> None:
+    app.state.settings = dataclasses.replace(settings, trusted_proxies=("10.0.0.0/8",))
+    proxy = peers("10.0.0.5")
+    r = await proxy.post(
+        "/api/v1/auth/login", json={"username": "admin", "password": "wrong"}, headers={"x-forwarded-for": "192.0.2.44"}
+    )
+    assert r.status_code == 401
+    async with db.session(write=False) as s:
+        addresses = set((await s.scalars(select(LoginFailure.address))).all())
+    assert addresses == {"192.0.2.44"}
