@@ -191,3 +191,24 @@ async def test_sign_in_failures_behind_a_trusted_proxy_count_per_client(
     async with db.session(write=False) as s:
         addresses = set((await s.scalars(select(LoginFailure.address))).all())
     assert addresses == {"192.0.2.44"}
+
+
+async def test_the_consoles_application_form_shares_the_limit_and_keeps_what_was_typed(
+    client: Any, world: Any, db: Database
+) -> None:
+    from marketplace.accounts.models import OrganizationApplication
+    from tests.admin.console import csrf_of
+    from tests.admin.test_accounts import application_form
+
+    page = await client.get("/admin/apply")
+    for n in range(LIMIT):
+        r = await client.post("/admin/apply", data=application_form(csrf_of(page.text), world, name=""))
+        assert r.status_code != 429, n
+    async with db.session(write=False) as s:
+        before = await s.scalar(select(func.count()).select_from(OrganizationApplication))
+    form = application_form(csrf_of(page.text), world, name="深圳市福田区限流测试社工服务中心")
+    r = await client.post("/admin/apply", data=form)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "请求过于频繁" in r.text and "深圳市福田区限流测试社工服务中心" in r.text  # re-rendered, values kept
+    async with db.session(write=False) as s:
+        assert await s.scalar(select(func.count()).select_from(OrganizationApplication)) == before
