@@ -62,6 +62,16 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     return address
 
 
+def counted_as(address: str) -> str:
+    """The key an address counts under: an IPv6 address by its /64 (one subscriber's whole block), others as is."""
+    ip = _ip(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return address
+
+
 @dataclass(frozen=True)
 class AnonymousWriteLimit:
     throttle: Throttle
@@ -87,7 +97,7 @@ class AnonymousWriteLimit:
         """Count one write from ``address``; 0 if allowed, else the seconds to wait."""
         if self.limit <= 0:
             return 0  # 0 switches the limit off
-        return self.throttle.hit(f"anon:{address}", self.limit)
+        return self.throttle.hit(f"anon:{counted_as(address)}", self.limit)
 
 
 def limit_of(connection: ASGIConnection[Any, Any, Any, Any]) -> AnonymousWriteLimit:

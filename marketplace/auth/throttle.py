@@ -43,9 +43,13 @@ class Throttle(Protocol):
 class MemoryThrottle:
     """A sliding window per key, in this process (tests, a single-process run)."""
 
+    # Every this many counts, keys whose last use has left the window are dropped (many addresses, little memory).
+    SWEEP_EVERY: Final = 1024
+
     def __init__(self, window_seconds: float = 60.0) -> None:
         self.window = window_seconds
         self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._counted = 0
 
     def _recent(self, key: str) -> deque[float]:
         now = clock.timestamp()
@@ -66,6 +70,14 @@ class MemoryThrottle:
 
     def fail(self, key: str) -> None:
         self._recent(key).append(clock.timestamp())
+        self._counted += 1
+        if self._counted % self.SWEEP_EVERY == 0:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        now = clock.timestamp()
+        for key in [k for k, times in self._failures.items() if not times or now - times[-1] >= self.window]:
+            del self._failures[key]
 
     def hit(self, key: str, limit: int) -> int:
         wait = self.retry_after(key, limit)

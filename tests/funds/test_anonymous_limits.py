@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from marketplace import clock
 from marketplace.auth.models import LoginFailure
-from marketplace.auth.ratelimit import AnonymousWriteLimit, client_address
+from marketplace.auth.ratelimit import AnonymousWriteLimit, client_address, counted_as
 from marketplace.auth.throttle import MemoryThrottle
 from marketplace.db import Database
 from marketplace.funds.models import Donation, Donor
@@ -212,3 +212,17 @@ async def test_the_consoles_application_form_shares_the_limit_and_keeps_what_was
     assert "请求过于频繁" in r.text and "深圳市福田区限流测试社工服务中心" in r.text  # re-rendered, values kept
     async with db.session(write=False) as s:
         assert await s.scalar(select(func.count()).select_from(OrganizationApplication)) == before
+
+
+def test_an_ipv6_block_counts_as_one_address_and_old_keys_are_dropped(frozen_clock: Any) -> None:
+    assert counted_as("2001:db8:1:2:aaaa::1") == counted_as("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert counted_as("2001:db8:1:3::1") != counted_as("2001:db8:1:2::1")
+    assert counted_as("::ffff:192.0.2.1") == "192.0.2.1"
+    assert counted_as("192.0.2.1") == "192.0.2.1" and counted_as("unknown") == "unknown"
+    frozen_clock(dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC))
+    t = MemoryThrottle(60)
+    for n in range(MemoryThrottle.SWEEP_EVERY - 1):
+        t.hit(f"old{n}", 5)
+    frozen_clock(clock.now() + dt.timedelta(seconds=61))
+    t.hit("new", 5)
+    assert set(t._failures) == {"new"}
