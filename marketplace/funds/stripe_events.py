@@ -3,7 +3,10 @@
 The webhook endpoint only verifies, stores and acknowledges; the work happens in an outbox handler, after
 commit, in its own transaction. Events may arrive twice, late or out of order: an event id is stored once,
 every ledger posting is keyed by the Stripe object it records (PaymentIntent, refund, balance transaction),
-and status only moves forward, so any delivery order ends in the same books.
+and status only moves forward, so any delivery order ends in the same books (tests/funds/test_stripe_orderings.py
+sends every order of a payment's, a refund's and a dispute's notices, with a duplicate). A dispute the fund lost
+(``charge.dispute.closed``, status ``lost``) takes the money back like a refund keyed by the dispute's id; one that
+overtakes its payment's notice waits, as a refund does.
 """
 
 from __future__ import annotations

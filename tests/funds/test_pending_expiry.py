@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -12,7 +13,7 @@ from marketplace.funds import jobs
 from marketplace.funds.models import Donation, JournalEntry
 from marketplace.tasks import JOBS
 from tests.conftest import Auth
-from tests.funds.support import FakeChannel, body, event, intent_succeeded, sign
+from tests.funds.support import FakeChannel, body, event, intent_status, intent_succeeded, sign
 from workers.beat import BEAT_SCHEDULE
 
 START = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
@@ -73,6 +74,21 @@ async def test_unpaid_gifts_expire_after_the_setting_without_touching_the_books(
     assert state[young["donation_id"]][0] == "pending"
     assert fake_channel.canceled == [old["payment_intent_id"]]
     assert await entries(db) == books  # no ledger effect
+    # Stripe's notice of the cancellation we asked for changes nothing either.
+    raw = body(
+        event(
+            "evt_cx",
+            "payment_intent.canceled",
+            intent_status(old["donation_id"], old["payment_intent_id"], 10_001, "canceled"),
+        )
+    )
+    r = await client.post(
+        "/api/v1/webhooks/stripe",
+        content=raw,
+        headers={"stripe-signature": sign(raw, "whsec_test_secret"), "content-type": "application/json"},
+    )
+    assert r.status_code == 200
+    assert (await statuses(db))[old["donation_id"]][0] == "expired"
     # A second run changes nothing (the job is idempotent).
     assert await jobs.expire_pending_donations(db) == []
     assert fake_channel.canceled == [old["payment_intent_id"]]
@@ -119,3 +135,33 @@ async def test_a_late_payment_of_an_expired_gift_is_recorded(
     assert await entries(db) == books + 2  # the gift and its fee
     fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
     assert fund["balance_fen"] == 10_007 - 300
+
+
+async def test_expiry_racing_the_payment_loses_no_money(
+    client: Any, auth: Auth, db: Database, fund_id: int, fake_channel: FakeChannel, frozen_clock: Any
+) -> None:
+    frozen_clock(START)
+    made = [await pledge(client, fund_id, n) for n in range(8)]
+    frozen_clock(START + dt.timedelta(hours=25))
+
+    async def pay(g: dict[str, Any]) -> None:
+        raw = body(
+            event(
+                f"evt_race_{g['donation_id']}",
+                "payment_intent.succeeded",
+                intent_succeeded(g["donation_id"], g["payment_intent_id"], 10_000),
+            )
+        )
+        r = await client.post(
+            "/api/v1/webhooks/stripe",
+            content=raw,
+            headers={"stripe-signature": sign(raw, "whsec_test_secret"), "content-type": "application/json"},
+        )
+        assert r.status_code == 200
+
+    await asyncio.gather(jobs.expire_pending_donations(db), *(pay(g) for g in made))
+    state = await statuses(db)
+    assert {state[g["donation_id"]][0] for g in made} == {"succeeded"}
+    fm = await auth("fund")
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["balance_fen"] == 8 * 10_000
