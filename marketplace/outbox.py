@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +29,20 @@ Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 Dispatcher = Callable[[int], None]
 _HANDLERS: dict[str, Handler] = {}
 _PENDING_KEY = "outbox_pending"
+# A handler's transaction that lost a race (PostgreSQL's serialization failure or deadlock victim, SQLite's
+# "database is locked" past its busy timeout) is run again from the start this many times before it is left to
+# the sweeper; its writes were rolled back, and handlers are idempotent.
+RETRIES = 3
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def transient(exc: BaseException) -> bool:
+    """True for a database error that a fresh attempt of the same transaction may not meet again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in _TRANSIENT_SQLSTATES or "database is locked" in str(orig)
 
 
 class OutboxEvent(IdMixin, Base):
@@ -112,11 +127,16 @@ async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | Non
         return
     if dispatcher is None:
         for event_id in event_ids:
-            try:
-                await process_event(db, event_id)
-            except Exception as exc:  # the change is committed; the sweeper retries the event
-                log.exception("outbox event %s failed in process", event_id)
-                await record_failure(db, event_id, repr(exc))
+            for attempt in range(1, RETRIES + 1):
+                try:
+                    await process_event(db, event_id)
+                except Exception as exc:  # the change is committed; the sweeper retries the event
+                    if attempt < RETRIES and transient(exc):
+                        log.info("outbox event %s lost a race (attempt %s); running it again", event_id, attempt)
+                        continue
+                    log.exception("outbox event %s failed in process", event_id)
+                    await record_failure(db, event_id, repr(exc))
+                break
         return
     for event_id in event_ids:
         dispatcher(event_id)

@@ -50,6 +50,10 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "MARKETPLACE_DEBUG",
     "MARKETPLACE_TOKEN_TTL",
     "MARKETPLACE_LOGIN_RATE_LIMIT",
+    "MARKETPLACE_ANONYMOUS_WRITE_LIMIT",
+    "MARKETPLACE_ANONYMOUS_WRITE_WINDOW",
+    "MARKETPLACE_TRUSTED_PROXIES",
+    "MARKETPLACE_PENDING_DONATION_HOURS",
     "MARKETPLACE_ACCEPT_WITHIN_HOURS",
     "MARKETPLACE_FIRST_CONTACT_WITHIN_HOURS",
     "MARKETPLACE_VISIT_GRACE_DAYS",
@@ -180,6 +184,13 @@ class Settings:
     debug: bool = False
     token_ttl_seconds: int = 12 * 3600
     login_rate_limit_per_minute: int = 10
+    # Writes without login (a donation, ...): at most this many per client address per window of seconds.
+    anonymous_write_limit: int = 20
+    anonymous_write_window_seconds: int = 600
+    # Addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed; none: the peer address counts.
+    trusted_proxies: tuple[str, ...] = ()
+    # An online gift still unpaid after this many hours is expired (its Stripe PaymentIntent cancelled).
+    pending_donation_hours: int = 24
     sqlite_busy_timeout_ms: int = 30_000
     deadlines: Deadlines = field(default_factory=Deadlines)
     visit_interval_days: dict[str, int] = field(
@@ -379,6 +390,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         debug=env.flag("MARKETPLACE_DEBUG", False),
         token_ttl_seconds=env.integer("MARKETPLACE_TOKEN_TTL", 12 * 3600),
         login_rate_limit_per_minute=env.integer("MARKETPLACE_LOGIN_RATE_LIMIT", 10),
+        anonymous_write_limit=env.integer("MARKETPLACE_ANONYMOUS_WRITE_LIMIT", 20),
+        anonymous_write_window_seconds=env.integer("MARKETPLACE_ANONYMOUS_WRITE_WINDOW", 600),
+        trusted_proxies=tuple(
+            p.strip() for p in (env.raw("MARKETPLACE_TRUSTED_PROXIES") or "").split(",") if p.strip()
+        ),
+        pending_donation_hours=env.integer("MARKETPLACE_PENDING_DONATION_HOURS", 24),
         deadlines=Deadlines(
             accept_hours=env.by_urgency("MARKETPLACE_ACCEPT_WITHIN_HOURS", Deadlines().accept_hours),
             first_contact_hours=env.by_urgency(

@@ -31,6 +31,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=2, minute=30),
         "args": ["funds.reconcile_yesterday"],
     },
+    "expire-pending-donations": {
+        "task": RUN_JOB,
+        "schedule": crontab(minute=20),
+        "args": ["funds.expire_pending_donations"],
+    },
     "monthly-allowances": {
         "task": RUN_JOB,
         "schedule": crontab(day_of_month=1, hour=3, minute=0),

@@ -19,9 +19,10 @@ from admin import web
 from admin.views import accountforms as forms
 from marketplace.accounts import applications
 from marketplace.accounts.schemas import ApplicationIn, ApplicationOut
+from marketplace.auth import ratelimit
 from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
-from marketplace.errors import DomainError, Forbidden, Invalid
+from marketplace.errors import DomainError, Forbidden, Invalid, TooManyRequests
 from marketplace.geography.models import Street
 from marketplace.ids import PathId
 from marketplace.resources.taxonomy import ORGANIZATION_KINDS
@@ -101,9 +102,28 @@ async def apply_page(request: Request[Any, Any, Any], session: DbSession) -> Res
     return await _apply_form(request, session)
 
 
+def _over_limit(request: Request[Any, Any, Any]) -> TooManyRequests | None:
+    """The limit on writes without login, shared with the API (per client address and window)."""
+    try:
+        ratelimit.anonymous_write(request, request.route_handler)
+    except TooManyRequests as exc:
+        return exc
+    return None
+
+
+def _with_headers(response: Response[str], exc: TooManyRequests) -> Response[str]:
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 @post("/apply", name="console-apply-post")
 async def apply(request: Request[Any, Any, Any], session: DbSession) -> Response[str]:
     values = await application_values(request)
+    refused = _over_limit(request)
+    if refused is not None:
+        page = await _apply_form(request, session, values=values, error=refused.detail, status_code=429)
+        return _with_headers(page, refused)
     try:
         data = application_in(values)
         receipt = await applications.submit(session, data)
@@ -193,6 +213,12 @@ async def supplement(request: Request[Any, Any, Any], session: DbSession, form: 
     except forms.FormError as exc:
         return await _status_page(request, session, None, error=exc.message, status_code=422)
     values = await application_values(request)
+    refused = _over_limit(request)
+    if refused is not None:
+        page = await _status_page(
+            request, session, None, error=refused.detail, number=str(number), values=values, status_code=429
+        )
+        return _with_headers(page, refused)
     try:
         found = await applications.supplement(session, number, reference, application_in(values))
     except (forms.FormError, *forms.FORM_ERRORS) as exc:

@@ -18,6 +18,7 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.audit import service as audit
+from marketplace.auth import ratelimit
 from marketplace.auth import service as auth_service
 from marketplace.auth.codes import check_code
 from marketplace.auth.models import LoginFailure, User
@@ -39,7 +40,8 @@ OPEN: Final = {OPEN_BEFORE_PASSWORD_CHANGE: True}
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
-    return (request.client.host if request.client else "unknown")[:64]
+    """The client's address (``X-Forwarded-For`` believed only from ``MARKETPLACE_TRUSTED_PROXIES``)."""
+    return ratelimit.limit_of(request).address_of(request)
 
 
 def throttle_of(state: State) -> SignInThrottle:

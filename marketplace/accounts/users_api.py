@@ -29,6 +29,7 @@ from marketplace.accounts.schemas import (
     UserOut,
     UserPatch,
 )
+from marketplace.auth import ratelimit
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
@@ -122,7 +123,12 @@ class ApplicationController(Controller):
     tags = ["accounts"]
     dependencies = PAGE
 
-    @post("/", operation_id="submitOrganizationApplication", summary="社会组织入驻申请（公开，返回查询码）")
+    @post(
+        "/",
+        operation_id="submitOrganizationApplication",
+        summary="社会组织入驻申请（公开，返回查询码；每个地址限次）",
+        guards=[ratelimit.anonymous_write],
+    )
     async def submit(self, data: JSONBody[ApplicationIn], session: DbSession) -> ApplicationReceipt:
         return await applications.submit(session, data)
 
@@ -138,8 +144,9 @@ class ApplicationController(Controller):
     @post(
         "/{application_id:int}/supplement",
         operation_id="supplementOrganizationApplication",
-        summary="申请人补充材料（公开，凭查询码）",
+        summary="申请人补充材料（公开，凭查询码；每个地址限次）",
         status_code=200,
+        guards=[ratelimit.anonymous_write],
     )
     async def supplement(
         self, application_id: PathId, data: JSONBody[SupplementIn], session: DbSession

@@ -34,13 +34,22 @@ class Throttle(Protocol):
         """Count one failure against ``key``."""
         ...
 
+    def hit(self, key: str, limit: int) -> int:
+        """Count one use of ``key`` unless it is already at ``limit`` in the window: 0 if counted, else the seconds
+        until it may try again (check and count in one step, so concurrent callers cannot all slip under)."""
+        ...
+
 
 class MemoryThrottle:
     """A sliding window per key, in this process (tests, a single-process run)."""
 
+    # Every this many counts, keys whose last use has left the window are dropped (many addresses, little memory).
+    SWEEP_EVERY: Final = 1024
+
     def __init__(self, window_seconds: float = 60.0) -> None:
         self.window = window_seconds
         self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._counted = 0
 
     def _recent(self, key: str) -> deque[float]:
         now = clock.timestamp()
@@ -61,20 +70,35 @@ class MemoryThrottle:
 
     def fail(self, key: str) -> None:
         self._recent(key).append(clock.timestamp())
+        self._counted += 1
+        if self._counted % self.SWEEP_EVERY == 0:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        now = clock.timestamp()
+        for key in [k for k, times in self._failures.items() if not times or now - times[-1] >= self.window]:
+            del self._failures[key]
+
+    def hit(self, key: str, limit: int) -> int:
+        wait = self.retry_after(key, limit)
+        if not wait:
+            self.fail(key)
+        return wait
 
 
 class RedisThrottle:
     """A fixed window per key in Redis, shared by every process; a broker outage lets everyone try."""
 
-    def __init__(self, url: str, window_seconds: int = 60) -> None:
+    def __init__(self, url: str, window_seconds: int = 60, prefix: str = "login-failures") -> None:
         import redis  # deferred import: only deployments with a broker load the client
 
         self.client: Any = redis.Redis.from_url(url, socket_timeout=0.5)
         self.window = window_seconds
+        self.prefix = prefix
 
     def _bucket(self, key: str) -> tuple[str, int]:
         now = int(clock.timestamp())
-        return f"marketplace:login-failures:{key}:{now // self.window}", self.window - now % self.window
+        return f"marketplace:{self.prefix}:{key}:{now // self.window}", self.window - now % self.window
 
     def retry_after(self, key: str, limit: int) -> int:
         bucket, remaining = self._bucket(key)
@@ -93,6 +117,18 @@ class RedisThrottle:
             pipe.execute()
         except Exception:  # a broker outage must not lock everyone out
             return
+
+    def hit(self, key: str, limit: int) -> int:
+        """INCR is atomic across processes: the call that takes the count past ``limit`` is refused."""
+        bucket, remaining = self._bucket(key)
+        try:
+            pipe = self.client.pipeline()
+            pipe.incr(bucket)
+            pipe.expire(bucket, self.window * 2)
+            count = int(pipe.execute()[0])
+        except Exception:  # a broker outage must not lock everyone out
+            return 0
+        return remaining if count > limit else 0
 
 
 @dataclass(frozen=True)

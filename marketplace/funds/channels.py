@@ -58,6 +58,10 @@ class PaymentChannel(Protocol):
 
     async def settlement_records(self, since: dt.date, until: dt.date) -> list[Record]: ...
 
+    async def cancel_payment(self, external_id: str) -> None:
+        """Cancel an unpaid payment; ``ChannelUnavailable`` if it cannot be (unreachable, or paid meanwhile)."""
+        ...
+
     def verify_notification(self, body: bytes, headers: dict[str, str]) -> dict[str, Any]: ...
 
 
@@ -124,6 +128,19 @@ class StripeChannel:
                 f"支付通道暂不可用，请稍后重试 (payment provider error: {type(exc).__name__})"
             ) from exc
         return PaymentStart(external_id=intent.id, client_secret=intent.client_secret or "", status=intent.status)
+
+    async def cancel_payment(self, external_id: str) -> None:
+        """Cancel the PaymentIntent. One already canceled is fine; one that succeeded or is processing is refused
+        by Stripe (its money is recorded by the success notice), reported as ``ChannelUnavailable``."""
+        try:
+            intent = await self.client.v1.payment_intents.retrieve_async(external_id)
+            if intent.status == "canceled":
+                return
+            await self.client.v1.payment_intents.cancel_async(external_id)
+        except stripe.StripeError as exc:
+            raise ChannelUnavailable(
+                f"无法取消支付 {external_id} (payment provider refused or unreachable: {type(exc).__name__})"
+            ) from exc
 
     async def settlement_records(self, since: dt.date, until: dt.date) -> list[Record]:
         """Stripe's balance transactions in the period: charges keyed by charge id, refunds by refund id."""

@@ -9,6 +9,7 @@ from litestar.di import Provide
 from litestar.params import JSONBody, QueryParameter
 
 from marketplace import tabular
+from marketplace.auth import ratelimit
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
 from marketplace.funds import accounts, disclosures, purposes, reports, runtime, stripe_events
@@ -245,7 +246,13 @@ class DonationController(Controller):
     tags = ["funds"]
     dependencies = PAGE
 
-    @post("/", operation_id="createDonation", summary="线上捐赠（无需登录）", security=[{}])
+    @post(
+        "/",
+        operation_id="createDonation",
+        summary="线上捐赠（无需登录；每个地址限次）",
+        security=[{}],
+        guards=[ratelimit.anonymous_write],
+    )
     async def create(
         self, data: JSONBody[DonationIn], session: DbSession, settings: AppSettings
     ) -> DonationStarted | Response[dict[str, Any]]:

@@ -43,6 +43,7 @@ DONATION_STATUSES = {
     "processing": "处理中",
     "failed": "支付失败",
     "canceled": "已取消",
+    "expired": "已过期",
     "succeeded": "已到账",
     "partially_refunded": "部分退款",
     "refunded": "已退款",
@@ -53,6 +54,7 @@ RANK = {
     "processing": 1,
     "failed": 1,
     "canceled": 2,
+    "expired": 2,
     "succeeded": 3,
     "partially_refunded": 4,
     "refunded": 5,
@@ -64,7 +66,12 @@ DONATION_LIFECYCLE = StateMachine(
         Transition("process", frozenset({"pending"}), "processing", "处理中"),
         Transition("fail", frozenset({"pending", "processing"}), "failed", "支付失败"),
         Transition("cancel", frozenset({"pending", "processing", "failed"}), "canceled", "取消"),
-        Transition("succeed", frozenset({"pending", "processing", "failed"}), "succeeded", "到账"),
+        # Unpaid past MARKETPLACE_PENDING_DONATION_HOURS (funds.expiry): no ledger effect.
+        Transition("expire", frozenset({"pending", "failed"}), "expired", "逾期未支付"),
+        # Money that arrives is never lost: a late success revives an expired or canceled gift (noted on it).
+        Transition(
+            "succeed", frozenset({"pending", "processing", "failed", "expired", "canceled"}), "succeeded", "到账"
+        ),
         Transition("refund_part", frozenset({"succeeded", "partially_refunded"}), "partially_refunded", "部分退款"),
         Transition("refund_all", frozenset({"succeeded", "partially_refunded"}), "refunded", "全额退款"),
     ],
@@ -236,6 +243,9 @@ async def mark_succeeded(
         # The provider's figure is what arrived; keep the pledge in the note for the reconciliation trail.
         donation.note = f"{donation.note} [承诺 {donation.amount_fen} 分, 实收 {amount_fen} 分]".strip()[:500]
         donation.amount_fen = amount_fen
+    if donation.status in ("expired", "canceled"):
+        label = DONATION_STATUSES[donation.status]
+        donation.note = f"{donation.note} [{label}后仍收到付款，已按到账入账]".strip()[:500]
     asset = accounts.in_kind(donation.fund_id) if donation.channel == "in_kind" else accounts.cash(donation.fund_id)
     await ledger.post_entry(
         session,

@@ -3,7 +3,10 @@
 The webhook endpoint only verifies, stores and acknowledges; the work happens in an outbox handler, after
 commit, in its own transaction. Events may arrive twice, late or out of order: an event id is stored once,
 every ledger posting is keyed by the Stripe object it records (PaymentIntent, refund, balance transaction),
-and status only moves forward, so any delivery order ends in the same books.
+and status only moves forward, so any delivery order ends in the same books (tests/funds/test_stripe_orderings.py
+sends every order of a payment's, a refund's and a dispute's notices, with a duplicate). A dispute the fund lost
+(``charge.dispute.closed``, status ``lost``) takes the money back like a refund keyed by the dispute's id; one that
+overtakes its payment's notice waits, as a refund does.
 """
 
 from __future__ import annotations
@@ -120,7 +123,10 @@ async def _apply_deferred_refunds(session: AsyncSession, donation: Donation) -> 
             continue
         if _id(obj.get("payment_intent")) != donation.external_id and _id(obj.get("charge")) != donation.charge_id:
             continue
-        await _refund(session, donation, obj)
+        if obj.get("object") == "dispute":
+            await _dispute_lost(session, donation, obj)
+        else:
+            await _refund(session, donation, obj)
         row.outcome = f"applied to donation {donation.id} after its payment"
         row.processed_at = clock.now()
 
@@ -179,6 +185,21 @@ async def _refund(session: AsyncSession, donation: Donation, refund: dict[str, A
     await gifts.record_refund(session, donation, refund_id=refund_id, amount_fen=amount, on=_day(refund.get("created")))
 
 
+async def _dispute_lost(session: AsyncSession, donation: Donation, dispute: dict[str, Any]) -> None:
+    """A dispute the fund lost takes the disputed money back: recorded like a refund, keyed by the dispute's id
+    (a won dispute, or one still open, changes nothing: Stripe returns what it withheld)."""
+    dispute_id = _id(dispute)
+    amount = dispute.get("amount")
+    if not dispute_id or not isinstance(amount, int) or amount <= 0 or dispute.get("status") != "lost":
+        return
+    left = donation.amount_fen - donation.refunded_fen
+    if left <= 0:
+        return
+    await gifts.record_refund(
+        session, donation, refund_id=dispute_id, amount_fen=min(amount, left), on=_day(dispute.get("created"))
+    )
+
+
 async def apply_event(session: AsyncSession, event: dict[str, Any]) -> str:
     """Move the books as the event says; returns a short outcome for the inbox row."""
     kind = str(event.get("type", ""))
@@ -216,6 +237,12 @@ async def apply_event(session: AsyncSession, event: dict[str, Any]) -> str:
         if donation.status not in gifts.PAID:
             return DEFERRED
         await _refund(session, donation, obj)
+    elif kind == "charge.dispute.closed":
+        if obj.get("status") != "lost":
+            return f"noted: dispute {obj.get('status')}"
+        if donation.status not in gifts.PAID:
+            return DEFERRED
+        await _dispute_lost(session, donation, obj)
     elif kind == "payment_intent.processing":
         gifts.move_forward(donation, "process")
     elif kind == "payment_intent.payment_failed":

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.db import Database
 from marketplace.indexing.documents import BUILDERS, LABELS
 from marketplace.indexing.models import IndexState
-from marketplace.indexing.service import dirty_ids, mark_clean
+from marketplace.indexing.service import claim_dirty, mark_clean
 from marketplace.resources.models import Organization, Service
 from marketplace.settings import Settings
 from search import SearchBackend, make_backend
@@ -42,19 +42,12 @@ def backend_for(settings: Settings) -> SearchBackend:
 
 
 async def index_dirty(session: AsyncSession, backend: SearchBackend, index_name: str, batch: int = 500) -> int:
-    """Index what is marked dirty, a batch at a time; rows changed meanwhile stay dirty for the next pass."""
-    ids = await dirty_ids(session, index_name, limit=batch)
-    if not ids:
+    """Index what is marked dirty and not held by another transaction, a batch at a time; rows changed meanwhile
+    stay dirty for the next pass."""
+    versions = await claim_dirty(session, index_name, limit=batch)
+    if not versions:
         return 0
-    versions = dict(
-        (
-            await session.execute(
-                select(IndexState.doc_id, IndexState.version).where(
-                    IndexState.index_name == index_name, IndexState.doc_id.in_(ids)
-                )
-            )
-        ).all()
-    )
+    ids = list(versions)
     docs, gone = await BUILDERS[index_name](session, ids)
     if docs:
         await anyio.to_thread.run_sync(backend.index, index_name, docs)

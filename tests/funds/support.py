@@ -26,6 +26,8 @@ class FakeChannel:
         self.calls: list[dict[str, Any]] = []
         self.settled: list[Record] = []
         self.down = False
+        self.canceled: list[str] = []
+        self.uncancellable: set[str] = set()
 
     async def start_payment(
         self, *, amount_fen: int, currency: str, idempotency_key: str, metadata: dict[str, str]
@@ -42,6 +44,13 @@ class FakeChannel:
 
     async def settlement_records(self, since: Any, until: Any) -> list[Record]:
         return list(self.settled)
+
+    async def cancel_payment(self, external_id: str) -> None:
+        from marketplace.funds.channels import ChannelUnavailable
+
+        if self.down or external_id in self.uncancellable:
+            raise ChannelUnavailable("无法取消支付 (test: refused)")
+        self.canceled.append(external_id)
 
     def verify_notification(self, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         raise NotImplementedError

@@ -29,6 +29,7 @@ def test_settings(database_url: str, tmp: Path, **overrides: object) -> Settings
         stripe_webhook_secret="whsec_test_secret",
         stripe_api_base=None,
         login_rate_limit_per_minute=1000,
+        anonymous_write_limit=1000,
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
