@@ -41,7 +41,9 @@ async def test_nul_in_a_json_string_without_login(client: AsyncTestClient[Litest
 
 async def test_nul_in_a_signed_in_write(client: AsyncTestClient[Litestar], auth: Auth, world: Any) -> None:
     headers = await auth("admin")
-    r = await client.post("/api/v1/auth/password", json={"current_password": "a\u0000", "new_password": "b"}, headers=headers)
+    r = await client.post(
+        "/api/v1/auth/password", json={"current_password": "a\u0000", "new_password": "b"}, headers=headers
+    )
     assert_problem(r, 400)
     assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
 
@@ -119,7 +121,9 @@ def _offline_gift(fund_id: Any, amount: Any) -> dict[str, Any]:
 
 async def _fund(client: AsyncTestClient[Litestar], headers: dict[str, str]) -> int:
     r = await client.post(
-        "/api/v1/funds", json={"code": "strict_fund", "name": "严格解析基金", "kind": "street_foundation"}, headers=headers
+        "/api/v1/funds",
+        json={"code": "strict_fund", "name": "严格解析基金", "kind": "street_foundation"},
+        headers=headers,
     )
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
