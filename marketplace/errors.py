@@ -14,13 +14,13 @@ from litestar._signature.model import SignatureModel, _deserializer
 from litestar.connection import ASGIConnection
 from litestar.datastructures import FormMultiDict
 from litestar.enums import RequestEncodingType
-from litestar.params import BodyKwarg
-from litestar.serialization import decode_json
-from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import NotFoundException as LitestarNotFound
 from litestar.exceptions import ValidationException as LitestarValidation
+from litestar.params import BodyKwarg
+from litestar.serialization import decode_json
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 log = logging.getLogger("marketplace")
