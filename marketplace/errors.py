@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar._signature.model import SignatureModel, _deserializer
 from litestar.connection import ASGIConnection
 from litestar.datastructures import FormMultiDict
-from litestar.enums import RequestEncodingType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import NotFoundException as LitestarNotFound
 from litestar.exceptions import ValidationException as LitestarValidation
@@ -232,7 +232,7 @@ def refuse_nul_in_url_and_headers(app: ASGIApp) -> ASGIApp:
     (and its layer's error page) sees it."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (
+        if scope["type"] == ScopeType.HTTP and (
             "\x00" in scope["path"]
             or b"\x00" in unquote_to_bytes(scope["query_string"].replace(b"+", b" "))
             # cookies are read percent-decoded (the console's session id)
