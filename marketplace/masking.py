@@ -40,8 +40,15 @@ A value whose ciphertext cannot be decrypted (a wrong key, a corrupted row) is s
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Final, Literal
+
+from cryptography.exceptions import InvalidTag
+
+from marketplace.errors import DomainError
+
+log = logging.getLogger("marketplace")
 
 Form = Literal["full", "masked", "hidden"]
 
@@ -146,3 +153,20 @@ _MASKERS: dict[tuple[str, str], Callable[[str], str]] = {}
 def show_date(role: str, field: str, value: dt.date | None) -> dt.date | None:
     """A date field (the birth date): the date, or None when ``role`` may not see it."""
     return value if form_of(role, field) == "full" else None
+
+
+# What a field cipher raises for a value it cannot open: a wrong key (AES-GCM's tag), a malformed or foreign value
+# (base64, version, text), a key this process does not hold (``cases.crypto.UnknownFieldKey``, a DomainError).
+UNREADABLE_ERRORS: Final = (InvalidTag, ValueError, DomainError)
+
+
+def reveal(decrypt: Callable[[str, str], str], token: str | None, field: str, owner: object) -> str:
+    """``decrypt(token, field)``, or ``UNREADABLE`` with a warning naming ``owner`` and the field when the
+    ciphertext cannot be decrypted: one damaged value never makes a whole file unreadable (or a 500)."""
+    if not token:
+        return ""
+    try:
+        return decrypt(token, field)
+    except UNREADABLE_ERRORS as exc:
+        log.warning("%s: %s cannot be decrypted (%s)", owner, field, type(exc).__name__)
+        return UNREADABLE

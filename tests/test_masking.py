@@ -194,6 +194,12 @@ async def test_an_undecryptable_field_shows_as_unreadable_and_the_file_opens(
         listed = await client.get("/api/v1/children", headers=headers)
         assert listed.status_code == 200, listed.text
         assert next(c for c in listed.json()["items"] if c["id"] == child["id"])["id_number_masked"] == "无法解密"
+    # the audited contact reveal answers too
+    r = await client.post(
+        f"/api/v1/children/{child['id']}/contact", json={"reason": "入户走访前核实"}, headers=await auth("director")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["guardian_phone"] == r.json()["address"] == "无法解密"
     await console_login(client, "director")
     page = await client.get(f"/admin/children/{child['id']}")
     assert page.status_code == 200, page.text

@@ -5,7 +5,6 @@ import logging
 from typing import Annotated, Any, Literal
 
 import msgspec
-from cryptography.exceptions import InvalidTag
 from litestar import Controller, get, patch, post
 from litestar.di import Provide
 from litestar.params import FromQuery, JSONBody, QueryParameter
@@ -14,7 +13,7 @@ from sqlalchemy import Row
 from marketplace import clock, masking
 from marketplace.cases import notifications, reports
 from marketplace.cases import service as cases
-from marketplace.cases.crypto import FieldCipher, UnknownFieldKey, field_cipher
+from marketplace.cases.crypto import FieldCipher, field_cipher
 from marketplace.cases.eligibility_api import ROUTES as ELIGIBILITY_ROUTES
 from marketplace.cases.escalation_api import EscalationController
 from marketplace.cases.models import Child, Need, Notification, Visit
@@ -53,25 +52,14 @@ log = logging.getLogger("marketplace")
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
 
 
-def _reveal(cipher: FieldCipher, token: str | None, field: str, child_id: int) -> str:
-    """The clear value of a child's encrypted field, or ``masking.UNREADABLE`` (with a warning in the log) when its
-    ciphertext cannot be decrypted: a key this process lacks, a corrupted or foreign value. A file stays readable."""
-    if not token:
-        return ""
-    try:
-        return cipher.decrypt(token, field)
-    except (InvalidTag, ValueError, UnknownFieldKey) as exc:
-        log.warning("child %s: %s cannot be decrypted (%s)", child_id, field, type(exc).__name__)
-        return masking.UNREADABLE
-
-
 def child_out(child: Child, settings: Settings, role: str, warnings: list[Warning] | None = None) -> ChildOut:
     """A child's file as ``role`` may see it (``marketplace.masking``'s policy)."""
     c = field_cipher(settings)
     today = clock.today()
-    phone = _reveal(c, child.guardian_phone_enc, "children.guardian_phone", child.id)
-    address = _reveal(c, child.address_enc, "children.address", child.id)
-    id_number = _reveal(c, child.id_number_enc, "children.id_number", child.id)
+    owner = f"child {child.id}"
+    phone = masking.reveal(c.decrypt, child.guardian_phone_enc, "children.guardian_phone", owner)
+    address = masking.reveal(c.decrypt, child.address_enc, "children.address", owner)
+    id_number = masking.reveal(c.decrypt, child.id_number_enc, "children.id_number", owner)
     return ChildOut(
         id=child.id,
         community_id=child.community_id,
@@ -119,7 +107,7 @@ def child_summary(
     today = today or clock.today()
     try:
         id_number = c.masked(child.id_number_enc, "children.id_number", masking.masker(role, "id_number"))
-    except (InvalidTag, ValueError, UnknownFieldKey) as exc:
+    except masking.UNREADABLE_ERRORS as exc:
         log.warning("child %s: children.id_number cannot be decrypted (%s)", child.id, type(exc).__name__)
         id_number = masking.UNREADABLE
     return ChildSummary(
