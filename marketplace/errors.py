@@ -198,8 +198,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 # ------------------------------------------------------------ reading requests
 #
 # What a client sends is read in one place, before any handler or query sees it:
-# - a NUL character (U+0000) in the path, the query, a header (cookies included), a JSON string or a form field is
-#   refused with 400: PostgreSQL cannot store it in text and no field of this domain carries one;
+# - a NUL character (U+0000) is refused: in the path, the query or a header (cookies included) with a 400, in a JSON
+#   string or key or a form field with a 422 naming the field; PostgreSQL cannot store it in text and no field of
+#   this domain carries one;
 # - JSON nested deeper than the decoder's limit is a 400, not a RecursionError;
 # - a JSON body is converted to its schema strictly: no string-to-number, number-to-string or other coercion (a
 #   money amount sent as ``"100"`` is refused); query and path parameters and form fields stay text converted to
@@ -209,22 +210,29 @@ NUL_REFUSED = "请求中含有不允许的空字符 (NUL, U+0000) (a NUL charact
 TOO_DEEP = "JSON 嵌套层数过深 (JSON nested too deeply)"
 
 
-def has_nul(value: Any) -> bool:
-    """Whether a decoded JSON value or form value holds a NUL character in any string (keys included)."""
-    stack = [value]
+def nul_field(value: Any, path: str = "") -> str | None:
+    """Where a decoded JSON or form value holds a NUL character in a string or a key (``donor.name``,
+    ``lines[2].name``; ``body`` for the value itself), or None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
     while stack:
-        item = stack.pop()
+        item, where = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return where or "body"
         elif isinstance(item, dict):
             for key, inner in item.items():
+                name = f"{where}.{key}" if where else str(key)
                 if isinstance(key, str) and "\x00" in key:
-                    return True
-                stack.append(inner)
+                    return name
+                stack.append((inner, name))
         elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
+            stack.extend((inner, f"{where}[{n}]") for n, inner in enumerate(item))
+    return None
+
+
+def _refuse_nul(field: str) -> Invalid:
+    field = field.replace("\x00", "\\u0000")  # a key holding the NUL is named, not echoed
+    return Invalid(NUL_REFUSED, errors=[{"field": field, "message": NUL_REFUSED}])
 
 
 def refuse_nul_in_url_and_headers(app: ASGIApp) -> ASGIApp:
@@ -245,8 +253,8 @@ def refuse_nul_in_url_and_headers(app: ASGIApp) -> ASGIApp:
 
 
 class CheckedRequest(Request[Any, Any, Any]):
-    """The app's request: its JSON body and form fields are refused with a 400 when they hold a NUL character, and
-    JSON nested too deeply is a 400 (not a RecursionError)."""
+    """The app's request: a JSON body or form field holding a NUL character is refused with a 422 naming the field,
+    and JSON nested too deeply is a 400 (not a RecursionError)."""
 
     async def json(self) -> Any:
         if self._json is Empty and self._connection_state.json is Empty:
@@ -255,8 +263,9 @@ class CheckedRequest(Request[Any, Any, Any]):
                 value = decode_json(body or b"null", type_decoders=self.route_handler.resolve_type_decoders())
             except RecursionError:
                 raise BadRequest(TOO_DEEP) from None
-            if b"\\u0000" in body and has_nul(value):
-                raise BadRequest(NUL_REFUSED)
+            field = nul_field(value) if b"\\u0000" in body else None
+            if field is not None:
+                raise _refuse_nul(field)
             self._json = self._connection_state.json = value
         return await super().json()
 
@@ -264,7 +273,7 @@ class CheckedRequest(Request[Any, Any, Any]):
         form = await super().form()
         for key, value in form.multi_items():
             if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-                raise BadRequest(NUL_REFUSED)
+                raise _refuse_nul(key)
         return form
 
 

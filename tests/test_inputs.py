@@ -29,11 +29,18 @@ def _no_traceback(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_nul_in_a_json_string_without_login(client: AsyncTestClient[Litestar], caplog: Any) -> None:
-    body = assert_problem(await client.post(LOGIN, json={"username": "adm\u0000in", "password": PASSWORD}), 400)
+    body = assert_problem(await client.post(LOGIN, json={"username": "adm\u0000in", "password": PASSWORD}), 422)
     assert "NUL" in body["detail"] and "空字符" in body["detail"]
+    assert [e["field"] for e in body["errors"]] == ["username"]
     # in a key, nested, or in a password
-    assert_problem(await client.post(LOGIN, json={"username": "admin", "password": "x\u0000"}), 400)
-    assert_problem(await client.post(LOGIN, json={"username": "admin", "password": PASSWORD, "a\u0000": 1}), 400)
+    body = assert_problem(await client.post(LOGIN, json={"username": "admin", "password": "x\u0000"}), 422)
+    assert [e["field"] for e in body["errors"]] == ["password"]
+    body = assert_problem(await client.post(LOGIN, json={"username": "admin", "password": PASSWORD, "a\u0000": 1}), 422)
+    assert [e["field"] for e in body["errors"]] == ["a\\u0000"]
+    body = assert_problem(
+        await client.post(LOGIN, json={"username": "admin", "password": [{"x": ["", "\u0000"]}]}), 422
+    )
+    assert [e["field"] for e in body["errors"]] == ["password[0].x[1]"]
     # an escaped backslash followed by "u0000" is text, not a NUL: an ordinary failed sign-in
     assert_problem(await client.post(LOGIN, json={"username": "adm\\u0000in", "password": "nope"}), 401)
     _no_traceback(caplog)
@@ -44,7 +51,7 @@ async def test_nul_in_a_signed_in_write(client: AsyncTestClient[Litestar], auth:
     r = await client.post(
         "/api/v1/auth/password", json={"current_password": "a\u0000", "new_password": "b"}, headers=headers
     )
-    assert_problem(r, 400)
+    assert_problem(r, 422)
     assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
 
 
@@ -80,7 +87,7 @@ async def test_nul_in_a_console_form(client: AsyncTestClient[Litestar], world: A
         data={"_csrf_token": csrf_of(page.text), "username": "adm\x00in", "password": PASSWORD, "next": "/admin/"},
         follow_redirects=False,
     )
-    assert r.status_code == 400, r.text
+    assert r.status_code == 422, r.text
     assert "空字符" in r.text
     # the same browser still signs in
     await console_login(client, "admin", clear=False)
