@@ -68,3 +68,32 @@ async def test_an_update_answers_with_the_number_to_its_organization(
         f"/api/v1/social-workers/{worker['id']}", json={"max_caseload": 12}, headers=await auth("org")
     )
     assert r.status_code == 200 and r.json()["phone"] == MOBILE
+
+
+async def test_public_accounts_name_organizations_never_their_contact_people(
+    client: AsyncTestClient[Litestar], auth: Auth, db: Any, world: World
+) -> None:
+    """The fund's public accounts (API and the console's public page) show which organization's project was funded,
+    never the organization's contact person or phone."""
+    import datetime as dt
+
+    from marketplace import clock
+    from marketplace.funds import service as funds
+    from tests.funds.support import offline_gift
+
+    async with db.session() as s:
+        fund_id = (await funds.ensure_fund(s, code=funds.PUBLIC_WELFARE_CODE, name="福田区未成年人保护公益基金")).id
+    fm = await auth("fund")
+    await offline_gift(client, fm, fund_id, "PUB-1", 100_000, clock.today() - dt.timedelta(days=1))
+    body = {"amount_fen": 50_000, "purpose": "unrestricted", "service_id": world.services[0], "memo": "心理疏导"}
+    r = await client.post(f"/api/v1/funds/{fund_id}/disbursements", json=body, headers=fm)
+    assert r.status_code == 201, r.text
+    pages = [
+        await client.get(f"/api/v1/public/funds/{fund_id}"),
+        await client.get(f"/api/v1/public/funds/{fund_id}/disbursements"),
+        await client.get(f"/admin/public/funds/{fund_id}"),
+    ]
+    for page in pages:
+        assert page.status_code == 200, page.text
+        assert "李主任" not in page.text and ORG_CHANNEL not in page.text
+    assert "深圳市福田区启航社会工作服务中心" in pages[1].text
