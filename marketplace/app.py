@@ -33,7 +33,13 @@ from marketplace.auth.principal import FIRST_LOGIN_GATE, OPEN_BEFORE_PASSWORD_CH
 from marketplace.auth.service import decode_claims, load_principal
 from marketplace.auth.throttle import MemoryThrottle, RedisThrottle, SignInThrottle, Throttle
 from marketplace.db import Database
-from marketplace.errors import EXCEPTION_HANDLERS, Forbidden, Unauthorized
+from marketplace.errors import (
+    EXCEPTION_HANDLERS,
+    CheckedRequest,
+    Forbidden,
+    Unauthorized,
+    refuse_nul_in_url_and_headers,
+)
 from marketplace.features import load_models, route_handlers
 from marketplace.search_wiring import attach_search
 from marketplace.settings import Settings, get_settings
@@ -270,6 +276,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db": Provide(provide_db, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=CheckedRequest,
+        middleware=[refuse_nul_in_url_and_headers],
         state=state,
         lifespan=[lifespan],
         stores=stores,

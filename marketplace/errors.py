@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
+import msgspec
 from litestar import Request, Response
+from litestar._signature.model import SignatureModel, _deserializer
+from litestar.connection import ASGIConnection
+from litestar.datastructures import FormMultiDict
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import NotFoundException as LitestarNotFound
 from litestar.exceptions import ValidationException as LitestarValidation
+from litestar.params import BodyKwarg
+from litestar.serialization import decode_json
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 log = logging.getLogger("marketplace")
@@ -72,6 +83,12 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     status_code = 401
+
+
+class BadRequest(DomainError):
+    """A request the app cannot read at all (a NUL character, JSON nested too deep)."""
+
+    status_code = 400
 
 
 class Conflict(DomainError):
@@ -176,3 +193,120 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     OperationalError: operational_error_handler,
     Exception: internal_error_handler,
 }
+
+
+# ------------------------------------------------------------ reading requests
+#
+# What a client sends is read in one place, before any handler or query sees it:
+# - a NUL character (U+0000) is refused: in the path, the query or a header (cookies included) with a 400, in a JSON
+#   string or key or a form field with a 422 naming the field; PostgreSQL cannot store it in text and no field of
+#   this domain carries one;
+# - JSON nested deeper than the decoder's limit is a 400, not a RecursionError;
+# - a JSON body is converted to its schema strictly: no string-to-number, number-to-string or other coercion (a
+#   money amount sent as ``"100"`` is refused); query and path parameters and form fields stay text converted to
+#   their types, as HTTP sends them.
+
+NUL_REFUSED = "请求中含有不允许的空字符 (NUL, U+0000) (a NUL character is not accepted)"
+TOO_DEEP = "JSON 嵌套层数过深 (JSON nested too deeply)"
+
+
+def nul_field(value: Any, path: str = "") -> str | None:
+    """Where a decoded JSON or form value holds a NUL character in a string or a key (``donor.name``,
+    ``lines[2].name``; ``body`` for the value itself), or None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "body"
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                name = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and "\x00" in key:
+                    return name
+                stack.append((inner, name))
+        elif isinstance(item, list | tuple):
+            stack.extend((inner, f"{where}[{n}]") for n, inner in enumerate(item))
+    return None
+
+
+def _refuse_nul(field: str) -> Invalid:
+    field = field.replace("\x00", "\\u0000")  # a key holding the NUL is named, not echoed
+    return Invalid(NUL_REFUSED, errors=[{"field": field, "message": NUL_REFUSED}])
+
+
+def refuse_nul_in_url_and_headers(app: ASGIApp) -> ASGIApp:
+    """An ASGI middleware: a NUL in the path, the query string or a header value is a 400 before the handler
+    (and its layer's error page) sees it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and (
+            "\x00" in scope["path"]
+            or b"\x00" in unquote_to_bytes(scope["query_string"].replace(b"+", b" "))
+            # cookies are read percent-decoded (the console's session id)
+            or any(b"\x00" in value or (name == b"cookie" and b"%00" in value) for name, value in scope["headers"])
+        ):
+            raise BadRequest(NUL_REFUSED)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+class CheckedRequest(Request[Any, Any, Any]):
+    """The app's request: a JSON body or form field holding a NUL character is refused with a 422 naming the field,
+    and JSON nested too deeply is a 400 (not a RecursionError)."""
+
+    async def json(self) -> Any:
+        if self._json is Empty and self._connection_state.json is Empty:
+            body = await self.body()
+            try:
+                value = decode_json(body or b"null", type_decoders=self.route_handler.resolve_type_decoders())
+            except RecursionError:
+                raise BadRequest(TOO_DEEP) from None
+            field = nul_field(value) if b"\\u0000" in body else None
+            if field is not None:
+                raise _refuse_nul(field)
+            self._json = self._connection_state.json = value
+        return await super().json()
+
+    async def form(self) -> FormMultiDict:
+        form = await super().form()
+        for key, value in form.multi_items():
+            if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+                raise _refuse_nul(key)
+        return form
+
+
+def _json_body(model: type[SignatureModel]) -> bool:
+    """Whether the handler behind ``model`` takes a JSON body as ``data``."""
+    field = model._fields.get("data")
+    if field is None:
+        return False
+    kwarg = field.kwarg_definition
+    return not isinstance(kwarg, BodyKwarg) or kwarg.media_type == RequestEncodingType.JSON
+
+
+_parse_leniently: Callable[..., dict[str, Any]] = SignatureModel.parse_values_from_connection_kwargs.__func__  # type: ignore[attr-defined]
+
+
+def _parse_strictly(
+    cls: type[SignatureModel], connection: ASGIConnection[Any, Any, Any, Any], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """Litestar's parsing of a handler's arguments, with the JSON body converted strictly first: Litestar converts
+    every argument leniently (``strict=False``, right for query strings), which would turn ``"100"`` into 100."""
+    if "data" in kwargs and _json_body(cls):
+        deserializer = partial(_deserializer, default_deserializer=connection.route_handler.default_deserializer)
+        try:
+            data = msgspec.convert(
+                kwargs["data"], cls.__annotations__["data"], strict=True, dec_hook=deserializer, str_keys=True
+            )
+        except msgspec.ValidationError as exc:
+            raise LitestarValidation(
+                detail="请求数据校验失败 (validation failed)",
+                extra=[{"key": "data", "message": str(exc), "source": "body"}],
+            ) from exc
+        kwargs = {**kwargs, "data": data}
+    return _parse_leniently(cls, connection, kwargs)
+
+
+SignatureModel.parse_values_from_connection_kwargs = classmethod(_parse_strictly)  # type: ignore[method-assign,assignment]

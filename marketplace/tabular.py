@@ -4,6 +4,13 @@ In XLSX every number, percentage and date is a typed cell with a number format, 
 sort it: integers as numbers (format ``0``), money as exact yuan (``#,##0.00``), percentages as fractions
 (``0.0%``), months as the date of their first day (``yyyy-mm``) and dates as dates (``yyyy-mm-dd``). The CSV of
 the same table shows the same values as text (``4.92%``, ``2026-01``, ``123.45``).
+
+Text is only ever text (OWASP's CSV-injection rule): a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return is written with a single quote in front (``'=HYPERLINK(...)``), in CSV and XLSX alike, and an
+XLSX text cell is stored as a string, never as a formula. Numbers are typed cells (ints, ``money``, ``percent``...):
+a negative amount stays a number. A column listed in ``numeric_columns`` holds numbers written as text and is
+converted, not quoted. Every CSV and XLSX the app sends is written here (the allowance bank file is the bank's own
+format, written by ``procurement.allowances``).
 """
 
 from __future__ import annotations
@@ -69,6 +76,19 @@ def month(value: str | dt.date) -> Typed:
     return Typed(first, first.strftime("%Y-%m"), MONTH_FORMAT)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """``text`` as a spreadsheet shows it and never evaluates it: quoted when it starts like a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _text_cell(value: Any) -> Any:
+    """A cell for CSV: text neutralised; typed values (their text is a number, a date, a percentage) as they are."""
+    return neutralise(value) if isinstance(value, str) else value
+
+
 def _xlsx_cell(value: Any) -> tuple[Any, str | None]:
     """The value openpyxl stores and its number format (None: the default, for text)."""
     if isinstance(value, Typed):
@@ -102,9 +122,10 @@ def to_csv(sheets: Sequence[Sheet]) -> bytes:
         if n:
             writer.writerow([])
         if len(sheets) > 1:
-            writer.writerow([f"# {sheet.title}"])
-        writer.writerow(sheet.headers)
-        writer.writerows(sheet.rows)
+            writer.writerow([f"# {sheet.title}"])  # starts with "#": never a formula
+        writer.writerow([_text_cell(h) for h in sheet.headers])
+        numeric = set(sheet.numeric_columns)
+        writer.writerows([v if c in numeric else _text_cell(v) for c, v in enumerate(row)] for row in sheet.rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -125,7 +146,7 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
     used: set[str] = set()
     for sheet in sheets:
         ws = book.create_sheet(_sheet_title(sheet.title, used))
-        ws.append(sheet.headers)
+        ws.append([_text_cell(h) for h in sheet.headers])
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row_no, row in enumerate(sheet.rows, start=2):
@@ -135,6 +156,11 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
                     cells[col] = Typed(Decimal(str(cells[col])), str(cells[col]), MONEY_FORMAT)
             for c, value in enumerate(cells, start=1):
                 stored, number_format = _xlsx_cell(value)
+                if isinstance(stored, str):
+                    cell = ws.cell(row=row_no, column=c)
+                    cell.value = neutralise(stored)
+                    cell.data_type = "s"  # text, whatever openpyxl would guess from its first character
+                    continue
                 cell = ws.cell(row=row_no, column=c, value=stored)
                 if number_format:
                     cell.number_format = number_format

@@ -297,7 +297,7 @@ async def child_page(
 ) -> Response[str]:
     # The same reads, scope and audit rows as GET /children/{id}, /timeline, /visits, /needs and /referrals.
     child = await cases.read_child(session, principal, child_id)
-    out = child_out(child, settings)
+    out = child_out(child, settings, principal.role)
     loop = await timeline.build(session, principal, child.id)
     visits, _, visits_total = await cases.list_visits(session, principal, child.id, limit=SHOWN, offset=0)
     needs, _ = await cases.list_needs(

@@ -14,6 +14,7 @@ from marketplace.auth.passwords import hash_password, verify_password
 from marketplace.auth.principal import Principal
 from marketplace.db import Database, utcnow
 from marketplace.errors import Unauthorized
+from marketplace.ids import MAX_ID
 from marketplace.settings import Settings
 
 ALGORITHM = "HS256"
@@ -102,7 +103,11 @@ def decode_claims(token: str, settings: Settings) -> tuple[int, int, int]:
         )
         if int(claims["exp"]) <= clock.timestamp():
             raise jwt.ExpiredSignatureError("expired")
-        return int(claims["sub"]), int(claims["ver"]), int(claims["exp"])
+        user_id, version = int(claims["sub"]), int(claims["ver"])
+        # An id outside the database's integer range names no account (and would overflow the lookup).
+        if not 1 <= user_id <= MAX_ID or not 0 <= version <= MAX_ID:
+            raise ValueError("sub or ver out of range")
+        return user_id, version, int(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("登录已失效，请重新登录 (invalid or expired token)") from exc
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -9,7 +10,7 @@ from litestar.di import Provide
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy import Row
 
-from marketplace import clock
+from marketplace import clock, masking
 from marketplace.cases import notifications, reports
 from marketplace.cases import service as cases
 from marketplace.cases.crypto import FieldCipher, field_cipher
@@ -42,28 +43,32 @@ from marketplace.cases.transfer_api import TransferController
 from marketplace.cases.transfer_schemas import ContactRevealIn, ContactRevealOut
 from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
-from marketplace.masking import mask_id_number, mask_phone, mask_text
 from marketplace.pagination import provide_page
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 from marketplace.settings import Settings
 
+log = logging.getLogger("marketplace")
+
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
 
 
-def child_out(child: Child, settings: Settings, warnings: list[Warning] | None = None) -> ChildOut:
+def child_out(child: Child, settings: Settings, role: str, warnings: list[Warning] | None = None) -> ChildOut:
+    """A child's file as ``role`` may see it (``marketplace.masking``'s policy)."""
     c = field_cipher(settings)
     today = clock.today()
-    phone = c.decrypt(child.guardian_phone_enc, "children.guardian_phone") if child.guardian_phone_enc else ""
-    address = c.decrypt(child.address_enc, "children.address") if child.address_enc else ""
+    owner = f"child {child.id}"
+    phone = masking.reveal(c.decrypt, child.guardian_phone_enc, "children.guardian_phone", owner)
+    address = masking.reveal(c.decrypt, child.address_enc, "children.address", owner)
+    id_number = masking.reveal(c.decrypt, child.id_number_enc, "children.id_number", owner)
     return ChildOut(
         id=child.id,
         community_id=child.community_id,
         street_id=child.street_id,
-        name=child.name,
+        name=masking.show(role, "name", child.name),
         gender=child.gender,
-        birth_date=child.birth_date,
+        birth_date=masking.show_date(role, "birth_date", child.birth_date),
         age=cases.age_on(child.birth_date, today),
-        id_number_masked=mask_id_number(c.decrypt(child.id_number_enc, "children.id_number")),
+        id_number_masked=masking.show(role, "id_number", id_number),
         categories=list(child.categories),
         category_labels=[CHILD_CATEGORIES.get(x, x) for x in child.categories],
         guardianship=child.guardianship,
@@ -72,10 +77,10 @@ def child_out(child: Child, settings: Settings, warnings: list[Warning] | None =
         risk_label=RISK_LEVELS.get(child.risk_level, child.risk_level),
         school=child.school,
         household_notes=child.household_notes,
-        guardian_name=child.guardian_name,
+        guardian_name=masking.show(role, "guardian_name", child.guardian_name),
         guardian_relation=child.guardian_relation,
-        guardian_phone_masked=mask_phone(phone),
-        address_masked=mask_text(address),
+        guardian_phone_masked=masking.show(role, "guardian_phone", phone),
+        address_masked=masking.show(role, "address", address),
         consent_to_share=child.consent_to_share,
         consent_recorded_on=child.consent_recorded_on,
         share_note=child.share_note,
@@ -90,20 +95,29 @@ def child_out(child: Child, settings: Settings, warnings: list[Warning] | None =
 
 
 def child_summary(
-    child: Child | Row[Any], settings: Settings, today: dt.date | None = None, cipher: FieldCipher | None = None
+    child: Child | Row[Any],
+    settings: Settings,
+    role: str,
+    today: dt.date | None = None,
+    cipher: FieldCipher | None = None,
 ) -> ChildSummary:
-    """A child's list line, from its file or from a summary row of ``cases.readmodel`` (a list passes its date and
-    cipher once for all its lines)."""
+    """A child's list line as ``role`` may see it, from its file or from a summary row of ``cases.readmodel`` (a
+    list passes its date and cipher once for all its lines)."""
     c = cipher or field_cipher(settings)
     today = today or clock.today()
+    try:
+        id_number = c.masked(child.id_number_enc, "children.id_number", masking.masker(role, "id_number"))
+    except masking.UNREADABLE_ERRORS as exc:
+        log.warning("child %s: children.id_number cannot be decrypted (%s)", child.id, type(exc).__name__)
+        id_number = masking.UNREADABLE
     return ChildSummary(
         id=child.id,
         community_id=child.community_id,
         street_id=child.street_id,
-        name=child.name,
+        name=masking.show(role, "name", child.name),
         gender=child.gender,
         age=cases.age_on(child.birth_date, today),
-        id_number_masked=c.masked(child.id_number_enc, "children.id_number", mask_id_number),
+        id_number_masked=id_number,
         categories=list(child.categories),
         risk_level=child.risk_level,
         risk_label=RISK_LEVELS.get(child.risk_level, child.risk_level),
@@ -160,7 +174,7 @@ class ChildController(Controller):
         self, data: JSONBody[ChildIn], session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ChildOut:
         child, warnings = await cases.create_child(session, principal, settings, data)
-        return child_out(child, settings, warnings)
+        return child_out(child, settings, principal.role, warnings)
 
     @get("/", operation_id="listChildren", summary="儿童档案列表")
     async def list(
@@ -191,13 +205,13 @@ class ChildController(Controller):
             session, principal, filters, limit=page.limit, offset=page.offset, db=db
         )
         today, cipher = clock.today(), field_cipher(settings)
-        return ChildList(items=[child_summary(c, settings, today, cipher) for c in rows], total=total)
+        return ChildList(items=[child_summary(c, settings, principal.role, today, cipher) for c in rows], total=total)
 
     @get("/{child_id:int}", operation_id="getChild", summary="儿童档案详情")
     async def read(
         self, child_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> ChildOut:
-        return child_out(await cases.read_child(session, principal, child_id), settings)
+        return child_out(await cases.read_child(session, principal, child_id), settings, principal.role)
 
     @patch("/{child_id:int}", operation_id="updateChild", summary="修改儿童档案")
     async def update(
@@ -209,7 +223,7 @@ class ChildController(Controller):
         settings: AppSettings,
     ) -> ChildOut:
         child, warnings = await cases.update_child(session, principal, settings, child_id, data)
-        return child_out(child, settings, warnings)
+        return child_out(child, settings, principal.role, warnings)
 
     @post(
         "/{child_id:int}/contact",

@@ -22,7 +22,7 @@ class ChildIn(msgspec.Struct, forbid_unknown_fields=True):
     community_id: PositiveId
     name: PersonName
     gender: Gender
-    birth_date: dt.date
+    birth_date: dt.date | None  # None where the role may not see it (marketplace.masking)
     id_number: IdNumber
     categories: Annotated[list[Code], msgspec.Meta(min_length=1, max_length=10)]
     guardianship: Guardianship
@@ -65,14 +65,14 @@ class Warning(msgspec.Struct):
 
 
 class ChildOut(msgspec.Struct):
-    """The file as staff with a right to it see it: identity number and contacts always masked."""
+    """The file as staff with a right to it see it, field by field as ``marketplace.masking``'s policy says."""
 
     id: int
     community_id: int
     street_id: int
     name: str
     gender: str
-    birth_date: dt.date
+    birth_date: dt.date | None  # None where the role may not see it (marketplace.masking)
     age: int
     id_number_masked: str
     categories: list[str]

@@ -10,7 +10,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Row, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import clock, outbox
+from marketplace import clock, masking, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import lifecycle, ports
@@ -481,10 +481,10 @@ async def reveal_contact(
         child_id=child.id,
         guardian_name=child.guardian_name,
         guardian_relation=child.guardian_relation,
-        guardian_phone=c.decrypt(child.guardian_phone_enc, "children.guardian_phone")
-        if child.guardian_phone_enc
-        else "",
-        address=c.decrypt(child.address_enc, "children.address") if child.address_enc else "",
+        guardian_phone=masking.reveal(
+            c.decrypt, child.guardian_phone_enc, "children.guardian_phone", f"child {child.id}"
+        ),
+        address=masking.reveal(c.decrypt, child.address_enc, "children.address", f"child {child.id}"),
     )
     await audit.record(session, principal, "reveal", "child", child.id, CONTACT_FIELDS, {"reason": reason})
     return out

@@ -82,13 +82,19 @@ def party_id(org: Organization) -> str:
 
 
 def organization_party(org: Organization, roles: list[str]) -> dict[str, Any]:
-    return {
+    """An organization as open data: its name, credit code and registered address. No ``contactPoint``: the only
+    contact the model holds is the organization's contact person and their phone (``contact_name``,
+    ``contact_phone``, often a personal mobile), which open data never publishes; the model has no public phone or
+    e-mail of the organization to put there instead."""
+    party: dict[str, Any] = {
         "id": party_id(org),
         "name": org.name,
         "identifier": {"scheme": ORG_SCHEME, "id": org.credit_code, "legalName": org.name},
-        "contactPoint": {"name": org.contact_name, "telephone": org.contact_phone},
         "roles": roles,
     }
+    if org.address.strip():
+        party["address"] = {"streetAddress": org.address.strip(), "countryName": "中国"}
+    return party
 
 
 def buyer_party() -> dict[str, Any]:
@@ -401,10 +407,21 @@ def _package(uri: str, published: str) -> dict[str, Any]:
     }
 
 
+def public_release(release: dict[str, Any]) -> dict[str, Any]:
+    """A stored release as published: releases stored before open data stopped naming contact people carried the
+    suppliers' ``contactPoint`` (a person and their mobile number); it is left out of every package served."""
+    parties = release.get("parties")
+    if not parties or not any("contactPoint" in party for party in parties):
+        return release
+    return {**release, "parties": [{k: v for k, v in party.items() if k != "contactPoint"} for party in parties]}
+
+
 def build_release_package(releases: list[dict[str, Any]], uri: str) -> dict[str, Any]:
+    releases = [public_release(r) for r in releases]
     return {**_package(uri, max(r["date"] for r in releases)), "releases": releases}
 
 
 def build_record_package(releases: list[dict[str, Any]], uri: str) -> dict[str, Any]:
+    releases = [public_release(r) for r in releases]
     record = {"ocid": releases[0]["ocid"], "releases": releases, "compiledRelease": compile_releases(releases)}
     return {**_package(uri, max(r["date"] for r in releases)), "records": [record]}

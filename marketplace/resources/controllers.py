@@ -572,8 +572,30 @@ class ServiceRevisionController(Controller):
         return ServiceRevisionList(items=[revision_out(r, principal) for r in rows], total=total)
 
 
-def social_worker_out(w: SocialWorker) -> SocialWorkerOut:
-    return msgspec.convert(w, SocialWorkerOut, from_attributes=True)
+def social_worker_out(w: SocialWorker, principal: Principal, channels: dict[int, str]) -> SocialWorkerOut:
+    """A social worker as ``principal`` may see them: the personal number only for the district and the worker's
+    own organization (``people.may_see_worker_contact``); the organization's channel for everyone else."""
+    own = people.may_see_worker_contact(principal, w.organization_id)
+    channel = channels.get(w.organization_id, "")
+    return SocialWorkerOut(
+        id=w.id,
+        organization_id=w.organization_id,
+        name=w.name,
+        qualification=w.qualification,
+        specialties=list(w.specialties),
+        street_ids=list(w.street_ids),
+        phone=w.phone if own else "",
+        max_caseload=w.max_caseload,
+        active=w.active,
+        contact_channel=(w.phone or channel) if own else channel,
+    )
+
+
+async def _social_workers_out(
+    session: AsyncSession, principal: Principal, workers: list[SocialWorker]
+) -> list[SocialWorkerOut]:
+    channels = await people.organization_channels(session, {w.organization_id for w in workers})
+    return [social_worker_out(w, principal, channels) for w in workers]
 
 
 def volunteer_team_out(t: VolunteerTeam) -> VolunteerTeamOut:
@@ -597,19 +619,21 @@ class PeopleController(Controller):
         rows, total = await people.list_social_workers(
             session, organization_id=organization_id, street_id=street_id, limit=page.limit, offset=page.offset
         )
-        return SocialWorkerList(items=[social_worker_out(w) for w in rows], total=total)
+        return SocialWorkerList(items=await _social_workers_out(session, principal, rows), total=total)
 
     @post("/social-workers", operation_id="createSocialWorker", summary="登记社工")
     async def create_worker(
         self, data: JSONBody[SocialWorkerIn], session: DbSession, principal: CurrentUser
     ) -> SocialWorkerOut:
-        return social_worker_out(await people.create_social_worker(session, principal, data))
+        worker = await people.create_social_worker(session, principal, data)
+        return (await _social_workers_out(session, principal, [worker]))[0]
 
     @patch("/social-workers/{worker_id:int}", operation_id="updateSocialWorker", summary="修改社工")
     async def update_worker(
         self, worker_id: PathId, data: JSONBody[SocialWorkerPatch], session: DbSession, principal: CurrentUser
     ) -> SocialWorkerOut:
-        return social_worker_out(await people.update_social_worker(session, principal, worker_id, data))
+        worker = await people.update_social_worker(session, principal, worker_id, data)
+        return (await _social_workers_out(session, principal, [worker]))[0]
 
     @get("/volunteer-teams", operation_id="listVolunteerTeams", summary="志愿服务队列表")
     async def list_teams(

@@ -1,4 +1,8 @@
-"""The people side of the five-society linkage: providers' social workers and the streets' volunteer teams."""
+"""The people side of the five-society linkage: providers' social workers and the streets' volunteer teams.
+
+A social worker's own contact (``phone``) is for the district's roles and the worker's own organization; every
+other role sees the name and reaches the worker through the organization's channel (the organization's registered
+contact phone), never the person's number."""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.auth.principal import Principal
+from marketplace.auth.principal import DISTRICT_ROLES, Principal
 from marketplace.errors import Forbidden, NotFound
-from marketplace.resources.models import SocialWorker, VolunteerTeam
+from marketplace.resources.models import Organization, SocialWorker, VolunteerTeam
 from marketplace.resources.schemas import SocialWorkerIn, SocialWorkerPatch, VolunteerTeamIn, VolunteerTeamPatch
 from marketplace.resources.service import can_manage_org, check_codes, check_streets, get_organization, raise_if
 from marketplace.resources.taxonomy import SERVICE_CATEGORIES
@@ -24,6 +28,23 @@ async def list_social_workers(
     if street_id:
         rows = [w for w in rows if not w.street_ids or street_id in w.street_ids]
     return rows[offset : offset + limit], len(rows)
+
+
+def may_see_worker_contact(principal: Principal, organization_id: int) -> bool:
+    """Whether ``principal`` sees the personal contact of a social worker of ``organization_id``."""
+    return principal.role in DISTRICT_ROLES or (
+        principal.role == "org_staff" and principal.organization_id == organization_id
+    )
+
+
+async def organization_channels(session: AsyncSession, organization_ids: set[int]) -> dict[int, str]:
+    """Each organization's public channel: the contact phone it registered as an organization."""
+    if not organization_ids:
+        return {}
+    rows = await session.execute(
+        select(Organization.id, Organization.contact_phone).where(Organization.id.in_(organization_ids))
+    )
+    return {org_id: phone for org_id, phone in rows.all()}
 
 
 async def create_social_worker(session: AsyncSession, principal: Principal, data: SocialWorkerIn) -> SocialWorker:

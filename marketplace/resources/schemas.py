@@ -245,9 +245,12 @@ class SocialWorkerOut(msgspec.Struct):
     qualification: str
     specialties: list[str]
     street_ids: list[int]
+    # The worker's own number: for the district's roles and the worker's organization; "" for everyone else.
     phone: str
     max_caseload: int
     active: bool
+    # How to reach the worker: the worker's number where ``phone`` is shown, else the organization's channel.
+    contact_channel: str = ""
 
 
 class VolunteerTeamIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -71,8 +71,8 @@ def demo_server(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_port(port, timeout=30)
-        deadline = time.monotonic() + 20
+        wait_port(port, timeout=120)  # a loaded machine starts granian slowly
+        deadline = time.monotonic() + 60
         while httpx.get(f"{base}/health", timeout=2).status_code != 200:
             if time.monotonic() > deadline:
                 raise TimeoutError("app not healthy")

@@ -347,3 +347,31 @@ async def test_a_failed_or_cancelled_procurement_ends_with_a_tender_cancellation
     ended = package["records"][0]["compiledRelease"]["tender"]
     assert ended["status"] == status and ended["description"].startswith(label)
     assert ended["numberOfTenderers"] == 2
+
+
+async def test_open_data_names_no_contact_person_or_mobile(client, auth: Auth, db, world) -> None:
+    """Suppliers appear by name, credit code and address; never their contact person or phone (issue #17), not
+    even from releases stored before (they are redacted as they are served)."""
+    from sqlalchemy import select
+
+    from marketplace.procurement.models import OcdsRelease
+    from marketplace.resources.models import Organization
+
+    p, c = await signed_contract(client, auth, world)
+    async with db.session() as session:
+        orgs = (await session.scalars(select(Organization))).all()
+        private = {o.contact_name for o in orgs} | {o.contact_phone for o in orgs}
+        stored = (await session.scalars(select(OcdsRelease))).all()
+        assert stored
+        for row in stored:  # as a release stored before the change carried it
+            assert "contactPoint" not in row.body
+            row.body = row.body.replace(
+                '"roles":', '"contactPoint":{"name":"李主任","telephone":"13800000001"},"roles":'
+            )
+    auditor = await auth("auditor")
+    for url in (f"/api/v1/contracts/{c['id']}/ocds", f"/api/v1/procurements/{p['id']}/ocds"):
+        r = await client.get(url, headers=auditor)
+        assert r.status_code == 200, r.text
+        assert "contactPoint" not in r.text
+        assert not [x for x in private if x and x in r.text]
+        assert_accepted(r.json(), record="procurements" in url)
