@@ -1,7 +1,7 @@
 """The children list's read path in SQLAlchemy Core: a director opens it many times a day.
 
 One statement for a page and its total (a window count), built once per shape (which filters, which scope) with
-bound values; a plain function of a synchronous ``Connection`` so the API runs it through ``Database.read`` and the
+bound values (a search by name, whose column is encrypted, filters the scoped rows in Python); a plain function of a synchronous ``Connection`` so the API runs it through ``Database.read`` and the
 console through its session's connection. Scope and filter semantics are those of ``cases.service.list_children``
 (which calls this); the audit rows of what was shown are the caller's to write.
 """
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, false,
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.cases.crypto import normalise_name
 from marketplace.cases.models import Child
 from marketplace.errors import Forbidden
 
@@ -60,7 +61,6 @@ class Shape:
     risk_level: bool
     status: bool
     overdue: bool | None
-    q: bool
 
 
 def scope_of(principal: Principal) -> str:
@@ -94,8 +94,6 @@ def _conditions(shape: Shape) -> list[ColumnElement[bool]]:
     if shape.overdue is not None:
         late = children.c.next_visit_due < bindparam("today")
         where.append(late & (children.c.status == "active") if shape.overdue else ~late)
-    if shape.q:
-        where.append(children.c.name.like(bindparam("q")))
     return where
 
 
@@ -131,7 +129,6 @@ def query_children(
         risk_level=bool(f.risk_level),
         status=bool(f.status),
         overdue=f.overdue,
-        q=bool(f.q),
     )
     params = {
         "scope_community": principal.community_id,
@@ -141,11 +138,16 @@ def query_children(
         "risk_level": f.risk_level,
         "status": f.status,
         "today": clock.today(),
-        "q": f"%{f.q}%" if f.q else None,
     }
-    if f.category:
-        # Categories are a JSON list: filter in Python, portable across SQLite and PostgreSQL.
-        matching = [r for r in conn.execute(_all_statement(shape), params).all() if f.category in (r.categories or [])]
+    if f.category or f.q:
+        # Categories are a JSON list, names are encrypted (a randomised ciphertext, decrypted by the column's type):
+        # both filter in Python over the scoped rows, portable across SQLite and PostgreSQL.
+        wanted = normalise_name(f.q) if f.q else ""
+        matching = [
+            r
+            for r in conn.execute(_all_statement(shape), params).all()
+            if (not f.category or f.category in (r.categories or [])) and wanted in normalise_name(r.name)
+        ]
         return matching[offset : offset + limit], len(matching)
     rows = conn.execute(_page_statement(shape), {**params, "limit": limit, "offset": offset}).all()
     # Past the last page (or nothing matches) the window count has no row to ride on: count apart.
