@@ -223,8 +223,9 @@ class Notification(IdMixin, Base):
     key: Mapped[str] = mapped_column(String(160), unique=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
+    # Encrypted: a reminder names the child ("督办提醒：<name>走访逾期") and a transfer request gives its reason.
+    title: Mapped[str] = mapped_column(EncryptedText("notifications.title"))
+    body: Mapped[str] = mapped_column(EncryptedText("notifications.body"), default="")
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -239,6 +239,7 @@ ENTITIES = {
     "referral_logs": "referral_log",
     "allowance_decisions": "allowance_decision",
     "allowance_payees": "allowance_payee",
+    "notifications": "notification",
 }
 
 

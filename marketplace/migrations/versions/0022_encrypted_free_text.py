@@ -53,6 +53,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "referral_logs": ("note",),
     "allowance_decisions": ("note", "review_note", "decision_note"),
     "allowance_payees": ("name",),
+    "notifications": ("title", "body"),
 }
 # The bounded columns (VARCHAR on PostgreSQL) among them, with their old widths.
 BOUNDED: dict[tuple[str, str], int] = {
@@ -63,6 +64,7 @@ BOUNDED: dict[tuple[str, str], int] = {
     ("mandatory_reports", "subject_name"): 80,
     ("mandatory_reports", "place"): 300,
     ("allowance_payees", "name"): 120,
+    ("notifications", "title"): 200,
 }
 
 
