@@ -240,6 +240,7 @@ ENTITIES = {
     "allowance_decisions": "allowance_decision",
     "allowance_payees": "allowance_payee",
     "notifications": "notification",
+    "allowance_payments": "allowance_payment",
 }
 
 

@@ -54,6 +54,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "allowance_decisions": ("note", "review_note", "decision_note"),
     "allowance_payees": ("name",),
     "notifications": ("title", "body"),
+    "allowance_payments": ("person_name", "payee_name"),
 }
 # The bounded columns (VARCHAR on PostgreSQL) among them, with their old widths.
 BOUNDED: dict[tuple[str, str], int] = {
@@ -65,6 +66,8 @@ BOUNDED: dict[tuple[str, str], int] = {
     ("mandatory_reports", "place"): 300,
     ("allowance_payees", "name"): 120,
     ("notifications", "title"): 200,
+    ("allowance_payments", "person_name"): 80,
+    ("allowance_payments", "payee_name"): 120,
 }
 
 
