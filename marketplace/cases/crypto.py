@@ -1,4 +1,5 @@
-"""Field encryption for identity numbers and contact details (AES-256-GCM) under a key ring, and a keyed lookup hash.
+"""Field encryption for identity numbers, contact details and the words that describe a child or a household
+(AES-256-GCM) under a key ring, and keyed lookup hashes.
 
 A ciphertext names the key that made it: ``v2:<key id>:<base64 of nonce + sealed>``. The ring holds the current key
 (it encrypts) and older keys (they only decrypt), so ``marketplace rotate-field-key`` can move the rows to a new key
@@ -9,6 +10,34 @@ it; a search looks under every key of the ring, so a row is found before, during
 A ring read from the data directory's key file (development) follows the file: when it changes (a rotation added a
 key) or a ciphertext names a key this process has not seen, the file is read again. A ring from the environment
 learns a new key by a restart (README.md, Settings: rotating the field key).
+
+What is encrypted, column by column (each sealed with ``"<table>.<column>"`` as associated data):
+
+- by the services, with a lookup hash: ``children.id_number_enc`` (+ ``id_number_hmac``), ``guardian_phone_enc``,
+  ``address_enc``; ``allowance_payees.account_enc``;
+- by the column's type, ``EncryptedText`` (services and schemas see plain ``str``; ``""`` and ``None`` stay as
+  they are), the free text that names or describes a child or a household (issue #17):
+  ``children``: ``name`` (+ ``name_hmac``, the blind index of the normalised name: duplicate detection), ``school``,
+  ``household_notes``, ``guardian_name``, ``guardian_relation``, ``share_note``;
+  ``needs.note``; ``visits.findings``;
+  ``mandatory_reports``: ``description``, ``subject_name``, ``subject_description``, ``place``;
+  ``mandatory_report_steps.note``; ``child_transfers``: ``reason``, ``decision_note``; ``escalation_actions.note``;
+  ``referrals``: ``share_note``, ``consent_override_reason``, ``decline_reason``, ``outcome_note``,
+  ``verdict_note``, ``revoke_reason``; ``referral_logs.note``;
+  ``allowance_decisions``: ``note``, ``review_note``, ``decision_note``; ``allowance_payees.name``;
+  ``allowance_payments``: ``person_name``, ``payee_name``; ``notifications``: ``title``, ``body`` (a reminder
+  names the child).
+- left in clear, decided: codes and states (``gender``, ``categories``, ``risk_level``, ``guardianship``,
+  ``allowance_decisions.reason``, which is a code such as ``turned_18``), dates, the police station and receipt
+  number of a report (an institution's reference), ``allowance_payees.bank_name``, and the people who are not the
+  child's household (users, social workers, organizations).
+
+A ciphertext is randomised, so an encrypted column is never compared, searched or sorted in SQL: the children list
+filters a name search in Python over the scoped rows (``cases.readmodel``), duplicate detection compares the blind
+index (under every key of the ring), and ``marketplace rotate-field-key`` moves every such column
+(``cases.rotation``). A value no key opens reads as ``UNREADABLE`` (``FieldCipher.readable``, with a warning in
+the log) instead of failing the page. The search indexes hold services and organizations only
+(``marketplace.indexing.documents``): never a child's name or notes.
 """
 
 from __future__ import annotations
@@ -258,8 +287,16 @@ UNREADABLE = "【无法解密】"
 def dialect_cipher(dialect: Dialect) -> FieldCipher:
     """The cipher of the database a statement runs on: ``marketplace.db.Database`` gives each of its engines' dialects
     its settings (``marketplace_settings``); an engine made elsewhere (a script) uses the process's settings."""
+    cipher = getattr(dialect, "marketplace_cipher", None)
+    if isinstance(cipher, FieldCipher):
+        return cipher
     settings = getattr(dialect, "marketplace_settings", None)
-    return field_cipher(settings if isinstance(settings, Settings) else get_settings())
+    if not isinstance(settings, Settings):
+        return field_cipher(get_settings())
+    # Kept on the dialect: every encrypted value read or written asks, and the ring's key ids cost a hash each.
+    cipher = field_cipher(settings)
+    dialect.marketplace_cipher = cipher  # type: ignore[attr-defined]
+    return cipher
 
 
 class EncryptedText(TypeDecorator[str]):

@@ -118,6 +118,17 @@ def _all_statement(shape: Shape) -> Select[Any]:
     return select(*_SUMMARY_COLUMNS).where(*_conditions(shape)).order_by(children.c.id)
 
 
+@functools.lru_cache(maxsize=512)
+def _names_statement(shape: Shape, categories: bool) -> Select[Any]:
+    extra = (children.c.categories,) if categories else ()
+    return select(children.c.id, children.c.name, *extra).where(*_conditions(shape)).order_by(children.c.id)
+
+
+@functools.lru_cache(maxsize=1)
+def _rows_statement() -> Select[Any]:
+    return select(*_SUMMARY_COLUMNS).where(children.c.id.in_(bindparam("ids", expanding=True))).order_by(children.c.id)
+
+
 def query_children(
     conn: Connection, principal: Principal, f: ChildFilters, limit: int, offset: int
 ) -> tuple[list[Row[Any]], int]:
@@ -139,15 +150,21 @@ def query_children(
         "status": f.status,
         "today": clock.today(),
     }
-    if f.category or f.q:
-        # Categories are a JSON list, names are encrypted (a randomised ciphertext, decrypted by the column's type):
-        # both filter in Python over the scoped rows, portable across SQLite and PostgreSQL.
-        wanted = normalise_name(f.q) if f.q else ""
-        matching = [
-            r
-            for r in conn.execute(_all_statement(shape), params).all()
-            if (not f.category or f.category in (r.categories or [])) and wanted in normalise_name(r.name)
+    if f.q:
+        # Names are encrypted (a randomised ciphertext, decrypted by the column's type): the scoped rows' ids and
+        # names are read and matched in Python (a substring of the normalised name), then the page's rows.
+        wanted = normalise_name(f.q)
+        ids = [
+            r.id
+            for r in conn.execute(_names_statement(shape, bool(f.category)), params).all()
+            if wanted in normalise_name(r.name) and (not f.category or f.category in (r.categories or []))
         ]
+        page = ids[offset : offset + limit]
+        rows = conn.execute(_rows_statement(), {"ids": page}).all() if page else []
+        return list(rows), len(ids)
+    if f.category:
+        # Categories are a JSON list: filter in Python, portable across SQLite and PostgreSQL.
+        matching = [r for r in conn.execute(_all_statement(shape), params).all() if f.category in (r.categories or [])]
         return matching[offset : offset + limit], len(matching)
     rows = conn.execute(_page_statement(shape), {**params, "limit": limit, "offset": offset}).all()
     # Past the last page (or nothing matches) the window count has no row to ride on: count apart.
