@@ -275,8 +275,15 @@ def rotate_field_key(new_key: bool, drop_old: bool, batch_size: int) -> None:
         f"{report.total - report.rotated - len(report.unreadable)} already under it; "
         f"{report.batches} batches, {report.changed_meanwhile} changed meanwhile"
     )
+    texts = sum(n for name, n in report.fields.items() if "." in name)
+    click.echo(f"free text (names, notes, findings): {report.texts_rotated} records, {texts} values re-encrypted")
     if report.unreadable:
         click.echo(f"{len(report.unreadable)} files no key of the ring opens: ids {report.unreadable[:20]}", err=True)
+    if report.texts_unreadable:
+        shown = ", ".join(f"{name} {i}" for name, i in report.texts_unreadable[:20])
+        click.echo(
+            f"{len(report.texts_unreadable)} records whose free text no key of the ring opens: {shown}", err=True
+        )
     if report.remaining:
         left = ", ".join(f"{key} {n}" for key, n in report.remaining.items())
         click.echo(f"still under other keys (run again): {left}", err=True)

@@ -140,6 +140,16 @@ class Database:
             self.threaded_read_engine = create_engine(
                 settings.sync_database_url, pool_size=READ_THREADS, max_overflow=0, pool_pre_ping=True
             )
+        # Encrypted columns (``cases.crypto.EncryptedText``) find this database's field key ring on the dialect.
+        for engine in (
+            self.engine.sync_engine,
+            self.read_engine.sync_engine,
+            self.sync_read_engine,
+            self.threaded_read_engine,
+            self.sync_write_engine,
+        ):
+            if engine is not None:
+                engine.dialect.marketplace_settings = settings  # type: ignore[attr-defined]
         self._read_threads = anyio.CapacityLimiter(READ_THREADS)
         # Every session carries where the deployment keeps its files (features that signal other processes use it).
         info = {"data_dir": settings.data_dir}

@@ -16,6 +16,8 @@ def alembic_config(settings: Settings) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", settings.sync_database_url.replace("%", "%%"))
+    # A migration that encrypts existing values (0022) uses these settings' field key ring.
+    config.attributes["settings"] = settings
     return config
 
 

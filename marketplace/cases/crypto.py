@@ -1,4 +1,5 @@
-"""Field encryption for identity numbers and contact details (AES-256-GCM) under a key ring, and a keyed lookup hash.
+"""Field encryption for identity numbers, contact details and the words that describe a child or a household
+(AES-256-GCM) under a key ring, and keyed lookup hashes.
 
 A ciphertext names the key that made it: ``v2:<key id>:<base64 of nonce + sealed>``. The ring holds the current key
 (it encrypts) and older keys (they only decrypt), so ``marketplace rotate-field-key`` can move the rows to a new key
@@ -9,6 +10,34 @@ it; a search looks under every key of the ring, so a row is found before, during
 A ring read from the data directory's key file (development) follows the file: when it changes (a rotation added a
 key) or a ciphertext names a key this process has not seen, the file is read again. A ring from the environment
 learns a new key by a restart (README.md, Settings: rotating the field key).
+
+What is encrypted, column by column (each sealed with ``"<table>.<column>"`` as associated data):
+
+- by the services, with a lookup hash: ``children.id_number_enc`` (+ ``id_number_hmac``), ``guardian_phone_enc``,
+  ``address_enc``; ``allowance_payees.account_enc``;
+- by the column's type, ``EncryptedText`` (services and schemas see plain ``str``; ``""`` and ``None`` stay as
+  they are), the free text that names or describes a child or a household (issue #17):
+  ``children``: ``name`` (+ ``name_hmac``, the blind index of the normalised name: duplicate detection), ``school``,
+  ``household_notes``, ``guardian_name``, ``guardian_relation``, ``share_note``;
+  ``needs.note``; ``visits.findings``;
+  ``mandatory_reports``: ``description``, ``subject_name``, ``subject_description``, ``place``;
+  ``mandatory_report_steps.note``; ``child_transfers``: ``reason``, ``decision_note``; ``escalation_actions.note``;
+  ``referrals``: ``share_note``, ``consent_override_reason``, ``decline_reason``, ``outcome_note``,
+  ``verdict_note``, ``revoke_reason``; ``referral_logs.note``;
+  ``allowance_decisions``: ``note``, ``review_note``, ``decision_note``; ``allowance_payees.name``;
+  ``allowance_payments``: ``person_name``, ``payee_name``; ``notifications``: ``title``, ``body`` (a reminder
+  names the child).
+- left in clear, decided: codes and states (``gender``, ``categories``, ``risk_level``, ``guardianship``,
+  ``allowance_decisions.reason``, which is a code such as ``turned_18``), dates, the police station and receipt
+  number of a report (an institution's reference), ``allowance_payees.bank_name``, and the people who are not the
+  child's household (users, social workers, organizations).
+
+A ciphertext is randomised, so an encrypted column is never compared, searched or sorted in SQL: the children list
+filters a name search in Python over the scoped rows (``cases.readmodel``), duplicate detection compares the blind
+index (under every key of the ring), and ``marketplace rotate-field-key`` moves every such column
+(``cases.rotation``). A value no key opens reads as ``UNREADABLE`` (``FieldCipher.readable``, with a warning in
+the log) instead of failing the page. The search indexes hold services and organizations only
+(``marketplace.indexing.documents``): never a child's name or notes.
 """
 
 from __future__ import annotations
@@ -17,19 +46,26 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import os
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Dialect, MetaData, Text
+from sqlalchemy.types import TypeDecorator
 
 from marketplace import keyfiles
 from marketplace.errors import DomainError
 from marketplace.keyfiles import FieldKey
-from marketplace.settings import Settings
+from marketplace.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 _LEGACY = "v1"
 # Masked values kept per cipher (see FieldCipher.masked): a district's caseload fits many times over.
@@ -58,14 +94,24 @@ class _Key:
     aead: AESGCM
     # A separate key for the lookup hash, so the hash never reveals anything about the cipher key.
     hmac_key: bytes
+    # And another for the children's names (a blind index), so a name's hash never equals a number's.
+    name_key: bytes
 
     @classmethod
     def of(cls, key: FieldKey) -> _Key:
         raw = _key_bytes(key.secret)
-        return cls(key.id, AESGCM(raw), hmac.new(raw, b"marketplace/id-number-lookup", hashlib.sha256).digest())
+        return cls(
+            key.id,
+            AESGCM(raw),
+            hmac.new(raw, b"marketplace/id-number-lookup", hashlib.sha256).digest(),
+            hmac.new(raw, b"marketplace/child-name-lookup", hashlib.sha256).digest(),
+        )
 
     def lookup_hash(self, value: str) -> str:
         return hmac.new(self.hmac_key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+    def name_hash(self, value: str) -> str:
+        return hmac.new(self.name_key, normalise_name(value).encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -187,6 +233,35 @@ class FieldCipher:
         self.refresh()
         return list(dict.fromkeys(k.lookup_hash(value) for k in self._ring.keys))
 
+    def name_hash(self, name: str) -> str:
+        """The blind index of a child's name (normalised: ``normalise_name``) under the current key."""
+        self.refresh()
+        return self._ring.keys[0].name_hash(name)
+
+    def name_hashes(self, name: str) -> list[str]:
+        """The blind indexes a stored copy of ``name`` may carry: one per key of the ring (search with IN)."""
+        self.refresh()
+        return list(dict.fromkeys(k.name_hash(name) for k in self._ring.keys))
+
+    def readable(self, token: str, field: str) -> str:
+        """``decrypt(token, field)``, or ``UNREADABLE`` (with a warning in the log) when no key of the ring opens it
+        or it is not a ciphertext at all: a damaged value shows as unreadable instead of failing the page."""
+        try:
+            return self.decrypt(token, field)
+        except (UnknownFieldKey, InvalidTag, ValueError, IndexError) as exc:
+            log.warning("field %s: a value cannot be decrypted (%s: %s)", field, type(exc).__name__, exc)
+            return UNREADABLE
+
+
+def normalise_name(name: str) -> str:
+    """A name as the blind index sees it: full-width forms folded (NFKC), no white space, case folded; so "张 三",
+    "张三 " and "张三" are the same child's name."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def is_ciphertext(value: str) -> bool:
+    return value.startswith((f"{_VERSION}:", f"{_LEGACY}:"))
+
 
 def key_id_of(token: str) -> str | None:
     """The id of the key that made ``token``; None for a legacy ``v1`` ciphertext."""
@@ -202,6 +277,67 @@ def _cipher(ring: tuple[FieldKey, ...], source: str | None) -> FieldCipher:
 def field_cipher(settings: Settings) -> FieldCipher:
     """The cipher of ``settings``' key ring, one per ring and process (so a re-read key file is kept)."""
     return _cipher(settings.field_key_ring, settings.field_key_file)
+
+
+# ------------------------------------------------------------ columns encrypted by their type
+
+UNREADABLE = "【无法解密】"
+
+
+def dialect_cipher(dialect: Dialect) -> FieldCipher:
+    """The cipher of the database a statement runs on: ``marketplace.db.Database`` gives each of its engines' dialects
+    its settings (``marketplace_settings``); an engine made elsewhere (a script) uses the process's settings."""
+    cipher = getattr(dialect, "marketplace_cipher", None)
+    if isinstance(cipher, FieldCipher):
+        return cipher
+    settings = getattr(dialect, "marketplace_settings", None)
+    if not isinstance(settings, Settings):
+        return field_cipher(get_settings())
+    # Kept on the dialect: every encrypted value read or written asks, and the ring's key ids cost a hash each.
+    cipher = field_cipher(settings)
+    dialect.marketplace_cipher = cipher  # type: ignore[attr-defined]
+    return cipher
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A text column stored as a ciphertext of the field cipher (``v2:<key id>:…``, sealed with ``field`` as its
+    associated data, so a value copied into another column does not open); services and schemas see plain ``str``.
+
+    The empty string is stored as it is (a blank note reveals nothing the form does not), ``None`` stays ``None``.
+    A stored value that is not a ciphertext (a row written before the column was encrypted) reads as it is; a
+    ciphertext no key of the ring opens reads as ``UNREADABLE``. A ciphertext is randomised: such a column cannot
+    be compared, searched or sorted in SQL (children's names carry a blind index, ``children.name_hmac``, for that).
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, field: str) -> None:
+        super().__init__()
+        self.field = field
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or value == "":
+            return value  # type: ignore[no-any-return]
+        return dialect_cipher(dialect).encrypt(str(value), self.field)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or value == "" or not is_ciphertext(value):
+            return value  # type: ignore[no-any-return]
+        return dialect_cipher(dialect).readable(value, self.field)
+
+    def copy(self, **kw: Any) -> EncryptedText:
+        return EncryptedText(self.field)
+
+
+def encrypted_columns(metadata: MetaData) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Per table, its ``EncryptedText`` columns and the associated data each is sealed with."""
+    found: dict[str, tuple[tuple[str, str], ...]] = {}
+    for table in metadata.sorted_tables:
+        columns = tuple((c.name, c.type.field) for c in table.columns if isinstance(c.type, EncryptedText))
+        if columns:
+            found[table.name] = columns
+    return found
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

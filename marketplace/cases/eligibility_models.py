@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.cases.crypto import EncryptedText
 from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
 
 
@@ -32,17 +33,17 @@ class AllowanceDecision(IdMixin, Base):
     # cease: turned_18 | adopted | left_district | died | other; grant: empty.
     reason: Mapped[str] = mapped_column(String(40), default="")
     evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(EncryptedText("allowance_decisions.note"), default="")
     status: Mapped[str] = mapped_column(String(20), default="proposed", index=True)
     effective_month: Mapped[str | None] = mapped_column(String(7), index=True)
     proposed_by: Mapped[int | None] = mapped_column(Integer)
     proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reviewed_by: Mapped[int | None] = mapped_column(Integer)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    review_note: Mapped[str] = mapped_column(Text, default="")
+    review_note: Mapped[str] = mapped_column(EncryptedText("allowance_decisions.review_note"), default="")
     decided_by: Mapped[int | None] = mapped_column(Integer)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    decision_note: Mapped[str] = mapped_column(Text, default="")
+    decision_note: Mapped[str] = mapped_column(EncryptedText("allowance_decisions.decision_note"), default="")
 
 
 class AllowancePayee(IdMixin, Base):
@@ -52,7 +53,7 @@ class AllowancePayee(IdMixin, Base):
 
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # guardian | institution
-    name: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(EncryptedText("allowance_payees.name"))
     bank_name: Mapped[str] = mapped_column(String(120))
     # The account number, encrypted like identity numbers (marketplace.cases.crypto, field "allowance_payees.account").
     account_enc: Mapped[str] = mapped_column(Text)

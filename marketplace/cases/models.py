@@ -3,9 +3,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Connection,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.cases.crypto import EncryptedText, dialect_cipher
 from marketplace.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 
@@ -14,14 +28,18 @@ class Child(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "children"
     __table_args__ = (
-        Index("ix_children_dup", "community_id", "name", "birth_date"),
+        # Duplicate detection (same name, same birth date, same community) through the name's blind index.
+        Index("ix_children_dup", "community_id", "name_hmac", "birth_date"),
         CheckConstraint("risk_level IN ('critical','high','medium','low')", name="risk_level"),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     # Copied from the community so street-scoped queries need no join (communities never change street).
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
-    name: Mapped[str] = mapped_column(String(80))
+    # The words that describe the child or the household are encrypted at rest (cases.crypto: the list).
+    name: Mapped[str] = mapped_column(EncryptedText("children.name"))
+    # The blind index of the normalised name (``FieldCipher.name_hash``), kept by this module's mapper events.
+    name_hmac: Mapped[str] = mapped_column(String(64), default="")
     gender: Mapped[str] = mapped_column(String(10))
     birth_date: Mapped[dt.date] = mapped_column(Date)
     id_number_enc: Mapped[str] = mapped_column(Text)
@@ -29,16 +47,16 @@ class Child(IdMixin, TimestampMixin, Base):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     guardianship: Mapped[str] = mapped_column(String(20))
     risk_level: Mapped[str] = mapped_column(String(10), index=True)
-    school: Mapped[str] = mapped_column(String(200), default="")
-    household_notes: Mapped[str] = mapped_column(Text, default="")
-    guardian_name: Mapped[str] = mapped_column(String(120), default="")
-    guardian_relation: Mapped[str] = mapped_column(String(40), default="")
+    school: Mapped[str] = mapped_column(EncryptedText("children.school"), default="")
+    household_notes: Mapped[str] = mapped_column(EncryptedText("children.household_notes"), default="")
+    guardian_name: Mapped[str] = mapped_column(EncryptedText("children.guardian_name"), default="")
+    guardian_relation: Mapped[str] = mapped_column(EncryptedText("children.guardian_relation"), default="")
     guardian_phone_enc: Mapped[str | None] = mapped_column(Text)
     address_enc: Mapped[str | None] = mapped_column(Text)
     consent_to_share: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_recorded_on: Mapped[dt.date | None] = mapped_column(Date)
     # What the director chose to tell providers; organizations see this and nothing else of the file.
-    share_note: Mapped[str] = mapped_column(Text, default="")
+    share_note: Mapped[str] = mapped_column(EncryptedText("children.share_note"), default="")
     last_visit_on: Mapped[dt.date | None] = mapped_column(Date)
     next_visit_due: Mapped[dt.date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
@@ -54,7 +72,7 @@ class Need(IdMixin, TimestampMixin, Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     category: Mapped[str] = mapped_column(String(40), index=True)
     urgency: Mapped[int] = mapped_column(Integer)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(EncryptedText("needs.note"), default="")
     # The need lifecycle (``cases.lifecycle.NEED_LIFECYCLE``): open → matched → in_service → met | partly_met |
     # not_met, or withdrawn. Only the lifecycle's transitions change it; the director's verdict settles it.
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
@@ -73,7 +91,7 @@ class Visit(IdMixin, Base):
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     visited_on: Mapped[dt.date] = mapped_column(Date, index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    findings: Mapped[str] = mapped_column(Text, default="")
+    findings: Mapped[str] = mapped_column(EncryptedText("visits.findings"), default="")
     next_visit_due: Mapped[dt.date] = mapped_column(Date)
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -95,11 +113,11 @@ class MandatoryReport(IdMixin, Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(EncryptedText("mandatory_reports.description"))
     # For an unidentified child: what is known of them, and where they were found.
-    subject_name: Mapped[str] = mapped_column(String(80), default="")
-    subject_description: Mapped[str] = mapped_column(Text, default="")
-    place: Mapped[str] = mapped_column(String(300), default="")
+    subject_name: Mapped[str] = mapped_column(EncryptedText("mandatory_reports.subject_name"), default="")
+    subject_description: Mapped[str] = mapped_column(EncryptedText("mandatory_reports.subject_description"), default="")
+    place: Mapped[str] = mapped_column(EncryptedText("mandatory_reports.place"), default="")
     occurred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # open → acknowledged (by the supervisor and the district) → closed
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
@@ -132,7 +150,7 @@ class MandatoryReportStep(IdMixin, Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("mandatory_reports.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(EncryptedText("mandatory_report_steps.note"), default="")
     recorded_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -148,11 +166,11 @@ class ChildTransfer(IdMixin, Base):
     to_community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     # pending → approved | rejected | cancelled
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(EncryptedText("child_transfers.reason"))
     requested_by: Mapped[int | None] = mapped_column(Integer)
     decided_by: Mapped[int | None] = mapped_column(Integer)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    decision_note: Mapped[str] = mapped_column(Text, default="")
+    decision_note: Mapped[str] = mapped_column(EncryptedText("child_transfers.decision_note"), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
@@ -185,7 +203,7 @@ class EscalationAction(IdMixin, Base):
     escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
     # acknowledge | remind | reassign
     action: Mapped[str] = mapped_column(String(20))
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(EncryptedText("escalation_actions.note"), default="")
     actor_id: Mapped[int | None] = mapped_column(Integer)
     # reassign: the director the visit now falls to
     target_id: Mapped[int | None] = mapped_column(Integer)
@@ -205,13 +223,22 @@ class Notification(IdMixin, Base):
     key: Mapped[str] = mapped_column(String(160), unique=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
+    # Encrypted: a reminder names the child ("督办提醒：<name>走访逾期") and a transfer request gives its reason.
+    title: Mapped[str] = mapped_column(EncryptedText("notifications.title"))
+    body: Mapped[str] = mapped_column(EncryptedText("notifications.body"), default="")
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+@event.listens_for(Child, "before_insert")
+@event.listens_for(Child, "before_update")
+def _index_name(mapper: Any, connection: Connection, child: Child) -> None:
+    """Keep ``name_hmac`` the blind index of the name as written (any writer: services, demo, tests)."""
+    if child.name is not None and (not child.name_hmac or inspect(child).attrs.name.history.has_changes()):
+        child.name_hmac = dialect_cipher(connection.dialect).name_hash(child.name)
 
 
 from marketplace.cases.eligibility_models import AllowanceDecision as AllowanceDecision  # noqa: E402

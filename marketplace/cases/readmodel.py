@@ -1,7 +1,7 @@
 """The children list's read path in SQLAlchemy Core: a director opens it many times a day.
 
 One statement for a page and its total (a window count), built once per shape (which filters, which scope) with
-bound values; a plain function of a synchronous ``Connection`` so the API runs it through ``Database.read`` and the
+bound values (a search by name, whose column is encrypted, filters the scoped rows in Python); a plain function of a synchronous ``Connection`` so the API runs it through ``Database.read`` and the
 console through its session's connection. Scope and filter semantics are those of ``cases.service.list_children``
 (which calls this); the audit rows of what was shown are the caller's to write.
 """
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, false,
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.cases.crypto import normalise_name
 from marketplace.cases.models import Child
 from marketplace.errors import Forbidden
 
@@ -60,7 +61,6 @@ class Shape:
     risk_level: bool
     status: bool
     overdue: bool | None
-    q: bool
 
 
 def scope_of(principal: Principal) -> str:
@@ -94,8 +94,6 @@ def _conditions(shape: Shape) -> list[ColumnElement[bool]]:
     if shape.overdue is not None:
         late = children.c.next_visit_due < bindparam("today")
         where.append(late & (children.c.status == "active") if shape.overdue else ~late)
-    if shape.q:
-        where.append(children.c.name.like(bindparam("q")))
     return where
 
 
@@ -120,6 +118,17 @@ def _all_statement(shape: Shape) -> Select[Any]:
     return select(*_SUMMARY_COLUMNS).where(*_conditions(shape)).order_by(children.c.id)
 
 
+@functools.lru_cache(maxsize=512)
+def _names_statement(shape: Shape, categories: bool) -> Select[Any]:
+    extra = (children.c.categories,) if categories else ()
+    return select(children.c.id, children.c.name, *extra).where(*_conditions(shape)).order_by(children.c.id)
+
+
+@functools.lru_cache(maxsize=1)
+def _rows_statement() -> Select[Any]:
+    return select(*_SUMMARY_COLUMNS).where(children.c.id.in_(bindparam("ids", expanding=True))).order_by(children.c.id)
+
+
 def query_children(
     conn: Connection, principal: Principal, f: ChildFilters, limit: int, offset: int
 ) -> tuple[list[Row[Any]], int]:
@@ -131,7 +140,6 @@ def query_children(
         risk_level=bool(f.risk_level),
         status=bool(f.status),
         overdue=f.overdue,
-        q=bool(f.q),
     )
     params = {
         "scope_community": principal.community_id,
@@ -141,8 +149,19 @@ def query_children(
         "risk_level": f.risk_level,
         "status": f.status,
         "today": clock.today(),
-        "q": f"%{f.q}%" if f.q else None,
     }
+    if f.q:
+        # Names are encrypted (a randomised ciphertext, decrypted by the column's type): the scoped rows' ids and
+        # names are read and matched in Python (a substring of the normalised name), then the page's rows.
+        wanted = normalise_name(f.q)
+        ids = [
+            r.id
+            for r in conn.execute(_names_statement(shape, bool(f.category)), params).all()
+            if wanted in normalise_name(r.name) and (not f.category or f.category in (r.categories or []))
+        ]
+        page = ids[offset : offset + limit]
+        rows = conn.execute(_rows_statement(), {"ids": page}).all() if page else []
+        return list(rows), len(ids)
     if f.category:
         # Categories are a JSON list: filter in Python, portable across SQLite and PostgreSQL.
         matching = [r for r in conn.execute(_all_statement(shape), params).all() if f.category in (r.categories or [])]

@@ -9,6 +9,12 @@ the command again. Each rewritten file leaves an audit row (``reencrypt``, by ``
 
 The allowance payees' bank accounts (``allowance_payees.account_enc``) are moved the same way after the files;
 a payee row is never edited by the app, so its compare and set only guards against a second rotation running.
+
+Then the free-text columns encrypted by their type (``crypto.EncryptedText``: names, notes, findings, descriptions;
+the list is in ``marketplace.cases.crypto``), table by table, the same way: read raw, re-encrypted under the current
+key, compare and set on every encrypted column of the row, one audit row per rewritten record. A value still in
+clear (written before migration 0022) is encrypted on the way; a child's name also gets its blind index
+(``name_hmac``) under the current key.
 """
 
 from __future__ import annotations
@@ -18,12 +24,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, true, update
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Integer,
+    TableClause,
+    Text,
+    and_,
+    column,
+    func,
+    or_,
+    select,
+    table,
+    true,
+    update,
+)
 
 from marketplace.audit import service as audit
-from marketplace.cases.crypto import FieldCipher, UnknownFieldKey, key_id_of
+from marketplace.cases.crypto import FieldCipher, UnknownFieldKey, encrypted_columns, is_ciphertext, key_id_of
 from marketplace.cases.models import AllowancePayee, Child
-from marketplace.db import Database
+from marketplace.db import Base, Database
 
 # (column, the associated data the value is sealed with, the name the audit row gives it)
 FIELDS = (
@@ -45,13 +66,16 @@ class RotationReport:
     unreadable: list[int] = field(default_factory=list)  # files no key of the ring opens
     payees_rotated: int = 0  # allowance payee rows whose bank account was re-encrypted
     payees_unreadable: list[int] = field(default_factory=list)  # payee rows no key of the ring opens
+    text_batches: int = 0  # batches of the free-text passes (``batches`` counts the files' and payees')
+    texts_rotated: int = 0  # rows whose encrypted free text was rewritten under the current key
+    texts_unreadable: list[tuple[str, int]] = field(default_factory=list)  # (table, id) no key of the ring opens
     batches: int = 0
     passes: int = 0
     remaining: dict[str, int] = field(default_factory=dict)  # files still under another key, by key id
 
     @property
     def done(self) -> bool:
-        return not self.remaining and not self.unreadable and not self.payees_unreadable
+        return not self.remaining and not self.unreadable and not self.payees_unreadable and not self.texts_unreadable
 
 
 def _not_under(column: Any, prefix: str, *, nullable: bool) -> ColumnElement[bool]:
@@ -202,6 +226,112 @@ async def _payee_pass(
             progress(report)
 
 
+# The audit log's name of a record of each table with encrypted free text.
+ENTITIES = {
+    "children": "child",
+    "needs": "need",
+    "visits": "visit",
+    "mandatory_reports": "mandatory_report",
+    "mandatory_report_steps": "mandatory_report_step",
+    "child_transfers": "child_transfer",
+    "escalation_actions": "escalation_action",
+    "referrals": "referral",
+    "referral_logs": "referral_log",
+    "allowance_decisions": "allowance_decision",
+    "allowance_payees": "allowance_payee",
+    "notifications": "notification",
+    "allowance_payments": "allowance_payment",
+}
+
+
+def text_tables() -> dict[str, tuple[tuple[str, str], ...]]:
+    """The tables with ``EncryptedText`` columns, each with its columns and their associated data."""
+    return encrypted_columns(Base.metadata)
+
+
+def _raw(name: str, columns: tuple[tuple[str, str], ...]) -> TableClause:
+    """``name`` with its encrypted columns as plain text: the ciphertexts as stored, not decrypted by their type."""
+    extra = [column("name_hmac", Text)] if name == "children" else []
+    return table(name, column("id", Integer), *(column(c, Text) for c, _ in columns), *extra)
+
+
+def _text_stale(t: TableClause, columns: tuple[tuple[str, str], ...], prefix: str) -> ColumnElement[bool]:
+    return or_(
+        *(and_(t.c[c].is_not(None), t.c[c] != "", ~t.c[c].startswith(prefix, autoescape=True)) for c, _ in columns)
+    )
+
+
+async def _text_pass(
+    db: Database,
+    cipher: FieldCipher,
+    report: RotationReport,
+    name: str,
+    columns: tuple[tuple[str, str], ...],
+    batch_size: int,
+    progress: Callable[[RotationReport], None] | None,
+) -> int:
+    """One walk over ``name``'s rows with a value under another key (or in clear); how many the app changed."""
+    prefix = f"v2:{report.key_id}:"
+    t = _raw(name, columns)
+    after, changed = 0, 0
+    skip = {i for table_name, i in report.texts_unreadable if table_name == name}
+    while True:
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(t.c.id, *(t.c[c] for c, _ in columns))
+                    .where(t.c.id > after, _text_stale(t, columns, prefix), t.c.id.not_in(skip) if skip else true())
+                    .order_by(t.c.id)
+                    .limit(batch_size)
+                )
+            ).all()
+            if not rows:
+                return changed
+            rewritten: list[int] = []
+            touched: set[str] = set()
+            for row in rows:
+                values: dict[str, Any] = {}
+                try:
+                    for c, aad in columns:
+                        token = getattr(row, c)
+                        if not token or token.startswith(prefix):
+                            continue
+                        plain = cipher.decrypt(token, aad) if is_ciphertext(token) else token
+                        values[c] = cipher.encrypt(plain, aad)
+                        if name == "children" and c == "name":
+                            values["name_hmac"] = cipher.name_hash(plain)
+                except (UnknownFieldKey, InvalidTag, ValueError):
+                    report.texts_unreadable.append((name, row.id))
+                    skip.add(row.id)
+                    continue
+                result = await session.execute(
+                    update(t)
+                    .where(t.c.id == row.id, *(_same(t.c[c], getattr(row, c)) for c, _ in columns))
+                    .values(**values)
+                )
+                if cast(CursorResult[Any], result).rowcount == 1:
+                    rewritten.append(row.id)
+                    names = [f"{name}.{c}" for c in values if c != "name_hmac"]
+                    touched.update(c for c in values if c != "name_hmac")
+                    report.fields.update(names)
+                else:
+                    changed += 1
+            await audit.record_many(
+                session,
+                None,
+                "reencrypt",
+                ENTITIES.get(name, name),
+                rewritten,
+                [c for c, _ in columns if c in touched],
+                {"key_id": report.key_id},
+            )
+        report.texts_rotated += len(rewritten)
+        report.text_batches += 1
+        after = rows[-1].id
+        if progress is not None:
+            progress(report)
+
+
 async def remaining_by_key(db: Database, key_id: str) -> dict[str, int]:
     """Files (and payee rows) with a value under another key than ``key_id``, counted by that key's id (``v1``:
     legacy)."""
@@ -223,6 +353,15 @@ async def remaining_by_key(db: Database, key_id: str) -> dict[str, int]:
         ids = {key_id_of(token) or "v1" for token in row if token is not None}
         counts.update(ids - {key_id})
     counts.update((key_id_of(token) or "v1") for token in payees)
+    prefix = f"v2:{key_id}:"
+    async with db.session(write=False) as session:
+        for name, columns in text_tables().items():
+            t = _raw(name, columns)
+            for row in (
+                await session.execute(select(*(t.c[c] for c, _ in columns)).where(_text_stale(t, columns, prefix)))
+            ).all():
+                ids = {(key_id_of(token) or "v1") if is_ciphertext(token) else "clear" for token in row if token}
+                counts.update(ids - {key_id})
     return dict(sorted(counts.items()))
 
 
@@ -245,5 +384,9 @@ async def rotate(
         if not changed:
             break
     await _payee_pass(db, cipher, report, batch_size, progress)
+    for name, columns in text_tables().items():
+        for _ in range(MAX_PASSES):
+            if not await _text_pass(db, cipher, report, name, columns, batch_size, progress):
+                break
     report.remaining = await remaining_by_key(db, report.key_id)
     return report

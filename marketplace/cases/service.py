@@ -14,7 +14,7 @@ from marketplace import clock, masking, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import lifecycle, ports
-from marketplace.cases.crypto import FieldCipher, field_cipher, resident_id_problem
+from marketplace.cases.crypto import FieldCipher, dialect_cipher, field_cipher, resident_id_problem
 from marketplace.cases.models import Child, Need, Visit
 from marketplace.cases.readmodel import DISTRICT_READERS, ChildFilters, query_children, scope_of
 from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, NeedPatch, VisitIn, Warning
@@ -272,7 +272,8 @@ async def _duplicates(session: AsyncSession, child: Child) -> list[Warning]:
             await session.scalars(
                 select(Child.id).where(
                     Child.community_id == child.community_id,
-                    Child.name == child.name,
+                    # The name is encrypted: its blind index under every key of the ring (a rotation under way).
+                    Child.name_hmac.in_(dialect_cipher(session.get_bind().dialect).name_hashes(child.name)),
                     Child.birth_date == child.birth_date,
                     Child.id != child.id,
                 )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.cases.crypto import EncryptedText
 from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
 
 
@@ -104,7 +105,8 @@ class AllowancePayment(IdMixin, Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("allowance_runs.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     person_key: Mapped[str] = mapped_column(String(40))  # "child:12" | "user:7"
-    person_name: Mapped[str] = mapped_column(String(80), default="")
+    # Encrypted at rest (the child's name; marketplace.cases.crypto lists every such column).
+    person_name: Mapped[str] = mapped_column(EncryptedText("allowance_payments.person_name"), default="")
     community_id: Mapped[int | None] = mapped_column(Integer, index=True)
     month: Mapped[str] = mapped_column(String(7), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -115,7 +117,7 @@ class AllowancePayment(IdMixin, Base):
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_decisions.id"))
     # Whom it is paid to: guardian | institution (with the payee row naming the encrypted account) | director.
     payee_kind: Mapped[str] = mapped_column(String(20), default="")
-    payee_name: Mapped[str] = mapped_column(String(120), default="")
+    payee_name: Mapped[str] = mapped_column(EncryptedText("allowance_payments.payee_name"), default="")
     payee_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_payees.id"))
     live: Mapped[bool | None] = mapped_column(Boolean, default=True)
     # Why a special (one-off) payment is made; the festival's title for a festival payment; "" for a monthly one.

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -118,12 +118,14 @@ def test_a_ring_from_the_key_file_follows_the_file(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def files(db: Database, settings: Settings, world: World) -> dict[int, str]:
-    """Nine children's files: six under k1 (with phones, some with addresses), three legacy v1 ones."""
+async def files(db: Database, settings: Settings, world: World) -> AsyncIterator[dict[int, str]]:
+    """Nine children's files: six under k1 (with phones, some with addresses), three legacy v1 ones; their names
+    (encrypted by their column's type) under k1, written by an app that holds k1."""
     old = ring(settings, K1)
     c = FieldCipher([K1])
     numbers: dict[int, str] = {}
-    async with db.session() as session:
+    writer = Database(old)
+    async with writer.session() as session:
         for n in range(9):
             child = await add_child(
                 session, old, world.communities[n % 2], world.streets[0], name=f"儿童{n}", seq=f"{n + 100}"
@@ -135,7 +137,8 @@ async def files(db: Database, settings: Settings, world: World) -> dict[int, str
                 child.id_number_enc = legacy_v1(K1, number, AAD)
                 child.guardian_phone_enc = legacy_v1(K1, "13900001234", "children.guardian_phone")
             numbers[child.id] = number
-    return numbers
+    await writer.dispose()
+    yield numbers
 
 
 async def stored(db: Database) -> dict[int, tuple[str, str, str | None, str | None]]:
@@ -200,12 +203,13 @@ async def test_rotation_moves_every_field_and_lookups_keep_working(
     await read_every_number(new, files)
     for child_id, number in files.items():
         assert await found_by_number(new, number) == [child_id]
-    # (the seventh file, legacy, has an address under k1: it counts under both)
-    assert await rotation.remaining_by_key(db, "k2") == {"k1": 3, "v1": 3}
+    # (the seventh file, legacy, has an address under k1: it counts under both; the nine names are under k1)
+    assert await rotation.remaining_by_key(db, "k2") == {"k1": 3 + 9, "v1": 3}
 
     # Resumed: the rest moves; the four already moved are left alone.
     report = await rotation.rotate(db, cipher, batch_size=4)
     assert (report.total, report.rotated, report.remaining, report.unreadable) == (9, 5, {}, [])
+    assert (report.texts_rotated, report.fields["children.name"], report.texts_unreadable) == (9, 9, [])
     after = await stored(db)
     assert all(v[0] == during[i][0] for i, v in after.items() if key_id_of(during[i][0]) == "k2")
     for enc, _, phone, address in after.values():
@@ -227,7 +231,8 @@ async def test_rotation_moves_every_field_and_lookups_keep_working(
         audited = await session.scalar(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "reencrypt")
         )
-    assert audited == 9
+    # One per file for its identity number and contact details, one per file for its free text (the name).
+    assert audited == 9 + 9
 
 
 async def test_the_duplicate_check_finds_files_under_either_key_during_rotation(
