@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.audit import writer
-from marketplace.audit.models import AuditEntry
+from marketplace.audit import chain, writer
+from marketplace.audit.models import AUDIT_CHAIN, AuditEntry
 from marketplace.auth.principal import Principal
 from marketplace.db import utcnow
 from marketplace.pagination import fetch_page
@@ -71,7 +71,9 @@ async def record_many(
     one statement. Changes use this (or :func:`record`): the change and its audit rows commit together."""
     rows = rows_for(principal, action, entity, entity_ids, fields, detail)
     if rows:
-        await session.execute(insert(AuditEntry), rows)
+        # Appended to the hash chain in this transaction (its appenders serialised until the commit).
+        await session.run_sync(lambda s: chain.append(s.connection(), AUDIT_CHAIN, rows, writer.CHUNK_ROWS))
+        mark_audited(session)
 
 
 async def record_read(
@@ -95,6 +97,20 @@ async def record_read(
         await record_many(session, principal, action, entity, entity_ids, fields, detail)
     else:
         collected.extend(rows_for(principal, action, entity, entity_ids, fields, detail))
+        mark_audited(session)
+
+
+AUDITED_KEY = "audit_recorded"
+
+
+def mark_audited(session: AsyncSession) -> None:
+    """Note that this request's work left audit rows (the app adds its own row to a child-data operation that
+    left none: see :mod:`marketplace.audit.operations`)."""
+    session.info[AUDITED_KEY] = True
+
+
+def audited(session: AsyncSession) -> bool:
+    return bool(session.info.get(AUDITED_KEY))
 
 
 @dataclass
