@@ -69,9 +69,13 @@ async def record_many(
 ) -> None:
     """One row per record in a single INSERT, in the session's own transaction: a list page of 200 children costs
     one statement. Changes use this (or :func:`record`): the change and its audit rows commit together."""
-    rows = rows_for(principal, action, entity, entity_ids, fields, detail)
+    await insert_rows(session, rows_for(principal, action, entity, entity_ids, fields, detail))
+
+
+async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Append ``rows`` to the audit log's hash chain in the session's own transaction (the chain's appenders are
+    serialised until it ends)."""
     if rows:
-        # Appended to the hash chain in this transaction (its appenders serialised until the commit).
         await session.run_sync(lambda s: chain.append(s.connection(), AUDIT_CHAIN, rows, writer.CHUNK_ROWS))
         mark_audited(session)
 
@@ -92,11 +96,17 @@ async def record_read(
     else (a write request, the command line, a job, a service-level test) they go into the session's own
     transaction, as :func:`record_many` does.
     """
+    await record_rows(session, rows_for(principal, action, entity, entity_ids, fields, detail))
+
+
+async def record_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Rows of a read: collected for the group commit on a request's read session, else in the session's own
+    transaction."""
     collected = writer.collector(session)
     if collected is None:
-        await record_many(session, principal, action, entity, entity_ids, fields, detail)
-    else:
-        collected.extend(rows_for(principal, action, entity, entity_ids, fields, detail))
+        await insert_rows(session, rows)
+    elif rows:
+        collected.extend(rows)
         mark_audited(session)
 
 

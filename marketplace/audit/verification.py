@@ -46,7 +46,7 @@ async def anchors(session: AsyncSession) -> dict[str, tuple[int, str]]:
         select(ChainVerification).where(ChainVerification.ok.is_(True)).order_by(ChainVerification.id.desc()).limit(1)
     )
     found: dict[str, tuple[int, str]] = {}
-    for c in (last.chains if last is not None else []):
+    for c in last.chains if last is not None else []:
         if c.get("last_id") is not None and c.get("last_hash"):
             found[str(c["table"])] = (int(c["last_id"]), str(c["last_hash"]))
     return found
@@ -62,9 +62,7 @@ async def run(session: AsyncSession, *, trigger: str, principal: Principal | Non
     started = utcnow()
     anchored = await anchors(session)
     chains = [chain.CHAINS[name] for name in sorted(chain.CHAINS)]
-    results = await session.run_sync(
-        lambda s: [chain.verify(s.connection(), c, anchored.get(c.name)) for c in chains]
-    )
+    results = await session.run_sync(lambda s: [chain.verify(s.connection(), c, anchored.get(c.name)) for c in chains])
     first = next((r.broken for r in results if r.broken is not None), None)
     record = ChainVerification(
         started_at=started,
