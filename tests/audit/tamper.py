@@ -36,5 +36,3 @@ async def owner(db: Database) -> AsyncIterator[AsyncSession]:
 async def verify(db: Database) -> verification.Outcome:
     async with db.session() as s:
         return await verification.run(s, trigger="cli")
-
-

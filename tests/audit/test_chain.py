@@ -66,7 +66,10 @@ async def test_an_edited_field_is_named(db, client, auth, cases) -> None:
     broken = (await verify(db)).record.broken
     assert broken is not None
     assert (broken["table"], broken["id"], broken["problem"], broken["found"]) == (
-        "audit_log", victim.id, "hash", victim.hash
+        "audit_log",
+        victim.id,
+        "hash",
+        victim.hash,
     )
     assert broken["expected"] != victim.hash
 
@@ -96,7 +99,11 @@ async def test_a_tail_cut_after_a_verification_is_found_by_the_anchor(db, client
         await s.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": last.id})
     broken = (await verify(db)).record.broken
     assert broken == {
-        "table": "audit_log", "id": last.id, "problem": "anchor", "expected": last.hash, "found": "(missing)"
+        "table": "audit_log",
+        "id": last.id,
+        "problem": "anchor",
+        "expected": last.hash,
+        "found": "(missing)",
     }
 
 

@@ -78,7 +78,7 @@ async def test_every_child_data_read_leaves_its_row(app: Litestar, client, auth,
     for role in ("admin", "director", "supervisor"):
         h = await auth(role)
         for key in reads:
-            method, template = ops[key]
+            _, template = ops[key]
             before = await last_id(db)
             r = await client.get(path_for(template, ids), headers=h)
             assert r.status_code < 500, (key, r.text)
