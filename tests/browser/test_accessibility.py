@@ -156,6 +156,7 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
         "/admin/accounts/handover",
         "/admin/allowances",
         f"/admin/allowances/runs/{d['run']}",
+        "/admin/audit/verify",
         "/admin/password",
     ]
 
