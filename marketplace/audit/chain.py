@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Connection, Table, insert, select, text
+from sqlalchemy import Connection, RowMapping, Table, insert, select, text
 
 GENESIS: Final = "0" * 64
 STREAM_ROWS: Final = 5000  # rows fetched per round trip while verifying
@@ -70,7 +70,7 @@ def _utc(value: Any) -> Any:
     return value
 
 
-def digest(chain: Chain, row: Mapping[str, Any], prev_hash: str) -> str:
+def digest(chain: Chain, row: Mapping[Any, Any], prev_hash: str) -> str:
     """The hash of ``row`` (its chained columns) following ``prev_hash``."""
     content = _ENCODER.encode([_utc(row.get(c)) for c in chain.columns])
     return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
@@ -149,7 +149,7 @@ class ChainResult:
         }
 
 
-def _rows(conn: Connection, chain: Chain) -> Iterator[Mapping[str, Any]]:
+def _rows(conn: Connection, chain: Chain) -> Iterator[RowMapping]:
     t = chain.table
     cols = [t.c.id, t.c.prev_hash, t.c.hash, *(t.c[c] for c in chain.columns)]
     after = 0
