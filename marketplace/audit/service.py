@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from marketplace.audit import chain, writer
 from marketplace.audit.models import AUDIT_CHAIN, AuditEntry
@@ -72,12 +73,40 @@ async def record_many(
     await insert_rows(session, rows_for(principal, action, entity, entity_ids, fields, detail))
 
 
+PENDING_KEY = "audit_pending"
+
+
 async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Append ``rows`` to the audit log's hash chain in the session's own transaction (the chain's appenders are
-    serialised until it ends)."""
+    """Rows for the audit log in the session's own transaction: appended to the hash chain when the transaction
+    commits (just before, in the same transaction; a rollback drops them with the work). The chain's lock is so
+    taken last, after every row lock the work takes: two writers cannot wait on each other through it."""
     if rows:
-        await session.run_sync(lambda s: chain.append(s.connection(), AUDIT_CHAIN, rows, writer.CHUNK_ROWS))
+        session.sync_session.info.setdefault(PENDING_KEY, []).extend(rows)
         mark_audited(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    rows = session.info.pop(PENDING_KEY, None)
+    if rows:
+        chain.append(session.connection(), AUDIT_CHAIN, rows, writer.CHUNK_ROWS)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _append_before_reading_them(state: ORMExecuteState) -> None:
+    """A query of the audit log in the transaction that wrote rows sees them (they are appended first)."""
+    if state.is_select and state.session.info.get(PENDING_KEY) and _reads_audit_log(state.statement):
+        _append_pending(state.session)
+
+
+def _reads_audit_log(statement: Any) -> bool:
+    froms = statement.get_final_froms() if hasattr(statement, "get_final_froms") else []
+    return any(AUDIT_CHAIN.table in getattr(f, "_from_objects", [f]) or f is AUDIT_CHAIN.table for f in froms)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
 
 
 async def record_read(
