@@ -53,12 +53,17 @@ async def test_an_amount_edited_by_hand_is_named(db: Database) -> None:
     await post(db, 3)
     victim = (await lines(db))[3]
     async with owner(db) as s:
-        await s.execute(text("UPDATE ledger_postings SET amount_fen = amount_fen + 1 WHERE id = :id"), {"id": victim.id})
+        await s.execute(
+            text("UPDATE ledger_postings SET amount_fen = amount_fen + 1 WHERE id = :id"), {"id": victim.id}
+        )
     outcome = await verify(db)
     broken = outcome.record.broken
     assert broken is not None
     assert (broken["table"], broken["id"], broken["problem"], broken["found"]) == (
-        "ledger_postings", victim.id, "hash", victim.hash
+        "ledger_postings",
+        victim.id,
+        "hash",
+        victim.hash,
     )
     assert f"ledger_postings #{victim.id}" in " ".join(outcome.lines())
 
