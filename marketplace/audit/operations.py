@@ -215,6 +215,15 @@ def refused_rows(
     )
 
 
+REFUSED_KEY: Final = "audit_refused"
+
+
+def note_refusal(session: AsyncSession, status: int) -> None:
+    """A console form refused (its work undone, the page shown again with ``status``): the request gets a
+    ``refused`` row for a 403/404 and no row of the work it did not do (see :func:`ensure_audited`)."""
+    session.info[REFUSED_KEY] = status
+
+
 async def ensure_audited(
     session: AsyncSession,
     principal: Principal | None,
@@ -222,11 +231,18 @@ async def ensure_audited(
     key: str | None,
     path_params: Mapping[str, Any],
 ) -> None:
-    """After a child-data operation's work, before its transaction ends: its row, if the work wrote none."""
+    """After a child-data operation's work, before its transaction ends: its row, if the work wrote none; for a
+    refused console form, its ``refused`` row (403/404) or nothing (invalid input: nothing was shown or changed)."""
     op = operation_of(key)
-    if op is None or key is None or audit.audited(session):
+    refused = session.info.pop(REFUSED_KEY, None)
+    if op is None or key is None:
         return
-    await audit.record_rows(session, fallback_rows(principal, method, key, op, path_params))
+    if refused is not None:
+        if refused in REFUSED_STATUSES and principal is not None:
+            await audit.record_rows(session, refused_rows(principal, method, key, op, path_params, refused))
+        return
+    if not audit.audited(session):
+        await audit.record_rows(session, fallback_rows(principal, method, key, op, path_params))
 
 
 async def record_refusal(

@@ -3,9 +3,10 @@ a broken chain is named there (table, row, expected and found)."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from marketplace.audit import service as audit
+from marketplace.audit.models import AuditEntry
 from tests.admin.console import console_login
 from tests.audit.tamper import owner
 
@@ -38,3 +39,15 @@ async def test_other_roles_may_not_see_or_run_it(client, world) -> None:
         csrf = await console_login(client, user)
         assert (await client.get("/admin/audit/verify")).status_code == 403, user
         assert (await client.post("/admin/audit/verify", data={"_csrf_token": csrf})).status_code == 403, user
+
+
+async def test_a_refused_console_form_leaves_no_row_of_the_work_it_did_not_do(client, world, db) -> None:
+    """The new-file form refused (no category: 422): the page comes back, and the log claims no creation."""
+    csrf = await console_login(client, "director")
+    async with db.session(write=False) as s:
+        before = int(await s.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0)
+    r = await client.post("/admin/children/new", data={"_csrf_token": csrf, "name": "张三", "gender": "male"})
+    assert r.status_code == 422 and "请至少选择一个儿童类别" in r.text
+    async with db.session(write=False) as s:
+        rows = list((await s.scalars(select(AuditEntry).where(AuditEntry.id > before))).all())
+    assert [(x.action, x.entity) for x in rows if x.entity == "child"] == []
