@@ -143,8 +143,7 @@ def verify(as_json: bool) -> None:
     async def run() -> verification.Outcome:
         db = Database(get_settings())
         try:
-            async with db.session() as session:
-                return await verification.run(session, trigger="cli")
+            return await verification.run(db, trigger="cli")
         finally:
             await db.dispose()
 

@@ -16,8 +16,7 @@ log = logging.getLogger("marketplace.audit")
 async def verify_chains(db: Database) -> dict[str, Any]:
     """Nightly: prove the audit log's and the ledger's hash chains intact; a broken chain is logged as an error
     (and shown on the console's verification page) naming the first broken row."""
-    async with db.session() as session:
-        outcome = await verification.run(session, trigger="job")
+    outcome = await verification.run(db, trigger="job")
     if not outcome.ok:
         log.error("hash chain broken: %s", "; ".join(outcome.lines()))
     return {"ok": outcome.ok, "rows_checked": outcome.record.rows_checked, "broken": outcome.record.broken}

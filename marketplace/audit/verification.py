@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.audit import chain
 from marketplace.audit.models import ChainVerification
 from marketplace.auth.principal import Principal
-from marketplace.db import utcnow
+from marketplace.db import Database, utcnow
 from marketplace.features import load_models
 
 RUNNERS = frozenset({"district_admin"})
@@ -52,17 +52,23 @@ async def anchors(session: AsyncSession) -> dict[str, tuple[int, str]]:
     return found
 
 
-async def run(session: AsyncSession, *, trigger: str, principal: Principal | None = None) -> Outcome:
-    """Verify every chain, record the run in ``session`` (the caller commits) and return what was found."""
+async def run(db: Database, *, trigger: str, principal: Principal | None = None) -> Outcome:
+    """Verify every chain and record the run; return what was found.
+
+    The walk reads in its own read transaction (on SQLite no write lock: writers go on while millions of rows are
+    checked); the record is written afterwards in a short write transaction of its own."""
     if principal is not None:
         principal.require(*RUNNERS)
     if trigger not in TRIGGERS:
         raise ValueError(f"unknown trigger {trigger!r}")
     load_models()  # the ledger's chains are declared beside its models
     started = utcnow()
-    anchored = await anchors(session)
     chains = [chain.CHAINS[name] for name in sorted(chain.CHAINS)]
-    results = await session.run_sync(lambda s: [chain.verify(s.connection(), c, anchored.get(c.name)) for c in chains])
+    async with db.session(write=False) as reader:
+        anchored = await anchors(reader)
+        results = await reader.run_sync(
+            lambda s: [chain.verify(s.connection(), c, anchored.get(c.name)) for c in chains]
+        )
     first = next((r.broken for r in results if r.broken is not None), None)
     record = ChainVerification(
         started_at=started,
@@ -74,8 +80,8 @@ async def run(session: AsyncSession, *, trigger: str, principal: Principal | Non
         trigger=trigger,
         user_id=principal.account_id if principal is not None else None,
     )
-    session.add(record)
-    await session.flush()
+    async with db.session() as writer:
+        writer.add(record)
     return Outcome(record, results)
 
 

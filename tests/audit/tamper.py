@@ -34,5 +34,4 @@ async def owner(db: Database) -> AsyncIterator[AsyncSession]:
 
 
 async def verify(db: Database) -> verification.Outcome:
-    async with db.session() as s:
-        return await verification.run(s, trigger="cli")
+    return await verification.run(db, trigger="cli")

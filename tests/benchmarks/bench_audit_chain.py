@@ -53,8 +53,7 @@ async def one_run(url: str, tmp: Path) -> tuple[float, float, int]:
     appended = READERS * APPENDS * PAGE / (time.perf_counter() - started)
     await writer.close()
     started = time.perf_counter()
-    async with db.session() as session:
-        outcome = await verification.run(session, trigger="cli")
+    outcome = await verification.run(db, trigger="cli")
     assert outcome.ok, outcome.lines()
     verified = outcome.record.rows_checked / (time.perf_counter() - started)
     await db.dispose()
