@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import sessions
 from marketplace import clock, outbox
+from marketplace.audit import operations as audit_operations
 from marketplace.auth.models import User
 from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Principal
 from marketplace.auth.service import principal_of
@@ -342,6 +343,7 @@ async def render_form_error(
     page's flash area, as any other refusal."""
     await abandon(session)
     message, status = form_error(exc)
+    audit_operations.note_refusal(session, status)  # a refused row for a 403/404, no row of the undone work
     if is_htmx(request) and fragment is None:
         return _error_response(request, status, message)
     page = dict(await reads()) if reads is not None else {}

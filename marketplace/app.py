@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
 from marketplace import outbox, tasks
+from marketplace.audit import operations as audit_operations
 from marketplace.audit import writer as audit_writer
 from marketplace.auth.cache import PrincipalCache
 from marketplace.auth.principal import FIRST_LOGIN_GATE, OPEN_BEFORE_PASSWORD_CHANGE, Principal
@@ -118,16 +119,39 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
             audit_writer.attach(session, state.audit_writer)
         try:
             yield session
-        except BaseException:
+        except BaseException as exc:
             outbox.discard_pending(session)
             await session.rollback()
+            await audit_operations.record_refusal(
+                state.audit_writer,
+                _principal_of(request),
+                request.method,
+                _route_key(request),
+                request.path_params,
+                exc,
+            )
             raise
+        # A child-data operation whose work wrote no audit row gets one (in this transaction, or group-committed).
+        await audit_operations.ensure_audited(
+            session, _principal_of(request), request.method, _route_key(request), request.path_params
+        )
         if write:
             await session.commit()
             await outbox.relay(db, outbox.take_pending(session), state.dispatcher)
         else:
             await session.rollback()
             await audit_writer.commit_collected(session)
+
+
+def _route_key(request: Request[Any, Any, Any]) -> str | None:
+    """The operation's id (API) or the route's name (console): how ``marketplace.audit.operations`` names it."""
+    handler = request.route_handler
+    return handler.operation_id if isinstance(handler.operation_id, str) else handler.name
+
+
+def _principal_of(request: Request[Any, Any, Any]) -> Principal | None:
+    principal = request.scope.get("principal")
+    return principal if isinstance(principal, Principal) else None
 
 
 async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:

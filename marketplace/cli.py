@@ -1,5 +1,5 @@
 """marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | users | rotate-field-key |
-check-duplicates"""
+check-duplicates | verify"""
 
 from __future__ import annotations
 
@@ -131,6 +131,31 @@ def job(name: str) -> None:
     from workers.tasks import run_job  # deferred import: the jobs load only for `job`
 
     click.echo(repr(run_job.run(name)))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(as_json: bool) -> None:
+    """Prove the audit log's and the ledger's hash chains intact, or name the first broken row (exit status 1)."""
+    from marketplace.audit import verification  # deferred import: models load only for commands that use them
+    from marketplace.db import Database  # deferred import: engines load only for commands that use the database
+
+    async def run() -> verification.Outcome:
+        db = Database(get_settings())
+        try:
+            return await verification.run(db, trigger="cli")
+        finally:
+            await db.dispose()
+
+    outcome = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps({"ok": outcome.ok, "chains": outcome.record.chains, "broken": outcome.record.broken}))
+    else:
+        for line in outcome.lines():
+            click.echo(line)
+        click.echo("all chains intact" if outcome.ok else "CHAIN BROKEN", err=not outcome.ok)
+    if not outcome.ok:
+        sys.exit(1)
 
 
 # How each demo role's scope reads in `marketplace demo-users` (and README.md's demo logins table).

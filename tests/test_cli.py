@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import text
 
+from marketplace.audit import service as audit
 from marketplace.cli import main, openapi_document
 from marketplace.demo import futian_data
 from marketplace.demo.loader import load_demo
 from marketplace.settings import Settings, get_settings
+from tests.audit.tamper import owner
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "| role | scope | username |"
@@ -79,3 +83,21 @@ def test_worker_refuses_without_a_broker(cli_env: dict[str, str]) -> None:
     result = run(["worker"], cli_env)
     assert result.exit_code == 2
     assert "REDIS_URL is not set" in result.output
+
+
+async def test_verify_passes_on_intact_chains_and_fails_naming_the_first_broken_row(
+    settings: Settings, cli_env: dict[str, str], db
+) -> None:
+    async with db.session() as s:
+        await audit.record_many(s, None, "read", "child", [1, 2, 3], ["name"])
+    result = await asyncio.to_thread(run, ["verify"], cli_env)
+    assert result.exit_code == 0, result.output
+    assert "audit_log: intact, 3 rows checked" in result.output
+    async with owner(db) as s:
+        await s.execute(text("UPDATE audit_log SET entity_id = 9 WHERE id = 2"))
+    result = await asyncio.to_thread(run, ["verify"], cli_env)
+    assert result.exit_code == 1
+    assert "audit_log #2" in result.output and "CHAIN BROKEN" in result.output
+    result = await asyncio.to_thread(run, ["verify", "--json"], cli_env)
+    assert result.exit_code == 1
+    assert json.loads(result.output.splitlines()[0])["broken"]["id"] == 2

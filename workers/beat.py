@@ -36,6 +36,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=20),
         "args": ["funds.expire_pending_donations"],
     },
+    # Nightly, after the reconciliation: the audit log's and the ledger's hash chains proved intact.
+    "verify-hash-chains": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=3, minute=30),
+        "args": ["audit.verify_chains"],
+    },
     "monthly-allowances": {
         "task": RUN_JOB,
         "schedule": crontab(day_of_month=1, hour=3, minute=0),

@@ -80,7 +80,7 @@ async def matches_page(
     settings: AppSettings,
     need_id: PathId,
 ) -> Response[str]:
-    need = await cases.visible_need(session, principal, need_id)
+    need = await cases.read_need(session, principal, need_id)
     child = await cases.visible_child(session, principal, need.child_id)
     # The page names the child (the summary's name and consent): one read row, as a file read writes.
     await audit.record_read(session, principal, "read", "child", [child.id], ["name", "consent_to_share"])

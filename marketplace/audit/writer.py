@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import anyio.to_thread
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from marketplace.audit.models import AuditEntry
+from marketplace.audit import chain
+from marketplace.audit.models import AUDIT_CHAIN
 from marketplace.errors import DomainError
 
 log = logging.getLogger("marketplace.audit")
@@ -131,8 +132,7 @@ class AuditWriter:
                 await anyio.to_thread.run_sync(self._commit_in_thread, self._sync_engine, rows)
             else:
                 async with self._engine.begin() as conn:
-                    for start in range(0, len(rows), CHUNK_ROWS):
-                        await conn.execute(insert(AuditEntry), rows[start : start + CHUNK_ROWS])
+                    await conn.run_sync(chain.append, AUDIT_CHAIN, rows, CHUNK_ROWS)
         except Exception as exc:
             # Nothing of this batch is known to be committed: every waiter's request fails (its own future raises).
             log.exception("audit commit of %d rows for %d requests failed", len(rows), len(batch))
@@ -149,8 +149,7 @@ class AuditWriter:
 
     def _commit_in_thread(self, engine: Engine, rows: list[Row]) -> None:
         with self._between_processes, engine.begin() as conn:
-            for start in range(0, len(rows), CHUNK_ROWS):
-                conn.execute(insert(AuditEntry), rows[start : start + CHUNK_ROWS])
+            chain.append(conn, AUDIT_CHAIN, rows, CHUNK_ROWS)
 
 
 class ProcessLock:

@@ -311,7 +311,7 @@ class NeedController(Controller):
 
     @get("/{need_id:int}", operation_id="getNeed", summary="需求详情")
     async def read(self, need_id: PathId, session: DbSession, principal: CurrentUser) -> NeedOut:
-        return need_out(await cases.visible_need(session, principal, need_id))
+        return need_out(await cases.read_need(session, principal, need_id))
 
     @patch("/{need_id:int}", operation_id="updateNeed", summary="修改、撤销或重新打开需求")
     async def update(

@@ -52,6 +52,9 @@ FILE_FIELDS = (
 # What revealing a file's contact details shows in clear (the audit row names them).
 CONTACT_FIELDS = ("guardian_phone", "address")
 SUMMARY_FIELDS = ("name", "gender", "age", "id_number_masked", "categories", "risk_level")
+# What a need and a visit show (audited by name; never their text).
+NEED_FIELDS = ("category", "urgency", "note", "status", "emergency")
+VISIT_FIELDS = ("visited_on", "kind", "findings", "next_visit_due")
 # Why the referrals of a closed file were withdrawn, as the provider reads it.
 CLOSED_FILE_REASON = "儿童档案已结案 (the child's file was closed)"
 
@@ -526,6 +529,13 @@ async def visible_need(session: AsyncSession, principal: Principal, need_id: int
     return need
 
 
+async def read_need(session: AsyncSession, principal: Principal, need_id: int) -> Need:
+    """A need as its page or the API shows it (its note may carry a mandatory report's text): audited."""
+    need = await visible_need(session, principal, need_id)
+    await audit.record_read(session, principal, "read", "need", [need.id], NEED_FIELDS, {"child_id": need.child_id})
+    return need
+
+
 async def update_need(session: AsyncSession, principal: Principal, need_id: int, data: NeedPatch) -> Need:
     need = await visible_need(session, principal, need_id, lock=True)
     if not (principal.role == "child_director" and principal.community_id == need.community_id):
@@ -537,6 +547,8 @@ async def update_need(session: AsyncSession, principal: Principal, need_id: int,
     if data.note is not msgspec.UNSET:
         need.note = data.note
     await session.flush()
+    changed = [f for f in ("status", "urgency", "note") if getattr(data, f) is not msgspec.UNSET]
+    await audit.record(session, principal, "update", "need", need.id, changed, {"child_id": need.child_id})
     return need
 
 
@@ -576,7 +588,11 @@ async def list_needs(
         stmt = stmt.where(Need.child_id == child_id)
     if category:
         stmt = stmt.where(Need.category == category)
-    return await fetch_page(session, stmt, Need.urgency.desc(), Need.created_at, Need.id, limit=limit, offset=offset)
+    rows, total = await fetch_page(
+        session, stmt, Need.urgency.desc(), Need.created_at, Need.id, limit=limit, offset=offset
+    )
+    await audit.record_read(session, principal, "list", "need", [n.id for n in rows], NEED_FIELDS)
+    return rows, total
 
 
 async def open_need_counts(session: AsyncSession, principal: Principal, child_ids: list[int]) -> dict[int, int]:
@@ -625,6 +641,7 @@ async def create_visit(
         child.last_visit_on = data.visited_on
         child.next_visit_due = due
     await session.flush()
+    await audit.record(session, principal, "create", "visit", visit.id, VISIT_FIELDS, {"child_id": child.id})
     return visit, child
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from marketplace import clock
+from marketplace.audit import chain
+from marketplace.db import utcnow
 from marketplace.errors import Conflict, Invalid, NotFound
-from marketplace.funds.models import JournalEntry, LedgerAccount, Posting
+from marketplace.funds.models import JOURNAL_CHAIN, POSTING_CHAIN, JournalEntry, LedgerAccount, Posting
 
 MAX_CODE = 200
 MAX_KEY = 200
@@ -103,20 +106,28 @@ async def post_entry(
     if existing is not None:
         return _same_or_conflict(existing, fingerprint, idempotency_key)
     ids = await account_ids(session, (code for code, _ in postings))
-    entry = JournalEntry(
-        idempotency_key=idempotency_key,
-        memo=memo[:500],
-        source=source[:80],
-        occurred_on=occurred_on or clock.today(),
-        fingerprint=fingerprint,
-        reverses_id=reverses_id,
-    )
+    values: dict[str, Any] = {
+        "idempotency_key": idempotency_key,
+        "memo": memo[:500],
+        "source": source[:80],
+        "occurred_on": occurred_on or clock.today(),
+        "posted_at": utcnow(),
+        "fingerprint": fingerprint,
+        "reverses_id": reverses_id,
+    }
     try:
         # A savepoint, so a concurrent poster of the same key (or a second reversal) loses cleanly.
         async with session.begin_nested():
+            # The entry and its lines join the ledger's hash chains, in order (the chains' appenders serialised).
+            await session.run_sync(lambda s: chain.link(s.connection(), JOURNAL_CHAIN, [values]))
+            entry = JournalEntry(**values)
             session.add(entry)
             await session.flush()
-            session.add_all([Posting(entry_id=entry.id, account_id=ids[c], amount_fen=a) for c, a in postings])
+            lines: list[dict[str, Any]] = [
+                {"entry_id": entry.id, "account_id": ids[c], "amount_fen": a} for c, a in postings
+            ]
+            await session.run_sync(lambda s: chain.link(s.connection(), POSTING_CHAIN, lines))
+            session.add_all([Posting(**line) for line in lines])
             await session.flush()
     except IntegrityError:
         existing = await _by_key(session, idempotency_key)

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace.audit import chain
 from marketplace.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 
@@ -61,6 +62,9 @@ class JournalEntry(IdMixin, Base):
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     fingerprint: Mapped[str] = mapped_column(String(64))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"), unique=True)
+    # The hash chain (marketplace.audit.chain): assigned by ledger.post_entry, checked by `marketplace verify`.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
     postings: Mapped[list[Posting]] = relationship(lazy="raise", order_by="Posting.id")
 
 
@@ -76,7 +80,20 @@ class Posting(IdMixin, Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
     account: Mapped[LedgerAccount] = relationship(lazy="raise")
+
+
+# Each ledger table is its own hash chain (the columns its hashes cover, in this order: never reorder).
+JOURNAL_CHAIN = chain.register(
+    JournalEntry.__table__,  # type: ignore[arg-type]
+    ("idempotency_key", "memo", "source", "occurred_on", "posted_at", "fingerprint", "reverses_id"),
+)
+POSTING_CHAIN = chain.register(
+    Posting.__table__,  # type: ignore[arg-type]
+    ("entry_id", "account_id", "amount_fen"),
+)
 
 
 class Donor(IdMixin, TimestampMixin, Base):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
-from marketplace.audit.models import AuditEntry
+from marketplace.audit import service as audit
 from marketplace.cases.crypto import field_cipher
 from marketplace.cases.models import Child, MandatoryReport, MandatoryReportStep, Need, Visit
 from marketplace.cases.service import next_visit_due
@@ -221,18 +221,22 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> int | None:
 
     # 监护干预: guardianship passes to the state, as the file's update would record it.
     child.guardianship = "temporary_state"
-    session.add(
-        AuditEntry(
-            at=at(20, 10, 30),
-            user_id=director,
-            username="director",
-            role="child_director",
-            action="update",
-            entity="child",
-            entity_id=child.id,
-            fields=["guardianship"],
-            detail={"via": "demo"},
-        )
+    # Through the audit service, like every row: appended to the audit log's hash chain.
+    await audit.insert_rows(
+        session,
+        [
+            {
+                "at": at(20, 10, 30),
+                "user_id": director,
+                "username": "director",
+                "role": "child_director",
+                "action": "update",
+                "entity": "child",
+                "entity_id": child.id,
+                "fields": ["guardianship"],
+                "detail": {"via": "demo"},
+            }
+        ],
     )
 
     # 救助帮扶: psychological counselling, accepted and under way.

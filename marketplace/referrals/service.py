@@ -449,7 +449,9 @@ async def list_logs(
 ) -> tuple[list[ReferralLog], int]:
     r = await load(session, principal, referral_id)
     stmt = select(ReferralLog).where(ReferralLog.referral_id == r.id)
-    return await fetch_page(session, stmt, ReferralLog.delivered_on, ReferralLog.id, limit=limit, offset=offset)
+    rows, total = await fetch_page(session, stmt, ReferralLog.delivered_on, ReferralLog.id, limit=limit, offset=offset)
+    await audit.record_read(session, principal, "read", "referral", [r.id], ["logs"], {"logs": len(rows)})
+    return rows, total
 
 
 # ---------------------------------------------------------------- reading

@@ -162,6 +162,7 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
         "/admin/allowances",
         f"/admin/allowances/runs/{d['run']}",
         "/admin/allowances/quarter",
+        "/admin/audit/verify",
         "/admin/password",
     ]
 

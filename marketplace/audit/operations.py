@@ -1,0 +1,265 @@
+"""Which operations touch children's data, and the rows the app writes for them when the work itself wrote none.
+
+Every API operation (by its ``operationId``) and console page (by its route name) that reads or writes a child, a
+need, a visit, a referral (its logs included), a case, a mandatory report, an allowance decision or a child's file
+transfer is listed in :data:`CHILD_DATA` with the entity it concerns and the path parameter naming the record.
+The services audit what they show and change, field by field (``audit.record`` / ``record_read``); the app
+(``marketplace.app.provide_session``) adds one row for such an operation that left none, in the same transaction
+for a write and through the group-commit writer for a read, and one ``refused`` row, committed after the rollback,
+for every attempt refused with 403 or 404 (another scope's child, a role that may not).
+
+``tests/audit/test_operations.py`` enumerates the OpenAPI schema: every operation under a child-data path is either
+here or in :data:`NOT_CHILD_DATA` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.audit import service as audit
+from marketplace.audit.writer import AuditWriter
+from marketplace.auth.principal import Principal
+
+log = logging.getLogger("marketplace.audit")
+
+
+@dataclass(frozen=True)
+class Operation:
+    entity: str
+    param: str | None = None  # the path parameter holding the record's id
+
+
+def _ops(entity: str, param: str | None, *keys: str) -> dict[str, Operation]:
+    return {key: Operation(entity, param) for key in keys}
+
+
+CHILD_DATA: Final[dict[str, Operation]] = {
+    # the API
+    **_ops("child", None, "listChildren", "createChild", "listOverdueVisits", "handover"),
+    **_ops(
+        "child",
+        "child_id",
+        "getChild",
+        "updateChild",
+        "revealChildContact",
+        "getChildTimeline",
+        "listVisits",
+        "getAllowancePayee",
+        "setAllowancePayee",
+    ),
+    **_ops("need", "child_id", "createNeed"),
+    **_ops("visit", "child_id", "createVisit"),
+    **_ops("report", "child_id", "createMandatoryReport"),
+    **_ops("allowance_decision", "child_id", "proposeAllowanceDecision"),
+    **_ops("need", None, "listNeeds"),
+    **_ops("need", "need_id", "getNeed", "updateNeed", "matchNeed"),
+    **_ops("referral", None, "listReferrals", "sendReferral"),
+    **_ops(
+        "referral",
+        "referral_id",
+        "getReferral",
+        "acceptReferral",
+        "closeReferral",
+        "completeReferral",
+        "declineReferral",
+        "listReferralLogs",
+        "addReferralLog",
+        "revokeReferral",
+        "shareReferralContact",
+        "startReferral",
+    ),
+    **_ops("report", None, "listMandatoryReports", "makeMandatoryReport"),
+    **_ops(
+        "report",
+        "report_id",
+        "getMandatoryReport",
+        "acknowledgeMandatoryReport",
+        "closeMandatoryReport",
+        "linkMandatoryReport",
+        "recordReportPolice",
+        "addReportStep",
+    ),
+    **_ops("allowance_decision", None, "listAllowanceDecisions"),
+    **_ops(
+        "allowance_decision",
+        "decision_id",
+        "getAllowanceDecision",
+        "decideAllowanceDecision",
+        "reviewAllowanceDecision",
+    ),
+    **_ops("child_transfer", None, "listChildTransfers", "requestChildTransfer"),
+    **_ops(
+        "child_transfer",
+        "transfer_id",
+        "getChildTransfer",
+        "approveChildTransfer",
+        "cancelChildTransfer",
+        "rejectChildTransfer",
+    ),
+    **_ops("escalation", None, "listEscalations"),
+    **_ops(
+        "escalation",
+        "escalation_id",
+        "getEscalation",
+        "acknowledgeEscalation",
+        "reassignEscalation",
+        "remindEscalation",
+    ),
+    # the payees and accounts of a month's allowances, child by child
+    **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
+    **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
+    **_ops("matching_run", "run_id", "getMatchingRun", "dispatchMatchingRun"),
+    # the console
+    **_ops("child", None, "console-children", "console-cases", "console-child-create", "console-handover-post"),
+    **_ops("child", "child_id", "console-child", "console-child-consent", "console-child-contact"),
+    **_ops("visit", "child_id", "console-child-visit"),
+    **_ops("need", "child_id", "console-child-need"),
+    **_ops("need", "need_id", "console-need-matches", "console-need-refer"),
+    **_ops("referral", None, "console-referrals", "console-referral-inbox"),
+    **_ops(
+        "referral",
+        "referral_id",
+        "console-referral-follow",
+        "console-referral-verdict",
+        "console-referral-inbox-action",
+        "console-referral-accept",
+        "console-referral-decline",
+        "console-referral-close",
+    ),
+    **_ops("report", None, "console-mandatory-reports", "console-report-create"),
+    **_ops("report", "report_id", "console-mandatory-report-acknowledge"),
+    **_ops("allowance_decision", "decision_id", "console-allowance-decide", "console-street-review"),
+    **_ops("child_transfer", "transfer_id", "console-street-transfer-approve", "console-street-transfer-reject"),
+    **_ops(
+        "escalation",
+        "escalation_id",
+        "console-street-escalation-act",
+        "console-street-escalation-acknowledge",
+        "console-street-escalation-remind",
+        "console-street-escalation-reassign",
+    ),
+}
+
+# Operations under the same paths that show or change no child's data, and why.
+NOT_CHILD_DATA: Final[dict[str, str]] = {
+    "listEscalationDirectors": "the directors a referral's escalation may go to: staff, no child",
+    "listAllowanceStandards": "the district's allowance amounts per category",
+    "addAllowanceStandard": "the district's allowance amounts per category",
+    "runAllowances": "a monthly payment run: totals per payee (its decisions are audited when read)",
+    "getAllowanceRun": "a monthly payment run: totals per payee",
+    "payAllowanceRun": "a monthly payment run's state",
+    "signOffAllowanceRun": "a monthly payment run's state",
+    "withdrawAllowanceRun": "a monthly payment run's state",
+}
+
+REFUSED_STATUSES: Final = frozenset({403, 404})
+
+
+def operation_of(key: str | None) -> Operation | None:
+    return CHILD_DATA.get(key) if key else None
+
+
+def _entity_id(op: Operation, path_params: Mapping[str, Any]) -> int | None:
+    value = path_params.get(op.param) if op.param else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# POSTs on a parent's path that create a record of their own (the rest of the POSTs with an id change that record).
+CREATES: Final = frozenset(
+    {
+        "createNeed",
+        "createVisit",
+        "createMandatoryReport",
+        "proposeAllowanceDecision",
+        "addReferralLog",
+        "addReportStep",
+        "console-child-visit",
+        "console-child-need",
+    }
+)
+
+
+def action_of(method: str, key: str, op: Operation) -> str:
+    if method in ("GET", "HEAD"):
+        return "read" if op.param else "list"
+    if method in ("PATCH", "PUT"):
+        return "update"
+    return "update" if op.param and key not in CREATES else "create"
+
+
+def fallback_rows(
+    principal: Principal | None, method: str, key: str, op: Operation, path_params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The row for a child-data operation whose work wrote none."""
+    return audit.rows_for(
+        principal, action_of(method, key, op), op.entity, [_entity_id(op, path_params)], (), {"operation": key}
+    )
+
+
+def refused_rows(
+    principal: Principal | None, method: str, key: str, op: Operation, path_params: Mapping[str, Any], status: int
+) -> list[dict[str, Any]]:
+    """The row of an attempt refused with ``status`` (nothing was shown or changed)."""
+    return audit.rows_for(
+        principal,
+        "refused",
+        op.entity,
+        [_entity_id(op, path_params)],
+        (),
+        {"operation": key, "method": method, "status": status},
+    )
+
+
+REFUSED_KEY: Final = "audit_refused"
+
+
+def note_refusal(session: AsyncSession, status: int) -> None:
+    """A console form refused (its work undone, the page shown again with ``status``): the request gets a
+    ``refused`` row for a 403/404 and no row of the work it did not do (see :func:`ensure_audited`)."""
+    session.info[REFUSED_KEY] = status
+
+
+async def ensure_audited(
+    session: AsyncSession,
+    principal: Principal | None,
+    method: str,
+    key: str | None,
+    path_params: Mapping[str, Any],
+) -> None:
+    """After a child-data operation's work, before its transaction ends: its row, if the work wrote none; for a
+    refused console form, its ``refused`` row (403/404) or nothing (invalid input: nothing was shown or changed)."""
+    op = operation_of(key)
+    refused = session.info.pop(REFUSED_KEY, None)
+    if op is None or key is None:
+        return
+    if refused is not None:
+        if refused in REFUSED_STATUSES and principal is not None:
+            await audit.record_rows(session, refused_rows(principal, method, key, op, path_params, refused))
+        return
+    if not audit.audited(session):
+        await audit.record_rows(session, fallback_rows(principal, method, key, op, path_params))
+
+
+async def record_refusal(
+    writer: AuditWriter,
+    principal: Principal | None,
+    method: str,
+    key: str | None,
+    path_params: Mapping[str, Any],
+    exc: BaseException,
+) -> None:
+    """After the refused request's rollback: its ``refused`` row, committed on its own (by the group-commit
+    writer). A signed-in caller only: an anonymous one never reaches a child's record."""
+    status = getattr(exc, "status_code", None)
+    op = operation_of(key)
+    if op is None or key is None or principal is None or status not in REFUSED_STATUSES:
+        return
+    try:
+        await writer.append(refused_rows(principal, method, key, op, path_params, int(status)))
+    except Exception:  # the refusal stands either way; the writer has logged why its commit failed
+        log.warning("the refused attempt on %s %s could not be audited", key, dict(path_params))
