@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export MARKETPLACE_DATA_DIR ?= var
 
-.PHONY: install install-dev run serve migrate demo test test-sqlite test-clock test-postgresql lint typecheck bench clean
+.PHONY: install install-dev run serve migrate demo test test-sqlite test-clock test-postgresql reliability-clear lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,7 +62,12 @@ test-clock: system-deps install-dev
 test-postgresql: system-deps install-dev
 	TEST_DATABASE=postgresql $(PYTEST) -m "not browser"
 
-test: lint typecheck test-sqlite test-clock test-postgresql
+# The reliability figures (tests/support/figures.py) of the suites below, cleared first and printed at the end.
+reliability-clear:
+	rm -rf test-artifacts/reliability
+
+test: reliability-clear lint typecheck test-sqlite test-clock test-postgresql
+	$(BIN)/python -m tests.support.figures
 
 # Every script in tests/benchmarks/ (or those named: `make bench BENCH="bench_api bench_search"`); the tables go to
 # BENCHMARKS.md. bench_api drives the served API with wrk (a Debian package, installed by system-deps).

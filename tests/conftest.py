@@ -18,6 +18,7 @@ from marketplace import clock
 from marketplace.db import Database
 from marketplace.features import load_models
 from marketplace.settings import Settings
+from tests.support import figures
 from tests.support.apps import AppCache
 from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
 from tests.support.servers import postgres_server, redis_server
@@ -37,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Code that falls back to the process's settings (get_settings) keeps its development key files in a directory
     # of this run, never in the checkout's var/.
     os.environ.setdefault("MARKETPLACE_DATA_DIR", tempfile.mkdtemp(prefix="marketplace-test-data-"))
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        figures.begin_session()  # the reliability figures of this run (tests/support/figures.py)
     # Before any test module is imported, so module-level dates (tests/reports/data.py) see the same clock.
     spec = os.environ.get("TEST_CLOCK")
     if spec:
@@ -63,6 +66,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(CLOCK_SENSITIVE):
             item.add_marker(pytest.mark.clock_sensitive)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The reliability figures this run recorded (`make test` prints every run's together at its end)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rows = figures.load(session=os.environ.get(figures.SESSION_ENV))
+    if rows:
+        terminalreporter.write_sep("=", "reliability figures")
+        terminalreporter.write_line(figures.table(rows))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

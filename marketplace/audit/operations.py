@@ -155,6 +155,8 @@ NOT_CHILD_DATA: Final[dict[str, str]] = {
     "payAllowanceRun": "a monthly payment run's state",
     "signOffAllowanceRun": "a monthly payment run's state",
     "withdrawAllowanceRun": "a monthly payment run's state",
+    "prepareAllowanceRun": "a payment run prepared in the background: its kind, month and budget line",
+    "getAllowanceRunProgress": "a payment run's preparation: steps done of steps total",
 }
 
 REFUSED_STATUSES: Final = frozenset({403, 404})
