@@ -117,8 +117,12 @@ def parse(schema: type[S], values: Mapping[str, Any]) -> S:
         raise Invalid.field(field or "form", f"请检查“{label}”的填写 (invalid {field or 'form'}: {exc})") from exc
 
 
-def text(form: Mapping[str, str], name: str) -> str:
-    return str(form.get(name, "")).strip()
+def text(form: Mapping[str, str], name: str, *, required: str = "") -> str:
+    """A typed text, trimmed; ``required`` is the message (what to fill in) when it may not be left empty."""
+    value = str(form.get(name, "")).strip()
+    if required and not value:
+        raise Invalid.field(name, f"请填写{required} ({name} required)")
+    return value
 
 
 def fen(form: Mapping[str, str], name: str, label: str, *, signed: bool = False, required: bool = True) -> int | None:
@@ -503,9 +507,7 @@ async def end(
         how = text(form, "how")
         if how not in ("fail", "cancel"):
             raise Invalid.field("how", "请选择“采购失败”或“终止采购” (choose fail or cancel)")
-        reason = text(form, "reason")
-        if not reason:
-            raise Invalid.field("reason", "请填写原因 (reason required)")
+        reason = text(form, "reason", required="原因")
         data = parse(ReasonIn, {"reason": reason})
         if how == "fail":
             await procurement.fail_procurement(session, principal, procurement_id, data)
@@ -526,9 +528,7 @@ async def approve(
 ) -> Response[str]:
     """采购方式审批 of a method other than open tendering (the district bureau's document number and date)."""
     try:
-        document_no = text(form, "document_no")
-        if not document_no:
-            raise Invalid.field("document_no", "请填写审批文号 (document number required)")
+        document_no = text(form, "document_no", required="审批文号")
         values: dict[str, Any] = {"document_no": document_no, "note": text(form, "note")}
         approved_on = day(form, "approved_on", "审批日期")
         if approved_on is not None:
@@ -738,9 +738,7 @@ async def amend(
     form: web.ConsoleForm,
 ) -> Response[str]:
     try:
-        reason = text(form, "reason")
-        if not reason:
-            raise Invalid.field("reason", "请填写变更理由 (reason required)")
+        reason = text(form, "reason", required="变更理由")
         values = {
             "delta_fen": fen(form, "delta", "变更金额", signed=True),
             "reason": reason,
@@ -761,9 +759,7 @@ async def evaluate(
     form: web.ConsoleForm,
 ) -> Response[str]:
     try:
-        comments = text(form, "comments")
-        if not comments:
-            raise Invalid.field("comments", "请填写评价意见 (comments required)")
+        comments = text(form, "comments", required="评价意见")
         values = {"score": number(form, "score", "评分"), "comments": comments}
         await contracts.evaluate(session, principal, contract_id, parse(EvaluationIn, values))
     except DomainError as exc:
@@ -781,9 +777,7 @@ async def terminate(
 ) -> Response[str]:
     """解除合同, confirmed by a tick: the unpaid amount not owed for accepted work goes back to the line."""
     try:
-        reason = text(form, "reason")
-        if not reason:
-            raise Invalid.field("reason", "请填写解除合同的理由 (reason required)")
+        reason = text(form, "reason", required="解除合同的理由")
         if form.get("confirm") != "yes":
             raise Invalid.field("confirm", "请勾选确认：解除合同后不能恢复 (confirm the termination)")
         values: dict[str, Any] = {"reason": reason}
