@@ -208,7 +208,7 @@ async def test_a_file_past_retention_leaves_no_copy(
             ("allowance_decisions", f"child_id = {cid}"),
             ("mandatory_reports", f"child_id = {cid}"),
         ):
-            for row in (await s.execute(text(f"SELECT * FROM {table} WHERE {where}"))).mappings():  # noqa: S608
+            for row in (await s.execute(text(f"SELECT * FROM {table} WHERE {where}"))).mappings():
                 stored += [v for v in row.values() if isinstance(v, str) and SEALED.fullmatch(v)]
         payments = (
             await s.scalars(select(AllowancePayment).where(AllowancePayment.person_key == f"child:{cid}"))
