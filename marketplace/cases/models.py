@@ -249,8 +249,11 @@ def _index_name(mapper: Any, connection: Connection, child: Child) -> None:
 @event.listens_for(Child, "before_update")
 def _stamp_closing(mapper: Any, connection: Connection, child: Child) -> None:
     """Keep ``closed_at`` the instant the file was closed (any writer), and empty while it is active."""
+    state = inspect(child)
     if child.status == "closed":
-        before = inspect(child).attrs.status.history.deleted
+        if child.closed_at is not None and state.attrs.closed_at.history.has_changes():
+            return  # a writer that knows when the file was closed (a migration of old files, a test) said so
+        before = state.attrs.status.history.deleted
         if child.closed_at is None or (before and before[0] != "closed"):
             child.closed_at = clock.now()
     elif child.closed_at is not None:
