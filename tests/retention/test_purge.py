@@ -50,9 +50,10 @@ REPORT_TEXT = "孩子独自在家两天琥珀"
 STEP_NOTE = "已由民警送往临时监护点琥珀"
 SHARE_NOTE = "孩子喜欢画画琥珀"
 PAYEE = "司马秀兰"
+TRANSFER_REASON = "孩子随姑姑搬到岗厦居住琥珀"
 ACCOUNT = "6222021234567890123"
 CLEAR = [NAME, ID_NUMBER, GUARDIAN, PHONE, ADDRESS, SCHOOL, NOTES, FINDINGS, NEED_NOTE, LOG_NOTE, REPORT_TEXT]
-CLEAR += [STEP_NOTE, SHARE_NOTE, PAYEE, ACCOUNT]
+CLEAR += [STEP_NOTE, SHARE_NOTE, PAYEE, ACCOUNT, TRANSFER_REASON]
 
 
 def body(community_id: int, *, name: str, seq: str, **kw: object) -> dict[str, object]:
@@ -169,6 +170,18 @@ async def test_a_file_past_retention_leaves_no_copy(
     await ok(await client.post(f"{url}/decide", json={"approve": True}, headers=admin))
     run = await run_sign_pay(client, auth, "2026-04")
     assert run["id"] is not None
+    # Another community asks for the file (pending: the reason is on record); the report goes unacknowledged past
+    # its deadlines, so the escalation job climbs the ladder (steps, notifications naming the report).
+    transfer = await ok(
+        await client.post(
+            "/api/v1/child-transfers",
+            json={"id_number": ID_NUMBER, "reason": TRANSFER_REASON},
+            headers=await auth("director2"),
+        )
+    )
+    frozen_clock(T0 + dt.timedelta(hours=13))
+    assert await tasks.JOBS["cases.report_ack_overdue"](db) >= 1
+    frozen_clock(T0)
     export = await ok(
         await client.post("/api/v1/reports/exports", json={"kind": "coverage_all", "format": "xlsx"}, headers=admin)
     )
@@ -226,7 +239,8 @@ async def test_a_file_past_retention_leaves_no_copy(
         escalations = (await s.execute(text(f"SELECT id FROM escalations WHERE child_id = {cid}"))).scalars().all()
         ids["escalation"] = set(escalations)
         ids["payee"] = set((await s.execute(text(f"SELECT id FROM allowance_payees WHERE child_id = {cid}"))).scalars())
-        ids["transfer"] = set()
+        ids["transfer"] = {transfer["id"]}
+        assert ids["escalation"], "the ladder climbed for the report"
         paid = {(p.id, p.month, p.amount_fen, p.kind) for p in payments}
 
     # ---- closed, then the years go by
@@ -284,6 +298,7 @@ async def test_a_file_past_retention_leaves_no_copy(
         assert counts["needs"] >= 2 and counts["visits"] >= 1 and counts["referrals"] == 1
         assert counts["referral_logs"] == 1 and counts["allowance_payments_anonymised"] == len(paid)
         assert counts["mandatory_reports_anonymised"] == 1 and counts["allowance_payees"] == 1
+        assert counts["child_transfers"] == 1 and counts["escalations"] == len(ids["escalation"])
         assert row.detail["closed_on"] == clock.local_date(closed_on).isoformat()
         unprocessed = await s.scalar(
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
