@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, tasks
 from marketplace.audit import service as audit
+from marketplace.audit.models import AuditEntry
 from marketplace.cases.eligibility_models import AllowanceDecision, AllowancePayee
 from marketplace.cases.models import (
     Child,
@@ -183,14 +184,13 @@ async def overview(session: AsyncSession, settings: Settings, community_ids: Seq
         month = clock.local_date(due_at(closed_at, settings)).strftime("%Y-%m")
         months[month] = months.get(month, 0) + 1
     upcoming = sorted(months.items())[:12]
-    audit_log = _audit_table()
-    purges = (audit_log.c.action == AUDIT_ACTION) & (audit_log.c.entity == "child")
-    last_at = await session.scalar(select(func.max(audit_log.c.at)).where(purges))
+    purges = (AuditEntry.action == AUDIT_ACTION) & (AuditEntry.entity == "child")
+    last_at = await session.scalar(select(func.max(AuditEntry.at)).where(purges))
     last_count = 0
     if last_at is not None:
         # The files the last night's run deleted (one run takes minutes at most).
         last_count = (
-            await session.scalar(select(func.count()).where(purges, audit_log.c.at >= last_at - dt.timedelta(hours=6)))
+            await session.scalar(select(func.count()).where(purges, AuditEntry.at >= last_at - dt.timedelta(hours=6)))
             or 0
         )
     return Overview(
@@ -203,10 +203,6 @@ async def overview(session: AsyncSession, settings: Settings, community_ids: Seq
         last_purge_at=last_at,
         last_purge_count=last_count,
     )
-
-
-def _audit_table() -> Table:
-    return Base.metadata.tables["audit_log"]
 
 
 # ---------------------------------------------------------------- what names the child in JSON
@@ -611,6 +607,7 @@ async def _drop_old_page_images(db: Database) -> None:
     async with db.engine.connect() as conn:
         # On the driver's connection: a checkpoint cannot run inside the transaction SQLAlchemy would begin.
         raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
         cursor = await raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         row = await cursor.fetchone()
         busy = bool(row and row[0])
