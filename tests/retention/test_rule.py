@@ -172,3 +172,12 @@ async def test_the_district_sees_what_falls_due_and_when(client, db, world, sett
     await console_login(client, "director")
     page = await client.get("/admin/children")
     assert page.status_code == 200 and "档案保存期限" not in page.text
+
+
+def test_no_search_index_holds_children() -> None:
+    """Every index, embedded or Meilisearch, is filled by ``marketplace.indexing.sync`` from these builders only:
+    services and organizations; no child's file ever reaches a search backend, so the purge has nothing to remove
+    there (the end-to-end test also searches the embedded index's files)."""
+    from marketplace.indexing.documents import BUILDERS
+
+    assert set(BUILDERS) == {"services", "organizations"}
