@@ -206,6 +206,19 @@ async def test_a_file_past_retention_leaves_no_copy(
             )
         )
     )["id"]
+    others = []
+    for other in (later, active):
+        others.append(
+            (
+                await ok(
+                    await client.post(
+                        f"/api/v1/children/{other}/visits",
+                        json={"visited_on": "2026-03-09", "kind": "phone", "findings": "情况稳定"},
+                        headers=director,
+                    )
+                )
+            )["id"]
+        )
 
     # Before the purge: what the file's records are stored as (ciphertexts, blind indexes), to look for after.
     cipher = field_cipher(settings)
@@ -277,6 +290,11 @@ async def test_a_file_past_retention_leaves_no_copy(
         assert await s.get(Child, cid) is None
         assert (await s.get(Child, later)).status == "closed"  # type: ignore[union-attr]
         assert (await s.get(Child, active)).status == "active"  # type: ignore[union-attr]
+        # Their records stay with them.
+        assert [v.child_id for v in (await s.scalars(select(Visit).where(Visit.id.in_(others)))).all()] == [
+            later,
+            active,
+        ]
         kept = (await s.scalars(select(AllowancePayment).where(AllowancePayment.id.in_([p[0] for p in paid])))).all()
         assert {(p.id, p.month, p.amount_fen, p.kind) for p in kept} == paid
         assert {p.person_name for p in kept} == {retention.TOMBSTONE}
