@@ -1,5 +1,5 @@
 """marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | users | rotate-field-key |
-check-duplicates | verify"""
+check-duplicates | verify | purge-expired"""
 
 from __future__ import annotations
 
@@ -380,6 +380,44 @@ def check_duplicates(as_json: bool) -> None:
         click.echo(f"{len(groups)} identity numbers filed more than once ({files} files)")
     if groups:
         sys.exit(1)
+
+
+@main.command("purge-expired")
+@click.option("--dry-run", is_flag=True, help="List the files that would be deleted, change nothing.")
+@click.option("--limit", default=10_000, show_default=True, type=click.IntRange(1, 1_000_000))
+def purge_expired(dry_run: bool, limit: int) -> None:
+    """Delete the closed children's files past the retention period (MARKETPLACE_RETENTION_YEARS after closing).
+
+    Each file goes in its own transaction with everything hanging off it; payment records and mandatory reports stay
+    without the child (README.md, "Retention"). Prints file ids and dates only, never a name."""
+    from marketplace.cases import retention  # deferred import: models load only for commands that use them
+    from marketplace.db import Database  # deferred import: as above
+    from marketplace.features import load_models  # deferred import: as above
+
+    settings = get_settings()
+    load_models()
+
+    async def run() -> retention.PurgeReport:
+        db = Database(settings)
+        try:
+            return await retention.purge_expired(db, dry_run=dry_run, limit=limit)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    held = set(report.held)
+    click.echo(f"retention: {settings.retention_years} years after closing")
+    for due in report.due:
+        state = "waits for an unpaid allowance run" if due.child_id in held else ("would go" if dry_run else "deleted")
+        click.echo(
+            f"  child {due.child_id}  community {due.community_id}  closed {due.closed_at:%Y-%m-%d}  "
+            f"due {due.due_at:%Y-%m-%d}  {state}"
+        )
+    if dry_run:
+        click.echo(f"{len(report.due) - len(held)} files would be deleted, {len(held)} wait (dry run: nothing changed)")
+    else:
+        totals = ", ".join(f"{name} {n}" for name, n in report.totals().items())
+        click.echo(f"{len(report.purged)} files deleted, {len(held)} wait" + (f" ({totals})" if totals else ""))
 
 
 main.add_command(users)

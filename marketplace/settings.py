@@ -60,6 +60,7 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "MARKETPLACE_REPORT_ACK_SUPERVISOR_HOURS",
     "MARKETPLACE_REPORT_ACK_DISTRICT_HOURS",
     "MARKETPLACE_STALE_LISTING_DAYS",
+    "MARKETPLACE_RETENTION_YEARS",
     "MATCH_W_CATEGORY_FIT",
     "MATCH_W_LOCALITY",
     "MATCH_W_PROVIDER_RECORD",
@@ -197,6 +198,8 @@ class Settings:
         default_factory=lambda: {"critical": 7, "high": 14, "medium": 30, "low": 90}
     )
     stale_listing_days: int = 180
+    # A closed child's file is deleted this many whole years after its closing (marketplace.cases.retention).
+    retention_years: int = 5
     match_weights: MatchWeights = field(default_factory=MatchWeights)
     procurement: ProcurementRules = field(default_factory=ProcurementRules)
     allowances: AllowanceRules = field(default_factory=AllowanceRules)
@@ -353,6 +356,12 @@ def _field_ring(keys: str | None, key: str | None) -> tuple[FieldKey, ...]:
     return tuple(ring)
 
 
+def _retention_years(years: int) -> int:
+    if not 1 <= years <= 100:
+        raise ValueError(f"MARKETPLACE_RETENTION_YEARS must be a whole number of years from 1 to 100, not {years}")
+    return years
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``environ`` (default: the process environment), each unset variable taking its default.
 
@@ -410,6 +419,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             ),
         ),
         stale_listing_days=env.integer("MARKETPLACE_STALE_LISTING_DAYS", 180),
+        retention_years=_retention_years(env.integer("MARKETPLACE_RETENTION_YEARS", 5)),
         match_weights=MatchWeights(
             category_fit=env.number("MATCH_W_CATEGORY_FIT", MatchWeights.category_fit),
             locality=env.number("MATCH_W_LOCALITY", MatchWeights.locality),

@@ -42,6 +42,13 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=3, minute=30),
         "args": ["audit.verify_chains"],
     },
+    # Nightly, after the chains are proved: closed children's files past the retention period deleted
+    # (marketplace.cases.retention; README.md, "Retention").
+    "purge-expired-files": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=3, minute=45),
+        "args": ["cases.purge_expired"],
+    },
     "monthly-allowances": {
         "task": RUN_JOB,
         "schedule": crontab(day_of_month=1, hour=3, minute=0),

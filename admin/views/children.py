@@ -24,6 +24,7 @@ from admin import web
 from admin.views import accountforms as forms
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.cases import retention
 from marketplace.cases import service as cases
 from marketplace.cases.controllers import child_out, need_out, visit_out
 from marketplace.cases.schemas import ChildIn, ChildPatch, NeedIn, VisitIn
@@ -145,6 +146,7 @@ async def children_page(
     request: Request[Any, Any, Any],
     session: DbSession,
     principal: CurrentUser,
+    settings: AppSettings,
     page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     q: Annotated[str | None, QueryParameter(max_length=80)] = None,
     risk: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -183,6 +185,8 @@ async def children_page(
         risks=RISK_LEVELS,
         query=query,
         may_file=principal.role == "child_director",
+        # The district sees the retention rule at work: closed files due for deletion, and when (counts only).
+        retention=await retention.overview(session, settings) if principal.role == "district_admin" else None,
         **web.page_context(request, principal, "children"),
     )
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from marketplace import clock, tasks
 from marketplace.auth.models import User
 from marketplace.cases import escalation, notifications
+from marketplace.cases import retention as retention  # registers cases.purge_expired (the retention rule)
 from marketplace.cases.models import Child, Escalation, MandatoryReport
 from marketplace.cases.taxonomy import REPORT_KINDS
 from marketplace.db import Database

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace import clock
 from marketplace.cases.crypto import EncryptedText, dialect_cipher
 from marketplace.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
@@ -60,6 +61,9 @@ class Child(IdMixin, TimestampMixin, Base):
     last_visit_on: Mapped[dt.date | None] = mapped_column(Date)
     next_visit_due: Mapped[dt.date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    # When the file was closed (kept by this module's mapper events; cleared if it is reopened): the retention rule
+    # (``cases.retention``) deletes a file a set number of years after it.
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_by: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -239,6 +243,21 @@ def _index_name(mapper: Any, connection: Connection, child: Child) -> None:
     """Keep ``name_hmac`` the blind index of the name as written (any writer: services, demo, tests)."""
     if child.name is not None and (not child.name_hmac or inspect(child).attrs.name.history.has_changes()):
         child.name_hmac = dialect_cipher(connection.dialect).name_hash(child.name)
+
+
+@event.listens_for(Child, "before_insert")
+@event.listens_for(Child, "before_update")
+def _stamp_closing(mapper: Any, connection: Connection, child: Child) -> None:
+    """Keep ``closed_at`` the instant the file was closed (any writer), and empty while it is active."""
+    state = inspect(child)
+    if child.status == "closed":
+        if child.closed_at is not None and state.attrs.closed_at.history.has_changes():
+            return  # a writer that knows when the file was closed (a migration of old files, a test) said so
+        before = state.attrs.status.history.deleted
+        if child.closed_at is None or (before and before[0] != "closed"):
+            child.closed_at = clock.now()
+    elif child.closed_at is not None:
+        child.closed_at = None
 
 
 from marketplace.cases.eligibility_models import AllowanceDecision as AllowanceDecision  # noqa: E402

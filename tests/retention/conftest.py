@@ -1,0 +1,3 @@
+from tests.cases.support import auth
+
+__all__ = ["auth"]
