@@ -227,6 +227,8 @@ async def export_progress(
 @get("/exports/{job_id:int}/download", name="console-export-download")
 async def export_download(session: DbSession, principal: CurrentUser, job_id: PathId) -> Response[bytes]:
     job = await jobs.get_export(session, principal, job_id, with_content=True)
+    if job.status == "expired":
+        raise Invalid("导出文件已过保留期删除，请重新导出 (the export's file was deleted after its retention period)")
     if job.status != "done" or job.content is None:
         raise Invalid("导出尚未完成 (export not ready)")
     return Response(
