@@ -85,7 +85,9 @@ def _sealed_reasons(params: dict[str, object], cipher: FieldCipher) -> dict[str,
     payees = params.get("payees")
     if not isinstance(payees, list):
         return params
-    sealed = [{**p, "reason": cipher.encrypt(str(p["reason"]), PARAMS_REASON) if p.get("reason") else ""} for p in payees]
+    sealed = [
+        {**p, "reason": cipher.encrypt(str(p["reason"]), PARAMS_REASON) if p.get("reason") else ""} for p in payees
+    ]
     return {**params, "payees": sealed}
 
 
@@ -93,7 +95,9 @@ def _opened_reasons(params: dict[str, object], cipher: FieldCipher) -> dict[str,
     payees = params.get("payees")
     if not isinstance(payees, list):
         return params
-    opened = [{**p, "reason": cipher.decrypt(str(p["reason"]), PARAMS_REASON) if p.get("reason") else ""} for p in payees]
+    opened = [
+        {**p, "reason": cipher.decrypt(str(p["reason"]), PARAMS_REASON) if p.get("reason") else ""} for p in payees
+    ]
     return {**params, "payees": opened}
 
 

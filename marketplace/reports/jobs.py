@@ -193,7 +193,9 @@ async def expire_exports(session: AsyncSession, settings: Settings) -> list[int]
     ids = list(
         (
             await session.scalars(
-                select(ExportJob.id).where(ExportJob.status == "done", ExportJob.finished_at < cutoff).order_by(ExportJob.id)
+                select(ExportJob.id)
+                .where(ExportJob.status == "done", ExportJob.finished_at < cutoff)
+                .order_by(ExportJob.id)
             )
         ).all()
     )

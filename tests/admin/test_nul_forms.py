@@ -41,7 +41,7 @@ async def test_a_new_childs_file_with_a_nul_comes_back_with_what_was_typed(clien
         tried += 1
         assert r.status_code == 422, (field, r.status_code, r.text[:300])
         html = r.text
-        assert MESSAGE in html and '<form' in html and 'name="id_number"' in html, field
+        assert MESSAGE in html and "<form" in html and 'name="id_number"' in html, field
         assert "\x00" not in html
         # The values as posted, the NUL left out; the page in the director's layout.
         assert 'value="林小溪"' in html or field == "name"
@@ -56,7 +56,11 @@ async def test_an_offline_gift_with_a_nul_is_drawn_again_in_place(client, auth, 
     fund_id = await fund_with_gifts(client, auth, db, world)
     csrf = await console_login(client, "fund")
     before = (await _count(db, Donation), await _count(db, Donor))
-    for change in ({"donor_name": "深圳市爱心\x00餐饮有限公司"}, {"note": "年终\x00捐赠"}, {"reference": "BANK-\x007001"}):
+    for change in (
+        {"donor_name": "深圳市爱心\x00餐饮有限公司"},
+        {"note": "年终\x00捐赠"},
+        {"reference": "BANK-\x007001"},
+    ):
         r = await client.post("/admin/funds/donations/new", data={**gift_form(fund_id), **change}, headers=htmx(csrf))
         assert r.status_code == 422, (change, r.status_code, r.text[:300])
         assert MESSAGE in r.text and 'id="gift-form"' in r.text, change
@@ -81,7 +85,9 @@ async def test_a_visit_with_a_nul_is_refused_in_place_and_not_recorded(client, d
     assert r.status_code == 422 and MESSAGE in r.text and r.headers["hx-retarget"] == "#flash"
     assert await _count(db, Visit) == before
     ok = await client.post(
-        f"/admin/children/{cases.children['A']}/visits", data={"kind": "home", "findings": "情绪稳定"}, headers=htmx(csrf)
+        f"/admin/children/{cases.children['A']}/visits",
+        data={"kind": "home", "findings": "情绪稳定"},
+        headers=htmx(csrf),
     )
     assert ok.status_code == 200, ok.text
     assert await _count(db, Visit) == before + 1

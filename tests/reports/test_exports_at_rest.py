@@ -98,8 +98,7 @@ async def test_an_export_past_its_retention_is_deleted_by_the_job(
     expired = await jobs.expire_exports_job(db)
     assert expired == [old["id"]]
     rows = dict(
-        (i, (st, c))
-        for i, st, c in _raw(settings, "SELECT id, status, content_sealed FROM export_jobs ORDER BY id")
+        (i, (st, c)) for i, st, c in _raw(settings, "SELECT id, status, content_sealed FROM export_jobs ORDER BY id")
     )
     assert rows[old["id"]] == ("expired", None)
     assert rows[fresh["id"]][0] == "done" and rows[fresh["id"]][1]
