@@ -25,7 +25,10 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.template.base import csrf_token as litestar_csrf_token
 from markupsafe import Markup
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from admin import sessions
 from marketplace import clock, outbox
@@ -35,7 +38,7 @@ from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Princ
 from marketplace.auth.service import principal_of
 from marketplace.cases import notifications
 from marketplace.deps import DbSession
-from marketplace.errors import TITLES, DomainError
+from marketplace.errors import TITLES, DomainError, nul_field, refuse_nul
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.admin")
@@ -118,6 +121,8 @@ def render(
     template: str, status_code: int = 200, headers: Mapping[str, str] | None = None, **context: Any
 ) -> Response[str]:
     html = environment().get_template(template).render(**context)
+    if "\x00" in html:
+        html = html.replace("\x00", "")  # a refused form's values as posted, without the NUL it was refused for
     return Response(
         content=html,
         status_code=status_code,
@@ -319,6 +324,52 @@ async def abandon(session: AsyncSession) -> None:
     again: a rollback alone would leave the queued events to be relayed after the request."""
     outbox.discard_pending(session)
     await session.rollback()
+
+
+# ---------------------------------------------------------------- a NUL character in a console form
+#
+# The API refuses a NUL (U+0000) as it reads the request (``marketplace.errors``); the console's forms take the
+# values as posted, and the NUL is refused where they are used, inside the handler's own refusal path: the session
+# refuses to write a value holding one (before the flush, so an encrypted column is checked in clear) and the
+# database connection refuses to send one as a query's value (a lookup by a typed name). Both raise the API's
+# ``Invalid`` (422, naming the field where it is known), which every console form already answers by showing the
+# form again in place with the Chinese message and the values as posted (``render_form_error`` or the handler's
+# own re-render; ``render`` leaves the NUL itself out of the page). A value sealed by the field cipher is refused
+# by the cipher (``cases.crypto``). Nothing is written: the refusal comes before the statement.
+
+
+def _refuse_nul_on_flush(session: Session, _context: object, _instances: object) -> None:
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            value = state.dict.get(attr.key)
+            if isinstance(value, str | dict | list):
+                field = nul_field(value, attr.key)
+                if field is not None:
+                    raise refuse_nul(field)
+
+
+def _refuse_nul_in_statement(
+    _conn: object, _cursor: object, _statement: str, parameters: Any, _context: object, _executemany: bool
+) -> None:
+    if parameters and _holds_nul(parameters):
+        field = nul_field(parameters) if isinstance(parameters, dict) else None
+        raise refuse_nul(field if field and field != "body" else "")
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+if not event.contains(Session, "before_flush", _refuse_nul_on_flush):
+    event.listen(Session, "before_flush", _refuse_nul_on_flush)
+    event.listen(Engine, "before_cursor_execute", _refuse_nul_in_statement)
 
 
 async def render_form_error(

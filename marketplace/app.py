@@ -161,6 +161,17 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
     cached = request.scope.get("principal")
     if isinstance(cached, Principal):
         return cached
+    try:
+        return await _principal_of_token(request, state)
+    except Unauthorized:
+        # Nobody is known: a child-data operation still leaves its ``refused`` row, without an actor.
+        await audit_operations.record_anonymous_refusal(
+            state.audit_writer, request.method, _route_key(request), request.path_params
+        )
+        raise
+
+
+async def _principal_of_token(request: Request[Any, Any, Any], state: State) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

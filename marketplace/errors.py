@@ -206,6 +206,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 #   money amount sent as ``"100"`` is refused); query and path parameters and form fields stay text converted to
 #   their types, as HTTP sends them.
 
+CONSOLE_PATH = "/admin/"
 NUL_REFUSED = "请求中含有不允许的空字符 (NUL, U+0000) (a NUL character is not accepted)"
 TOO_DEEP = "JSON 嵌套层数过深 (JSON nested too deeply)"
 
@@ -230,7 +231,7 @@ def nul_field(value: Any, path: str = "") -> str | None:
     return None
 
 
-def _refuse_nul(field: str) -> Invalid:
+def refuse_nul(field: str) -> Invalid:
     field = field.replace("\x00", "\\u0000")  # a key holding the NUL is named, not echoed
     return Invalid(NUL_REFUSED, errors=[{"field": field, "message": NUL_REFUSED}])
 
@@ -265,15 +266,19 @@ class CheckedRequest(Request[Any, Any, Any]):
                 raise BadRequest(TOO_DEEP) from None
             field = nul_field(value) if b"\\u0000" in body else None
             if field is not None:
-                raise _refuse_nul(field)
+                raise refuse_nul(field)
             self._json = self._connection_state.json = value
         return await super().json()
 
     async def form(self) -> FormMultiDict:
         form = await super().form()
+        if self.scope["path"].startswith(CONSOLE_PATH):
+            # The console's forms take the values as posted: a NUL is refused where the form is handled (the
+            # session's guard, ``admin.web``), so the form is shown again in place with the message and the values.
+            return form
         for key, value in form.multi_items():
             if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-                raise _refuse_nul(key)
+                raise refuse_nul(key)
         return form
 
 

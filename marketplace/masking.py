@@ -157,7 +157,7 @@ def show_date(role: str, field: str, value: dt.date | None) -> dt.date | None:
 
 # What a field cipher raises for a value it cannot open: a wrong key (AES-GCM's tag), a malformed or foreign value
 # (base64, version, text), a key this process does not hold (``cases.crypto.UnknownFieldKey``, a DomainError).
-UNREADABLE_ERRORS: Final = (InvalidTag, ValueError, DomainError)
+UNREADABLE_ERRORS: Final = (InvalidTag, ValueError, IndexError, DomainError)
 
 
 def reveal(decrypt: Callable[[str, str], str], token: str | None, field: str, owner: object) -> str:

@@ -54,6 +54,7 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "MARKETPLACE_ANONYMOUS_WRITE_WINDOW",
     "MARKETPLACE_TRUSTED_PROXIES",
     "MARKETPLACE_PENDING_DONATION_HOURS",
+    "MARKETPLACE_EXPORT_RETENTION_HOURS",
     "MARKETPLACE_ACCEPT_WITHIN_HOURS",
     "MARKETPLACE_FIRST_CONTACT_WITHIN_HOURS",
     "MARKETPLACE_VISIT_GRACE_DAYS",
@@ -192,6 +193,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # An online gift still unpaid after this many hours is expired (its Stripe PaymentIntent cancelled).
     pending_donation_hours: int = 24
+    # A finished report export's file is deleted (the job kept, marked expired) this many hours after it was made.
+    export_retention_hours: int = 72
     sqlite_busy_timeout_ms: int = 30_000
     deadlines: Deadlines = field(default_factory=Deadlines)
     visit_interval_days: dict[str, int] = field(
@@ -405,6 +408,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             p.strip() for p in (env.raw("MARKETPLACE_TRUSTED_PROXIES") or "").split(",") if p.strip()
         ),
         pending_donation_hours=env.integer("MARKETPLACE_PENDING_DONATION_HOURS", 24),
+        export_retention_hours=env.integer("MARKETPLACE_EXPORT_RETENTION_HOURS", 72),
         deadlines=Deadlines(
             accept_hours=env.by_urgency("MARKETPLACE_ACCEPT_WITHIN_HOURS", Deadlines().accept_hours),
             first_contact_hours=env.by_urgency(

@@ -36,6 +36,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=20),
         "args": ["funds.expire_pending_donations"],
     },
+    # Report exports' files deleted once past MARKETPLACE_EXPORT_RETENTION_HOURS (they hold children's figures).
+    "expire-report-exports": {
+        "task": RUN_JOB,
+        "schedule": crontab(minute=40),
+        "args": ["reports.expire_exports"],
+    },
     # Nightly, after the reconciliation: the audit log's and the ledger's hash chains proved intact.
     "verify-hash-chains": {
         "task": RUN_JOB,

@@ -1,5 +1,6 @@
 """Reports in the console, the district's way through them: coverage, overdue visits and referrals, the quarterly
-dispatch, the street ranking and the budget execution, filtered by year, quarter, street and budget (the filters
+dispatch, the street ranking, the budget execution and the fund report (income by month and channel, spending by
+purpose, balances; for the fund's readers), filtered by year, quarter, street and budget (the filters
 keep their values), each downloadable as CSV and XLSX exactly as the API's ``?format=`` hands it out; and
 background exports with live progress, listed with who started them, when they finished and why one failed."""
 
@@ -18,6 +19,9 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import DomainError, Forbidden, Invalid
+from marketplace.funds import reports as fund_reports
+from marketplace.funds import service as funds
+from marketplace.funds.donations import CHANNELS
 from marketplace.geography.models import Street
 from marketplace.ids import PathId
 from marketplace.procurement import reports as budget_reports
@@ -28,7 +32,7 @@ from marketplace.reports.controllers import export_out
 from marketplace.reports.exports import PROGRESS_LABELS
 from marketplace.settings import Settings
 
-ReportName = Annotated[str, PathParameter(pattern="^(coverage|overdue|quarterly|ranking|budget)$")]
+ReportName = Annotated[str, PathParameter(pattern="^(coverage|overdue|quarterly|ranking|budget|fund)$")]
 Format = Annotated[str, QueryParameter(pattern="^(csv|xlsx)$")]
 Year = Annotated[int | None, QueryParameter(ge=2000, le=2100)]
 Quarter = Annotated[int | None, QueryParameter(ge=1, le=4)]
@@ -68,6 +72,22 @@ async def _budgets(session: AsyncSession, principal: Principal, year: int) -> li
     return [(b.id, b.name) for b in rows]
 
 
+async def _funds(session: AsyncSession, principal: Principal) -> list[tuple[int, str]] | None:
+    """The funds, or None when the role does not read the fund (the fund manager, the district, the auditor do)."""
+    try:
+        rows = await funds.list_funds(session, principal)
+    except Forbidden:
+        return None
+    return [(f.id, f.name) for f in rows]
+
+
+def _chosen_fund(raw: str, choices: list[tuple[int, str]]) -> int:
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 9 or int(raw) not in {i for i, _ in choices}:
+        raise Invalid.field("fund_id", "请从列表中选择基金 (choose a fund from the list)")
+    return int(raw)
+
+
 def _period(year: int | None, quarter: int | None) -> tuple[int, int]:
     today = clock.today()
     return year or today.year, quarter or (today.month - 1) // 3 + 1
@@ -93,6 +113,7 @@ async def reports_page(
     quarter: Quarter = None,
     street_id: Raw = "",
     budget_id: Raw = "",
+    fund_id: Raw = "",
 ) -> Response[str]:
     year, quarter = _period(year, quarter)
     streets = await _streets(session, principal)
@@ -110,7 +131,21 @@ async def reports_page(
             error = error or f"请从列表中选择{year}年的预算 (choose a budget of the year)"
         budget = wanted if wanted in ids else (budgets[0][0] if budgets else None)
     execution = await budget_reports.budget_execution(session, principal, budget) if budget else None
-    query = {"year": year, "quarter": quarter, "street_id": street or "", "budget_id": budget or ""}
+    fund_choices = await _funds(session, principal)
+    fund = None
+    if fund_choices:
+        try:
+            fund = _chosen_fund(fund_id, fund_choices) if fund_id else fund_choices[0][0]
+        except Invalid as exc:
+            error, fund = error or exc.detail, fund_choices[0][0]
+    fund_report = await fund_reports.fund_report(session, principal, fund) if fund else None
+    query = {
+        "year": year,
+        "quarter": quarter,
+        "street_id": street or "",
+        "budget_id": budget or "",
+        "fund_id": fund or "",
+    }
     return web.render(
         "reports.html",
         status_code=422 if error else 200,
@@ -128,6 +163,10 @@ async def reports_page(
         dispatch=_plain(await reports.quarterly(session, principal, settings, year, quarter, street)),
         ranking=_plain(await reports.street_ranking(session, principal, settings, year)),
         execution=execution,
+        funds=fund_choices,
+        fund=fund,
+        fund_report=fund_report,
+        channels=CHANNELS,
         exports=await _export_rows(session, principal),
         kinds=jobs.EXPORT_KINDS,
         progress_labels=PROGRESS_LABELS,
@@ -146,9 +185,17 @@ async def report_download(
     quarter: Quarter = None,
     street_id: Raw = "",
     budget_id: Raw = "",
+    fund_id: Raw = "",
 ) -> Response[bytes]:
     """The report on screen as a file: the API's download for the same query (same sheets, same name)."""
     year, quarter = _period(year, quarter)
+    if report == "fund":
+        # The fund's readers (not the child-report scope): the API's GET /reports/fund?format= for the same fund.
+        if not fund_id.strip().isdigit() or len(fund_id.strip()) > 9:
+            raise Invalid.field("fund_id", "请选择基金 (choose a fund)")
+        response = await downloads.fund(session, principal, int(fund_id.strip()), format)
+        response.headers.update(web.SECURITY_HEADERS)
+        return response
     street = _chosen_street(street_id, await _streets(session, principal), principal)
     response = await _download(session, principal, settings, report, format, year, quarter, street, budget_id)
     response.headers.update(web.SECURITY_HEADERS)
@@ -227,6 +274,8 @@ async def export_progress(
 @get("/exports/{job_id:int}/download", name="console-export-download")
 async def export_download(session: DbSession, principal: CurrentUser, job_id: PathId) -> Response[bytes]:
     job = await jobs.get_export(session, principal, job_id, with_content=True)
+    if job.status == "expired":
+        raise Invalid("导出文件已过保留期删除，请重新导出 (the export's file was deleted after its retention period)")
     if job.status != "done" or job.content is None:
         raise Invalid("导出尚未完成 (export not ready)")
     return Response(

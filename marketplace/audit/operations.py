@@ -6,7 +6,9 @@ transfer is listed in :data:`CHILD_DATA` with the entity it concerns and the pat
 The services audit what they show and change, field by field (``audit.record`` / ``record_read``); the app
 (``marketplace.app.provide_session``) adds one row for such an operation that left none, in the same transaction
 for a write and through the group-commit writer for a read, and one ``refused`` row, committed after the rollback,
-for every attempt refused with 403 or 404 (another scope's child, a role that may not).
+for every attempt refused with 403 or 404 (another scope's child, a role that may not), and for every attempt
+refused with 401 (no token, a bad or expired one: :func:`record_anonymous_refusal`, a row without an actor,
+``user_id`` null, username and role ``anonymous``).
 
 ``tests/audit/test_operations.py`` enumerates the OpenAPI schema: every operation under a child-data path is either
 here or in :data:`NOT_CHILD_DATA` with the reason.
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.audit import service as audit
 from marketplace.audit.writer import AuditWriter
 from marketplace.auth.principal import Principal
+from marketplace.ids import MAX_ID
 
 log = logging.getLogger("marketplace.audit")
 
@@ -168,7 +171,9 @@ def operation_of(key: str | None) -> Operation | None:
 
 def _entity_id(op: Operation, path_params: Mapping[str, Any]) -> int | None:
     value = path_params.get(op.param) if op.param else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    # An id past the database's integer range (a refused attempt's path) names no record.
+    in_range = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+    return value if in_range else None
 
 
 # POSTs on a parent's path that create a record of their own (the rest of the POSTs with an id change that record).
@@ -245,6 +250,26 @@ async def ensure_audited(
         return
     if not audit.audited(session):
         await audit.record_rows(session, fallback_rows(principal, method, key, op, path_params))
+
+
+ANONYMOUS: Final = "anonymous"
+
+
+async def record_anonymous_refusal(
+    writer: AuditWriter, method: str, key: str | None, path_params: Mapping[str, Any], status: int = 401
+) -> None:
+    """A child-data operation refused before anyone was known (no bearer token, a bad, expired or revoked one:
+    401): its ``refused`` row, without an actor, committed on its own by the group-commit writer."""
+    op = operation_of(key)
+    if op is None or key is None:
+        return
+    rows = refused_rows(None, method, key, op, path_params, status)
+    for row in rows:
+        row["username"], row["role"] = ANONYMOUS, ANONYMOUS
+    try:
+        await writer.append(rows)
+    except Exception:  # the refusal stands either way; the writer has logged why its commit failed
+        log.warning("the anonymous refused attempt on %s %s could not be audited", key, dict(path_params))
 
 
 async def record_refusal(

@@ -25,8 +25,9 @@ What is encrypted, column by column (each sealed with ``"<table>.<column>"`` as 
   ``referrals``: ``share_note``, ``consent_override_reason``, ``decline_reason``, ``outcome_note``,
   ``verdict_note``, ``revoke_reason``; ``referral_logs.note``;
   ``allowance_decisions``: ``note``, ``review_note``, ``decision_note``; ``allowance_payees.name``;
-  ``allowance_payments``: ``person_name``, ``payee_name``; ``notifications``: ``title``, ``body`` (a reminder
-  names the child).
+  ``allowance_payments``: ``person_name``, ``payee_name``, ``reason`` (a special run's reason may describe the
+  child's circumstances); ``notifications``: ``title``, ``body`` (a reminder names the child);
+  ``export_jobs.content_sealed`` (a report export's file, in base64: children's figures per street).
 - left in clear, decided: codes and states (``gender``, ``categories``, ``risk_level``, ``guardianship``,
   ``allowance_decisions.reason``, which is a code such as ``turned_18``), dates, the police station and receipt
   number of a report (an institution's reference), ``allowance_payees.bank_name``, and the people who are not the
@@ -60,8 +61,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Dialect, MetaData, Text
 from sqlalchemy.types import TypeDecorator
 
-from marketplace import keyfiles
-from marketplace.errors import DomainError
+from marketplace import keyfiles, masking
+from marketplace.errors import DomainError, refuse_nul
 from marketplace.keyfiles import FieldKey
 from marketplace.settings import Settings, get_settings
 
@@ -183,6 +184,9 @@ class FieldCipher:
     # ------------------------------------------------------------ encryption
 
     def encrypt(self, plaintext: str, field: str) -> str:
+        if "\x00" in plaintext:
+            # No field of this domain holds a NUL; sealed, it would pass every later check unseen (a console form).
+            raise refuse_nul(field.rpartition(".")[2])
         self.refresh()
         key = self._ring.keys[0]
         nonce = os.urandom(12)
@@ -245,12 +249,9 @@ class FieldCipher:
 
     def readable(self, token: str, field: str) -> str:
         """``decrypt(token, field)``, or ``UNREADABLE`` (with a warning in the log) when no key of the ring opens it
-        or it is not a ciphertext at all: a damaged value shows as unreadable instead of failing the page."""
-        try:
-            return self.decrypt(token, field)
-        except (UnknownFieldKey, InvalidTag, ValueError, IndexError) as exc:
-            log.warning("field %s: a value cannot be decrypted (%s: %s)", field, type(exc).__name__, exc)
-            return UNREADABLE
+        or it is not a ciphertext at all: a damaged value shows as unreadable instead of failing the page
+        (``masking.reveal``, the one helper every read path goes through)."""
+        return masking.reveal(self.decrypt, token, field, f"field {field}")
 
 
 def normalise_name(name: str) -> str:
@@ -281,7 +282,7 @@ def field_cipher(settings: Settings) -> FieldCipher:
 
 # ------------------------------------------------------------ columns encrypted by their type
 
-UNREADABLE = "【无法解密】"
+UNREADABLE = masking.UNREADABLE
 
 
 def dialect_cipher(dialect: Dialect) -> FieldCipher:

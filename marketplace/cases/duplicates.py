@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from marketplace import masking
 from marketplace.cases.crypto import FieldCipher
 from marketplace.cases.models import Child
 from marketplace.db import Database
@@ -52,7 +53,10 @@ async def find_duplicates(db: Database, cipher: FieldCipher, *, batch_size: int 
             if not rows:
                 break
             for row in rows:
-                number = cipher.decrypt(row.id_number_enc, "children.id_number").strip().upper()
+                number = masking.reveal(cipher.decrypt, row.id_number_enc, "children.id_number", f"child {row.id}")
+                if number == masking.UNREADABLE:
+                    continue  # logged by reveal; an unreadable number pairs with nothing
+                number = number.strip().upper()
                 by_number[number].append(
                     FileRef(row.id, row.community_id, names.get(row.community_id, ""), row.created_at, row.status)
                 )

@@ -241,6 +241,7 @@ ENTITIES = {
     "allowance_payees": "allowance_payee",
     "notifications": "notification",
     "allowance_payments": "allowance_payment",
+    "export_jobs": "export_job",
 }
 
 

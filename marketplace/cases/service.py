@@ -386,7 +386,16 @@ async def update_child(
         # Check the pair as it will stand after the change.
         check.setdefault("birth_date", child.birth_date)
         if "id_number" not in check:
-            check["id_number"] = _cipher(settings).decrypt(child.id_number_enc, "children.id_number")
+            stored = masking.reveal(
+                _cipher(settings).decrypt, child.id_number_enc, "children.id_number", f"child {child.id}"
+            )
+            if stored == masking.UNREADABLE:
+                raise Invalid(
+                    "已存身份证号无法解密，请同时重新填写身份证号 (the stored identity number cannot be decrypted: "
+                    "send id_number with birth_date)",
+                    errors=[{"field": "id_number", "message": "已存身份证号无法解密，请重新填写"}],
+                )
+            check["id_number"] = stored
     _check_child_fields(check)
     if "id_number" in values:
         await refuse_second_file(session, principal, _cipher(settings), values["id_number"].upper(), exclude=child.id)

@@ -430,16 +430,16 @@ class PublicFundController(Controller):
         return await reports.disclosure_calendar(session, fund_id)
 
 
-@get("/api/v1/reports/fund", operation_id="getFundReport", summary="基金报表（?format=csv）", tags=["reports"])
+@get("/api/v1/reports/fund", operation_id="getFundReport", summary="基金报表（?format=csv|xlsx）", tags=["reports"])
 async def fund_report(
     session: DbSession,
     principal: CurrentUser,
     fund_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID)],
-    format: Annotated[str, QueryParameter(pattern="^(json|csv)$")] = "json",
+    format: Annotated[str, QueryParameter(pattern="^(json|csv|xlsx)$")] = "json",
 ) -> FundReport | Response[bytes]:
     report = await reports.fund_report(session, principal, fund_id)
-    if format == "csv":
-        return tabular.download([reports.report_sheet(report)], "csv", f"fund-{fund_id}-report")
+    if format in ("csv", "xlsx"):
+        return tabular.download([reports.report_sheet(report)], format, f"fund-{fund_id}-report")
     return report
 
 

@@ -17,6 +17,7 @@ from marketplace import outbox
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
 from marketplace.auth.service import principal_of
+from marketplace.cases.crypto import FieldCipher, dialect_cipher
 from marketplace.errors import Conflict, NotFound
 from marketplace.procurement import allowance_oneoff as oneoff
 from marketplace.procurement import allowances
@@ -68,11 +69,43 @@ async def start_one_off(session: AsyncSession, principal: Principal, req: oneoff
         pay_date=req.pay_date,
         line_id=line.id,
         status="preparing",
-        params=req.as_params(),
+        params=_sealed_reasons(req.as_params(), dialect_cipher(session.get_bind().dialect)),
         steps_total=2,
         created_by=principal.account_id,
     )
     return await _queue(session, run)
+
+
+# A special run's reasons wait in the run's parameters while it is prepared: sealed like the payments' own
+# ``reason`` column (they may describe a child's circumstances), and emptied once the run is prepared or failed.
+PARAMS_REASON = "allowance_runs.params.reason"
+
+
+def _sealed_reasons(params: dict[str, object], cipher: FieldCipher) -> dict[str, object]:
+    payees = params.get("payees")
+    if not isinstance(payees, list):
+        return params
+    sealed = [
+        {**p, "reason": cipher.encrypt(str(p["reason"]), PARAMS_REASON) if p.get("reason") else ""} for p in payees
+    ]
+    return {**params, "payees": sealed}
+
+
+def _opened_reasons(params: dict[str, object], cipher: FieldCipher) -> dict[str, object]:
+    payees = params.get("payees")
+    if not isinstance(payees, list):
+        return params
+    opened = [
+        {**p, "reason": cipher.decrypt(str(p["reason"]), PARAMS_REASON) if p.get("reason") else ""} for p in payees
+    ]
+    return {**params, "payees": opened}
+
+
+def _without_reasons(params: dict[str, object]) -> dict[str, object]:
+    payees = params.get("payees")
+    if not isinstance(payees, list) or not payees:
+        return params
+    return {**params, "payees": [{**p, "reason": ""} for p in payees]}
 
 
 async def _queue(session: AsyncSession, run: AllowanceRun) -> AllowanceRun:
@@ -119,7 +152,8 @@ async def run_prepare(session: AsyncSession, run_id: int, settings: Settings) ->
                     f"{run.month} 没有新增可发放的对象（均已发放或未登记收款人 {result.missing_payee} 人）(nobody to pay)"
                 )
         else:
-            req = oneoff.OneOffRequest.from_params(run.params)
+            cipher = dialect_cipher(session.get_bind().dialect)
+            req = oneoff.OneOffRequest.from_params(_opened_reasons(run.params, cipher))
             checked = await oneoff.check(session, principal, req, run_id=run.id, progress=progress)
             await oneoff.write(session, principal, checked, run=run)
     except Exception as exc:
@@ -131,5 +165,7 @@ async def run_prepare(session: AsyncSession, run_id: int, settings: Settings) ->
         if not hasattr(exc, "detail"):
             log.exception("allowance run %s failed", run_id)
         failed.status, failed.error = "failed", str(getattr(exc, "detail", exc))[:2000]
+        failed.params = _without_reasons(failed.params)
         return
     run.steps_done = run.steps_total
+    run.params = _without_reasons(run.params)

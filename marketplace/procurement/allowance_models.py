@@ -121,4 +121,5 @@ class AllowancePayment(IdMixin, Base):
     payee_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_payees.id"))
     live: Mapped[bool | None] = mapped_column(Boolean, default=True)
     # Why a special (one-off) payment is made; the festival's title for a festival payment; "" for a monthly one.
-    reason: Mapped[str] = mapped_column(String(300), default="")
+    # Encrypted at rest: a special run's reason may describe the child's circumstances (migration 0023).
+    reason: Mapped[str] = mapped_column(EncryptedText("allowance_payments.reason"), default="")

@@ -34,7 +34,7 @@ from typing import Final
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import clock
+from marketplace import clock, masking
 from marketplace.audit import service as audit
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
@@ -475,7 +475,12 @@ async def bank_file_bytes(
         if payee is None:
             continue
         n += 1
-        account = cipher.decrypt(payee.account_enc, eligibility.PAYEE_FIELD)
+        account = masking.reveal(cipher.decrypt, payee.account_enc, eligibility.PAYEE_FIELD, f"payee {payee.id}")
+        if account == masking.UNREADABLE:
+            raise Conflict(
+                f"收款人“{payee.name}”的银行账号无法解密，请核对密钥或重新登记账号后再生成银行文件 "
+                f"(the bank account of payee {payee.id} cannot be decrypted)"
+            )
         writer.writerow(
             [
                 n,

@@ -1,7 +1,9 @@
 """A procurement as Open Contracting Data Standard (OCDS 1.1.5) releases, a release package and a record package.
 
 Every change makes its own release: the tender, the award, each contract's signing, each accepted milestone, each
-payment and each amendment, and the end of a procurement cancelled or failed (``tenderCancellation``, the tender's
+payment and each amendment, a contract's early termination (``contractTermination``: the contract's status
+``terminated``, its period ending on the termination date, the date and reason in its description and in an
+amendment ``termination-<contract id>``), and the end of a procurement cancelled or failed (``tenderCancellation``, the tender's
 status ``cancelled`` or ``unsuccessful``). A release has a stable id derived from the row it reports (``{ocid}-payment-7``) and
 its own date, and carries the state of the process as it stood after that change (a cumulative snapshot), so a
 record compiles the same from the releases in any order. Dates are the business dates of the changes (a district
@@ -114,7 +116,7 @@ def buyer_party() -> dict[str, Any]:
 class Change:
     """One change of the process, which makes one release."""
 
-    kind: str  # tender | award | contract | milestone | payment | amendment | cancellation
+    kind: str  # tender | award | contract | milestone | payment | amendment | termination | cancellation
     key: int
     when: dt.datetime
     tags: tuple[str, ...]
@@ -187,6 +189,10 @@ def changes_of(process: Process) -> list[Change]:
             later.append(
                 (a.created_at, 2, Change("amendment", a.id, a.created_at, ("contractAmendment",), contract.id))
             )
+        if contract.status == "terminated" and contract.terminated_on is not None:
+            # 解除合同: its own release (tag contractTermination), on the day it took effect.
+            when = day_start(contract.terminated_on)
+            later.append((when, 3, Change("termination", contract.id, when, ("contractTermination",), contract.id)))
         steps.extend(change for _, _, change in sorted(later, key=lambda x: (x[0], x[1], x[2].key)))
     if p.status in ENDED:
         # 终止 or 采购失败: the tender's last release (tenderCancellation), after everything before it.
@@ -302,8 +308,11 @@ def _release(process: Process, done: Sequence[Change], last: bool) -> dict[str, 
         amendments = [a for a in process.amendments.get(contract.id, []) if ("amendment", a.id) in seen]
         payments = [x for x in process.payments.get(contract.id, []) if ("payment", x.id) in seen]
         supplier_ref = {"id": party_id(org), "name": org.name}
+        # contractStatus (OCDS 1.1): ``terminated`` once the contract has come to a close: ended early (from its
+        # termination release on) or completed (the process's latest release).
+        terminated = ("termination", contract.id) in seen
         status = "active"
-        if last and contract.status in ("completed", "terminated"):
+        if terminated or (last and contract.status == "completed"):
             status = "terminated"
         milestones = []
         for m in contract.milestones:
@@ -344,17 +353,31 @@ def _release(process: Process, done: Sequence[Change], last: bool) -> dict[str, 
                     for x in payments
                 ]
             }
-        if amendments:
-            item["amendments"] = [
+        notes = [
+            {
+                "id": str(a.id),
+                "date": instant(a.created_at),
+                "rationale": a.reason,
+                "description": f"合同金额变更 {'+' if a.delta_fen > 0 else '-'}{yuan_text(abs(a.delta_fen))}"
+                + (f"（{a.document_no}）" if a.document_no else ""),
+            }
+            for a in amendments
+        ]
+        if terminated and contract.terminated_on is not None:
+            ended_on = contract.terminated_on.isoformat()
+            item["description"] = f"合同于 {ended_on} 提前解除：{contract.termination_reason}".rstrip("：")
+            if contract.starts_on <= contract.terminated_on < contract.ends_on:
+                item["period"]["endDate"] = stamp(contract.terminated_on)
+            notes.append(
                 {
-                    "id": str(a.id),
-                    "date": instant(a.created_at),
-                    "rationale": a.reason,
-                    "description": f"合同金额变更 {'+' if a.delta_fen > 0 else '-'}{yuan_text(abs(a.delta_fen))}"
-                    + (f"（{a.document_no}）" if a.document_no else ""),
+                    "id": f"termination-{contract.id}",
+                    "date": stamp(contract.terminated_on),
+                    "rationale": contract.termination_reason,
+                    "description": f"解除合同，自 {ended_on} 起终止（原约定期限至 {contract.ends_on.isoformat()}）",
                 }
-                for a in amendments
-            ]
+            )
+        if notes:
+            item["amendments"] = notes
         ocds_contracts.append(item)
     if ocds_contracts:
         release["contracts"] = ocds_contracts

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import clock, outbox
+from marketplace import clock, masking, outbox
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import lifecycle
@@ -242,9 +242,11 @@ def contact_for(
     if "guardian_name" in fields:
         contact.guardian_name, contact.guardian_relation = child.guardian_name, child.guardian_relation
     if "guardian_phone" in fields and child.guardian_phone_enc:
-        contact.guardian_phone = cipher.decrypt(child.guardian_phone_enc, "children.guardian_phone")
+        contact.guardian_phone = masking.reveal(
+            cipher.decrypt, child.guardian_phone_enc, "children.guardian_phone", f"child {child.id}"
+        )
     if "address" in fields and child.address_enc:
-        contact.address = cipher.decrypt(child.address_enc, "children.address")
+        contact.address = masking.reveal(cipher.decrypt, child.address_enc, "children.address", f"child {child.id}")
     return fields, contact
 
 

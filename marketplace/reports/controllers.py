@@ -130,6 +130,11 @@ class ReportController(Controller):
     @get("/exports/{job_id:int}/download", operation_id="downloadReportExport", summary="下载导出文件")
     async def download(self, job_id: PathId, session: DbSession, principal: CurrentUser) -> Response[bytes]:
         job = await jobs.get_export(session, principal, job_id, with_content=True)
+        if job.status == "expired":
+            raise Conflict(
+                "导出文件已过保留期删除，请重新导出 (the export's file was deleted after its retention period)",
+                status_label=jobs.JOB_STATUSES["expired"],
+            )
         if job.status != "done" or job.content is None:
             raise Conflict("导出尚未完成 (export not ready)", status_label=jobs.JOB_STATUSES.get(job.status))
         return Response(

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, tabular
 from marketplace.auth.principal import Principal
+from marketplace.funds import reports as fund_reports
 from marketplace.procurement import reports as budget_reports
 from marketplace.reports import exports
 from marketplace.reports import service as reports
@@ -58,3 +59,9 @@ async def street_ranking(
 async def budget_execution(session: AsyncSession, principal: Principal, budget_id: int, fmt: str) -> Response[bytes]:
     report = await budget_reports.budget_execution(session, principal, budget_id)
     return budget_reports.execution_download(report, fmt)
+
+
+async def fund(session: AsyncSession, principal: Principal, fund_id: int, fmt: str) -> Response[bytes]:
+    """The fund report (``GET /api/v1/reports/fund?format=``): the same sheet under the same name."""
+    report = await fund_reports.fund_report(session, principal, fund_id)
+    return tabular.download([fund_reports.report_sheet(report)], fmt, f"fund-{fund_id}-report")

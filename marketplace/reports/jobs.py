@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from marketplace import clock, outbox
+from marketplace import clock, outbox, tasks
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
 from marketplace.auth.service import principal_of
+from marketplace.db import Database
 from marketplace.errors import Invalid, NotFound
 from marketplace.geography.models import Street
 from marketplace.reports import exports
@@ -30,7 +32,13 @@ EXPORT_KINDS: dict[str, str] = {
     "coverage_all": "供需覆盖（逐街道）",
     "ranking": "街道年度排名",
 }
-JOB_STATUSES: dict[str, str] = {"queued": "排队中", "running": "生成中", "done": "已完成", "failed": "失败"}
+JOB_STATUSES: dict[str, str] = {
+    "queued": "排队中",
+    "running": "生成中",
+    "done": "已完成",
+    "failed": "失败",
+    "expired": "已过期删除",
+}
 
 
 def _year(params: dict[str, Any]) -> int:
@@ -78,7 +86,7 @@ async def get_export(
 ) -> ExportJob:
     stmt = select(ExportJob).where(ExportJob.id == job_id)
     if with_content:
-        stmt = stmt.options(undefer(ExportJob.content))
+        stmt = stmt.options(undefer(ExportJob.content_sealed))
     job = await session.scalar(stmt)
     # Exports hold children's aggregates scoped to whoever asked: only they may see or fetch the file.
     if job is None or job.created_by != principal.user_id:
@@ -176,3 +184,36 @@ async def run_export(session: AsyncSession, job_id: int, settings: Settings) -> 
     job.filename = _filename(job)
     job.steps_done = job.steps_total
     job.status, job.finished_at = "done", clock.now()
+
+
+async def expire_exports(session: AsyncSession, settings: Settings) -> list[int]:
+    """Delete the files of the exports finished more than ``export_retention_hours`` ago (the job stays, marked
+    ``expired``, so its starter sees what happened); the ids of the jobs expired."""
+    cutoff = clock.now() - dt.timedelta(hours=settings.export_retention_hours)
+    ids = list(
+        (
+            await session.scalars(
+                select(ExportJob.id)
+                .where(ExportJob.status == "done", ExportJob.finished_at < cutoff)
+                .order_by(ExportJob.id)
+            )
+        ).all()
+    )
+    if ids:
+        await session.execute(
+            update(ExportJob)
+            .where(ExportJob.id.in_(ids))
+            .values(content_sealed=None, size_bytes=0, status="expired")
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+@tasks.job("reports.expire_exports")
+async def expire_exports_job(db: Database) -> list[int]:
+    """Report exports' files deleted once past MARKETPLACE_EXPORT_RETENTION_HOURS."""
+    async with db.session() as session:
+        expired = await expire_exports(session, db.settings)
+    if expired:
+        log.info("report exports expired: %s", expired)
+    return expired

@@ -6,7 +6,6 @@ from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, Final
 
 import anyio.to_thread
-import msgspec
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -598,8 +597,32 @@ async def _social_workers_out(
     return [social_worker_out(w, principal, channels) for w in workers]
 
 
-def volunteer_team_out(t: VolunteerTeam) -> VolunteerTeamOut:
-    return msgspec.convert(t, VolunteerTeamOut, from_attributes=True)
+def volunteer_team_out(t: VolunteerTeam, principal: Principal, channels: dict[int, str]) -> VolunteerTeamOut:
+    """A volunteer team as ``principal`` may see it: the contact person's mobile only for the district and the
+    team's own organization (``people.may_see_team_contact``); the organization's channel for everyone else."""
+    own = people.may_see_team_contact(principal, t.organization_id)
+    channel = channels.get(t.organization_id, "") if t.organization_id is not None else ""
+    return VolunteerTeamOut(
+        id=t.id,
+        street_id=t.street_id,
+        organization_id=t.organization_id,
+        name=t.name,
+        member_count=t.member_count,
+        skills=list(t.skills),
+        contact_name=t.contact_name,
+        contact_phone=t.contact_phone if own else "",
+        active=t.active,
+        contact_channel=(t.contact_phone or channel) if own else channel,
+    )
+
+
+async def _volunteer_teams_out(
+    session: AsyncSession, principal: Principal, teams: list[VolunteerTeam]
+) -> list[VolunteerTeamOut]:
+    channels = await people.organization_channels(
+        session, {t.organization_id for t in teams if t.organization_id is not None}
+    )
+    return [volunteer_team_out(t, principal, channels) for t in teams]
 
 
 class PeopleController(Controller):
@@ -646,19 +669,21 @@ class PeopleController(Controller):
         rows, total = await people.list_volunteer_teams(
             session, street_id=street_id, limit=page.limit, offset=page.offset
         )
-        return VolunteerTeamList(items=[volunteer_team_out(t) for t in rows], total=total)
+        return VolunteerTeamList(items=await _volunteer_teams_out(session, principal, rows), total=total)
 
     @post("/volunteer-teams", operation_id="createVolunteerTeam", summary="登记志愿服务队")
     async def create_team(
         self, data: JSONBody[VolunteerTeamIn], session: DbSession, principal: CurrentUser
     ) -> VolunteerTeamOut:
-        return volunteer_team_out(await people.create_volunteer_team(session, principal, data))
+        team = await people.create_volunteer_team(session, principal, data)
+        return (await _volunteer_teams_out(session, principal, [team]))[0]
 
     @patch("/volunteer-teams/{team_id:int}", operation_id="updateVolunteerTeam", summary="修改志愿服务队")
     async def update_team(
         self, team_id: PathId, data: JSONBody[VolunteerTeamPatch], session: DbSession, principal: CurrentUser
     ) -> VolunteerTeamOut:
-        return volunteer_team_out(await people.update_volunteer_team(session, principal, team_id, data))
+        team = await people.update_volunteer_team(session, principal, team_id, data)
+        return (await _volunteer_teams_out(session, principal, [team]))[0]
 
 
 ROUTES = [TaxonomyController, OrganizationController, ServiceController, ServiceRevisionController, PeopleController]

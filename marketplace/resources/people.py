@@ -2,7 +2,9 @@
 
 A social worker's own contact (``phone``) is for the district's roles and the worker's own organization; every
 other role sees the name and reaches the worker through the organization's channel (the organization's registered
-contact phone), never the person's number."""
+contact phone), never the person's number. A volunteer team's contact person's number follows the same rule: the
+district's roles and the team's own organization (``may_see_team_contact``) see it; everyone else gets the team's
+organization's registered contact phone ("" for a street's team without an organization)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,14 @@ def may_see_worker_contact(principal: Principal, organization_id: int) -> bool:
     """Whether ``principal`` sees the personal contact of a social worker of ``organization_id``."""
     return principal.role in DISTRICT_ROLES or (
         principal.role == "org_staff" and principal.organization_id == organization_id
+    )
+
+
+def may_see_team_contact(principal: Principal, organization_id: int | None) -> bool:
+    """Whether ``principal`` sees the mobile of the contact person of a volunteer team of ``organization_id``
+    (the social workers' rule: the district's roles and the team's own organization)."""
+    return principal.role in DISTRICT_ROLES or (
+        organization_id is not None and principal.role == "org_staff" and principal.organization_id == organization_id
     )
 
 

@@ -280,8 +280,12 @@ class VolunteerTeamOut(msgspec.Struct):
     member_count: int
     skills: list[str]
     contact_name: str
+    # The contact person's mobile: for the district's roles and the team's own organization; "" for everyone else.
     contact_phone: str
     active: bool
+    # How to reach the team: the contact's number where ``contact_phone`` is shown, else the organization's channel
+    # (its registered contact phone; "" for a street's team without an organization).
+    contact_channel: str = ""
 
 
 class SocialWorkerList(msgspec.Struct):
