@@ -29,6 +29,7 @@ import admin
 from marketplace import outbox, tasks
 from marketplace.audit import operations as audit_operations
 from marketplace.audit import writer as audit_writer
+from marketplace.auth import ratelimit
 from marketplace.auth.cache import PrincipalCache
 from marketplace.auth.principal import FIRST_LOGIN_GATE, OPEN_BEFORE_PASSWORD_CHANGE, Principal
 from marketplace.auth.service import decode_claims, load_principal
@@ -39,6 +40,7 @@ from marketplace.errors import (
     CheckedRequest,
     Forbidden,
     Unauthorized,
+    document_problems,
     refuse_nul_in_url_and_headers,
 )
 from marketplace.features import load_models, route_handlers
@@ -291,7 +293,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     route_list: list[Any] = [health, *route_handlers(), docs_assets, *admin.routes(settings)]
 
-    return Litestar(
+    app = Litestar(
         route_handlers=route_list,
         dependencies={
             "session": Provide(provide_session),
@@ -321,3 +323,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
     )
+    # The refusals each operation can answer, in its schema (problem+json; marketplace.errors).
+    document_problems(app, {ratelimit.anonymous_write: (429,)})
+    return app
