@@ -39,8 +39,8 @@ from marketplace.errors import (
     EXCEPTION_HANDLERS,
     CheckedRequest,
     Forbidden,
+    ProblemResponses,
     Unauthorized,
-    document_problems,
     refuse_nul_in_url_and_headers,
 )
 from marketplace.features import load_models, route_handlers
@@ -293,7 +293,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     route_list: list[Any] = [health, *route_handlers(), docs_assets, *admin.routes(settings)]
 
-    app = Litestar(
+    return Litestar(
         route_handlers=route_list,
         dependencies={
             "session": Provide(provide_session),
@@ -302,6 +302,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db": Provide(provide_db, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        # the refusals each operation can answer, in its schema (problem+json)
+        plugins=[ProblemResponses({ratelimit.anonymous_write: (429,)})],
         request_class=CheckedRequest,
         middleware=[refuse_nul_in_url_and_headers],
         state=state,
@@ -323,6 +325,3 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
     )
-    # The refusals each operation can answer, in its schema (problem+json; marketplace.errors).
-    document_problems(app, {ratelimit.anonymous_write: (429,)})
-    return app

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import msgspec
-from litestar import Litestar, Request, Response
+from litestar import Request, Response
 from litestar._signature.model import SignatureModel, _deserializer
 from litestar.connection import ASGIConnection
 from litestar.datastructures import FormMultiDict
@@ -20,7 +20,8 @@ from litestar.exceptions import ValidationException as LitestarValidation
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import BodyKwarg
-from litestar.routes import HTTPRoute
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 from litestar.serialization import decode_json
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
@@ -414,15 +415,20 @@ def problem_statuses(
     return statuses
 
 
-def document_problems(app: Litestar, guard_statuses: dict[Any, tuple[int, ...]]) -> None:
-    """Give every operation of ``app``'s schema the problem responses it can answer (before the schema is built);
-    what a route declares itself stays."""
-    for route in app.routes:
+class ProblemResponses(ReceiveRoutePlugin):
+    """A plugin of the app: gives every operation of its schema the problem responses it can answer, as each route
+    is registered (before the schema is built); what a route declares itself stays. ``guard_statuses``: the
+    refusals of the guards that refuse with their own status (the rate limits: 429)."""
+
+    def __init__(self, guard_statuses: dict[Any, tuple[int, ...]]) -> None:
+        self.guard_statuses = guard_statuses
+
+    def receive_route(self, route: BaseRoute) -> None:
         if not isinstance(route, HTTPRoute):
-            continue
+            return
         for handler in route.route_handlers:
             if not handler.resolve_include_in_schema():
                 continue
             declared = dict(handler.responses or {})
-            statuses = problem_statuses(route, handler, guard_statuses)
+            statuses = problem_statuses(route, handler, self.guard_statuses)
             handler.responses = {**problems(*sorted(statuses)), **declared}

@@ -185,15 +185,23 @@ def download(sheets: Sequence[Sheet], fmt: str, filename: str) -> Response[bytes
 def file_response(content: bytes, content_type: str, filename: str) -> Response[bytes]:
     """An attachment of ``content_type`` (``text/csv; charset=gbk``): its charset goes as the response's encoding,
     since Litestar appends ``; charset=`` to every ``text/`` type itself (else the header would name two)."""
-    media_type, _, parameters = content_type.partition(";")
-    name, _, value = parameters.partition("=")
-    encoding = value.strip() if name.strip().lower() == "charset" else "utf-8"
+    media_type, encoding = media_and_encoding(content_type)
     return Response(
         content=content,
-        media_type=media_type.strip() if media_type.startswith("text/") else content_type,
+        media_type=media_type,
         encoding=encoding,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def media_and_encoding(content_type: str) -> tuple[str, str]:
+    """A response's ``media_type`` and ``encoding`` for ``content_type``: ``text/csv; charset=gbk`` gives
+    (``text/csv``, ``gbk``), which Litestar sends as ``text/csv; charset=gbk`` (given whole, it sends the charset
+    twice: it appends ``; charset=`` to every ``text/`` type)."""
+    media_type, _, parameters = content_type.partition(";")
+    name, _, value = parameters.partition("=")
+    encoding = value.strip() if name.strip().lower() == "charset" else "utf-8"
+    return (media_type.strip() if media_type.startswith("text/") else content_type), encoding
 
 
 def downloads(*media_types: str, json: bool = True) -> type[Operation]:

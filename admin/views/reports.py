@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
-from marketplace import clock
+from marketplace import clock, tabular
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import DomainError, Forbidden, Invalid
@@ -229,9 +229,11 @@ async def export_download(session: DbSession, principal: CurrentUser, job_id: Pa
     job = await jobs.get_export(session, principal, job_id, with_content=True)
     if job.status != "done" or job.content is None:
         raise Invalid("导出尚未完成 (export not ready)")
+    media_type, encoding = tabular.media_and_encoding(job.content_type)
     return Response(
         content=job.content,
-        media_type=job.content_type,
+        media_type=media_type,
+        encoding=encoding,
         headers={"content-disposition": f'attachment; filename="{job.filename}"', **web.SECURITY_HEADERS},
     )
 
