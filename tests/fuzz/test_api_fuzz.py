@@ -342,7 +342,7 @@ def _nul_fuzz(operation: APIOperation, base_url: str, headers: dict[str, str]) -
 
 
 def test_nul_in_every_string_as_district_admin(demo_server: DemoServer) -> None:
-    _fuzz_all(demo_server, demo_server.login("admin"), fuzz=_nul_fuzz)
+    _fuzz_all(demo_server, demo_server.login_as("district_admin"), fuzz=_nul_fuzz)
 
 
 def test_nul_in_every_string_anonymously(demo_server: DemoServer) -> None:
@@ -363,7 +363,7 @@ def _problem_4xx(response: httpx.Response, label: str) -> str | None:
 
 
 def test_json_nested_1000_deep_on_every_json_operation(demo_server: DemoServer) -> None:
-    headers = {**demo_server.login("admin"), "Content-Type": "application/json"}
+    headers = {**demo_server.login_as("district_admin"), "Content-Type": "application/json"}
     deep = b"[" * 1000 + b"]" * 1000
     failures = []
     operations = _json_operations(demo_server)
@@ -381,7 +381,7 @@ def test_json_nested_1000_deep_on_every_json_operation(demo_server: DemoServer) 
 
 def test_numbers_sent_as_strings_on_every_json_operation(demo_server: DemoServer) -> None:
     """A valid body with its integers as text (``"100"`` for 100) is refused by every operation, never coerced."""
-    headers = demo_server.login("admin")
+    headers = demo_server.login_as("district_admin")
     failures: list[str] = []
     tried = 0
     for op in _json_operations(demo_server):
