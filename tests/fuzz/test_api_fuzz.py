@@ -54,6 +54,10 @@ OTHER_ROLE_EXAMPLES = 2
 SHARDS = 3
 # Operations that end the caller's session: the fuzzer signs in again after each success.
 SESSION_ENDING = {"POST /api/v1/auth/logout"}
+# Seconds a request may take: generous, because some operations are whole batches (dispatching a demo matching run
+# creates dozens of referrals, each with its notifications) on a machine that runs several suites at once.
+TIMEOUT = 120
+SLOW = 10  # printed (pytest -s) when a request takes longer
 SCHEMA_CHECKS = (
     status_code_conformance,
     content_type_conformance,
@@ -170,7 +174,7 @@ def _fuzz(
     @hypothesis.given(case=strategy)
     def run(case: Case) -> None:
         nonlocal sent
-        response = case.call(base_url=base_url, headers=headers, timeout=15)
+        response = case.call(base_url=base_url, headers=headers, timeout=TIMEOUT)
         sent += 1
         case.validate_response(response, checks=checks, headers=headers)
 
@@ -268,7 +272,11 @@ def _fuzz_conformance(operation: APIOperation, caller: Caller, outcome: Outcome,
     @hypothesis.given(case=strategy)
     def run(case: Case) -> None:
         headers = dict(caller.headers)
-        response = case.call(base_url=base_url, headers=headers, timeout=30)
+        began = time.monotonic()
+        response = case.call(base_url=base_url, headers=headers, timeout=TIMEOUT)
+        took = time.monotonic() - began
+        if took > SLOW:
+            print(f"slow: {case.operation.label} as {caller.role} answered {response.status_code} in {took:.1f}s")
         outcome.cases += 1
         for found, checks in (
             (outcome.server_errors, [no_server_error]),
@@ -371,7 +379,7 @@ def test_json_nested_1000_deep_on_every_json_operation(demo_server: DemoServer) 
         path = op.path.replace("{", "").replace("}", "")
         for name in (p.name for p in op.path_parameters):
             path = path.replace(name, "1")
-        r = httpx.request(op.method.upper(), f"{demo_server.url}{path}", content=deep, headers=headers, timeout=15)
+        r = httpx.request(op.method.upper(), f"{demo_server.url}{path}", content=deep, headers=headers, timeout=TIMEOUT)
         failures.append(_problem_4xx(r, op.label))
     hostile(len(operations), len([f for f in failures if f]))
     assert operations
@@ -403,7 +411,7 @@ def test_numbers_sent_as_strings_on_every_json_operation(demo_server: DemoServer
                 return
             tried += 1
             case.body = body
-            r = case.call(base_url=demo_server.url, headers=headers, timeout=15)
+            r = case.call(base_url=demo_server.url, headers=headers, timeout=TIMEOUT)
             problem = (
                 None
                 if 400 <= r.status_code < 500
