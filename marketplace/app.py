@@ -29,6 +29,7 @@ import admin
 from marketplace import outbox, tasks
 from marketplace.audit import operations as audit_operations
 from marketplace.audit import writer as audit_writer
+from marketplace.auth import ratelimit
 from marketplace.auth.cache import PrincipalCache
 from marketplace.auth.principal import FIRST_LOGIN_GATE, OPEN_BEFORE_PASSWORD_CHANGE, Principal
 from marketplace.auth.service import decode_claims, load_principal
@@ -38,6 +39,7 @@ from marketplace.errors import (
     EXCEPTION_HANDLERS,
     CheckedRequest,
     Forbidden,
+    ProblemResponses,
     Unauthorized,
     refuse_nul_in_url_and_headers,
 )
@@ -311,6 +313,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db": Provide(provide_db, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        # the refusals each operation can answer, in its schema (problem+json)
+        plugins=[ProblemResponses({ratelimit.anonymous_write: (429,)})],
         request_class=CheckedRequest,
         middleware=[refuse_nul_in_url_and_headers],
         state=state,

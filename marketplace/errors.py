@@ -17,7 +17,11 @@ from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import NotFoundException as LitestarNotFound
 from litestar.exceptions import ValidationException as LitestarValidation
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import BodyKwarg
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 from litestar.serialization import decode_json
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
@@ -315,3 +319,121 @@ def _parse_strictly(
 
 
 SignatureModel.parse_values_from_connection_kwargs = classmethod(_parse_strictly)  # type: ignore[method-assign,assignment]
+
+
+# ------------------------------------------------------------ the problems in the OpenAPI schema
+#
+# Every refusal above answers the one problem document; the schema says so, operation by operation, with the
+# statuses that operation can give (schemathesis checks each response against it: tests/fuzz):
+# - every operation: 400 (a NUL character in the URL or a header, JSON too deep, a parameter or body that does not
+#   decode) and 503 (the database busy or the audit rows of a read not committed: retry);
+# - an operation behind a login: 401 (no or a bad token) and 403 (a role that may not, or an account that must
+#   first choose its own password);
+# - an operation with a path id, or one behind a login with a body or a query naming objects: 404 (not found, or
+#   outside the caller's scope);
+# - an operation with a body or query parameters: 422 (a rule of the domain refuses the values);
+# - a write: 409 (a state that does not allow it, or a conflict with existing data); one with a body: 413;
+# - an operation behind a rate-limiting guard: 429 (with Retry-After);
+# and whatever a route declares itself with ``responses=problems(...)``.
+
+
+class FieldProblem(msgspec.Struct, omit_defaults=True):
+    field: str
+    message: str
+    source: str | None = None
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """A refusal (RFC 9457), ``application/problem+json``; some carry more members (``retry_after``,
+    ``must_change_password``, ``donation_id``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """The OpenAPI responses of refusals with ``statuses``: a route's ``responses=problems(401, 429)``."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=TITLES.get(status, "Error"),
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+def _takes(handler: HTTPRouteHandler, name: str) -> bool:
+    """Whether ``handler`` or one of the dependencies it uses (transitively) takes the parameter ``name``."""
+    dependencies = handler.resolve_dependencies()
+    seen: set[str] = set()
+    todo = list(handler.parsed_fn_signature.parameters)
+    while todo:
+        param = todo.pop()
+        if param == name:
+            return True
+        if param in seen or param not in dependencies:
+            continue
+        seen.add(param)
+        todo.extend(dependencies[param].signature_model._fields)
+    return False
+
+
+RESERVED = frozenset({"data", "request", "state", "headers", "scope", "cookies", "socket"})
+
+
+def problem_statuses(
+    route: HTTPRoute, handler: HTTPRouteHandler, guard_statuses: dict[Any, tuple[int, ...]]
+) -> set[int]:
+    """The refusals ``handler`` (on ``route``) can answer, by the rules above."""
+    params = handler.parsed_fn_signature.parameters
+    dependencies = handler.resolve_dependencies()
+    body = "data" in params
+    path = bool(route.path_parameters)
+    queries = (
+        any(name not in dependencies and name not in RESERVED and name not in route.path_parameters for name in params)
+        or _takes(handler, "page")
+        or _takes(handler, "search")
+    )
+    login = _takes(handler, "principal")
+    statuses = {400, 503}
+    if path:
+        statuses.add(404)
+    if login:
+        statuses |= {401, 403}
+        if body or queries:
+            statuses.add(404)
+    if body or queries:
+        statuses.add(422)
+    if handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}:
+        statuses.add(409)
+        if body:
+            statuses.add(413)
+    for layer in handler.ownership_layers:  # the guards as declared (resolve_guards() wraps them)
+        for guard in layer.guards or ():
+            statuses |= set(guard_statuses.get(guard, ()))
+    return statuses
+
+
+class ProblemResponses(ReceiveRoutePlugin):
+    """A plugin of the app: gives every operation of its schema the problem responses it can answer, as each route
+    is registered (before the schema is built); what a route declares itself stays. ``guard_statuses``: the
+    refusals of the guards that refuse with their own status (the rate limits: 429)."""
+
+    def __init__(self, guard_statuses: dict[Any, tuple[int, ...]]) -> None:
+        self.guard_statuses = guard_statuses
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        for handler in route.route_handlers:
+            if not handler.resolve_include_in_schema():
+                continue
+            declared = dict(handler.responses or {})
+            statuses = problem_statuses(route, handler, self.guard_statuses)
+            handler.responses = {**problems(*sorted(statuses)), **declared}

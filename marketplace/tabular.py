@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Response
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -178,8 +179,49 @@ def render(sheets: Sequence[Sheet], fmt: str) -> bytes:
 
 def download(sheets: Sequence[Sheet], fmt: str, filename: str) -> Response[bytes]:
     """An attachment response; ``filename`` without extension (ASCII, or it is percent-encoded by browsers)."""
+    return file_response(render(sheets, fmt), FORMATS[fmt], f"{filename}.{fmt}")
+
+
+def file_response(content: bytes, content_type: str, filename: str) -> Response[bytes]:
+    """An attachment of ``content_type`` (``text/csv; charset=gbk``): its charset goes as the response's encoding,
+    since Litestar appends ``; charset=`` to every ``text/`` type itself (else the header would name two)."""
+    media_type, encoding = media_and_encoding(content_type)
     return Response(
-        content=render(sheets, fmt),
-        media_type=FORMATS[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'},
+        content=content,
+        media_type=media_type,
+        encoding=encoding,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def media_and_encoding(content_type: str) -> tuple[str, str]:
+    """A response's ``media_type`` and ``encoding`` for ``content_type``: ``text/csv; charset=gbk`` gives
+    (``text/csv``, ``gbk``), which Litestar sends as ``text/csv; charset=gbk`` (given whole, it sends the charset
+    twice: it appends ``; charset=`` to every ``text/`` type)."""
+    media_type, _, parameters = content_type.partition(";")
+    name, _, value = parameters.partition("=")
+    encoding = value.strip() if name.strip().lower() == "charset" else "utf-8"
+    return (media_type.strip() if media_type.startswith("text/") else content_type), encoding
+
+
+def downloads(*media_types: str, json: bool = True) -> type[Operation]:
+    """A route's ``operation_class`` saying, in the OpenAPI schema, that its success response also comes as a file of
+    each of ``media_types`` (``FORMATS["csv"]``, ``"*/*"``); with ``json=False`` only as such a file."""
+
+    class DownloadOperation(Operation):
+        def __post_init__(self) -> None:
+            for status, response in (self.responses or {}).items():
+                if not status.startswith("2") or not isinstance(response, OpenAPIResponse):
+                    continue
+                content = dict(response.content or {}) if json else {}
+                answer = content.get("application/json")
+                if answer is not None and isinstance(answer.schema, Schema) and answer.schema.one_of:
+                    # ``Report | Response[bytes]``: the file is the other media types, not an "any" beside the report
+                    kept = [s for s in answer.schema.one_of if not (isinstance(s, Schema) and s == Schema())]
+                    answer.schema = kept[0] if len(kept) == 1 else Schema(one_of=kept)
+                for media_type in media_types:
+                    binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+                    content[media_type.partition(";")[0]] = OpenAPIMediaType(schema=binary)
+                response.content = content
+
+    return dataclass(DownloadOperation)

@@ -646,7 +646,8 @@ async def bank_file(
     body, name, encoding = await allowances.bank_file(session, principal, field_cipher(settings), run_id)
     return Response(
         content=body,
-        media_type=f"text/csv; charset={encoding}",
+        media_type="text/csv",
+        encoding=encoding,  # Litestar appends "; charset=" to a text/ type
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
             "X-Content-SHA256": hashlib.sha256(body).hexdigest(),

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
-from marketplace import clock
+from marketplace import clock, tabular
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import DomainError, Forbidden, Invalid
@@ -278,9 +278,11 @@ async def export_download(session: DbSession, principal: CurrentUser, job_id: Pa
         raise Invalid("导出文件已过保留期删除，请重新导出 (the export's file was deleted after its retention period)")
     if job.status != "done" or job.content is None:
         raise Invalid("导出尚未完成 (export not ready)")
+    media_type, encoding = tabular.media_and_encoding(job.content_type)
     return Response(
         content=job.content,
-        media_type=job.content_type,
+        media_type=media_type,
+        encoding=encoding,
         headers={"content-disposition": f'attachment; filename="{job.filename}"', **web.SECURITY_HEADERS},
     )
 

@@ -29,7 +29,7 @@ from marketplace.auth.schemas import ActivateIn, LoginIn, MeOut, PasswordIn, Tok
 from marketplace.auth.throttle import SignInThrottle
 from marketplace.db import utcnow
 from marketplace.deps import AppSettings, CurrentUser, DbSession
-from marketplace.errors import Invalid, TooManyRequests, Unauthorized
+from marketplace.errors import Invalid, TooManyRequests, Unauthorized, problems
 from marketplace.settings import Settings
 
 BAD_CODE: Final = "用户名或激活码无效，或激活码已过期、已使用 (invalid, expired or used code)"
@@ -278,7 +278,7 @@ class SignInController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", operation_id="login", summary="登录", status_code=200)
+    @post("/login", operation_id="login", summary="登录", status_code=200, responses=problems(401, 429))
     async def login(
         self, data: JSONBody[LoginIn], session: DbSession, settings: AppSettings, request: Request[Any, Any, Any]
     ) -> TokenOut:
@@ -306,7 +306,14 @@ class SignInController(Controller):
     async def logout(self, principal: CurrentUser, session: DbSession) -> None:
         await sign_out(session, await _account(session, principal), via="api")
 
-    @post("/password", operation_id="change_password", summary="修改本人密码", status_code=200, opt=OPEN)
+    @post(
+        "/password",
+        operation_id="change_password",
+        summary="修改本人密码",
+        status_code=200,
+        opt=OPEN,
+        responses=problems(429),
+    )
     async def password(
         self,
         data: JSONBody[PasswordIn],
@@ -327,7 +334,13 @@ class SignInController(Controller):
         )
         return token_out(user, settings)
 
-    @post("/activate", operation_id="activate", summary="用一次性激活码设置密码", status_code=200)
+    @post(
+        "/activate",
+        operation_id="activate",
+        summary="用一次性激活码设置密码",
+        status_code=200,
+        responses=problems(401, 429),
+    )
     async def activate(
         self, data: JSONBody[ActivateIn], session: DbSession, settings: AppSettings, request: Request[Any, Any, Any]
     ) -> TokenOut:

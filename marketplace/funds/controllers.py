@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 
 from marketplace import tabular
@@ -252,6 +253,8 @@ class DonationController(Controller):
         summary="线上捐赠（无需登录；每个地址限次）",
         security=[{}],
         guards=[ratelimit.anonymous_write],
+        # the payment provider's refusal is returned (503 problem), not raised: the schema names the two answers
+        responses={201: ResponseSpec(DonationStarted, description="捐赠已创建，待支付", generate_examples=False)},
     )
     async def create(
         self, data: JSONBody[DonationIn], session: DbSession, settings: AppSettings
@@ -430,7 +433,13 @@ class PublicFundController(Controller):
         return await reports.disclosure_calendar(session, fund_id)
 
 
-@get("/api/v1/reports/fund", operation_id="getFundReport", summary="基金报表（?format=csv|xlsx）", tags=["reports"])
+@get(
+    "/api/v1/reports/fund",
+    operation_id="getFundReport",
+    summary="基金报表（?format=csv|xlsx）",
+    tags=["reports"],
+    operation_class=tabular.downloads(*tabular.FORMATS.values()),
+)
 async def fund_report(
     session: DbSession,
     principal: CurrentUser,

@@ -210,16 +210,13 @@ class AllowanceController(Controller):
         "/runs/{run_id:int}/bank-file",
         operation_id="getAllowanceBankFile",
         summary="银行代发文件（CSV，GBK 或 UTF-8，与签批一致）",
+        operation_class=tabular.downloads("text/csv", json=False),
     )
     async def bank_file(
         self, run_id: PathId, session: DbSession, principal: CurrentUser, settings: AppSettings
     ) -> Response[bytes]:
         body, name, encoding = await allowances.bank_file(session, principal, field_cipher(settings), run_id)
-        return Response(
-            content=body,
-            media_type=f"text/csv; charset={encoding}",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return tabular.file_response(body, f"text/csv; charset={encoding}", name)
 
     @post(
         "/runs/{run_id:int}/pay",
@@ -260,7 +257,12 @@ class AllowanceReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
 
-    @get("/allowances", operation_id="allowanceReport", summary="补贴发放季度报表")
+    @get(
+        "/allowances",
+        operation_id="allowanceReport",
+        summary="补贴发放季度报表",
+        operation_class=tabular.downloads(*tabular.FORMATS.values()),
+    )
     async def allowances(
         self,
         session: DbSession,

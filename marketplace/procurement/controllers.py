@@ -9,9 +9,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import Invalid
 from marketplace.ids import MAX_ID, PathId
@@ -64,6 +66,14 @@ class EvidenceOut(msgspec.Struct):
     size: int
     content_type: str
     uploaded_at: str
+
+
+# An OCDS package (https://standard.open-contracting.org/), sent as built: a JSON object.
+OCDS_PACKAGE = {
+    200: ResponseSpec(
+        data_container=dict[str, Any], description="OCDS 数据包 (an OCDS package)", generate_examples=False
+    )
+}
 
 
 def evidence_download(found: evidence.EvidenceFile) -> Response[bytes]:
@@ -196,7 +206,12 @@ class ProcurementController(Controller):
     async def read(self, procurement_id: PathId, session: DbSession, principal: CurrentUser) -> ProcurementOut:
         return await procurement_out(session, await service.read_procurement(session, principal, procurement_id))
 
-    @get("/{procurement_id:int}/ocds", operation_id="getProcurementOcds", summary="采购项目 OCDS 记录包")
+    @get(
+        "/{procurement_id:int}/ocds",
+        operation_id="getProcurementOcds",
+        summary="采购项目 OCDS 记录包",
+        responses=OCDS_PACKAGE,
+    )
     async def ocds(
         self, procurement_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
     ) -> Response[bytes]:
@@ -327,6 +342,7 @@ class ContractController(Controller):
         operation_id="downloadMilestoneEvidence",
         summary="下载节点验收证明材料（校验SHA-256）",
         media_type="application/octet-stream",
+        operation_class=tabular.downloads("*/*", json=False),  # the file as uploaded: its own content type
     )
     async def download_evidence(
         self,
@@ -371,7 +387,7 @@ class ContractController(Controller):
     ) -> ContractOut:
         return await contract_out(session, await contracts.terminate(session, principal, contract_id, data))
 
-    @get("/{contract_id:int}/ocds", operation_id="getContractOcds", summary="合同 OCDS 发布包")
+    @get("/{contract_id:int}/ocds", operation_id="getContractOcds", summary="合同 OCDS 发布包", responses=OCDS_PACKAGE)
     async def ocds(
         self, contract_id: PathId, request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser
     ) -> Response[bytes]:
@@ -383,7 +399,12 @@ class ProcurementReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
 
-    @get("/budget-execution", operation_id="budgetExecutionReport", summary="预算执行情况")
+    @get(
+        "/budget-execution",
+        operation_id="budgetExecutionReport",
+        summary="预算执行情况",
+        operation_class=tabular.downloads(*tabular.FORMATS.values()),
+    )
     async def budget_execution(
         self,
         session: DbSession,

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, QueryParameter
 
+from marketplace import tabular
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Conflict
 from marketplace.ids import MAX_ID, PathId
@@ -15,6 +16,8 @@ from marketplace.reports.models import ExportJob
 from marketplace.reports.schemas import ExportIn, ExportOut
 
 FormatParam = QueryParameter(max_length=10, description="json（默认）、csv 或 xlsx")
+# The reports come as JSON, or as CSV or XLSX with ?format=
+SPREADSHEETS = tabular.downloads(*tabular.FORMATS.values())
 
 
 def export_out(job: ExportJob) -> ExportOut:
@@ -42,7 +45,12 @@ class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
 
-    @get("/coverage", operation_id="reportCoverage", summary="供需覆盖：儿童、需求与分类供给")
+    @get(
+        "/coverage",
+        operation_id="reportCoverage",
+        summary="供需覆盖：儿童、需求与分类供给",
+        operation_class=SPREADSHEETS,
+    )
     async def coverage(
         self,
         session: DbSession,
@@ -55,7 +63,12 @@ class ReportController(Controller):
             return await downloads.coverage(session, principal, street_id, fmt)
         return await reports.coverage(session, principal, street_id)
 
-    @get("/referrals", operation_id="reportReferrals", summary="转介统计：状态、接收与结案时长、超时")
+    @get(
+        "/referrals",
+        operation_id="reportReferrals",
+        summary="转介统计：状态、接收与结案时长、超时",
+        operation_class=SPREADSHEETS,
+    )
     async def referrals(
         self,
         session: DbSession,
@@ -69,7 +82,7 @@ class ReportController(Controller):
             return await downloads.referrals(session, principal, settings, street_id, fmt)
         return await reports.referrals(session, principal, settings, street_id)
 
-    @get("/overdue", operation_id="reportOverdue", summary="逾期走访与超时转介（按街道）")
+    @get("/overdue", operation_id="reportOverdue", summary="逾期走访与超时转介（按街道）", operation_class=SPREADSHEETS)
     async def overdue(
         self,
         session: DbSession,
@@ -83,7 +96,7 @@ class ReportController(Controller):
             return await downloads.overdue(session, principal, settings, street_id, fmt)
         return await reports.overdue(session, principal, settings, street_id)
 
-    @get("/quarterly", operation_id="reportQuarterly", summary="每季度工作调度报告")
+    @get("/quarterly", operation_id="reportQuarterly", summary="每季度工作调度报告", operation_class=SPREADSHEETS)
     async def quarterly(
         self,
         session: DbSession,
@@ -99,7 +112,12 @@ class ReportController(Controller):
             return await downloads.quarterly(session, principal, settings, year, quarter, street_id, fmt)
         return await reports.quarterly(session, principal, settings, year, quarter, street_id)
 
-    @get("/street-ranking", operation_id="reportStreetRanking", summary="街道年度赛马比拼排名")
+    @get(
+        "/street-ranking",
+        operation_id="reportStreetRanking",
+        summary="街道年度赛马比拼排名",
+        operation_class=SPREADSHEETS,
+    )
     async def street_ranking(
         self,
         session: DbSession,
@@ -127,7 +145,12 @@ class ReportController(Controller):
     async def get_export(self, job_id: PathId, session: DbSession, principal: CurrentUser) -> ExportOut:
         return export_out(await jobs.get_export(session, principal, job_id))
 
-    @get("/exports/{job_id:int}/download", operation_id="downloadReportExport", summary="下载导出文件")
+    @get(
+        "/exports/{job_id:int}/download",
+        operation_id="downloadReportExport",
+        summary="下载导出文件",
+        operation_class=tabular.downloads(*tabular.FORMATS.values(), json=False),
+    )
     async def download(self, job_id: PathId, session: DbSession, principal: CurrentUser) -> Response[bytes]:
         job = await jobs.get_export(session, principal, job_id, with_content=True)
         if job.status == "expired":
@@ -137,11 +160,7 @@ class ReportController(Controller):
             )
         if job.status != "done" or job.content is None:
             raise Conflict("导出尚未完成 (export not ready)", status_label=jobs.JOB_STATUSES.get(job.status))
-        return Response(
-            content=job.content,
-            media_type=job.content_type,
-            headers={"content-disposition": f'attachment; filename="{job.filename}"'},
-        )
+        return tabular.file_response(job.content, job.content_type, job.filename)
 
 
 ROUTES = [ReportController, DuplicateAidController]

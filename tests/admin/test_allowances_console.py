@@ -141,6 +141,7 @@ async def test_a_month_is_prepared_signed_downloaded_and_paid(client, auth, db, 
     theirs = await client.get(f"/api/v1/allowances/runs/{run_id}/bank-file", headers=await auth("admin"))
     assert mine.status_code == 200 and theirs.status_code == 200
     assert mine.content == theirs.content and mine.headers["content-type"] == theirs.headers["content-type"]
+    assert mine.headers["content-type"] == "text/csv; charset=gbk"
     assert "attachment" in mine.headers["content-disposition"]
     assert (await post(client, f"{run_url}/pay", {})).status_code == 403
 

@@ -1,12 +1,20 @@
 """Every operation in the app's own OpenAPI schema, fuzzed by schemathesis against a running server on the Futian
-demo: no request may produce a 5xx, and every 4xx is an ``application/problem+json`` with a ``detail``.
+demo, with a token for each role of the system (and none): no request may produce a 5xx, every 4xx is an
+``application/problem+json`` with a ``detail``, and every response conforms to the schema (its status is declared,
+its content type is the declared one, its body and headers validate against the declared schemas). Where they did
+not, the app's schema was wrong and was fixed (the problem responses of marketplace.errors.ProblemResponses, the
+routes' declared types); there is no exclusion list.
 
-The admin (who reaches every route) drives every operation; the write operations also run as a child director and
-as an anonymous caller. Generation is bounded and derandomized so a CI failure reproduces locally.
+Each role's operations are fuzzed in a few shards (separate tests, so pytest-xdist's workers share them; each worker
+serves its own copy of the demo). Generation is bounded and derandomized so a CI failure reproduces locally: a few
+examples per operation and role, more for the district admin, half of them valid (positive), half not (negative).
 
 Inputs that once gave a 500 (issue #17) run over every operation too: every generated string carrying a NUL
 character (body, query, path and header values), JSON nested 1,000 deep, and JSON bodies whose numbers are sent as
 strings: each answers a 4xx problem.
+
+Figures (tests/support/figures.py, suite "Fuzzing (schemathesis)"): operations, roles, cases sent, and what came of
+them: server errors, schema violations, problem-format violations.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,12 +34,36 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from tests.fuzz.conftest import DemoServer
+from tests.fuzz.conftest import ROLE_LOGINS, DemoServer
+from tests.support import figures
 
 pytestmark = pytest.mark.fuzz
 
+SUITE = "Fuzzing (schemathesis)"
 MAX_EXAMPLES = 8
+# Examples per operation and role: more for the district admin, who reaches every route's rules.
+ROLE_EXAMPLES = {"district_admin": 4}
+OTHER_ROLE_EXAMPLES = 2
+SHARDS = 3
+# Operations that end the caller's session: the fuzzer signs in again after each success.
+SESSION_ENDING = {"POST /api/v1/auth/logout"}
+# Seconds a request may take: generous, because some operations are whole batches (dispatching a demo matching run
+# creates dozens of referrals, each with its notifications) on a machine that runs several suites at once.
+TIMEOUT = 120
+SLOW = 10  # printed (pytest -s) when a request takes longer
+SCHEMA_CHECKS = (
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+)
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Path ids that exist in the demo, so generated cases reach past the 404 into the handlers' rules.
 DEMO_IDS = st.integers(min_value=1, max_value=6)
@@ -120,8 +154,10 @@ def _fuzz(
     modes: tuple[GenerationMode, ...] = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
     change: Callable[[Case], Case] | None = None,
     examples: int = MAX_EXAMPLES,
-) -> None:
+) -> int:
+    """Fuzz ``operation``; the number of cases sent (raises at the first failing case)."""
     checks: list[Callable[..., Any]] = [no_server_error, problem_details]
+    sent = 0
     strategy = st.one_of(*(_strategy(operation, mode) for mode in modes))
     if change is not None:
         strategy = strategy.map(change)
@@ -137,30 +173,35 @@ def _fuzz(
     )
     @hypothesis.given(case=strategy)
     def run(case: Case) -> None:
-        response = case.call(base_url=base_url, headers=headers, timeout=15)
+        nonlocal sent
+        response = case.call(base_url=base_url, headers=headers, timeout=TIMEOUT)
+        sent += 1
         case.validate_response(response, checks=checks, headers=headers)
 
     run()
+    return sent
 
 
 def _fuzz_all(
     server: DemoServer,
     headers: dict[str, str],
     methods: set[str] | None = None,
-    fuzz: Callable[[APIOperation, str, dict[str, str]], None] = _fuzz,
+    fuzz: Callable[[APIOperation, str, dict[str, str]], int] = _fuzz,
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
     failures: list[str] = []
-    count = 0
+    count = sent = 0
     started = time.monotonic()
     for operation in _operations(schema, methods):
         count += 1
         try:
-            fuzz(operation, server.url, headers)
+            sent += fuzz(operation, server.url, headers)
         except (Exception, BaseExceptionGroup) as exc:
+            sent += 1
             failures.append(f"{operation.label}:\n{exc}")
     elapsed = time.monotonic() - started
     print(f"fuzzed {count} operations in {elapsed:.1f}s")
+    hostile(sent, len(failures))
     assert count > 0
     assert not failures, (
         f"{len(failures)} of {count} operations failed:\n\n"
@@ -170,24 +211,146 @@ def _fuzz_all(
     )
 
 
-def test_every_operation_as_district_admin(demo_server: DemoServer) -> None:
-    _fuzz_all(demo_server, demo_server.login("admin"))
+# ------------------------------------------------------------------------------------------ every role, conformance
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_write_operations_as_child_director(demo_server: DemoServer) -> None:
-    _fuzz_all(demo_server, demo_server.login("director"), WRITES)
+def _labels() -> list[str]:
+    """The operations of the committed schema (tests/test_docs.py keeps it equal to the app's), for collection."""
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    methods = {"get", "put", "post", "delete", "patch"}
+    return sorted(f"{m.upper()} {path}" for path, item in document["paths"].items() for m in item if m in methods)
 
 
-def test_write_operations_anonymously(demo_server: DemoServer) -> None:
-    _fuzz_all(demo_server, {}, WRITES)
+@dataclass
+class Outcome:
+    """What the cases of one role's shard came to."""
+
+    cases: int = 0
+    server_errors: list[str] = field(default_factory=list)
+    schema_violations: list[str] = field(default_factory=list)
+    problem_violations: list[str] = field(default_factory=list)
+
+    def failures(self) -> list[str]:
+        return self.server_errors + self.schema_violations + self.problem_violations
 
 
-def _nul_fuzz(operation: APIOperation, base_url: str, headers: dict[str, str]) -> None:
-    _fuzz(operation, base_url, headers, (GenerationMode.POSITIVE,), nul_everywhere, examples=4)
+def _failed(case: Case, response: Any, headers: dict[str, str], checks: list[Callable[..., Any]]) -> str | None:
+    try:
+        case.validate_response(response, checks=checks, headers=headers)
+    except (Exception, BaseExceptionGroup) as exc:
+        return f"{case.operation.label} ({response.status_code}): {str(exc)[:1500]}"
+    return None
+
+
+class Caller:
+    """A role's headers; signs in again when an operation ended the session."""
+
+    def __init__(self, server: DemoServer, role: str) -> None:
+        self.server = server
+        self.role = role
+        self.headers = server.login_as(role)
+
+    def renew(self) -> None:
+        self.headers = self.server.login_as(self.role)
+
+
+def _fuzz_conformance(operation: APIOperation, caller: Caller, outcome: Outcome, examples: int) -> None:
+    base_url = caller.server.url
+    strategy = st.one_of(*(_strategy(operation, mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)))
+
+    @hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+    @hypothesis.given(case=strategy)
+    def run(case: Case) -> None:
+        headers = dict(caller.headers)
+        began = time.monotonic()
+        response = case.call(base_url=base_url, headers=headers, timeout=TIMEOUT)
+        took = time.monotonic() - began
+        if took > SLOW:
+            print(f"slow: {case.operation.label} as {caller.role} answered {response.status_code} in {took:.1f}s")
+        outcome.cases += 1
+        for found, checks in (
+            (outcome.server_errors, [no_server_error]),
+            (outcome.schema_violations, list(SCHEMA_CHECKS)),
+            (outcome.problem_violations, [problem_details]),
+        ):
+            failure = _failed(case, response, headers, checks)
+            if failure:
+                found.append(failure)
+        if operation.label in SESSION_ENDING and response.status_code < 400 and headers:
+            caller.renew()
+
+    run()
+
+
+_SCHEMAS: dict[str, Any] = {}
+
+
+def _served_operations(server: DemoServer) -> dict[str, APIOperation]:
+    if server.url not in _SCHEMAS:
+        schema = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
+        _SCHEMAS[server.url] = {op.label: op for op in _operations(schema)}
+    operations: dict[str, APIOperation] = _SCHEMAS[server.url]
+    return operations
+
+
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda n: f"shard{n}")
+@pytest.mark.parametrize("role", list(ROLE_LOGINS))
+def test_every_operation_with_each_role(demo_server: DemoServer, role: str, shard: int) -> None:
+    """Every operation as each role: 0 server errors, 0 schema violations, 0 problem-format violations."""
+    served = _served_operations(demo_server)
+    labels = _labels()
+    assert sorted(served) == labels, "the served schema differs from docs/openapi.json: regenerate it"
+    mine = labels[shard::SHARDS]
+    caller = Caller(demo_server, role)
+    outcome = Outcome()
+    examples = ROLE_EXAMPLES.get(role, OTHER_ROLE_EXAMPLES)
+    started = time.monotonic()
+    for label in mine:
+        _fuzz_conformance(served[label], caller, outcome, examples)
+    print(f"{role} shard {shard}: {len(mine)} operations, {outcome.cases} cases in {time.monotonic() - started:.1f}s")
+
+    if role == "district_admin":
+        figures.record(SUITE, "operations", len(mine))
+    if shard == 0:
+        figures.record(SUITE, "roles (and anonymous)", 1)
+    figures.record(SUITE, "cases sent", outcome.cases)
+    figures.record(SUITE, "server errors", len(outcome.server_errors))
+    figures.record(SUITE, "schema violations", len(outcome.schema_violations))
+    figures.record(SUITE, "problem-format violations", len(outcome.problem_violations))
+
+    assert outcome.cases >= len(mine)
+    failures = outcome.failures()
+    assert not failures, (
+        f"{len(outcome.server_errors)} server errors, {len(outcome.schema_violations)} schema violations, "
+        f"{len(outcome.problem_violations)} problem-format violations in {outcome.cases} cases as {role}:\n\n"
+        + "\n\n".join(failures[:40])
+        + "\n\nserver log:\n"
+        + demo_server.tail()
+    )
+
+
+def hostile(cases: int, not_refused: int) -> None:
+    """The figures of the inputs that once gave a 500: what was sent, and how many were not a 4xx problem."""
+    figures.record(SUITE, "hostile-input cases (NUL, 1,000-deep JSON, numbers as text)", cases)
+    figures.record(SUITE, "hostile inputs not refused with a 4xx problem", not_refused)
+
+
+def _nul_fuzz(operation: APIOperation, base_url: str, headers: dict[str, str]) -> int:
+    return _fuzz(operation, base_url, headers, (GenerationMode.POSITIVE,), nul_everywhere, examples=2)
 
 
 def test_nul_in_every_string_as_district_admin(demo_server: DemoServer) -> None:
-    _fuzz_all(demo_server, demo_server.login("admin"), fuzz=_nul_fuzz)
+    _fuzz_all(demo_server, demo_server.login_as("district_admin"), fuzz=_nul_fuzz)
 
 
 def test_nul_in_every_string_anonymously(demo_server: DemoServer) -> None:
@@ -208,7 +371,7 @@ def _problem_4xx(response: httpx.Response, label: str) -> str | None:
 
 
 def test_json_nested_1000_deep_on_every_json_operation(demo_server: DemoServer) -> None:
-    headers = {**demo_server.login("admin"), "Content-Type": "application/json"}
+    headers = {**demo_server.login_as("district_admin"), "Content-Type": "application/json"}
     deep = b"[" * 1000 + b"]" * 1000
     failures = []
     operations = _json_operations(demo_server)
@@ -216,8 +379,9 @@ def test_json_nested_1000_deep_on_every_json_operation(demo_server: DemoServer) 
         path = op.path.replace("{", "").replace("}", "")
         for name in (p.name for p in op.path_parameters):
             path = path.replace(name, "1")
-        r = httpx.request(op.method.upper(), f"{demo_server.url}{path}", content=deep, headers=headers, timeout=15)
+        r = httpx.request(op.method.upper(), f"{demo_server.url}{path}", content=deep, headers=headers, timeout=TIMEOUT)
         failures.append(_problem_4xx(r, op.label))
+    hostile(len(operations), len([f for f in failures if f]))
     assert operations
     assert not [f for f in failures if f], failures
     assert "RecursionError" not in demo_server.tail(200_000)
@@ -225,7 +389,7 @@ def test_json_nested_1000_deep_on_every_json_operation(demo_server: DemoServer) 
 
 def test_numbers_sent_as_strings_on_every_json_operation(demo_server: DemoServer) -> None:
     """A valid body with its integers as text (``"100"`` for 100) is refused by every operation, never coerced."""
-    headers = demo_server.login("admin")
+    headers = demo_server.login_as("district_admin")
     failures: list[str] = []
     tried = 0
     for op in _json_operations(demo_server):
@@ -247,7 +411,7 @@ def test_numbers_sent_as_strings_on_every_json_operation(demo_server: DemoServer
                 return
             tried += 1
             case.body = body
-            r = case.call(base_url=demo_server.url, headers=headers, timeout=15)
+            r = case.call(base_url=demo_server.url, headers=headers, timeout=TIMEOUT)
             problem = (
                 None
                 if 400 <= r.status_code < 500
@@ -257,5 +421,6 @@ def test_numbers_sent_as_strings_on_every_json_operation(demo_server: DemoServer
                 failures.append(problem)
 
         run()
+    hostile(tried, len(failures))
     assert tried > 20
     assert not failures, failures

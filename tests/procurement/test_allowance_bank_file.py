@@ -96,7 +96,7 @@ async def test_sign_off_bank_file_and_payment_once(client, auth: Auth, db, world
     assert "不能再次签批" in body["detail"]
     r = await client.get(f"{url}/bank-file", headers=officer)
     assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/csv") and "gbk" in r.headers["content-type"]
+    assert r.headers["content-type"] == "text/csv; charset=gbk"  # once: it was "...; charset=gbk; charset=utf-8"
     assert hashlib.sha256(r.content).hexdigest() == signed["file_sha256"]
     rows = list(csv.reader(io.StringIO(r.content.decode("gbk"))))
     assert rows[0] == ["序号", "收款人户名", "收款账号", "开户银行", "金额(元)", "用途"]
