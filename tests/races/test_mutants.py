@@ -1,0 +1,59 @@
+"""The mutation check: each protection the races rely on, taken away in a copy of the package, must let its race
+break the invariant. Proves the race tests in test_races.py would catch a missing row lock.
+
+For each mutation (tests/races/scenarios.py ``MUTATIONS``: exact text replacements, each matching exactly once, so
+moved code fails here loudly) the package is copied to a temporary directory, mutated, and served by granian from
+there (the factory reports which ``marketplace`` it imported: the copy's), over this module's database; then the
+races that rely on the protection are run against it.
+
+On PostgreSQL every mutant must be caught: the invariant violated. On SQLite the row locks are no-ops: every
+write transaction begins IMMEDIATE (marketplace/db.py), so writers run one at a time whatever the code locks; there
+the same mutants are served and the races must still hold, which shows what protects on SQLite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marketplace.db import Database
+from tests.conftest import BACKEND
+from tests.races.conftest import Site, new_tag
+from tests.races.scenarios import MUTATIONS, RACES, Auth, Ctx, run_race
+from tests.races.test_races import ATTEMPTS
+from tests.support import figures
+from tests.support.racing import Mutation, mutant_source, served_app
+
+pytestmark = pytest.mark.races
+SUITE = "Mutation check"
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS), ids=lambda m: m.name)
+async def test_mutant_is_caught(mutation: Mutation, site: Site, tmp_path: Path) -> None:
+    source = mutant_source(mutation, tmp_path / "src")
+    found: dict[str, list[str]] = {}
+    with served_app(site.settings.database_url, tmp_path / "app", source=source) as app:
+        assert app.source == source, f"the checkout's package was served, not the mutant's: {app.source}"
+        db = Database(site.settings)
+        try:
+            for name in MUTATIONS[mutation]:
+                for _ in range(ATTEMPTS):
+                    ctx = Ctx(app.url, db, site.settings, site.world, Auth(app.url), new_tag())
+                    volley, violations = await run_race(RACES[name], ctx)
+                    found[name] = violations
+                    # A volley the machine's load serialised proves nothing either way: run it again.
+                    if violations or volley.peak_overlap() >= RACES[name].n // 2:
+                        break
+        finally:
+            await db.dispose()
+    figures.record(SUITE, "mutants served", 1)
+    if BACKEND == "postgresql":
+        caught = all(found.values())
+        figures.record(SUITE, "mutants caught", int(caught))
+        missed = [name for name, violations in found.items() if not violations]
+        assert not missed, f"{mutation.name} ({mutation.protection}) went unnoticed by {missed}"
+    else:
+        held = not any(found.values())
+        figures.record(SUITE, "held by SQLite's single writer", int(held))
+        assert held, found
