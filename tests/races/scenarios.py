@@ -4,40 +4,52 @@ checks afterwards, and the mutation that takes its protection away.
 Every path of the app where two requests at once could spend, book or record the same thing twice, with the
 protection it relies on (line numbers as of this writing; the mutations below carry the exact text):
 
-Raced here over a served app (``RACES``; each has a mutant in ``MUTATIONS``):
+Raced here over a served app (``RACES``; the mutants of the protections a copy of the package can take away are
+in ``MUTATIONS``):
 
-- **Service capacity** (``POST /referrals/{id}/accept``): ``resources/service.py:420-428`` ``book_capacity`` locks the
+- **Service capacity** (``POST /referrals/{id}/accept``): ``resources/service.py:417-428`` ``book_capacity`` locks the
   service row and its month's ``service_capacities`` row (``FOR UPDATE``) before comparing ``booked`` with
   ``capacity_per_month``; the unique (service_id, month) key stops two first bookings of a month both inserting.
-- **Disbursements within a purpose's balance** (``POST /funds/{id}/disbursements``): ``funds/service.py:69-72``
-  ``get_fund(lock=True)`` (the fund's row lock), taken in ``disburse`` (``:221``) before ``purpose_available``.
+- **Disbursements within a purpose's balance** (``POST /funds/{id}/disbursements``): ``funds/service.py:67-72``
+  ``get_fund(lock=True)`` (the fund's row lock), taken in ``disburse`` (``:220``) before ``purpose_available``.
 - **Purpose changes against spending** (``POST /donations/{id}/purpose`` racing disbursements of the same purpose):
-  the same fund row lock, taken by ``donations.py:352`` ``_lock_fund_then_donation`` before the unspent check.
-- **Offline refunds of one gift** (``POST /donations/{id}/refunds``): ``funds/donations.py:352-356``
-  ``_lock_fund_then_donation`` (fund, then donation ``FOR UPDATE`` with ``populate_existing``) before
-  ``record_refund`` compares with what is left; refund references are unique per gift's channel
-  (``DonationRefund.external_id``, ledger idempotency key ``refund:<channel>:<reference>``).
+  the same fund row lock, taken by ``funds/donations.py:352-356`` ``_lock_fund_then_donation`` before the unspent
+  check.
+- **Offline refunds of one gift** (``POST /donations/{id}/refunds``): ``_lock_fund_then_donation`` (fund, then
+  donation ``FOR UPDATE`` with ``populate_existing``) before ``record_refund`` compares with what is left.
+- **Stripe notices of one gift** (``POST /webhooks/stripe``: ``payment_intent.succeeded`` delivered many times at
+  once with its sibling ``charge.succeeded`` and ``charge.updated``): the inbox's unique ``stripe_events.event_id``
+  with a savepoint (``funds/stripe_events.py:34-51``), then ``_find_donation`` (``:68-90``) locks fund and donation
+  before a notice is applied; the ledger's unique idempotency key ``stripe:payment:<intent>``
+  (``funds/ledger.py:90-135``) backs the payment entry (not the receipt: the mutant issues three receipts).
+- **Reconciliation resolve, one difference** (``POST /reconciliations/{id}/differences/{n}/resolve`` many times at
+  once): the unique (reconciliation_id, n) of ``reconciliation_corrections`` with a savepoint
+  (``funds/corrections.py:202-208``) and the ledger key ``reconciliation:<id>:<n>``. Both are the database's: no
+  mutant (a copy of the package cannot take a constraint away).
+- **Reconciliation resolve, refunds of one gift** (several bank refund lines resolved as refunds of one gift at
+  once): ``funds/corrections.py:183-184``, the fund, then the gift ``FOR UPDATE`` before ``record_refund``. Added by
+  this suite: without it PostgreSQL refunded a gift three times over.
 - **Budget commitments** (``POST /procurements`` open tenders holding the line's room; approvals, awards,
   contracts, amendments, transfers and allowance runs go through the same lock): ``procurement/budget.py:125-136``
   ``lock_lines`` (``FOR UPDATE`` on the budget lines, in id order) before the line's figures are read.
 - **Milestone payments** (``POST /contracts/{id}/payments``): the same ``lock_lines`` (``contracts.py:311``) queues
   payments on the contract's line before the milestone's and contract's paid sums are read.
-- **Stripe notices of one gift** (``POST /webhooks/stripe``: the same ``payment_intent.succeeded`` delivered many
-  times at once with its sibling ``charge.succeeded``): the inbox's unique ``stripe_events.event_id`` with a
-  savepoint (``stripe_events.py:34-51``), the donation row lock of ``_lock_fund_then_donation`` in
-  ``apply_event``, and the ledger's unique idempotency key ``stripe:payment:<intent>`` (``ledger.py:90-135``).
+- **Allowance runs of one month** (``POST /allowances/runs`` for the same month at once): ``lock_lines`` before
+  who is already paid is read (``procurement/allowances.py:336-337``), backed by the unique (kind, person_key,
+  month, live) of ``allowance_payments``. Not mutated: with the lock gone the unique key still refuses a second
+  payment (as an error, not a double payment).
+- **Paying a signed-off run once** (``POST /allowances/runs/{id}/pay`` at once): the run's row lock
+  (``allowances.py:429-436``, ``pay_run`` ``:565``) and, under ``lock_lines``, ``budget.pay`` (``budget.py:196-215``)
+  refusing more than the unpaid commitment; each layer holds alone, the mutant takes both.
 
-Guarded the same way but not raced here (their protection is one of the above, or a unique key the database holds,
-which a copy of the package cannot take away):
+Guarded the same way but not raced here (their protection is one of the above, or a unique key the database holds):
 
-- Reversal of a disbursement: ``funds/service.py:264-268`` (disbursement row lock, then the fund's).
-- Webhook refunds and disputes: ``stripe_events.py`` (donation lock; ``DonationRefund.external_id`` unique;
-  ``SKIP LOCKED`` on deferred notices, ``:118``); fees once per key (ledger idempotency).
-- Receipt numbers without gaps: ``donations.py:190-203`` (the year's counter row ``FOR UPDATE``).
-- Reconciliation resolve: ``funds/reconciling.py`` (the difference row is locked, then the fund's).
-- Allowance runs, one per month (``allowances.py:430-435`` run lock; unique (kind, person_key, month, live) and
-  (run_id, person_key) on ``allowance_payments``; ``lock_lines`` for the money); one-off runs
-  (``allowance_oneoff.py:364``); sign-off and pay (run row lock).
+- Reversal of a disbursement: ``funds/service.py:264-277`` (disbursement row lock, then the fund's).
+- Webhook refunds and disputes: the donation lock of ``_find_donation``; ``DonationRefund.external_id`` unique;
+  ``SKIP LOCKED`` on deferred notices (``stripe_events.py:118``); fees once per key (ledger idempotency).
+- Receipt numbers without gaps: ``funds/donations.py:190-203`` (the year's counter row ``FOR UPDATE``).
+- One-off allowance runs (``allowance_oneoff.py:364``, run status ``FOR UPDATE``; (run_id, person_key) unique),
+  sign-off (``allowances.py:505``) and withdrawal (run row lock, ``lock_lines``).
 - Budget transfers and amendments (``procurement/service.py:199``, ``contracts.py:365``: ``lock_lines``).
 - Needs referred once at a time (``referrals/service.py:95``, need row lock), referral transitions (``:84``).
 - The outbox (``outbox.py:102``) and the search indexing queue (``indexing/service.py:40``, ``SKIP LOCKED``).
@@ -51,6 +63,8 @@ PostgreSQL only.
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -73,7 +87,7 @@ from marketplace.resources.models import Service, ServiceCapacity, ServiceCatego
 from marketplace.settings import Settings
 from tests.cases.support import add_child, add_need, add_referral
 from tests.funds.support import body as event_body
-from tests.funds.support import event, sign
+from tests.funds.support import event, offline_gift, sign
 from tests.procurement import allowance_helpers as allowance
 from tests.procurement import helpers as procurement
 from tests.support.racing import Mutation, Request, Volley, fire, login
@@ -353,6 +367,11 @@ async def refund_volley(ctx: Ctx) -> list[Request]:
 
 
 async def refund_check(ctx: Ctx, volley: Volley) -> list[str]:
+    return await _refunds_of_gift(ctx, volley)
+
+
+async def _refunds_of_gift(ctx: Ctx, volley: Volley) -> list[str]:
+    """The gift's refunds within the gift, its figure equal to its refund rows, one live receipt."""
     gift = ctx.made["gift"]
     out = await _books(ctx, ctx.made["fund_id"])
     async with ctx.db.session(write=False) as s:
@@ -375,6 +394,79 @@ async def refund_check(ctx: Ctx, volley: Volley) -> list[str]:
     if live != 1:
         out.append(f"{live} live receipts for one gift")
     return out
+
+
+# ---------------------------------------------------------------- reconciliation: resolving differences
+
+BANK_REFUNDS = 10
+
+
+async def recon_prepare(ctx: Ctx) -> None:
+    """A bank statement with the fund's one gift, a fee line and ten refund lines of 300 yuan naming the gift."""
+    fund_id = await _fund(ctx)
+    day = clock.today() - dt.timedelta(days=3)
+    ref = f"B-{ctx.tag}"
+    async with httpx.AsyncClient(base_url=ctx.base_url, timeout=60) as client:
+        gift = await offline_gift(client, await ctx.auth("fund"), fund_id, ref, GIFT, day)
+    lines = [
+        "交易日期,收入,支出,对方户名,摘要,流水号",
+        f"{day},{GIFT / 100:.2f},,单位{ref},捐赠,{ref}",
+        f"{day},,10.00,,账户管理费,F-{ctx.tag}",
+        *(f"{day},,{REFUND / 100:.2f},单位{ref},退款,R-{ctx.tag}-{i}" for i in range(BANK_REFUNDS)),
+    ]
+    payload = {
+        "fund_id": fund_id,
+        "source": "bank",
+        "since": day.isoformat(),
+        "until": clock.today().isoformat(),
+        "file_base64": base64.b64encode(("\n".join(lines) + "\n").encode("gbk")).decode(),
+    }
+    r = await api(ctx, "POST", "/api/v1/reconciliations", "fund", json=payload)
+    assert r.status_code == 201, r.text
+    recon = r.json()
+    by_ref = {d["external_id"]: d["n"] for d in recon["differences"]}
+    ctx.made.update(
+        fund_id=fund_id,
+        gift=gift,
+        recon=recon["id"],
+        fee=by_ref[f"F-{ctx.tag}"],
+        refunds=[by_ref[f"R-{ctx.tag}-{i}"] for i in range(BANK_REFUNDS)],
+    )
+
+
+async def resolve_volley(ctx: Ctx) -> list[Request]:
+    """The same difference resolved by many clerks at once: one correction, one entry."""
+    headers = await ctx.auth("fund")
+    path = f"/api/v1/reconciliations/{ctx.made['recon']}/differences/{ctx.made['fee']}/resolve"
+    return [post(path, headers, {"kind": "bank_fee", "note": "银行手续费"}) for _ in range(RACE_N["resolve"])]
+
+
+async def resolve_check(ctx: Ctx, volley: Volley) -> list[str]:
+    out = await _books(ctx, ctx.made["fund_id"])
+    key = f"reconciliation:{ctx.made['recon']}:{ctx.made['fee']}"
+    async with ctx.db.session(write=False) as s:
+        entries = await s.scalar(
+            select(func.count()).select_from(JournalEntry).where(JournalEntry.idempotency_key == key)
+        )
+        fees = (await funds.fund_balances(s, await funds.get_fund(s, ctx.made["fund_id"]))).fees_fen
+    if entries != 1:
+        out.append(f"{entries} ledger entries for one resolved difference")
+    if fees != 1_000:
+        out.append(f"{fees} fen of fees booked for one 10-yuan fee")
+    return out
+
+
+async def bank_refunds_volley(ctx: Ctx) -> list[Request]:
+    """Ten refunds the bank shows, each resolved as a refund of the one gift at the same time: only what the gift
+    holds can be refunded (three of them)."""
+    headers = await ctx.auth("fund")
+    base = f"/api/v1/reconciliations/{ctx.made['recon']}/differences"
+    body = {"kind": "refund", "donation_id": ctx.made["gift"], "note": "退款"}
+    return [post(f"{base}/{n}/resolve", headers, body) for n in ctx.made["refunds"]]
+
+
+async def bank_refunds_check(ctx: Ctx, volley: Volley) -> list[str]:
+    return await _refunds_of_gift(ctx, volley)
 
 
 # ---------------------------------------------------------------- the budget: commitments and milestone payments
@@ -686,6 +778,7 @@ RACE_N = {
     "milestone": 30,
     "webhook": 30,
     "allowance_runs": 20,
+    "resolve": 20,
     "allowance_pay": 20,
 }
 
@@ -703,6 +796,8 @@ RACES = {
             "allowance_runs", RACE_N["allowance_runs"], runs_prepare, runs_volley, RACE_N["allowance_runs"], runs_check
         ),
         Race("allowance_pay", RACE_N["allowance_pay"], pay_prepare, pay_volley, 1, pay_check),
+        Race("reconciliation_resolve", RACE_N["resolve"], recon_prepare, resolve_volley, 1, resolve_check),
+        Race("reconciliation_refunds", BANK_REFUNDS, recon_prepare, bank_refunds_volley, None, bank_refunds_check),
     ]
 }
 
@@ -789,4 +884,16 @@ MUTATIONS: dict[Mutation, tuple[str, ...]] = {
             ),
         ),
     ): ("allowance_pay",),
+    Mutation(
+        "bank_refund_unlocked",
+        "funds/corrections.py apply (refund): fund, then gift FOR UPDATE before what is left is compared",
+        (
+            (
+                "funds/corrections.py",
+                "        await get_fund(session, recon.fund_id, lock=True)\n"
+                "        gift = await gifts.get_donation(session, gift.id, lock=True)\n",
+                "",
+            ),
+        ),
+    ): ("reconciliation_refunds",),
 }
