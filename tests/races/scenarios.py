@@ -119,6 +119,7 @@ class Ctx:
     world: World
     auth: Auth
     tag: str  # unique per run, so several races (and a mutant's several runs) share one database
+    n: int = 0  # how many requests the volley sends (0: the race's own number)
     made: dict[str, Any] = field(default_factory=dict)
 
 
@@ -133,12 +134,15 @@ class Race:
     winners: int | None
     # The invariant, checked through the API and the database: the violations found (none when it holds).
     check: Callable[[Ctx, Volley], Awaitable[list[str]]]
+    fixed: bool = False  # the volley's size is the race's own (it follows from what ``prepare`` made)
 
 
 async def run_race(race: Race, ctx: Ctx) -> tuple[Volley, list[str]]:
+    if race.fixed or not ctx.n:
+        ctx.n = race.n
     await race.prepare(ctx)
     requests = await race.volley(ctx)
-    assert len(requests) == race.n
+    assert len(requests) == ctx.n
     volley = await fire(ctx.base_url, requests)
     return volley, await race.check(ctx, volley)
 
@@ -183,7 +187,7 @@ async def capacity_prepare(ctx: Ctx) -> None:
             s, ctx.settings, ctx.world.communities[0], ctx.world.streets[0], seq=f"{900 + int(ctx.tag) % 100:03d}"
         )
         ids = []
-        for _ in range(RACE_N["capacity"]):
+        for _ in range(ctx.n):
             need = await add_need(s, child, "temporary_care")
             ids.append((await add_referral(s, need, svc.id, ctx.world.orgs[0])).id)
         race["service_id"], race["referrals"] = svc.id, ids
@@ -281,7 +285,7 @@ async def disburse_volley(ctx: Ctx) -> list[Request]:
     headers = await ctx.auth("fund")
     fund_id = ctx.made["fund_id"]
     body = {"amount_fen": PAY, "purpose": "unrestricted", "memo": "并发拨付"}
-    return [post(f"/api/v1/funds/{fund_id}/disbursements", headers, body) for _ in range(RACE_N["disbursements"])]
+    return [post(f"/api/v1/funds/{fund_id}/disbursements", headers, body) for _ in range(ctx.n)]
 
 
 async def disburse_check(ctx: Ctx, volley: Volley) -> list[str]:
@@ -362,7 +366,7 @@ async def refund_volley(ctx: Ctx) -> list[Request]:
             headers,
             {"amount_fen": REFUND, "reference": f"RT-{ctx.tag}-{i}", "reason": "退回部分款项"},
         )
-        for i in range(RACE_N["refunds"])
+        for i in range(ctx.n)
     ]
 
 
@@ -438,7 +442,7 @@ async def resolve_volley(ctx: Ctx) -> list[Request]:
     """The same difference resolved by many clerks at once: one correction, one entry."""
     headers = await ctx.auth("fund")
     path = f"/api/v1/reconciliations/{ctx.made['recon']}/differences/{ctx.made['fee']}/resolve"
-    return [post(path, headers, {"kind": "bank_fee", "note": "银行手续费"}) for _ in range(RACE_N["resolve"])]
+    return [post(path, headers, {"kind": "bank_fee", "note": "银行手续费"}) for _ in range(ctx.n)]
 
 
 async def resolve_check(ctx: Ctx, volley: Volley) -> list[str]:
@@ -504,7 +508,7 @@ async def tender_volley(ctx: Ctx) -> list[Request]:
                 "service_categories": ["hotline"],
             },
         )
-        for i in range(RACE_N["tenders"])
+        for i in range(ctx.n)
     ]
 
 
@@ -539,9 +543,7 @@ async def milestone_prepare(ctx: Ctx) -> None:
 async def milestone_volley(ctx: Ctx) -> list[Request]:
     headers = await ctx.auth("procurement")
     body = {"milestone_id": ctx.made["milestone"]["id"], "amount_fen": MILESTONE_PAY, "memo": "并发支付"}
-    return [
-        post(f"/api/v1/contracts/{ctx.made['contract']}/payments", headers, body) for _ in range(RACE_N["milestone"])
-    ]
+    return [post(f"/api/v1/contracts/{ctx.made['contract']}/payments", headers, body) for _ in range(ctx.n)]
 
 
 async def milestone_check(ctx: Ctx, volley: Volley) -> list[str]:
@@ -609,7 +611,7 @@ async def webhook_volley(ctx: Ctx) -> list[Request]:
         event(f"evt_update_{ctx.tag}", "charge.updated", charged),
     ]
     requests = []
-    for i in range(RACE_N["webhook"]):
+    for i in range(ctx.n):
         raw = event_body(events[i % len(events)])
         headers = {
             "Stripe-Signature": sign(raw, ctx.settings.stripe_webhook_secret),
@@ -712,7 +714,7 @@ async def runs_prepare(ctx: Ctx) -> None:
 async def runs_volley(ctx: Ctx) -> list[Request]:
     headers = await ctx.auth("procurement")
     body = {"month": ctx.made["month"], "budget_id": ctx.made["budget"]}
-    return [post("/api/v1/allowances/runs", headers, body) for _ in range(RACE_N["allowance_runs"])]
+    return [post("/api/v1/allowances/runs", headers, body) for _ in range(ctx.n)]
 
 
 async def runs_check(ctx: Ctx, volley: Volley) -> list[str]:
@@ -752,7 +754,7 @@ async def pay_prepare(ctx: Ctx) -> None:
 
 async def pay_volley(ctx: Ctx) -> list[Request]:
     headers = await ctx.auth("procurement")
-    return [post(f"/api/v1/allowances/runs/{ctx.made['run']}/pay", headers) for _ in range(RACE_N["allowance_pay"])]
+    return [post(f"/api/v1/allowances/runs/{ctx.made['run']}/pay", headers) for _ in range(ctx.n)]
 
 
 async def pay_check(ctx: Ctx, volley: Volley) -> list[str]:
@@ -787,7 +789,7 @@ RACES = {
     for race in [
         Race("capacity", RACE_N["capacity"], capacity_prepare, capacity_volley, CAPACITY, capacity_check),
         Race("disbursements", RACE_N["disbursements"], disburse_prepare, disburse_volley, GIFT // PAY, disburse_check),
-        Race("purpose_changes", 2 * GIFTS, purpose_prepare, purpose_volley, None, purpose_check),
+        Race("purpose_changes", 2 * GIFTS, purpose_prepare, purpose_volley, None, purpose_check, fixed=True),
         Race("refunds", RACE_N["refunds"], refund_prepare, refund_volley, GIFT // REFUND, refund_check),
         Race("tenders", RACE_N["tenders"], tender_prepare, tender_volley, 3, tender_check),
         Race("milestone_payments", RACE_N["milestone"], milestone_prepare, milestone_volley, 2, milestone_check),
@@ -797,7 +799,15 @@ RACES = {
         ),
         Race("allowance_pay", RACE_N["allowance_pay"], pay_prepare, pay_volley, 1, pay_check),
         Race("reconciliation_resolve", RACE_N["resolve"], recon_prepare, resolve_volley, 1, resolve_check),
-        Race("reconciliation_refunds", BANK_REFUNDS, recon_prepare, bank_refunds_volley, None, bank_refunds_check),
+        Race(
+            "reconciliation_refunds",
+            BANK_REFUNDS,
+            recon_prepare,
+            bank_refunds_volley,
+            None,
+            bank_refunds_check,
+            fixed=True,
+        ),
     ]
 }
 
