@@ -33,6 +33,7 @@ from marketplace.funds import accounts, ledger
 from marketplace.funds import donations as gifts
 from marketplace.funds.models import Donation, JournalEntry, Reconciliation, ReconciliationDifference
 from marketplace.funds.reconciliation_models import ReconciliationCorrection
+from marketplace.funds.service import get_fund
 
 RESOLUTION_KINDS = {
     "bank_fee": "银行手续费",
@@ -177,6 +178,10 @@ async def apply(
     elif choice.kind == "refund":
         gift = await _gift(session, recon.fund_id, diff.donation_id or choice.donation_id)
         assert gift is not None and diff.external_id is not None  # checked by plan()
+        # Locked and re-read before what is left is compared (found by tests/races: resolving several refunds of one
+        # gift at once refunded it three times over on PostgreSQL). The one lock order: the fund, then the gift.
+        await get_fund(session, recon.fund_id, lock=True)
+        gift = await gifts.get_donation(session, gift.id, lock=True)
         await gifts.record_refund(session, gift, refund_id=diff.external_id, amount_fen=-the_plan.delta_fen, on=on)
         donation_id = gift.id
         entry_id = await _entry_by_key(session, f"refund:{gift.channel}:{diff.external_id}")
