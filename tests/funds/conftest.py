@@ -10,8 +10,8 @@ from marketplace.db import Database
 from marketplace.funds import channels
 from marketplace.funds import service as funds
 from marketplace.resources.models import Service, ServiceCategory, ServiceChildCategory, ServiceStreet
-from tests.cases.support import cases
 from marketplace.settings import Settings
+from tests.cases.support import cases
 from tests.funds import live
 from tests.funds.support import FakeChannel
 from tests.integration.conftest_stripe import localstripe

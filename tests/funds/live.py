@@ -79,7 +79,7 @@ def serve_catcher() -> tuple[Catcher, ThreadingHTTPServer]:
     catcher = Catcher()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             catcher.add(Delivery(raw, self.headers.get("Stripe-Signature", "")))
             self.send_response(200)
@@ -94,7 +94,6 @@ def serve_catcher() -> tuple[Catcher, ThreadingHTTPServer]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     catcher.url = f"http://127.0.0.1:{port}/hooks"
     return catcher, server
-
 
 
 def catcher_at(localstripe: str, secret: str) -> Iterator[Catcher]:

@@ -120,9 +120,7 @@ async def test_webhook_rejects_tampered_stale_and_unsigned(
     tampered = genuine.raw.replace(b"10000", b"99999")
     assert tampered != genuine.raw
     assert_problem(
-        await client.post(
-            "/api/v1/webhooks/stripe", content=tampered, headers={"stripe-signature": genuine.signature}
-        ),
+        await client.post("/api/v1/webhooks/stripe", content=tampered, headers={"stripe-signature": genuine.signature}),
         400,
     )
     assert_problem(await deliver(client, evt, secret="whsec_wrong"), 400)

@@ -152,7 +152,7 @@ async def test_stripe_period_shows_exactly_the_planted_differences(
     charge: dict[int, str] = {}
     for did, intent, _ in (started[0], started[1], started[2], started[4]):
         charge[did] = stripe_live.pay(intent)["id"]
-    for did, intent, _ in started[:2]:
+    for _, intent, _ in started[:2]:
         await stripe_live.deliver(client, stripe_live.succeeded(intent))
     # Planted: the notice of the third said 290 yuan; Stripe settled 300.
     did3, intent3, _ = started[2]
@@ -169,8 +169,13 @@ async def test_stripe_period_shows_exactly_the_planted_differences(
             {
                 **stripe_live.intent(intent4),
                 "status": "succeeded",
-                "latest_charge": {"id": ghost, "object": "charge", "amount": amount4, "status": "succeeded",
-                                  "balance_transaction": {"id": f"txn_{ghost}", "fee": 0}},
+                "latest_charge": {
+                    "id": ghost,
+                    "object": "charge",
+                    "amount": amount4,
+                    "status": "succeeded",
+                    "balance_transaction": {"id": f"txn_{ghost}", "fee": 0},
+                },
             },
         ),
     )
