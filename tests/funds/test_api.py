@@ -176,6 +176,61 @@ async def test_donation_validation_and_channel_down(
     assert stripe_live.intents_count() == before
 
 
+async def test_an_online_gift_changes_purpose_with_consent_then_a_lost_dispute_takes_it_back(
+    client, auth: Auth, fund_id: int, stripe_live: LiveStripe
+) -> None:
+    fm = await auth("fund")
+    r = await client.post(
+        "/api/v1/donations",
+        json={
+            "fund_id": fund_id,
+            "amount_fen": 20_000,
+            "donor": {"name": "赵女士"},
+            "designation": {"category": "psych_counselling"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    started = r.json()
+    intent, donation_id = started["payment_intent_id"], started["donation_id"]
+    charge = stripe_live.pay(intent)
+    await stripe_live.deliver(client, stripe_live.succeeded(intent))
+
+    url = f"/api/v1/donations/{donation_id}/purpose"
+    assert_problem(await client.post(url, json={"purpose": "category:education_aid"}, headers=fm), 400)
+    r = await client.post(
+        url,
+        json={"purpose": "category:education_aid", "consent_note": "邮件同意", "consent_reference": "邮件 0412"},
+        headers=fm,
+    )
+    assert r.status_code == 201, r.text
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    by = {p["purpose"]: p["available_fen"] for p in fund["purposes"]}
+    assert by["category:education_aid"] == 20_000 and by.get("category:psych_counselling", 0) == 0
+    # The provider keeps what the donor was asked for when paying; the change is ours, with its consent.
+    assert stripe_live.intent(intent)["metadata"]["purpose"] == "category:psych_counselling"
+
+    # The donor's bank disputes the charge and the fund loses: the money leaves the purpose it now serves.
+    dispute = {
+        "id": f"dp_{charge['id'][3:]}",
+        "object": "dispute",
+        "amount": charge["amount"],
+        "charge": charge["id"],
+        "payment_intent": intent,
+        "reason": "fraudulent",
+    }
+    await stripe_live.deliver(
+        client, stripe_live.notice("charge.dispute.created", {**dispute, "status": "needs_response"})
+    )
+    d = (await client.get(f"/api/v1/donations/{donation_id}", headers=fm)).json()
+    assert d["status"] == "succeeded" and d["refunded_fen"] == 0  # an open dispute moves nothing
+    await stripe_live.deliver(client, stripe_live.notice("charge.dispute.closed", {**dispute, "status": "lost"}))
+    d = (await client.get(f"/api/v1/donations/{donation_id}", headers=fm)).json()
+    assert d["status"] == "refunded" and d["refunded_fen"] == 20_000 and d["receipt_no"] is None
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["balance_fen"] == 0
+    assert {p["purpose"]: p["available_fen"] for p in fund["purposes"]}.get("category:education_aid", 0) == 0
+
+
 async def test_offline_donation_disbursement_and_restrictions(client, auth: Auth, fund_id: int, world) -> None:
     fm = await auth("fund")
     svc = world.services[0]
