@@ -93,6 +93,15 @@ def settings(database_url: str, tmp_path: Path, localstripe: str) -> Settings:
     return test_settings(database_url, tmp_path, stripe_api_base=localstripe, stripe_api_key=live.API_KEY)
 
 
+@pytest.fixture(autouse=True)
+def fresh_stripe_client() -> Iterator[None]:
+    """The app keeps one Stripe client per key and base for its process's one event loop; each test has its own
+    loop, so each gets a new client (a pooled connection of another loop fails, and the library retries it)."""
+    channels._client.cache_clear()
+    yield
+    channels._client.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def stripe_catcher(localstripe: str) -> Iterator[live.Catcher]:
     yield from live.catcher_at(localstripe, WEBHOOK_SECRET)

@@ -142,8 +142,17 @@ class LiveStripe:
     def refund(self, intent_id: str, amount: int) -> dict[str, Any]:
         return self.client.v1.refunds.create({"payment_intent": intent_id, "amount": amount}).to_dict()
 
-    def intents_count(self) -> int:
-        return len(list(self.client.v1.payment_intents.list({"limit": 100}).auto_paging_iter()))
+    def intents(self) -> dict[str, str]:
+        """Every PaymentIntent localstripe holds: its id and the app's donation id in its metadata."""
+        out = {}
+        for i in self.client.v1.payment_intents.list({"limit": 100}).auto_paging_iter():
+            out[str(i.id)] = str((i.to_dict().get("metadata") or {}).get("donation_id", ""))
+        return out
+
+    def gifts_started_since(self, before: dict[str, str]) -> int:
+        """How many gifts reached Stripe since ``before`` (distinct donation ids: a request the library retried after
+        a network error is one gift, as Stripe's idempotency key makes it; localstripe ignores that key)."""
+        return len({d for i, d in self.intents().items() if i not in before and d})
 
     # ---------------------------------------------------------------- the notices
     def succeeded(self, intent_id: str) -> Delivery:
