@@ -14,6 +14,7 @@ localstripe takes no fee (every balance transaction's fee is 0), so the fee the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -26,6 +27,7 @@ import httpx
 import stripe
 
 from marketplace.funds import channels
+from marketplace.settings import Settings
 from tests.funds.support import event, sign
 from tests.support import figures
 from tests.support.servers import free_port
@@ -52,27 +54,26 @@ class Catcher:
     """localstripe's webhook endpoint during the tests: keeps every delivery, indexed by (type, object id)."""
 
     url: str = ""
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: dict[tuple[str, str], Delivery] = field(default_factory=dict)
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def add(self, delivery: Delivery) -> None:
+        evt = delivery.event
+        key = (str(evt.get("type")), str(evt.get("data", {}).get("object", {}).get("id")))
         with self._cond:
-            self.deliveries.append(delivery)
+            self.deliveries.setdefault(key, delivery)
             self._cond.notify_all()
 
     def wait_for(self, kind: str, object_id: str, timeout: float = 20.0) -> Delivery:
         """The delivery of ``kind`` about ``object_id`` (localstripe sends a notice about a second after the fact)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while True:
-                for d in self.deliveries:
-                    evt = d.event
-                    if evt.get("type") == kind and evt["data"]["object"].get("id") == object_id:
-                        return d
+            while (kind, object_id) not in self.deliveries:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"localstripe sent no {kind} for {object_id} within {timeout} s")
                 self._cond.wait(left)
+            return self.deliveries[(kind, object_id)]
 
 
 def serve_catcher() -> tuple[Catcher, ThreadingHTTPServer]:
@@ -191,8 +192,6 @@ class LiveStripe:
         figures.record(SUITE, "signed webhooks delivered", self.delivered)
 
 
-def unreachable_channel(settings: Any, port: int) -> Any:
+def unreachable_channel(settings: Settings, port: int) -> channels.StripeChannel:
     """The app's real Stripe channel pointed at a port nobody listens on: the provider unreachable."""
-    import dataclasses
-
     return channels.StripeChannel(dataclasses.replace(settings, stripe_api_base=f"http://127.0.0.1:{port}"))
