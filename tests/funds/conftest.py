@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import stripe
 
 from marketplace.db import Database
 from marketplace.funds import channels
@@ -94,12 +96,25 @@ def settings(database_url: str, tmp_path: Path, localstripe: str) -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def fresh_stripe_client() -> Iterator[None]:
-    """The app keeps one Stripe client per key and base for its process's one event loop; each test has its own
-    loop, so each gets a new client (a pooled connection of another loop fails, and the library retries it)."""
-    channels._client.cache_clear()
-    yield
-    channels._client.cache_clear()
+def stripe_client_per_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app keeps one Stripe client per key and base for its process's one event loop (the API's, or the
+    worker's). A test runs the app under the test client (its own loop, in a thread) and the jobs in the test's
+    loop, and each test has a new loop: so here a client is kept per loop, as each process of the product keeps one
+    (a pooled connection used from another loop fails, and the library retries the request)."""
+    made: dict[tuple[str, str | None, int | None], stripe.StripeClient] = {}
+    build = channels._client.__wrapped__
+
+    def per_loop(api_key: str, api_base: str | None) -> stripe.StripeClient:
+        try:
+            loop: int | None = id(asyncio.get_running_loop())
+        except RuntimeError:
+            loop = None
+        key = (api_key, api_base, loop)
+        if key not in made:
+            made[key] = build(api_key, api_base)
+        return made[key]
+
+    monkeypatch.setattr(channels, "_client", per_loop)
 
 
 @pytest.fixture(scope="session")
