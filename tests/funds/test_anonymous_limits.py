@@ -21,7 +21,7 @@ from marketplace.db import Database
 from marketplace.funds.models import Donation, Donor
 from marketplace.settings import Settings
 from tests.conftest import assert_problem
-from tests.funds.support import FakeChannel
+from tests.funds.live import API_KEY, LiveStripe
 from tests.support import databases
 
 LIMIT = 20
@@ -29,9 +29,14 @@ WINDOW = 600
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Any) -> Settings:
+def settings(database_url: str, tmp_path: Any, localstripe: str) -> Settings:
     return databases.test_settings(
-        database_url, tmp_path, anonymous_write_limit=LIMIT, anonymous_write_window_seconds=WINDOW
+        database_url,
+        tmp_path,
+        anonymous_write_limit=LIMIT,
+        anonymous_write_window_seconds=WINDOW,
+        stripe_api_base=localstripe,
+        stripe_api_key=API_KEY,
     )
 
 
@@ -64,17 +69,18 @@ async def counts(db: Database) -> tuple[int, int]:
 
 
 async def test_a_burst_of_donations_is_cut_off_per_address_until_the_window_passes(
-    peers: Callable[..., httpx.AsyncClient], db: Database, fund_id: int, fake_channel: FakeChannel, frozen_clock: Any
+    peers: Callable[..., httpx.AsyncClient], db: Database, fund_id: int, stripe_live: LiveStripe, frozen_clock: Any
 ) -> None:
     start = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
     frozen_clock(start)
     burst = peers("203.0.113.7")
     before = await counts(db)
+    intents = stripe_live.intents()
     codes = [(await burst.post("/api/v1/donations", json=gift(fund_id, n))).status_code for n in range(30)]
     assert codes == [201] * LIMIT + [429] * (30 - LIMIT)
     after = await counts(db)
     assert after[0] - before[0] == LIMIT and after[1] - before[1] == LIMIT  # nothing written past the limit
-    assert len(fake_channel.calls) == LIMIT  # and Stripe was not asked
+    assert stripe_live.gifts_started_since(intents) == LIMIT  # and Stripe was not asked
 
     refused = await burst.post("/api/v1/donations", json=gift(fund_id, 99))
     problem = assert_problem(refused, 429)
@@ -91,7 +97,7 @@ async def test_a_burst_of_donations_is_cut_off_per_address_until_the_window_pass
 
 
 async def test_invalid_requests_count_too_and_organization_applications_are_limited(
-    peers: Callable[..., httpx.AsyncClient], fund_id: int, fake_channel: FakeChannel
+    peers: Callable[..., httpx.AsyncClient], fund_id: int
 ) -> None:
     c = peers("203.0.113.8")
     for _ in range(LIMIT):
@@ -103,7 +109,7 @@ async def test_invalid_requests_count_too_and_organization_applications_are_limi
 
 
 async def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
-    app: Litestar, peers: Callable[..., httpx.AsyncClient], fund_id: int, fake_channel: FakeChannel, settings: Settings
+    app: Litestar, peers: Callable[..., httpx.AsyncClient], fund_id: int, settings: Settings
 ) -> None:
     app.state.settings = dataclasses.replace(settings, trusted_proxies=("10.0.0.0/8",))
     proxy = peers("10.0.0.5")
@@ -151,7 +157,7 @@ def test_memory_hit_counts_only_what_it_allows(frozen_clock: Any) -> None:
 
 
 async def test_two_api_processes_share_the_count_in_redis(
-    settings: Settings, world: Any, db: Database, fund_id: int, fake_channel: FakeChannel, redis_url: str
+    settings: Settings, world: Any, db: Database, fund_id: int, redis_url: str
 ) -> None:
     from litestar.testing import AsyncTestClient
 

@@ -4,8 +4,12 @@ import datetime as dt
 import time
 
 from marketplace import clock
+from marketplace.funds import channels
+from marketplace.settings import Settings
 from tests.conftest import Auth, assert_problem
-from tests.funds.support import FakeChannel, body, event, intent_succeeded, refund, sign
+from tests.funds.live import LiveStripe, unreachable_channel
+from tests.funds.support import body, sign
+from tests.support.servers import free_port
 
 SECRET = "whsec_test_secret"
 
@@ -20,7 +24,7 @@ async def deliver(client, evt, secret: str = SECRET, timestamp: int | None = Non
 
 
 async def test_online_donation_to_receipt_and_refund(
-    client, auth: Auth, fund_id: int, fake_channel: FakeChannel, world
+    client, auth: Auth, fund_id: int, stripe_live: LiveStripe, world
 ) -> None:
     r = await client.post(
         "/api/v1/donations",
@@ -33,49 +37,54 @@ async def test_online_donation_to_receipt_and_refund(
     )
     assert r.status_code == 201, r.text
     started = r.json()
-    assert started["status"] == "pending" and started["client_secret"]
-    call = fake_channel.calls[0]
-    assert call["key"] == f"donation-{started['donation_id']}"
-    assert set(call["metadata"]) <= {"donation_id", "fund_id", "purpose"}
-    assert call["metadata"]["purpose"] == "category:psych_counselling"
+    intent = started["payment_intent_id"]
+    assert started["status"] == "pending" and started["client_secret"].startswith(intent)
+    # What reached the provider: the amount, and only the allowed metadata (no donor's personal data).
+    at_stripe = stripe_live.intent(intent)
+    assert at_stripe["amount"] == 50_000 and at_stripe["currency"] == "cny"
+    assert at_stripe["metadata"] == {
+        "donation_id": str(started["donation_id"]),
+        "fund_id": str(fund_id),
+        "purpose": "category:psych_counselling",
+    }
     fm = await auth("fund")
     d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
     assert d["status"] == "pending" and d["receipt_no"] is None
 
-    intent = started["payment_intent_id"]
-    evt = event(
-        "evt_1", "payment_intent.succeeded", intent_succeeded(started["donation_id"], intent, 50_000, fee=1_500)
-    )
+    # The donor pays at Stripe; localstripe's own signed notice reaches the app (three times: redeliveries).
+    charge = stripe_live.pay(intent)
+    paid = stripe_live.succeeded(intent)
     for _ in range(3):
-        assert (await deliver(client, evt)).status_code == 200
+        await stripe_live.deliver(client, paid)
+    # Stripe's sibling notice of the same money.
+    await stripe_live.deliver(client, stripe_live.notice("charge.succeeded", charge))
     d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
     year = clock.today().year
-    assert d["status"] == "succeeded" and d["fee_fen"] == 1_500
-    assert d["receipt_no"] == f"FT-{year}-000001"
+    assert d["status"] == "succeeded" and d["fee_fen"] == 0  # localstripe takes no fee
+    assert d["external_id"] == intent and d["receipt_no"] == f"FT-{year}-000001"
     fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
-    assert fund["balance_fen"] == 50_000 - 1_500
-    assert fund["restricted_balance_fen"] == 50_000 and fund["unrestricted_balance_fen"] == -1_500
+    assert fund["balance_fen"] == 50_000
+    assert fund["restricted_balance_fen"] == 50_000 and fund["unrestricted_balance_fen"] == 0
 
-    # Two equal partial refunds are two refunds.
-    charge = f"ch_{intent[3:]}"
-    assert (
-        await deliver(client, event("evt_2", "refund.created", refund("re_a", intent, charge, 10_000)))
-    ).status_code == 200
-    assert (
-        await deliver(client, event("evt_3", "refund.created", refund("re_b", intent, charge, 10_000)))
-    ).status_code == 200
-    assert (
-        await deliver(client, event("evt_2", "refund.created", refund("re_a", intent, charge, 10_000)))
-    ).status_code == 200
+    # Two equal partial refunds at Stripe are two refunds; a redelivery and the charge's own notice add nothing.
+    refunds = [stripe_live.refund(intent, 10_000) for _ in range(2)]
+    assert refunds[0]["id"] != refunds[1]["id"]
+    first = stripe_live.signed(stripe_live.notice("refund.created", refunds[0]))
+    await stripe_live.deliver(client, first)
+    await stripe_live.deliver(client, stripe_live.notice("refund.created", refunds[1]))
+    await stripe_live.deliver(client, stripe_live.resigned(first))
+    refunded_charge = stripe_live.charge(charge["id"])
+    assert refunded_charge["amount_refunded"] == 20_000
+    await stripe_live.deliver(client, stripe_live.notice("charge.refunded", refunded_charge))
     d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
     assert d["status"] == "partially_refunded" and d["refunded_fen"] == 20_000
     # The receipt was voided on refund and reissued for what was kept: numbers stay consecutive.
     assert d["receipt_no"] == f"FT-{year}-000003"
     fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
-    assert fund["balance_fen"] == 30_000 - 1_500
+    assert fund["balance_fen"] == 30_000
 
     ledger = (await client.get(f"/api/v1/funds/{fund_id}/ledger", headers=fm)).json()
-    assert ledger["total"] == 4  # payment, fee, two refunds
+    assert ledger["total"] == 3  # payment, two refunds (no fee at localstripe)
     for entry in ledger["items"]:
         assert sum(p["amount_fen"] for p in entry["postings"]) == 0
 
@@ -85,34 +94,60 @@ async def test_online_donation_to_receipt_and_refund(
     assert [e["name"] for e in roll["items"]] == ["张爱心"] and roll["items"][0]["total_fen"] == 30_000
     assert "email" not in roll["items"][0]
 
+    # Reconciled today against localstripe's balance transactions: the charge and both refunds match.
+    today = clock.today().isoformat()
+    r = await client.post(
+        "/api/v1/reconciliations",
+        json={"fund_id": fund_id, "source": "stripe", "since": today, "until": today},
+        headers=fm,
+    )
+    assert r.status_code == 201, r.text
+    recon = r.json()
+    assert recon["matched"] == 3, recon["differences"]
+    # Whatever else this localstripe holds (other tests' payments) is listed as unknown here, never as ours.
+    assert all(x["kind"] == "missing_here" for x in recon["differences"])
 
-async def test_webhook_rejects_tampered_stale_and_unsigned(client, fund_id: int, fake_channel: FakeChannel) -> None:
+
+async def test_webhook_rejects_tampered_stale_and_unsigned(
+    client, auth: Auth, fund_id: int, stripe_live: LiveStripe
+) -> None:
     r = await client.post("/api/v1/donations", json={"fund_id": fund_id, "amount_fen": 10_000, "donor": {"name": "李"}})
     started = r.json()
-    evt = event(
-        "evt_x",
-        "payment_intent.succeeded",
-        intent_succeeded(started["donation_id"], started["payment_intent_id"], 10_000),
-    )
-    raw = body(evt)
-    header = sign(raw, SECRET)
-    tampered = raw.replace(b"10000", b"99999")
+    stripe_live.pay(started["payment_intent_id"])
+    genuine = stripe_live.succeeded(started["payment_intent_id"])  # signed by localstripe
+    evt = genuine.event
+    assert evt["data"]["object"]["amount"] == 10_000
+    tampered = genuine.raw.replace(b"10000", b"99999")
+    assert tampered != genuine.raw
     assert_problem(
-        await client.post("/api/v1/webhooks/stripe", content=tampered, headers={"stripe-signature": header}), 400
+        await client.post("/api/v1/webhooks/stripe", content=tampered, headers={"stripe-signature": genuine.signature}),
+        400,
     )
     assert_problem(await deliver(client, evt, secret="whsec_wrong"), 400)
     an_hour_ago = int(time.time()) - 3600  # noqa: TID251 - Stripe checks signatures against the real time
     assert_problem(await deliver(client, evt, timestamp=an_hour_ago), 400)
-    assert_problem(await client.post("/api/v1/webhooks/stripe", content=raw), 400)
+    assert_problem(await client.post("/api/v1/webhooks/stripe", content=genuine.raw), 400)
     assert_problem(
         await client.post(
             "/api/v1/webhooks/stripe", content=b"not json", headers={"stripe-signature": sign(b"not json", SECRET)}
         ),
         400,
     )
+    fm = await auth("fund")
+    d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
+    assert d["status"] == "pending"  # nothing refused moved the gift
+    r = await stripe_live.post(client, genuine)
+    assert r.status_code == 200, r.text
+    d = (await client.get(f"/api/v1/donations/{started['donation_id']}", headers=fm)).json()
+    assert d["status"] == "succeeded" and d["amount_fen"] == 10_000
 
 
-async def test_donation_validation_and_channel_down(client, fund_id: int, fake_channel: FakeChannel) -> None:
+async def test_donation_validation_and_channel_down(
+    client, fund_id: int, stripe_live: LiveStripe, settings: Settings, monkeypatch
+) -> None:
+    """The provider unreachable: the app's real Stripe channel pointed at a port nobody listens on (localstripe
+    cannot be made to refuse connections while other tests of the worker use it)."""
+    before = stripe_live.intents()
     bad = [
         {"fund_id": fund_id, "amount_fen": 0, "donor": {"name": "x"}},
         {"fund_id": fund_id, "amount_fen": 1000, "donor": {"name": ""}},
@@ -131,13 +166,69 @@ async def test_donation_validation_and_channel_down(client, fund_id: int, fake_c
     assert_problem(
         await client.post("/api/v1/donations", json={"fund_id": 999, "amount_fen": 1000, "donor": {"name": "x"}}), 404
     )
-    assert fake_channel.calls == []
-    fake_channel.down = True
+    assert stripe_live.gifts_started_since(before) == 0  # nothing refused reached Stripe
+    monkeypatch.setitem(channels.ONLINE_CHANNELS, "stripe", lambda s: unreachable_channel(s, free_port()))
     body_ = assert_problem(
         await client.post("/api/v1/donations", json={"fund_id": fund_id, "amount_fen": 1000, "donor": {"name": "x"}}),
         503,
     )
     assert body_["donation_id"]
+    assert stripe_live.gifts_started_since(before) == 0
+
+
+async def test_an_online_gift_changes_purpose_with_consent_then_a_lost_dispute_takes_it_back(
+    client, auth: Auth, fund_id: int, stripe_live: LiveStripe
+) -> None:
+    fm = await auth("fund")
+    r = await client.post(
+        "/api/v1/donations",
+        json={
+            "fund_id": fund_id,
+            "amount_fen": 20_000,
+            "donor": {"name": "赵女士"},
+            "designation": {"category": "psych_counselling"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    started = r.json()
+    intent, donation_id = started["payment_intent_id"], started["donation_id"]
+    charge = stripe_live.pay(intent)
+    await stripe_live.deliver(client, stripe_live.succeeded(intent))
+
+    url = f"/api/v1/donations/{donation_id}/purpose"
+    assert_problem(await client.post(url, json={"purpose": "category:education_aid"}, headers=fm), 400)
+    r = await client.post(
+        url,
+        json={"purpose": "category:education_aid", "consent_note": "邮件同意", "consent_reference": "邮件 0412"},
+        headers=fm,
+    )
+    assert r.status_code == 201, r.text
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    by = {p["purpose"]: p["available_fen"] for p in fund["purposes"]}
+    assert by["category:education_aid"] == 20_000 and by.get("category:psych_counselling", 0) == 0
+    # The provider keeps what the donor was asked for when paying; the change is ours, with its consent.
+    assert stripe_live.intent(intent)["metadata"]["purpose"] == "category:psych_counselling"
+
+    # The donor's bank disputes the charge and the fund loses: the money leaves the purpose it now serves.
+    dispute = {
+        "id": f"dp_{charge['id'][3:]}",
+        "object": "dispute",
+        "amount": charge["amount"],
+        "charge": charge["id"],
+        "payment_intent": intent,
+        "reason": "fraudulent",
+    }
+    await stripe_live.deliver(
+        client, stripe_live.notice("charge.dispute.created", {**dispute, "status": "needs_response"})
+    )
+    d = (await client.get(f"/api/v1/donations/{donation_id}", headers=fm)).json()
+    assert d["status"] == "succeeded" and d["refunded_fen"] == 0  # an open dispute moves nothing
+    await stripe_live.deliver(client, stripe_live.notice("charge.dispute.closed", {**dispute, "status": "lost"}))
+    d = (await client.get(f"/api/v1/donations/{donation_id}", headers=fm)).json()
+    assert d["status"] == "refunded" and d["refunded_fen"] == 20_000 and d["receipt_no"] is None
+    fund = (await client.get(f"/api/v1/funds/{fund_id}", headers=fm)).json()
+    assert fund["balance_fen"] == 0
+    assert {p["purpose"]: p["available_fen"] for p in fund["purposes"]}.get("category:education_aid", 0) == 0
 
 
 async def test_offline_donation_disbursement_and_restrictions(client, auth: Auth, fund_id: int, world) -> None:

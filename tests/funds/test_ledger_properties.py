@@ -60,6 +60,8 @@ class Books(RuleBasedStateMachine):
         tmp.mkdir()
         self.url = self.template.new_database(tmp)
         self.db = Database(make_settings(self.url, tmp))
+        # The fake channel: this machine models Stripe's side itself, fees included, which localstripe (every fee
+        # 0) cannot produce; it only starts the pledges.
         self.channel = FakeChannel()
         self.queue: list[dict[str, Any]] = []  # notices Stripe has sent and we may still (re)receive
         self.stripe_paid: dict[int, int] = {}  # donation -> amount Stripe took

@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 from marketplace import clock
 from marketplace.funds.reconciliation import Record, _reconcile_general, reconcile, reconcile_naive
 from tests.conftest import Auth, assert_problem
-from tests.funds.support import FakeChannel, body, event, intent_status, intent_succeeded, offline_gift, refund, sign
-
-SECRET = "whsec_test_secret"
+from tests.funds.live import LiveStripe
+from tests.funds.support import offline_gift
 
 
 def test_matching_core_finds_each_kind_and_agrees_with_the_baseline() -> None:
@@ -56,12 +55,6 @@ def test_fast_core_agrees_with_the_general_and_the_naive_ones(ours, theirs) -> N
     assert fast == _reconcile_general(a, b) == reconcile_naive(a, b)
     assert fast.matched + sum(1 for d in fast.differences if d.kind != "missing_here") == len(a)
     assert sum(1 for d in fast.differences if d.kind != "missing_there") + fast.matched == len(b)
-
-
-async def _deliver(client, evt) -> None:
-    raw = body(evt)
-    r = await client.post("/api/v1/webhooks/stripe", content=raw, headers={"stripe-signature": sign(raw, SECRET)})
-    assert r.status_code == 200, r.text
 
 
 async def test_bank_statement_shows_exactly_the_planted_differences(client, auth: Auth, fund_id: int) -> None:
@@ -142,37 +135,62 @@ async def test_bank_statement_shows_exactly_the_planted_differences(client, auth
 
 
 async def test_stripe_period_shows_exactly_the_planted_differences(
-    client, auth: Auth, fund_id: int, fake_channel: FakeChannel
+    client, auth: Auth, fund_id: int, stripe_live: LiveStripe
 ) -> None:
+    """Reconciliation against localstripe's own balance transactions. The differences are planted at the provider's
+    side or in the notices: a notice that misstated the amount (localstripe's, amount changed and signed again), a
+    success notice for a payment Stripe never settled, a payment we heard failed that Stripe settled, and a charge
+    made at Stripe outside the app."""
     fm = await auth("fund")
     started = []
     for amount in (10_000, 20_000, 30_000, 40_000, 50_000):
         r = await client.post(
             "/api/v1/donations", json={"fund_id": fund_id, "amount_fen": amount, "donor": {"name": "网友"}}
         )
+        assert r.status_code == 201, r.text
         started.append((r.json()["donation_id"], r.json()["payment_intent_id"], amount))
-    for i, (did, intent, amount) in enumerate(started[:4]):
-        await _deliver(
-            client, event(f"evt_s{i}", "payment_intent.succeeded", intent_succeeded(did, intent, amount, fee=60))
-        )
-    # The fifth failed as far as we heard; Stripe settled its charge anyway.
-    did5, intent5, amount5 = started[4]
-    failed = intent_status(did5, intent5, amount5, "requires_payment_method")
-    failed["latest_charge"] = f"ch_{intent5[3:]}"
-    await _deliver(client, event("evt_f5", "payment_intent.payment_failed", failed))
+    charge: dict[int, str] = {}
+    for did, intent, _ in (started[0], started[1], started[2], started[4]):
+        charge[did] = stripe_live.pay(intent)["id"]
+    for _, intent, _ in started[:2]:
+        await stripe_live.deliver(client, stripe_live.succeeded(intent))
+    # Planted: the notice of the third said 290 yuan; Stripe settled 300.
+    did3, intent3, _ = started[2]
+    misstated = stripe_live.succeeded(intent3).event
+    misstated["data"]["object"]["amount"] = 29_000
+    await stripe_live.deliver(client, misstated)
+    # Planted: the fourth was never paid at Stripe, yet a success notice for a charge of it arrived.
+    did4, intent4, amount4 = started[3]
+    ghost = f"ch_never_settled_{did4}"
+    await stripe_live.deliver(
+        client,
+        stripe_live.notice(
+            "payment_intent.succeeded",
+            {
+                **stripe_live.intent(intent4),
+                "status": "succeeded",
+                "latest_charge": {
+                    "id": ghost,
+                    "object": "charge",
+                    "amount": amount4,
+                    "status": "succeeded",
+                    "balance_transaction": {"id": f"txn_{ghost}", "fee": 0},
+                },
+            },
+        ),
+    )
+    # Planted: the fifth failed as far as we heard; Stripe settled its charge (its success notice never came).
+    did5, intent5, _ = started[4]
+    failed = {**stripe_live.intent(intent5), "status": "requires_payment_method", "latest_charge": charge[did5]}
+    await stripe_live.deliver(client, stripe_live.notice("payment_intent.payment_failed", failed, f"evt_f_{intent5}"))
+    # A partial refund of the first, made at Stripe and announced.
     _, intent1, _ = started[0]
-    await _deliver(client, event("evt_r1", "refund.created", refund("re_1", intent1, f"ch_{intent1[3:]}", 4_000)))
+    refund1 = stripe_live.refund(intent1, 4_000)
+    await stripe_live.deliver(client, stripe_live.notice("refund.created", refund1))
+    # Planted: a payment made at Stripe outside the app.
+    stranger = stripe_live.client.v1.payment_intents.create({"amount": 7_000, "currency": "cny"})
+    stranger_charge = stripe_live.pay(stranger.id)["id"]
 
-    charge = {d: f"ch_{i[3:]}" for d, i, _ in started}
-    fake_channel.settled = [
-        Record(charge[started[0][0]], 10_000, "succeeded"),
-        Record("re_1", -4_000, "refunded"),
-        Record(charge[started[1][0]], 20_000, "succeeded"),
-        Record(charge[started[2][0]], 29_000, "succeeded"),  # planted: amount differs
-        # started[3] missing at Stripe: planted missing_there
-        Record(charge[did5], 50_000, "succeeded"),  # planted: status differs
-        Record("ch_stranger", 7_000, "succeeded"),  # planted: missing here
-    ]
     today = clock.today().isoformat()
     r = await client.post(
         "/api/v1/reconciliations",
@@ -181,25 +199,34 @@ async def test_stripe_period_shows_exactly_the_planted_differences(
     )
     assert r.status_code == 201, r.text
     recon = r.json()
-    assert recon["matched"] == 3
-    kinds = {(d["kind"], d["external_id"]) for d in recon["differences"]}
+    assert recon["matched"] == 3  # the first's charge and its refund, the second's charge
+    ours = {*charge.values(), ghost, stranger_charge, refund1["id"]}
+    mine = [d for d in recon["differences"] if d["external_id"] in ours]
+    # Whatever else this localstripe holds (other tests' payments) is unknown here, never one of ours.
+    assert all(d["kind"] == "missing_here" for d in recon["differences"] if d["external_id"] not in ours)
+    kinds = {(d["kind"], d["external_id"]) for d in mine}
     assert kinds == {
-        ("amount_differs", charge[started[2][0]]),
-        ("missing_there", charge[started[3][0]]),
+        ("amount_differs", charge[did3]),
+        ("missing_there", ghost),
         ("status_differs", charge[did5]),
-        ("missing_here", "ch_stranger"),
+        ("missing_here", stranger_charge),
     }
-    status = next(d for d in recon["differences"] if d["kind"] == "status_differs")
+    differs = next(d for d in mine if d["kind"] == "amount_differs")
+    assert differs["expected_fen"] == 29_000 and differs["actual_fen"] == 30_000
+    status = next(d for d in mine if d["kind"] == "status_differs")
     assert status["expected_status"] == "failed" and status["actual_status"] == "succeeded"
     assert status["donation_id"] == did5
 
 
-async def test_nightly_job_reconciles_yesterday_once(db, fund_id: int, fake_channel: FakeChannel) -> None:
+async def test_nightly_job_reconciles_yesterday_once(db, fund_id: int, stripe_live: LiveStripe, frozen_clock) -> None:
     from marketplace.funds import jobs
     from workers import runtime
 
     assert runtime.JOBS["funds.reconcile_yesterday"] is jobs.reconcile_yesterday
-    fake_channel.settled = [Record("ch_unknown", 500, "succeeded")]
+    # A payment at Stripe the app never heard of, today; the job runs tomorrow, for yesterday.
+    unknown = stripe_live.client.v1.payment_intents.create({"amount": 500, "currency": "cny"})
+    unknown_charge = stripe_live.pay(unknown.id)["id"]
+    frozen_clock(clock.now() + dt.timedelta(days=1))
     first = await jobs.reconcile_yesterday(db)
     second = await jobs.reconcile_yesterday(db)
     assert len(first) == 1 and second == []
@@ -208,4 +235,6 @@ async def test_nightly_job_reconciles_yesterday_once(db, fund_id: int, fake_chan
 
         recon = await reconciling.get(s, first[0])
         assert recon.since == recon.until == clock.today() - dt.timedelta(days=1)
-        assert [(d.kind, d.external_id) for d in recon.differences] == [("missing_here", "ch_unknown")]
+        found = {(d.kind, d.external_id) for d in recon.differences}
+        assert ("missing_here", unknown_charge) in found
+        assert {kind for kind, _ in found} == {"missing_here"}  # this localstripe's other payments: none ours

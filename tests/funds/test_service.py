@@ -82,6 +82,9 @@ async def test_fee_is_fetched_from_the_balance_transaction_or_queued(
     async def fee_of(self: StripeChannel, txn: str) -> int:
         return 321
 
+    # On the fake channel: Stripe unreachable for one charge's fee and a fee of 321 fen for the other, which
+    # localstripe (no fees, always reachable) cannot produce.
+
     monkeypatch.setattr(StripeChannel, "balance_transaction_of_charge", bt_of_charge)
     monkeypatch.setattr(StripeChannel, "fee_of", fee_of)
     channel = FakeChannel()
@@ -181,7 +184,12 @@ async def _payment_and_refund(db: Database, fund_id: int, suffix: str) -> tuple[
 
     async with db.session() as s:
         started = await gifts.start_online(
-            s, FakeChannel(), fund_id=fund_id, amount_fen=9_000, donor=gifts.DonorInput(name="z"), designation=None
+            s,
+            StripeChannel(db.settings),
+            fund_id=fund_id,
+            amount_fen=9_000,
+            donor=gifts.DonorInput(name="z"),
+            designation=None,
         )
     donation_id, intent = started.donation.id, started.donation.external_id or ""
     pay = event(f"evt_pay{suffix}", "payment_intent.succeeded", intent_succeeded(donation_id, intent, 9_000, fee=90))

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from marketplace.db import Database
 from marketplace.funds import donations as gifts
+from marketplace.funds.channels import StripeChannel
 from marketplace.funds.models import (
     Donation,
     JournalEntry,
@@ -23,7 +24,7 @@ from marketplace.funds.models import (
     Receipt,
     StripeEvent,
 )
-from tests.funds.support import FakeChannel, body, event, intent_succeeded, sign
+from tests.funds.support import body, event, intent_succeeded, sign
 
 SECRET = "whsec_test_secret"
 AMOUNT = 10_000
@@ -108,7 +109,9 @@ SCENARIOS: dict[str, Callable[[int, str], list[Notice]]] = {"payment": payment, 
 
 
 async def _pledges(db: Database, fund_id: int, n: int) -> list[tuple[int, str]]:
-    channel = FakeChannel()
+    """The gifts, started through the app's own Stripe channel at localstripe; their notices here are recorded
+    fixtures with a fee (localstripe takes none: test_stripe_orderings_localstripe.py replays its own)."""
+    channel = StripeChannel(db.settings)
     made = []
     async with db.session() as s:
         for i in range(n):
