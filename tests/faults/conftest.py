@@ -85,7 +85,14 @@ def own_redis() -> Iterator[RedisProcess]:
 
 @pytest.fixture
 def fault_settings(settings: Settings, own_redis: RedisProcess) -> Settings:
-    return replace(settings, redis_url=own_redis.url, task_always_eager=False)
+    # Low limits, so that a test can tell whether the Redis-backed throttles count (the streams sign in twice).
+    return replace(
+        settings,
+        redis_url=own_redis.url,
+        task_always_eager=False,
+        login_rate_limit_per_minute=5,
+        anonymous_write_limit=5,
+    )
 
 
 @dataclass
