@@ -10,7 +10,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pytest
 import redis
@@ -196,12 +195,12 @@ async def unprocessed(db: Database) -> int:
         return int(await s.scalar(select(func.count()).where(OutboxEvent.processed_at.is_(None))) or 0)
 
 
-async def recover(db: Database, settings: Settings, timeout: float = 60.0) -> None:
+async def recover(db: Database, settings: Settings, within: float = 60.0) -> None:
     """Do what the beat does every 30 s (send the outbox sweep) until every event is processed and the queue is
     empty; the sweep here takes events of any age instead of those older than 30 s, so the test need not wait."""
     celery = tasks.make_celery(settings)
     broker = redis.Redis.from_url(settings.redis_url or "")
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         if await unprocessed(db) == 0 and broker.llen("celery") == 0:
             break

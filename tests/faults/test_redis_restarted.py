@@ -86,7 +86,7 @@ async def test_redis_restarted_while_the_api_takes_writes_loses_and_repeats_noth
         # Redis is back (empty: it kept nothing): the limits count again.
         after_logins = await wrong_logins(client, "director3", 6)
         after_anonymous = await anonymous_writes(client, 6)
-        await recover(db, fault_settings, timeout=90)
+        await recover(db, fault_settings, within=90)
         found = await effects(db, api.writes)
         assert worker.poll() is None, "the worker did not survive the broker's restart"
     finally:

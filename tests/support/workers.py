@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,10 +84,8 @@ def start(
 def kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL to the worker's process group: the main process and every pool process, with no chance to ack,
     requeue or clean up anything."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(15)
 
 
@@ -94,8 +93,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     """A warm shutdown (SIGTERM), then SIGKILL to whatever is left of the group."""
     if proc.poll() is None:
         proc.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(15)
-        except subprocess.TimeoutExpired:
-            pass
     kill(proc)
