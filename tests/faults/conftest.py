@@ -133,6 +133,7 @@ class Api:
         return self.headers[username]
 
     async def send_referral(self) -> None:
+        assert self.needs, "the stream used every open need"
         need_id = self.needs.pop()
         r = await self.client.post(
             "/api/v1/referrals",
@@ -177,7 +178,7 @@ async def open_needs(db: Database, settings: Settings, world: World, count: int)
 
 @pytest.fixture
 async def api(fault_settings: Settings, db: Database, world: World) -> AsyncIterator[Api]:
-    needs = await open_needs(db, fault_settings, world, 60)
+    needs = await open_needs(db, fault_settings, world, 150)
     async with AsyncTestClient(app=create_app(fault_settings)) as client:
         yield Api(client, needs, world.services[0])
 
