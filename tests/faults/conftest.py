@@ -29,7 +29,6 @@ from tests.support import servers
 from tests.support.world import PASSWORD, World
 
 SUITE = "Faults injected"
-pytestmark = pytest.mark.integration
 
 
 class RedisProcess:
@@ -178,7 +177,7 @@ async def open_needs(db: Database, settings: Settings, world: World, count: int)
 
 @pytest.fixture
 async def api(fault_settings: Settings, db: Database, world: World) -> AsyncIterator[Api]:
-    needs = await open_needs(db, fault_settings, world, 150)
+    needs = await open_needs(db, fault_settings, world, 250)
     async with AsyncTestClient(app=create_app(fault_settings)) as client:
         yield Api(client, needs, world.services[0])
 

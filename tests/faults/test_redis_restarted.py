@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from marketplace.db import Database
 from marketplace.settings import Settings
 from tests.faults.conftest import SUITE, Api, RedisProcess, effects, recover
 from tests.support import figures, workers
+
+pytestmark = pytest.mark.integration
 
 WRITES = 40
 DOWN_WRITES = 12  # writes made while Redis is down (at least)

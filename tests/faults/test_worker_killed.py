@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
@@ -29,6 +30,8 @@ from marketplace.outbox import OutboxEvent
 from marketplace.settings import Settings
 from tests.faults.conftest import SUITE, Api, effects, recover
 from tests.support import figures, workers
+
+pytestmark = pytest.mark.integration
 
 WRITES = 48
 POOL = ("--pool=prefork", "--concurrency=2")
@@ -105,7 +108,7 @@ async def test_a_worker_killed_mid_task_loses_and_repeats_nothing(
         while written < WRITES or not faults_done.is_set():
             await api.write(written)
             written += 1
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05 if written < WRITES else 0.3)  # then slower: a worker start can take a while
 
     def faults() -> None:
         """In a thread of its own: the test client holds the test's event loop while a request runs (it serves the
