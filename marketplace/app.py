@@ -212,7 +212,9 @@ def make_dispatcher(settings: Settings) -> outbox.Dispatcher | None:
     celery = tasks.make_celery(settings)
 
     def dispatch(event_id: int) -> None:
-        celery.send_task(tasks.PROCESS_OUTBOX_EVENT, args=[event_id])
+        # One quick reconnect (the broker restarted since the last send), then give up: a request never waits on a
+        # broker that is down; its events stay in the outbox for the sweeper (``outbox.relay``).
+        celery.send_task(tasks.PROCESS_OUTBOX_EVENT, args=[event_id], retry_policy=tasks.SEND_RETRY_POLICY)
 
     return dispatch
 

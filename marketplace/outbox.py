@@ -34,6 +34,8 @@ _PENDING_KEY = "outbox_pending"
 # the sweeper; its writes were rolled back, and handlers are idempotent.
 RETRIES = 3
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# The sweeper leaves alone events younger than this: their request's relay is still on its way.
+SWEEP_AGE_SECONDS = 30
 
 
 def transient(exc: BaseException) -> bool:
@@ -135,16 +137,33 @@ async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | Non
                         log.info("outbox event %s lost a race (attempt %s); running it again", event_id, attempt)
                         continue
                     log.exception("outbox event %s failed in process", event_id)
-                    await record_failure(db, event_id, repr(exc))
+                    try:
+                        await record_failure(db, event_id, repr(exc))
+                    except Exception:  # the note is bookkeeping; the committed change must not fail for it
+                        log.exception("outbox event %s: its failure could not be noted", event_id)
                 break
         return
+    sent: list[int] = []
     for event_id in event_ids:
-        dispatcher(event_id)
-    async with db.session() as session:
-        await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(dispatched_at=utcnow()))
+        try:
+            dispatcher(event_id)
+        except Exception:
+            # The broker is unreachable (down, restarting): the change and its events are committed, so the write
+            # has succeeded. The events stay in the table, unprocessed, and the sweeper (every 30 s, on the beat)
+            # sends them once the broker is back; nothing is lost and nothing needs the broker to answer a write.
+            log.warning("broker unreachable: outbox events %s left for the sweeper", event_ids[len(sent) :])
+            break
+        sent.append(event_id)
+    if not sent:
+        return
+    try:
+        async with db.session() as session:
+            await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(sent)).values(dispatched_at=utcnow()))
+    except Exception:  # ``dispatched_at`` is bookkeeping: the sweeper goes by ``processed_at``
+        log.exception("outbox events %s: dispatch time not recorded", sent)
 
 
-async def sweep(db: Database, dispatcher: Dispatcher | None, older_than_seconds: int = 30) -> int:
+async def sweep(db: Database, dispatcher: Dispatcher | None, older_than_seconds: int = SWEEP_AGE_SECONDS) -> int:
     """Re-deliver events that were committed but never processed (a crash between commit and relay)."""
     cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
     async with db.session(write=False) as session:

@@ -27,6 +27,11 @@ RUN_JOB: Final = "workers.tasks.run_job"
 
 JOBS: dict[str, Job] = {}
 
+# How a sender (the app relaying a request's events) retries a send when the broker does not answer: one reconnect
+# at once (a restarted broker), then it gives up and leaves the events to the outbox sweeper. Celery's default
+# (3 retries, up to ~1 s of waiting) would hold every write while the broker is down.
+SEND_RETRY_POLICY: Final = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+
 
 def job(name: str) -> Callable[[Job], Job]:
     """Register a periodic job (a coroutine taking the Database) under a dotted name."""

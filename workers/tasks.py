@@ -30,11 +30,16 @@ def process_outbox_event(self: Any, event_id: int) -> bool:
 
 
 @app.task(name=tasks.SWEEP_OUTBOX)
-def sweep_outbox() -> int:
+def sweep_outbox(older_than_seconds: int = outbox.SWEEP_AGE_SECONDS) -> int:
+    """Send again every event committed at least ``older_than_seconds`` ago and not yet processed: those whose
+    relay never reached the broker (it was down), those lost with the broker's memory (a restart without
+    persistence) and those of a worker killed mid-task. The beat runs it every 30 s; a duplicate is harmless
+    (``outbox.process_event`` skips an event already processed)."""
+
     def dispatch(event_id: int) -> None:
         process_outbox_event.delay(event_id)
 
-    return runtime.run(lambda db: outbox.sweep(db, dispatch))
+    return runtime.run(lambda db: outbox.sweep(db, dispatch, older_than_seconds=int(older_than_seconds)))
 
 
 @app.task(name=tasks.RUN_JOB, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
