@@ -1,8 +1,8 @@
 """Console sessions and CSRF, through Litestar: server-side sessions in a store, double-submit CSRF tokens.
 
-The browser holds only a random session id (HttpOnly cookie); what it stands for lives in a store: Redis when
-``REDIS_URL`` is set, otherwise the ``console_sessions`` table of the app's database (shared by every process and
-kept across restarts). Logging out deletes the stored session, so a copy of the cookie is worth nothing after it.
+The browser holds only a random session id (HttpOnly cookie); what it stands for lives in the ``console_sessions``
+table of the app's database (shared by every process and kept across restarts), also when the deployment has Redis:
+a Redis outage or a restart without persistence then neither fails a console page nor signs anybody out. Logging out deletes the stored session, so a copy of the cookie is worth nothing after it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
-from litestar.stores.redis import RedisStore
 from litestar.types import Empty, Message, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import delete, select, update
@@ -120,9 +119,10 @@ class DatabaseStore(Store):
 
 
 def make_store(settings: Settings, db: Database) -> Store:
-    """Redis when the deployment has it, else the app's own database (never memory: several processes serve)."""
-    if settings.redis_url:
-        return RedisStore.with_client(settings.redis_url, namespace="marketplace_console_sessions")
+    """The app's own database (never memory: several processes serve; never Redis: the console outlives its outage).
+
+    ``settings`` is kept for a store that would depend on the deployment."""
+    del settings
     return DatabaseStore(db)
 
 
