@@ -1,5 +1,5 @@
 """One district per module: the Futian demo and the scenario's additions (tests/authz/scenario.py), served by the
-app through Litestar's test client. Built once per module (the demo takes ~20 s), shared by its tests."""
+app through Litestar's test client. Built once for the package (the demo takes ~20 s), shared by its tests."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class District:
     schema: dict[str, Any]
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def district(
     db_template: SqliteTemplate | PostgresTemplate, tmp_path_factory: pytest.TempPathFactory, app_cache: AppCache
 ) -> AsyncIterator[District]:

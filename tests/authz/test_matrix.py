@@ -22,7 +22,7 @@ from tests.authz.policy import EMPTY, OK, POLICY, Rule, expected
 from tests.authz.scenario import ROLES, Obj, login
 from tests.support import figures
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 SUITE = "Authorization matrix"
 METHODS = ("get", "post", "put", "patch", "delete")
