@@ -46,7 +46,7 @@ def operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_operation_has_a_policy(district: District) -> None:
+async def test_every_operation_has_a_policy(district: District) -> None:
     ops = set(operations(district.schema))
     missing = sorted(ops - set(POLICY))
     stale = sorted(set(POLICY) - ops)
