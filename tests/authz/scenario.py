@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,6 +428,3 @@ async def collect(sc: Scenario, db: Database) -> None:
             raise AssertionError(f"{kind}: {exc}") from exc
         objs = [make(tuple(r)) for r in rows]
         sc.objects[kind] = [o for o in objs if all(v not in ("", None) for v in o.params.values())]
-
-
-Step = Callable[[], Awaitable[Any]]
