@@ -72,6 +72,10 @@ async def test_allowance_and_fund_living_aid_in_one_month_are_flagged(client, au
     assert (flag["kind"], flag["child_id"], flag["child_name"]) == ("allowance_and_fund", ids[0], "甲")
     assert (flag["allowance_fen"], flag["fund_fen"], flag["disbursement_ids"]) == (245_400, 80_000, [same])
     assert flag["label"] == "生活补贴与公益基金生活救助同月重复"
+    # The fund's and procurement's staff read no child's file: the flag without the name (masking policy).
+    for role in ("fund", "procurement"):
+        seen = (await client.get(f"/api/v1/reports/duplicate-aid?month={YEAR}-03", headers=await auth(role))).json()
+        assert [(f["child_id"], f["child_name"]) for f in seen["flags"]] == [(ids[0], "")]
     april = (await client.get(f"/api/v1/reports/duplicate-aid?month={YEAR}-04", headers=await auth("auditor"))).json()
     assert [(f["kind"], f["child_id"], f["sources"]) for f in april["flags"]] == [
         ("two_allowance_sources", ids[1], ["city_civil_affairs", "district_budget"])
