@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import free_port, wait_port
+from tests.support.servers import granian_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -31,45 +29,14 @@ CHROMIUM_ARGS = [
 @contextmanager
 def served(factory: str, database_url: str, tmp_path: Path, *, timeout: float = 30) -> Iterator[str]:
     """The app made by ``factory`` ("module:function") served by granian on a free port, its log in ``tmp_path``."""
-    port = free_port()
     env = {
         **os.environ,
         "BROWSER_TEST_DATABASE_URL": database_url,
         "BROWSER_TEST_TMP": str(tmp_path),
         "PYTHONPATH": str(ROOT),
     }
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            factory,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_port(port, timeout=timeout)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with granian_app(factory, env, tmp_path / "server.log", timeout=timeout, health=False) as base:
+        yield base
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,7 @@ from marketplace.db import Database
 from marketplace.demo.loader import load_demo
 from marketplace.settings import Settings
 from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
-from tests.support.servers import free_port, stop, wait_port
+from tests.support.servers import granian_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-password"
@@ -104,42 +101,12 @@ def demo_server(
     url = db_template.new_database(tmp)
     asyncio.run(load_demo(test_settings(url, tmp)))
     asyncio.run(add_fuzz_accounts(test_settings(url, tmp)))
-    port = free_port()
     log = tmp / "server.log"
     env = {**os.environ, "FUZZ_DATABASE_URL": url, "FUZZ_TMP": str(tmp), "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "tests.fuzz.app_factory:make",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_port(port, timeout=120)  # a loaded machine starts granian slowly
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{base}/health", timeout=2).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("app not healthy")
-            time.sleep(0.1)
-        yield DemoServer(base, log)
+        with granian_app("tests.fuzz.app_factory:make", env, log) as base:
+            yield DemoServer(base, log)
     finally:
-        stop(proc)
         if isinstance(db_template, PostgresTemplate):
             db_template.drop(url)

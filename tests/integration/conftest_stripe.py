@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,18 +17,9 @@ import httpx
 import pytest
 
 from marketplace.settings import Settings
-from tests.support.servers import free_port, wait_port
+from tests.support.servers import free_port, granian_app, stop, wait_port
 
 WEBHOOK_SECRET = "whsec_localstripe_integration"
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 @pytest.fixture(scope="session")
@@ -46,10 +36,10 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         wait_port(port, timeout=30)
     except TimeoutError:
-        _stop(proc)
+        stop(proc)
         raise RuntimeError("localstripe did not start:\n" + log.read_text(errors="replace")[-3000:]) from None
     yield f"http://127.0.0.1:{port}"
-    _stop(proc)
+    stop(proc)
 
 
 @dataclass(frozen=True)
@@ -66,7 +56,6 @@ def stripe_app(settings: Settings, world: object, localstripe: str, tmp_path: Pa
     live = replace(
         settings, stripe_api_base=localstripe, stripe_webhook_secret=WEBHOOK_SECRET, stripe_api_key="sk_test_local"
     )
-    port = free_port()
     env = {
         **os.environ,
         "MARKETPLACE_DATABASE_URL": live.database_url,
@@ -81,44 +70,11 @@ def stripe_app(settings: Settings, world: object, localstripe: str, tmp_path: Pa
     }
     env.pop("REDIS_URL", None)
     log = tmp_path / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "marketplace.asgi:app",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_port(port, timeout=30)
-        deadline = time.monotonic() + 20
-        while httpx.get(f"{url}/health", timeout=2).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("app not healthy")
-            time.sleep(0.1)
+    with granian_app("marketplace.asgi:app", env, log, factory=False, timeout=30) as url:
         r = httpx.post(
             f"{localstripe}/_config/webhooks/marketplace",
             data={"url": f"{url}/api/v1/webhooks/stripe", "secret": WEBHOOK_SECRET},
             timeout=5,
         )
         r.raise_for_status()
-    except Exception:
-        _stop(proc)
-        raise RuntimeError("app did not start:\n" + log.read_text(errors="replace")[-3000:]) from None
-    try:
         yield LiveApp(url, live, log)
-    finally:
-        _stop(proc)

@@ -18,9 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.servers import free_port, stop, wait_port
+from tests.support.servers import granian_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FACTORY = "tests.races.app_factory:make"
@@ -54,7 +51,6 @@ def served_app(database_url: str, tmp: Path, *, source: Path | None = None, time
     files and log in ``tmp``; ``source`` is a directory holding the ``marketplace`` package to serve instead of the
     checkout's (a mutant's copy)."""
     root = source or ROOT
-    port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     marker = tmp / "served-from.txt"
     marker.unlink(missing_ok=True)
@@ -67,51 +63,9 @@ def served_app(database_url: str, tmp: Path, *, source: Path | None = None, time
     }
     env.pop("REDIS_URL", None)
     log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--backlog",
-                "256",
-                FACTORY,
-            ],
-            cwd=root,  # `python -m` puts the working directory first on the path
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_port(port, timeout=timeout)  # a loaded machine starts granian slowly
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError("app not healthy")
-                time.sleep(0.1)
-        except Exception as exc:
-            raise RuntimeError(
-                f"the served app did not start: {exc}\n{log.read_text(errors='replace')[-4000:]}"
-            ) from exc
+    # `python -m` runs from ``root``: its ``marketplace`` is the one imported.
+    with granian_app(FACTORY, env, log, cwd=root, timeout=timeout, extra=("--backlog", "256")) as base:
         yield Served(base, log, Path(marker.read_text().strip()))
-    finally:
-        stop(proc)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,15 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
@@ -40,6 +43,53 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on port {port}")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def granian_app(
+    app: str,
+    env: dict[str, str],
+    log: Path,
+    *,
+    factory: bool = True,
+    cwd: Path = ROOT,
+    timeout: float = 120,
+    health: bool = True,
+    extra: Sequence[str] = (),
+) -> Iterator[str]:
+    """The ASGI ``app`` ("module:attribute", a factory unless ``factory=False``) served by granian with one worker on a
+    free port, its output in ``log``, run from ``cwd`` (``python -m`` puts it first on the path) with ``env`` (whole:
+    the caller starts from os.environ); yields the base URL once the port answers (and ``/health`` says 200 when
+    ``health``); stops the server after. A server that does not start raises with the tail of its log."""
+    port = free_port()
+    command = [sys.executable, "-m", "granian", "--interface", "asgi", *(["--factory"] if factory else [])]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", *extra, app]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_port(port, timeout=timeout)  # a loaded machine starts granian slowly
+            deadline = time.monotonic() + 60
+            while health:
+                try:
+                    if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError("app not healthy")
+                time.sleep(0.1)
+        except Exception as exc:
+            raise RuntimeError(
+                f"the served app did not start: {exc}\n{log.read_text(errors='replace')[-4000:]}"
+            ) from exc
+        yield base
+    finally:
+        stop(proc)
 
 
 def _pg_bin() -> Path:
