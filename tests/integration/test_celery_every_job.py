@@ -40,8 +40,9 @@ from marketplace.procurement import service as procurement
 from marketplace.procurement.allowance_models import AllowanceRun
 from marketplace.procurement.schemas import BudgetIn, BudgetLineIn
 from marketplace.referrals.models import Referral
+from marketplace.reports.models import ExportJob
 from marketplace.settings import Settings
-from tests.cases.support import Cases, cases
+from tests.cases.support import Cases, add_child, cases
 from tests.integration.conftest_jobs import STRIPE_KEY, broker_client, job_worker, jobs_settings
 from tests.integration.conftest_stripe import localstripe
 from tests.support import figures
@@ -257,6 +258,46 @@ async def _allowances_done(c: Ctx) -> bool:
     return run is not None and run.paid_count > 0 and run.total_fen > 0
 
 
+async def _purge_prepare(c: Ctx) -> None:
+    """A file closed longer ago than the retention period: the nightly purge deletes it."""
+    years = c.settings.retention_years
+    async with c.db.session() as s:
+        child = await add_child(s, c.settings, c.world.communities[0], c.world.streets[0], name="到期档案", seq="917")
+        child.status, child.closed_at = "closed", clock.now() - dt.timedelta(days=366 * (years + 1))
+        await s.flush()
+        c.facts["purged_child"] = child.id
+
+
+async def _purge_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        return await s.get(Child, c.facts["purged_child"]) is None
+
+
+async def _exports_prepare(c: Ctx) -> None:
+    """A finished export older than the export retention: its file is deleted, the job marked expired."""
+    async with c.db.session() as s:
+        job = ExportJob(
+            kind="coverage",
+            params={},
+            format="csv",
+            status="done",
+            filename="coverage.csv",
+            content_type="text/csv",
+            content_sealed="aGVsbG8=",
+            size_bytes=5,
+            created_by=c.world.users["admin"],
+            finished_at=clock.now() - dt.timedelta(hours=c.settings.export_retention_hours + 1),
+        )
+        s.add(job)
+        await s.flush()
+        c.facts["old_export"] = job.id
+
+
+async def _exports_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        return await s.scalar(select(ExportJob.status).where(ExportJob.id == c.facts["old_export"])) == "expired"
+
+
 # Every job the features register: a job without a case here fails the test.
 JOB_CASES: dict[str, JobCase] = {
     "referrals.escalate_overdue": JobCase(_referral_prepare, _referral_done),
@@ -266,6 +307,8 @@ JOB_CASES: dict[str, JobCase] = {
     "funds.expire_pending_donations": JobCase(_expire_prepare, _expire_done),
     "audit.verify_chains": JobCase(_verify_prepare, _verify_done),
     "procurement.monthly_allowances": JobCase(_allowances_prepare, _allowances_done),
+    "cases.purge_expired": JobCase(_purge_prepare, _purge_done),
+    "reports.expire_exports": JobCase(_exports_prepare, _exports_done),
 }
 
 
