@@ -46,7 +46,7 @@ from marketplace.cases.crypto import field_cipher
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
 from marketplace.keyfiles import FIELD_KEYS_FILE, SECRET_KEY_FILE
-from marketplace.masking import UNREADABLE
+from marketplace.masking import UNREADABLE, UNREADABLE_ERRORS
 from marketplace.settings import Settings, complete_settings, load_settings
 from tests.support import figures
 from tests.support.servers import ROOT, _pg_bin, postgres_server
@@ -175,7 +175,10 @@ def table_digests(settings: Settings) -> tuple[dict[str, tuple[int, str]], dict[
     try:
         with engine.connect() as conn:
             names = sorted(inspect(conn).get_table_names())
-            if settings.is_sqlite and conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+            if (
+                settings.is_sqlite
+                and conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first()
+            ):
                 names.append("sqlite_sequence")  # AUTOINCREMENT's positions
             tables = {}
             for name in names:
@@ -248,7 +251,7 @@ def identity_numbers(settings: Settings) -> dict[int, str]:
     for child_id, token in rows:
         try:
             out[child_id] = cipher.decrypt(token, "children.id_number")
-        except Exception:  # noqa: BLE001 (any failure to open it is what is being counted)
+        except UNREADABLE_ERRORS:
             out[child_id] = UNREADABLE
     return out
 
@@ -271,7 +274,9 @@ def differences(before: Any, after: Any, where: str = "") -> list[str]:
     if isinstance(before, list) and isinstance(after, list):
         if len(before) != len(after):
             return [f"{where}: {len(before)} vs {len(after)} items"]
-        return [d for i, (b, a) in enumerate(zip(before, after, strict=True)) for d in differences(b, a, f"{where}[{i}]")]
+        return [
+            d for i, (b, a) in enumerate(zip(before, after, strict=True)) for d in differences(b, a, f"{where}[{i}]")
+        ]
     return [] if before == after else [f"{where}: {before!r} vs {after!r}"]
 
 
@@ -398,6 +403,12 @@ async def test_a_restored_copy_answers_as_the_original(backup: Backup, tmp_path:
     verified = verify(site)
     assert verified["chains"] == backup.verified["chains"]  # the same rows, the same last hashes
 
+    # The guide's key check: every file already under the ring's current key, nothing to move, exit 0.
+    checked = site.command("rotate-field-key")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"{tables['children'][0]} children's files, 0 re-encrypted" in checked.stdout
+    assert "no key of the ring opens" not in checked.stderr
+
     # Every child's identity number decrypts to the same number with the restored key file.
     numbers = identity_numbers(site.settings())
     assert numbers == backup.identity_numbers
@@ -436,9 +447,7 @@ async def test_a_restored_copy_answers_as_the_original(backup: Backup, tmp_path:
     figures.record(SUITE, "API answers compared", len(backup.answers), database=BACKEND)
     figures.record(SUITE, "values compared in them", count_leaves(backup.answers), database=BACKEND)
     figures.record(SUITE, "identity numbers decrypted and compared", len(numbers), database=BACKEND)
-    figures.record(
-        SUITE, "differences", len(table_diffs) + len(sequence_diffs) + len(answer_diffs), database=BACKEND
-    )
+    figures.record(SUITE, "differences", len(table_diffs) + len(sequence_diffs) + len(answer_diffs), database=BACKEND)
 
 
 class Captured(logging.Handler):
