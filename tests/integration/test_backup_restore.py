@@ -123,6 +123,7 @@ class Postgres:
 
     def dump(self, site: Site, target: Path) -> None:
         run([str(self.bin / "pg_dump"), "--format=custom", "--file", str(target), "--dbname", site.url])
+        run([str(self.bin / "pg_restore"), "--list", str(target)])  # the guide's script checks the dump reads
 
     def restore(self, dump: Path, name: str, root: Path) -> str:
         url = self.create(name, root)
