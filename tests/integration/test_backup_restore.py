@@ -111,14 +111,21 @@ class Backup:
 
 
 class Postgres:
+    """As in production: the app's role owns its database and is no superuser; the dump is restored by that role
+    into a new database it owns (the guide's ``createdb -O`` and ``pg_restore --no-owner``)."""
+
+    ROLE = "marketplace"
+
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
-        self.base = admin_url.rsplit("/", 1)[0]
+        self.base = admin_url.rsplit("/", 1)[0].replace("postgres@", f"{self.ROLE}@")
         self.bin = _pg_bin()  # the server's own version of pg_dump and pg_restore
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {self.ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
 
     def create(self, name: str, root: Path) -> str:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name} OWNER {self.ROLE} ENCODING 'UTF8'")
         return f"{self.base}/{name}"
 
     def dump(self, site: Site, target: Path) -> None:
