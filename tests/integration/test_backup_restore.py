@@ -29,7 +29,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,8 @@ class Backup:
     verified: list[dict[str, Any]]  # the chains as the original's last verification before the backup saw them
     answers: dict[str, Any] = field(default_factory=dict)
     identity_numbers: dict[int, str] = field(default_factory=dict)
-    restore_database: Any = None  # (Backup, name) -> url of a new database holding the backup
+    # (name, data directory) -> the url of a new database holding the backup
+    restore_database: Callable[[str, Path], str] | None = None
 
 
 # ------------------------------------------------------------------ the two databases' backup and restore
@@ -389,6 +390,7 @@ def restored_site(backup: Backup, name: str, root: Path, *, with_keys: bool) -> 
     unpack(backup.data, data_dir)
     if with_keys:
         unpack(backup.keys, data_dir)
+    assert backup.restore_database is not None
     return Site(backup.restore_database(name, data_dir), data_dir)
 
 
