@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import base64
 import dataclasses
 import datetime as dt
 import re
@@ -22,6 +23,7 @@ from marketplace.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+RAW_KEY = base64.b64encode(bytes(range(32))).decode()
 PACKAGES = ("marketplace", "workers", "search", "admin")
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 
@@ -90,6 +92,7 @@ def test_every_declared_variable_changes_the_settings() -> None:
     baseline = load_settings({})
     candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production", "4:2,3:12,2:24,1:48")
     candidates += ("approval_month", "utf-8")  # the allowance rules are named choices
+    candidates += ("redis://h:6379/0", "http://h:1", "10.0.0.0/8", RAW_KEY)  # URLs, networks, a field key
     for name in ENVIRONMENT_VARIABLES:
         changed = False
         for value in candidates:
