@@ -35,6 +35,19 @@ class Commands(click.Group):
         except SettingsError as exc:
             click.echo(str(exc), err=True)
             ctx.exit(2)
+        except Exception as exc:
+            from sqlalchemy.exc import InterfaceError, OperationalError  # deferred import: only on a failure
+
+            if not isinstance(exc, OperationalError | InterfaceError):
+                raise
+            # The database is down, unreachable or refuses the credentials: one line, not a traceback.
+            reason = str(exc.orig or exc).strip().splitlines()[0][:300]
+            click.echo(
+                f"MARKETPLACE_DATABASE_URL: the database cannot be used: {reason} "
+                "(a running database at that address that takes these credentials)",
+                err=True,
+            )
+            ctx.exit(2)
 
 
 @click.group(cls=Commands)
@@ -54,9 +67,7 @@ def migrate(check: bool) -> None:
 
     A second `marketplace migrate` started meanwhile waits for the first (a PostgreSQL advisory lock; a lock file
     beside a SQLite database), then finds nothing left to do."""
-    from alembic.util import CommandError  # deferred import: Alembic loads only for this command
-
-    from marketplace import migrate as m  # deferred import: as above
+    from marketplace import migrate as m  # deferred import: Alembic loads only for this command
 
     settings = get_settings()
     if check:
@@ -64,10 +75,10 @@ def migrate(check: bool) -> None:
         shown = ", ".join(current) or "none (never migrated)"
         try:
             behind = m.pending(settings, current)
-        except CommandError:
+        except m.UnknownRevision as unknown:
             click.echo(
                 f"database at {shown}; code at {', '.join(heads)}: the database has revisions this code does "
-                "not know (migrated by newer code)",
+                f"not know ({unknown}: migrated by newer code)",
                 err=True,
             )
             sys.exit(1)
@@ -83,9 +94,7 @@ def migrate(check: bool) -> None:
     def waiting() -> None:
         click.echo("another `marketplace migrate` is running on this database: waiting for it", err=True)
 
-    before = m.status(settings)[0] if not settings.is_sqlite or m.sqlite_exists(settings) else ()
-    m.upgrade(settings, waiting=waiting)
-    after, _heads = m.status(settings)
+    before, after = m.upgrade(settings, waiting=waiting)
     if before == after:
         click.echo(f"database at {', '.join(after)}: already up to date, nothing to do")
     else:

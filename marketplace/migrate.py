@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from marketplace.db import Database
 
 log = logging.getLogger("marketplace.migrate")
+# Alembic announces each of its plugins at INFO whenever it loads the scripts: noise in every command's output.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_lock's key for "a migration is running" (any fixed 64-bit number; this one is "mp-migr" in ASCII).
@@ -98,18 +100,34 @@ def migration_lock(settings: Settings, waiting: Callable[[], None] | None = None
         engine.dispose()
 
 
-def upgrade(settings: Settings, revision: str = "heads", waiting: Callable[[], None] | None = None) -> None:
-    """Bring the schema to ``revision`` (every head), under :func:`migration_lock`."""
+def upgrade(
+    settings: Settings, revision: str = "heads", waiting: Callable[[], None] | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Bring the schema to ``revision`` (every head), under :func:`migration_lock`; the revisions the database was
+    at before and is at after (equal when another run had already done the work)."""
     ensure_sqlite_dir(settings)
     with migration_lock(settings, waiting):
+        before = status(settings)[0]
         command.upgrade(alembic_config(settings), revision)
+        return before, status(settings)[0]
 
 
 @lru_cache(maxsize=1)
 def code_heads() -> tuple[str, ...]:
     """The head revisions of the migrations shipped with this code (read once per process)."""
     script = ScriptDirectory(str(MIGRATIONS))
-    return tuple(sorted(script.get_heads()))
+    # A head another revision depends on (``depends_on``) is not kept in alembic_version once that one is applied:
+    # the heads a database migrated to the end is at are those nothing else needs.
+    needed = {
+        parent for rev in script.walk_revisions() for parent in (*_names(rev.down_revision), *_names(rev.dependencies))
+    }
+    return tuple(sorted(h for h in script.get_heads() if h not in needed))
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def heads_of(connection: Connection) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -133,13 +151,19 @@ def status(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
         engine.dispose()
 
 
+class UnknownRevision(Exception):
+    """The database is at a revision this code does not have (it was migrated by newer code)."""
+
+
 def pending(settings: Settings, current: tuple[str, ...]) -> list[str]:
-    """The revisions the code has that a database at ``current`` still lacks (oldest first); unknown revisions in
-    ``current`` (a database migrated by newer code) raise alembic's ``CommandError``."""
+    """The revisions the code has that a database at ``current`` still lacks (oldest first). Raises
+    :class:`UnknownRevision` when ``current`` names a revision the code does not have."""
     script = ScriptDirectory.from_config(alembic_config(settings))
-    have: set[str] = set()
-    for rev in script.iterate_revisions(current, "base"):
-        have.add(rev.revision)
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = sorted(set(current) - known)
+    if unknown:
+        raise UnknownRevision(", ".join(unknown))
+    have = {rev.revision for rev in script.iterate_revisions(current, "base")} if current else set()
     return [r.revision for r in reversed(list(script.walk_revisions())) if r.revision not in have]
 
 
@@ -154,8 +178,3 @@ def revision(
         head=head,
         branch_label=branch_label,
     )
-
-
-def sqlite_exists(settings: Settings) -> bool:
-    path = _sqlite_path(settings)
-    return path is not None and path.exists()
