@@ -169,7 +169,7 @@ def test_job_names_the_known_jobs_for_an_unknown_one_and_reports_a_known_one(cli
     known = command(["job", "referrals.escalate_overdue"], cli_env)
     code, out, err = finished(unknown)
     assert code == 2 and out == ""
-    assert err.strip() == f"unknown job 'nosuch.job' (known jobs: {', '.join(sorted(tasks.JOBS))})"
+    assert err.splitlines()[-1] == f"unknown job 'nosuch.job' (known jobs: {', '.join(sorted(tasks.JOBS))})"
     assert "referrals.escalate_overdue" in err and "cases.purge_expired" in err
     code, out, err = finished(known)
     assert code == 0, err
