@@ -667,7 +667,7 @@ def secret_problems(settings: Settings) -> list[str]:
         ("STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret),
     ]
     problems = [
-        f"{name}: a value published in this repository; choose a new one"
+        f"{name}: a value published in this repository (a new random one: README.md, Settings: secrets)"
         for name, v in named
         if v and is_published_default(v)
     ]
@@ -683,16 +683,26 @@ def secret_problems(settings: Settings) -> list[str]:
     missing = [name for name, value in named if not value]
     if missing:
         missing = [f"{n} (or MARKETPLACE_FIELD_KEY)" if n == "MARKETPLACE_FIELD_KEYS" else n for n in missing]
-        problems.insert(0, "not set: " + ", ".join(missing))
+        problems.insert(0, "not set: " + ", ".join(missing) + " (production takes every secret from the environment)")
     if settings.secret_key and len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
-        problems.append(f"MARKETPLACE_SECRET_KEY: shorter than {MIN_SECRET_KEY_LENGTH} characters")
+        problems.append(
+            f"MARKETPLACE_SECRET_KEY: shorter than {MIN_SECRET_KEY_LENGTH} characters "
+            '(make one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
     if current and not keyfiles.is_raw_key(current.secret):
-        problems.append(f"MARKETPLACE_FIELD_KEYS: the current key ({current.id}) is not base64 of 32 random bytes")
+        problems.append(
+            f"MARKETPLACE_FIELD_KEYS: the current key ({current.id}) is not base64 of 32 random bytes "
+            f"(make one with: {FIELD_KEY_COMMAND})"
+        )
     for name, value in named[2:]:
         if value and len(value) < MIN_STRIPE_SECRET_LENGTH:
-            problems.append(f"{name}: shorter than {MIN_STRIPE_SECRET_LENGTH} characters")
+            problems.append(f"{name}: shorter than {MIN_STRIPE_SECRET_LENGTH} characters (the value Stripe gave)")
     copied = found_in_repository([v for _, v in named])
-    problems += [f"{name}: found in this repository's files; choose a new one" for name, v in named if v in copied]
+    problems += [
+        f"{name}: found in this repository's files (a new random one, kept out of the repository)"
+        for name, v in named
+        if v in copied
+    ]
     return problems
 
 
