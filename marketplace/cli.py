@@ -25,9 +25,21 @@ from marketplace.settings import Settings, SettingsError, get_settings
 WITHOUT_SETTINGS = frozenset({"new-field-key"})
 
 
+class CheckedCommand(click.Command):
+    """A command that reads and checks every setting once its arguments are parsed (so `--help` needs none), before
+    it does anything."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        if self.name not in WITHOUT_SETTINGS:
+            get_settings()
+        return super().invoke(ctx)
+
+
 class Commands(click.Group):
     """Every command refuses to run on unusable settings or secrets with the one message naming them all (exit
     status 2)."""
+
+    command_class = CheckedCommand
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -51,11 +63,8 @@ class Commands(click.Group):
 
 
 @click.group(cls=Commands)
-@click.pass_context
-def main(ctx: click.Context) -> None:
+def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if ctx.invoked_subcommand not in WITHOUT_SETTINGS:
-        get_settings()  # every problem of the settings, before the command starts anything
 
 
 @main.command()

@@ -145,6 +145,8 @@ def test_every_command_refuses_unusable_settings_with_one_line_each(cli_env: dic
             "MARKETPLACE_TOKEN_TTL",
         ]
     assert not (Path(cli_env["MARKETPLACE_DATA_DIR"]) / "celerybeat-schedule").exists()
+    helped = run(["serve", "--help"], {**cli_env, **bad})  # help needs no settings
+    assert helped.exit_code == 0 and "--port" in helped.output
 
 
 def test_serve_refuses_a_port_already_in_use_in_one_line(cli_env: dict[str, str]) -> None:
