@@ -1,12 +1,19 @@
 """marketplace migrate | demo | demo-users | serve | worker | beat | job | reindex | openapi | users | rotate-field-key |
-check-duplicates | verify | purge-expired"""
+new-field-key | check-duplicates | verify | purge-expired
+
+Every command but ``new-field-key`` reads and checks the settings before it does anything: a setting that cannot be
+used stops it with one line per problem (``NAME: what is wrong (what is expected)``), all of them at once, and exit
+status 2, never a traceback."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import socket
 import sys
+import time
 from typing import Any
 
 import click
@@ -14,15 +21,44 @@ import click
 from marketplace.accounts.cli import users
 from marketplace.settings import Settings, SettingsError, get_settings
 
+# Commands that run without reading the settings (they help fix them).
+WITHOUT_SETTINGS = frozenset({"new-field-key"})
+
+
+class CheckedCommand(click.Command):
+    """A command that reads and checks every setting once its arguments are parsed (so `--help` needs none), before
+    it does anything."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        if self.name not in WITHOUT_SETTINGS:
+            get_settings()
+        return super().invoke(ctx)
+
 
 class Commands(click.Group):
-    """Every command refuses to run on unusable secrets with the one message naming them (exit status 2)."""
+    """Every command refuses to run on unusable settings or secrets with the one message naming them all (exit
+    status 2)."""
+
+    command_class = CheckedCommand
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except SettingsError as exc:
             click.echo(str(exc), err=True)
+            ctx.exit(2)
+        except Exception as exc:
+            from sqlalchemy.exc import InterfaceError, OperationalError  # deferred import: only on a failure
+
+            if not isinstance(exc, OperationalError | InterfaceError):
+                raise
+            # The database is down, unreachable or refuses the credentials: one line, not a traceback.
+            reason = str(exc.orig or exc).strip().splitlines()[0][:300]
+            click.echo(
+                f"MARKETPLACE_DATABASE_URL: the database cannot be used: {reason} "
+                "(a running database at that address that takes these credentials)",
+                err=True,
+            )
             ctx.exit(2)
 
 
@@ -32,12 +68,46 @@ def main() -> None:
 
 
 @main.command()
-def migrate() -> None:
-    """Bring the database schema up to date (Alembic)."""
+@click.option(
+    "--check", is_flag=True, help="Change nothing: print the database's revision and the code's; exit 1 when behind."
+)
+def migrate(check: bool) -> None:
+    """Bring the database schema up to date (Alembic), one migration run at a time per database.
+
+    A second `marketplace migrate` started meanwhile waits for the first (a PostgreSQL advisory lock; a lock file
+    beside a SQLite database), then finds nothing left to do."""
     from marketplace import migrate as m  # deferred import: Alembic loads only for this command
 
-    m.upgrade(get_settings())
-    click.echo("database migrated")
+    settings = get_settings()
+    if check:
+        current, heads = m.status(settings)
+        shown = ", ".join(current) or "none (never migrated)"
+        try:
+            behind = m.pending(settings, current)
+        except m.UnknownRevision as unknown:
+            click.echo(
+                f"database at {shown}; code at {', '.join(heads)}: the database has revisions this code does "
+                f"not know ({unknown}: migrated by newer code)",
+                err=True,
+            )
+            sys.exit(1)
+        if behind:
+            click.echo(
+                f"database at {shown}; code at {', '.join(heads)}: {len(behind)} migrations to apply "
+                f"({', '.join(behind)}): run `marketplace migrate`"
+            )
+            sys.exit(1)
+        click.echo(f"database at {shown}: up to date")
+        return
+
+    def waiting() -> None:
+        click.echo("another `marketplace migrate` is running on this database: waiting for it", err=True)
+
+    before, after = m.upgrade(settings, waiting=waiting)
+    if before == after:
+        click.echo(f"database at {', '.join(after)}: already up to date, nothing to do")
+    else:
+        click.echo(f"database migrated: {', '.join(before) or 'empty'} -> {', '.join(after)}")
 
 
 @main.command()
@@ -50,18 +120,44 @@ def demo(if_empty: bool) -> None:
     click.echo("demo data loaded" if loaded else "database already holds data; demo not loaded")
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served (in use, not allowed, no such address), or None when it can."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"HOST: {host!r} is not an address of this machine ({exc.strerror})"
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT does not count
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"PORT: {host}:{port} is already in use (stop what serves it, or choose another port)"
+            if exc.errno == errno.EACCES:
+                return f"PORT: {port} needs privileges this process lacks (a port from 1024, behind a proxy)"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"HOST: {host} is not an address of this machine (an address it has, or 0.0.0.0)"
+            return f"PORT: {host}:{port} cannot be bound ({exc.strerror})"
+    return None
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1 or $HOST).")
-@click.option("--port", default=None, type=int, help="Port (default 8000 or $PORT).")
-@click.option("--workers", default=1, type=int, help="Worker processes.")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default 8000 or $PORT).")
+@click.option("--workers", default=1, type=click.IntRange(1, 64), help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Serve the API and the console with granian."""
+    """Serve the API and the console with granian; refuses at once (exit status 2) when the port is taken."""
     from granian import Granian  # deferred import: the server loads only for `serve`
     from granian.constants import Interfaces  # deferred import: as above
 
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    problem = port_problem(host, port)
+    if problem is not None:
+        click.echo(problem, err=True)
+        sys.exit(2)
     click.echo(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema, console: /admin)")
     Granian(
         "marketplace.asgi:app",
@@ -87,9 +183,12 @@ def worker(celery_args: tuple[str, ...]) -> None:
 
 @main.command()
 def beat() -> None:
-    """Run the Celery beat scheduler (periodic jobs)."""
+    """Run the Celery beat scheduler (periodic jobs); its schedule file lives in the data directory."""
+    from pathlib import Path  # deferred import: only this command makes the directory
+
     from workers.celery_app import app  # deferred import: Celery loads only for the worker commands
 
+    Path(get_settings().data_dir).mkdir(parents=True, exist_ok=True)
     app.start(["beat", "--loglevel=INFO"])
 
 
@@ -124,13 +223,35 @@ def reindex() -> None:
     click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) + " indexed")
 
 
+def describe_result(result: object) -> str:
+    """A job's return value as one line: a count, the ids it touched, or its report as JSON."""
+    if isinstance(result, bool) or result is None:
+        return "done"
+    if isinstance(result, int):
+        return str(result)
+    if isinstance(result, list | tuple | set | frozenset):
+        items = sorted(result) if isinstance(result, set | frozenset) else list(result)
+        shown = ", ".join(str(i) for i in items[:20]) + (", …" if len(items) > 20 else "")
+        return f"{len(items)}" + (f" ({shown})" if items else "")
+    return json.dumps(result, ensure_ascii=False, default=str, sort_keys=True)
+
+
 @main.command()
 @click.argument("name")
 def job(name: str) -> None:
-    """Run one periodic job now, in process (e.g. referrals.escalate_overdue)."""
-    from workers.tasks import run_job  # deferred import: the jobs load only for `job`
+    """Run one periodic job now, in process (e.g. referrals.escalate_overdue); an unknown name lists the jobs."""
+    from marketplace import tasks  # deferred import: the jobs load only for `job`
+    from marketplace.features import load_jobs  # deferred import: as above
 
-    click.echo(repr(run_job.run(name)))
+    load_jobs()
+    if name not in tasks.JOBS:
+        click.echo(f"unknown job {name!r} (known jobs: {', '.join(sorted(tasks.JOBS))})", err=True)
+        sys.exit(2)
+    from workers import runtime  # deferred import: the worker's loop and database load only for `job`
+
+    started = time.monotonic()
+    result = runtime.run(tasks.JOBS[name])
+    click.echo(f"{name}: {describe_result(result)} ({time.monotonic() - started:.1f} s)")
 
 
 @main.command()
@@ -320,6 +441,17 @@ def rotate_field_key(new_key: bool, drop_old: bool, batch_size: int) -> None:
         click.echo(f"dropped the keys no file uses from {key_file}: {', '.join(unused)}")
     elif unused:
         click.echo(f"no file uses the older keys {', '.join(unused)} any more: they may be dropped")
+
+
+@main.command("new-field-key")
+def new_field_key() -> None:
+    """Print a new field key ring entry, ``<key id>:<base64 of 32 random bytes>``, for MARKETPLACE_FIELD_KEYS.
+
+    Reads no setting (it is how a refused key is replaced); README.md, Settings: rotating the field key."""
+    from marketplace import keyfiles  # deferred import: only this command makes keys
+
+    key = keyfiles.new_field_key()
+    click.echo(f"{key.id}:{key.secret}")
 
 
 @main.command("check-duplicates")

@@ -4,6 +4,17 @@ A feature calls ``emit(session, topic, payload)`` inside its unit of work. When 
 commits, ``relay`` hands the new rows on: in the embedded default it runs their handlers in process at once;
 with a broker it sends each row's id to the Celery worker. Handlers take the payload, open nothing themselves
 (they get a session), and must be idempotent: a row may be delivered more than once, never before commit.
+
+Every topic emitted is known: it has its handler (``@handler(topic)``) or is declared record-only
+(``record_only(topic, reason)``: the row is the record, nothing follows from it; processing marks it done). An
+undeclared topic is a mistake caught before it ships: tests/outbox/test_topics.py walks every ``emit(`` of the code
+and the demo's events, and under :data:`STRICT` (the tests) ``emit`` refuses one at once. At run time an event of
+an undeclared topic is marked done with a warning and its ``last_error``.
+
+A worker killed in the middle of an event (SIGKILL, a lost host) never acknowledges its message; the beat's sweep,
+every :data:`SWEEP_EVERY_SECONDS`, sends again each unprocessed event not sent for :data:`SWEEP_AGE_SECONDS`, so the
+event is redone within :data:`REDO_WITHIN_SECONDS` of its last send once a worker is running
+(tests/faults/test_worker_killed.py measures it).
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy import JSON, Integer, String, Text, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,14 +39,24 @@ log = logging.getLogger("marketplace.outbox")
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 Dispatcher = Callable[[int], None]
 _HANDLERS: dict[str, Handler] = {}
+# Topics whose events are the record themselves (nothing to do): topic -> why.
+_RECORD_ONLY: dict[str, str] = {}
+# Set by the tests (tests/conftest.py): emitting an undeclared topic raises at once instead of being noticed later.
+STRICT = False
 _PENDING_KEY = "outbox_pending"
 # A handler's transaction that lost a race (PostgreSQL's serialization failure or deadlock victim, SQLite's
 # "database is locked" past its busy timeout) is run again from the start this many times before it is left to
 # the sweeper; its writes were rolled back, and handlers are idempotent.
 RETRIES = 3
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-# The sweeper leaves alone events younger than this: their request's relay is still on its way.
-SWEEP_AGE_SECONDS = 30
+# The sweeper leaves alone events sent (or, never sent, committed) less than this ago: their delivery is still on its
+# way (a worker takes a message within milliseconds when one is free; a handler runs well under this).
+SWEEP_AGE_SECONDS = 15
+# How often the beat runs the sweep (workers/beat.py).
+SWEEP_EVERY_SECONDS = 10.0
+# The bound this gives: an event whose worker died is sent again at most SWEEP_AGE + SWEEP_EVERY seconds after its
+# last send, and a running worker takes it at once; 5 s of it are left for the handler and the broker.
+REDO_WITHIN_SECONDS = SWEEP_AGE_SECONDS + int(SWEEP_EVERY_SECONDS) + 5
 
 
 def transient(exc: BaseException) -> bool:
@@ -77,7 +98,32 @@ def handlers() -> dict[str, Handler]:
     return dict(_HANDLERS)
 
 
+class UnknownTopic(RuntimeError):
+    """A topic with neither a handler nor a record-only declaration."""
+
+
+def record_only(topic: str, reason: str) -> None:
+    """Declare that ``topic``'s events need no handler: the row itself is the record (``reason`` says why; it is
+    shown by tests/outbox/test_topics.py). A topic is handled or record-only, never both."""
+    if not reason.strip():
+        raise ValueError(f"record-only outbox topic {topic!r} needs its reason")
+    _RECORD_ONLY[topic] = reason
+
+
+def record_only_topics() -> dict[str, str]:
+    return dict(_RECORD_ONLY)
+
+
+def known_topics() -> set[str]:
+    return set(_HANDLERS) | set(_RECORD_ONLY)
+
+
 def emit(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxEvent:
+    if STRICT and topic not in _HANDLERS and topic not in _RECORD_ONLY:
+        raise UnknownTopic(
+            f"outbox topic {topic!r} has no handler and is not declared record-only: add @outbox.handler({topic!r}) "
+            f"or outbox.record_only({topic!r}, reason) in the feature's handlers module"
+        )
     event = OutboxEvent(topic=topic, payload=payload)
     session.add(event)
     session.info.setdefault(_PENDING_KEY, []).append(event)
@@ -107,9 +153,11 @@ async def process_event(db: Database, event_id: int, dispatcher: Dispatcher | No
         fn = _HANDLERS.get(event.topic)
         event.attempts += 1
         if fn is None:
-            event.last_error = f"no handler for topic {event.topic}"
             event.processed_at = utcnow()
-            log.warning("outbox event %s has no handler (%s)", event_id, event.topic)
+            if event.topic in _RECORD_ONLY:  # the row is the record: done
+                return True
+            event.last_error = f"no handler for topic {event.topic}"
+            log.warning("outbox event %s has no handler and its topic is not declared (%s)", event_id, event.topic)
             return True
         await fn(session, dict(event.payload))
         event.processed_at = utcnow()
@@ -149,7 +197,7 @@ async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | Non
             dispatcher(event_id)
         except Exception:
             # The broker is unreachable (down, restarting): the change and its events are committed, so the write
-            # has succeeded. The events stay in the table, unprocessed, and the sweeper (every 30 s, on the beat)
+            # has succeeded. The events stay in the table, unprocessed, and the sweeper (every 10 s, on the beat)
             # sends them once the broker is back; nothing is lost and nothing needs the broker to answer a write.
             log.warning("broker unreachable: outbox events %s left for the sweeper", event_ids[len(sent) :])
             break
@@ -164,14 +212,18 @@ async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | Non
 
 
 async def sweep(db: Database, dispatcher: Dispatcher | None, older_than_seconds: int = SWEEP_AGE_SECONDS) -> int:
-    """Re-deliver events that were committed but never processed (a crash between commit and relay)."""
+    """Re-deliver events committed but not processed and not sent for ``older_than_seconds``: those whose relay
+    never reached the broker, those the broker lost, those of a worker killed mid-task. Each send is noted
+    (``dispatched_at``), so a backlog the workers are still working through is sent again at most once per
+    ``older_than_seconds``, not at every sweep."""
     cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    last_sent = func.coalesce(OutboxEvent.dispatched_at, OutboxEvent.created_at)
     async with db.session(write=False) as session:
         ids = list(
             (
                 await session.scalars(
                     select(OutboxEvent.id)
-                    .where(OutboxEvent.processed_at.is_(None), OutboxEvent.created_at < cutoff)
+                    .where(OutboxEvent.processed_at.is_(None), last_sent < cutoff)
                     .order_by(OutboxEvent.id)
                     .limit(500)
                 )

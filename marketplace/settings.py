@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -256,11 +257,33 @@ def to_sync_url(url: str) -> str:
     return url
 
 
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+# The database URL schemes the code can drive (marketplace.db turns each into its async and sync driver).
+DATABASE_SCHEMES: Final = (
+    "sqlite",
+    "sqlite+aiosqlite",
+    "postgresql",
+    "postgres",
+    "postgresql+psycopg",
+    "postgresql+asyncpg",
+)
+REDIS_SCHEMES: Final = ("redis", "rediss", "redis+socket")
+HTTP_SCHEMES: Final = ("http", "https")
+
+
 class _Environment:
-    """Typed reads of the declared variables; an empty value counts as unset."""
+    """Typed reads of the declared variables; an empty value counts as unset.
+
+    A value that cannot be used does not stop the reading: the read notes one line, ``NAME: what is wrong (what is
+    expected)``, in :attr:`problems` and gives the default, so that ``load_settings`` reports every problem at once."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
+        self.problems: list[str] = []
+
+    def problem(self, name: str, wrong: str, expected: str) -> None:
+        self.problems.append(f"{name}: {wrong} ({expected})")
 
     def raw(self, name: str) -> str | None:
         if name not in ENVIRONMENT_VARIABLES:
@@ -271,36 +294,127 @@ class _Environment:
     def text(self, name: str, default: str) -> str:
         return self.raw(name) or default
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        """A whole number within ``minimum``..``maximum`` (either bound optional)."""
         raw = self.raw(name)
-        return int(raw) if raw is not None else default
+        if raw is None:
+            return default
+        if minimum is not None and maximum is not None:
+            expected = f"a whole number from {minimum} to {maximum}"
+        elif minimum is not None:
+            expected = f"a whole number of at least {minimum}"
+        else:
+            expected = "a whole number"
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            self.problem(name, f"{raw!r} is not a whole number", expected)
+            return default
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            self.problem(name, f"{value} is out of range", expected)
+            return default
+        return value
 
-    def number(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
         raw = self.raw(name)
-        return float(raw) if raw is not None else default
+        if raw is None:
+            return default
+        expected = "a number" + (f" from {minimum:g}" if minimum is not None else "")
+        expected += f" to {maximum:g}" if maximum is not None else ""
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            self.problem(name, f"{raw!r} is not a number", expected)
+            return default
+        if value != value or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            self.problem(name, f"{raw.strip()} is out of range", expected)
+            return default
+        return value
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.raw(name)
-        return default if raw is None else raw.lower() in {"1", "true", "yes", "on"}
+        if raw is None:
+            return default
+        value = raw.strip().lower()
+        if value not in _TRUE | _FALSE:
+            self.problem(name, f"{raw!r} is neither on nor off", "1, true, yes, on or 0, false, no, off")
+            return default
+        return value in _TRUE
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str, *, fold: bool = False) -> str:
+        """One of ``choices`` (compared in lower case with ``fold``)."""
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        value = raw.strip().lower() if fold else raw.strip()
+        if value not in choices:
+            self.problem(name, f"{raw!r} is not a known value", "one of " + ", ".join(choices))
+            return default
+        return value
+
+    def url(self, name: str, schemes: tuple[str, ...], default: str | None, example: str) -> str | None:
+        """A URL whose scheme is one of ``schemes`` and that names something after the scheme."""
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        scheme, sep, rest = raw.strip().partition("://")
+        if not sep and raw.startswith("sqlite:"):  # sqlite:relative.db is not a URL SQLAlchemy reads
+            scheme, rest = "sqlite", ""
+        if not sep or scheme.lower() not in schemes or not rest:
+            shown = f"scheme {scheme!r}" if sep else "no scheme"
+            self.problem(
+                name, f"{shown} is not supported", f"{' or '.join(s + '://' for s in schemes)}…, e.g. {example}"
+            )
+            return default
+        return raw.strip()
 
     def by_urgency(self, name: str, default: dict[int, int]) -> dict[int, int]:
         """``4:4,3:24,2:48,1:72``: hours by urgency; every urgency 1-4 named once, each a positive whole number."""
         raw = self.raw(name)
         if raw is None:
             return dict(default)
+        expected = "urgency:hours for each urgency 1-4, hours at least 1, e.g. 4:4,3:24,2:48,1:72"
         out: dict[int, int] = {}
         for part in raw.split(","):
             key, sep, value = part.partition(":")
             if not sep or not key.strip().isdigit() or not value.strip().isdigit():
-                raise ValueError(f"{name}: '{part}' is not urgency:hours")
+                self.problem(name, f"{part.strip()!r} is not urgency:hours", expected)
+                return dict(default)
+            if int(key) in out:
+                self.problem(name, f"urgency {int(key)} is given twice", expected)
+                return dict(default)
             out[int(key)] = int(value)
         if sorted(out) != [1, 2, 3, 4] or min(out.values()) < 1:
-            raise ValueError(f"{name} must give positive hours for each urgency 1, 2, 3 and 4")
+            self.problem(name, "not every urgency 1-4 has positive hours", expected)
+            return dict(default)
         return out
 
     def dates(self, name: str) -> frozenset[dt.date]:
         raw = self.raw(name) or ""
-        return frozenset(dt.date.fromisoformat(x.strip()) for x in raw.split(",") if x.strip())
+        out: set[dt.date] = set()
+        for part in (x.strip() for x in raw.split(",")):
+            if not part:
+                continue
+            try:
+                out.add(dt.date.fromisoformat(part))
+            except ValueError:
+                self.problem(name, f"{part!r} is not a date", "comma-separated ISO dates, e.g. 2026-10-01,2026-10-02")
+        return frozenset(out)
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for part in (x.strip() for x in (self.raw(name) or "").split(",")):
+            if not part:
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                self.problem(
+                    name, f"{part!r} is not an address or network", "comma-separated, e.g. 10.0.0.1,10.1.0.0/16"
+                )
+                continue
+            out.append(part)
+        return tuple(out)
 
 
 ENVIRONMENTS: Final = ("development", "production")
@@ -319,6 +433,10 @@ PUBLISHED_DEFAULTS: Final = frozenset(
 )
 MIN_SECRET_KEY_LENGTH: Final = 32
 MIN_STRIPE_SECRET_LENGTH: Final = 24
+# The documented way to make a field key (README.md, Settings: secrets); `marketplace new-field-key` prints one too.
+FIELD_KEY_COMMAND: Final = (
+    'python -c "import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())"'
+)
 # The project's own files, searched in production for a secret copied from them (tests, docs, examples).
 ROOT: Final = Path(__file__).resolve().parents[1]
 _SOURCE_DIRS: Final = ("marketplace", "admin", "workers", "search", "tests", "docs", "scripts")
@@ -326,21 +444,27 @@ _SOURCE_SUFFIXES: Final = frozenset({".py", ".md", ".toml", ".json", ".txt", ".c
 _SOURCE_SUFFIXES_EXTRA: Final = frozenset({".html", ".js", ".env", ".example", ""})
 
 
-class SettingsError(Exception):
-    """The configuration cannot be used; the message names every variable to set and why."""
+class SettingsError(ValueError):
+    """The configuration cannot be used. ``problems`` holds one line per problem, each naming its variable, what is
+    wrong and (in parentheses) what is expected; the message is all of them at once, under one line saying so."""
 
     def __init__(self, problems: list[str], *, environment: str) -> None:
         self.problems = problems
+        self.environment = environment
+        these = "this problem is" if len(problems) == 1 else f"these {len(problems)} problems are"
         super().__init__(
-            f"MARKETPLACE_ENV={environment}: refusing to start until these are fixed:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-            + "\nSet each secret explicitly in the environment (README.md, Settings: secrets)."
+            f"MARKETPLACE_ENV={environment}: refusing to start until {these} fixed (README.md, Settings):\n"
+            + "\n".join(problems)
         )
 
 
-def _field_ring(keys: str | None, key: str | None) -> tuple[FieldKey, ...]:
+def _field_ring(env: _Environment) -> tuple[FieldKey, ...]:
     """MARKETPLACE_FIELD_KEYS ("id:key,id2:key2", the first encrypting) and/or MARKETPLACE_FIELD_KEY (one key; its
-    id derived from it). With both, the single key joins the ring as an older key unless it is already in it."""
+    id derived from it). With both, the single key joins the ring as an older key unless it is already in it.
+
+    The key that encrypts (the ring's first) must be base64 of 32 bytes, everywhere: anything else is refused, never
+    stretched into a key. An older key only decrypts, so it may be weak (a ring rotating away from a passphrase)."""
+    keys, key = env.raw("MARKETPLACE_FIELD_KEYS"), env.raw("MARKETPLACE_FIELD_KEY")
     ring: list[FieldKey] = []
     for n, entry in enumerate((keys or "").split(","), start=1):
         entry = entry.strip()
@@ -350,38 +474,58 @@ def _field_ring(keys: str | None, key: str | None) -> tuple[FieldKey, ...]:
         if not sep:
             key_id, material = keyfiles.fingerprint(entry), entry
         elif not keyfiles.KEY_ID.fullmatch(key_id) or not material:
-            raise ValueError(f"MARKETPLACE_FIELD_KEYS entry {n}: expected '<key id>:<key>' (id: letters, digits, ._-)")
+            env.problem(
+                "MARKETPLACE_FIELD_KEYS", f"entry {n} is not '<key id>:<key>'", "key id: 1-40 letters, digits, ._-"
+            )
+            continue
         ring.append(FieldKey(key_id, material))
     if len({k.id for k in ring}) != len(ring):
-        raise ValueError("MARKETPLACE_FIELD_KEYS: a key id is used twice")
+        env.problem("MARKETPLACE_FIELD_KEYS", "a key id is used twice", "each key of the ring under its own id")
     if key and key not in {k.secret for k in ring}:
         ring.append(FieldKey(keyfiles.fingerprint(key), key))
+    if ring and not keyfiles.is_raw_key(ring[0].secret):
+        name = "MARKETPLACE_FIELD_KEYS" if keys and ring[0].secret != key else "MARKETPLACE_FIELD_KEY"
+        env.problem(
+            name,
+            f"the current key ({ring[0].id}) is not base64 of 32 random bytes",
+            f"make one with: {FIELD_KEY_COMMAND}",
+        )
     return tuple(ring)
-
-
-def _retention_years(years: int) -> int:
-    if not 1 <= years <= 100:
-        raise ValueError(f"MARKETPLACE_RETENTION_YEARS must be a whole number of years from 1 to 100, not {years}")
-    return years
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``environ`` (default: the process environment), each unset variable taking its default.
 
-    Reads nothing but ``environ``: an unset secret is left empty (``get_settings`` completes it)."""
+    Reads nothing but ``environ``: an unset secret is left empty (``get_settings`` completes it). Raises
+    :class:`SettingsError` listing every value that cannot be used, one line each."""
+    settings, problems = read_settings(environ)
+    if problems:
+        raise SettingsError(problems, environment=settings.environment)
+    return settings
+
+
+def read_settings(environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """The settings ``load_settings`` reads, with each unusable value replaced by its default, and the problems
+    found (one line each: ``NAME: what is wrong (what is expected)``)."""
     env = _Environment(os.environ if environ is None else environ)
-    environment = env.text("MARKETPLACE_ENV", "development")
-    if environment not in ENVIRONMENTS:
-        raise ValueError(f"MARKETPLACE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
+    environment = env.choice("MARKETPLACE_ENV", ENVIRONMENTS, "development")
     data_dir = Path(env.text("MARKETPLACE_DATA_DIR", "var"))
     default_search = str(data_dir / "search.db")
-    redis_url = env.raw("REDIS_URL")
-    ring = _field_ring(env.raw("MARKETPLACE_FIELD_KEYS"), env.raw("MARKETPLACE_FIELD_KEY"))
-    stripe_api_base = env.raw("STRIPE_API_BASE")
+    redis_url = env.url("REDIS_URL", REDIS_SCHEMES, None, "redis://127.0.0.1:6379/0")
+    ring = _field_ring(env)
+    stripe_api_base = env.url("STRIPE_API_BASE", HTTP_SCHEMES, None, "http://127.0.0.1:8420")
     fake_stripe = stripe_api_base is not None and environment != "production"
     p = ProcurementRules()
-    return Settings(
-        database_url=env.text("MARKETPLACE_DATABASE_URL", f"sqlite:///{data_dir / 'marketplace.db'}"),
+    d = Deadlines()
+    hours = {"minimum": 1}
+    settings = Settings(
+        database_url=env.url(
+            "MARKETPLACE_DATABASE_URL",
+            DATABASE_SCHEMES,
+            f"sqlite:///{data_dir / 'marketplace.db'}",
+            "postgresql://user:password@host/marketplace or sqlite:///var/marketplace.db",
+        )
+        or "",
         secret_key=env.text("MARKETPLACE_SECRET_KEY", ""),
         field_key=ring[0].secret if ring else "",
         field_key_id=ring[0].id if ring else "",
@@ -391,77 +535,82 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=redis_url,
         # Without a broker the tasks run in process right after commit (the embedded default).
         task_always_eager=env.flag("MARKETPLACE_TASKS_EAGER", redis_url is None),
-        meili_url=env.raw("MEILI_URL"),
+        meili_url=env.url("MEILI_URL", HTTP_SCHEMES, None, "http://127.0.0.1:7700"),
         meili_key=env.raw("MEILI_KEY"),
         search_path=env.text("MARKETPLACE_SEARCH_PATH", default_search),
         stripe_api_key=env.text("STRIPE_API_KEY", LOCAL_FAKE_STRIPE_KEY if fake_stripe else ""),
         stripe_webhook_secret=env.text("STRIPE_WEBHOOK_SECRET", ""),
         stripe_api_base=stripe_api_base,
         host=env.text("HOST", "127.0.0.1"),
-        port=env.integer("PORT", 8000),
+        port=env.integer("PORT", 8000, minimum=1, maximum=65535),
         debug=env.flag("MARKETPLACE_DEBUG", False),
-        token_ttl_seconds=env.integer("MARKETPLACE_TOKEN_TTL", 12 * 3600),
-        login_rate_limit_per_minute=env.integer("MARKETPLACE_LOGIN_RATE_LIMIT", 10),
-        anonymous_write_limit=env.integer("MARKETPLACE_ANONYMOUS_WRITE_LIMIT", 20),
-        anonymous_write_window_seconds=env.integer("MARKETPLACE_ANONYMOUS_WRITE_WINDOW", 600),
-        trusted_proxies=tuple(
-            p.strip() for p in (env.raw("MARKETPLACE_TRUSTED_PROXIES") or "").split(",") if p.strip()
-        ),
-        pending_donation_hours=env.integer("MARKETPLACE_PENDING_DONATION_HOURS", 24),
-        export_retention_hours=env.integer("MARKETPLACE_EXPORT_RETENTION_HOURS", 72),
+        token_ttl_seconds=env.integer("MARKETPLACE_TOKEN_TTL", 12 * 3600, minimum=1),
+        login_rate_limit_per_minute=env.integer("MARKETPLACE_LOGIN_RATE_LIMIT", 10, minimum=1),
+        anonymous_write_limit=env.integer("MARKETPLACE_ANONYMOUS_WRITE_LIMIT", 20, minimum=1),
+        anonymous_write_window_seconds=env.integer("MARKETPLACE_ANONYMOUS_WRITE_WINDOW", 600, minimum=1),
+        trusted_proxies=env.networks("MARKETPLACE_TRUSTED_PROXIES"),
+        pending_donation_hours=env.integer("MARKETPLACE_PENDING_DONATION_HOURS", 24, **hours),
+        export_retention_hours=env.integer("MARKETPLACE_EXPORT_RETENTION_HOURS", 72, **hours),
         deadlines=Deadlines(
-            accept_hours=env.by_urgency("MARKETPLACE_ACCEPT_WITHIN_HOURS", Deadlines().accept_hours),
-            first_contact_hours=env.by_urgency(
-                "MARKETPLACE_FIRST_CONTACT_WITHIN_HOURS", Deadlines().first_contact_hours
-            ),
-            visit_grace_days=env.integer("MARKETPLACE_VISIT_GRACE_DAYS", Deadlines.visit_grace_days),
+            accept_hours=env.by_urgency("MARKETPLACE_ACCEPT_WITHIN_HOURS", d.accept_hours),
+            first_contact_hours=env.by_urgency("MARKETPLACE_FIRST_CONTACT_WITHIN_HOURS", d.first_contact_hours),
+            visit_grace_days=env.integer("MARKETPLACE_VISIT_GRACE_DAYS", d.visit_grace_days, minimum=0),
             report_ack_supervisor_hours=env.integer(
-                "MARKETPLACE_REPORT_ACK_SUPERVISOR_HOURS", Deadlines.report_ack_supervisor_hours
+                "MARKETPLACE_REPORT_ACK_SUPERVISOR_HOURS", d.report_ack_supervisor_hours, **hours
             ),
             report_ack_district_hours=env.integer(
-                "MARKETPLACE_REPORT_ACK_DISTRICT_HOURS", Deadlines.report_ack_district_hours
+                "MARKETPLACE_REPORT_ACK_DISTRICT_HOURS", d.report_ack_district_hours, **hours
             ),
         ),
-        stale_listing_days=env.integer("MARKETPLACE_STALE_LISTING_DAYS", 180),
-        retention_years=_retention_years(env.integer("MARKETPLACE_RETENTION_YEARS", 5)),
-        match_weights=MatchWeights(
-            category_fit=env.number("MATCH_W_CATEGORY_FIT", MatchWeights.category_fit),
-            locality=env.number("MATCH_W_LOCALITY", MatchWeights.locality),
-            provider_record=env.number("MATCH_W_PROVIDER_RECORD", MatchWeights.provider_record),
-            freshness=env.number("MATCH_W_FRESHNESS", MatchWeights.freshness),
-            funding=env.number("MATCH_W_FUNDING", MatchWeights.funding),
-            continuity=env.number("MATCH_W_CONTINUITY", MatchWeights.continuity),
-            capacity=env.number("MATCH_W_CAPACITY", MatchWeights.capacity),
-        ),
+        stale_listing_days=env.integer("MARKETPLACE_STALE_LISTING_DAYS", 180, minimum=1),
+        # A closed child's file is deleted this many whole years after its closing.
+        retention_years=env.integer("MARKETPLACE_RETENTION_YEARS", 5, minimum=1, maximum=100),
+        match_weights=_match_weights(env),
         procurement=ProcurementRules(
-            centralised_threshold_fen=env.integer("PROCUREMENT_CENTRALISED_THRESHOLD_FEN", p.centralised_threshold_fen),
-            open_tender_threshold_fen=env.integer("PROCUREMENT_OPEN_TENDER_THRESHOLD_FEN", p.open_tender_threshold_fen),
-            addon_cap_percent=env.integer("PROCUREMENT_ADDON_CAP_PERCENT", p.addon_cap_percent),
-            term_reason_after_months=env.integer("PROCUREMENT_TERM_REASON_AFTER_MONTHS", p.term_reason_after_months),
-            max_term_months=env.integer("PROCUREMENT_MAX_TERM_MONTHS", p.max_term_months),
-            publicity_working_days=env.integer("PROCUREMENT_PUBLICITY_WORKING_DAYS", p.publicity_working_days),
-            price_weight_percent=env.integer("PROCUREMENT_PRICE_WEIGHT_PERCENT", p.price_weight_percent),
+            centralised_threshold_fen=env.integer(
+                "PROCUREMENT_CENTRALISED_THRESHOLD_FEN", p.centralised_threshold_fen, minimum=0
+            ),
+            open_tender_threshold_fen=env.integer(
+                "PROCUREMENT_OPEN_TENDER_THRESHOLD_FEN", p.open_tender_threshold_fen, minimum=0
+            ),
+            addon_cap_percent=env.integer("PROCUREMENT_ADDON_CAP_PERCENT", p.addon_cap_percent, minimum=0, maximum=100),
+            term_reason_after_months=env.integer(
+                "PROCUREMENT_TERM_REASON_AFTER_MONTHS", p.term_reason_after_months, minimum=1
+            ),
+            max_term_months=env.integer("PROCUREMENT_MAX_TERM_MONTHS", p.max_term_months, minimum=1),
+            publicity_working_days=env.integer(
+                "PROCUREMENT_PUBLICITY_WORKING_DAYS", p.publicity_working_days, minimum=0
+            ),
+            price_weight_percent=env.integer(
+                "PROCUREMENT_PRICE_WEIGHT_PERCENT", p.price_weight_percent, minimum=0, maximum=100
+            ),
             ocid_prefix=env.text("PROCUREMENT_OCID_PREFIX", p.ocid_prefix),
             buyer_name=env.text("PROCUREMENT_BUYER_NAME", p.buyer_name),
             buyer_credit_code=env.text("PROCUREMENT_BUYER_CREDIT_CODE", p.buyer_credit_code),
             holidays=env.dates("PROCUREMENT_HOLIDAYS"),
         ),
-        allowances=_allowance_rules(env),
+        allowances=AllowanceRules(
+            start_rule=env.choice("ALLOWANCE_START_RULE", ALLOWANCE_START_RULES, AllowanceRules.start_rule),
+            region=env.text("ALLOWANCE_REGION", AllowanceRules.region),
+            bank_file_encoding=env.choice(
+                "ALLOWANCE_BANK_FILE_ENCODING", BANK_FILE_ENCODINGS, AllowanceRules.bank_file_encoding, fold=True
+            ),
+        ),
     )
+    return settings, env.problems
 
 
-def _allowance_rules(env: _Environment) -> AllowanceRules:
-    a = AllowanceRules()
-    start_rule = env.text("ALLOWANCE_START_RULE", a.start_rule)
-    if start_rule not in ALLOWANCE_START_RULES:
-        raise ValueError(f"ALLOWANCE_START_RULE must be one of {', '.join(ALLOWANCE_START_RULES)}, not {start_rule!r}")
-    encoding = env.text("ALLOWANCE_BANK_FILE_ENCODING", a.bank_file_encoding).lower()
-    if encoding not in BANK_FILE_ENCODINGS:
-        raise ValueError(
-            f"ALLOWANCE_BANK_FILE_ENCODING must be one of {', '.join(BANK_FILE_ENCODINGS)}, not {encoding!r}"
-        )
-    return AllowanceRules(
-        start_rule=start_rule, region=env.text("ALLOWANCE_REGION", a.region), bank_file_encoding=encoding
+def _match_weights(env: _Environment) -> MatchWeights:
+    w = MatchWeights()
+    unit = {"minimum": 0.0, "maximum": 1.0}
+    return MatchWeights(
+        category_fit=env.number("MATCH_W_CATEGORY_FIT", w.category_fit, **unit),
+        locality=env.number("MATCH_W_LOCALITY", w.locality, **unit),
+        provider_record=env.number("MATCH_W_PROVIDER_RECORD", w.provider_record, **unit),
+        freshness=env.number("MATCH_W_FRESHNESS", w.freshness, **unit),
+        funding=env.number("MATCH_W_FUNDING", w.funding, **unit),
+        continuity=env.number("MATCH_W_CONTINUITY", w.continuity, **unit),
+        capacity=env.number("MATCH_W_CAPACITY", w.capacity, **unit),
     )
 
 
@@ -518,7 +667,7 @@ def secret_problems(settings: Settings) -> list[str]:
         ("STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret),
     ]
     problems = [
-        f"{name}: a value published in this repository; choose a new one"
+        f"{name}: a value published in this repository (a new random one: README.md, Settings: secrets)"
         for name, v in named
         if v and is_published_default(v)
     ]
@@ -534,16 +683,26 @@ def secret_problems(settings: Settings) -> list[str]:
     missing = [name for name, value in named if not value]
     if missing:
         missing = [f"{n} (or MARKETPLACE_FIELD_KEY)" if n == "MARKETPLACE_FIELD_KEYS" else n for n in missing]
-        problems.insert(0, "not set: " + ", ".join(missing))
+        problems.insert(0, "not set: " + ", ".join(missing) + " (production takes every secret from the environment)")
     if settings.secret_key and len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
-        problems.append(f"MARKETPLACE_SECRET_KEY: shorter than {MIN_SECRET_KEY_LENGTH} characters")
+        problems.append(
+            f"MARKETPLACE_SECRET_KEY: shorter than {MIN_SECRET_KEY_LENGTH} characters "
+            '(make one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
     if current and not keyfiles.is_raw_key(current.secret):
-        problems.append(f"MARKETPLACE_FIELD_KEYS: the current key ({current.id}) is not base64 of 32 random bytes")
+        problems.append(
+            f"MARKETPLACE_FIELD_KEYS: the current key ({current.id}) is not base64 of 32 random bytes "
+            f"(make one with: {FIELD_KEY_COMMAND})"
+        )
     for name, value in named[2:]:
         if value and len(value) < MIN_STRIPE_SECRET_LENGTH:
-            problems.append(f"{name}: shorter than {MIN_STRIPE_SECRET_LENGTH} characters")
+            problems.append(f"{name}: shorter than {MIN_STRIPE_SECRET_LENGTH} characters (the value Stripe gave)")
     copied = found_in_repository([v for _, v in named])
-    problems += [f"{name}: found in this repository's files; choose a new one" for name, v in named if v in copied]
+    problems += [
+        f"{name}: found in this repository's files (a new random one, kept out of the repository)"
+        for name, v in named
+        if v in copied
+    ]
     return problems
 
 
@@ -574,5 +733,10 @@ def complete_settings(settings: Settings) -> Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """This process's settings: the environment, completed by :func:`complete_settings` (once, then cached)."""
-    return complete_settings(load_settings())
+    """This process's settings: the environment, completed by :func:`complete_settings` (once, then cached).
+
+    Every problem at once: the values that cannot be read and the secrets that may not be used."""
+    settings, problems = read_settings()
+    if problems:
+        raise SettingsError(problems + secret_problems(settings), environment=settings.environment)
+    return complete_settings(settings)

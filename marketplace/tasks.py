@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from celery import Celery
@@ -31,6 +32,16 @@ JOBS: dict[str, Job] = {}
 # at once (a restarted broker), then it gives up and leaves the events to the outbox sweeper. Celery's default
 # (3 retries, up to ~1 s of waiting) would hold every write while the broker is down.
 SEND_RETRY_POLICY: Final = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+
+# The longest a task may run (then it is killed; its soft limit, a minute earlier, lets it stop cleanly).
+TASK_TIME_LIMIT_SECONDS: Final = 300
+# How long Redis keeps a delivered, unacknowledged message (late acks) before giving it to another worker. It must
+# exceed the longest task, or a task still running would be run twice at once. A worker killed outright (SIGKILL,
+# a lost host) never acknowledges: its event is redone by the outbox sweep within
+# ``marketplace.outbox.REDO_WITHIN_SECONDS`` (30 s), not by this timeout; the late copy then finds it processed.
+VISIBILITY_TIMEOUT_SECONDS: Final = TASK_TIME_LIMIT_SECONDS + 60
+# The beat's schedule file, in MARKETPLACE_DATA_DIR.
+BEAT_SCHEDULE_FILE: Final = "celerybeat-schedule"
 
 
 def job(name: str) -> Callable[[Job], Job]:
@@ -60,12 +71,16 @@ def make_celery(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_time_limit=300,
-        task_soft_time_limit=240,
+        task_time_limit=TASK_TIME_LIMIT_SECONDS,
+        task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 60,
         task_always_eager=settings.task_always_eager,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # Longer than the longest task may run, so Redis never hands a running task to a second worker; a killed
+        # worker's message comes back after it, but the outbox sweep has redone the event long before (see below).
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        # The beat's record of when each entry last ran: local state, so in the data directory (not the cwd).
+        beat_schedule_filename=str(Path(settings.data_dir) / BEAT_SCHEDULE_FILE),
         timezone="Asia/Shanghai",
         enable_utc=True,
         beat_schedule=beat_schedule or {},

@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace import clock
+from marketplace import clock, outbox
 from marketplace.db import Database
 from marketplace.features import load_models
 from marketplace.settings import Settings
@@ -25,6 +25,8 @@ from tests.support.servers import postgres_server, redis_server
 from tests.support.world import PASSWORD, World, build_world
 
 load_models()
+# Emitting an outbox topic with neither a handler nor a record-only declaration fails the test that does it.
+outbox.STRICT = True
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 
 

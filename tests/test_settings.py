@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import base64
 import dataclasses
 import datetime as dt
 import re
@@ -17,11 +18,13 @@ from marketplace.settings import (
     MatchWeights,
     ProcurementRules,
     Settings,
+    SettingsError,
     get_settings,
     load_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+RAW_KEY = base64.b64encode(bytes(range(32))).decode()
 PACKAGES = ("marketplace", "workers", "search", "admin")
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 
@@ -90,6 +93,7 @@ def test_every_declared_variable_changes_the_settings() -> None:
     baseline = load_settings({})
     candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production", "4:2,3:12,2:24,1:48")
     candidates += ("approval_month", "utf-8")  # the allowance rules are named choices
+    candidates += ("redis://h:6379/0", "http://h:1", "10.0.0.0/8", RAW_KEY)  # URLs, networks, a field key
     for name in ENVIRONMENT_VARIABLES:
         changed = False
         for value in candidates:
@@ -200,3 +204,131 @@ def test_allowance_rules_are_named_choices() -> None:
     for name, value in (("ALLOWANCE_START_RULE", "tomorrow"), ("ALLOWANCE_BANK_FILE_ENCODING", "latin-1")):
         with pytest.raises(ValueError, match=name):
             load_settings({name: value})
+
+
+def problems_of(environ: dict[str, str]) -> list[str]:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ)
+    assert isinstance(refused.value, ValueError)
+    return refused.value.problems
+
+
+def test_every_unusable_value_is_one_line_naming_it_all_at_once() -> None:
+    short_key = base64.b64encode(bytes(16)).decode()  # valid base64, but 16 bytes
+    bad = {
+        "PORT": "abc",
+        "MARKETPLACE_FIELD_KEY": "not base64!",
+        "MARKETPLACE_DATABASE_URL": "mysql://u@h/db",
+        "MARKETPLACE_TOKEN_TTL": "-5",
+        "MARKETPLACE_DEBUG": "maybe",
+        "REDIS_URL": "localhost:6379",
+        "MEILI_URL": "ftp://search",
+        "MARKETPLACE_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local",
+        "PROCUREMENT_HOLIDAYS": "2026-10-01,2026-13-01",
+        "MARKETPLACE_ACCEPT_WITHIN_HOURS": "4:4,3:24",
+        "MATCH_W_LOCALITY": "-0.2",
+        "ALLOWANCE_START_RULE": "whenever",
+        "MARKETPLACE_ENV": "prod",
+    }
+    problems = problems_of(bad)
+    assert [p.split(":", 1)[0] for p in problems] == [
+        "MARKETPLACE_ENV",
+        "REDIS_URL",
+        "MARKETPLACE_FIELD_KEY",
+        "MARKETPLACE_DATABASE_URL",
+        "MEILI_URL",
+        "PORT",
+        "MARKETPLACE_DEBUG",
+        "MARKETPLACE_TOKEN_TTL",
+        "MARKETPLACE_TRUSTED_PROXIES",
+        "MARKETPLACE_ACCEPT_WITHIN_HOURS",
+        "MATCH_W_LOCALITY",
+        "PROCUREMENT_HOLIDAYS",
+        "ALLOWANCE_START_RULE",
+    ]
+    for line in problems:  # NAME: what is wrong (what is expected), on one line
+        assert re.fullmatch(r"[A-Z_]+: [^\n]+ \([^\n]+\)", line), line
+    by_name = {p.split(":", 1)[0]: p for p in problems}
+    assert "'abc' is not a whole number (a whole number from 1 to 65535)" in by_name["PORT"]
+    assert "not base64 of 32 random bytes" in by_name["MARKETPLACE_FIELD_KEY"]
+    assert "base64.b64encode(secrets.token_bytes(32))" in by_name["MARKETPLACE_FIELD_KEY"]  # how to make one
+    assert "'mysql'" in by_name["MARKETPLACE_DATABASE_URL"] and "postgresql://" in by_name["MARKETPLACE_DATABASE_URL"]
+    assert "-5 is out of range" in by_name["MARKETPLACE_TOKEN_TTL"]
+    assert "'proxy.local'" in by_name["MARKETPLACE_TRUSTED_PROXIES"]
+    assert "'2026-13-01'" in by_name["PROCUREMENT_HOLIDAYS"]
+    # The message: one line saying it refuses, then the problems, one a line.
+    message = str(SettingsError(problems, environment="development")).splitlines()
+    assert message[1:] == problems and "13 problems" in message[0]
+    # A field key of the wrong length is refused too, never stretched into a key.
+    assert problems_of({"MARKETPLACE_FIELD_KEY": short_key})[0].startswith("MARKETPLACE_FIELD_KEY: the current key")
+    assert problems_of({"MARKETPLACE_FIELD_KEYS": f"k1:{short_key}"})[0].startswith("MARKETPLACE_FIELD_KEYS:")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "0"),
+        ("PORT", "65536"),
+        ("PORT", "80.5"),
+        ("MARKETPLACE_LOGIN_RATE_LIMIT", "0"),
+        ("MARKETPLACE_ANONYMOUS_WRITE_WINDOW", "-1"),
+        ("MARKETPLACE_EXPORT_RETENTION_HOURS", "-24"),
+        ("MARKETPLACE_VISIT_GRACE_DAYS", "-1"),
+        ("MARKETPLACE_RETENTION_YEARS", "0"),
+        ("PROCUREMENT_ADDON_CAP_PERCENT", "101"),
+        ("PROCUREMENT_OPEN_TENDER_THRESHOLD_FEN", "-1"),
+        ("MATCH_W_CAPACITY", "nan"),
+        ("MARKETPLACE_DATABASE_URL", "var/marketplace.db"),
+        ("MARKETPLACE_DATABASE_URL", "postgresql://"),
+        ("STRIPE_API_BASE", "127.0.0.1:8420"),
+        ("ALLOWANCE_BANK_FILE_ENCODING", "latin-1"),
+        ("MARKETPLACE_TASKS_EAGER", "sometimes"),
+        ("MARKETPLACE_FIELD_KEYS", "k1:" + base64.b64encode(bytes(32)).decode() + ",k1:" + RAW_KEY),
+        ("MARKETPLACE_FIELD_KEYS", "bad id!:" + RAW_KEY),
+    ],
+)
+def test_a_value_out_of_range_or_of_the_wrong_kind_is_refused(name: str, value: str) -> None:
+    problems = problems_of({name: value})
+    assert len(problems) == 1 and problems[0].startswith(f"{name}: "), problems
+
+
+def test_good_values_pass_and_an_older_weak_field_key_only_decrypts() -> None:
+    s = load_settings(
+        {
+            "PORT": " 8080 ",
+            "MARKETPLACE_DATABASE_URL": "postgresql+psycopg://u:p@db:5432/mp",
+            "REDIS_URL": "rediss://:pw@broker:6380/1",
+            "MARKETPLACE_DEBUG": "Off",
+            "MARKETPLACE_TRUSTED_PROXIES": "10.0.0.1, 2001:db8::/32",
+            "ALLOWANCE_BANK_FILE_ENCODING": "UTF-8",
+            "MARKETPLACE_FIELD_KEYS": f"new:{RAW_KEY},old:a-passphrase-from-2024",
+        }
+    )
+    assert s.port == 8080 and s.debug is False and s.allowances.bank_file_encoding == "utf-8"
+    assert s.trusted_proxies == ("10.0.0.1", "2001:db8::/32")
+    assert [k.id for k in s.field_key_ring] == ["new", "old"]  # the rotation away from a passphrase still works
+
+
+def test_a_log_level_is_checked_like_every_other_setting() -> None:
+    """MARKETPLACE_LOG_LEVEL belongs to the observability settings; once declared, an unknown level is refused in
+    the same one-line form."""
+    if "MARKETPLACE_LOG_LEVEL" not in ENVIRONMENT_VARIABLES:
+        pytest.skip("MARKETPLACE_LOG_LEVEL is not a setting on this branch")
+    problems = problems_of({"MARKETPLACE_LOG_LEVEL": "LOUD"})
+    assert len(problems) == 1 and problems[0].startswith("MARKETPLACE_LOG_LEVEL: "), problems
+
+
+def test_the_process_settings_report_values_and_secrets_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MARKETPLACE_ENV", "production")
+    monkeypatch.setenv("PORT", "http")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as refused:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    problems = refused.value.problems
+    assert problems[0].startswith("PORT: ") and any(p.startswith("not set: MARKETPLACE_SECRET_KEY") for p in problems)
+    assert str(refused.value).startswith("MARKETPLACE_ENV=production: refusing to start")

@@ -1,4 +1,9 @@
-"""Periodic work. Each entry names a task in workers.tasks; every task is idempotent."""
+"""Periodic work. Each entry names a task in workers.tasks; every task is idempotent.
+
+The outbox sweep runs every ``outbox.SWEEP_EVERY_SECONDS`` (10 s): with its age of ``outbox.SWEEP_AGE_SECONDS``
+(15 s), an event whose worker was killed mid-task is redone within ``outbox.REDO_WITHIN_SECONDS`` (30 s) of its
+last send once a worker runs. Run exactly one beat; its schedule file is ``celerybeat-schedule`` in
+MARKETPLACE_DATA_DIR (``marketplace.tasks``)."""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ from typing import Any
 
 from celery.schedules import crontab
 
+from marketplace import outbox
 from marketplace.tasks import RUN_JOB, SWEEP_OUTBOX
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "sweep-outbox": {"task": SWEEP_OUTBOX, "schedule": 30.0},
+    "sweep-outbox": {"task": SWEEP_OUTBOX, "schedule": outbox.SWEEP_EVERY_SECONDS},
     "escalate-overdue-referrals": {
         "task": RUN_JOB,
         "schedule": crontab(minute="*/15"),

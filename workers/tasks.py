@@ -33,7 +33,7 @@ def process_outbox_event(self: Any, event_id: int) -> bool:
 def sweep_outbox(older_than_seconds: int = outbox.SWEEP_AGE_SECONDS) -> int:
     """Send again every event committed at least ``older_than_seconds`` ago and not yet processed: those whose
     relay never reached the broker (it was down), those lost with the broker's memory (a restart without
-    persistence) and those of a worker killed mid-task. The beat runs it every 30 s; a duplicate is harmless
+    persistence) and those of a worker killed mid-task. The beat runs it every 10 s (``outbox.SWEEP_EVERY_SECONDS``); a duplicate is harmless
     (``outbox.process_event`` skips an event already processed)."""
 
     def dispatch(event_id: int) -> None:

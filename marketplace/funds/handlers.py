@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import outbox
 from marketplace.funds import stripe_events
 
+# The fund's ledger and its disclosures are the record of these; nothing else follows from them (yet): the rows
+# mark the moment for whoever reads the outbox (a future notification to donors would become their handler).
+outbox.record_only("funds.disbursed", "the disbursement is in the ledger and the fund's disclosures; nothing follows")
+outbox.record_only("funds.donation_succeeded", "the gift is in the ledger and its receipt is printed on demand")
+
 
 @outbox.handler(stripe_events.TOPIC)
 async def on_stripe_event(session: AsyncSession, payload: dict[str, Any]) -> None:

@@ -11,6 +11,9 @@ from marketplace import outbox
 from marketplace.procurement import allowance_jobs, ocds_releases
 from marketplace.settings import Settings, get_settings
 
+# A budget is published with the procurements it funds (their OCDS releases are frozen by their own topics).
+outbox.record_only("budget.created", "a budget line has no release of its own; the procurements it funds do")
+
 
 @outbox.handler("procurement.created")
 @outbox.handler("procurement.awarded")

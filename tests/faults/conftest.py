@@ -196,8 +196,8 @@ async def unprocessed(db: Database) -> int:
 
 
 async def recover(db: Database, settings: Settings, within: float = 60.0) -> None:
-    """Do what the beat does every 30 s (send the outbox sweep) until every event is processed and the queue is
-    empty; the sweep here takes events of any age instead of those older than 30 s, so the test need not wait."""
+    """Do what the beat does every 10 s (send the outbox sweep) until every event is processed and the queue is
+    empty; the sweep here takes events of any age instead of those not sent for 15 s, so the test need not wait."""
     celery = tasks.make_celery(settings)
     broker = redis.Redis.from_url(settings.redis_url or "")
     deadline = time.monotonic() + within

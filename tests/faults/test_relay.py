@@ -4,6 +4,7 @@ broker answers again."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from marketplace import outbox
@@ -11,7 +12,10 @@ from marketplace.db import Database
 from marketplace.outbox import OutboxEvent
 
 
-async def test_a_broker_failing_mid_relay_leaves_the_rest_to_the_sweeper(db: Database) -> None:
+async def test_a_broker_failing_mid_relay_leaves_the_rest_to_the_sweeper(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(outbox._RECORD_ONLY, "faults.test", "a test's event")
     async with db.session() as s:
         for n in range(4):
             outbox.emit(s, "faults.test", {"n": n})

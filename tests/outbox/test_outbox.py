@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from marketplace import outbox
-from marketplace.db import Database
+from marketplace import outbox, tasks
+from marketplace.db import Database, utcnow
 from marketplace.indexing.models import IndexState
 from marketplace.outbox import OutboxEvent
 from tests.conftest import Auth
 from tests.support.world import World
+from workers.beat import BEAT_SCHEDULE
 
 
 async def test_a_change_and_its_event_commit_together_and_run_after_commit(
@@ -111,3 +113,35 @@ def test_a_second_handler_for_a_topic_is_refused() -> None:
 
     outbox.handler("test.once")(mine)  # the same handler again (a module imported twice) is no conflict
     assert outbox.handlers()["test.once"] is mine
+
+
+async def test_the_sweep_resends_an_unprocessed_event_once_per_age_not_at_every_sweep(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-event: the sweep sends the event again once it has gone SWEEP_AGE_SECONDS without being
+    processed since its last send; a backlog still being worked through is not sent again at every sweep."""
+    monkeypatch.setitem(outbox._RECORD_ONLY, "test.sweep", "a test's event")
+    async with db.session() as s:
+        outbox.emit(s, "test.sweep", {})
+        await s.flush()
+        ids = outbox.take_pending(s)
+    sent: list[int] = []
+    await outbox.relay(db, ids, sent.append)  # handed to a worker that then dies: never processed
+    assert sent == ids
+    assert await outbox.sweep(db, sent.append) == 0  # just sent: its worker may still be on it
+
+    async def sent_ago(seconds: int) -> None:
+        async with db.session() as s:
+            event = await s.get(OutboxEvent, ids[0])
+            assert event is not None
+            event.dispatched_at = utcnow() - dt.timedelta(seconds=seconds)
+
+    await sent_ago(outbox.SWEEP_AGE_SECONDS - 2)
+    assert await outbox.sweep(db, sent.append) == 0
+    await sent_ago(outbox.SWEEP_AGE_SECONDS + 1)
+    assert await outbox.sweep(db, sent.append) == 1 and sent == ids * 2
+    assert await outbox.sweep(db, sent.append) == 0  # the resend is noted: not again before another age
+    assert outbox.REDO_WITHIN_SECONDS == 30
+    assert outbox.SWEEP_AGE_SECONDS + outbox.SWEEP_EVERY_SECONDS < outbox.REDO_WITHIN_SECONDS
+    assert BEAT_SCHEDULE["sweep-outbox"]["schedule"] == outbox.SWEEP_EVERY_SECONDS
+    assert tasks.VISIBILITY_TIMEOUT_SECONDS > tasks.TASK_TIME_LIMIT_SECONDS  # Redis never hands a running task on
