@@ -62,6 +62,9 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "MARKETPLACE_REPORT_ACK_DISTRICT_HOURS",
     "MARKETPLACE_STALE_LISTING_DAYS",
     "MARKETPLACE_RETENTION_YEARS",
+    "MARKETPLACE_READY_DATABASE_TIMEOUT",
+    "MARKETPLACE_READY_BROKER_TIMEOUT",
+    "MARKETPLACE_READY_SEARCH_TIMEOUT",
     "MATCH_W_CATEGORY_FIT",
     "MATCH_W_LOCALITY",
     "MATCH_W_PROVIDER_RECORD",
@@ -165,6 +168,19 @@ class AllowanceRules:
 
 
 @dataclass(frozen=True)
+class ReadyTimeouts:
+    """How long each of ``GET /health/ready``'s checks may take, in seconds, before it counts as failed: a probe
+    answers within about the longest of them (they run at once), whatever hangs behind it."""
+
+    database: float = 2.0
+    broker: float = 1.0
+    search: float = 1.0
+
+
+MAX_READY_TIMEOUT: Final = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     # Signs tokens and console sessions; empty only before get_settings completes the settings.
@@ -206,6 +222,8 @@ class Settings:
     match_weights: MatchWeights = field(default_factory=MatchWeights)
     procurement: ProcurementRules = field(default_factory=ProcurementRules)
     allowances: AllowanceRules = field(default_factory=AllowanceRules)
+    # GET /health/ready: how long each check may take (seconds) before it counts as failed (marketplace.health).
+    ready_timeouts: ReadyTimeouts = field(default_factory=ReadyTimeouts)
     timezone: str = "Asia/Shanghai"
     environment: str = "development"
     data_dir: str = "var"
@@ -447,7 +465,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             holidays=env.dates("PROCUREMENT_HOLIDAYS"),
         ),
         allowances=_allowance_rules(env),
+        ready_timeouts=_ready_timeouts(env),
     )
+
+
+def _ready_timeouts(env: _Environment) -> ReadyTimeouts:
+    d = ReadyTimeouts()
+    values = {
+        "database": env.number("MARKETPLACE_READY_DATABASE_TIMEOUT", d.database),
+        "broker": env.number("MARKETPLACE_READY_BROKER_TIMEOUT", d.broker),
+        "search": env.number("MARKETPLACE_READY_SEARCH_TIMEOUT", d.search),
+    }
+    for name, seconds in values.items():
+        if not 0 < seconds <= MAX_READY_TIMEOUT:
+            raise ValueError(
+                f"MARKETPLACE_READY_{name.upper()}_TIMEOUT must be a number of seconds above 0 and at most "
+                f"{MAX_READY_TIMEOUT:g}, not {seconds:g}"
+            )
+    return ReadyTimeouts(**values)
 
 
 def _allowance_rules(env: _Environment) -> AllowanceRules:
