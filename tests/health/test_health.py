@@ -221,7 +221,7 @@ async def test_without_its_database_every_route_answers_503_and_the_probes_say_s
 
     for method, path, kwargs in (
         ("GET", "/api/v1/children", {"headers": token}),  # a read of children's data (audited)
-        ("GET", "/api/v1/funds", {"headers": token}),
+        ("GET", "/api/v1/referrals", {"headers": token}),
         ("POST", "/api/v1/auth/login", {"json": {"username": "director", "password": PASSWORD}}),
         ("POST", "/api/v1/referrals", {"json": {"need_id": 1, "service_id": 1}, "headers": token}),
     ):
