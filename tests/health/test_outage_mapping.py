@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import QueuePool
 
 from marketplace.app import create_app
+from marketplace.audit import service as audit
+from marketplace.audit.writer import AuditUnavailable, AuditWriter
 from marketplace.auth.models import User
 from marketplace.db import Database
 from marketplace.deps import DbSession
@@ -147,3 +149,27 @@ async def test_an_absent_database_is_a_503_problem_with_retry_after(settings: Se
         body = assert_problem(r, 503)
         assert body["detail"] == DATABASE_UNAVAILABLE and body["retry_after"] == 5
         assert r.headers["retry-after"] == "5"
+
+
+async def test_a_read_whose_audit_commit_meets_the_outage_is_refused_as_an_outage(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """The read's data is not shown either way; the outage says so and asks for the outage's wait."""
+    broken = Database(replace(settings, database_url=unreachable_url(settings, tmp_path)))
+    writer = AuditWriter(broken.engine)
+    try:
+        with pytest.raises(AuditUnavailable) as refused:
+            await writer.append(audit.rows_for(None, "read", "child", [1], ["name"]))
+        assert refused.value.status_code == 503 and refused.value.headers == {"Retry-After": "5"}
+        assert refused.value.detail.startswith("数据库暂时无法连接")
+    finally:
+        await writer.close()
+        await broken.dispose()
+    # A commit the database refuses (a row it will not take) is not an outage: the usual refusal, retry at once.
+    writer = AuditWriter(db.engine)
+    bad = audit.rows_for(None, "read", "child", [1], ["name"])
+    bad[0]["action"] = None
+    with pytest.raises(AuditUnavailable) as refused:
+        await writer.append(bad)
+    assert refused.value.headers == {"Retry-After": "1"} and refused.value.detail.startswith("审计记录未能写入")
+    await writer.close()
