@@ -21,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from importlib import metadata
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import anyio.to_thread
 import msgspec
@@ -44,6 +45,7 @@ from marketplace.settings import Settings
 from search import INDEX_NAMES, SearchBackend, SearchQuery
 
 log = logging.getLogger("marketplace.health")
+T = TypeVar("T")
 
 PROBE_PATHS: Final = frozenset({"/health", "/health/live", "/health/ready"})
 
@@ -165,8 +167,43 @@ class SearchUnavailable(Exception):
     """The search backend's own health check said it is not available."""
 
 
+class ProbeThreadsBusy(TimeoutError):
+    """Every thread the probes may use is still waiting on an earlier call (a hung backend): this check cannot
+    answer in time either."""
+
+
+class ProbeThreads:
+    """Runs a check's blocking call (the search backend's) in a worker thread that a timeout abandons, at most
+    ``limit`` at once per process, counting an abandoned thread until its call really ends: probes every second at
+    a hung backend never take the threads requests need (an abandoned thread still holds its place in a limiter's
+    count only until it is abandoned, so anyio's own limiter would not bound them)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self._lock = threading.Lock()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            if self.busy >= self.limit:
+                raise ProbeThreadsBusy(f"{self.busy} earlier checks still waiting")
+            self.busy += 1
+
+        def call() -> T:
+            try:
+                return fn(*args)
+            finally:
+                with self._lock:
+                    self.busy -= 1
+
+        return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+
+
+PROBE_THREADS: Final = ProbeThreads(2)
+
+
 async def _search_health(search: SearchBackend) -> None:
-    said = await anyio.to_thread.run_sync(search.health, abandon_on_cancel=True)
+    said = await PROBE_THREADS.run(search.health)
     if said != OK:
         raise SearchUnavailable(said)
 
@@ -304,7 +341,7 @@ async def health(state: State) -> Health:
     database_up = checks["database"].status == OK
     seconds = settings.ready_timeouts
     counted = (
-        _within(seconds.search, anyio.to_thread.run_sync(_documents, search, abandon_on_cancel=True))
+        _within(seconds.search, PROBE_THREADS.run(_documents, search))
         if search is not None and checks["search"].status == OK
         else _nothing()
     )
@@ -314,7 +351,7 @@ async def health(state: State) -> Health:
         counted,
     )
     # Here, once marketplace.indexing.freshness is merged: the index lag (index_lag), when search answers.
-    code = list(code_heads())
+    code = list(await anyio.to_thread.run_sync(code_heads))  # parsed once per process: not on the event loop
     migrations = Migrations(code=code, database=heads, current=heads == code)
     if not database_up:
         status = DOWN

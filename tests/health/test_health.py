@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -154,8 +155,16 @@ async def test_the_probes_are_in_the_api_contract(client: AsyncTestClient[Litest
 async def test_a_hung_search_backend_makes_ready_503_within_its_timeout(settings: Settings, world: Any) -> None:
     app = create_app(replace(settings, ready_timeouts=ReadyTimeouts(search=0.3)))
 
+    running = [0, 0]  # now, most at once
+    lock = threading.Lock()
+
     def hang() -> str:
+        with lock:
+            running[0] += 1
+            running[1] = max(running)
         time.sleep(2.0)
+        with lock:
+            running[0] -= 1
         return "ok"
 
     app.state.search.health = hang
@@ -176,6 +185,13 @@ async def test_a_hung_search_backend_makes_ready_503_within_its_timeout(settings
         assert people.json()["search"].startswith("unavailable")
         assert people.json()["search_documents"] is None
         assert (await client.get("/health/live")).status_code == 200
+        # Probes every few tenths of a second at the hung backend: each answers within its timeout, and the threads
+        # they leave behind stay few (requests need the rest).
+        for _ in range(6):
+            started = time.monotonic()
+            assert (await client.get("/health/ready")).status_code == 503
+            assert time.monotonic() - started < 1.5
+        assert running[1] <= 2, running
 
 
 async def test_a_broker_out_of_reach_makes_ready_503(settings: Settings, world: Any) -> None:
