@@ -234,12 +234,19 @@ def _raised_by_database_driver(tb: TracebackType | None) -> bool:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what caused it (``__cause__``, else ``__context__``), at most a few links deep."""
+    """``exc`` and what caused it (``__cause__``, else ``__context__``), at most a few links deep; an exception group
+    (concurrent work that failed together) stands for the exceptions in it."""
     seen: list[BaseException] = []
-    item: BaseException | None = exc
-    while item is not None and len(seen) < 8 and all(item is not s for s in seen):
-        seen.append(item)
-        item = item.__cause__ or item.__context__
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 16:
+        item: BaseException | None = todo.pop()
+        depth = 0
+        while item is not None and depth < 8 and all(item is not s for s in seen):
+            seen.append(item)
+            if isinstance(item, BaseExceptionGroup):
+                todo.extend(item.exceptions)
+            item = item.__cause__ or item.__context__
+            depth += 1
     return seen
 
 

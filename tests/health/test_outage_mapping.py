@@ -173,3 +173,10 @@ async def test_a_read_whose_audit_commit_meets_the_outage_is_refused_as_an_outag
         await writer.append(bad)
     assert refused.value.headers == {"Retry-After": "1"} and refused.value.detail.startswith("审计记录未能写入")
     await writer.close()
+
+
+def test_an_outage_inside_an_exception_group_is_an_outage() -> None:
+    """Work done concurrently (a task group) fails with a group: the outage in it still answers 503."""
+    locked = OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database file"))
+    assert database_unavailable(ExceptionGroup("concurrent work", [ValueError("x"), locked]))
+    assert not database_unavailable(ExceptionGroup("concurrent work", [ValueError("x")]))
