@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -89,6 +90,16 @@ def own_postgres() -> Iterator[PostgresProcess]:
         yield server
     finally:
         server.close()
+
+
+def drop_connections(url: str) -> int:
+    """End every other session of the server (``pg_terminate_backend``), as a failover or a network cut does."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+        ).fetchall()
+    return sum(1 for (ended,) in rows if ended)
 
 
 class Answers:
@@ -198,9 +209,22 @@ async def test_postgresql_stopped_and_started_under_the_app(own_postgres: Postgr
         health = (await client.get("/health")).json()
         assert health["status"] == "ok" and health["database"] == "ok", health
 
+        # A failover's other face: the server stays up but every connection the app holds is dropped. The pools
+        # find them dead before use (pre-ping) and connect again: the next requests answer as usual.
+        dropped = await asyncio.to_thread(drop_connections, own_postgres.url)
+        assert dropped >= 1
+        after_drop = [
+            (await client.get("/api/v1/children", headers=token)).status_code,
+            (await client.get("/admin/")).status_code,
+            (await client.post("/api/v1/auth/login", json={"username": "director", "password": PASSWORD})).status_code,
+            (await client.get("/health/ready")).status_code,
+        ]
+        assert after_drop == [200, 200, 200, 200], after_drop
+
     figures.record(SUITE, "requests during a database outage", len(answers.all))
     figures.record(SUITE, "5xx other than 503", len(answers.other_server_errors))
     figures.record(SUITE, "seconds until ready after the database's restart", round(ready_after, 2))
+    figures.record(SUITE, "connections dropped under the app", dropped)
     assert answers.other_server_errors == []
 
 
