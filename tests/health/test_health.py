@@ -27,7 +27,7 @@ from marketplace.db import Database
 from marketplace.errors import DATABASE_UNAVAILABLE
 from marketplace.health import PROBE_PATHS
 from marketplace.outbox import OutboxEvent
-from marketplace.settings import ReadyTimeouts, Settings
+from marketplace.settings import ReadyTimeouts, Settings, load_settings
 from search import INDEX_NAMES
 from tests.admin.console import csrf_of
 from tests.conftest import assert_problem
@@ -287,3 +287,19 @@ async def test_ready_answers_within_its_timeout_whatever_the_database_does(setti
             assert took < 2.0, took
     finally:
         server.close()
+
+
+def test_the_readiness_timeouts_come_from_the_environment_within_bounds() -> None:
+    assert load_settings({}).ready_timeouts == ReadyTimeouts(database=2.0, broker=1.0, search=1.0)
+    given = load_settings(
+        {
+            "MARKETPLACE_READY_DATABASE_TIMEOUT": "0.5",
+            "MARKETPLACE_READY_BROKER_TIMEOUT": "3",
+            "MARKETPLACE_READY_SEARCH_TIMEOUT": "30",
+        }
+    )
+    assert given.ready_timeouts == ReadyTimeouts(database=0.5, broker=3.0, search=30.0)
+    for name in ("DATABASE", "BROKER", "SEARCH"):
+        for bad in ("0", "-1", "31", "nan", "abc"):
+            with pytest.raises(ValueError, match=f"MARKETPLACE_READY_{name}_TIMEOUT|could not convert"):
+                load_settings({f"MARKETPLACE_READY_{name}_TIMEOUT": bad})
