@@ -25,7 +25,7 @@ from marketplace.app import create_app
 from marketplace.audit.models import AuditEntry
 from marketplace.db import Database
 from marketplace.errors import DATABASE_UNAVAILABLE
-from marketplace.health import PROBE_PATHS
+from marketplace.health import PROBE_PATHS, PROBE_THREADS
 from marketplace.outbox import OutboxEvent
 from marketplace.settings import ReadyTimeouts, Settings, load_settings
 from search import INDEX_NAMES
@@ -157,12 +157,13 @@ async def test_a_hung_search_backend_makes_ready_503_within_its_timeout(settings
 
     running = [0, 0]  # now, most at once
     lock = threading.Lock()
+    release = threading.Event()
 
     def hang() -> str:
         with lock:
             running[0] += 1
             running[1] = max(running)
-        time.sleep(2.0)
+        release.wait(10.0)
         with lock:
             running[0] -= 1
         return "ok"
@@ -192,6 +193,13 @@ async def test_a_hung_search_backend_makes_ready_503_within_its_timeout(settings
             assert (await client.get("/health/ready")).status_code == 503
             assert time.monotonic() - started < 1.5
         assert running[1] <= 2, running
+    # The backend answers again: the hung calls end, and the next probes get their threads back.
+    release.set()
+    for _ in range(100):
+        if PROBE_THREADS.busy == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert PROBE_THREADS.busy == 0
 
 
 async def test_a_broker_out_of_reach_makes_ready_503(settings: Settings, world: Any) -> None:
