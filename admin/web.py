@@ -287,7 +287,8 @@ def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def database_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
     """The database out of reach (or busy): 503 with ``Retry-After``, never the 500 page. A page that was only read
-    reloads itself after that wait; a form's values were not saved, and the page says so."""
+    offers a link to load it again after that wait (no automatic refresh: WCAG 2.2.1); after a form, the page says
+    that nothing was saved."""
     detail, wait = database_outage(request, exc)
     headers = {"Retry-After": str(wait)}
     if is_htmx(request):
