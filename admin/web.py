@@ -38,7 +38,7 @@ from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Princ
 from marketplace.auth.service import principal_of
 from marketplace.cases import notifications
 from marketplace.deps import DbSession
-from marketplace.errors import TITLES, DomainError, nul_field, refuse_nul
+from marketplace.errors import TITLES, DomainError, database_outage, database_unavailable, nul_field, refuse_nul
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.admin")
@@ -285,7 +285,32 @@ def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     return _error_response(request, status, detail or TITLES.get(status, "错误"))
 
 
+def database_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+    """The database out of reach (or busy): 503 with ``Retry-After``, never the 500 page. A page that was only read
+    offers a link to load it again after that wait (no automatic refresh: WCAG 2.2.1); after a form, the page says
+    that nothing was saved."""
+    detail, wait = database_outage(request, exc)
+    headers = {"Retry-After": str(wait)}
+    if is_htmx(request):
+        return _error_response(request, 503, detail, headers)
+    principal = request.scope.get("principal")
+    ctx = page_context(request, principal if isinstance(principal, Principal) else None, "")
+    return render(
+        "unavailable.html",
+        status_code=503,
+        headers=headers,
+        detail=detail,
+        retry_after=wait,
+        reload=request.method in ("GET", "HEAD"),
+        again=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        **ctx,
+    )
+
+
 def internal_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+    """The 500 page, unless the database is out of reach or busy: then the 503 page."""
+    if database_unavailable(exc):
+        return database_error_page(request, exc)
     log.exception("console error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_response(request, 500, "服务器内部错误，请稍后重试 (internal error)")
 

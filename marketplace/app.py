@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request
 from litestar._kwargs.cleanup import DependencyCleanupGroup
 from litestar._kwargs.dependencies import resolve_dependency
 from litestar._kwargs.kwargs_model import KwargsModel
@@ -22,11 +22,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
-from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
-from marketplace import outbox, tasks
+from marketplace import health, outbox, tasks
 from marketplace.audit import operations as audit_operations
 from marketplace.audit import writer as audit_writer
 from marketplace.auth import ratelimit
@@ -219,42 +218,6 @@ def make_dispatcher(settings: Settings) -> outbox.Dispatcher | None:
     return dispatch
 
 
-def _select_one(conn: Connection) -> None:
-    conn.execute(text("SELECT 1"))
-
-
-@get("/health", operation_id="health", summary="健康检查", tags=["health"])
-async def health(state: State) -> dict[str, str]:
-    db: Database = state.db
-    result = {"status": "ok", "database": "ok", "search": "ok", "broker": "eager (in process)"}
-    try:
-        await db.read(_select_one)
-    except Exception as exc:
-        result["database"] = f"unavailable: {type(exc).__name__}"
-        result["status"] = "degraded"
-    search = getattr(state, "search", None)
-    if search is not None:
-        try:
-            result["search"] = str(search.health())
-        except Exception as exc:
-            result["search"] = f"unavailable: {type(exc).__name__}"
-    settings: Settings = state.settings
-    if settings.redis_url and not settings.task_always_eager:
-        try:
-            import redis.asyncio as aioredis
-
-            client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=0.5)
-            await client.ping()
-            await client.aclose()
-            result["broker"] = "ok"
-        except Exception as exc:
-            result["broker"] = f"unavailable: {type(exc).__name__}"
-            result["status"] = "degraded"
-    if result["search"] != "ok":
-        result["status"] = "degraded"
-    return result
-
-
 def settle_heap(search: SearchBackend) -> None:
     """Load what a serving process keeps for life (the search index and its segmenter's dictionary), then freeze
     the heap (``marketplace.asgi`` calls it once per served process; apps made in tests and commands skip it): the collector's full passes then skip those millions of long-lived objects instead of stopping a
@@ -304,7 +267,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     docs_assets = create_static_files_router(
         path=DOCS_ASSETS_URL, directories=[DOCS_ASSETS], include_in_schema=False, name="docs-assets"
     )
-    route_list: list[Any] = [health, *route_handlers(), docs_assets, *admin.routes(settings)]
+    route_list: list[Any] = [*health.ROUTES, *route_handlers(), docs_assets, *admin.routes(settings)]
 
     return Litestar(
         route_handlers=route_list,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sqlite3
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from types import TracebackType
+from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
 import msgspec
@@ -25,7 +28,8 @@ from litestar.routes import BaseRoute, HTTPRoute
 from litestar.serialization import decode_json
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger("marketplace")
 
@@ -175,17 +179,147 @@ def integrity_error_handler(request: Request[Any, Any, Any], exc: IntegrityError
     return problem(409, "与现有数据冲突 (conflicts with existing data)", instance=request.url.path)
 
 
-def operational_error_handler(request: Request[Any, Any, Any], exc: OperationalError) -> Response[dict[str, Any]]:
-    log.warning("database unavailable or busy on %s: %s", request.url.path, exc.orig)
-    return problem(
-        503,
-        "数据库繁忙，请稍后重试 (database busy, retry)",
-        instance=request.url.path,
-        headers={"Retry-After": "1"},
+# ------------------------------------------------------------ the database out of reach
+#
+# A request that meets a database it cannot reach (stopped, restarting, the network to it down, every pooled
+# connection taken past the pool's timeout) is answered 503 with ``Retry-After``, never 500: the client (a browser,
+# a scraper, a load balancer) retries, and nothing was done. What says so, driver by driver:
+# - asyncpg (the app's sessions on PostgreSQL): connecting raises the socket's own error (``ConnectionRefusedError``,
+#   ``TimeoutError``, ``socket.gaierror``) or asyncpg's connection errors (SQLSTATE class 08, 57P01-57P03 "the
+#   server is shutting down / starting up", 53300 too many connections), not wrapped by SQLAlchemy; a pooled
+#   connection found dead mid-request is a ``DBAPIError`` SQLAlchemy marks ``connection_invalidated``;
+# - psycopg (the hot reads on PostgreSQL): ``OperationalError`` (connection refused, the server shutting down, a lock
+#   or statement timeout, a serialization failure);
+# - sqlite3: ``OperationalError`` saying so ("unable to open database file", "database is locked" past the busy
+#   timeout, a disk I/O error), not one of a query it cannot run ("no such table": a 500);
+# - the pool: ``sqlalchemy.exc.TimeoutError`` when no connection came free in time; ``InterfaceError`` on a closed
+#   connection.
+# An ordinary refusal of the database (a unique key, a value too long, a bad query) is not one of them: an
+# ``IntegrityError`` stays a 409 and a ``DataError`` or ``ProgrammingError`` a 500.
+
+DATABASE_UNAVAILABLE = "数据库暂时无法连接，请稍后重试 (database unavailable, retry later)"
+DATABASE_BUSY = "数据库繁忙，请稍后重试 (database busy, retry)"
+# Seconds a client is asked to wait: an outage (a restart, a failover) takes seconds; a busy database, a moment.
+OUTAGE_RETRY_AFTER: Final = 5
+BUSY_RETRY_AFTER: Final = 1
+# SQLSTATEs of a connection that cannot be had or was lost: class 08 (connection exception) and these.
+_OUTAGE_SQLSTATES: Final = frozenset({"57P01", "57P02", "57P03", "53300", "53000"})
+# SQLSTATEs of a busy database (a lock not granted, a statement cancelled by its timeout): retry in a moment.
+_BUSY_SQLSTATES: Final = frozenset({"55P03", "57014", "40001", "40P01"})
+# What sqlite3 says of a database file it cannot use now (its other OperationalErrors are the query's fault).
+_SQLITE_OUTAGES: Final = (
+    "unable to open database file",
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "locking protocol",
+)
+# The modules whose frames show that a bare socket error came from reaching the database.
+_DATABASE_MODULES: Final = ("asyncpg", "psycopg", "sqlalchemy", "aiosqlite", "sqlite3", "marketplace.db")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def _raised_by_database_driver(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.startswith(_DATABASE_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (``__cause__``, else ``__context__``), at most a few links deep; an exception group
+    (concurrent work that failed together) stands for the exceptions in it."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 16:
+        item: BaseException | None = todo.pop()
+        depth = 0
+        while item is not None and depth < 8 and all(item is not s for s in seen):
+            seen.append(item)
+            if isinstance(item, BaseExceptionGroup):
+                todo.extend(item.exceptions)
+            item = item.__cause__ or item.__context__
+            depth += 1
+    return seen
+
+
+def _outage(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, PoolTimeout | InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        # sqlite3 reports a query it cannot run ("no such table", a syntax error) as an OperationalError too: only
+        # these say the file cannot be used now.
+        if isinstance(exc.orig, sqlite3.Error):
+            return any(sign in str(exc.orig).lower() for sign in _SQLITE_OUTAGES)
+        return True
+    code = _sqlstate(exc)
+    if code is not None and type(exc).__module__.startswith(("asyncpg", "psycopg")):
+        return code.startswith("08") or code in _OUTAGE_SQLSTATES
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return _raised_by_database_driver(exc.__traceback__)
+    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database could not be reached or could not answer in time
+    (503, retry), rather than that it refused the request (409, 422) or the code is wrong (500)."""
+    chain = _chain(exc)
+    if any(isinstance(item, IntegrityError) for item in chain):
+        return False
+    return any(_outage(item) for item in chain)
+
+
+def database_busy(exc: BaseException) -> bool:
+    """A database that answered but could not do it now (SQLite's write lock past its busy timeout, a PostgreSQL
+    lock or statement timeout): retry in a moment. Otherwise, an unavailable database is one out of reach."""
+    for item in _chain(exc):
+        orig = item.orig if isinstance(item, DBAPIError) and item.orig is not None else item
+        if "database is locked" in str(orig) or (_sqlstate(orig) or "") in _BUSY_SQLSTATES:
+            return True
+    return False
+
+
+def database_outage(request: Request[Any, Any, Any], exc: BaseException) -> tuple[str, int]:
+    """What a request that met an unavailable (or busy) database answers: its message and the seconds to wait
+    (``Retry-After``). Logged once, without a traceback: the cause is outside this process, the message names it.
+    The API answers it as a problem (below), the console as its 503 page (``admin.web``)."""
+    busy = database_busy(exc)
+    log.warning(
+        "database %s on %s %s: %s",
+        "busy" if busy else "unavailable",
+        request.method,
+        request.url.path,
+        _describe(exc),
     )
+    return (DATABASE_BUSY, BUSY_RETRY_AFTER) if busy else (DATABASE_UNAVAILABLE, OUTAGE_RETRY_AFTER)
+
+
+def database_unavailable_problem(request: Request[Any, Any, Any], exc: BaseException) -> Response[dict[str, Any]]:
+    detail, wait = database_outage(request, exc)
+    return problem(503, detail, instance=request.url.path, headers={"Retry-After": str(wait)}, retry_after=wait)
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's class and the driver's first line (no statement, no parameters: they may hold children's
+    data)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__module__}.{type(orig).__name__}: {first[:200]}"
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A 500, unless the database is out of reach or busy (``database_unavailable``): then a 503 to retry."""
+    if database_unavailable(exc):
+        return database_unavailable_problem(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "服务器内部错误 (internal error)", instance=request.url.path)
 
@@ -194,7 +328,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
     IntegrityError: integrity_error_handler,
-    OperationalError: operational_error_handler,
     Exception: internal_error_handler,
 }
 

@@ -63,6 +63,9 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "MARKETPLACE_REPORT_ACK_DISTRICT_HOURS",
     "MARKETPLACE_STALE_LISTING_DAYS",
     "MARKETPLACE_RETENTION_YEARS",
+    "MARKETPLACE_READY_DATABASE_TIMEOUT",
+    "MARKETPLACE_READY_BROKER_TIMEOUT",
+    "MARKETPLACE_READY_SEARCH_TIMEOUT",
     "MATCH_W_CATEGORY_FIT",
     "MATCH_W_LOCALITY",
     "MATCH_W_PROVIDER_RECORD",
@@ -166,6 +169,19 @@ class AllowanceRules:
 
 
 @dataclass(frozen=True)
+class ReadyTimeouts:
+    """How long each of ``GET /health/ready``'s checks may take, in seconds, before it counts as failed: a probe
+    answers within about the longest of them (they run at once), whatever hangs behind it."""
+
+    database: float = 2.0
+    broker: float = 1.0
+    search: float = 1.0
+
+
+MAX_READY_TIMEOUT: Final = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     # Signs tokens and console sessions; empty only before get_settings completes the settings.
@@ -207,6 +223,8 @@ class Settings:
     match_weights: MatchWeights = field(default_factory=MatchWeights)
     procurement: ProcurementRules = field(default_factory=ProcurementRules)
     allowances: AllowanceRules = field(default_factory=AllowanceRules)
+    # GET /health/ready: how long each check may take (seconds) before it counts as failed (marketplace.health).
+    ready_timeouts: ReadyTimeouts = field(default_factory=ReadyTimeouts)
     timezone: str = "Asia/Shanghai"
     environment: str = "development"
     data_dir: str = "var"
@@ -596,8 +614,19 @@ def read_settings(environ: Mapping[str, str] | None = None) -> tuple[Settings, l
                 "ALLOWANCE_BANK_FILE_ENCODING", BANK_FILE_ENCODINGS, AllowanceRules.bank_file_encoding, fold=True
             ),
         ),
+        ready_timeouts=_ready_timeouts(env),
     )
     return settings, env.problems
+
+
+def _ready_timeouts(env: _Environment) -> ReadyTimeouts:
+    d = ReadyTimeouts()
+    bounds = {"minimum": 0.01, "maximum": MAX_READY_TIMEOUT}
+    return ReadyTimeouts(
+        database=env.number("MARKETPLACE_READY_DATABASE_TIMEOUT", d.database, **bounds),
+        broker=env.number("MARKETPLACE_READY_BROKER_TIMEOUT", d.broker, **bounds),
+        search=env.number("MARKETPLACE_READY_SEARCH_TIMEOUT", d.search, **bounds),
+    )
 
 
 def _match_weights(env: _Environment) -> MatchWeights:

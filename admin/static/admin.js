@@ -13,10 +13,11 @@
     }
   });
 
-  // Let 4xx fragments (a refused action, a bad form) show in the flash area the server names.
+  // Let 4xx fragments (a refused action, a bad form) and the 503 of a database out of reach show in the flash
+  // area the server names.
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var status = evt.detail.xhr.status;
-    if (status >= 400 && status < 500) {
+    if ((status >= 400 && status < 500) || status === 503) {
       evt.detail.shouldSwap = true;
       evt.detail.isError = false;
     }

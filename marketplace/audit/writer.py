@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from marketplace.audit import chain
 from marketplace.audit.models import AUDIT_CHAIN
-from marketplace.errors import DomainError
+from marketplace.errors import OUTAGE_RETRY_AFTER, DomainError, database_unavailable
 
 log = logging.getLogger("marketplace.audit")
 
@@ -47,13 +47,25 @@ class AuditUnavailable(DomainError):
 
     status_code = 503
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, retry_after: int = 1) -> None:
         super().__init__(
             detail
             or "审计记录未能写入，本次查询结果未显示，请稍后重试 (the read's audit rows could not be committed; "
             "nothing was shown, retry)",
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": str(retry_after)},
         )
+
+    @classmethod
+    def after(cls, exc: BaseException) -> AuditUnavailable:
+        """The refusal of a read whose audit commit failed with ``exc``: a database out of reach says so, and asks
+        the client to wait as long as any request meeting the outage is asked to."""
+        if database_unavailable(exc):
+            return cls(
+                "数据库暂时无法连接，审计记录未能写入，本次查询结果未显示，请稍后重试 (database unavailable: the read's "
+                "audit rows could not be committed; nothing was shown, retry later)",
+                retry_after=OUTAGE_RETRY_AFTER,
+            )
+        return cls()
 
 
 class AuditWriter:
@@ -119,7 +131,7 @@ class AuditWriter:
     def _fail(batch: list[tuple[list[Row], asyncio.Future[None]]], exc: BaseException) -> None:
         for _, done in batch:
             if not done.done():
-                failure = AuditUnavailable()
+                failure = AuditUnavailable.after(exc)
                 failure.__cause__ = exc
                 done.set_exception(failure)
 
