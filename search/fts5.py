@@ -240,6 +240,10 @@ class Fts5Backend:
         hits = [SearchHit(id=int(i), score=(-float(r) if match else None)) for i, r in rows]
         return SearchResult(hits=hits, total=int(total), facets=facets)
 
+    def freshness(self) -> dict[str, Any]:
+        """Every search reads the file itself: never behind another process's writes."""
+        return {"engine": "fts5", "behind": 0}
+
     def health(self) -> str:
         try:
             with self._lock:
