@@ -973,7 +973,11 @@ class EmbeddedBackend:
                 conn.close()
 
     def ensure_indexes(self) -> None:
-        self._ensure_loaded()
+        """The tables exist (made by the constructor) and the stored terms match this analyzer. Memory is loaded
+        by the first search, not here: a process that only writes (the Celery worker, ``marketplace reindex``)
+        never holds the index in memory."""
+        with self._apply_lock:
+            self._recompute_if_stale()
 
     def reload(self) -> None:
         """Rebuild the in-memory indexes from SQLite (what a process behind the compacted change log does)."""
@@ -1209,18 +1213,22 @@ class EmbeddedBackend:
 
     def freshness(self) -> dict[str, Any]:
         """How far this process's memory is behind the file: ``generation`` (applied), ``latest`` (the file's),
-        ``behind`` (changes not yet applied here) and whether a background catch-up is running; never raises."""
+        ``behind`` (changes not yet applied here), whether a background catch-up is running and whether memory is
+        loaded at all (a process that only writes never loads it; a serving process loads it on its first search);
+        never raises."""
         try:
             latest = file_generation(self._probe)
         except sqlite3.Error as exc:
             return {"engine": "embedded", "error": str(exc)}
-        applied = self._generation
+        loaded = self._state.loaded
+        applied = self._generation if loaded else None  # not loaded: the load will read everything there is
         return {
             "engine": "embedded",
             "generation": applied,
             "latest": latest,
-            "behind": max(0, latest - applied),
+            "behind": max(0, latest - self._generation) if loaded else 0,
             "catching_up": self._rebuilding,
+            "loaded": loaded,
         }
 
     # -- writes ------------------------------------------------------------------------------------------
@@ -1235,8 +1243,8 @@ class EmbeddedBackend:
     ) -> None:
         """One transaction: the documents' rows and their change-log rows; then memory catches up (using ``own``
         for the changes just made, re-reading only what other processes wrote in between)."""
-        loaded = self._state.loaded
         with self._apply_lock:
+            loaded = self._state.loaded  # not yet: the load reads what this write commits
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")  # writers of every process queue here (busy timeout 30 s)
             try:
@@ -1279,7 +1287,6 @@ class EmbeddedBackend:
         check_index_name(index_name)
         if not docs:
             return
-        self._ensure_loaded()
         prepared = [_prepare(index_name, doc, self.labels, self._text) for doc in docs]  # jieba runs outside the lock
         latest = {p.id: p for p in prepared}  # a batch may carry the same id twice: the last one wins
         self._write(
@@ -1294,7 +1301,6 @@ class EmbeddedBackend:
         check_index_name(index_name)
         if not ids:
             return
-        self._ensure_loaded()
         unique = list(dict.fromkeys(int(i) for i in ids))
         self._write(
             index_name,
@@ -1306,7 +1312,6 @@ class EmbeddedBackend:
 
     def clear(self, index_name: str) -> None:
         check_index_name(index_name)
-        self._ensure_loaded()
         self._write(
             index_name,
             [(index_name,)],

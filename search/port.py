@@ -179,6 +179,6 @@ class SearchBackend(Protocol):
     def freshness(self) -> dict[str, Any]:
         """How current this process's answers are, for operators; never raises. Always ``engine``; the embedded
         engine adds ``generation`` (the file's change its memory reflects), ``latest`` (the file's last change),
-        ``behind`` (``latest - generation``) and ``catching_up``; Meilisearch adds ``pending_tasks`` (enqueued or
+        ``behind`` (``latest - generation``), ``catching_up`` and ``loaded``; Meilisearch adds ``pending_tasks`` (enqueued or
         processing tasks on its indexes, which searches do not see yet); ``error`` when it could not tell."""
         ...

@@ -40,7 +40,7 @@ async def index_lag(db: Database, backend: SearchBackend) -> dict[str, Any]:
     * ``engine``: ``embedded``, ``fts5`` or ``meilisearch``;
     * embedded: ``generation`` (the index file's change this process's memory reflects), ``latest`` (the file's
       last change), ``behind`` (changes written to the file, not yet applied here), ``catching_up`` (a background
-      catch-up is running);
+      catch-up is running), ``loaded`` (memory loaded: a serving process loads it at start, a worker never);
     * Meilisearch: ``pending_tasks`` (enqueued or processing indexing tasks), ``behind`` 0;
     * ``error`` when the engine could not tell (the database's figures are still given).
 

@@ -288,6 +288,7 @@ def test_freshness_after_writes(backend: SearchBackend) -> None:
     """Writes return once searchable: this process is behind by nothing (Meilisearch: no task left pending)."""
     backend.index("services", [svc(1), svc(2)])
     backend.delete("services", [1])
+    assert ids(backend) == [2]
     report = backend.freshness()
     assert report["engine"] in ("embedded", "fts5", "meilisearch")
     assert "error" not in report

@@ -31,10 +31,11 @@ async def test_pending_rows_and_the_process_generation(
         "pending_by_index": {},
         "oldest_pending_seconds": None,
         "engine": "embedded",
-        "generation": 0,
+        "generation": None,
         "latest": 0,
         "behind": 0,
         "catching_up": False,
+        "loaded": False,
     }
 
     frozen_clock(T0)
@@ -44,6 +45,7 @@ async def test_pending_rows_and_the_process_generation(
     frozen_clock(T0 + dt.timedelta(seconds=30))
     async with db.session() as session:
         await mark_dirty(session, "services", 102)
+    assert here.count("services") == 0  # a serving process: its memory loaded (at generation 0)
     worker.index("services", [svc(1), svc(2)])
     worker.delete("services", [2])
     frozen_clock(T0 + dt.timedelta(seconds=42.5))
