@@ -1338,6 +1338,13 @@ class EmbeddedBackend:
             {},
         )
 
+    def document_ids(self, index_name: str) -> list[int]:
+        check_index_name(index_name)
+        rows = self._probe.execute(
+            "SELECT id FROM search_documents WHERE index_name = ? ORDER BY id", (index_name,)
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
     def search(self, index_name: str, query: SearchQuery) -> SearchResult:
         query.validate(index_name)
         self._ensure_loaded()

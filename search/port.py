@@ -168,6 +168,11 @@ class SearchBackend(Protocol):
     def clear(self, index_name: str) -> None:
         """Remove every document of the index (settings are kept)."""
 
+    def document_ids(self, index_name: str) -> list[int]:
+        """The ids of every document the index holds, ascending (a full reindex deletes those gone from the
+        database instead of emptying the index first, so searches never see it half-filled)."""
+        ...
+
     def search(self, index_name: str, query: SearchQuery) -> SearchResult:
         """Full-text search with filters, facets, sort and pagination."""
         ...

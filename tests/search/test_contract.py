@@ -297,3 +297,14 @@ def test_freshness_after_writes(backend: SearchBackend) -> None:
         assert report["generation"] == report["latest"] >= 3
     if report["engine"] == "meilisearch":
         assert report["pending_tasks"] == 0
+
+
+def test_document_ids(backend: SearchBackend) -> None:
+    assert backend.document_ids("services") == []
+    backend.index("services", [svc(5), svc(2), svc(9)])
+    backend.index("organizations", [{"id": 4, "name": "春晖社工", "kind": "social_work", "street_ids": []}])
+    backend.delete("services", [9])
+    assert backend.document_ids("services") == [2, 5]
+    assert backend.document_ids("organizations") == [4]
+    with pytest.raises(ValueError):
+        backend.document_ids("children")
