@@ -849,11 +849,11 @@ _OP_DELETE: Final = "d"
 _OP_CLEAR: Final = "c"
 
 # A search that finds at most INLINE_LIMIT changed documents applies them before answering (the benchmark
-# measures ~0.2-0.3 ms per document on the dev VM: decoding and adding). More than that are applied by a
+# measures ~0.1-0.5 ms per document on the loaded dev VM: reading, decoding and adding). More than that are applied by a
 # background thread (searches answer from what the process has meanwhile): up to BACKGROUND_LIMIT documents
 # incrementally (decoded off the lock, then added under it: a short pause for searches); beyond that, or for a
 # process behind the compacted log, a full copy is built off the lock and swapped in.
-INLINE_LIMIT: Final = 200
+INLINE_LIMIT: Final = 50
 BACKGROUND_LIMIT: Final = 2000
 # The change log keeps at least the last LOG_KEEP changes; writers compact it when it holds twice that many.
 LOG_KEEP: Final = 20_000
@@ -909,11 +909,17 @@ def _log_floor(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def _decode(
-    index_name: str, doc_blob: bytes, terms_blob: bytes, length: int, labels: Labels, text: Analyzer
-) -> _Prepared:
+def _decode(index_name: str, doc_blob: bytes, terms_blob: bytes, length: int) -> _Prepared:
+    """A stored document as memory holds it (its stored terms: no segmentation, no re-encoding)."""
     doc = _doc_decoder.decode(doc_blob)
-    return _prepare(index_name, doc, labels, text, (_terms_decoder.decode(terms_blob), int(length)))
+    return _Prepared(
+        id=int(doc["id"]),
+        doc_json=bytes(doc_blob),
+        terms=_terms_decoder.decode(terms_blob),
+        length=int(length),
+        keywords=keyword_values(index_name, doc),
+        numerics=numeric_values(index_name, doc),
+    )
 
 
 class EmbeddedBackend:
@@ -1049,7 +1055,7 @@ class EmbeddedBackend:
                     "SELECT doc, terms, length FROM search_documents WHERE index_name = ? ORDER BY id", (name,)
                 )
                 while rows := cursor.fetchmany(5000):
-                    idx.add([_decode(name, d, t, n, self.labels, self._text) for d, t, n in rows])
+                    idx.add([_decode(name, d, t, n) for d, t, n in rows])
         finally:
             conn.execute("COMMIT")
         return _State(indexes=indexes, loaded=True), generation
@@ -1160,7 +1166,7 @@ class EmbeddedBackend:
                         "WHERE index_name = ? AND id IN (SELECT value FROM json_each(?))",
                         (name, _terms_encoder.encode(unknown)),
                     ):
-                        upserts.append(_decode(name, doc_blob, terms_blob, length, self.labels, self._text))
+                        upserts.append(_decode(name, doc_blob, terms_blob, length))
                         found.add(int(doc_id))
                     deleted.extend(i for i in unknown if i not in found)
                 if upserts:

@@ -11,8 +11,10 @@ size measures, per backend:
   counting (on 60 of the queries, it is slow);
 * freshness across processes (the embedded engine's change log): the same query mix with the per-search check
   (``PRAGMA data_version``) and without it (``freshness_interval=None``), in alternating runs of the same process;
-  the check alone (nothing changed: the common case); and the first search after another process (a second
-  backend on the same file, as the Celery worker) wrote 1, 100 or 1,000 documents: that search applies them.
+  the check alone (nothing changed: the common case); and, after another process (a second backend on the same
+  file, as the Celery worker) wrote 1, 100 or 1,000 documents, the first search (which applies up to
+  ``INLINE_LIMIT`` of them before answering) and the time until all are applied (more are applied by a
+  background thread while searches go on).
 
 Latencies are the median over ``--runs`` runs of the mix (each run reports its p50 and p99).
 """
@@ -287,26 +289,30 @@ def freshness_figures(
     for _ in range(calls):
         reader._refresh()
     check_us = (time.perf_counter() - t) / calls * 1e6
-    costs = [[f"{n:,}", "check only (nothing changed)", f"{check_us:.2f} us", "-"]]
+    costs = [[f"{n:,}", "the check alone (nothing changed)", f"{check_us:.2f} us per search", "-"]]
     writer = EmbeddedBackend(path, LABELS)  # another process's backend: it writes, never loads memory
     probe = queries[0]
     for k in (1, 100, 1000):
         changed = [{**d, "title": f"{d['title']}（更新）"} for d in docs[:k]]
-        samples = []
+        first: list[float] = []
+        fresh: list[float] = []
         for _ in range(3):
             writer.index("services", changed)
             t = time.perf_counter()
-            reader.search("services", probe)
-            samples.append((time.perf_counter() - t) * 1000)
-        assert reader.freshness()["behind"] == 0
+            reader.search("services", probe)  # applies up to INLINE_LIMIT documents before answering
+            first.append((time.perf_counter() - t) * 1000)
+            while reader.freshness()["behind"]:  # more: a background thread applies them; searches go on
+                time.sleep(0.001)
+                reader.search("services", probe)
+            fresh.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         reader.search("services", probe)
         plain = (time.perf_counter() - t) * 1000
         costs.append(
             [
                 f"{n:,}",
-                f"first search after {k:,} documents written",
-                f"{statistics.median(samples):.2f} ms",
+                f"{k:,} documents written by another process",
+                f"first search {statistics.median(first):.2f} ms, all applied after {statistics.median(fresh):.2f} ms",
                 f"{plain:.2f} ms",
             ]
         )
