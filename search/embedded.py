@@ -1076,7 +1076,11 @@ class EmbeddedBackend:
             if now - self._checked_at < interval:
                 return
             self._checked_at = now
-        if self._read_data_version() == self._data_version:
+        try:
+            if self._read_data_version() == self._data_version:
+                return
+        except sqlite3.Error:
+            log.warning("search index file unreadable; answering from memory", exc_info=True)
             return
         # A writer of this process holds the lock for a moment (it applies what it finds too); don't wait for it.
         if not self._apply_lock.acquire(blocking=False):
@@ -1089,6 +1093,9 @@ class EmbeddedBackend:
                 self._catch_up(limit=self.inline_limit)
             except _Behind as behind:
                 self._start_background(full=behind.full or behind.changed > self.background_limit)
+        except sqlite3.Error:  # the search still answers, from what memory holds; the next one tries again
+            self._data_version = None
+            log.warning("search index catch-up failed; answering from memory", exc_info=True)
         finally:
             self._apply_lock.release()
 

@@ -237,3 +237,17 @@ def test_concurrent_writers_and_a_reader_never_see_half_a_batch(path: str) -> No
     shared = [ids(b, "共享文档") for b in (reader, fresh)]
     assert shared == [[1], [1]]
     assert reader.freshness()["behind"] == 0
+
+
+def test_an_unreadable_change_log_never_fails_a_search(path: str, caplog: pytest.LogCaptureFixture) -> None:
+    writer, reader = backends(path, 2)
+    writer.index("services", [svc(1)])
+    assert ids(reader) == [1]
+    writer.index("services", [svc(2)])
+    real = reader._rconn
+    broken = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)  # no tables: reads fail
+    reader._rconn = broken
+    assert ids(reader) == [1]  # answered from memory, the failure logged
+    assert "catch-up failed" in caplog.text
+    reader._rconn = real
+    assert ids(reader) == [1, 2]  # the next search catches up
