@@ -70,10 +70,10 @@ import logging
 import math
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any, Final
 
 import msgspec
@@ -1072,7 +1072,7 @@ class EmbeddedBackend:
         if interval is None or self._rebuilding:
             return
         if interval > 0:
-            now = time.monotonic()
+            now = monotonic()
             if now - self._checked_at < interval:
                 return
             self._checked_at = now

@@ -6,7 +6,6 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -155,14 +154,17 @@ def test_many_changes_are_applied_off_the_request(path: str, decoded: list[int],
         assert sorted(decoded) == list(range(1, 200))
 
 
-def test_check_interval_limits_the_checks(path: str) -> None:
+def test_check_interval_limits_the_checks(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(embedded, "monotonic", lambda: now[0])
     writer = next(backends(path, 1))
     (reader,) = backends(path, 1, freshness_interval=0.3)
     writer.index("services", [svc(1)])
     assert ids(reader) == [1]
     writer.index("services", [svc(2)])
+    now[0] += 0.29
     assert ids(reader) == [1]  # checked less than 0.3 s ago
-    time.sleep(0.35)
+    now[0] += 0.02
     assert ids(reader) == [1, 2]
 
 
