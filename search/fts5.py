@@ -240,6 +240,18 @@ class Fts5Backend:
         hits = [SearchHit(id=int(i), score=(-float(r) if match else None)) for i, r in rows]
         return SearchResult(hits=hits, total=int(total), facets=facets)
 
+    def document_ids(self, index_name: str) -> list[int]:
+        check_index_name(index_name)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM fts_docs WHERE index_name = ? ORDER BY id", (index_name,)
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def freshness(self) -> dict[str, Any]:
+        """Every search reads the file itself: never behind another process's writes."""
+        return {"engine": "fts5", "behind": 0}
+
     def health(self) -> str:
         try:
             with self._lock:

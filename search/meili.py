@@ -253,6 +253,34 @@ class MeiliBackend:
         facets = {name: {str(k): int(v) for k, v in distribution.get(name, {}).items()} for name in query.facets}
         return SearchResult(hits=hits, total=total, facets=facets)
 
+    def document_ids(self, index_name: str) -> list[int]:
+        index = self.client.index(self.uid(index_name))
+        found: list[int] = []
+        try:
+            while True:
+                page = index.get_documents({"fields": ["id"], "limit": 1000, "offset": len(found)})
+                found.extend(int(doc.id) for doc in page.results)
+                if not page.results or len(found) >= page.total:
+                    break
+        except MeilisearchError as exc:
+            raise SearchError(str(exc)) from exc
+        return sorted(found)
+
+    def freshness(self) -> dict[str, Any]:
+        """The server's enqueued or processing tasks on this backend's indexes (one small request): the changes
+        not yet searchable. Every process asks the same server, so none is behind another."""
+        try:
+            tasks = self.client.get_tasks(
+                {
+                    "statuses": ["enqueued", "processing"],
+                    "indexUids": [self.uid(name) for name in INDEX_NAMES],
+                    "limit": 1,
+                }
+            )
+        except Exception as exc:
+            return {"engine": "meilisearch", "error": str(exc)}
+        return {"engine": "meilisearch", "behind": 0, "pending_tasks": int(tasks.total)}
+
     def health(self) -> str:
         try:
             status = self.client.health().get("status")

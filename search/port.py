@@ -168,10 +168,22 @@ class SearchBackend(Protocol):
     def clear(self, index_name: str) -> None:
         """Remove every document of the index (settings are kept)."""
 
+    def document_ids(self, index_name: str) -> list[int]:
+        """The ids of every document the index holds, ascending (a full reindex deletes those gone from the
+        database instead of emptying the index first, so searches never see it half-filled)."""
+        ...
+
     def search(self, index_name: str, query: SearchQuery) -> SearchResult:
         """Full-text search with filters, facets, sort and pagination."""
         ...
 
     def health(self) -> str:
         """``"ok"`` or ``"unavailable: <reason>"``; never raises."""
+        ...
+
+    def freshness(self) -> dict[str, Any]:
+        """How current this process's answers are, for operators; never raises. Always ``engine``; the embedded
+        engine adds ``generation`` (the file's change its memory reflects), ``latest`` (the file's last change),
+        ``behind`` (``latest - generation``), ``catching_up`` and ``loaded``; Meilisearch adds ``pending_tasks`` (enqueued or
+        processing tasks on its indexes, which searches do not see yet); ``error`` when it could not tell."""
         ...

@@ -60,12 +60,15 @@ async def index_dirty(session: AsyncSession, backend: SearchBackend, index_name:
 async def reindex_all(
     db: Database, backend: SearchBackend, *, batch: int = 1000, progress: Callable[[str, int, int], None] | None = None
 ) -> dict[str, int]:
-    """Rebuild both indexes from the database (``marketplace reindex``)."""
+    """Rebuild both indexes from the database (``marketplace reindex``, after the demo load).
+
+    Every document is written again (replacing its copy), then the documents the database no longer has are
+    deleted: the index is never emptied first, so the serving processes, which apply each batch as it is written,
+    answer from a complete index throughout (each document in its old or its new version)."""
     counts: dict[str, int] = {}
     for index_name, model in (("services", Service), ("organizations", Organization)):
         async with db.session(write=False) as session:
             ids = list((await session.scalars(select(model.id).order_by(model.id))).all())
-        await anyio.to_thread.run_sync(backend.clear, index_name)
         done = 0
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
@@ -75,6 +78,15 @@ async def reindex_all(
             done += len(chunk)
             if progress:
                 progress(index_name, done, len(ids))
+        # deleted from the database since they were indexed (or by a run on another database): drop them
+        # (a document created meanwhile is not lost: its own change marks it dirty and a pass indexes it)
+        current = set(ids)
+        indexed = await anyio.to_thread.run_sync(backend.document_ids, index_name)
+        gone = [i for i in indexed if i not in current]
+        async with db.session(write=False) as session:
+            gone = [i for i in gone if await session.get(model, i) is None]
+        for start in range(0, len(gone), batch):
+            await anyio.to_thread.run_sync(backend.delete, index_name, gone[start : start + batch])
         async with db.session() as session:
             await session.execute(update(IndexState).where(IndexState.index_name == index_name).values(dirty=False))
         counts[index_name] = len(ids)

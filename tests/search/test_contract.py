@@ -282,3 +282,29 @@ def test_bad_arguments(backend: SearchBackend) -> None:
         backend.search("children", SearchQuery())
     with pytest.raises(ValueError, match="not a facet"):
         backend.search("services", SearchQuery(facets=["title"]))
+
+
+def test_freshness_after_writes(backend: SearchBackend) -> None:
+    """Writes return once searchable: this process is behind by nothing (Meilisearch: no task left pending)."""
+    backend.index("services", [svc(1), svc(2)])
+    backend.delete("services", [1])
+    assert ids(backend) == [2]
+    report = backend.freshness()
+    assert report["engine"] in ("embedded", "fts5", "meilisearch")
+    assert "error" not in report
+    assert report["behind"] == 0
+    if report["engine"] == "embedded":
+        assert report["generation"] == report["latest"] >= 3
+    if report["engine"] == "meilisearch":
+        assert report["pending_tasks"] == 0
+
+
+def test_document_ids(backend: SearchBackend) -> None:
+    assert backend.document_ids("services") == []
+    backend.index("services", [svc(5), svc(2), svc(9)])
+    backend.index("organizations", [{"id": 4, "name": "春晖社工", "kind": "social_work", "street_ids": []}])
+    backend.delete("services", [9])
+    assert backend.document_ids("services") == [2, 5]
+    assert backend.document_ids("organizations") == [4]
+    with pytest.raises(ValueError):
+        backend.document_ids("children")

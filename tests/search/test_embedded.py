@@ -77,6 +77,7 @@ def test_stale_analyzer_resegments_on_load(tmp_path: Path) -> None:
 
 def test_compaction_keeps_results(tmp_path: Path) -> None:
     backend = EmbeddedBackend(":memory:", LABELS)
+    assert backend.count("services") == 0  # memory loaded: the writes below apply to it one by one
     docs = [svc(i, title=f"心理疏导{i}", street_ids=[i % 3], categories=["psych_counselling"]) for i in range(1, 1601)]
     backend.index("services", docs)
     backend.index("services", docs[:1500])  # 1,500 dead slots out of 3,100: compacts
