@@ -39,6 +39,7 @@ from sqlalchemy import func, select, text
 
 from marketplace.db import Database
 from marketplace.errors import DomainError
+from marketplace.indexing.freshness import index_lag
 from marketplace.migrate import MIGRATIONS
 from marketplace.outbox import OutboxEvent
 from marketplace.settings import Settings
@@ -116,8 +117,9 @@ class Health(msgspec.Struct):
     outbox_pending: int | None
     # Documents in each search index (None while search is out of reach).
     search_documents: dict[str, int] | None
-    # The search index's lag behind the database (marketplace.indexing.freshness.index_lag) belongs here, beside
-    # search_documents, filled in ``health`` below where it says so.
+    # How far search is behind the database (marketplace.indexing.freshness.index_lag: documents waiting to be
+    # indexed, the oldest one's age, changes this process has not applied yet); None while it cannot be told.
+    search_lag: dict[str, Any] | None = None
 
 
 class NotReady(DomainError):
@@ -345,12 +347,17 @@ async def health(state: State) -> Health:
         if search is not None and checks["search"].status == OK
         else _nothing()
     )
-    heads, pending, documents = await asyncio.gather(
+    lag = (
+        _within(seconds.search, index_lag(db, search))
+        if search is not None and database_up and checks["search"].status == OK
+        else _nothing()
+    )
+    heads, pending, documents, search_lag = await asyncio.gather(
         _within(seconds.database, _database_heads(db)) if database_up else _nothing(),
         _within(seconds.database, _outbox_pending(db)) if database_up else _nothing(),
         counted,
+        lag,
     )
-    # Here, once marketplace.indexing.freshness is merged: the index lag (index_lag), when search answers.
     code = list(await anyio.to_thread.run_sync(code_heads))  # parsed once per process: not on the event loop
     migrations = Migrations(code=code, database=heads, current=heads == code)
     if not database_up:
@@ -368,6 +375,7 @@ async def health(state: State) -> Health:
         versions=Versions(app=_app_version(), python=platform.python_version(), migrations=migrations),
         outbox_pending=pending,
         search_documents=documents,
+        search_lag=search_lag,
     )
 
 

@@ -98,6 +98,8 @@ async def test_health_for_people_says_versions_migrations_outbox_and_search(
     assert body["outbox_pending"] == pending and pending >= 3
     assert set(body["search_documents"]) == set(INDEX_NAMES)
     assert all(isinstance(n, int) and n >= 0 for n in body["search_documents"].values())
+    lag = body["search_lag"]
+    assert lag["engine"] and lag["pending_documents"] >= 0 and set(lag["pending_by_index"]) <= set(INDEX_NAMES)
     migrations = body["versions"]["migrations"]
     heads = await database_heads(db)
     assert migrations == {"code": heads, "database": heads, "current": True}
