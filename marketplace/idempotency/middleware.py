@@ -33,7 +33,7 @@ from litestar.utils.helpers import get_enum_string_value
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.service import decode_claims
-from marketplace.errors import DomainError, problems
+from marketplace.errors import Conflict, DomainError, Invalid, problems
 from marketplace.idempotency import service
 from marketplace.idempotency.service import Answer, Claim
 
@@ -127,7 +127,13 @@ class IdempotencyMiddleware:
             return
         state = scope["litestar_app"].state
         fingerprint = service.request_hash("POST", scope["path"], scope.get("query_string", b""), fingerprint_body)
-        outcome = await service.claim(state.db, owner, key, "POST", scope["path"], fingerprint)
+        try:
+            outcome = await service.claim(state.db, owner, key, "POST", scope["path"], fingerprint)
+        except (Invalid, Conflict) as exc:
+            if not self.console:
+                raise
+            words = service.FORM_REUSED if isinstance(exc, Invalid) else service.FORM_IN_FLIGHT
+            raise type(exc)(words, headers=exc.headers) from None
         if isinstance(outcome, Answer):
             await _replay(outcome, send)
             return

@@ -63,6 +63,9 @@ KEY_REUSED = (
     "该 Idempotency-Key 已用于另一个请求（方法、路径或内容不同），请为新请求使用新的键 "
     "(this Idempotency-Key was used for a different request; use a new key)"
 )
+# The console's words for the same refusals (its forms carry the key; the person sees a page, not a header).
+FORM_REUSED = "该表单已提交过，且内容与上次不同：请刷新页面后重新填写 (this form was already submitted with other values)"
+FORM_IN_FLIGHT = "该表单的上一次提交仍在处理中，请稍后刷新页面查看结果 (the previous submit of this form is still being processed)"
 IN_FLIGHT = (
     "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试 "
     "(a request with this Idempotency-Key is still being processed; retry later)"
