@@ -222,6 +222,8 @@ async def check(
     db: Database, settings: Settings, run: Run, prefix: str, requests: int, label: str
 ) -> None:
     stored = await titled(db, prefix)
+    # The events the relay could not send while Redis was down (the sweep's work).
+    left = sum(e.dispatched_at is None and e.processed_at is None for e in await events_of(db, stored))
     sweeps = await sweep_until_done(settings, db, stored)
     lost = len(await unprocessed(db, stored))
     events = await events_of(db, stored)
@@ -232,7 +234,9 @@ async def check(
     figures.record(SUITE, f"{label}: server errors", len(run.server_errors))
     figures.record(SUITE, f"{label}: lost effects", lost + (len(stored) - effects))
     figures.record(SUITE, f"{label}: duplicated creations", duplicates)
+    figures.record(SUITE, f"{label}: events left for the sweep", left)
     figures.record(SUITE, f"{label}: sweeps sent", sweeps)
+    assert left > 0, "no creation fell in the outage"
     assert run.server_errors == [], run.server_errors
     assert run.unanswered == 0
     assert len(set(run.created)) == requests, (run.statuses, run.created)
