@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response
+from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
@@ -99,8 +100,8 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
         if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
+            scope["type"] != ScopeType.HTTP
+            or scope.get("method") != "POST"
             or not isinstance(handler, HTTPRouteHandler)
             or not (console_takes_key(handler) if self.console else takes_key(handler))
         ):
@@ -114,7 +115,7 @@ class IdempotencyMiddleware:
             if raw is None:
                 field_value = form.get(service.FORM_FIELD)
                 raw = field_value if isinstance(field_value, str) else None
-            fingerprint_body = _form_fingerprint(form.multi_items()) if raw is not None else b""
+            fingerprint_body = _form_fingerprint(list(form.multi_items())) if raw is not None else b""
         else:
             fingerprint_body = await request.body() if raw is not None else b""
         if raw is None:
@@ -231,7 +232,9 @@ HEADER_PARAMETER = Parameter(
         "after a successful answer; a failed request's key is not kept. The same key with another body: 422; "
         "while the first request with it is still running: 409 (retry later)."
     ),
-    schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=service.MAX_KEY_LENGTH, pattern=service.KEY_PATTERN),
+    schema=Schema(
+        type=OpenAPIType.STRING, min_length=1, max_length=service.MAX_KEY_LENGTH, pattern=service.KEY_PATTERN
+    ),
 )
 
 

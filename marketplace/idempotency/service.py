@@ -64,8 +64,12 @@ KEY_REUSED = (
     "(this Idempotency-Key was used for a different request; use a new key)"
 )
 # The console's words for the same refusals (its forms carry the key; the person sees a page, not a header).
-FORM_REUSED = "该表单已提交过，且内容与上次不同：请刷新页面后重新填写 (this form was already submitted with other values)"
-FORM_IN_FLIGHT = "该表单的上一次提交仍在处理中，请稍后刷新页面查看结果 (the previous submit of this form is still being processed)"
+FORM_REUSED = (
+    "该表单已提交过，且内容与上次不同：请刷新页面后重新填写 (this form was already submitted with other values)"
+)
+FORM_IN_FLIGHT = (
+    "该表单的上一次提交仍在处理中，请稍后刷新页面查看结果 (the previous submit of this form is still being processed)"
+)
 IN_FLIGHT = (
     "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试 "
     "(a request with this Idempotency-Key is still being processed; retry later)"
@@ -110,9 +114,7 @@ def _answer(row: IdempotencyKey) -> Answer:
     return Answer(int(row.status_code or 200), headers, row.body or b"")
 
 
-async def claim(
-    db: Database, owner: str, key: str, method: str, path: str, fingerprint: str
-) -> Claim | Answer:
+async def claim(db: Database, owner: str, key: str, method: str, path: str, fingerprint: str) -> Claim | Answer:
     """Claim ``key`` for this request, or the answer to give instead (a replay); raises 409 or 422 (see above)."""
     now = utcnow()
     for _attempt in range(3):

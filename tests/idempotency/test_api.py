@@ -78,9 +78,7 @@ async def test_a_request_still_in_flight_answers_409(client, auth: Auth, world: 
     # A claim older than the lease is of a request that died (its write rolled back): the retry takes it over.
     async with db.session() as s:
         await s.execute(
-            update(IdempotencyKey).values(
-                claimed_at=clock.now() - dt.timedelta(seconds=idempotency.LEASE_SECONDS + 1)
-            )
+            update(IdempotencyKey).values(claimed_at=clock.now() - dt.timedelta(seconds=idempotency.LEASE_SECONDS + 1))
         )
     r = await client.post(S, json=service_body(world), headers=h)
     assert r.status_code == 201 and "idempotent-replayed" not in r.headers

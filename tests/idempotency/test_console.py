@@ -13,7 +13,9 @@ from marketplace.resources.models import Service
 from tests.admin.console import console_login, csrf_of
 from tests.admin.test_org_console import NEW_SERVICE
 
-KEY_RE = re.compile(r'name="_csrf_token" value="[^"]+"><input type="hidden" name="_idempotency_key" value="([0-9a-f]{32})">')
+KEY_RE = re.compile(
+    r'name="_csrf_token" value="[^"]+"><input type="hidden" name="_idempotency_key" value="([0-9a-f]{32})">'
+)
 
 
 async def services(db: Any) -> int:

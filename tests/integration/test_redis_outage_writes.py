@@ -160,7 +160,9 @@ async def drive(base: str, world: World, redis: RedisProcess, retrying: bool) ->
         pending = []
         for n in range(CREATIONS):
             body = service_body(world, title=f"停机期间新建的服务 {'R' if retrying else 'P'}{n:02d}")
-            step = create_retrying(client, headers, body, run, n) if retrying else create_plain(client, headers, body, run)
+            step = (
+                create_retrying(client, headers, body, run, n) if retrying else create_plain(client, headers, body, run)
+            )
             pending.append(asyncio.create_task(step))
             started.set()
             await asyncio.sleep(PACE)
@@ -170,12 +172,12 @@ async def drive(base: str, world: World, redis: RedisProcess, retrying: bool) ->
     return run, len(pending)
 
 
-async def sweep_until_done(settings: Settings, db: Database, service_ids: list[int], timeout: float = 90) -> int:
+async def sweep_until_done(settings: Settings, db: Database, service_ids: list[int], within: float = 90) -> int:
     """Send the sweep as the beat does (it runs every 30 s), until every event of the services is processed;
     the number of sweeps sent."""
     celery = tasks.make_celery(settings)
     sweeps = 0
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if not await unprocessed(db, service_ids):
             return sweeps
@@ -218,9 +220,7 @@ async def indexed(db: Database, service_ids: list[int]) -> int:
         )
 
 
-async def check(
-    db: Database, settings: Settings, run: Run, prefix: str, requests: int, label: str
-) -> None:
+async def check(db: Database, settings: Settings, run: Run, prefix: str, requests: int, label: str) -> None:
     stored = await titled(db, prefix)
     # The events the relay could not send while Redis was down (the sweep's work).
     left = sum(e.dispatched_at is None and e.processed_at is None for e in await events_of(db, stored))
