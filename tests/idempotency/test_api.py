@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from marketplace import clock
+from marketplace.accounts.models import OrganizationApplication
 from marketplace.idempotency import service as idempotency
 from marketplace.idempotency.models import IdempotencyKey
 from marketplace.resources.models import Service
+from tests.accounts.support import application
 from tests.conftest import Auth, assert_problem
 from tests.resources.test_api import service_body
 from tests.support.world import World
@@ -133,14 +135,20 @@ async def test_keys_belong_to_their_caller(client, auth: Auth, world: World, db)
 
 
 async def test_anonymous_callers_are_keyed_by_address(client, world: World, db) -> None:
-    body = {
-        "name": "福田区阳光儿童服务中心",
-        "unified_social_credit_code": "",
-    }
-    key = {"Idempotency-Key": "anon-1"}
-    r = await client.post("/api/v1/organization-applications", json=body, headers=key)
-    # Whatever the refusal of this incomplete form, nothing is kept for it.
-    assert r.status_code >= 400 and await keys(db) == []
+    key = {"Idempotency-Key": "application-2026-12-03"}
+    first = await client.post(
+        "/api/v1/organization-applications", json=application(311, street_ids=[world.streets[0]]), headers=key
+    )
+    assert first.status_code == 201, first.text
+    again = await client.post(
+        "/api/v1/organization-applications", json=application(311, street_ids=[world.streets[0]]), headers=key
+    )
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    async with db.session(write=False) as s:
+        assert await s.scalar(select(func.count()).select_from(OrganizationApplication)) == 1
+    [row] = await keys(db)
+    assert row.owner.startswith("anon:")
 
 
 async def test_expired_keys_are_purged_and_no_longer_replayed(client, auth: Auth, world: World, db) -> None:
