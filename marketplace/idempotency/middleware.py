@@ -139,12 +139,14 @@ class IdempotencyMiddleware:
             await _replay(outcome, send)
             return
         pending = _Pending(outcome, handler)
-        status: int | None = None
+        released = False
 
         async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            nonlocal released
+            if message["type"] == "http.response.start" and (message["status"] >= 400 or not outcome.stored):
+                # A failed request's key is free again before its answer leaves: the corrected retry may use it.
+                await service.release(state.db, outcome)
+                released = True
             await send(message)
 
         token = _PENDING.set(pending)
@@ -152,7 +154,7 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, watch)
         finally:
             _PENDING.reset(token)
-            if not outcome.stored or status is None or status >= 400:
+            if not released and not outcome.stored:  # no answer was sent at all
                 await service.release(state.db, outcome)
 
     def _owner(self, scope: Scope, request: Request[Any, Any, Any]) -> str | None:
