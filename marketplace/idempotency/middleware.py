@@ -33,6 +33,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.helpers import get_enum_string_value
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.auth.ratelimit import client_address
 from marketplace.auth.service import decode_claims
 from marketplace.errors import Conflict, DomainError, Invalid, problems
 from marketplace.idempotency import service
@@ -84,9 +85,13 @@ class _Pending:
 _PENDING: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar("idempotency_pending", default=None)
 
 
-def _client(scope: Scope) -> str:
-    client = scope.get("client")
-    return f"anon:{client[0] if client else 'unknown'}"
+def _client(request: Request[Any, Any, Any]) -> str:
+    """An anonymous caller: their address, read as the anonymous write limit reads it (behind a trusted proxy, from
+    ``X-Forwarded-For``)."""
+    peer = request.client.host if request.client else None
+    settings = request.app.state.settings
+    address = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+    return f"anon:{address or 'unknown'}"
 
 
 class IdempotencyMiddleware:
@@ -161,10 +166,10 @@ class IdempotencyMiddleware:
         if self.console:
             session = scope.get("session")
             uid = session.get("uid") if isinstance(session, dict) else None
-            return f"user:{uid}" if isinstance(uid, int) else _client(scope)
+            return f"user:{uid}" if isinstance(uid, int) else _client(request)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return _client(scope)
+            return _client(request)
         state = scope["litestar_app"].state
         try:
             user_id, _version = state.principals.claims(
