@@ -16,6 +16,7 @@ dependencies (resolved in order: ``marketplace.app``) and its hooks in the middl
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.auth.ratelimit import client_address
 from marketplace.auth.service import decode_claims
+from marketplace.db import Database
 from marketplace.errors import Conflict, DomainError, Invalid, problems
 from marketplace.idempotency import service
 from marketplace.idempotency.service import Answer, Claim
@@ -73,6 +75,10 @@ def takes_key(handler: HTTPRouteHandler) -> bool:
 
 def console_takes_key(handler: HTTPRouteHandler) -> bool:
     return "POST" in handler.http_methods and not handler.opt.get("read_only") and handler.name not in CONSOLE_UNKEYED
+
+
+# How long a console form's second submit waits for its first before answering 409.
+CONSOLE_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -134,7 +140,7 @@ class IdempotencyMiddleware:
         state = scope["litestar_app"].state
         fingerprint = service.request_hash("POST", scope["path"], scope.get("query_string", b""), fingerprint_body)
         try:
-            outcome = await service.claim(state.db, owner, key, "POST", scope["path"], fingerprint)
+            outcome = await self._claim(state.db, owner, key, scope["path"], fingerprint)
         except (Invalid, Conflict) as exc:
             if not self.console:
                 raise
@@ -161,6 +167,19 @@ class IdempotencyMiddleware:
             _PENDING.reset(token)
             if not released and not outcome.stored:  # no answer was sent at all
                 await service.release(state.db, outcome)
+
+    async def _claim(self, db: Database, owner: str, key: str, path: str, fingerprint: str) -> Claim | Answer:
+        """The API answers a request still running under the key with 409 at once (the client retries); a console
+        form submitted twice (a double click) waits for the first submit and shows its page."""
+        waited = 0.0
+        while True:
+            try:
+                return await service.claim(db, owner, key, "POST", path, fingerprint)
+            except Conflict:
+                if not self.console or waited >= CONSOLE_WAIT_SECONDS:
+                    raise
+            await asyncio.sleep(0.2)
+            waited += 0.2
 
     def _owner(self, scope: Scope, request: Request[Any, Any, Any]) -> str | None:
         if self.console:
