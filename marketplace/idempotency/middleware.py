@@ -32,8 +32,11 @@ from litestar.routes import BaseRoute, HTTPRoute
 from litestar.serialization import get_serializer
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.helpers import get_enum_string_value
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.audit import operations as audit_operations
+from marketplace.auth.models import User
 from marketplace.auth.ratelimit import client_address
 from marketplace.auth.service import decode_claims
 from marketplace.db import Database
@@ -147,6 +150,7 @@ class IdempotencyMiddleware:
             words = service.FORM_REUSED if isinstance(exc, Invalid) else service.FORM_IN_FLIGHT
             raise type(exc)(words, headers=exc.headers) from None
         if isinstance(outcome, Answer):
+            await _audit_replay(scope, handler, owner)
             await _replay(outcome, send)
             return
         pending = _Pending(outcome, handler)
@@ -209,6 +213,28 @@ def _form_fingerprint(items: list[tuple[str, Any]]) -> bytes:
         text = value if isinstance(value, str) else f"file:{getattr(value, 'filename', '')}"
         digest.update(f"{len(name)}:{name}={len(text)}:{text};".encode())
     return digest.digest()
+
+
+async def _audit_replay(scope: Scope, handler: HTTPRouteHandler, owner: str) -> None:
+    """A replayed answer of a child-data operation shows the record again: its audit row (a read by the caller,
+    ``replayed`` in its detail) is committed before the answer is sent, as any read's."""
+    key = handler.operation_id if isinstance(handler.operation_id, str) else handler.name
+    op = audit_operations.operation_of(key)
+    if op is None or key is None:
+        return
+    state = scope["litestar_app"].state
+    user_id = int(owner.removeprefix("user:")) if owner.startswith("user:") else None
+    username, role = audit_operations.ANONYMOUS, audit_operations.ANONYMOUS
+    if user_id is not None:
+        async with state.db.session(write=False) as session:
+            found = (await session.execute(select(User.username, User.role).where(User.id == user_id))).first()
+        if found is not None:
+            username, role = found
+    rows = audit_operations.fallback_rows(None, "GET", key, op, scope.get("path_params", {}))
+    for row in rows:
+        row.update(user_id=user_id, username=username, role=role, action="read")
+        row["detail"] = {**row["detail"], "replayed": True}
+    await state.audit_writer.append(rows)
 
 
 async def _replay(answer: Answer, send: Send) -> None:

@@ -11,10 +11,12 @@ from sqlalchemy import func, select, update
 
 from marketplace import clock
 from marketplace.accounts.models import OrganizationApplication
+from marketplace.audit.models import AuditEntry
 from marketplace.idempotency import service as idempotency
 from marketplace.idempotency.models import IdempotencyKey
 from marketplace.resources.models import Service
 from tests.accounts.support import application
+from tests.cases.test_api import child_body
 from tests.conftest import Auth, assert_problem
 from tests.resources.test_api import service_body
 from tests.support.world import World
@@ -183,3 +185,19 @@ async def test_the_schema_documents_the_header_on_creating_operations(client) ->
         for op in path.values():
             if op.get("operationId") in keyed:
                 assert {"400", "409", "422"} <= set(op["responses"]), op["operationId"]
+
+
+async def test_a_replayed_child_record_is_audited_as_a_read(client, auth: Auth, world: World, db) -> None:
+    h = {**await auth("director"), "Idempotency-Key": "child-once"}
+    first = await client.post("/api/v1/children", json=child_body(world), headers=h)
+    assert first.status_code == 201, first.text
+    async with db.session(write=False) as s:
+        before = int(await s.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+    again = await client.post("/api/v1/children", json=child_body(world), headers=h)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    async with db.session(write=False) as s:
+        rows = (await s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))).all()
+        assert int(await s.scalar(select(func.count()).select_from(AuditEntry)) or 0) == before + 1
+    [row] = rows
+    assert row.user_id == world.users["director"] and row.action == "read" and row.entity == "child"
+    assert row.detail["replayed"] is True and row.detail["operation"] == "createChild"
