@@ -13,6 +13,7 @@ from litestar.stores.base import Store
 from admin import sessions, web
 from admin.views import auth, dashboard, pool, sections
 from marketplace.db import Database
+from marketplace.idempotency import middleware as idempotency
 from marketplace.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -29,8 +30,9 @@ def routes(settings: Settings) -> list[Any]:
             "principal": Provide(web.provide_console_principal),
             "form": Provide(web.provide_form),
         },
-        # The session first, then the CSRF check of every unsafe request (a refusal is the 403 page below).
-        middleware=sessions.middleware(settings),
+        # The session first, then the CSRF check of every unsafe request (a refusal is the 403 page below), then
+        # the forms' idempotency keys (a double submit answers with the first submit's page or redirect).
+        middleware=[*sessions.middleware(settings), idempotency.console_middleware],
         exception_handlers=web.EXCEPTION_HANDLERS,
     )
     static = create_static_files_router(

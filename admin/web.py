@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -39,6 +40,7 @@ from marketplace.auth.service import principal_of
 from marketplace.cases import notifications
 from marketplace.deps import DbSession
 from marketplace.errors import TITLES, DomainError, database_outage, database_unavailable, nul_field, refuse_nul
+from marketplace.idempotency.service import FORM_FIELD as IDEMPOTENCY_FIELD
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.admin")
@@ -117,10 +119,23 @@ def environment() -> Environment:
     return env
 
 
+# Every form that posts carries the page's CSRF token field; each such form gets its own one-time idempotency key
+# beside it, made as the page renders: submitting the form twice (a double click, a resent POST after a timeout)
+# answers the second time with the first time's result (marketplace.idempotency). admin.js gives a form that
+# htmx leaves on the page a fresh key after each successful submit.
+_CSRF_INPUT = re.compile(r'<input type="hidden" name="_csrf_token" value="[^"]*">')
+
+
+def _with_idempotency_keys(html: str) -> str:
+    return _CSRF_INPUT.sub(
+        lambda m: f'{m.group(0)}<input type="hidden" name="{IDEMPOTENCY_FIELD}" value="{secrets.token_hex(16)}">', html
+    )
+
+
 def render(
     template: str, status_code: int = 200, headers: Mapping[str, str] | None = None, **context: Any
 ) -> Response[str]:
-    html = environment().get_template(template).render(**context)
+    html = _with_idempotency_keys(environment().get_template(template).render(**context))
     if "\x00" in html:
         html = html.replace("\x00", "")  # a refused form's values as posted, without the NUL it was refused for
     return Response(
@@ -219,6 +234,7 @@ async def provide_form(request: Request[Any, Any, Any]) -> dict[str, str]:
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     values.pop(sessions.CSRF_FIELD, None)
+    values.pop(IDEMPOTENCY_FIELD, None)
     return values
 
 

@@ -43,6 +43,7 @@ from marketplace.errors import (
     refuse_nul_in_url_and_headers,
 )
 from marketplace.features import load_models, route_handlers
+from marketplace.idempotency import middleware as idempotency
 from marketplace.search_wiring import attach_search
 from marketplace.settings import Settings, get_settings
 from search import SearchBackend, SearchQuery
@@ -137,6 +138,7 @@ async def provide_session(request: Request[Any, Any, Any], state: State) -> Asyn
             session, _principal_of(request), request.method, _route_key(request), request.path_params
         )
         if write:
+            await idempotency.store_answer(session)  # a request's Idempotency-Key answer, in its own commit
             await session.commit()
             await outbox.relay(db, outbox.take_pending(session), state.dispatcher)
         else:
@@ -279,9 +281,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         # the refusals each operation can answer, in its schema (problem+json)
-        plugins=[ProblemResponses({ratelimit.anonymous_write: (429,)})],
+        plugins=[ProblemResponses({ratelimit.anonymous_write: (429,)}), idempotency.IdempotencyKeysInSchema()],
         request_class=CheckedRequest,
-        middleware=[refuse_nul_in_url_and_headers],
+        middleware=[refuse_nul_in_url_and_headers, idempotency.IdempotencyMiddleware],
+        after_request=idempotency.capture,
         state=state,
         lifespan=[lifespan],
         stores=stores,

@@ -199,7 +199,7 @@ async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | Non
             # The broker is unreachable (down, restarting): the change and its events are committed, so the write
             # has succeeded. The events stay in the table, unprocessed, and the sweeper (every 10 s, on the beat)
             # sends them once the broker is back; nothing is lost and nothing needs the broker to answer a write.
-            log.warning("broker unreachable: outbox events %s left for the sweeper", event_ids[len(sent) :])
+            await _note_left_for_sweep(db, event_ids[len(sent) :])
             break
         sent.append(event_id)
     if not sent:
@@ -209,6 +209,25 @@ async def relay(db: Database, event_ids: list[int], dispatcher: Dispatcher | Non
             await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(sent)).values(dispatched_at=utcnow()))
     except Exception:  # ``dispatched_at`` is bookkeeping: the sweeper goes by ``processed_at``
         log.exception("outbox events %s: dispatch time not recorded", sent)
+
+
+async def _note_left_for_sweep(db: Database, event_ids: list[int]) -> None:
+    """One WARNING (no traceback: nothing failed that the sweep does not mend) naming each event left unsent and its
+    topic."""
+    topics: dict[int, str] = {}
+    try:
+        async with db.session(write=False) as session:
+            rows = await session.execute(select(OutboxEvent.id, OutboxEvent.topic).where(OutboxEvent.id.in_(event_ids)))
+            topics = {int(event_id): str(topic) for event_id, topic in rows}
+    except Exception:  # the topics only name the events in the log line; the ids are enough for the sweep
+        log.debug("outbox events %s: topics not read for the log", event_ids, exc_info=True)
+    named = ", ".join(f"{event_id} ({topics.get(event_id, '?')})" for event_id in event_ids)
+    log.warning(
+        "broker unreachable: outbox events %s are committed and left for the sweep, which delivers them once the "
+        "broker answers again",
+        named,
+        extra={"event_ids": event_ids, "topics": [topics.get(event_id) for event_id in event_ids]},
+    )
 
 
 async def sweep(db: Database, dispatcher: Dispatcher | None, older_than_seconds: int = SWEEP_AGE_SECONDS) -> int:

@@ -61,6 +61,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=3, minute=45),
         "args": ["cases.purge_expired"],
     },
+    # Idempotency keys past their 24 hours (marketplace.idempotency): a retry after that is a new request.
+    "purge-idempotency-keys": {
+        "task": RUN_JOB,
+        "schedule": crontab(minute=50),
+        "args": ["idempotency.purge_expired"],
+    },
     "monthly-allowances": {
         "task": RUN_JOB,
         "schedule": crontab(day_of_month=1, hour=3, minute=0),

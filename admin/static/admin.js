@@ -13,6 +13,21 @@
     }
   });
 
+  // Every console form carries a one-time idempotency key (admin.web adds it as the page renders): a double submit
+  // answers with the first submit's result. A form that htmx leaves on the page after a successful submit gets a
+  // fresh key, so its next submit is a new request.
+  function freshKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    var form = elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form"));
+    if (!evt.detail.successful || !form || !document.contains(form)) { return; }
+    form.querySelectorAll('input[name="_idempotency_key"]').forEach(function (input) { input.value = freshKey(); });
+  });
+
   // Let 4xx fragments (a refused action, a bad form) and the 503 of a database out of reach show in the flash
   // area the server names.
   document.addEventListener("htmx:beforeSwap", function (evt) {

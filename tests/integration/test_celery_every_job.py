@@ -35,6 +35,7 @@ from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel
 from marketplace.funds.models import Donation, Reconciliation
+from marketplace.idempotency.models import IdempotencyKey
 from marketplace.outbox import OutboxEvent
 from marketplace.procurement import service as procurement
 from marketplace.procurement.allowance_models import AllowanceRun
@@ -298,6 +299,36 @@ async def _exports_done(c: Ctx) -> bool:
         return await s.scalar(select(ExportJob.status).where(ExportJob.id == c.facts["old_export"])) == "expired"
 
 
+async def _idempotency_prepare(c: Ctx) -> None:
+    """A stored answer past its 24 hours and one still within them: only the first is purged."""
+    now = clock.now()
+    async with c.db.session() as s:
+        for key, expires in (("expired-key", now - H), ("live-key", now + H)):
+            s.add(
+                IdempotencyKey(
+                    owner=f"user:{c.world.users['admin']}",
+                    key=key,
+                    method="POST",
+                    path="/api/v1/services",
+                    request_hash="0" * 64,
+                    claim="0" * 32,
+                    claimed_at=expires - 25 * H,
+                    status_code=201,
+                    headers="[]",
+                    body=b"{}",
+                    created_at=expires - 25 * H,
+                    completed_at=expires - 24 * H,
+                    expires_at=expires,
+                )
+            )
+
+
+async def _idempotency_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        left = set((await s.scalars(select(IdempotencyKey.key))).all())
+    return "expired-key" not in left and "live-key" in left
+
+
 # Every job the features register: a job without a case here fails the test.
 JOB_CASES: dict[str, JobCase] = {
     "referrals.escalate_overdue": JobCase(_referral_prepare, _referral_done),
@@ -309,6 +340,7 @@ JOB_CASES: dict[str, JobCase] = {
     "procurement.monthly_allowances": JobCase(_allowances_prepare, _allowances_done),
     "cases.purge_expired": JobCase(_purge_prepare, _purge_done),
     "reports.expire_exports": JobCase(_exports_prepare, _exports_done),
+    "idempotency.purge_expired": JobCase(_idempotency_prepare, _idempotency_done),
 }
 
 
