@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from typing import Any
 
 import click
 
 from marketplace.accounts.cli import users
-from marketplace.settings import Settings, SettingsError, get_settings
+from marketplace.observability.logs import configure_logging, granian_log_config
+from marketplace.observability.metrics import use_directory as use_metrics_directory
+from marketplace.settings import Settings, SettingsError, get_settings, load_settings
 
 
 class Commands(click.Group):
@@ -28,7 +29,7 @@ class Commands(click.Group):
 
 @click.group(cls=Commands)
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(load_settings(), role="cli")
 
 
 @main.command()
@@ -60,6 +61,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     from granian.constants import Interfaces  # deferred import: as above
 
     settings = get_settings()
+    use_metrics_directory(settings, "serve", fresh=True)
     host = host or settings.host
     port = port or settings.port
     click.echo(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema, console: /admin)")
@@ -70,6 +72,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         interface=Interfaces.ASGI,
         workers=workers,
         log_access=False,
+        log_dictconfig=granian_log_config(),
     ).serve()
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -48,6 +48,9 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "HOST",
     "PORT",
     "MARKETPLACE_DEBUG",
+    "MARKETPLACE_LOG_FORMAT",
+    "MARKETPLACE_LOG_LEVEL",
+    "MARKETPLACE_METRICS_TOKEN",
     "MARKETPLACE_TOKEN_TTL",
     "MARKETPLACE_LOGIN_RATE_LIMIT",
     "MARKETPLACE_ANONYMOUS_WRITE_LIMIT",
@@ -146,6 +149,11 @@ class ProcurementRules:
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
 
 
+LOG_FORMATS: Final = ("json", "text", "auto")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# A Prometheus scraper's bearer token for /metrics: long enough not to be guessed.
+MIN_METRICS_TOKEN_LENGTH: Final = 24
+
 ALLOWANCE_START_RULES: Final = ("next_month", "approval_month")
 BANK_FILE_ENCODINGS: Final = ("gbk", "utf-8")
 
@@ -184,6 +192,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    # How every process logs (marketplace.observability.logs): json lines, text for a person, or auto (text when
+    # stderr is a terminal, else json); and from which level.
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    # The bearer token a Prometheus scraper sends to /metrics; empty: only a signed-in district admin reads it.
+    metrics_token: str = field(default="", repr=False)
     token_ttl_seconds: int = 12 * 3600
     login_rate_limit_per_minute: int = 10
     # Writes without login (a donation, ...): at most this many per client address per window of seconds.
@@ -400,6 +414,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         host=env.text("HOST", "127.0.0.1"),
         port=env.integer("PORT", 8000),
         debug=env.flag("MARKETPLACE_DEBUG", False),
+        log_format=_choice(env, "MARKETPLACE_LOG_FORMAT", "auto", LOG_FORMATS, str.lower),
+        log_level=_choice(env, "MARKETPLACE_LOG_LEVEL", "INFO", LOG_LEVELS, str.upper),
+        metrics_token=_metrics_token(env.text("MARKETPLACE_METRICS_TOKEN", "")),
         token_ttl_seconds=env.integer("MARKETPLACE_TOKEN_TTL", 12 * 3600),
         login_rate_limit_per_minute=env.integer("MARKETPLACE_LOGIN_RATE_LIMIT", 10),
         anonymous_write_limit=env.integer("MARKETPLACE_ANONYMOUS_WRITE_LIMIT", 20),
@@ -448,6 +465,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         allowances=_allowance_rules(env),
     )
+
+
+def _choice(env: _Environment, name: str, default: str, choices: tuple[str, ...], normal: Callable[[str], str]) -> str:
+    value = normal(env.text(name, default).strip())
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _metrics_token(token: str) -> str:
+    if token and (len(token) < MIN_METRICS_TOKEN_LENGTH or not token.isascii() or not token.isprintable()):
+        raise ValueError(
+            f"MARKETPLACE_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} printable ASCII characters"
+        )
+    return token
 
 
 def _allowance_rules(env: _Environment) -> AllowanceRules:

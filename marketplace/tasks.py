@@ -16,6 +16,7 @@ from typing import Any, Final
 from celery import Celery
 
 from marketplace.db import Database
+from marketplace.observability import context
 from marketplace.settings import Settings, get_settings
 
 Job = Callable[[Database], Awaitable[Any]]
@@ -31,6 +32,16 @@ JOBS: dict[str, Job] = {}
 # at once (a restarted broker), then it gives up and leaves the events to the outbox sweeper. Celery's default
 # (3 retries, up to ~1 s of waiting) would hold every write while the broker is down.
 SEND_RETRY_POLICY: Final = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+
+
+# The task header that carries the sender's request id to the worker (``workers.celery_app`` sets it again there).
+REQUEST_ID_HEADER: Final = "request_id"
+
+
+def request_headers() -> dict[str, str]:
+    """The headers of a task sent now: the request id of the work in hand, if any."""
+    request_id = context.current_request_id()
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}
 
 
 def job(name: str) -> Callable[[Job], Job]:

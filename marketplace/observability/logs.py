@@ -1,0 +1,135 @@
+"""One log configuration for every process: serve, worker, beat and the commands.
+
+``MARKETPLACE_LOG_FORMAT``: ``json`` writes one JSON object a line to stderr -- ``ts`` (ISO-8601 UTC), ``level``,
+``logger``, ``message``, ``role`` (serve, worker, beat, cli), ``request_id`` when the work has one, every extra the
+record carries (``log.info(..., extra={...})``) and ``exc``, the traceback as one string; ``text`` writes the same
+for a person; ``auto`` is text when stderr is a terminal, else JSON. ``MARKETPLACE_LOG_LEVEL`` is the lowest level
+logged. Celery's own lines (the worker, beat) and granian's go through the same handler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from typing import IO, Any, Final
+
+from marketplace.observability import context
+from marketplace.settings import Settings
+
+# What every LogRecord has: anything else on a record came from ``extra={...}``.
+_STANDARD: Final = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
+)
+# Loggers that would otherwise write their own lines their own way.
+_NOISY: Final = {"granian.access": logging.CRITICAL + 1}
+MARK: Final = "_marketplace_handler"
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    moment = dt.datetime.fromtimestamp(record.created, tz=dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+def _exception(formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
+    parts = []
+    if record.exc_info:
+        parts.append(formatter.formatException(record.exc_info))
+    elif record.exc_text:
+        parts.append(record.exc_text)
+    if record.stack_info:
+        parts.append(formatter.formatStack(record.stack_info))
+    return "\n".join(parts) or None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (non-ASCII kept as is: the messages are Chinese)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "role": context.role(),
+        }
+        request_id = context.current_request_id()
+        if request_id is not None:
+            line["request_id"] = request_id
+        for key, value in _extras(record).items():
+            line.setdefault(key, value)
+        exc = _exception(self, record)
+        if exc is not None:
+            line["exc"] = exc
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-12-03T07:30:00.123Z INFO marketplace.access [serve abc123] message key=value``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = context.current_request_id()
+        where = context.role() + (f" {request_id}" if request_id else "")
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = f"{_timestamp(record)} {record.levelname} {record.name} [{where}] {record.getMessage()}"
+        if extras:
+            line += "  " + extras
+        exc = _exception(self, record)
+        if exc is not None:
+            line += "\n" + exc
+        return line
+
+
+def resolve_format(name: str, stream: IO[str] | None = None) -> str:
+    """``json`` or ``text``: ``auto`` is text for a terminal, JSON for anything else (a file, journald, a pipe)."""
+    if name != "auto":
+        return name
+    stream = stream or sys.stderr
+    try:
+        return "text" if stream.isatty() else "json"
+    except (AttributeError, ValueError):
+        return "json"
+
+
+def formatter(settings: Settings, stream: IO[str] | None = None) -> logging.Formatter:
+    return JsonFormatter() if resolve_format(settings.log_format, stream) == "json" else TextFormatter()
+
+
+def configure_logging(settings: Settings, *, role: str, stream: IO[str] | None = None) -> logging.Handler:
+    """Route every log record of this process (root logger) through one handler on stderr in the settings'
+    format and level; replaces whatever handlers the root had (``basicConfig``, an earlier call). Idempotent."""
+    context.set_role(role)
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter(settings, stream))
+    setattr(handler, MARK, True)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    # Libraries' own handlers give way to the root's; granian's access log is off (ours is marketplace.access).
+    for name in ("_granian", "celery", "celery.task", "celery.redirected"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    for name, level in _NOISY.items():
+        logging.getLogger(name).setLevel(level)
+    return handler
+
+
+def granian_log_config() -> dict[str, Any]:
+    """Granian's ``log_dictconfig``: its own lines go to the root logger (our format), its access log nowhere."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {
+            "_granian": {"handlers": [], "propagate": True},
+            "granian.access": {"handlers": [], "propagate": False, "level": logging.CRITICAL + 1},
+        },
+    }
