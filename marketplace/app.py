@@ -329,6 +329,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         stores=stores,
         debug=settings.debug,
+        # Logging is the process's (marketplace.observability.logs): Litestar's own configuration would replace the
+        # root handler with its queue and format at startup.
+        logging_config=None,
         request_max_body_size=10 * 1024 * 1024,
         cors_config=CORSConfig(allow_origins=[]),
         openapi_config=OpenAPIConfig(

@@ -58,7 +58,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "role": context.role(),
         }
-        request_id = context.current_request_id()
+        request_id = getattr(record, "request_id", None) or context.current_request_id()
         if request_id is not None:
             line["request_id"] = request_id
         for key, value in _extras(record).items():
@@ -73,9 +73,9 @@ class TextFormatter(logging.Formatter):
     """``2026-12-03T07:30:00.123Z INFO marketplace.access [serve abc123] message key=value``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        request_id = context.current_request_id()
+        request_id = getattr(record, "request_id", None) or context.current_request_id()
         where = context.role() + (f" {request_id}" if request_id else "")
-        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items() if k != "request_id")
         line = f"{_timestamp(record)} {record.levelname} {record.name} [{where}] {record.getMessage()}"
         if extras:
             line += "  " + extras

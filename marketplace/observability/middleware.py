@@ -85,5 +85,6 @@ def _account(scope: HTTPScope, answer: dict[str, int], seconds: float) -> None:
             "duration_ms": round(seconds * 1000, 2),
             "bytes": answer["bytes"],
             "principal_id": _principal_id(scope),
+            "request_id": context.current_request_id(),  # on the record itself, for handlers that format later
         }
         access_log.info("%s %s %s", method, route, status, extra=extra)
