@@ -90,6 +90,7 @@ def test_every_declared_variable_changes_the_settings() -> None:
     baseline = load_settings({})
     candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production", "4:2,3:12,2:24,1:48")
     candidates += ("approval_month", "utf-8")  # the allowance rules are named choices
+    candidates += ("json", "DEBUG", "metrics-scraper-token-0123456789")  # log choices; a token long enough
     for name in ENVIRONMENT_VARIABLES:
         changed = False
         for value in candidates:

@@ -6,7 +6,7 @@
 * :mod:`.metrics`: the counters and histograms processes write (multi-process files under the data directory) and
   the scrape that adds the figures read from the database at that moment.
 * :mod:`.middleware`: the ASGI wrapper that gives each request its id, its access log line and its counts.
-* :mod:`.controllers`: ``GET /metrics``.
 
-This module imports none of them, so a low layer can import :mod:`.context` alone.
+``GET /metrics`` is ``marketplace.monitoring`` (a feature: it reads the outbox and the search index's state and
+checks who asks). This package stays in the core layer: the outbox, the errors and the tasks import it.
 """

@@ -100,15 +100,21 @@ def formatter(settings: Settings, stream: IO[str] | None = None) -> logging.Form
     return JsonFormatter() if resolve_format(settings.log_format, stream) == "json" else TextFormatter()
 
 
-def configure_logging(settings: Settings, *, role: str, stream: IO[str] | None = None) -> logging.Handler:
+def configure_logging(
+    settings: Settings, *, role: str, stream: IO[str] | None = None, force: bool = False
+) -> logging.Handler | None:
     """Route every log record of this process (root logger) through one handler on stderr in the settings'
-    format and level; replaces whatever handlers the root had (``basicConfig``, an earlier call). Idempotent."""
+    format and level, replacing an earlier call's. Like ``logging.basicConfig``, it leaves a root logger that
+    someone else has given handlers (a test runner capturing the logs) as it is unless ``force``; the role is
+    set either way. Returns the handler installed, or None."""
     context.set_role(role)
+    root = logging.getLogger()
+    if not force and any(not getattr(h, MARK, False) for h in root.handlers):
+        return None
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter(settings, stream))
     setattr(handler, MARK, True)
-    root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)

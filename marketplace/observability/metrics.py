@@ -7,7 +7,7 @@ process that counts writes its values to its own memory-mapped file (prometheus-
 processes no longer running are removed when a role starts (:func:`use_directory` with ``fresh=True``: the serve
 command before granian starts its workers, the Celery worker before it forks its pool), so a restart resets the
 counters as Prometheus expects. What the database knows (the outbox's backlog, the search index's pending documents)
-is not counted at all: it is read at scrape time (``marketplace.observability.controllers``), so it is right
+is not counted at all: it is read at scrape time (``marketplace.monitoring.controllers``), so it is right
 whichever process answers and whatever process died.
 
 Without :func:`use_directory` (tests, commands) the values stay in this process's memory and :func:`render` reads
@@ -45,7 +45,7 @@ UNMATCHED: Final = "<unmatched>"
 BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # No ``*_created`` series: the multi-process files have none, so the in-memory answer has none either.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=False)
 
 HTTP_REQUESTS = Counter(

@@ -43,7 +43,7 @@ def test_a_json_line_carries_time_level_logger_role_request_id_extras_and_the_tr
     plain_settings: Settings, restore_root: None
 ) -> None:
     out = io.StringIO()
-    logs.configure_logging(replace(plain_settings, log_format="json"), role="worker", stream=out)
+    logs.configure_logging(replace(plain_settings, log_format="json"), role="worker", stream=out, force=True)
     log = logging.getLogger("marketplace.test")
     with context.bound("abc123"):
         log.info("事件 %s 已处理", 7, extra={"event_id": 7, "topic": "service.changed"})
@@ -75,7 +75,7 @@ def test_text_for_a_terminal_json_for_anything_else(plain_settings: Settings, re
     assert logs.resolve_format("auto", io.StringIO()) == "json"
     assert logs.resolve_format("text", io.StringIO()) == "text"
     out = Tty()
-    logs.configure_logging(plain_settings, role="serve", stream=out)  # auto
+    logs.configure_logging(plain_settings, role="serve", stream=out, force=True)  # auto
     with context.bound("req-1"):
         logging.getLogger("marketplace.test").info("hello", extra={"status": 200})
     line = out.getvalue().strip()
@@ -86,14 +86,27 @@ def test_the_level_setting_filters_and_a_second_configuration_replaces_the_first
     plain_settings: Settings, restore_root: None
 ) -> None:
     first, second = io.StringIO(), io.StringIO()
-    logs.configure_logging(replace(plain_settings, log_format="json"), role="cli", stream=first)
-    logs.configure_logging(replace(plain_settings, log_format="json", log_level="WARNING"), role="cli", stream=second)
+    logs.configure_logging(replace(plain_settings, log_format="json"), role="cli", stream=first, force=True)
+    settings = replace(plain_settings, log_format="json", log_level="WARNING")
+    assert logs.configure_logging(settings, role="cli", stream=second) is not None  # ours: replaced without force
     log = logging.getLogger("marketplace.test")
     log.info("not shown")
     log.warning("shown")
     assert first.getvalue() == ""
     assert [json.loads(line)["message"] for line in second.getvalue().splitlines()] == ["shown"]
     assert len(logging.getLogger().handlers) == 1
+
+
+def test_a_root_logger_someone_else_configured_is_left_alone_unless_forced(
+    plain_settings: Settings, restore_root: None
+) -> None:
+    root = logging.getLogger()
+    foreign = logging.StreamHandler(io.StringIO())
+    root.addHandler(foreign)
+    assert logs.configure_logging(plain_settings, role="beat") is None
+    assert foreign in root.handlers and context.role() == "beat"
+    assert logs.configure_logging(plain_settings, role="beat", stream=io.StringIO(), force=True) is not None
+    assert foreign not in root.handlers
 
 
 def test_granian_lines_go_through_the_root_and_its_access_log_nowhere() -> None:
