@@ -10,10 +10,11 @@ logged. Celery's own lines (the worker, beat) and granian's go through the same 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import sys
 from typing import IO, Any, Final
+
+import msgspec
 
 from marketplace.observability import context
 from marketplace.settings import Settings
@@ -25,6 +26,8 @@ _STANDARD: Final = frozenset(
 # Loggers that would otherwise write their own lines their own way.
 _NOISY: Final = {"granian.access": logging.CRITICAL + 1}
 MARK: Final = "_marketplace_handler"
+# Non-ASCII written as is (the messages are Chinese); anything msgspec cannot encode, as its str().
+_ENCODER: Final = msgspec.json.Encoder(enc_hook=str)
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -66,7 +69,10 @@ class JsonFormatter(logging.Formatter):
         exc = _exception(self, record)
         if exc is not None:
             line["exc"] = exc
-        return json.dumps(line, ensure_ascii=False, default=str)
+        try:
+            return _ENCODER.encode(line).decode()
+        except (TypeError, ValueError, OverflowError):  # a key that is not a string, an int past 64 bits, a cycle
+            return _ENCODER.encode({k: str(v) for k, v in line.items()}).decode()
 
 
 class TextFormatter(logging.Formatter):

@@ -81,6 +81,20 @@ TASK_RETRIES = Counter(
 )
 
 _state: dict[str, Path | None] = {"root": None}
+# The children of the request metrics by (route, method, status class): a request looks them up once, in a dict,
+# instead of through ``labels()`` (its lock and checks) twice.
+_request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def count_request(route: str, method: str, status_class: str, seconds: float) -> None:
+    key = (route, method, status_class)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children[key] = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key))
+    children[0].inc()
+    children[1].observe(seconds)
+
+
 # prometheus-client's file format (untyped there): one file of values per process and kind of metric.
 _MmapedDict: Any = mmap_dict.MmapedDict
 _mmap_key: Any = mmap_dict.mmap_key
@@ -203,6 +217,7 @@ def use_directory(settings: Settings, role: str, *, fresh: bool = False) -> Path
     values.ValueClass = _file_values(role_dir)
     for metric in (HTTP_REQUESTS, HTTP_DURATION, LOGIN_FAILURES, TASK_FAILURES, TASK_RETRIES):
         metric.clear()  # children made before now hold in-memory values
+    _request_children.clear()
     _state["root"] = root
     return role_dir
 

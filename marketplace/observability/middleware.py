@@ -74,9 +74,7 @@ def _account(scope: HTTPScope, answer: dict[str, int], seconds: float) -> None:
     method = scope["method"] if scope["method"] in metrics.METHODS else "OTHER"
     route: str = scope.get("path_template") or metrics.UNMATCHED  # type: ignore[assignment]
     status = answer["status"]
-    status_class = _STATUS_CLASSES.get(status // 100, "other")
-    metrics.HTTP_REQUESTS.labels(route, method, status_class).inc()
-    metrics.HTTP_DURATION.labels(route, method, status_class).observe(seconds)
+    metrics.count_request(route, method, _STATUS_CLASSES.get(status // 100, "other"), seconds)
     if access_log.isEnabledFor(logging.INFO):
         extra: dict[str, Any] = {
             "method": method,
@@ -87,4 +85,9 @@ def _account(scope: HTTPScope, answer: dict[str, int], seconds: float) -> None:
             "principal_id": _principal_id(scope),
             "request_id": context.current_request_id(),  # on the record itself, for handlers that format later
         }
-        access_log.info("%s %s %s", method, route, status, extra=extra)
+        # The record made directly: ``Logger.info`` would also walk the stack for the caller's file and line, a
+        # tenth of the line's cost and of no use for the one access line.
+        record = access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "%s %s %s", (method, route, status), None, extra=extra
+        )
+        access_log.handle(record)

@@ -164,3 +164,12 @@ def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> No
 )
 def test_a_request_id_is_taken_only_when_sane(given: str | bytes, taken: str | None) -> None:
     assert context.sane(given) == taken
+
+
+def test_an_extra_json_cannot_hold_still_gives_one_line(plain_settings: Settings, restore_root: None) -> None:
+    out = io.StringIO()
+    logs.configure_logging(replace(plain_settings, log_format="json"), role="cli", stream=out, force=True)
+    log = logging.getLogger("marketplace.test")
+    log.info("odd", extra={"data": {1: object()}, "big": 2**70, "path": Path("/tmp/x")})
+    (line,) = (json.loads(x) for x in out.getvalue().splitlines())
+    assert line["message"] == "odd" and line["path"] == "/tmp/x" and str(2**70) in str(line["big"])
