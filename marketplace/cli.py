@@ -29,7 +29,8 @@ class Commands(click.Group):
 
 @click.group(cls=Commands)
 def main() -> None:
-    configure_logging(load_settings(), role="cli")
+    command = click.get_current_context().invoked_subcommand
+    configure_logging(load_settings(), role=command if command in ("serve", "worker", "beat") else "cli")
 
 
 @main.command()
