@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import time
 from typing import IO, Any, Final
 
 import msgspec
@@ -26,6 +27,7 @@ _STANDARD: Final = frozenset(
 # Loggers that would otherwise write their own lines their own way.
 _NOISY: Final = {"granian.access": logging.CRITICAL + 1}
 MARK: Final = "_marketplace_handler"
+_installed: dict[str, logging.StreamHandler[IO[str]] | None] = {"json": None}
 # Non-ASCII written as is (the messages are Chinese); anything msgspec cannot encode, as its str().
 _ENCODER: Final = msgspec.json.Encoder(enc_hook=str)
 
@@ -124,6 +126,7 @@ def configure_logging(
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
+    _installed["json"] = handler if isinstance(handler.formatter, JsonFormatter) else None
     # Neither format shows the thread or the process names: not looking them up makes every record cheaper (the
     # access line is one per request). The role says which process it is.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -148,3 +151,34 @@ def granian_log_config() -> dict[str, Any]:
             "granian.access": {"handlers": [], "propagate": False, "level": logging.CRITICAL + 1},
         },
     }
+
+
+def write_json_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> bool:
+    """Write one INFO line of ``logger`` straight to the JSON handler this module installed, the same line its
+    formatter would make, without a LogRecord: the hot path of the access log (one line per request), about a third
+    of the cost. False -- nothing written, log it the usual way -- unless that handler is the root's only one and
+    ``logger`` has no handlers, filters or level of its own that could route or drop the line differently."""
+    handler = _installed["json"]
+    root = logging.getLogger()
+    if handler is None or root.handlers != [handler] or logger.handlers or logger.filters or handler.filters:
+        return False
+    line: dict[str, Any] = {
+        "ts": _now(),
+        "level": "INFO",
+        "logger": logger.name,
+        "message": message,
+        "role": context.role(),
+    }
+    for key, value in fields.items():
+        if value is not None or key != "request_id":
+            line.setdefault(key, value)
+    data = _ENCODER.encode(line).decode() + "\n"
+    with handler.lock:  # type: ignore[union-attr]
+        handler.stream.write(data)
+        handler.flush()
+    return True
+
+
+def _now() -> str:
+    moment = time.time()  # noqa: TID251 -- a log line is stamped with the wall clock, as LogRecord.created is
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
