@@ -173,3 +173,22 @@ def test_an_extra_json_cannot_hold_still_gives_one_line(plain_settings: Settings
     log.info("odd", extra={"data": {1: object()}, "big": 2**70, "path": Path("/tmp/x")})
     (line,) = (json.loads(x) for x in out.getvalue().splitlines())
     assert line["message"] == "odd" and line["path"] == "/tmp/x" and str(2**70) in str(line["big"])
+
+
+def test_the_access_lines_short_way_writes_what_the_formatter_would(
+    plain_settings: Settings, restore_root: None
+) -> None:
+    out = io.StringIO()
+    logs.configure_logging(replace(plain_settings, log_format="json"), role="serve", stream=out, force=True)
+    access = logging.getLogger("marketplace.access")
+    fields = {"method": "GET", "route": "/health", "status": 200, "request_id": "rid-1"}
+    assert logs.write_json_line(access, "GET /health 200", fields)
+    access.info("GET /health 200", extra=fields)
+    short, usual = (json.loads(line) for line in out.getvalue().splitlines())
+    assert short.pop("ts")[-1] == usual.pop("ts")[-1] == "Z"
+    assert short == usual
+    # Another handler on the root (a test's capture, a second destination): the usual way, so it sees the line.
+    logging.getLogger().addHandler(logging.NullHandler())
+    assert not logs.write_json_line(access, "GET /health 200", fields)
+    logs.configure_logging(replace(plain_settings, log_format="text"), role="serve", stream=out, force=True)
+    assert not logs.write_json_line(access, "GET /health 200", fields)
