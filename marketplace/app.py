@@ -44,6 +44,7 @@ from marketplace.errors import (
 )
 from marketplace.features import load_models, route_handlers
 from marketplace.idempotency import middleware as idempotency
+from marketplace.observability.middleware import request_context
 from marketplace.search_wiring import attach_search
 from marketplace.settings import Settings, get_settings
 from search import SearchBackend, SearchQuery
@@ -215,7 +216,12 @@ def make_dispatcher(settings: Settings) -> outbox.Dispatcher | None:
     def dispatch(event_id: int) -> None:
         # One quick reconnect (the broker restarted since the last send), then give up: a request never waits on a
         # broker that is down; its events stay in the outbox for the sweeper (``outbox.relay``).
-        celery.send_task(tasks.PROCESS_OUTBOX_EVENT, args=[event_id], retry_policy=tasks.SEND_RETRY_POLICY)
+        celery.send_task(
+            tasks.PROCESS_OUTBOX_EVENT,
+            args=[event_id],
+            retry_policy=tasks.SEND_RETRY_POLICY,
+            headers=tasks.request_headers(),
+        )
 
     return dispatch
 
@@ -271,7 +277,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     route_list: list[Any] = [*health.ROUTES, *route_handlers(), docs_assets, *admin.routes(settings)]
 
-    return Litestar(
+    app = Litestar(
         route_handlers=route_list,
         dependencies={
             "session": Provide(provide_session),
@@ -289,6 +295,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         stores=stores,
         debug=settings.debug,
+        # Logging is the process's (marketplace.observability.logs): Litestar's own configuration would replace the
+        # root handler with its queue and format at startup.
+        logging_config=None,
         request_max_body_size=10 * 1024 * 1024,
         cors_config=CORSConfig(allow_origins=[]),
         openapi_config=OpenAPIConfig(
@@ -304,3 +313,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
     )
+    # Outermost: every answer (404s and problems included) gets its request id, access log line and counts.
+    app.asgi_handler = request_context(app.asgi_handler)
+    return app

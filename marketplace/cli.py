@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
-import logging
 import socket
 import sys
 import time
@@ -19,7 +18,9 @@ from typing import Any
 import click
 
 from marketplace.accounts.cli import users
-from marketplace.settings import Settings, SettingsError, get_settings
+from marketplace.observability.logs import configure_logging, granian_log_config
+from marketplace.observability.metrics import use_directory as use_metrics_directory
+from marketplace.settings import Settings, SettingsError, get_settings, read_settings
 
 # Commands that run without reading the settings (they help fix them).
 WITHOUT_SETTINGS = frozenset({"new-field-key"})
@@ -64,7 +65,11 @@ class Commands(click.Group):
 
 @click.group(cls=Commands)
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = click.get_current_context().invoked_subcommand
+    # The usable part of the settings (a bad value is reported by the command itself, with every other problem,
+    # once its arguments are parsed: `--help` works whatever the environment holds).
+    settings, _ = read_settings()
+    configure_logging(settings, role=command if command in ("serve", "worker", "beat") else "cli")
 
 
 @main.command()
@@ -152,6 +157,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     from granian.constants import Interfaces  # deferred import: as above
 
     settings = get_settings()
+    use_metrics_directory(settings, "serve", fresh=True)
     host = host or settings.host
     port = port or settings.port
     problem = port_problem(host, port)
@@ -166,6 +172,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         interface=Interfaces.ASGI,
         workers=workers,
         log_access=False,
+        log_dictconfig=granian_log_config(),
     ).serve()
 
 

@@ -31,6 +31,8 @@ from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from marketplace.observability.context import current_request_id
+
 log = logging.getLogger("marketplace")
 
 PROBLEM_JSON = "application/problem+json"
@@ -133,6 +135,9 @@ def problem(
     if errors:
         body["errors"] = errors
     body.update(extra)
+    request_id = current_request_id()
+    if request_id is not None:  # the id the logs of this request carry (marketplace.observability)
+        body["request_id"] = request_id
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -486,6 +491,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str
     instance: str | None = None
     errors: list[FieldProblem] | None = None
+    # The request's X-Request-ID (the client's, or the one made for it): the key to its log lines.
+    request_id: str | None = None
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:

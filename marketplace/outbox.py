@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, IdMixin, UTCDateTime, utcnow
+from marketplace.observability import context
 
 if TYPE_CHECKING:
     from marketplace.db import Database
@@ -78,6 +79,8 @@ class OutboxEvent(IdMixin, Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The X-Request-ID of the request (or the event) that emitted it: its handling logs under the same id.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
 
 def handler(topic: str) -> Callable[[Handler], Handler]:
@@ -124,7 +127,7 @@ def emit(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxEv
             f"outbox topic {topic!r} has no handler and is not declared record-only: add @outbox.handler({topic!r}) "
             f"or outbox.record_only({topic!r}, reason) in the feature's handlers module"
         )
-    event = OutboxEvent(topic=topic, payload=payload)
+    event = OutboxEvent(topic=topic, payload=payload, request_id=context.current_request_id())
     session.add(event)
     session.info.setdefault(_PENDING_KEY, []).append(event)
     return event
@@ -143,13 +146,24 @@ def discard_pending(session: AsyncSession) -> None:
 async def process_event(db: Database, event_id: int, dispatcher: Dispatcher | None = None) -> bool:
     """Run one event's handler in its own transaction; True if it ran now, False if already done.
 
-    Events the handler itself emits are relayed once this transaction commits, like a request's.
+    Events the handler itself emits are relayed once this transaction commits, like a request's. While it runs,
+    the request id is the one the event was emitted under (every log line, and the events it emits, carry it).
     """
+    token = context.request_id_var.set(context.current_request_id())
+    try:
+        return await _process_event(db, event_id, dispatcher)
+    finally:
+        context.request_id_var.reset(token)
+
+
+async def _process_event(db: Database, event_id: int, dispatcher: Dispatcher | None) -> bool:
     async with db.session() as session:
         session.info["settings"] = db.settings
         event = await session.get(OutboxEvent, event_id, with_for_update=not db.settings.is_sqlite)
         if event is None or event.processed_at is not None:
             return False
+        if event.request_id:
+            context.request_id_var.set(event.request_id)
         fn = _HANDLERS.get(event.topic)
         event.attempts += 1
         if fn is None:
@@ -162,6 +176,13 @@ async def process_event(db: Database, event_id: int, dispatcher: Dispatcher | No
         await fn(session, dict(event.payload))
         event.processed_at = utcnow()
         event.last_error = None
+        topic, attempts = event.topic, event.attempts
+    log.info(
+        "outbox event %s (%s) handled",
+        event_id,
+        topic,
+        extra={"event_id": event_id, "topic": topic, "attempt": attempts},
+    )
     await relay(db, take_pending(session), dispatcher)
     return True
 

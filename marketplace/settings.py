@@ -49,6 +49,9 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "HOST",
     "PORT",
     "MARKETPLACE_DEBUG",
+    "MARKETPLACE_LOG_FORMAT",
+    "MARKETPLACE_LOG_LEVEL",
+    "MARKETPLACE_METRICS_TOKEN",
     "MARKETPLACE_TOKEN_TTL",
     "MARKETPLACE_LOGIN_RATE_LIMIT",
     "MARKETPLACE_ANONYMOUS_WRITE_LIMIT",
@@ -150,6 +153,11 @@ class ProcurementRules:
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
 
 
+LOG_FORMATS: Final = ("json", "text", "auto")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# A Prometheus scraper's bearer token for /metrics: long enough not to be guessed.
+MIN_METRICS_TOKEN_LENGTH: Final = 24
+
 ALLOWANCE_START_RULES: Final = ("next_month", "approval_month")
 BANK_FILE_ENCODINGS: Final = ("gbk", "utf-8")
 
@@ -201,6 +209,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    # How every process logs (marketplace.observability.logs): json lines, text for a person, or auto (text when
+    # stderr is a terminal, else json); and from which level.
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    # The bearer token a Prometheus scraper sends to /metrics; empty: only a signed-in district admin reads it.
+    metrics_token: str = field(default="", repr=False)
     token_ttl_seconds: int = 12 * 3600
     login_rate_limit_per_minute: int = 10
     # Writes without login (a donation, ...): at most this many per client address per window of seconds.
@@ -562,6 +576,11 @@ def read_settings(environ: Mapping[str, str] | None = None) -> tuple[Settings, l
         host=env.text("HOST", "127.0.0.1"),
         port=env.integer("PORT", 8000, minimum=1, maximum=65535),
         debug=env.flag("MARKETPLACE_DEBUG", False),
+        log_format=env.choice("MARKETPLACE_LOG_FORMAT", LOG_FORMATS, "auto", fold=True),
+        log_level=env.choice(
+            "MARKETPLACE_LOG_LEVEL", tuple(level.lower() for level in LOG_LEVELS), "info", fold=True
+        ).upper(),
+        metrics_token=_metrics_token(env),
         token_ttl_seconds=env.integer("MARKETPLACE_TOKEN_TTL", 12 * 3600, minimum=1),
         login_rate_limit_per_minute=env.integer("MARKETPLACE_LOGIN_RATE_LIMIT", 10, minimum=1),
         anonymous_write_limit=env.integer("MARKETPLACE_ANONYMOUS_WRITE_LIMIT", 20, minimum=1),
@@ -627,6 +646,18 @@ def _ready_timeouts(env: _Environment) -> ReadyTimeouts:
         broker=env.number("MARKETPLACE_READY_BROKER_TIMEOUT", d.broker, **bounds),
         search=env.number("MARKETPLACE_READY_SEARCH_TIMEOUT", d.search, **bounds),
     )
+
+
+def _metrics_token(env: _Environment) -> str:
+    token = env.text("MARKETPLACE_METRICS_TOKEN", "")
+    if token and (len(token) < MIN_METRICS_TOKEN_LENGTH or not token.isascii() or not token.isprintable()):
+        env.problem(
+            "MARKETPLACE_METRICS_TOKEN",
+            "too short or not printable ASCII",
+            f"at least {MIN_METRICS_TOKEN_LENGTH} printable ASCII characters",
+        )
+        return ""
+    return token
 
 
 def _match_weights(env: _Environment) -> MatchWeights:

@@ -17,6 +17,7 @@ from typing import Any, Final
 from celery import Celery
 
 from marketplace.db import Database
+from marketplace.observability import context
 from marketplace.settings import Settings, get_settings
 
 Job = Callable[[Database], Awaitable[Any]]
@@ -42,6 +43,16 @@ TASK_TIME_LIMIT_SECONDS: Final = 300
 VISIBILITY_TIMEOUT_SECONDS: Final = TASK_TIME_LIMIT_SECONDS + 60
 # The beat's schedule file, in MARKETPLACE_DATA_DIR.
 BEAT_SCHEDULE_FILE: Final = "celerybeat-schedule"
+
+
+# The task header that carries the sender's request id to the worker (``workers.celery_app`` sets it again there).
+REQUEST_ID_HEADER: Final = "request_id"
+
+
+def request_headers() -> dict[str, str]:
+    """The headers of a task sent now: the request id of the work in hand, if any."""
+    request_id = context.current_request_id()
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}
 
 
 def job(name: str) -> Callable[[Job], Job]:

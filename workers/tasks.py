@@ -24,7 +24,7 @@ log = logging.getLogger("marketplace.workers")
 )
 def process_outbox_event(self: Any, event_id: int) -> bool:
     def dispatch(follow_up: int) -> None:
-        process_outbox_event.delay(follow_up)
+        process_outbox_event.apply_async((follow_up,), headers=tasks.request_headers())
 
     return runtime.run(lambda db: outbox.process_event(db, int(event_id), dispatch))
 

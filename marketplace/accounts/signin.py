@@ -30,6 +30,7 @@ from marketplace.auth.throttle import SignInThrottle
 from marketplace.db import utcnow
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid, TooManyRequests, Unauthorized, problems
+from marketplace.observability import metrics
 from marketplace.settings import Settings
 
 BAD_CODE: Final = "用户名或激活码无效，或激活码已过期、已使用 (invalid, expired or used code)"
@@ -69,6 +70,7 @@ async def _failed(
     """Log one failure (failure table and audit) and count it against the throttle; committed at once, because
     the refusal that follows rolls the request's transaction back."""
     username = username[:80]
+    metrics.LOGIN_FAILURES.labels(action, reason).inc()  # a bounded set of actions and reasons; no names
     if throttle is not None and reason != "throttled":
         throttle.fail(username, address)
     session.add(LoginFailure(username=username, address=address, reason=reason, at=utcnow()))

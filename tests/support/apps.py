@@ -41,8 +41,9 @@ def _runtime(settings: Settings) -> dict[str, Any]:
     """What ``create_app(settings)`` passes to ``Litestar(...)``, without constructing the app."""
     parts: dict[str, Any] = {}
 
-    def capture(**kwargs: Any) -> None:
+    def capture(**kwargs: Any) -> Any:
         parts.update(kwargs)
+        return mock.MagicMock()  # create_app wraps the app's ASGI handler: a stand-in takes that
 
     with mock.patch.object(app_module, "Litestar", capture):
         app_module.create_app(settings)

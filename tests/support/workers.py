@@ -28,6 +28,7 @@ def worker_env(settings: Settings, extra: Mapping[str, str] | None = None) -> di
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "MARKETPLACE_DATABASE_URL": settings.database_url,
+        "MARKETPLACE_DATA_DIR": settings.data_dir,
         "REDIS_URL": settings.redis_url or "",
         "MARKETPLACE_TASKS_EAGER": "0",
         "MARKETPLACE_SEARCH_PATH": settings.search_path,

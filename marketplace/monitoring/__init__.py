@@ -1,0 +1,1 @@
+"""``GET /metrics``: the operator's Prometheus scrape (``marketplace.observability`` holds what it reports)."""
