@@ -8,6 +8,7 @@ the request id its sender put in the task's headers, and failures and retries ar
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from typing import Any
 
@@ -16,6 +17,7 @@ from celery import Celery, signals
 from marketplace import tasks
 from marketplace.observability import context, logs, metrics
 from marketplace.settings import Settings, get_settings
+from workers import runtime
 from workers.beat import BEAT_SCHEDULE
 
 
@@ -42,6 +44,26 @@ def _beat_role(**_: Any) -> None:
 def _worker_metrics(**_: Any) -> None:
     """The worker's counters go to the data directory's files (read by /metrics), before the pool forks."""
     metrics.use_directory(get_settings(), "worker", fresh=True)
+
+
+def _warm() -> None:
+    try:
+        runtime.warm()
+    except Exception:  # a task loads what it needs anyway: a failed warm-up only costs the first task its speed
+        logging.getLogger("marketplace.worker").warning("worker warm-up failed", exc_info=True)
+
+
+@signals.worker_process_init.connect
+def _warm_pool_process(**_: Any) -> None:
+    """Each prefork pool process loads its own (nothing with an open connection is inherited across the fork)."""
+    _warm()
+
+
+@signals.worker_ready.connect
+def _warm_solo(sender: Any = None, **_: Any) -> None:
+    """The solo (or threads) pool runs tasks in the worker's own process: warm it before the first task."""
+    if "prefork" not in type(getattr(sender, "pool", None)).__module__:
+        _warm()
 
 
 def _request_id_of(task: Any) -> str | None:

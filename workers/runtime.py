@@ -11,12 +11,25 @@ from typing import TypeVar
 
 from marketplace.db import Database
 from marketplace.features import load_models
+from marketplace.indexing.documents import LABELS
+from marketplace.indexing.sync import backend_for
 from marketplace.settings import get_settings
 from marketplace.tasks import JOBS
+from search.text import analyzer
 
 T = TypeVar("T")
 _loop: asyncio.AbstractEventLoop | None = None
 _db: Database | None = None
+
+
+def warm() -> None:
+    """Load what the first task would otherwise wait for, as the worker starts: the models, the search engine and,
+    for the embedded engine, the segmenter's dictionary (5–14 s on this machine before the first change reached
+    search). The index itself is never loaded: a worker only writes it."""
+    load_models()
+    backend = backend_for(get_settings())
+    if backend.in_process:
+        analyzer(LABELS.all()).tokenizer()
 
 
 def run(fn: Callable[[Database], Awaitable[T]]) -> T:
@@ -29,4 +42,4 @@ def run(fn: Callable[[Database], Awaitable[T]]) -> T:
     return _loop.run_until_complete(fn(_db))
 
 
-__all__ = ["JOBS", "run"]
+__all__ = ["JOBS", "run", "warm"]

@@ -25,7 +25,8 @@ _STANDARD: Final = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
 )
 # Loggers that would otherwise write their own lines their own way.
-_NOISY: Final = {"granian.access": logging.CRITICAL + 1}
+# granian's access log is replaced by marketplace.access; alembic announces each of its plugins at INFO.
+_NOISY: Final = {"granian.access": logging.CRITICAL + 1, "alembic.runtime.plugins": logging.WARNING}
 MARK: Final = "_marketplace_handler"
 _installed: dict[str, logging.StreamHandler[IO[str]] | None] = {"json": None}
 # Non-ASCII written as is (the messages are Chinese); anything msgspec cannot encode, as its str().

@@ -38,6 +38,7 @@ def job_worker(jobs_settings: Settings, tmp_path: Path) -> Iterator[Path]:
     env = {
         **os.environ,
         "MARKETPLACE_DATABASE_URL": jobs_settings.database_url,
+        "MARKETPLACE_DATA_DIR": jobs_settings.data_dir,
         "REDIS_URL": jobs_settings.redis_url or "",
         "MARKETPLACE_TASKS_EAGER": "0",
         "MARKETPLACE_SEARCH_PATH": jobs_settings.search_path,
