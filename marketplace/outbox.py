@@ -173,10 +173,11 @@ async def _process_event(db: Database, event_id: int, dispatcher: Dispatcher | N
             event.last_error = f"no handler for topic {event.topic}"
             log.warning("outbox event %s has no handler and its topic is not declared (%s)", event_id, event.topic)
             return True
+        # read before the handler runs: a handler that commits its progress expires the row's attributes
+        topic, attempts = event.topic, event.attempts
         await fn(session, dict(event.payload))
         event.processed_at = utcnow()
         event.last_error = None
-        topic, attempts = event.topic, event.attempts
     log.info(
         "outbox event %s (%s) handled",
         event_id,

@@ -286,6 +286,8 @@ POLICY: Final[dict[str, Rule]] = {
     "GET /api/v1/streets": R(ALL),
     "GET /api/v1/taxonomy": PUB(),
     "GET /health": PUB(),
+    "GET /health/live": PUB(),
+    "GET /health/ready": PUB(),
     "GET /api/v1/organizations": R(ALL),
     "POST /api/v1/organizations": R(A),
     "GET /api/v1/organizations/{org_id}": R(ALL, "org", other=OK),  # approved: public
