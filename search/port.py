@@ -192,7 +192,7 @@ def plain_text(q: str) -> str:
     """User text as plain words: the characters a search engine reads as operators (``"`` for a phrase, a leading
     ``-`` for a negation) become spaces. Both engines treat a query as plain words; Meilisearch is sent this."""
     cleaned = q.translate(_OPERATOR_CHARS)
-    return " ".join(word.lstrip("-") for word in cleaned.split())
+    return " ".join(word for word in (part.lstrip("-") for part in cleaned.split()) if word)
 
 
 class SearchHit(msgspec.Struct, frozen=True):

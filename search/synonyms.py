@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
+from search.segment import plain_words
+
 SYNONYM_GROUPS: Final[tuple[tuple[str, ...], ...]] = (
     # services (the taxonomy's labels first)
     ("心理疏导", "心理辅导", "心理咨询", "心理健康", "心理援助", "心理干预", "心理支持"),
@@ -232,8 +234,6 @@ def expanded_synonyms(segment: Callable[[str], Sequence[str]] | None = None) -> 
     through that run (事实无人抚养儿童, four words for jieba's own dictionary, adds 事实无人抚养).
     """
     if segment is None:
-        from search.text import plain_words
-
         segment = plain_words
     table = {word: list(others) for word, others in synonym_map().items()}
     expanded: dict[str, list[str]] = {}

@@ -8,56 +8,21 @@ keeps one :class:`Analyzer` per dictionary for the whole process.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-import unicodedata
-import warnings
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any, Final
 
+from search.segment import jieba_lock as _jieba_lock
+from search.segment import jieba_module as _jieba
+from search.segment import normalize
 from search.synonyms import STOP_WORDS, dictionary_words
 
 STOPWORDS: Final[frozenset[str]] = frozenset(STOP_WORDS)
 
-_jieba_lock = threading.Lock()
-
 
 def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or "\u4e00" <= ch <= "\u9fff"
-
-
-def normalize(text: str) -> str:
-    """NFKC (full-width to half-width) and lower case."""
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-@cache
-def _jieba() -> Any:
-    """The jieba module, imported on first use (it is slow to import and noisy)."""
-    with warnings.catch_warnings():
-        # jieba imports pkg_resources, which warns about the deprecated API and about sys.path
-        warnings.simplefilter("ignore")
-        import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    return jieba
-
-
-@cache
-def _plain_tokenizer() -> Any:
-    """jieba with its own dictionary only (how a segmenter that lacks the domain words cuts a text)."""
-    with _jieba_lock:
-        tok = _jieba().Tokenizer()
-        tok.initialize()
-    return tok
-
-
-def plain_words(text: str) -> list[str]:
-    """The words of a text cut by jieba's own dictionary (precise mode, HMM off), stop words kept."""
-    return [w for w in (s.strip() for s in _plain_tokenizer().cut(normalize(text), HMM=False)) if w]
 
 
 def _keep(token: str) -> bool:
