@@ -53,8 +53,14 @@ Relevance: BM25F-style (k1=1.2, b=0.75) over weighted term frequencies (title 3,
 child-category labels 1.5, other text 1). Each query word is a *concept* whose alternatives are the word
 itself (weight 1), its domain synonyms (0.9), its dictionary sub-words (0.5) and, for a word no document
 contains, the indexed words that contain it (0.5). A document's score is the sum over concepts of the best
-alternative weight it matches (so a document matching more query words ranks higher: OR semantics with
-coordination) plus the BM25 sum squashed into [0, 1).
+alternative weight it matches plus the BM25 sum squashed into [0, 1).
+
+Which documents are results, and in which groups, is the search contract's words rule (see :mod:`search.port`;
+Meilisearch's ``matchingStrategy: "last"``): a document *matches* a query word when it holds the word, a synonym,
+an indexed word containing it (as above), or all of its dictionary sub-words (one sub-word alone scores, it does
+not match); documents matching all n words come first, then those matching the first n-1, ... down to the first
+word alone, and a document that does not match the first word is no result. Within a group: the score, then the
+sort field, then id (Meilisearch's ranking rules end with ``sort``, whose last key is always ``id:asc``).
 
 Concurrency: searches take a shared lock (many threads search at once, numpy releases the GIL for the
 heavy parts); applying a change takes it exclusively, briefly (documents are decoded before). Several
@@ -583,12 +589,13 @@ class _Index:
     def _buckets(
         self, words: list[str], synonyms: Mapping[str, tuple[str, ...]], text: Analyzer, selected: npt.NDArray[np.intp]
     ) -> IntArray:
-        """Per selected slot, how many of the query's first words it matches all of (the contract's words rule,
-        Meilisearch's ``matchingStrategy: "last"``: words are dropped from the end); 0: not even the first."""
-        prefix = np.ones(len(selected), dtype=bool)
-        bucket: IntArray = np.zeros(len(selected), dtype=np.int64)
-        for word in words:
-            prefix &= self._word_mask(word, synonyms, text)[selected]
+        """Per selected slot (each matches the first word), how many of the query's first words it matches all
+        of (the contract's words rule, Meilisearch's ``matchingStrategy: "last"``: words are dropped from the end)."""
+        bucket: IntArray = np.ones(len(selected), dtype=np.int64)
+        prefix: BoolArray | None = None
+        for word in words[1:]:
+            matched = self._word_mask(word, synonyms, text)[selected]
+            prefix = matched if prefix is None else np.logical_and(prefix, matched, out=prefix)
             if not prefix.any():
                 break
             bucket += prefix
@@ -726,16 +733,13 @@ class _Index:
         words = list(text.query_words(query.q)) if query.q.strip() else []
         scores: FloatArray | None = None
         if words:
+            # no result without the first word: it narrows the filter before scoring
+            mask = np.logical_and(mask, self._word_mask(words[0], synonyms, text))
             selected, scores, member = self._score(words, synonyms, text, mask)
-            buckets = self._buckets(words, synonyms, text, selected)
-            keep = buckets > 0
-            if not keep.all():
-                if member is not None:
-                    member = member.copy()
-                    member[selected[~keep]] = False
-                selected, scores, buckets = selected[keep], scores[keep], buckets[keep]
-            # a score is below len(words) + 1 (coordination plus the squashed BM25): the bucket comes first
-            scores = buckets * float(len(words) + 1) + scores
+            if len(words) > 1:
+                # a score is below len(words) + 1 (coordination plus the squashed BM25): the bucket comes first
+                buckets = self._buckets(words, synonyms, text, selected)
+                scores = buckets * float(len(words) + 1) + scores
         else:
             selected = np.flatnonzero(mask)
             member = mask

@@ -2,7 +2,8 @@
 
 Documents are segmented with jieba and stored pre-segmented (space-separated tokens) in an FTS5 table with
 the ``unicode61`` tokenizer; ranking is FTS5's ``bm25()`` with column weights (title 3, labels 2, body 1);
-filters are SQL on a side table; facet counts are GROUP BYs over a (document, field, value) table.
+filters are SQL on a side table; facet counts are GROUP BYs over a (document, field, value) table. The search
+contract's words rule (words dropped from the end, see :mod:`search.embedded`) costs one more MATCH per query word.
 
 It passes the same contract tests as :class:`search.embedded.EmbeddedBackend`, but measured ~1000x slower
 (p50 ~640 ms at 10,000 services with filters and facets; see that module's docstring and

@@ -6,6 +6,20 @@ Documents are plain dicts (JSON-like) with the fields listed in :data:`SERVICE_F
 
 All methods are synchronous and fast; the app calls them from async code (use ``anyio.to_thread`` for
 ``index``/``clear`` of large batches, a search is cheap enough to call inline).
+
+The results contract, the same in every backend (``tests/search/test_contract.py`` runs each against it):
+
+1. Words: ``q`` is plain text (:func:`plain_text`: quotes and a leading ``-`` are no operators) cut into words
+   with the domain dictionary, stop words (:data:`search.synonyms.STOP_WORDS`) dropped. Results come in groups:
+   documents matching all n words, then those matching the first n-1 (words are dropped from the end), ... down
+   to the first word alone; a document not matching the first word is no result. A word matches through its
+   synonyms too (:func:`search.synonyms.expanded_synonyms`, keys of any length).
+2. Order: within a group the engine's relevance, then the sort field (when one is asked), then ``id``
+   ascending; without words, the sort field (or nothing), then ``id`` ascending.
+3. Filters: one that does not apply to the index (:data:`APPLICABLE_FILTERS`) is refused before any engine is
+   asked (:class:`InapplicableFilter`, a 422 for the API); an any-of filter given as an empty list matches
+   nothing, answered without asking the engine (:func:`prepare`, the first step of every backend's ``search``).
+4. ``total`` is exact for any ``offset``/``limit`` within :data:`MAX_OFFSET` / :data:`MAX_LIMIT`.
 """
 
 from __future__ import annotations
