@@ -246,6 +246,10 @@ def test_multi_word_query_keeps_the_first_words(backend: SearchBackend) -> None:
     assert second.ids[2:] == [2]
     assert second.total == 3
     assert backend.search("services", SearchQuery(q="夏令营 留守")).ids == []
+    # a word matches through its synonyms: 留守孩子 is 留守, so 1 and 2 keep both words
+    synonym = backend.search("services", SearchQuery(q="留守孩子 儿童 夏令营"))
+    assert set(synonym.ids[:2]) == {1, 2}
+    assert synonym.ids[2:] == [3]
 
 
 def test_multi_word_buckets_paginate_with_exact_totals(backend: SearchBackend) -> None:
@@ -368,6 +372,9 @@ def test_stop_words_are_not_query_words(backend: SearchBackend) -> None:
     assert ids(backend, "留守 的 儿童") == ids(backend, "留守 儿童") == [3]
     with_stop = backend.search("services", SearchQuery(q="的 留守 儿童", limit=1))
     assert (with_stop.ids, with_stop.total) == ([3], 1)
+    # nothing but stop words: no words, as an empty query (every listing, by id)
+    only_stop = backend.search("services", SearchQuery(q="的 开展"))
+    assert (only_stop.ids, only_stop.total) == ([1, 2, 3], 3)
 
 
 @pytest.mark.parametrize(
