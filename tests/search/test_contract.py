@@ -252,6 +252,26 @@ def test_multi_word_query_keeps_the_first_words(backend: SearchBackend) -> None:
     assert synonym.ids[2:] == [3]
 
 
+def test_the_words_rule_holds_for_organizations(backend: SearchBackend) -> None:
+    def org(id: int, name: str) -> dict[str, Any]:
+        return {
+            "id": id,
+            "name": name,
+            "kind": "enterprise",
+            "description": "",
+            "street_ids": [],
+            "status": "approved",
+        }
+
+    backend.index(
+        "organizations", [org(3, "阳光、志愿者"), org(1, "志愿者"), org(2, "阳光"), org(4, "福田、阳光、志愿者")]
+    )
+    assert backend.search("organizations", SearchQuery(q="志愿者 阳光")).ids[:2] in ([3, 4], [4, 3])
+    result = backend.search("organizations", SearchQuery(q="志愿者 阳光", limit=1, offset=2))
+    assert (result.ids, result.total) == ([1], 3)
+    assert backend.search("organizations", SearchQuery(q="义工 阳光")).total == 3  # 义工 is 志愿者
+
+
 def test_multi_word_buckets_paginate_with_exact_totals(backend: SearchBackend) -> None:
     backend.index(
         "services",
