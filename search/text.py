@@ -8,47 +8,21 @@ keeps one :class:`Analyzer` per dictionary for the whole process.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-import unicodedata
-import warnings
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any, Final
 
-from search.synonyms import dictionary_words
+from search.segment import jieba_lock as _jieba_lock
+from search.segment import jieba_module as _jieba
+from search.segment import normalize
+from search.synonyms import STOP_WORDS, dictionary_words
 
-_STOPWORDS_TEXT: Final = (
-    "的 了 和 与 及 或 等 在 为 对 是 有 也 就 都 而 把 被 让 给 向 从 到 以 之 其 中 上 下 个 各 每 "
-    "我 你 他 她 它 我们 你们 他们 这 那 这些 那些 一个 一些 进行 开展 提供 通过 可以 需要 相关 "
-    "以及 并 将 由 于 所 如 该 着 过 吗 呢 吧 啊 a an the of and or to in for"
-)
-STOPWORDS: Final[frozenset[str]] = frozenset(_STOPWORDS_TEXT.split())
-
-_jieba_lock = threading.Lock()
+STOPWORDS: Final[frozenset[str]] = frozenset(STOP_WORDS)
 
 
 def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or "\u4e00" <= ch <= "\u9fff"
-
-
-def normalize(text: str) -> str:
-    """NFKC (full-width to half-width) and lower case."""
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-@cache
-def _jieba() -> Any:
-    """The jieba module, imported on first use (it is slow to import and noisy)."""
-    with warnings.catch_warnings():
-        # jieba imports pkg_resources, which warns about the deprecated API and about sys.path
-        warnings.simplefilter("ignore")
-        import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    return jieba
 
 
 def _keep(token: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock, signals
 from marketplace.auth.principal import Principal
 from marketplace.deps import AppSettings, CurrentUser, Db, DbSession, PageParams, Search
-from marketplace.errors import NotFound
+from marketplace.errors import Invalid, NotFound
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.resources import people, readmodel, revisions
@@ -68,7 +68,7 @@ from marketplace.resources.taxonomy import (
     SERVICE_STATUSES,
 )
 from marketplace.settings import Settings
-from search import SearchBackend, SearchQuery
+from search import InvalidQuery, SearchBackend, SearchQuery
 
 # Enough relevance-ordered candidates for any page a person reads; filters and facets then apply in SQL.
 SEARCH_WINDOW = 1000
@@ -107,10 +107,15 @@ def provide_search(state: State) -> SearchBackend:
 
 
 async def ranked_ids(search: SearchBackend, index_name: str, q: str) -> list[int]:
+    """The search ranking of ``q`` (up to SEARCH_WINDOW ids). A query the search port refuses (a filter that does
+    not apply to the index, a sort or facet it does not have) is the caller's to fix: a 422 naming the field."""
     query = SearchQuery(q=q, limit=SEARCH_WINDOW)
-    if search.in_process:  # answered from memory in a fraction of a millisecond: no hand-off to a thread
-        return search.search(index_name, query).ids
-    result = await anyio.to_thread.run_sync(search.search, index_name, query)
+    try:
+        if search.in_process:  # answered from memory in a fraction of a millisecond: no hand-off to a thread
+            return search.search(index_name, query).ids
+        result = await anyio.to_thread.run_sync(search.search, index_name, query)
+    except InvalidQuery as exc:
+        raise Invalid.field(exc.field or "q", f"搜索条件无效 (invalid search): {exc}") from exc
     return result.ids
 
 

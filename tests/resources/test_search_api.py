@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
 from marketplace.demo.loader import load_demo
+from search import SearchBackend, SearchFilters, SearchQuery, SearchResult
+from tests.conftest import Auth, assert_problem
 
 
 async def test_chinese_queries_on_the_demo_pool(settings) -> None:
@@ -33,3 +38,39 @@ async def test_chinese_queries_on_the_demo_pool(settings) -> None:
         assert target not in [s["id"] for s in again["items"]]
         orgs = (await client.get("/api/v1/organizations", params={"q": "社会工作"}, headers=h)).json()
         assert orgs["total"] >= 1 and all(o["status"] == "approved" for o in orgs["items"])
+
+
+class RefusingSearch:
+    """A search backend whose port refuses every query (as it refuses a filter that does not apply)."""
+
+    in_process = True
+
+    def __init__(self, real: SearchBackend) -> None:
+        self.real = real
+        self.asked = 0
+
+    def search(self, index_name: str, query: SearchQuery) -> SearchResult:
+        self.asked += 1
+        refused = SearchQuery(q=query.q, filters=SearchFilters(kind="charity"))
+        refused.validate(index_name)  # raises for services: kind does not apply there
+        return self.real.search(index_name, query)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def test_a_refused_search_query_is_a_422_problem(app: Litestar, client, auth: Auth) -> None:
+    h = await auth("director")
+    refusing = RefusingSearch(app.state.search)
+    app.state.search = refusing
+    try:
+        r = await client.get("/api/v1/services", params={"q": "心理辅导"}, headers=h)
+        # organizations: the filter applies there, so the same query is answered
+        orgs = await client.get("/api/v1/organizations", params={"q": "社工"}, headers=h)
+    finally:
+        app.state.search = refusing.real
+    body = assert_problem(r, 422)
+    assert body["errors"] == [{"field": "kind", "message": body["errors"][0]["message"]}]
+    assert "kind" in body["detail"] and "services" in body["detail"]
+    assert orgs.status_code == 200, orgs.text
+    assert refusing.asked == 2

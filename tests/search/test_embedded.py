@@ -229,3 +229,49 @@ def test_smallest_matches_a_full_sort() -> None:
             values = np.where(rng.random(m) < 0.5, np.inf, rng.random(m))  # missing values sort last
         expected = np.arange(m) if want >= m else np.flatnonzero(values <= np.sort(values)[want - 1])
         assert np.array_equal(_smallest(values, want), expected)
+
+
+def test_a_word_matches_itself_a_synonym_or_all_its_parts(tmp_path: Path) -> None:
+    """In the in-process engines a dictionary word written in parts matches; one of its parts alone only scores."""
+    for make in (EmbeddedBackend, Fts5Backend):
+        backend = make(str(tmp_path / f"{make.__name__}.sqlite3"), LABELS)
+        backend.index(
+            "services",
+            [
+                svc(1, title="心理测评", description="", eligibility=""),
+                svc(2, title="心理、疏导", description="", eligibility=""),
+                svc(3, title="心理咨询", description="", eligibility=""),
+                svc(4, title="心理疏导", description="", eligibility=""),
+            ],
+        )
+        result = backend.search("services", SearchQuery(q="心理疏导"))
+        assert sorted(result.ids) == [2, 3, 4], make
+        assert result.ids[0] == 4, make
+        assert result.total == 3, make
+        scores = [hit.score for hit in result.hits]
+        assert scores == sorted(scores, reverse=True), make
+
+
+def test_facets_and_totals_count_only_the_kept_words(tmp_path: Path) -> None:
+    """Most of the index matches some query word, fewer the first one: the counts follow the results."""
+    backend = EmbeddedBackend(str(tmp_path / "s.sqlite3"), LABELS)
+    docs = [
+        svc(
+            i,
+            title="留守、儿童" if i % 5 < 3 else "儿童、活动",
+            description="",
+            eligibility="",
+            street_ids=[i % 2 + 1],
+        )
+        for i in range(1, 201)
+    ]
+    backend.index("services", docs)
+    result = backend.search("services", SearchQuery(q="留守 儿童", facets=["street_ids"], limit=7, offset=3))
+    kept = [d for d in docs if d["title"].startswith("留守")]
+    assert result.total == len(kept) == 120
+    assert result.facets["street_ids"] == {"1": 60, "2": 60}
+    assert result.ids == sorted(d["id"] for d in kept)[3:10]
+    everything = backend.search("services", SearchQuery(q="儿童 留守", facets=["street_ids"], limit=0))
+    assert everything.total == 200
+    assert everything.facets["street_ids"] == {"1": 100, "2": 100}
+    backend.close()
