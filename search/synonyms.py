@@ -3,13 +3,13 @@
 Each group lists words a child director may use for the same thing; the first word is the canonical one
 (usually the app's taxonomy label; the labels themselves are passed in, see ``search.documents.Labels``).
 Matching is symmetric: a query with any word of a group also finds listings that use another word of the
-group. The embedded backend expands at query time; the Meilisearch backend sends the same groups as its
-``synonyms`` setting (see :func:`meilisearch_synonyms`).
+group. Both backends use :func:`expanded_synonyms`: the embedded backend expands at query time, the Meilisearch
+backend sends it as its ``synonyms`` setting. :data:`STOP_WORDS` is the one stop-word list of both engines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 SYNONYM_GROUPS: Final[tuple[tuple[str, ...], ...]] = (
@@ -100,6 +100,94 @@ EXTRA_WORDS: Final[tuple[str, ...]] = (
 )
 
 
+# Words neither engine indexes nor searches for (Meilisearch's ``stopWords`` setting; the embedded analyzer drops
+# them from documents and queries alike). Kept as data: one word per entry, lower case.
+STOP_WORDS: Final[tuple[str, ...]] = tuple(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "或",
+        "等",
+        "在",
+        "为",
+        "对",
+        "是",
+        "有",
+        "也",
+        "就",
+        "都",
+        "而",
+        "把",
+        "被",
+        "让",
+        "给",
+        "向",
+        "从",
+        "到",
+        "以",
+        "之",
+        "其",
+        "中",
+        "上",
+        "下",
+        "个",
+        "各",
+        "每",
+        "我",
+        "你",
+        "他",
+        "她",
+        "它",
+        "我们",
+        "你们",
+        "他们",
+        "这",
+        "那",
+        "这些",
+        "那些",
+        "一个",
+        "一些",
+        "进行",
+        "开展",
+        "提供",
+        "通过",
+        "可以",
+        "需要",
+        "相关",
+        "以及",
+        "并",
+        "将",
+        "由",
+        "于",
+        "所",
+        "如",
+        "该",
+        "着",
+        "过",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "to",
+        "in",
+        "for",
+    ]
+)
+
+# Meilisearch looks a synonym up for one query word and for runs of two or three consecutive query words, never
+# for longer runs: a key its tokenizer cuts into more words never fires from the query side.
+MAX_SYNONYM_KEY_WORDS: Final = 3
+
+
 def _split_label(label: str) -> list[str]:
     return [part for part in label.replace("、", "/").split("/") if part]
 
@@ -127,5 +215,34 @@ def synonym_map() -> dict[str, tuple[str, ...]]:
 
 
 def meilisearch_synonyms() -> dict[str, list[str]]:
-    """The groups in Meilisearch's ``synonyms`` setting format (multi-way: every word maps to the rest)."""
+    """The groups in Meilisearch's ``synonyms`` setting format (multi-way: every word maps to the rest), not
+    expanded; what the engines use is :func:`expanded_synonyms`."""
     return {word: list(others) for word, others in synonym_map().items()}
+
+
+def expanded_synonyms(segment: Callable[[str], Sequence[str]] | None = None) -> dict[str, list[str]]:
+    """The synonym table, ready for Meilisearch's ``synonyms`` setting and used as is by the embedded engine:
+    every word (lower case) -> the other words of its groups, so that a key of any length fires from the query side.
+
+    Every key is a dictionary word (:func:`dictionary_words`), which both segmenters keep whole once the engine
+    has the domain dictionary (Meilisearch's ``dictionary`` setting). In case a segmenter still cuts a key into
+    more than :data:`MAX_SYNONYM_KEY_WORDS` words (``segment``; by default jieba's own dictionary without the
+    domain words, which is how a server without the dictionary cuts it), the run of its first three words is
+    added as a key too, mapping to the key itself and its synonyms: a query holding the long key then fires
+    through that run (事实无人抚养儿童, four words for jieba's own dictionary, adds 事实无人抚养).
+    """
+    if segment is None:
+        from search.text import plain_words
+
+        segment = plain_words
+    table = {word: list(others) for word, others in synonym_map().items()}
+    expanded: dict[str, list[str]] = {}
+    for word, others in table.items():
+        expanded.setdefault(word, [])
+        expanded[word].extend(o for o in others if o not in expanded[word])
+        words = [w for w in segment(word) if w.strip()]
+        if len(words) > MAX_SYNONYM_KEY_WORDS:
+            head = "".join(words[:MAX_SYNONYM_KEY_WORDS])
+            targets = expanded.setdefault(head, [])
+            targets.extend(o for o in [word, *others] if o != head and o not in targets)
+    return expanded

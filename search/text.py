@@ -17,14 +17,9 @@ from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any, Final
 
-from search.synonyms import dictionary_words
+from search.synonyms import STOP_WORDS, dictionary_words
 
-_STOPWORDS_TEXT: Final = (
-    "的 了 和 与 及 或 等 在 为 对 是 有 也 就 都 而 把 被 让 给 向 从 到 以 之 其 中 上 下 个 各 每 "
-    "我 你 他 她 它 我们 你们 他们 这 那 这些 那些 一个 一些 进行 开展 提供 通过 可以 需要 相关 "
-    "以及 并 将 由 于 所 如 该 着 过 吗 呢 吧 啊 a an the of and or to in for"
-)
-STOPWORDS: Final[frozenset[str]] = frozenset(_STOPWORDS_TEXT.split())
+STOPWORDS: Final[frozenset[str]] = frozenset(STOP_WORDS)
 
 _jieba_lock = threading.Lock()
 
@@ -49,6 +44,20 @@ def _jieba() -> Any:
     jieba.setLogLevel(logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)
     return jieba
+
+
+@cache
+def _plain_tokenizer() -> Any:
+    """jieba with its own dictionary only (how a segmenter that lacks the domain words cuts a text)."""
+    with _jieba_lock:
+        tok = _jieba().Tokenizer()
+        tok.initialize()
+    return tok
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of a text cut by jieba's own dictionary (precise mode, HMM off), stop words kept."""
+    return [w for w in (s.strip() for s in _plain_tokenizer().cut(normalize(text), HMM=False)) if w]
 
 
 def _keep(token: str) -> bool:
