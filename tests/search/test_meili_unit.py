@@ -1,0 +1,379 @@
+"""search/meili.py without a Meilisearch server: the settings payload, the filter strings, the pagination
+parameters, the text escaping, the sort list, the version check; and, against a tiny local HTTP fake
+(tests/search/meili_fake.py: it records requests and answers from dicts, it is not Meilisearch), the request
+sequences of set-up, health, the swap reindex and a search, and that one connection serves them all.
+
+What a real server makes of all this is checked by test_contract.py and test_meili_contract.py with MEILI_URL set
+(``MEILI_URL=… make test-meilisearch``)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from marketplace.indexing.documents import LABELS
+from search.meili import (
+    MAX_TOTAL_HITS,
+    MeiliBackend,
+    filter_expression,
+    index_settings,
+    matches_nothing,
+    page_plan,
+    plain_text,
+    search_params,
+    sort_list,
+    version_problem,
+)
+from search.port import FACETS, INDEX_NAMES, ORGANIZATIONS, SERVICES, SORTS, SearchError, SearchFilters, SearchQuery
+from search.synonyms import STOP_WORDS, dictionary_words, expanded_synonyms
+from tests.search.meili_fake import FakeMeili, serve
+from tests.search.test_contract import svc
+from tests.support import figures
+
+SUITE = "Search: Meilisearch backend without a server"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeMeili]:
+    with serve(FakeMeili()) as server:
+        yield server
+
+
+def backend_on(fake: FakeMeili, key: str | None = None, **kwargs: Any) -> MeiliBackend:
+    return MeiliBackend(fake.url, key, labels=LABELS, prefix="p_", **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize("index_name", INDEX_NAMES)
+def test_settings_payload(index_name: str) -> None:
+    s = index_settings(index_name, LABELS)
+    assert s["rankingRules"][0] == "words" and s["rankingRules"][-1] == "sort"
+    assert "id" in s["sortableAttributes"] and "id" in s["filterableAttributes"]
+    for facet in FACETS[index_name]:
+        assert facet in s["filterableAttributes"], facet
+    assert s["synonyms"] == expanded_synonyms()
+    assert s["dictionary"] == dictionary_words(LABELS.all())
+    assert s["stopWords"] == list(STOP_WORDS) and s["stopWords"]
+    assert s["localizedAttributes"] == [{"attributePatterns": ["*"], "locales": ["cmn"]}]
+    assert s["pagination"]["maxTotalHits"] >= 100_000 == MAX_TOTAL_HITS
+    assert s["typoTolerance"] == {"enabled": False}
+    # every label the documents carry is one word to the segmenter
+    for label in LABELS.service_categories.values():
+        for part in label.replace("、", "/").split("/"):
+            if len(part) > 1:
+                assert part in s["dictionary"], part
+
+
+def test_long_synonym_keys_have_a_short_key_that_fires() -> None:
+    synonyms = index_settings(SERVICES, LABELS)["synonyms"]
+    for long_key in ("事实无人抚养儿童", "流浪未成年人", "艾滋病病毒感染"):
+        assert long_key in synonyms
+    # the contract stream's expansion: a run of at most three of the key's words is a key too
+    assert any(k != "事实无人抚养儿童" and "事实无人抚养儿童".startswith(k) and len(k) > 2 for k in synonyms)
+
+
+@pytest.mark.parametrize("index_name", INDEX_NAMES)
+def test_every_filter_string_names_a_filterable_field(index_name: str) -> None:
+    if index_name == SERVICES:
+        filters = SearchFilters(
+            categories=["psy", "law"],
+            child_categories=["left_behind"],
+            street_id=3,
+            age=9,
+            status=["published", "paused"],
+            organization_id=7,
+            available=True,
+        )
+    else:
+        filters = SearchFilters(street_id=3, status="published", kind=["social_work", "school"])
+    clauses = filter_expression(index_name, SearchQuery(filters=filters))
+    filterable = set(index_settings(index_name)["filterableAttributes"])
+    named = {m for clause in clauses for m in re.findall(r"\b([a-z_]+) (?:IN|=|<=|>=|>|<)", clause)}
+    assert named and named <= filterable
+    if index_name == SERVICES:
+        assert clauses == [
+            'categories IN ["psy", "law"]',
+            'child_categories IN ["left_behind"]',
+            "(street_ids = 3 OR district_wide = true)",
+            'status IN ["published", "paused"]',
+            "age_min <= 9 AND age_max >= 9",
+            "organization_id = 7",
+            "capacity_left > 0",
+        ]
+    else:
+        assert clauses == [
+            "(street_ids = 3 OR district_wide = true)",
+            'status IN ["published"]',
+            'kind IN ["social_work", "school"]',
+        ]
+    assert "id < 0" not in " ".join(clauses)
+
+
+def test_filter_values_are_quoted() -> None:
+    clause = filter_expression(SERVICES, SearchQuery(filters=SearchFilters(categories=['a" OR id > 0 OR "b'])))
+    assert clause == ['categories IN ["a\\" OR id > 0 OR \\"b"]']
+
+
+@pytest.mark.parametrize(
+    ("index_name", "filters"),
+    [
+        (SERVICES, SearchFilters(kind="school")),
+        (ORGANIZATIONS, SearchFilters(age=9)),
+        (ORGANIZATIONS, SearchFilters(available=True)),
+        (ORGANIZATIONS, SearchFilters(organization_id=1)),
+        (ORGANIZATIONS, SearchFilters(categories=["psy"])),
+    ],
+)
+def test_inapplicable_filters_are_never_sent(index_name: str, filters: SearchFilters) -> None:
+    with pytest.raises(ValueError, match="does not apply|apply to"):
+        query = SearchQuery(filters=filters)
+        query.validate(index_name)  # the port refuses first where it knows how
+        filter_expression(index_name, query)
+
+
+def test_an_empty_filter_list_is_answered_without_the_server() -> None:
+    # nothing listens on this port: any request would fail
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    backend = MeiliBackend(f"http://127.0.0.1:{port}", labels=LABELS, timeout_s=1)
+    for filters in (SearchFilters(categories=[]), SearchFilters(status=[]), SearchFilters(child_categories=[])):
+        query = SearchQuery(q="心理", filters=filters, facets=["status"])
+        assert matches_nothing(query)
+        result = backend.search(SERVICES, query)
+        assert result.hits == [] and result.total == 0 and result.facets == {"status": {}}
+    assert not matches_nothing(SearchQuery(filters=SearchFilters(categories=["psy"])))
+
+
+# -------------------------------------------------------------------------------------------------- query
+
+
+def test_plain_text() -> None:
+    assert plain_text('"心理疏导"') == "心理疏导"
+    assert plain_text("-法律 援助") == "法律 援助"
+    assert plain_text('儿童 "心理 辅导" -法律 —家访') == "儿童 心理 辅导 法律 家访"
+    assert plain_text("12355-热线 a-b") == "12355-热线 a-b"  # a hyphen inside a word is no operator
+    assert plain_text('\\" -- "') == ""
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_sort_ends_with_id(sort: str) -> None:
+    listed = sort_list(SearchQuery(sort=sort))
+    assert listed[-1] == "id:asc"
+    assert len(listed) == (1 if sort == "relevance" else 2)
+    for field in listed:
+        assert field.split(":")[0] in index_settings(SERVICES)["sortableAttributes"]
+
+
+def test_search_params() -> None:
+    params = search_params(SERVICES, SearchQuery(q=' "留守" 儿童 -周末', filters=SearchFilters(status="published")))
+    assert params["q"] == "留守 儿童 周末"
+    assert params["matchingStrategy"] == "last"
+    assert params["sort"] == ["id:asc"]
+    assert params["filter"] == ['status IN ["published"]']
+    assert "offset" not in params and "limit" not in params
+    assert "showRankingScore" not in search_params(SERVICES, SearchQuery())
+
+
+def test_page_plan_covers_every_window_exactly() -> None:
+    everything = list(range(2_000))
+    tried = 0
+    for limit in range(0, 25):
+        for offset in range(0, 130):
+            plan, skip = page_plan(offset, limit)
+            got: list[int] = []
+            for page, size in plan:
+                assert page >= 1 and limit <= size <= max(2 * limit, 0) or size == limit
+                got.extend(everything[(page - 1) * size : page * size])
+            assert got[skip : skip + limit] == everything[offset : offset + limit], (offset, limit)
+            assert len(plan) <= 2
+            tried += 1
+    assert page_plan(40, 20) == ([(3, 20)], 0)
+    assert page_plan(0, 0) == ([(1, 0)], 0)
+    figures.record(SUITE, "offset/limit windows checked", tried)
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("1.10.0", True), ("1.12.3", True), ("v1.15.2", True), ("2.0.0", True), ("1.9.2", False), ("0.30.5", False)],
+)
+def test_version_check(version: str, ok: bool) -> None:
+    problem = version_problem(version)
+    assert (problem is None) is ok
+    if not ok:
+        assert problem and ">= 1.10" in problem and version in problem and "marketplace search setup" in problem
+
+
+def test_unreadable_version() -> None:
+    assert "unreadable" in (version_problem("") or "")
+
+
+# --------------------------------------------------------------------------------- against the local fake
+
+
+def test_setup_creates_configures_and_then_does_nothing(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    said: list[str] = []
+    assert backend.setup(progress=said.append) == {SERVICES: "created", ORGANIZATIONS: "created"}
+    assert fake.indexes["p_services"]["settings"] == index_settings(SERVICES, LABELS)
+    assert fake.indexes["p_organizations"]["settings"] == index_settings(ORGANIZATIONS, LABELS)
+    assert said[0].startswith("Meilisearch 1.12.3")
+    fake.requests.clear()
+    assert backend.setup() == {SERVICES: "up to date", ORGANIZATIONS: "up to date"}
+    assert fake.calls("PATCH") == [] and fake.calls("POST") == []
+    # a settings change (here: the server lost one) is sent again, and only where needed
+    fake.indexes["p_organizations"]["settings"]["stopWords"] = []
+    assert backend.setup() == {SERVICES: "up to date", ORGANIZATIONS: "settings updated"}
+    assert fake.calls("PATCH") == [("PATCH", "/indexes/p_organizations/settings")]
+
+
+def test_setup_when_another_process_created_the_index_meanwhile(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    fake.indexes["p_services"] = {"settings": {}, "ids": set()}  # created by a concurrent setup ...
+    fake.scripted[("GET", "/indexes/p_services")] = [(404, {"code": "index_not_found", "message": "gone"})]
+    done = backend.setup()  # ... after this one looked: its creation task fails with index_already_exists
+    assert done[SERVICES] == "settings updated"
+    assert ("POST", "/indexes") in fake.calls()
+    failed = [t for t in fake.tasks.values() if t["status"] == "failed"]
+    assert [t["error"]["code"] for t in failed] == ["index_already_exists"]
+
+
+def test_setup_refuses_an_old_server_before_touching_indexes(fake: FakeMeili) -> None:
+    fake.version = "1.9.0"
+    with pytest.raises(SearchError, match=r"1\.9\.0 is too old.*>= 1\.10"):
+        backend_on(fake).setup()
+    assert fake.calls() == [("GET", "/version")]
+
+
+def test_health_with_the_key_against_the_indexes(fake: FakeMeili) -> None:
+    fake.key = "right"
+    backend = backend_on(fake, "right")
+    assert backend.health() == "unavailable: index p_services missing (run `marketplace search setup`)"
+    backend.setup()
+    assert backend.health() == "ok"
+    stats = [r for r in fake.requests if r.path.endswith("/stats")]
+    assert {r.path for r in stats} >= {"/indexes/p_services/stats", "/indexes/p_organizations/stats"}
+    assert all(r.headers["authorization"] == "Bearer right" for r in stats)
+    assert backend_on(fake, "wrong").health() == "unavailable: the API key was refused (invalid_api_key)"
+    assert backend_on(fake).health() == "unavailable: the API key was refused (invalid_api_key)"
+
+
+def test_health_is_bounded_when_the_server_does_not_answer() -> None:
+    with socket.socket() as listener:  # accepts connections (backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        backend = MeiliBackend(f"http://127.0.0.1:{listener.getsockname()[1]}", health_timeout_s=0.3)
+        started = time.monotonic()
+        said = backend.health()
+        took = time.monotonic() - started
+    assert said.startswith("unavailable: ") and "unreachable" in said
+    assert took < 2
+    assert "error" in backend.freshness()
+
+
+def test_one_connection_for_searches_writes_and_task_polls(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    backend.setup()
+    fake.search_ids = list(range(1, 30))
+    for n in range(10):
+        backend.index(SERVICES, [svc(n + 1)])
+        backend.search(SERVICES, SearchQuery(q="心理", limit=5, offset=n))
+    backend.delete(SERVICES, [1, 2])
+    assert len(fake.requests) > 40
+    assert fake.connections == 1
+    figures.record(SUITE, "requests over one kept-alive connection", len(fake.requests))
+
+
+def test_search_request_and_exact_totals_at_an_odd_offset(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    backend.setup()
+    fake.search_ids = list(range(101, 151))  # 50 hits, in the server's order
+    fake.requests.clear()
+    result = backend.search(SERVICES, SearchQuery(q='"心理"', limit=10, offset=15, facets=["status"]))
+    assert result.ids == list(range(116, 126))
+    assert result.total == 50
+    assert result.facets == {"status": {"published": 50}}
+    bodies = [r.body for r in fake.requests if r.path == "/indexes/p_services/search"]
+    assert bodies and all(b["q"] == "心理" and b["matchingStrategy"] == "last" for b in bodies)
+    assert all("offset" not in b and "limit" not in b and b["sort"] == ["id:asc"] for b in bodies)
+    # the last page, cut short
+    assert backend.search(SERVICES, SearchQuery(limit=20, offset=45)).ids == list(range(146, 151))
+    assert backend.search(SERVICES, SearchQuery(limit=0)).total == 50
+
+
+def test_delete_by_filter_not_the_deprecated_batch_route(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    backend.setup()
+    fake.requests.clear()
+    backend.delete(SERVICES, [3, 1, 3])
+    posts = [r for r in fake.requests if r.method == "POST"]
+    assert [(r.path, r.body) for r in posts] == [("/indexes/p_services/documents/delete", {"filter": "id IN [1, 3]"})]
+
+
+def test_swap_reindex_call_sequence(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    backend.setup()
+    backend.index(SERVICES, [svc(1), svc(2), svc(99)])  # 99: gone from the database
+    fake.indexes["p_services_new"] = {"settings": {}, "ids": {5}}  # left over from an interrupted rebuild
+    fake.requests.clear()
+    assert backend.rebuild(SERVICES, [[svc(1)], [svc(2), svc(3)]]) == 3
+    writes = [(r.method, r.path) for r in fake.requests if r.method != "GET"]
+    assert writes == [
+        ("DELETE", "/indexes/p_services_new"),
+        ("POST", "/indexes"),
+        ("PATCH", "/indexes/p_services_new/settings"),
+        ("POST", "/indexes/p_services_new/documents"),
+        ("POST", "/indexes/p_services_new/documents"),
+        ("POST", "/swap-indexes"),
+        ("DELETE", "/indexes/p_services_new"),
+    ]
+    swap = next(r for r in fake.requests if r.path == "/swap-indexes")
+    assert swap.body == [{"indexes": ["p_services", "p_services_new"]}]
+    assert fake.indexes["p_services"]["ids"] == {1, 2, 3}
+    assert "p_services_new" not in fake.indexes
+    # the live index is never written while the new one is built
+    assert not any(r.path.startswith("/indexes/p_services/documents") for r in fake.requests)
+
+
+def test_a_failed_rebuild_leaves_the_live_index_alone(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    backend.setup()
+    backend.index(SERVICES, [svc(1)])
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        yield [svc(1)]
+        raise RuntimeError("database went away")
+
+    with pytest.raises(RuntimeError):
+        backend.rebuild(SERVICES, batches())
+    assert fake.indexes["p_services"]["ids"] == {1}
+    assert "p_services_new" not in fake.indexes
+    assert not any(r.path == "/swap-indexes" for r in fake.requests)
+
+
+def test_a_task_that_fails_is_a_search_error(fake: FakeMeili) -> None:
+    backend = backend_on(fake)
+    backend.setup()
+    fake.failing_tasks["documentAdditionOrUpdate"] = "invalid_document_id"
+    with pytest.raises(SearchError, match="invalid_document_id"):
+        backend.index(SERVICES, [svc(1)])
+
+
+def test_the_app_starts_without_asking_meilisearch() -> None:
+    from marketplace.indexing.sync import _backend
+
+    with socket.socket() as s:  # nothing listens here
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    started = time.monotonic()
+    backend = _backend(url, None, "/nonexistent/search.sqlite3")
+    assert time.monotonic() - started < 1
+    assert isinstance(backend, MeiliBackend)
+    assert backend.health().startswith("unavailable: ")
