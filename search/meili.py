@@ -422,7 +422,9 @@ class MeiliBackend:
 
     # tasks
 
-    def wait(self, task_uid: int, *, timeout_s: float | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    def wait(
+        self, task_uid: int, *, timeout_s: float | None = None, progress: Progress | None = None
+    ) -> dict[str, Any]:
         """Poll the task (same session) until it is done; raises when it failed or the wait ran out."""
         limit = timeout_s if timeout_s is not None else self.task_timeout_s
         started = time.monotonic()
@@ -442,7 +444,9 @@ class MeiliBackend:
                     "run the command again to wait for it)"
                 )
             if progress and now - said >= 5:
-                progress(f"task {task_uid} ({task.get('type')}, {task.get('indexUid')}) {status} for {now - started:.0f} s")
+                progress(
+                    f"task {task_uid} ({task.get('type')}, {task.get('indexUid')}) {status} for {now - started:.0f} s"
+                )
                 said = now
             time.sleep(pause)
             pause = min(pause * 2, 0.5)

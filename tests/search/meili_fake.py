@@ -130,6 +130,7 @@ class FakeMeili:
 def _handler(fake: FakeMeili) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real server
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall per request
 
         def setup(self) -> None:
             super().setup()
@@ -177,4 +178,3 @@ def serve(fake: FakeMeili) -> Iterator[FakeMeili]:
     finally:
         server.shutdown()
         server.server_close()
-
