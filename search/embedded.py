@@ -90,6 +90,7 @@ from search.port import (
     SearchQuery,
     SearchResult,
     check_index_name,
+    prepare,
 )
 from search.synonyms import synonym_map
 from search.text import Analyzer, analyzer
@@ -331,6 +332,7 @@ class _Index:
         self._ratios: dict[str, tuple[npt.NDArray[np.intp] | None, FloatArray]] = {}
         self._ratio_bytes = 0
         self._alts: dict[str, list[tuple[str, float]]] = {}
+        self._word_masks: dict[str, BoolArray] = {}
         self._sort_keys: dict[str, npt.NDArray[Any]] = {}
         self._all_combos: dict[str, IntArray] = {}
 
@@ -339,6 +341,7 @@ class _Index:
         self._ratios = {}
         self._ratio_bytes = 0
         self._alts = {}
+        self._word_masks = {}
         self._sort_keys = {}
         self._all_combos = {}
 
@@ -516,6 +519,17 @@ class _Index:
             mask &= part
         return mask
 
+    def _expansions(self, word: str) -> list[str]:
+        """For a word no document contains: the indexed words that contain it (shortest first, a bounded number)."""
+        if word in self.vocab:
+            return []
+        candidates: set[str] | None = None
+        for ch in set(word):
+            words = self.by_char.get(ch, set())
+            candidates = set(words) if candidates is None else candidates & words
+        matches = sorted((w for w in candidates or () if word in w), key=lambda w: (len(w), w))
+        return matches[:MAX_EXPANSIONS]
+
     def _alternatives(
         self, word: str, synonyms: Mapping[str, tuple[str, ...]], text: Analyzer
     ) -> list[tuple[str, float]]:
@@ -527,19 +541,58 @@ class _Index:
             alts.setdefault(syn, SYNONYM_WEIGHT)
         for sub in text.sub_words(word):
             alts.setdefault(sub, SUBWORD_WEIGHT)
-        if word not in self.vocab:
-            candidates: set[str] | None = None
-            for ch in set(word):
-                words = self.by_char.get(ch, set())
-                candidates = set(words) if candidates is None else candidates & words
-            matches = sorted((w for w in candidates or () if word in w), key=lambda w: (len(w), w))
-            for w in matches[:MAX_EXPANSIONS]:
-                alts.setdefault(w, EXPANSION_WEIGHT)
+        for w in self._expansions(word):
+            alts.setdefault(w, EXPANSION_WEIGHT)
         result = [(t, w) for t, w in alts.items() if t in self.vocab]
         if len(self._alts) >= 4096:
             self._alts = {}
         self._alts[word] = result
         return result
+
+    def _term_mask(self, term: str) -> BoolArray:
+        slots, ratio = self._posting(term)
+        if slots is None:
+            return ratio > 0
+        mask = np.zeros(self.n, dtype=bool)
+        mask[slots] = True
+        return mask
+
+    def _word_mask(self, word: str, synonyms: Mapping[str, tuple[str, ...]], text: Analyzer) -> BoolArray:
+        """The slots a query word *matches* (what the contract's words rule counts): the word itself, one of its
+        synonyms, an indexed word containing it (when no document holds the word itself), or every one of its
+        dictionary sub-words (the word written in parts). A single sub-word still scores (see :meth:`_score`) but
+        does not make the word matched. Cached until the next write."""
+        cached = self._word_masks.get(word)
+        if cached is not None:
+            return cached
+        mask = np.zeros(self.n, dtype=bool)
+        for term in (word, *synonyms.get(word, ()), *self._expansions(word)):
+            if term in self.vocab:
+                mask |= self._term_mask(term)
+        subs = text.sub_words(word)
+        if subs and all(sub in self.vocab for sub in subs):
+            parts = self._term_mask(subs[0])
+            for sub in subs[1:]:
+                parts &= self._term_mask(sub)
+            mask |= parts
+        if len(self._word_masks) >= 256:
+            self._word_masks = {}
+        self._word_masks[word] = mask
+        return mask
+
+    def _buckets(
+        self, words: list[str], synonyms: Mapping[str, tuple[str, ...]], text: Analyzer, selected: npt.NDArray[np.intp]
+    ) -> IntArray:
+        """Per selected slot, how many of the query's first words it matches all of (the contract's words rule,
+        Meilisearch's ``matchingStrategy: "last"``: words are dropped from the end); 0: not even the first."""
+        prefix = np.ones(len(selected), dtype=bool)
+        bucket: IntArray = np.zeros(len(selected), dtype=np.int64)
+        for word in words:
+            prefix &= self._word_mask(word, synonyms, text)[selected]
+            if not prefix.any():
+                break
+            bucket += prefix
+        return bucket
 
     def _posting(self, term: str) -> tuple[npt.NDArray[np.intp] | None, FloatArray]:
         """A term's slots (as index-ready ``intp``) and BM25's ``tf / (tf + k1 * (1 - b + b * dl / avgdl))``
@@ -664,6 +717,9 @@ class _Index:
         return selected, scores, member
 
     def search(self, query: SearchQuery, synonyms: Mapping[str, tuple[str, ...]], text: Analyzer) -> SearchResult:
+        """Documents matching the query's first word at least, in buckets by how many of its first words they
+        match (all first), then by relevance within a bucket, then by the sort field, then by id (the contract,
+        see :mod:`search.port`); without words, by the sort field (or id), then id."""
         if self.n == 0:
             return SearchResult(hits=[], total=0, facets={f: {} for f in query.facets})
         mask = self._filter(query)
@@ -671,6 +727,15 @@ class _Index:
         scores: FloatArray | None = None
         if words:
             selected, scores, member = self._score(words, synonyms, text, mask)
+            buckets = self._buckets(words, synonyms, text, selected)
+            keep = buckets > 0
+            if not keep.all():
+                if member is not None:
+                    member = member.copy()
+                    member[selected[~keep]] = False
+                selected, scores, buckets = selected[keep], scores[keep], buckets[keep]
+            # a score is below len(words) + 1 (coordination plus the squashed BM25): the bucket comes first
+            scores = buckets * float(len(words) + 1) + scores
         else:
             selected = np.flatnonzero(mask)
             member = mask
@@ -727,16 +792,24 @@ class _Index:
     def _order(
         self, selected: npt.NDArray[np.intp], scores: FloatArray | None, sort: str, want: int
     ) -> npt.NDArray[np.intp]:
-        """Positions (into ``selected``) of the first ``want`` results in order (ties: relevance, then id)."""
-        ids = self.ids.view()
+        """Positions (into ``selected``) of the first ``want`` results in order: with query words, relevance
+        (``scores``: bucket, then relevance), then the sort field, then id; without, the sort field, then id
+        (Meilisearch's ranking rules end with ``sort``, ``id:asc`` being the last sort)."""
+        ids = self.ids.view()[selected]
         primary: npt.NDArray[Any]
-        if sort == "relevance":
-            primary = -scores if scores is not None else ids[selected]
+        keys: list[npt.NDArray[Any]]
+        if scores is not None:
+            primary = -scores
+            keep = _smallest(primary, want)
+            keys = [ids[keep]]
+            if sort != "relevance":
+                keys.append(self._sort_key(sort)[selected[keep]])
+            keys.append(primary[keep])
         else:
-            primary = self._sort_key(sort)[selected]
-        keep = _smallest(primary, want)
-        relevance = -scores[keep] if scores is not None else np.zeros(len(keep))
-        order = np.lexsort((ids[selected[keep]], relevance, primary[keep]))
+            primary = ids if sort == "relevance" else self._sort_key(sort)[selected]
+            keep = _smallest(primary, want)
+            keys = [ids[keep], primary[keep]]
+        order = np.lexsort(keys)
         result: npt.NDArray[np.intp] = keep[order[:want]]
         return result
 
@@ -974,6 +1047,8 @@ class EmbeddedBackend:
         self._rebuild_thread: threading.Thread | None = None
         self.labels = labels or Labels()
         self._text = analyzer(self.labels.all())
+        # the one synonym table (search.synonyms); the runs of words :func:`search.synonyms.expanded_synonyms`
+        # adds for Meilisearch are never one query word here (jieba with the domain words cuts them in two)
         self._synonyms = synonym_map()
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -1359,7 +1434,9 @@ class EmbeddedBackend:
         return [int(r[0]) for r in rows]
 
     def search(self, index_name: str, query: SearchQuery) -> SearchResult:
-        query.validate(index_name)
+        nothing = prepare(index_name, query)
+        if nothing is not None:
+            return nothing
         self._ensure_loaded()
         self._refresh()
         with self._lock.read():

@@ -27,6 +27,7 @@ from search.port import (
     SearchQuery,
     SearchResult,
     check_index_name,
+    prepare,
 )
 from search.synonyms import synonym_map
 from search.text import analyzer
@@ -158,16 +159,28 @@ class Fts5Backend:
             self._conn.execute("DELETE FROM fts_docs WHERE index_name = ?", (index_name,))
             self._conn.execute("COMMIT")
 
-    def _match(self, q: str) -> str | None:
+    def _match(self, words: Sequence[str]) -> str | None:
+        """Every document with any term of the query (a word, a synonym, a sub-word): the hits to rank."""
         terms: list[str] = []
-        for word in self._text.query_words(q):
+        for word in words:
             for t in (word, *self._synonyms.get(word, ()), *self._text.sub_words(word)):
                 if t not in terms:
                     terms.append(t)
         return " OR ".join(_quote(t) for t in terms) or None
 
+    def _word_match(self, word: str) -> str:
+        """The documents a query word matches: the word, a synonym, or all of its sub-words (see
+        :meth:`search.embedded._Index._word_mask`; FTS5 has no expansion to longer indexed words)."""
+        options = [_quote(t) for t in (word, *self._synonyms.get(word, ()))]
+        subs = self._text.sub_words(word)
+        if subs:
+            options.append("(" + " AND ".join(_quote(t) for t in subs) + ")")
+        return "(" + " OR ".join(options) + ")"
+
     def search(self, index_name: str, query: SearchQuery) -> SearchResult:
-        query.validate(index_name)
+        nothing = prepare(index_name, query)
+        if nothing is not None:
+            return nothing
         f = query.filters
         where = ["d.index_name = ?"]
         params: list[Any] = [index_name]
@@ -200,7 +213,8 @@ class Fts5Backend:
             params.append(f.organization_id)
         if f.available is not None:
             where.append("d.capacity_left > 0" if f.available else "d.capacity_left <= 0")
-        match = self._match(query.q) if query.q.strip() else None
+        words = list(self._text.query_words(query.q)) if query.q.strip() else []
+        match = self._match(words)
         if match is not None:
             source = "fts_text t CROSS JOIN fts_docs d ON d.rid = t.rowid"  # FTS drives the join
             where.append("fts_text MATCH ?")
@@ -209,21 +223,35 @@ class Fts5Backend:
         else:
             source = "fts_docs d"
             rank = "0.0"
-        base = f"SELECT d.rid AS rid, d.id AS id, {rank} AS rank FROM {source} WHERE {' AND '.join(where)}"  # noqa: S608
-        order = {
-            "relevance": "h.rank, h.id" if match else "h.id",
-            "assured_on:desc": "assured_on IS NULL, assured_on DESC, h.rank, h.id",
-            "updated_at:desc": "updated_at IS NULL, updated_at DESC, h.rank, h.id",
-            "cost_per_case_fen:asc": "cost_per_case_fen IS NULL, cost_per_case_fen, h.rank, h.id",
+        base = (
+            f"SELECT d.rid AS rid, d.id AS id, {rank} AS rank, 0 AS bucket FROM {source} "  # noqa: S608
+            f"WHERE {' AND '.join(where)}"
+        )
+        field_order = {
+            "relevance": "",
+            "assured_on:desc": "assured_on IS NULL, assured_on DESC, ",
+            "updated_at:desc": "updated_at IS NULL, updated_at DESC, ",
+            "cost_per_case_fen:asc": "cost_per_case_fen IS NULL, cost_per_case_fen, ",
         }[query.sort]
+        # the contract's order: with words, bucket (first words matched), relevance, sort field, id; else sort field, id
+        order = f"h.bucket DESC, h.rank, {field_order}h.id" if match else f"{field_order}h.id"
         with self._lock:
             self._conn.execute("BEGIN")
             try:
                 self._conn.execute("DROP TABLE IF EXISTS temp.hits")
                 self._conn.execute(f"CREATE TEMP TABLE hits AS {base}", params)
+                if match is not None:
+                    # a hit's bucket: how many of the first words it matches all of; none: not a result
+                    for k in range(len(words), 0, -1):
+                        self._conn.execute(
+                            "UPDATE temp.hits SET bucket = ? WHERE bucket = 0 AND rid IN "
+                            "(SELECT rowid FROM fts_text WHERE fts_text MATCH ?)",
+                            (k, " AND ".join(self._word_match(w) for w in words[:k])),
+                        )
+                    self._conn.execute("DELETE FROM temp.hits WHERE bucket = 0")
                 total = self._conn.execute("SELECT count(*) FROM temp.hits").fetchone()[0]
                 rows = self._conn.execute(
-                    f"SELECT h.id, h.rank FROM temp.hits h JOIN fts_docs d ON d.rid = h.rid ORDER BY {order} "  # noqa: S608
+                    f"SELECT h.id, h.rank, h.bucket FROM temp.hits h JOIN fts_docs d ON d.rid = h.rid ORDER BY {order} "  # noqa: S608
                     "LIMIT ? OFFSET ?",
                     (query.limit, query.offset),
                 ).fetchall()
@@ -237,7 +265,7 @@ class Fts5Backend:
                     facets[name] = {str(v): int(c) for v, c in counts}
             finally:
                 self._conn.execute("COMMIT")
-        hits = [SearchHit(id=int(i), score=(-float(r) if match else None)) for i, r in rows]
+        hits = [SearchHit(id=int(i), score=(b * 1000.0 - float(r) if match else None)) for i, r, b in rows]
         return SearchResult(hits=hits, total=int(total), facets=facets)
 
     def document_ids(self, index_name: str) -> list[int]:

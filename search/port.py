@@ -62,10 +62,40 @@ FACETS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 MAX_LIMIT: Final = 1000
+# Meilisearch counts hits exactly up to its index's ``pagination.maxTotalHits`` (set to this); an offset past it
+# could never be answered the same way by both engines.
+MAX_TOTAL_HITS: Final = 100_000
+MAX_OFFSET: Final = MAX_TOTAL_HITS - MAX_LIMIT
+
+# ASCII and full-width double quotes, and the curly ones a Chinese keyboard types
+_OPERATOR_CHARS: Final = str.maketrans({c: " " for c in '"\uff02\u201c\u201d'})
+
+
+# The filters each index can apply (the fields of :class:`SearchFilters`); any other one set on a query is refused.
+APPLICABLE_FILTERS: Final[dict[str, frozenset[str]]] = {
+    SERVICES: frozenset(
+        {"categories", "child_categories", "street_id", "age", "status", "organization_id", "available"}
+    ),
+    ORGANIZATIONS: frozenset({"street_id", "status", "kind"}),
+}
 
 
 class SearchError(Exception):
     """The backend could not answer (engine down, bad settings)."""
+
+
+class InvalidQuery(ValueError):
+    """The query cannot be asked of this index (unknown sort or facet, bad limit or offset, a filter that does not
+    apply): a refusal of the caller's request (the API answers 422), decided before any engine is asked."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InapplicableFilter(InvalidQuery):
+    """A filter set on a query of an index that has no such field (``kind`` on services; ``age``, ``available``,
+    ``organization_id``, ``categories``, ``child_categories`` on organizations)."""
 
 
 class SearchFilters(msgspec.Struct, kw_only=True, frozen=True):
@@ -91,6 +121,17 @@ class SearchFilters(msgspec.Struct, kw_only=True, frozen=True):
     def kinds(self) -> list[str] | None:
         return _as_list(self.kind)
 
+    def set_fields(self) -> list[str]:
+        """The names of the filters set (not ``None``), in declaration order."""
+        return [name for name in self.__struct_fields__ if getattr(self, name) is not None]
+
+    def matches_nothing(self) -> bool:
+        """True when an any-of filter is an empty list: no document can match (the contract's answer is an
+        empty result, given without asking the engine)."""
+        return any(
+            isinstance(value, list) and not value for value in (getattr(self, n) for n in self.__struct_fields__)
+        )
+
 
 def _as_list(value: str | list[str] | None) -> list[str] | None:
     if value is None:
@@ -111,18 +152,47 @@ class SearchQuery(msgspec.Struct, kw_only=True, frozen=True):
     offset: int = 0
 
     def validate(self, index_name: str) -> None:
+        """Refuse (:class:`InvalidQuery`, a ``ValueError``) what this index cannot answer; an unknown index is a
+        plain ``ValueError`` (the caller's bug, not the user's)."""
         check_index_name(index_name)
         if self.sort not in SORTS:
-            raise ValueError(f"unknown sort {self.sort!r}; expected one of {', '.join(SORTS)}")
+            raise InvalidQuery(f"unknown sort {self.sort!r}; expected one of {', '.join(SORTS)}", "sort")
         if index_name == ORGANIZATIONS and self.sort not in ("relevance", "updated_at:desc"):
-            raise ValueError(f"sort {self.sort!r} does not apply to organizations")
+            raise InvalidQuery(f"sort {self.sort!r} does not apply to organizations", "sort")
         if not 0 <= self.limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be within 0..{MAX_LIMIT}")
-        if self.offset < 0:
-            raise ValueError("offset must be >= 0")
+            raise InvalidQuery(f"limit must be within 0..{MAX_LIMIT}", "limit")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise InvalidQuery(f"offset must be within 0..{MAX_OFFSET}", "offset")
         for facet in self.facets:
             if facet not in FACETS[index_name]:
-                raise ValueError(f"{facet!r} is not a facet of {index_name}; expected {FACETS[index_name]}")
+                raise InvalidQuery(f"{facet!r} is not a facet of {index_name}; expected {FACETS[index_name]}", facet)
+        for name in self.filters.set_fields():
+            if name not in APPLICABLE_FILTERS[index_name]:
+                allowed = ", ".join(sorted(APPLICABLE_FILTERS[index_name]))
+                raise InapplicableFilter(
+                    f"filter {name!r} does not apply to {index_name}; its filters are {allowed}", name
+                )
+
+    def empty_result(self) -> SearchResult:
+        """The answer to a query no document can match: nothing, counted as nothing."""
+        return SearchResult(hits=[], total=0, facets={name: {} for name in self.facets})
+
+
+def prepare(index_name: str, query: SearchQuery) -> SearchResult | None:
+    """What every backend's ``search`` does first: validate the query (:meth:`SearchQuery.validate`, raising before
+    the engine is asked) and, when a filter is an empty list, return the empty result the engine need not be asked
+    for (``None``: ask the engine)."""
+    query.validate(index_name)
+    if query.filters.matches_nothing():
+        return query.empty_result()
+    return None
+
+
+def plain_text(q: str) -> str:
+    """User text as plain words: the characters a search engine reads as operators (``"`` for a phrase, a leading
+    ``-`` for a negation) become spaces. Both engines treat a query as plain words; Meilisearch is sent this."""
+    cleaned = q.translate(_OPERATOR_CHARS)
+    return " ".join(word.lstrip("-") for word in cleaned.split())
 
 
 class SearchHit(msgspec.Struct, frozen=True):

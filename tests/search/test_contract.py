@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from search.port import SearchBackend, SearchFilters, SearchQuery
+from search.port import InapplicableFilter, SearchBackend, SearchFilters, SearchQuery
+from search.synonyms import STOP_WORDS
 
 PUBLISHED = SearchFilters(status="published")
+FACETS_OF = {"services": ["categories", "status"], "organizations": ["kind", "status"]}
 
 
 def svc(id: int, **overrides: Any) -> dict[str, Any]:
@@ -206,22 +208,191 @@ def test_synonyms(backend: SearchBackend) -> None:
     assert ids(backend, "残疾") == [4]
 
 
-def test_multi_word_query_ranks_more_matched_words_first(backend: SearchBackend) -> None:
+def plain(id: int, title: str, **overrides: Any) -> dict[str, Any]:
+    """A listing whose only text is its title (the words of a test are all there is to match)."""
+    neutral = {
+        "description": "",
+        "eligibility": "",
+        "organization_name": "春晖",
+        "category_labels": [],
+        "categories": [],
+    }
+    return svc(id, title=title, **{**neutral, **overrides})
+
+
+def test_multi_word_query_keeps_the_first_words(backend: SearchBackend) -> None:
+    """Words are dropped from the end (Meilisearch's ``matchingStrategy: "last"``): all n words first, then the
+    first n-1, ... down to the first word alone; a listing without the first word is not a result."""
     backend.index(
         "services",
         [
-            svc(1, title="留守儿童周末陪伴", description="每周六开展活动"),
-            svc(2, title="留守儿童课业辅导", description="工作日放学后"),
-            svc(3, title="周末亲子阅读", description="社区图书馆"),
-            svc(4, title="助医服务", description="医疗费用救助"),
+            plain(1, "留守、儿童、周末"),
+            plain(2, "留守、儿童"),
+            plain(3, "留守、周末"),
+            plain(4, "儿童、周末"),
+            plain(5, "周末"),
+            plain(6, "助医"),
         ],
     )
     result = backend.search("services", SearchQuery(q="留守 儿童 周末"))
-    # every listing says 儿童 (in its eligibility); 1 has all three words, 2 and 3 two, 4 only one
-    assert result.ids[0] == 1
-    assert set(result.ids[1:3]) == {2, 3}
-    assert result.ids[3:] == [4]
-    assert backend.search("services", SearchQuery(q="留守 周末 夏令营")).ids[0] == 1
+    # 1 has all three words; 2 the first two; 3 only the first (it lacks 儿童); 4 and 5 lack 留守
+    assert result.ids == [1, 2, 3]
+    assert result.total == 3
+    reordered = backend.search("services", SearchQuery(q="留守 周末 儿童"))
+    assert reordered.ids == [1, 3, 2]
+    second = backend.search("services", SearchQuery(q="儿童 周末 夏令营"))
+    # 儿童 and 周末: 1 and 4 (relevance, then id); 儿童 alone: 2
+    assert set(second.ids[:2]) == {1, 4}
+    assert second.ids[2:] == [2]
+    assert second.total == 3
+    assert backend.search("services", SearchQuery(q="夏令营 留守")).ids == []
+
+
+def test_multi_word_buckets_paginate_with_exact_totals(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [plain(i, "留守、儿童、周末") for i in range(1, 6)]
+        + [plain(i, "留守、儿童") for i in range(6, 12)]
+        + [plain(i, "留守") for i in range(12, 15)]
+        + [plain(i, "儿童、周末") for i in range(15, 20)],
+    )
+    full = backend.search("services", SearchQuery(q="留守 儿童 周末", limit=100))
+    # identical listings tie on relevance: id ascending inside each bucket
+    assert full.ids == list(range(1, 15))
+    for offset, limit in [(0, 4), (3, 4), (4, 5), (5, 3), (13, 5), (2, 9)]:
+        page = backend.search("services", SearchQuery(q="留守 儿童 周末", offset=offset, limit=limit))
+        assert page.ids == full.ids[offset : offset + limit], (offset, limit)
+        assert page.total == 14, (offset, limit)
+
+
+def test_ties_are_broken_by_id(backend: SearchBackend) -> None:
+    # identical listings, indexed out of order
+    backend.index("services", [plain(i, "法律援助") for i in (9, 3, 27, 1, 14)])
+    assert ids(backend, "法律援助") == [1, 3, 9, 14, 27]
+    assert ids(backend) == [1, 3, 9, 14, 27]
+    for sort in ("assured_on:desc", "updated_at:desc", "cost_per_case_fen:asc"):
+        assert ids(backend, sort=sort) == [1, 3, 9, 14, 27], sort
+        assert ids(backend, "法律援助", sort=sort) == [1, 3, 9, 14, 27], sort
+
+
+@pytest.mark.parametrize("q", ["", "心理疏导"])
+def test_offsets_that_are_not_a_multiple_of_the_limit(backend: SearchBackend, q: str) -> None:
+    backend.index("services", [plain(i, "心理疏导") for i in range(1, 38)] + [plain(100, "助医")])
+    full = backend.search("services", SearchQuery(q=q, limit=100))
+    expected_total = 37 if q else 38
+    assert full.total == expected_total
+    for offset, limit in [(3, 7), (5, 10), (13, 4), (1, 36), (30, 9), (36, 1), (7, 3), (35, 20), (0, 0), (3, 0)]:
+        page = backend.search("services", SearchQuery(q=q, offset=offset, limit=limit))
+        assert page.ids == full.ids[offset : offset + limit], (offset, limit)
+        assert page.total == expected_total, (offset, limit)
+    past = backend.search("services", SearchQuery(q=q, offset=expected_total + 3, limit=7))
+    assert (past.ids, past.total) == ([], expected_total)
+
+
+@pytest.mark.parametrize(
+    ("index_name", "filters"),
+    [
+        ("services", SearchFilters(categories=[])),
+        ("services", SearchFilters(child_categories=[])),
+        ("services", SearchFilters(status=[])),
+        ("services", SearchFilters(status=[], categories=["legal_aid"])),
+        ("organizations", SearchFilters(kind=[])),
+        ("organizations", SearchFilters(status=[], street_id=1)),
+    ],
+)
+def test_an_empty_list_filter_matches_nothing(backend: SearchBackend, index_name: str, filters: SearchFilters) -> None:
+    backend.index("services", [svc(1, categories=["legal_aid"], child_categories=["abused"]), svc(2)])
+    backend.index(
+        "organizations", [{"id": 1, "name": "春晖社工", "kind": "charity", "street_ids": [], "status": "approved"}]
+    )
+    facets = FACETS_OF[index_name]
+    for q in ("", "春晖"):
+        result = backend.search(index_name, SearchQuery(q=q, filters=filters, facets=facets))
+        assert (result.ids, result.total) == ([], 0)
+        assert result.facets == {name: {} for name in facets}
+
+
+@pytest.mark.parametrize(
+    ("index_name", "filters", "field"),
+    [
+        ("services", SearchFilters(kind="charity"), "kind"),
+        ("services", SearchFilters(kind=[]), "kind"),
+        ("organizations", SearchFilters(age=6), "age"),
+        ("organizations", SearchFilters(available=True), "available"),
+        ("organizations", SearchFilters(organization_id=3), "organization_id"),
+        ("organizations", SearchFilters(categories=["legal_aid"]), "categories"),
+        ("organizations", SearchFilters(categories=[]), "categories"),
+        ("organizations", SearchFilters(child_categories=["abused"]), "child_categories"),
+    ],
+)
+def test_a_filter_that_does_not_apply_is_refused(
+    backend: SearchBackend, index_name: str, filters: SearchFilters, field: str
+) -> None:
+    backend.index("services", [svc(1)])
+    with pytest.raises(InapplicableFilter, match=f"filter '{field}' does not apply to {index_name}") as refused:
+        backend.search(index_name, SearchQuery(q="服务", filters=filters))
+    assert refused.value.field == field
+    assert isinstance(refused.value, ValueError)
+
+
+def test_long_synonym_keys_fire_from_the_query(backend: SearchBackend) -> None:
+    backend.index(
+        "services",
+        [
+            plain(1, "孤儿助学"),
+            plain(2, "困境儿童关爱"),
+            plain(3, "流浪儿童救助"),
+            plain(4, "艾滋病家庭关爱"),
+            plain(5, "儿童、关爱"),  # the parts of the long keys, not their meaning
+            plain(6, "感染、病毒、事实、抚养、未成年人"),
+        ],
+    )
+    assert sorted(ids(backend, "事实无人抚养儿童")) == [1, 2]
+    assert backend.search("services", SearchQuery(q="事实无人抚养儿童")).total == 2
+    assert ids(backend, "流浪未成年人") == [3]
+    assert ids(backend, "艾滋病病毒感染") == [4]
+    # and the other way round: a listing using the long word is found by its short synonyms
+    backend.index(
+        "services", [plain(7, "事实无人抚养儿童走访"), plain(8, "流浪未成年人救助"), plain(9, "艾滋病病毒感染儿童")]
+    )
+    assert 7 in ids(backend, "孤儿")
+    assert 8 in ids(backend, "流浪儿童")
+    assert 9 in ids(backend, "hiv")
+
+
+def test_stop_words_are_not_query_words(backend: SearchBackend) -> None:
+    assert "开展" in STOP_WORDS and "的" in STOP_WORDS
+    backend.index("services", [plain(1, "周末陪伴"), plain(2, "开展、活动"), plain(3, "留守、儿童")])
+    # 开展 is a stop word: it is not the query's first word, so a listing holding only it is no result
+    assert ids(backend, "开展 周末") == [1]
+    assert ids(backend, "留守 的 儿童") == ids(backend, "留守 儿童") == [3]
+    with_stop = backend.search("services", SearchQuery(q="的 留守 儿童", limit=1))
+    assert (with_stop.ids, with_stop.total) == ([3], 1)
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ('"周末 法律援助"', [1, 2]),  # a phrase would need the words in this order, side by side: none
+        ("\u201c周末 法律援助\u201d", [1, 2]),
+        ("＂周末 法律援助＂", [1, 2]),
+        ("-法律援助 周末", [1]),  # a negation would exclude 1 and answer 2
+        ("周末 -法律援助", [1, 2]),
+        ("-周末", "周末"),  # the same as the plain word
+        ('法律援助"', [1]),
+        ('"', ""),  # nothing but operators: an empty query (every listing)
+        ("-", ""),
+        ("- -", ""),
+    ],
+)
+def test_quotes_and_a_leading_minus_are_plain_text(backend: SearchBackend, q: str, expected: list[int] | str) -> None:
+    backend.index("services", [plain(1, "法律援助，周末"), plain(2, "周末"), plain(3, "助医")])
+    result = backend.search("services", SearchQuery(q=q))
+    if isinstance(expected, str):
+        same = backend.search("services", SearchQuery(q=expected))
+        assert (result.ids, result.total) == (same.ids, same.total)
+    else:
+        assert (result.ids, result.total) == (expected, len(expected))
 
 
 def test_title_outranks_description(backend: SearchBackend) -> None:
