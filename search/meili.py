@@ -12,8 +12,8 @@ What the app relies on, decided in one place each:
   the app's start-up, and only when the index's current settings differ (a settings change re-indexes a
   populated index: it can take minutes, so the wait is generous and reports progress);
 * **the query**: :func:`search_params` (``matchingStrategy: "last"``, the filter strings, the sort ending with
-  ``id:asc``, exact totals from ``page``/``hitsPerPage``) and :func:`plain_text` (quotes and a leading ``-`` are
-  not operators);
+  ``id:asc``, exact totals from ``page``/``hitsPerPage``) with the port's ``plain_text`` (quotes and a leading
+  ``-`` are not operators); the port's ``prepare`` refuses inapplicable filters and answers empty ones first;
 * **the server**: :meth:`MeiliBackend.check_version` refuses a server older than :data:`MIN_VERSION`.
 
 Every write waits for its task, so ``index()`` returns only when the documents are searchable. Derived fields
@@ -44,15 +44,20 @@ from requests.adapters import HTTPAdapter
 
 from search.documents import Labels, category_labels, child_category_labels, date_days, epoch_seconds, kind_label
 from search.port import (
+    APPLICABLE_FILTERS,
     INDEX_NAMES,
+    MAX_TOTAL_HITS,
     ORGANIZATIONS,
     SERVICES,
     Document,
+    InapplicableFilter,
     SearchError,
     SearchHit,
     SearchQuery,
     SearchResult,
     check_index_name,
+    plain_text,
+    prepare,
 )
 from search.synonyms import STOP_WORDS, dictionary_words, expanded_synonyms
 
@@ -64,8 +69,6 @@ MIN_VERSION: Final = (1, 10)
 # Relevance first (documents matching every word, then fewer, words dropped from the end: matchingStrategy
 # "last"), then the query's sort, which always ends with id:asc (the contract's tie-break).
 RANKING_RULES: Final = ["words", "typo", "proximity", "attribute", "exactness", "sort"]
-
-MAX_TOTAL_HITS: Final = 100_000
 
 _SEARCHABLE: Final[dict[str, list[str]]] = {
     SERVICES: ["title", "category_labels", "child_category_labels", "organization_name", "description", "eligibility"],
@@ -89,14 +92,6 @@ _FILTERABLE: Final[dict[str, list[str]]] = {
 _SORTABLE: Final[dict[str, list[str]]] = {
     SERVICES: ["id", "assured_on_days", "updated_at_ts", "cost_per_case_fen"],
     ORGANIZATIONS: ["id", "updated_at_ts"],
-}
-
-# The port's filters each index applies (search.port refuses the others before a backend is asked).
-APPLICABLE_FILTERS: Final[dict[str, frozenset[str]]] = {
-    SERVICES: frozenset(
-        {"categories", "child_categories", "street_id", "age", "status", "organization_id", "available"}
-    ),
-    ORGANIZATIONS: frozenset({"street_id", "status", "kind"}),
 }
 
 _SORTS: Final[dict[str, list[str]]] = {
@@ -167,18 +162,6 @@ def to_meili_document(index_name: str, doc: Document, labels: Labels) -> dict[st
 
 # ---------------------------------------------------------------------------------------------------- the query
 
-_LEADING_MINUS: Final = re.compile(r"(^|\s)[-\u2010-\u2015\u2212\uff0d]+")
-_QUOTES: Final = re.compile(r"[\"\\]")
-_SPACES: Final = re.compile(r"\s+")
-
-
-def plain_text(q: str) -> str:
-    """The user's text with Meilisearch's operators taken out: a double quote (phrase search) and a ``-`` starting
-    a word (negation) become plain separators, so 儿童 "心理" -法律 searches for the three words."""
-    text = _QUOTES.sub(" ", q)
-    text = _LEADING_MINUS.sub(r"\1", text)
-    return _SPACES.sub(" ", text).strip()
-
 
 def _in(field: str, values: Sequence[Any]) -> str:
     return f"{field} IN [{', '.join(json.dumps(v, ensure_ascii=False) for v in values)}]"
@@ -199,22 +182,17 @@ def _given_filters(query: SearchQuery) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def matches_nothing(query: SearchQuery) -> bool:
-    """A filter given as an empty list: nothing matches (answered without asking the server)."""
-    return any(isinstance(v, list) and not v for v in _given_filters(query).values())
-
-
 def filter_expression(index_name: str, query: SearchQuery) -> list[str]:
     """Meilisearch filter clauses (AND-ed) for the query's filters; every field named is filterable on the index.
 
-    Raises ValueError for a filter the index does not have (the port refuses those first) or an empty list (the
-    backend answers "nothing" itself: Meilisearch has no false literal and ``id`` tricks depend on settings)."""
+    Raises for a filter the index does not have or an empty list: ``search.port.prepare`` refuses the one and
+    answers the other (nothing matches) before a backend is asked; Meilisearch has no "false" filter literal."""
     given = _given_filters(query)
     inapplicable = sorted(set(given) - APPLICABLE_FILTERS[index_name])
     if inapplicable:
-        raise ValueError(f"filter {', '.join(inapplicable)} does not apply to {index_name}")
-    if matches_nothing(query):
-        raise ValueError("an empty filter list matches nothing; answer without a search")
+        raise InapplicableFilter(f"filter {', '.join(inapplicable)} does not apply to {index_name}", inapplicable[0])
+    if query.filters.matches_nothing():
+        raise ValueError("an empty filter list matches nothing: answered without a search (search.port.prepare)")
     clauses: list[str] = []
     if "categories" in given:
         clauses.append(_in("categories", given["categories"]))
@@ -261,7 +239,7 @@ def page_plan(offset: int, limit: int) -> tuple[list[tuple[int, int]], int]:
 
 def search_params(index_name: str, query: SearchQuery) -> dict[str, Any]:
     """The search body but ``page``/``hitsPerPage`` (see :func:`page_plan`)."""
-    text = plain_text(query.q)
+    text = " ".join(plain_text(query.q).split())  # the port leaves a space where a lone "-" was
     params: dict[str, Any] = {
         "q": text,
         "attributesToRetrieve": ["id"],
@@ -587,9 +565,9 @@ class MeiliBackend:
     # reads
 
     def search(self, index_name: str, query: SearchQuery) -> SearchResult:
-        query.validate(index_name)
-        if matches_nothing(query):
-            return SearchResult(hits=[], total=0, facets={name: {} for name in query.facets})
+        nothing = prepare(index_name, query)
+        if nothing is not None:
+            return nothing
         params = search_params(index_name, query)
         requests_, skip = page_plan(query.offset, query.limit)
         hits: list[dict[str, Any]] = []

@@ -18,18 +18,27 @@ import pytest
 
 from marketplace.indexing.documents import LABELS
 from search.meili import (
-    MAX_TOTAL_HITS,
     MeiliBackend,
     filter_expression,
     index_settings,
-    matches_nothing,
     page_plan,
-    plain_text,
     search_params,
     sort_list,
     version_problem,
 )
-from search.port import FACETS, INDEX_NAMES, ORGANIZATIONS, SERVICES, SORTS, SearchError, SearchFilters, SearchQuery
+from search.port import (
+    FACETS,
+    INDEX_NAMES,
+    MAX_TOTAL_HITS,
+    ORGANIZATIONS,
+    SERVICES,
+    SORTS,
+    InapplicableFilter,
+    SearchError,
+    SearchFilters,
+    SearchQuery,
+    plain_text,
+)
 from search.synonyms import STOP_WORDS, dictionary_words, expanded_synonyms
 from tests.search.meili_fake import FakeMeili, serve
 from tests.search.test_contract import svc
@@ -132,10 +141,13 @@ def test_filter_values_are_quoted() -> None:
     ],
 )
 def test_inapplicable_filters_are_never_sent(index_name: str, filters: SearchFilters) -> None:
-    with pytest.raises(ValueError, match=r"does not apply|apply to"):
-        query = SearchQuery(filters=filters)
-        query.validate(index_name)  # the port refuses first where it knows how
-        filter_expression(index_name, query)
+    query = SearchQuery(filters=filters)
+    with pytest.raises(InapplicableFilter):
+        query.validate(index_name)  # the port refuses first (the API's 422) ...
+    with pytest.raises(InapplicableFilter):
+        filter_expression(index_name, query)  # ... and the filter string is never built
+    with pytest.raises(InapplicableFilter):
+        MeiliBackend("http://127.0.0.1:9", timeout_s=0.5).search(index_name, query)  # nor a request sent
 
 
 def test_an_empty_filter_list_is_answered_without_the_server() -> None:
@@ -146,21 +158,24 @@ def test_an_empty_filter_list_is_answered_without_the_server() -> None:
     backend = MeiliBackend(f"http://127.0.0.1:{port}", labels=LABELS, timeout_s=1)
     for filters in (SearchFilters(categories=[]), SearchFilters(status=[]), SearchFilters(child_categories=[])):
         query = SearchQuery(q="心理", filters=filters, facets=["status"])
-        assert matches_nothing(query)
+        assert query.filters.matches_nothing()
+        with pytest.raises(ValueError):
+            filter_expression(SERVICES, query)
         result = backend.search(SERVICES, query)
         assert result.hits == [] and result.total == 0 and result.facets == {"status": {}}
-    assert not matches_nothing(SearchQuery(filters=SearchFilters(categories=["psy"])))
+    assert not SearchFilters(categories=["psy"]).matches_nothing()
 
 
 # -------------------------------------------------------------------------------------------------- query
 
 
-def test_plain_text() -> None:
+def test_plain_text_is_what_meilisearch_is_sent() -> None:
     assert plain_text('"心理疏导"') == "心理疏导"
     assert plain_text("-法律 援助") == "法律 援助"
-    assert plain_text('儿童 "心理 辅导" -法律 —家访') == "儿童 心理 辅导 法律 家访"
+    assert plain_text('儿童 "心理 辅导" -法律 --家访') == "儿童 心理 辅导 法律 家访"
     assert plain_text("12355-热线 a-b") == "12355-热线 a-b"  # a hyphen inside a word is no operator
-    assert plain_text('\\" -- "') == ""
+    assert plain_text('" -- "') == ""
+    assert search_params(SERVICES, SearchQuery(q='-"法律援助"'))["q"] == "法律援助"
 
 
 @pytest.mark.parametrize("sort", SORTS)
