@@ -487,3 +487,64 @@ async def test_reindex_all_swaps_and_catches_up_with_changes_made_meanwhile(db: 
     assert counts[SERVICES] == len(backend.live[SERVICES])
     assert 990_001 not in backend.live[SERVICES]
     assert backend.live[SERVICES][first]["title"] == "改名后的服务项目"
+
+
+def test_the_worker_sets_meilisearch_up_in_the_background_as_it_starts(
+    fake: FakeMeili, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from workers import runtime
+
+    backend = backend_on(fake)
+    monkeypatch.setattr(runtime, "backend_for", lambda settings: backend)
+    runtime.warm()  # returns at once: the set-up runs in its own thread
+    for thread in threading.enumerate():
+        if thread.name == "search-setup":
+            thread.join(10)
+    assert set(fake.indexes) == {"p_services", "p_organizations"}
+    assert fake.indexes["p_services"]["settings"] == index_settings(SERVICES, LABELS)
+    fake.version = "1.9.0"  # a server it cannot use: logged, the worker goes on
+    with caplog.at_level("WARNING", logger="workers.runtime"):
+        runtime.warm()
+        for thread in threading.enumerate():
+            if thread.name == "search-setup":
+                thread.join(10)
+    failed = [r for r in caplog.records if "search setup at worker start failed" in r.getMessage()]
+    assert failed and "1.9.0 is too old" in str(failed[0].exc_info[1] if failed[0].exc_info else "")
+
+
+def test_the_search_setup_command(fake: FakeMeili, settings: Any, tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from marketplace.cli import main
+    from marketplace.settings import get_settings
+
+    env = {
+        "MARKETPLACE_DATABASE_URL": settings.database_url,
+        "MARKETPLACE_DATA_DIR": str(tmp_path),
+        "MARKETPLACE_SEARCH_PATH": settings.search_path,
+        "REDIS_URL": "",
+        "MEILI_URL": fake.url,
+    }
+
+    def run(**more: str) -> Any:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(main, ["search", "setup"], env={**env, **more})
+        finally:
+            get_settings.cache_clear()
+
+    first = run()
+    assert first.exit_code == 0, first.output
+    assert "Meilisearch 1.12.3" in first.output
+    assert first.output.splitlines()[-1] == "services: created, organizations: created"
+    again = run()
+    assert again.exit_code == 0 and again.output.splitlines()[-1] == (
+        "services: up to date, organizations: up to date"
+    )
+    fake.version = "1.8.1"
+    old = run()
+    assert old.exit_code == 1 and "Meilisearch 1.8.1 is too old" in old.output and "Traceback" not in old.output
+    embedded = run(MEILI_URL="")
+    assert embedded.exit_code == 0 and "nothing to set up" in embedded.output
