@@ -540,9 +540,7 @@ def test_the_search_setup_command(fake: FakeMeili, settings: Any, tmp_path: Any)
     assert "Meilisearch 1.12.3" in first.output
     assert first.output.splitlines()[-1] == "services: created, organizations: created"
     again = run()
-    assert again.exit_code == 0 and again.output.splitlines()[-1] == (
-        "services: up to date, organizations: up to date"
-    )
+    assert again.exit_code == 0 and again.output.splitlines()[-1] == ("services: up to date, organizations: up to date")
     fake.version = "1.8.1"
     old = run()
     assert old.exit_code == 1 and "Meilisearch 1.8.1 is too old" in old.output and "Traceback" not in old.output
