@@ -77,12 +77,19 @@ class Rebuilding(Protocol):
     def begin_rebuild(self, index_name: str) -> Rebuild: ...
 
 
-async def _versions(db: Database, index_name: str) -> dict[int, int]:
+async def _versions(db: Database, index_name: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Every document's change counter, and those of the documents marked dirty."""
     async with db.session(write=False) as session:
         rows = await session.execute(
-            select(IndexState.doc_id, IndexState.version).where(IndexState.index_name == index_name)
+            select(IndexState.doc_id, IndexState.version, IndexState.dirty).where(IndexState.index_name == index_name)
         )
-        return {int(doc_id): int(version) for doc_id, version in rows.all()}
+        versions: dict[int, int] = {}
+        dirty: dict[int, int] = {}
+        for doc_id, version, is_dirty in rows.all():
+            versions[int(doc_id)] = int(version)
+            if is_dirty:
+                dirty[int(doc_id)] = int(version)
+        return versions, dirty
 
 
 async def _rebuild_swapped(
@@ -96,8 +103,9 @@ async def _rebuild_swapped(
 ) -> list[int]:
     """Fill a new index beside the live one and swap it in; then bring it up to the changes made meanwhile (the
     live index received them, the new one may hold an older copy): every document whose version moved or that
-    appeared since the start is written again, those gone are deleted."""
-    before = await _versions(db, index_name)
+    appeared since the start is written again, those gone are deleted. The dirty flags are cleared only of the
+    versions the new index holds (a change arriving meanwhile stays dirty for its own pass)."""
+    before, _ = await _versions(db, index_name)
     async with db.session(write=False) as session:
         ids = list((await session.scalars(select(model.id).order_by(model.id))).all())
     rebuild = await anyio.to_thread.run_sync(rebuilder.begin_rebuild, index_name)
@@ -115,7 +123,7 @@ async def _rebuild_swapped(
         await anyio.to_thread.run_sync(rebuild.abort)
         raise
     await anyio.to_thread.run_sync(rebuild.finish)
-    after = await _versions(db, index_name)
+    after, dirty = await _versions(db, index_name)
     listed = set(ids)
     moved = sorted(i for i, v in after.items() if before.get(i) != v or i not in listed)
     for start in range(0, len(moved), batch):
@@ -125,6 +133,10 @@ async def _rebuild_swapped(
             await anyio.to_thread.run_sync(backend.index, index_name, docs)
         if gone:
             await anyio.to_thread.run_sync(backend.delete, index_name, gone)
+    held = list(dirty.items())
+    for start in range(0, len(held), batch):
+        async with db.session() as session:
+            await mark_clean(session, index_name, dict(held[start : start + batch]))
     return ids
 
 
@@ -143,7 +155,6 @@ async def reindex_all(
     for index_name, model in (("services", Service), ("organizations", Organization)):
         if isinstance(backend, Rebuilding):
             ids = await _rebuild_swapped(db, backend, backend, index_name, model, batch, progress)
-            await _mark_all_clean(db, index_name)
             counts[index_name] = len(ids)
             continue
         async with db.session(write=False) as session:

@@ -462,7 +462,7 @@ async def test_reindex_all_swaps_and_catches_up_with_changes_made_meanwhile(db: 
     from sqlalchemy import update
 
     from marketplace.indexing.service import mark_dirty
-    from marketplace.indexing.sync import Rebuilding, reindex_all
+    from marketplace.indexing.sync import Rebuilding, pending_count, reindex_all
     from marketplace.resources.models import Service
 
     backend = _SwapBackend()
@@ -487,6 +487,8 @@ async def test_reindex_all_swaps_and_catches_up_with_changes_made_meanwhile(db: 
     assert counts[SERVICES] == len(backend.live[SERVICES])
     assert 990_001 not in backend.live[SERVICES]
     assert backend.live[SERVICES][first]["title"] == "改名后的服务项目"
+    async with db.session(write=False) as session:
+        assert await pending_count(session) == 0  # every version the new indexes hold is marked indexed
 
 
 def test_the_worker_sets_meilisearch_up_in_the_background_as_it_starts(
