@@ -66,6 +66,10 @@ log = logging.getLogger("search.meili")
 # localizedAttributes arrived in 1.10; the swap, filter-delete and page/hitsPerPage routes are older.
 MIN_VERSION: Final = (1, 10)
 
+# Mandarin Chinese: declared for every attribute and sent with every query (``locales``, also 1.10), so a short
+# query is never taken for Japanese (kanji) by the language detection and segmented otherwise than the documents.
+LOCALES: Final = ["cmn"]
+
 # Relevance first (documents matching every word, then fewer, words dropped from the end: matchingStrategy
 # "last"), then the query's sort, which always ends with id:asc (the contract's tie-break).
 RANKING_RULES: Final = ["words", "typo", "proximity", "attribute", "exactness", "sort"]
@@ -113,7 +117,7 @@ def index_settings(index_name: str, labels: Labels | None = None) -> dict[str, A
         "synonyms": expanded_synonyms(),
         "dictionary": dictionary_words((labels or Labels()).all()),
         "stopWords": list(STOP_WORDS),
-        "localizedAttributes": [{"attributePatterns": ["*"], "locales": ["cmn"]}],
+        "localizedAttributes": [{"attributePatterns": ["*"], "locales": list(LOCALES)}],
         "typoTolerance": {"enabled": False},
         "faceting": {"maxValuesPerFacet": 1000},
         "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
@@ -248,6 +252,7 @@ def search_params(index_name: str, query: SearchQuery) -> dict[str, Any]:
     }
     if text:
         params["showRankingScore"] = True
+        params["locales"] = list(LOCALES)
     clauses = filter_expression(index_name, query)
     if clauses:
         params["filter"] = clauses

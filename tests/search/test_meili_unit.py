@@ -191,6 +191,7 @@ def test_search_params() -> None:
     params = search_params(SERVICES, SearchQuery(q=' "留守" 儿童 -周末', filters=SearchFilters(status="published")))
     assert params["q"] == "留守 儿童 周末"
     assert params["matchingStrategy"] == "last"
+    assert params["locales"] == ["cmn"]  # never detected as Japanese
     assert params["sort"] == ["id:asc"]
     assert params["filter"] == ['status IN ["published"]']
     assert "offset" not in params and "limit" not in params
