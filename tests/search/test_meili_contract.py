@@ -230,3 +230,18 @@ def test_server_going_away_mid_write(meili: MeiliBackend) -> None:
     through.index(SERVICES, big[:10])  # the same session works again once the server is back
     assert set(range(1, 12)) <= set(meili.document_ids(SERVICES))
     assert through.health() == "ok"
+
+
+async def test_marketplace_reindex_swaps_on_the_server(meili: MeiliBackend, db: Any, world: Any) -> None:
+    from marketplace.indexing.sync import Rebuilding, reindex_all
+
+    assert isinstance(meili, Rebuilding)
+    meili.index(SERVICES, [svc(990_001, title="星河守望")])  # in the index, not in the database
+    counts = await reindex_all(db, meili, batch=2)
+    held = meili.document_ids(SERVICES)
+    assert counts["services"] == len(held) and set(world.services) <= set(held)
+    assert 990_001 not in meili.document_ids(SERVICES)
+    assert ids(meili, "星河守望") == []
+    indexes = meili.wire.call("GET", "/indexes", params={"limit": 1000})["results"]
+    assert not [i for i in indexes if i["uid"].startswith(meili.prefix) and i["uid"].endswith("_new")]
+    assert meili.health() == "ok"
