@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export MARKETPLACE_DATA_DIR ?= var
 
-.PHONY: install install-dev run serve migrate demo test test-sqlite test-clock test-postgresql reliability-clear lint typecheck bench clean
+.PHONY: install install-dev run serve migrate demo test test-sqlite test-clock test-postgresql test-meilisearch reliability-clear lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,16 @@ reliability-clear:
 
 test: reliability-clear lint typecheck test-sqlite test-clock test-postgresql
 	$(BIN)/python -m tests.support.figures
+
+# The search contract and the server-only checks against a real Meilisearch (>= 1.10) at MEILI_URL (key: MEILI_KEY);
+# every test uses its own randomly prefixed indexes and deletes them. Not part of `make test` (no server here).
+test-meilisearch: install-dev
+	@if [ -z "$$MEILI_URL" ]; then \
+		echo "test-meilisearch: set MEILI_URL (and MEILI_KEY if the server has a master key), e.g." >&2; \
+		echo "  MEILI_URL=http://127.0.0.1:7700 MEILI_KEY=... make test-meilisearch" >&2; \
+		exit 2; \
+	fi
+	TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -n 0 -m meilisearch tests/search/test_contract.py tests/search/test_meili_contract.py
 
 # Every script in tests/benchmarks/ (or those named: `make bench BENCH="bench_api bench_search"`); the tables go to
 # BENCHMARKS.md. bench_api drives the served API with wrk (a Debian package, installed by system-deps).

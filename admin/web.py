@@ -39,7 +39,16 @@ from marketplace.auth.principal import OPEN_BEFORE_PASSWORD_CHANGE, ROLES, Princ
 from marketplace.auth.service import principal_of
 from marketplace.cases import notifications
 from marketplace.deps import DbSession
-from marketplace.errors import TITLES, DomainError, database_outage, database_unavailable, nul_field, refuse_nul
+from marketplace.errors import (
+    TITLES,
+    DomainError,
+    database_outage,
+    database_unavailable,
+    nul_field,
+    refuse_nul,
+    search_outage,
+    search_unavailable,
+)
 from marketplace.idempotency.service import FORM_FIELD as IDEMPOTENCY_FIELD
 from marketplace.settings import Settings
 
@@ -302,10 +311,10 @@ def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def database_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
-    """The database out of reach (or busy): 503 with ``Retry-After``, never the 500 page. A page that was only read
+    """The database (or search) out of reach or busy: 503 with ``Retry-After``, never the 500 page. A page that was only read
     offers a link to load it again after that wait (no automatic refresh: WCAG 2.2.1); after a form, the page says
     that nothing was saved."""
-    detail, wait = database_outage(request, exc)
+    detail, wait = search_outage(request, exc) if search_unavailable(exc) else database_outage(request, exc)
     headers = {"Retry-After": str(wait)}
     if is_htmx(request):
         return _error_response(request, 503, detail, headers)
@@ -324,8 +333,8 @@ def database_error_page(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 
 def internal_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
-    """The 500 page, unless the database is out of reach or busy: then the 503 page."""
-    if database_unavailable(exc):
+    """The 500 page, unless the database or search is out of reach or busy: then the 503 page."""
+    if database_unavailable(exc) or search_unavailable(exc):
         return database_error_page(request, exc)
     log.exception("console error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_response(request, 500, "服务器内部错误，请稍后重试 (internal error)")

@@ -230,6 +230,32 @@ def reindex() -> None:
     click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) + " indexed")
 
 
+@main.group()
+def search() -> None:
+    """The search engine's indexes (Meilisearch: `setup` before the first start and after an upgrade)."""
+
+
+@search.command("setup")
+def search_setup() -> None:
+    """Check the Meilisearch server's version, create both indexes and send their settings; idempotent, safe to
+    run from several hosts at once (the embedded engine needs nothing: its index file sets itself up)."""
+    from marketplace.indexing.sync import backend_for  # deferred import: search loads only for `search`
+    from search import SearchError  # deferred import: as above
+    from search.meili import MeiliBackend  # deferred import: as above
+
+    settings = get_settings()
+    backend = backend_for(settings)
+    if not isinstance(backend, MeiliBackend):
+        click.echo(f"embedded search engine ({settings.search_path}): nothing to set up")
+        return
+    try:
+        done = backend.setup(progress=click.echo)
+    except SearchError as exc:
+        click.echo(f"search setup failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(", ".join(f"{name}: {what}" for name, what in done.items()))
+
+
 def describe_result(result: object) -> str:
     """A job's return value as one line: a count, the ids it touched, or its report as JSON."""
     if isinstance(result, bool) or result is None:

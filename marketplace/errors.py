@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from marketplace.observability.context import current_request_id
+from search.port import SearchError
 
 log = logging.getLogger("marketplace")
 
@@ -321,10 +322,31 @@ def _describe(exc: BaseException) -> str:
     return f"{type(orig).__module__}.{type(orig).__name__}: {first[:200]}"
 
 
+# The search engine out of reach or refusing (Meilisearch down, its indexes not set up, a wrong key): a 503 to
+# retry, logged once without a traceback (``/health`` says what is wrong).
+SEARCH_UNAVAILABLE = "搜索服务暂时无法使用，请稍后重试 (search unavailable, retry later)"
+SEARCH_RETRY_AFTER: Final = 10
+
+
+def search_unavailable(exc: BaseException) -> bool:
+    return any(isinstance(item, SearchError) for item in _chain(exc))
+
+
+def search_outage(request: Request[Any, Any, Any], exc: BaseException) -> tuple[str, int]:
+    """What a request that met an unavailable search engine answers: its message and the seconds to wait."""
+    cause = next((item for item in _chain(exc) if isinstance(item, SearchError)), exc)
+    log.warning("search unavailable on %s %s: %s", request.method, request.url.path, str(cause)[:300])
+    return SEARCH_UNAVAILABLE, SEARCH_RETRY_AFTER
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """A 500, unless the database is out of reach or busy (``database_unavailable``): then a 503 to retry."""
+    """A 500, unless the database is out of reach or busy (``database_unavailable``) or search is
+    (``search_unavailable``): then a 503 to retry."""
     if database_unavailable(exc):
         return database_unavailable_problem(request, exc)
+    if search_unavailable(exc):
+        detail, wait = search_outage(request, exc)
+        return problem(503, detail, instance=request.url.path, headers={"Retry-After": str(wait)}, retry_after=wait)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "服务器内部错误 (internal error)", instance=request.url.path)
 

@@ -1,6 +1,7 @@
 """The search port (:class:`SearchBackend`) and its backends.
 
-The app calls :func:`make_backend` once at startup with its :class:`Labels`, then ``ensure_indexes()``; the
+The app calls :func:`make_backend` once at startup with its :class:`Labels` (then ``ensure_indexes()`` for the
+embedded engine; Meilisearch's indexes are set up by ``marketplace search setup``, never at start-up); the
 outbox calls ``index()`` / ``delete()``; the API calls ``search()``; the health endpoint calls ``health()``.
 ``search`` imports no part of the app: what it must know of the domain (labels, documents) is passed in.
 """
