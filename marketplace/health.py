@@ -24,15 +24,12 @@ import platform
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from importlib import metadata
 from typing import Any, Final, TypeVar
 
 import anyio.to_thread
 import msgspec
 import redis.asyncio as aioredis
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from litestar import get
 from litestar.datastructures import State
 from sqlalchemy import func, select, text
@@ -40,7 +37,7 @@ from sqlalchemy import func, select, text
 from marketplace.db import Database
 from marketplace.errors import DomainError
 from marketplace.indexing.freshness import index_lag
-from marketplace.migrate import MIGRATIONS
+from marketplace.migrate import code_heads, migration_status
 from marketplace.outbox import OutboxEvent
 from marketplace.settings import Settings
 from search import INDEX_NAMES, SearchBackend, SearchQuery
@@ -244,23 +241,9 @@ def failing(checks: dict[str, Check]) -> list[str]:
 # ---------------------------------------------------------------- what /health adds
 
 
-@lru_cache(maxsize=1)
-def code_heads() -> tuple[str, ...]:
-    """The revisions a database migrated to this code's heads records in ``alembic_version`` (read once per
-    process: the code does not change under it). Alembic leaves out a head that another head depends on
-    (``depends_on``): it is implied, so it is left out here too."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    script = ScriptDirectory.from_config(config)
-    heads = set(script.get_heads())
-    implied = {r.revision for head in heads for r in script.iterate_revisions(head, "base") if r.revision != head}
-    return tuple(sorted(heads - implied))
-
-
 async def _database_heads(db: Database) -> list[str]:
-    async with db.read_engine.connect() as conn:
-        rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
-        return sorted(str(row[0]) for row in rows)
+    current, _ = await migration_status(db)
+    return list(current)
 
 
 async def _outbox_pending(db: Database) -> int:

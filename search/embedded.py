@@ -1075,11 +1075,7 @@ class EmbeddedBackend:
     def reload(self) -> None:
         """Rebuild the in-memory indexes from SQLite (what a process behind the compacted change log does)."""
         with self._apply_lock:
-            self._recompute_if_stale()
-            state, generation = self._build(self._rconn)
-            with self._lock.write():
-                self._state = state
-                self._generation = generation
+            self._load_all()
 
     def _ensure_loaded(self) -> None:
         if self._state.loaded:
@@ -1087,11 +1083,15 @@ class EmbeddedBackend:
         with self._apply_lock:
             if not self._state.loaded:
                 self._data_version = self._read_data_version()
-                self._recompute_if_stale()
-                state, generation = self._build(self._rconn)
-                with self._lock.write():
-                    self._state = state
-                    self._generation = generation
+                self._load_all()
+
+    def _load_all(self) -> None:
+        """Every stored document into memory, swapped in whole (the caller holds ``_apply_lock``)."""
+        self._recompute_if_stale()
+        state, generation = self._build(self._rconn)
+        with self._lock.write():
+            self._state = state
+            self._generation = generation
 
     def _recompute_if_stale(self) -> None:
         """Re-segment every stored document when the analyzer changed (a new dictionary or weights): once, by the

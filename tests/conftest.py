@@ -21,7 +21,7 @@ from marketplace.settings import Settings
 from tests.support import figures
 from tests.support.apps import AppCache
 from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
-from tests.support.servers import postgres_server, redis_server
+from tests.support.servers import RedisProcess, postgres_server, redis_server
 from tests.support.world import PASSWORD, World, build_world
 
 load_models()
@@ -110,6 +110,15 @@ def db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteTemp
 def redis_url() -> Iterator[str]:
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisProcess]:
+    """A Redis of the test's own, that it may stop, kill and start again (the session's ``redis_url`` is shared)."""
+    server = RedisProcess()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ workers it can kill, and the writes and effects the tests count."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -25,60 +22,10 @@ from marketplace.referrals.models import Referral
 from marketplace.reports.models import ExportJob
 from marketplace.settings import Settings
 from tests.cases.support import add_child, add_need
-from tests.support import servers
+from tests.support.servers import RedisProcess
 from tests.support.world import PASSWORD, World
 
 SUITE = "Faults injected"
-
-
-class RedisProcess:
-    """A redis-server on a fixed port, without persistence (as the product runs its broker: the outbox in the
-    database is the record of work, the queue only a way to hand it on), that a test stops and starts again."""
-
-    def __init__(self) -> None:
-        self.port = servers.free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.root = tempfile.mkdtemp(prefix="mp-faults-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server); `make test` installs it")
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        servers.wait_port(self.port)
-
-    def kill(self) -> None:
-        """The server goes away at once (SIGKILL): its queue, never saved, goes with it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-
-    def restart(self, down_for: float = 0.0) -> None:
-        self.kill()
-        time.sleep(down_for)
-        self.start()
-        self.restarts += 1
-
-    def close(self) -> None:
-        if self.proc is not None:
-            servers.stop(self.proc)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess()
-    server.start()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ import pytest
 
 from marketplace.db import Database
 from marketplace.settings import Settings
-from tests.faults.conftest import SUITE, Api, RedisProcess, effects, recover
+from tests.faults.conftest import SUITE, Api, effects, recover
 from tests.support import figures, workers
+from tests.support.servers import RedisProcess
 
 pytestmark = pytest.mark.integration
 

@@ -37,8 +37,8 @@ from marketplace.outbox import OutboxEvent
 from marketplace.settings import Settings
 from tests.admin.console import console_login
 from tests.conftest import assert_problem
-from tests.faults.conftest import RedisProcess
 from tests.support import databases, figures, servers
+from tests.support.servers import RedisProcess
 from tests.support.world import PASSWORD, build_world
 
 pytestmark = pytest.mark.integration
@@ -226,14 +226,6 @@ async def test_postgresql_stopped_and_started_under_the_app(own_postgres: Postgr
     figures.record(SUITE, "seconds until ready after the database's restart", round(ready_after, 2))
     figures.record(SUITE, "connections dropped under the app", dropped)
     assert answers.other_server_errors == []
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess()
-    server.start()
-    yield server
-    server.close()
 
 
 async def test_redis_killed_and_started_again_under_the_app(

@@ -31,11 +31,10 @@ from marketplace.indexing.models import IndexState
 from marketplace.outbox import OutboxEvent
 from marketplace.resources.models import Service
 from marketplace.settings import Settings
-from tests.faults.conftest import RedisProcess
 from tests.resources.test_api import service_body
 from tests.support import figures, workers
 from tests.support.racing import login
-from tests.support.servers import granian_app
+from tests.support.servers import RedisProcess, granian_app
 from tests.support.world import PASSWORD, World
 
 pytestmark = pytest.mark.integration
@@ -62,14 +61,6 @@ class Run:
         self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
         if r.status_code >= 500:
             self.server_errors.append(f"{r.status_code} {r.text[:300]}")
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess()
-    server.start()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -168,3 +168,45 @@ def redis_server() -> Iterator[str]:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(root, ignore_errors=True)
+
+
+class RedisProcess:
+    """A redis-server on a fixed port, without persistence (as the product runs its broker: the outbox in the
+    database is the record of work, the queue only a way to hand it on), that a test stops and starts again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.root = tempfile.mkdtemp(prefix="mp-faults-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server); `make test` installs it")
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
+
+    def kill(self) -> None:
+        """The server goes away at once (SIGKILL): its queue, never saved, goes with it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def restart(self, down_for: float = 0.0) -> None:
+        self.kill()
+        time.sleep(down_for)
+        self.start()
+        self.restarts += 1
+
+    def close(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+        shutil.rmtree(self.root, ignore_errors=True)
