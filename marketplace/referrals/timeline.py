@@ -9,7 +9,6 @@ Read with the file's own scope (``cases.visible_child``) and one audit row; one 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,8 @@ from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
 from marketplace.cases import escalation
 from marketplace.cases import service as cases
+from marketplace.cases.loop import LoopEvent as Event
+from marketplace.cases.loop import LoopSource
 from marketplace.cases.models import Child, Escalation, MandatoryReport, MandatoryReportStep, Need, Visit
 from marketplace.cases.taxonomy import (
     ESCALATION_KINDS,
@@ -47,27 +48,21 @@ ASSESSMENT_CATEGORY = "guardianship_assessment"
 VISIT_HOUR = dt.time(10, 0)
 
 
-@dataclass(frozen=True)
-class Event:
-    at: dt.datetime
-    stage: str
-    kind: str
-    title: str
-    detail: str
-    entity: str
-    entity_id: int
+# The events of the features above the files, in the order they are read (each ``cases.loop.LoopSource``).
+SOURCES: tuple[LoopSource, ...] = ()
 
-    def out(self) -> EventOut:
-        return EventOut(
-            at=self.at,
-            stage=self.stage,
-            stage_label=LOOP_STAGES[self.stage],
-            kind=self.kind,
-            title=self.title,
-            detail=self.detail,
-            entity=self.entity,
-            entity_id=self.entity_id,
-        )
+
+def _out(e: Event) -> EventOut:
+    return EventOut(
+        at=e.at,
+        stage=e.stage,
+        stage_label=LOOP_STAGES[e.stage],
+        kind=e.kind,
+        title=e.title,
+        detail=e.detail,
+        entity=e.entity,
+        entity_id=e.entity_id,
+    )
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
@@ -95,7 +90,7 @@ async def build(session: AsyncSession, principal: Principal, child_id: int) -> T
     events = await events_of(session, child)
     await audit.record_read(session, principal, "read", "child", [child.id], ["timeline"])
     return TimelineOut(
-        child=TimelineChild(id=child.id, name=child.name), stages=stages_of(events), events=[e.out() for e in events]
+        child=TimelineChild(id=child.id, name=child.name), stages=stages_of(events), events=[_out(e) for e in events]
     )
 
 
@@ -327,6 +322,9 @@ async def events_of(session: AsyncSession, child: Child) -> list[Event]:
         last = i == len(changed) - 1
         detail = f"现为：{GUARDIANSHIP.get(child.guardianship, child.guardianship)}" if last else ""
         add(Event(a.at, "intervention", "guardianship_changed", "监护方式变更", detail, "child", child.id))
+
+    for source in SOURCES:
+        events.extend(await source(session, child))
 
     events = [Event(_aware(e.at), e.stage, e.kind, e.title, e.detail, e.entity, e.entity_id) for e in events]
     events.sort(key=lambda e: (e.at, STAGE_ORDER[e.stage]))

@@ -1,0 +1,1 @@
+"""Notifications beyond the app: email and SMS delivery with preferences and quiet hours."""

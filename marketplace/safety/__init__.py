@@ -1,0 +1,1 @@
+"""十防 safety checklists and graded warnings (分级预警)."""
