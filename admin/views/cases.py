@@ -66,7 +66,7 @@ async def cases_page(
         focus = {
             "child": _row(found),
             "stages": timeline.stages_of(events),
-            "events": [e.out() for e in events],
+            "events": [timeline.out(e) for e in events],
             "referrals": await _referrals_of(session, principal, settings, found.id),
         }
     # Both calls apply the cases service's own scope (and raise Forbidden for roles without one); both audit.

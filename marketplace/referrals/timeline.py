@@ -52,7 +52,7 @@ VISIT_HOUR = dt.time(10, 0)
 SOURCES: tuple[LoopSource, ...] = ()
 
 
-def _out(e: Event) -> EventOut:
+def out(e: Event) -> EventOut:
     return EventOut(
         at=e.at,
         stage=e.stage,
@@ -90,7 +90,7 @@ async def build(session: AsyncSession, principal: Principal, child_id: int) -> T
     events = await events_of(session, child)
     await audit.record_read(session, principal, "read", "child", [child.id], ["timeline"])
     return TimelineOut(
-        child=TimelineChild(id=child.id, name=child.name), stages=stages_of(events), events=[_out(e) for e in events]
+        child=TimelineChild(id=child.id, name=child.name), stages=stages_of(events), events=[out(e) for e in events]
     )
 
 
