@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
@@ -20,6 +21,7 @@ from marketplace.features import load_models
 from marketplace.settings import Settings
 from tests.support import figures
 from tests.support.apps import AppCache
+from tests.support.clock_suites import CLOCK_SENSITIVE
 from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
 from tests.support.servers import RedisProcess, postgres_server, redis_server
 from tests.support.world import PASSWORD, World, build_world
@@ -48,18 +50,19 @@ def pytest_configure(config: pytest.Config) -> None:
         clock.set_offset(_test_clock(spec))
 
 
-# The suites whose results depend on the district's date: visits, SLAs, reports, the console's boards, allowances,
-# publicity periods, contract terms and the fund's monthly accounts.
-CLOCK_SENSITIVE = (
-    "tests/cases/",
-    "tests/referrals/",
-    "tests/reports/",
-    "tests/admin/",
-    "tests/procurement/",
-    "tests/matching/test_funding.py",
-    "tests/funds/test_service.py",
-    "tests/test_clock.py",
-)
+# A module that chooses its database or server itself (it reads TEST_DATABASE or starts PostgreSQL of its own).
+_CHOOSES_DATABASE = re.compile(r"postgres|TEST_DATABASE|BACKEND", re.IGNORECASE)
+
+
+def _database_independent(item: pytest.Item, chooses: dict[Path, bool]) -> bool:
+    """No fixture of the suite's database (every one comes from ``db_template``) and a module that does not pick a
+    database of its own: the test answers the same on either database."""
+    if "db_template" in getattr(item, "fixturenames", ()):
+        return False
+    path = Path(str(item.path))
+    if path not in chooses:
+        chooses[path] = bool(_CHOOSES_DATABASE.search(path.read_text(encoding="utf-8")))
+    return not chooses[path]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -68,6 +71,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(CLOCK_SENSITIVE):
             item.add_marker(pytest.mark.clock_sensitive)
+    # The PostgreSQL stage of `make test` runs what the database can change: a test that touches no database ran in
+    # the SQLite stage already, at the same clock. TEST_EVERY_TEST=1 runs them all here too.
+    if BACKEND == "postgresql" and not os.environ.get("TEST_EVERY_TEST"):
+        chooses: dict[Path, bool] = {}
+        kept, dropped = [], []
+        for item in items:
+            (dropped if _database_independent(item, chooses) else kept).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
