@@ -75,7 +75,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # the SQLite stage already, at the same clock. TEST_EVERY_TEST=1 runs them all here too.
     if BACKEND == "postgresql" and not os.environ.get("TEST_EVERY_TEST"):
         chooses: dict[Path, bool] = {}
-        kept, dropped = [], []
+        kept: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
         for item in items:
             (dropped if _database_independent(item, chooses) else kept).append(item)
         if dropped:
