@@ -28,7 +28,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import audit, clock
+from marketplace import clock
+from marketplace.audit import service as audit
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
 from marketplace.cases.models import Notification

@@ -14,6 +14,7 @@ from tests.messaging.sms_fake import Gateway
 from tests.support import figures
 
 SUITE = "messaging channels"
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 
 def _message(to: str, code: str = "SMS_URGENT") -> Message:
