@@ -653,7 +653,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> tuple[Settings, l
         ),
         ready_timeouts=_ready_timeouts(env),
         public_url=(
-            env.url("MARKETPLACE_PUBLIC_URL", HTTP_SCHEMES, None, "https://care.futian.example") or "http://127.0.0.1:8000"
+            env.url("MARKETPLACE_PUBLIC_URL", HTTP_SCHEMES, None, "https://care.futian.example")
+            or "http://127.0.0.1:8000"
         ).rstrip("/"),
         smtp_url=env.url("MARKETPLACE_SMTP_URL", SMTP_SCHEMES, None, "smtps://user:password@smtp.example.com:465"),
         mail_from=env.text("MARKETPLACE_MAIL_FROM", ""),

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -239,8 +239,15 @@ async def plan(session: AsyncSession, channels: set[str], now: dt.datetime) -> t
         handled = select(Delivery.id).where(Delivery.notification_id == Notification.id, Delivery.channel == channel)
         rows = (
             await session.execute(
-                select(Notification.id, Notification.recipient_id, Notification.kind, Notification.data,
-                       groups, NotificationPreference.quiet_start, NotificationPreference.quiet_end)
+                select(
+                    Notification.id,
+                    Notification.recipient_id,
+                    Notification.kind,
+                    Notification.data,
+                    groups,
+                    NotificationPreference.quiet_start,
+                    NotificationPreference.quiet_end,
+                )
                 .join(NotificationPreference, NotificationPreference.user_id == Notification.recipient_id)
                 .where(groups != "off", since.is_not(None), Notification.created_at >= since, ~handled.exists())
                 .order_by(Notification.id)
@@ -282,7 +289,7 @@ async def plan(session: AsyncSession, channels: set[str], now: dt.datetime) -> t
     return made, held
 
 
-def _due(now: dt.datetime) -> object:
+def _due(now: dt.datetime) -> ColumnElement[bool]:
     return or_(
         and_(Delivery.status.in_(("pending", "held")), Delivery.next_attempt_at <= now),
         and_(Delivery.status == "sending", Delivery.claimed_until < now),
@@ -303,7 +310,7 @@ async def claim(session: AsyncSession, now: dt.datetime, limit: int = SEND_BATCH
     for did in ids:
         result = await session.execute(
             update(Delivery)
-            .where(Delivery.id == did, _due(now))  # type: ignore[arg-type]
+            .where(Delivery.id == did, _due(now))
             .values(status="sending", claimed_until=now + CLAIM_FOR, attempts=Delivery.attempts + 1)
             .execution_options(synchronize_session=False)
         )
@@ -392,7 +399,11 @@ async def _send_one(db: Database, channels: Mapping[str, Channel], item: Outgoin
             if item.hold_until is not None:
                 # Quiet hours began since it was planned: the attempt is given back.
                 await _finish(
-                    session, item.delivery_id, now, status="held", next_attempt_at=item.hold_until,
+                    session,
+                    item.delivery_id,
+                    now,
+                    status="held",
+                    next_attempt_at=item.hold_until,
                     attempts=Delivery.attempts - 1,
                 )
                 result.held += 1
@@ -452,7 +463,9 @@ async def send_test(
         to = (pref.mobile if pref else "") or default_mobile(user.phone)
     if not to:
         field = "email" if channel == "email" else "mobile"
-        raise Invalid.field(field, f"请先填写并保存{'邮箱地址' if channel == 'email' else '手机号'} (save an address first)")
+        raise Invalid.field(
+            field, f"请先填写并保存{'邮箱地址' if channel == 'email' else '手机号'} (save an address first)"
+        )
     r = templates.render_test(settings.public_url)
     try:
         receipt = await ch.send(Message(to, "test", r.subject, r.body, r.sms_code, r.params))

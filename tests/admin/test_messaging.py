@@ -67,7 +67,9 @@ async def test_settings_saved_and_test_email_sent(client: Any, mailbox: Mailbox)
     }
     r = await client.post(PAGE, data=form, follow_redirects=True)
     assert r.status_code == 200 and "通知设置已保存" in r.text and 'value="sup@futian.example"' in r.text
-    r = await client.post(f"{PAGE}/test", data={"_csrf_token": form["_csrf_token"], "channel": "email"}, follow_redirects=True)
+    r = await client.post(
+        f"{PAGE}/test", data={"_csrf_token": form["_csrf_token"], "channel": "email"}, follow_redirects=True
+    )
     assert r.status_code == 200 and "测试邮件已发出" in r.text
     assert "测试消息" in text_of(mailbox.messages[0])
     r = await client.post(f"{PAGE}/test", data={"_csrf_token": form["_csrf_token"], "channel": "sms"})

@@ -29,7 +29,7 @@ from marketplace.app import create_app
 from marketplace.audit.models import ChainVerification
 from marketplace.auth.principal import Principal
 from marketplace.cases import notifications
-from marketplace.cases.models import Child, Escalation, MandatoryReport, Need
+from marketplace.cases.models import Child, Escalation, MandatoryReport, Need, Notification
 from marketplace.db import Database
 from marketplace.features import load_jobs
 from marketplace.funds import donations as gifts
@@ -337,19 +337,39 @@ async def _deliver_prepare(c: Ctx) -> None:
     async with c.db.session() as s:
         s.add(
             NotificationPreference(
-                user_id=supervisor, email_groups="urgent", sms_groups="off", email="sup@futian.example",
-                mobile="", quiet_start=None, quiet_end=None, email_since=clock.now() - H,
+                user_id=supervisor,
+                email_groups="urgent",
+                sms_groups="off",
+                email="sup@futian.example",
+                mobile="",
+                quiet_start=None,
+                quiet_end=None,
+                email_since=clock.now() - H,
             )
         )
         await notifications.notify(
-            s, [supervisor], key="job-deliver", kind="mandatory_report", title="强制报告", body="",
-            entity="mandatory_report", entity_id=1,
+            s,
+            [supervisor],
+            key="job-deliver",
+            kind="mandatory_report",
+            title="强制报告",
+            body="",
+            entity="mandatory_report",
+            entity_id=1,
         )
 
 
 async def _deliver_done(c: Ctx) -> bool:
+    """The notice went into the local SMTP server (other jobs' notices to the supervisor may go with it)."""
+    key = f"job-deliver:{c.world.users['supervisor']}"
     async with c.db.session(write=False) as s:
-        rows = (await s.execute(select(Delivery.channel, Delivery.status, Delivery.receipt))).all()
+        rows = (
+            await s.execute(
+                select(Delivery.channel, Delivery.status, Delivery.receipt)
+                .join(Notification, Notification.id == Delivery.notification_id)
+                .where(Notification.key == key)
+            )
+        ).all()
     return len(rows) == 1 and rows[0][0] == "email" and rows[0][1] == "sent" and bool(rows[0][2])
 
 

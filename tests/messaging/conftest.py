@@ -8,8 +8,8 @@ import pytest
 
 from marketplace.settings import Settings
 from tests.messaging import sms_fake
-from tests.messaging.smtp_server import Mailbox, smtp_server
 from tests.messaging.sms_fake import Gateway, sms_gateway
+from tests.messaging.smtp_server import Mailbox, smtp_server
 from tests.support.databases import test_settings
 
 PUBLIC_URL = "https://care.futian.example"

@@ -24,8 +24,17 @@ ACCESS_KEY_SECRET = "fake-secret-0123456789abcdef"  # a test fake's key, not a r
 SIGN_NAME = "福田儿童关爱"
 TEMPLATES = {"SMS_URGENT", "SMS_REMINDER", "SMS_NOTICE"}
 REQUIRED = (
-    "AccessKeyId", "Action", "Format", "PhoneNumbers", "SignName", "SignatureMethod", "SignatureNonce",
-    "SignatureVersion", "TemplateCode", "Timestamp", "Version",
+    "AccessKeyId",
+    "Action",
+    "Format",
+    "PhoneNumbers",
+    "SignName",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureVersion",
+    "TemplateCode",
+    "Timestamp",
+    "Version",
 )
 
 
@@ -60,7 +69,7 @@ class Gateway:
                 self.refused.append("SignatureDoesNotMatch")
                 return 400, {"Code": "SignatureDoesNotMatch", "Message": "bad signature", "RequestId": request_id}
             stamp = dt.datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-            if abs(dt.datetime.now(dt.UTC) - stamp) > dt.timedelta(minutes=15):
+            if abs(dt.datetime.now(dt.UTC) - stamp) > dt.timedelta(minutes=15):  # noqa: TID251 - as the gateway
                 return 400, {"Code": "InvalidTimeStamp.Expired", "Message": "expired", "RequestId": request_id}
             if params["SignatureNonce"] in self.nonces:
                 return 400, {"Code": "SignatureNonceUsed", "Message": "nonce used", "RequestId": request_id}
@@ -80,7 +89,14 @@ class Gateway:
             except ValueError:
                 return 200, {"Code": "isv.INVALID_JSON_PARAM", "Message": "json", "RequestId": request_id}
             biz = f"{len(self.sent) + 1:06d}^0"
-            self.sent.append({"to": params["PhoneNumbers"], "template": params["TemplateCode"], "params": template_params, "biz": biz})
+            self.sent.append(
+                {
+                    "to": params["PhoneNumbers"],
+                    "template": params["TemplateCode"],
+                    "params": template_params,
+                    "biz": biz,
+                }
+            )
             return 200, {"Code": "OK", "Message": "OK", "BizId": biz, "RequestId": request_id}
 
 

@@ -71,9 +71,7 @@ async def test_bad_input_is_refused_and_nothing_changes(client: Any, auth: Any) 
     figures.record(SUITE, "bad bodies accepted", 0)
 
 
-async def test_the_test_message_reaches_the_person(
-    client: Any, auth: Any, mailbox: Mailbox, gateway: Gateway
-) -> None:
+async def test_the_test_message_reaches_the_person(client: Any, auth: Any, mailbox: Mailbox, gateway: Gateway) -> None:
     h = await auth("supervisor")
     problem = assert_problem(await client.post(f"{URL}/test", json={"channel": "email"}, headers=h), 422)
     assert problem["errors"][0]["field"] == "email"

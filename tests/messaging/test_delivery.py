@@ -59,9 +59,7 @@ async def _statuses(db: Database) -> dict[tuple[str, str], str]:
         return {(k, c): st for k, c, st in rows.all()}
 
 
-async def test_quiet_hours_hold_all_but_urgent(
-    db: Database, world: World, mailbox: Mailbox, frozen_clock: Any
-) -> None:
+async def test_quiet_hours_hold_all_but_urgent(db: Database, world: World, mailbox: Mailbox, frozen_clock: Any) -> None:
     frozen_clock(beijing(22, 30))
     await _prefer(db, world, "supervisor", email_groups="all", email="sup@futian.example")
     frozen_clock(beijing(23, 0))

@@ -9,8 +9,8 @@ import pytest
 from marketplace.messaging import ports
 from marketplace.messaging.ports import AliyunSmsChannel, EmailChannel, Message, PermanentFailure, TransientFailure
 from tests.messaging import sms_fake
-from tests.messaging.smtp_server import Mailbox, text_of
 from tests.messaging.sms_fake import Gateway
+from tests.messaging.smtp_server import Mailbox, text_of
 from tests.support import figures
 
 SUITE = "messaging channels"
@@ -142,4 +142,6 @@ async def test_sms_failures_are_typed(gateway: Gateway) -> None:
 def test_secrets_stay_out_of_reprs() -> None:
     sms = AliyunSmsChannel("http://127.0.0.1:9/", "id", "very-secret-value", "sign")
     email = EmailChannel("smtps://u:very-secret-pass@host:465", "a@b.cn")
-    assert "very-secret" not in repr(sms) and "very-secret" not in repr(email) and "very-secret" not in repr(email.target)
+    assert (
+        "very-secret" not in repr(sms) and "very-secret" not in repr(email) and "very-secret" not in repr(email.target)
+    )

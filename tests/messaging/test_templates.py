@@ -34,12 +34,19 @@ def test_every_placeholder_is_allowed() -> None:
 
 
 def test_kinds_of_today_and_of_the_other_streams_have_templates() -> None:
-    for kind in ("safety_warning", "intake_routed", "conference_decision_due", "guardianship_review_due",
-                 "families_contact_lost"):
+    for kind in (
+        "safety_warning",
+        "intake_routed",
+        "conference_decision_due",
+        "guardianship_review_due",
+        "families_contact_lost",
+    ):
         assert templates.template_for(kind) is not templates.DEFAULT, kind
     assert templates.template_for("something_new") is templates.DEFAULT
     assert templates.is_urgent("intake_routed", {"urgent": True})
-    assert templates.is_urgent("escalation_accept", {"level": 2}) and not templates.is_urgent("escalation_accept", {"level": 1})
+    assert templates.is_urgent("escalation_accept", {"level": 2}) and not templates.is_urgent(
+        "escalation_accept", {"level": 1}
+    )
     assert templates.is_urgent("mandatory_report", {})
 
 
@@ -64,8 +71,22 @@ async def test_demo_notifications_leave_no_identity(settings: Settings, db: Data
         samples = [(n.kind, n.data, n.title, n.body) for n in notes]
     for kind in [*templates.TEMPLATES, "safety_warning", "intake_routed", "conference_decision_due", "other_kind"]:
         c = children[len(samples) % len(children)]
-        samples.append((kind, {"level": 2, "count": 1, "due_at": "2026-12-04T02:00:00+00:00", "name": c.name,
-                               "child_name": c.name, "school": c.school, "urgent": True}, c.name, c.name))
+        samples.append(
+            (
+                kind,
+                {
+                    "level": 2,
+                    "count": 1,
+                    "due_at": "2026-12-04T02:00:00+00:00",
+                    "name": c.name,
+                    "child_name": c.name,
+                    "school": c.school,
+                    "urgent": True,
+                },
+                c.name,
+                c.name,
+            )
+        )
     assert len(notes) >= 5 and len(secrets) > 100
     leaks = []
     for kind, data, title, body in samples:
