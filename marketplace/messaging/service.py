@@ -174,7 +174,7 @@ async def put_preferences(
     before = {"email_groups": pref.email_groups, "sms_groups": pref.sms_groups}
     if data.email_groups != "off" and (pref.email_groups == "off" or email != pref.email):
         pref.email_since = now
-    if data.sms_groups != "off" and (pref.sms_groups == "off" or mobile != pref.mobile):
+    if data.sms_groups != "off" and (pref.sms_groups == "off" or data.mobile.strip() != pref.mobile):
         pref.sms_since = now
     pref.email_groups = data.email_groups
     pref.sms_groups = data.sms_groups
