@@ -140,7 +140,9 @@ async def send_test(
 
 
 @get("/messaging", name="console-messaging")
-async def delivery_page(request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser) -> Response[str]:
+async def delivery_page(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, settings: AppSettings
+) -> Response[str]:
     stats = await service.stats(session, principal)
     table: dict[str, dict[str, int]] = {c: {} for c in service.CHANNELS}
     for row in stats.counts:
@@ -152,6 +154,7 @@ async def delivery_page(request: Request[Any, Any, Any], session: DbSession, pri
         channels=service.CHANNEL_LABELS,
         statuses=service.STATUS_LABELS,
         labels={k: templates.template_for(k).label for k in {f.kind for f in stats.failures}},
+        available=set(ports.channels(settings)),
         **web.page_context(request, principal, "messaging"),
     )
 

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from marketplace.cases import notifications
+from marketplace.cases.models import Notification
+from marketplace.messaging.models import Delivery
 from marketplace.settings import Settings
 from tests.messaging.smtp_server import Mailbox, smtp_server, text_of
 from tests.support import databases
@@ -114,9 +118,45 @@ async def test_delivery_page_is_the_districts(client: Any) -> None:
     r = await client.get("/admin/messaging")
     assert r.status_code == 200 and "站外通知投递" in r.text and "没有发送失败" in r.text
     assert 'href="/admin/messaging"' in r.text
+    assert (
+        '邮件服务</dt><dd><span class="tag tag-ok">已配置' in r.text
+        and '短信服务</dt><dd><span class="tag tag-warn">未配置' in r.text
+    )
 
 
 async def test_delivery_page_refuses_others(client: Any) -> None:
     await _login(client, "supervisor")
     r = await client.get("/admin/messaging")
     assert r.status_code == 403
+
+
+async def test_delivery_page_lists_failures_without_bodies(client: Any, db: Any, world: Any) -> None:
+    async with db.session() as s:
+        await notifications.notify(
+            s,
+            [world.users["supervisor"]],
+            key="k",
+            kind="mandatory_report",
+            title="强制报告：张小明",
+            body="张小明在福山社区",
+            entity="mandatory_report",
+            entity_id=1,
+        )
+        note_id = await s.scalar(select(func.max(Notification.id)))
+        s.add(
+            Delivery(
+                notification_id=note_id,
+                recipient_id=world.users["supervisor"],
+                channel="sms",
+                kind="mandatory_report",
+                urgent=True,
+                status="failed",
+                attempts=1,
+                error="isv.MOBILE_NUMBER_ILLEGAL: invalid number",
+            )
+        )
+    await _login(client, "auditor")
+    r = await client.get("/admin/messaging")
+    assert r.status_code == 200
+    assert "isv.MOBILE_NUMBER_ILLEGAL" in r.text and "强制报告" in r.text and "supervisor" in r.text
+    assert "张小明" not in r.text and "福山社区" not in r.text
