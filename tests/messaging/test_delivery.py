@@ -179,3 +179,19 @@ async def test_two_runs_at_once_send_each_message_once(
     assert again.sent == 0 and len(mailbox.messages) == 6
     figures.record(SUITE, "concurrent runs", 3)
     figures.record(SUITE, "messages sent twice", len(mailbox.messages) - 6 + len(gateway.sent) - 6)
+
+
+async def test_a_send_claimed_by_a_worker_that_died_is_taken_again(
+    db: Database, world: World, mailbox: Mailbox, frozen_clock: Any
+) -> None:
+    frozen_clock(beijing(12, 0))
+    await _prefer(db, world, "supervisor", email_groups="all", email="sup@futian.example")
+    await _notify(db, world, "supervisor", "r-1", "referral_decline")
+    async with db.session() as s:
+        assert await service.plan(s, {"email"}, clock.now()) == (1, 0)
+        assert len(await service.claim(s, clock.now())) == 1  # claimed, then the worker is killed before sending
+    chans = ports.channels(db.settings)
+    assert (await service.deliver(db, chans)).sent == 0  # the claim still holds
+    frozen_clock(beijing(12, 0) + service.CLAIM_FOR + dt.timedelta(seconds=1))
+    assert (await service.deliver(db, chans)).sent == 1 and len(mailbox.messages) == 1
+    assert (await service.deliver(db, chans)).sent == 0

@@ -145,3 +145,20 @@ def test_secrets_stay_out_of_reprs() -> None:
     assert (
         "very-secret" not in repr(sms) and "very-secret" not in repr(email) and "very-secret" not in repr(email.target)
     )
+
+
+def test_settings_keep_the_channel_secrets_out_of_their_repr() -> None:
+    from marketplace.settings import load_settings
+
+    settings = load_settings(
+        {
+            "MARKETPLACE_SMTP_URL": "smtps://notify:mail-pass-4711@smtp.example.com:465",
+            "MARKETPLACE_SMS_URL": "https://dysmsapi.aliyuncs.com/",
+            "MARKETPLACE_SMS_ACCESS_KEY_ID": "LTAI-id",
+            "MARKETPLACE_SMS_ACCESS_KEY_SECRET": "sms-secret-4711",
+            "MARKETPLACE_SMS_SIGN_NAME": "福田儿童关爱",
+        }
+    )
+    assert settings.smtp_url and settings.sms_access_key_secret == "sms-secret-4711"
+    assert "4711" not in repr(settings)
+    assert set(ports.channels(settings)) == {"sms"}  # email needs its sender too
