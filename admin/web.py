@@ -519,6 +519,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("audit", "审计日志", "/admin/audit"))
         items.append(NavItem("accounts", "账号管理", "/admin/accounts"))
         items.append(NavItem("applications", "机构入驻申请", "/admin/applications"))
+        items.append(NavItem("messaging", "消息投递", "/admin/messaging"))
     if role == "org_staff":
         items.append(NavItem("org", "机构资料", "/admin/org"))
         items.append(NavItem("people", "社工与志愿服务队", "/admin/org/people"))

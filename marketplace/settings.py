@@ -90,6 +90,13 @@ ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
     "ALLOWANCE_START_RULE",
     "ALLOWANCE_REGION",
     "ALLOWANCE_BANK_FILE_ENCODING",
+    "MARKETPLACE_PUBLIC_URL",
+    "MARKETPLACE_SMTP_URL",
+    "MARKETPLACE_MAIL_FROM",
+    "MARKETPLACE_SMS_URL",
+    "MARKETPLACE_SMS_ACCESS_KEY_ID",
+    "MARKETPLACE_SMS_ACCESS_KEY_SECRET",
+    "MARKETPLACE_SMS_SIGN_NAME",
 )
 
 
@@ -247,6 +254,16 @@ class Settings:
     old_field_keys: tuple[FieldKey, ...] = ()
     # Set when the ring came from the data directory's key file: a process re-reads it to learn a new key.
     field_key_file: str | None = None
+    # Notifications outside the app (marketplace.messaging): the console's address the messages link to, the SMTP
+    # server (smtp:// STARTTLS or smtps://, with its login; unset: no email) and the sender; the SMS gateway
+    # (Alibaba Cloud dysmsapi; unset: no SMS), its access key and the approved sign name.
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = ""
+    sms_url: str | None = None
+    sms_access_key_id: str = ""
+    sms_access_key_secret: str = field(default="", repr=False)
+    sms_sign_name: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -302,6 +319,7 @@ DATABASE_SCHEMES: Final = (
 )
 REDIS_SCHEMES: Final = ("redis", "rediss", "redis+socket")
 HTTP_SCHEMES: Final = ("http", "https")
+SMTP_SCHEMES: Final = ("smtp", "smtps")
 
 
 class _Environment:
@@ -634,6 +652,16 @@ def read_settings(environ: Mapping[str, str] | None = None) -> tuple[Settings, l
             ),
         ),
         ready_timeouts=_ready_timeouts(env),
+        public_url=(
+            env.url("MARKETPLACE_PUBLIC_URL", HTTP_SCHEMES, None, "https://care.futian.example")
+            or "http://127.0.0.1:8000"
+        ).rstrip("/"),
+        smtp_url=env.url("MARKETPLACE_SMTP_URL", SMTP_SCHEMES, None, "smtps://user:password@smtp.example.com:465"),
+        mail_from=env.text("MARKETPLACE_MAIL_FROM", ""),
+        sms_url=env.url("MARKETPLACE_SMS_URL", HTTP_SCHEMES, None, "https://dysmsapi.aliyuncs.com/"),
+        sms_access_key_id=env.text("MARKETPLACE_SMS_ACCESS_KEY_ID", ""),
+        sms_access_key_secret=env.text("MARKETPLACE_SMS_ACCESS_KEY_SECRET", ""),
+        sms_sign_name=env.text("MARKETPLACE_SMS_SIGN_NAME", ""),
     )
     return settings, env.problems
 

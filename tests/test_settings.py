@@ -94,6 +94,7 @@ def test_every_declared_variable_changes_the_settings() -> None:
     candidates = ("7", "0", "1", "0.5", "2026-01-01", "postgresql://u@h/db", "production", "4:2,3:12,2:24,1:48")
     candidates += ("approval_month", "utf-8")  # the allowance rules are named choices
     candidates += ("redis://h:6379/0", "http://h:1", "10.0.0.0/8", RAW_KEY)  # URLs, networks, a field key
+    candidates += ("smtp://h:25",)  # the mail server
     candidates += ("json", "DEBUG", "metrics-scraper-token-0123456789")  # log choices; a token long enough
     for name in ENVIRONMENT_VARIABLES:
         changed = False

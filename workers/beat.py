@@ -16,6 +16,8 @@ from marketplace.tasks import RUN_JOB, SWEEP_OUTBOX
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-outbox": {"task": SWEEP_OUTBOX, "schedule": outbox.SWEEP_EVERY_SECONDS},
+    # Notifications by email and SMS (marketplace.messaging): held ones go out when the quiet hours end.
+    "deliver-notifications": {"task": RUN_JOB, "schedule": 60.0, "args": ["messaging.deliver"]},
     "escalate-overdue-referrals": {
         "task": RUN_JOB,
         "schedule": crontab(minute="*/15"),

@@ -16,6 +16,7 @@ from admin.views import (
     funds_donations,
     inbox,
     mandatory_reports,
+    messaging,
     org,
     procurement,
     referrals,
@@ -44,6 +45,7 @@ SECTIONS = [
     services,
     org,
     supervisor,
+    messaging,
 ]
 
 

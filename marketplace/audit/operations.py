@@ -160,6 +160,14 @@ NOT_CHILD_DATA: Final[dict[str, str]] = {
     "withdrawAllowanceRun": "a monthly payment run's state",
     "prepareAllowanceRun": "a payment run prepared in the background: its kind, month and budget line",
     "getAllowanceRunProgress": "a payment run's preparation: steps done of steps total",
+    "getNotificationPreferences": "the caller's own email/SMS preferences: no child",
+    "putNotificationPreferences": "the caller's own email/SMS preferences: no child",
+    "sendTestNotification": "a test message to the caller: no child",
+    "getDeliveryStats": "delivery counts and failure codes: no message body, no child",
+    "console-account-notifications": "the caller's own email/SMS preferences: no child",
+    "console-account-notifications-post": "the caller's own email/SMS preferences: no child",
+    "console-account-notifications-test": "a test message to the caller: no child",
+    "console-messaging": "delivery counts and failure codes: no message body, no child",
 }
 
 REFUSED_STATUSES: Final = frozenset({403, 404})

@@ -217,6 +217,10 @@ POLICY: Final[dict[str, Rule]] = {
     "POST /api/v1/escalations/{escalation_id}/remind": R({S, A}, "escalation"),
     "GET /api/v1/notifications": R(ALL),
     "POST /api/v1/notifications/{notification_id}/read": R(ALL, "notification"),
+    "GET /api/v1/me/notification-preferences": R(ALL),
+    "PUT /api/v1/me/notification-preferences": R(ALL),
+    "POST /api/v1/me/notification-preferences/test": R(ALL),
+    "GET /api/v1/messaging/deliveries": R(DISTRICT_READERS),
     # ------------------------------------------------------------------ matching, referrals
     "GET /api/v1/matching/runs": R({S, A, U}),
     "POST /api/v1/matching/runs": R({S, A}),

@@ -129,7 +129,12 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
             "/admin/password",
         ]
     if role == "supervisor":
-        return [f"/admin/children/{d['child']}", "/admin/cases?tab=overdue", "/admin/password"]
+        return [
+            f"/admin/children/{d['child']}",
+            "/admin/cases?tab=overdue",
+            "/admin/password",
+            "/admin/account/notifications",
+        ]
     if role == "org":
         return [
             "/admin/services/new",
@@ -164,6 +169,7 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
         "/admin/allowances/quarter",
         "/admin/audit/verify",
         "/admin/password",
+        "/admin/messaging",
     ]
 
 

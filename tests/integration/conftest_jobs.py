@@ -22,14 +22,29 @@ from celery import Celery
 
 from marketplace import tasks
 from marketplace.settings import Settings
+from tests.messaging.smtp_server import Mailbox, smtp_server
 
 STRIPE_KEY = "sk_test_local"
 
 
 @pytest.fixture
-def jobs_settings(broker_settings: Settings, localstripe: str) -> Settings:
-    """The broker's settings with the payment channel on localstripe: what the worker and the test both use."""
-    return replace(broker_settings, stripe_api_base=localstripe, stripe_api_key=STRIPE_KEY)
+def job_mailbox() -> Iterator[Mailbox]:
+    """A real local SMTP server the worker emails notifications into (messaging.deliver)."""
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture
+def jobs_settings(broker_settings: Settings, localstripe: str, job_mailbox: Mailbox) -> Settings:
+    """The broker's settings with the payment channel on localstripe and email on a local SMTP server: what the
+    worker and the test both use."""
+    return replace(
+        broker_settings,
+        stripe_api_base=localstripe,
+        stripe_api_key=STRIPE_KEY,
+        smtp_url=job_mailbox.url,
+        mail_from="notify@futian.example",
+    )
 
 
 @pytest.fixture
@@ -46,6 +61,8 @@ def job_worker(jobs_settings: Settings, tmp_path: Path) -> Iterator[Path]:
         "MARKETPLACE_SECRET_KEY": jobs_settings.secret_key,
         "STRIPE_API_BASE": jobs_settings.stripe_api_base or "",
         "STRIPE_API_KEY": STRIPE_KEY,
+        "MARKETPLACE_SMTP_URL": jobs_settings.smtp_url or "",
+        "MARKETPLACE_MAIL_FROM": jobs_settings.mail_from,
     }
     log = tmp_path / "job-worker.log"
     with log.open("wb") as out:

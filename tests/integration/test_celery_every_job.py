@@ -28,7 +28,8 @@ from marketplace import clock, outbox, tasks
 from marketplace.app import create_app
 from marketplace.audit.models import ChainVerification
 from marketplace.auth.principal import Principal
-from marketplace.cases.models import Child, Escalation, MandatoryReport, Need
+from marketplace.cases import notifications
+from marketplace.cases.models import Child, Escalation, MandatoryReport, Need, Notification
 from marketplace.db import Database
 from marketplace.features import load_jobs
 from marketplace.funds import donations as gifts
@@ -36,6 +37,7 @@ from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel
 from marketplace.funds.models import Donation, Reconciliation
 from marketplace.idempotency.models import IdempotencyKey
+from marketplace.messaging.models import Delivery, NotificationPreference
 from marketplace.outbox import OutboxEvent
 from marketplace.procurement import service as procurement
 from marketplace.procurement.allowance_models import AllowanceRun
@@ -44,7 +46,7 @@ from marketplace.referrals.models import Referral
 from marketplace.reports.models import ExportJob
 from marketplace.settings import Settings
 from tests.cases.support import Cases, add_child, cases
-from tests.integration.conftest_jobs import STRIPE_KEY, broker_client, job_worker, jobs_settings
+from tests.integration.conftest_jobs import STRIPE_KEY, broker_client, job_mailbox, job_worker, jobs_settings
 from tests.integration.conftest_stripe import localstripe
 from tests.support import figures
 from tests.support.world import PASSWORD, World
@@ -53,7 +55,7 @@ from workers.beat import BEAT_SCHEDULE
 from workers.celery_app import app as worker_app
 
 pytestmark = pytest.mark.integration
-__all__ = ["broker_client", "cases", "job_worker", "jobs_settings", "localstripe"]
+__all__ = ["broker_client", "cases", "job_mailbox", "job_worker", "jobs_settings", "localstripe"]
 
 SUITE = "Real services"
 H = dt.timedelta(hours=1)
@@ -329,6 +331,48 @@ async def _idempotency_done(c: Ctx) -> bool:
     return "expired-key" not in left and "live-key" in left
 
 
+async def _deliver_prepare(c: Ctx) -> None:
+    """The supervisor wants urgent notifications by email, day and night; a mandatory report notice waits."""
+    supervisor = c.world.users["supervisor"]
+    async with c.db.session() as s:
+        s.add(
+            NotificationPreference(
+                user_id=supervisor,
+                email_groups="urgent",
+                sms_groups="off",
+                email="sup@futian.example",
+                mobile="",
+                quiet_start=None,
+                quiet_end=None,
+                email_since=clock.now() - H,
+            )
+        )
+        await notifications.notify(
+            s,
+            [supervisor],
+            key="job-deliver",
+            kind="mandatory_report",
+            title="强制报告",
+            body="",
+            entity="mandatory_report",
+            entity_id=1,
+        )
+
+
+async def _deliver_done(c: Ctx) -> bool:
+    """The notice went into the local SMTP server (other jobs' notices to the supervisor may go with it)."""
+    key = f"job-deliver:{c.world.users['supervisor']}"
+    async with c.db.session(write=False) as s:
+        rows = (
+            await s.execute(
+                select(Delivery.channel, Delivery.status, Delivery.receipt)
+                .join(Notification, Notification.id == Delivery.notification_id)
+                .where(Notification.key == key)
+            )
+        ).all()
+    return len(rows) == 1 and rows[0][0] == "email" and rows[0][1] == "sent" and bool(rows[0][2])
+
+
 # Every job the features register: a job without a case here fails the test.
 JOB_CASES: dict[str, JobCase] = {
     "referrals.escalate_overdue": JobCase(_referral_prepare, _referral_done),
@@ -341,6 +385,7 @@ JOB_CASES: dict[str, JobCase] = {
     "cases.purge_expired": JobCase(_purge_prepare, _purge_done),
     "reports.expire_exports": JobCase(_exports_prepare, _exports_done),
     "idempotency.purge_expired": JobCase(_idempotency_prepare, _idempotency_done),
+    "messaging.deliver": JobCase(_deliver_prepare, _deliver_done),
 }
 
 
