@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import Forbidden
@@ -41,9 +42,9 @@ from marketplace.pagination import provide_page
 EntrustedStatus = Literal["active", "renewed", "ended", "lapsed"]
 
 
-async def _entrusted(session: AsyncSession, row: EntrustedGuardianship) -> EntrustedOut:
+async def _entrusted(session: AsyncSession, principal: Principal, row: EntrustedGuardianship) -> EntrustedOut:
     child = await cases.load_child(session, row.child_id)
-    return service.entrusted_out(row, child.name)
+    return service.entrusted_out(row, child.name, principal.role)
 
 
 class GuardianshipController(Controller):
@@ -78,7 +79,7 @@ class GuardianshipController(Controller):
             limit=page.limit,
             offset=page.offset,
         )
-        return EntrustedList(items=[service.entrusted_out(e, name) for e, name in rows], total=total)
+        return EntrustedList(items=[service.entrusted_out(e, name, principal.role) for e, name in rows], total=total)
 
     @post("/entrusted/{entrusted_id:int}/renew", operation_id="renewEntrustedGuardianship", summary="续签委托监护")
     async def renew(
@@ -90,7 +91,7 @@ class GuardianshipController(Controller):
         settings: AppSettings,
     ) -> EntrustedOut:
         row = await service.renew_entrusted(session, principal, settings, entrusted_id, data)
-        return await _entrusted(session, row)
+        return await _entrusted(session, principal, row)
 
     @post(
         "/entrusted/{entrusted_id:int}/end",
@@ -107,7 +108,7 @@ class GuardianshipController(Controller):
         settings: AppSettings,
     ) -> EntrustedOut:
         row = await service.end_entrusted(session, principal, settings, entrusted_id, data)
-        return await _entrusted(session, row)
+        return await _entrusted(session, principal, row)
 
     @post(
         "/temporary/{temporary_id:int}/end",
@@ -146,9 +147,7 @@ class ChildGuardianshipController(Controller):
     async def assessments(
         self, child_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams
     ) -> AssessmentList:
-        rows, total = await service.list_assessments(
-            session, principal, child_id, limit=page.limit, offset=page.offset
-        )
+        rows, total = await service.list_assessments(session, principal, child_id, limit=page.limit, offset=page.offset)
         return AssessmentList(items=await service.present_assessments(session, rows), total=total)
 
     @post("/entrusted-guardianships", operation_id="createEntrustedGuardianship", summary="登记委托监护确认书")
@@ -161,9 +160,11 @@ class ChildGuardianshipController(Controller):
         settings: AppSettings,
     ) -> EntrustedOut:
         row = await service.create_entrusted(session, principal, settings, child_id, data)
-        return await _entrusted(session, row)
+        return await _entrusted(session, principal, row)
 
-    @post("/temporary-guardianships", operation_id="createTemporaryGuardianship", summary="登记临时监护（救助保护机构）")
+    @post(
+        "/temporary-guardianships", operation_id="createTemporaryGuardianship", summary="登记临时监护（救助保护机构）"
+    )
     async def temporary(
         self,
         child_id: PathId,

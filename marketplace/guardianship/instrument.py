@@ -196,8 +196,7 @@ def score(instrument: Instrument, answers: dict[str, int]) -> Scored:
         total += share * d.weight
     points = _percent(total)
     critical = [i.code for i in instrument.items() if i.critical and answers[i.code] == 0]
-    if critical:
-        result = instrument.bands[-1].code
-    else:
-        result = next(b.code for b in instrument.bands if points >= b.min_score)
+    # A critical item at 0 is the last band whatever the total.
+    bands = instrument.bands[-1:] if critical else instrument.bands
+    result = next(b.code for b in bands if points >= b.min_score)
     return Scored(points, domains, result, critical)

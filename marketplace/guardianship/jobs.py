@@ -12,7 +12,6 @@ from marketplace.cases import notifications
 from marketplace.cases.models import Child
 from marketplace.db import Database
 from marketplace.guardianship.models import EntrustedGuardianship
-from marketplace.guardianship.service import STANDING
 from marketplace.guardianship.taxonomy import REVIEW_REMINDER_DAYS
 
 BATCH = 500

@@ -136,7 +136,7 @@ class EntrustedOut(msgspec.Struct):
     child_name: str
     person_name: str
     relationship: str
-    contact_phone: str
+    contact_phone_masked: str
     signed_on: dt.date
     review_on: dt.date
     days_to_review: int

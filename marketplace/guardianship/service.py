@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import clock
+from marketplace import clock, masking
 from marketplace.audit import service as audit
 from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
@@ -69,7 +69,7 @@ from marketplace.settings import Settings
 
 # What each read shows, as the audit rows name it (never the values).
 ASSESSMENT_FIELDS = ("answers", "score", "result", "note")
-ENTRUSTED_FIELDS = ("person_name", "relationship", "contact_phone", "signed_on", "review_on", "status", "note")
+ENTRUSTED_FIELDS = ("person_name", "relationship", "contact_phone_masked", "signed_on", "review_on", "status", "note")
 TEMPORARY_FIELDS = ("institution", "reason", "started_on", "status", "outcome", "end_note")
 LONG_TERM_FIELDS = ("document_no", "decided_on", "institution", "started_on", "note")
 STANDING = ("active", "lapsed")  # an entrusted confirmation that still stands (a lapsed one awaits its review)
@@ -255,7 +255,12 @@ async def list_assessments(
         ).all()
     )
     await audit.record_read(
-        session, principal, "list", "guardianship_assessment", [a.id for a in rows], ASSESSMENT_FIELDS,
+        session,
+        principal,
+        "list",
+        "guardianship_assessment",
+        [a.id for a in rows],
+        ASSESSMENT_FIELDS,
         {"child_id": child.id},
     )
     return rows, total
@@ -284,15 +289,18 @@ async def read_assessment(session: AsyncSession, principal: Principal, assessmen
 # ---------------------------------------------------------------- entrusted guardianship
 
 
-def entrusted_out(e: EntrustedGuardianship, child_name: str, today: dt.date | None = None) -> EntrustedOut:
+def entrusted_out(e: EntrustedGuardianship, child_name: str, role: str, today: dt.date | None = None) -> EntrustedOut:
+    """A confirmation as ``role`` may see it: the entrusted person is the child's guardian for the masking policy
+    (``marketplace.masking``: the name in full to the file's keepers, the surname to the district; the phone
+    masked to everyone, as the file's guardian phone is)."""
     today = today or clock.today()
     return EntrustedOut(
         id=e.id,
         child_id=e.child_id,
-        child_name=child_name,
-        person_name=e.person_name,
+        child_name=masking.show(role, "name", child_name),
+        person_name=masking.show(role, "guardian_name", e.person_name),
         relationship=e.relationship,
-        contact_phone=e.contact_phone,
+        contact_phone_masked=masking.show(role, "guardian_phone", e.contact_phone),
         signed_on=e.signed_on,
         review_on=e.review_on,
         days_to_review=(e.review_on - today).days,
@@ -432,7 +440,12 @@ async def renew_entrusted(
     await session.flush()
     await audit.record(session, principal, "update", "entrusted_guardianship", old.id, ["status"])
     await audit.record(
-        session, principal, "create", "entrusted_guardianship", new.id, ENTRUSTED_FIELDS,
+        session,
+        principal,
+        "create",
+        "entrusted_guardianship",
+        new.id,
+        ENTRUSTED_FIELDS,
         {"child_id": child.id, "renewed_from_id": old.id},
     )
     await _set_file(session, principal, settings, child, "entrusted")
@@ -722,17 +735,20 @@ async def child_guardianship(session: AsyncSession, principal: Principal, child_
         or 0
     )
     today = clock.today()
-    e_out = [entrusted_out(e, child.name, today) for e in entrusted]
+    e_out = [entrusted_out(e, child.name, principal.role, today) for e in entrusted]
     t_out = [temporary_out(t) for t in temporary]
     lt_out = [long_term_out(lt) for lt in long_term]
     detail: dict[str, Any] = {"child_id": child.id}
     await audit.record_read(session, principal, "read", "child", [child.id], ["guardianship"])
-    await audit.record_read(session, principal, "list", "entrusted_guardianship", [e.id for e in entrusted],
-                            ENTRUSTED_FIELDS, detail)
-    await audit.record_read(session, principal, "list", "temporary_guardianship", [t.id for t in temporary],
-                            TEMPORARY_FIELDS, detail)
-    await audit.record_read(session, principal, "list", "long_term_guardianship", [lt.id for lt in long_term],
-                            LONG_TERM_FIELDS, detail)
+    await audit.record_read(
+        session, principal, "list", "entrusted_guardianship", [e.id for e in entrusted], ENTRUSTED_FIELDS, detail
+    )
+    await audit.record_read(
+        session, principal, "list", "temporary_guardianship", [t.id for t in temporary], TEMPORARY_FIELDS, detail
+    )
+    await audit.record_read(
+        session, principal, "list", "long_term_guardianship", [lt.id for lt in long_term], LONG_TERM_FIELDS, detail
+    )
     latest_out = None
     if latest is not None:
         latest_out = (await present_assessments(session, [latest]))[0]

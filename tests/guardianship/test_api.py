@@ -94,9 +94,7 @@ async def test_only_the_childs_director_assesses(client, auth, cases: Cases) -> 
     body = {"answers": answers(3)}
     for who, status in (("supervisor", 403), ("admin", 403), ("director2", 404), ("director3", 404), ("org", 404)):
         assert_problem(
-            await client.post(
-                f"/api/v1/children/{child}/guardianship-assessments", json=body, headers=await auth(who)
-            ),
+            await client.post(f"/api/v1/children/{child}/guardianship-assessments", json=body, headers=await auth(who)),
             status,
         )
 
@@ -131,7 +129,7 @@ async def test_entrusted_guardianship_is_recorded_renewed_and_ended_with_the_fil
     e = r.json()
     default_review = dt.date.fromisoformat(signed).replace(year=dt.date.fromisoformat(signed).year + 1)
     assert e["status"] == "active" and e["review_on"] == default_review.isoformat()
-    assert e["contact_phone"] == "13800138000" and e["child_name"] == "张小明"
+    assert e["contact_phone_masked"] == "138****8000" and e["child_name"] == "张小明"
     assert await file_guardianship(db, child) == "entrusted"
     assert await audit_rows(db, action="update", entity="child", entity_id=child) == 1
 
@@ -140,19 +138,27 @@ async def test_entrusted_guardianship_is_recorded_renewed_and_ended_with_the_fil
     )
     assert assert_problem(again, 409)["detail"].startswith("已有委托监护确认书")
     past = {**ENTRUST, "signed_on": ago(400), "review_on": ago(30)}
-    assert_problem(await client.post(f"/api/v1/children/{cases.children['A']}/entrusted-guardianships",
-                                     json=past, headers=h), 422)
-    bad_phone = {**ENTRUST, "contact_phone": "call me", "signed_on": signed}
-    assert_problem(await client.post(f"/api/v1/children/{child}/entrusted-guardianships", json=bad_phone,
-                                     headers=h), 400)
     assert_problem(
-        await client.post(f"/api/v1/guardianship/entrusted/{e['id']}/renew", json={"signed_on": ago(1)},
-                          headers=await auth("supervisor")),
+        await client.post(f"/api/v1/children/{cases.children['A']}/entrusted-guardianships", json=past, headers=h), 422
+    )
+    bad_phone = {**ENTRUST, "contact_phone": "call me", "signed_on": signed}
+    assert_problem(
+        await client.post(f"/api/v1/children/{child}/entrusted-guardianships", json=bad_phone, headers=h), 400
+    )
+    assert_problem(
+        await client.post(
+            f"/api/v1/guardianship/entrusted/{e['id']}/renew",
+            json={"signed_on": ago(1)},
+            headers=await auth("supervisor"),
+        ),
         403,
     )
     assert_problem(
-        await client.post(f"/api/v1/guardianship/entrusted/{e['id']}/renew", json={"signed_on": ago(1)},
-                          headers=await auth("director3")),
+        await client.post(
+            f"/api/v1/guardianship/entrusted/{e['id']}/renew",
+            json={"signed_on": ago(1)},
+            headers=await auth("director3"),
+        ),
         404,
     )
     r = await client.post(
@@ -163,10 +169,11 @@ async def test_entrusted_guardianship_is_recorded_renewed_and_ended_with_the_fil
     assert r.status_code == 201, r.text
     renewed = r.json()
     assert renewed["renewed_from_id"] == e["id"] and renewed["person_name"] == "陈秀英"
-    assert renewed["contact_phone"] == "13900000000" and renewed["status"] == "active"
+    assert renewed["contact_phone_masked"] == "139****0000" and renewed["status"] == "active"
     assert_problem(
-        await client.post(f"/api/v1/guardianship/entrusted/{e['id']}/end",
-                          json={"ended_on": ago(0), "reason": "x"}, headers=h),
+        await client.post(
+            f"/api/v1/guardianship/entrusted/{e['id']}/end", json={"ended_on": ago(0), "reason": "x"}, headers=h
+        ),
         409,
     )
     r = await client.post(
@@ -185,10 +192,16 @@ async def test_entrusted_guardianship_is_recorded_renewed_and_ended_with_the_fil
 async def test_the_entrusted_list_filters_by_review_and_scope(client, auth, cases: Cases) -> None:
     near = {**ENTRUST, "signed_on": ago(340), "review_on": (clock.today() + dt.timedelta(days=20)).isoformat()}
     far = {**ENTRUST, "signed_on": ago(10)}
-    assert (await client.post(f"/api/v1/children/{cases.children['A']}/entrusted-guardianships", json=near,
-                              headers=await auth("director"))).status_code == 201
-    assert (await client.post(f"/api/v1/children/{cases.children['C']}/entrusted-guardianships", json=far,
-                              headers=await auth("director3"))).status_code == 201
+    assert (
+        await client.post(
+            f"/api/v1/children/{cases.children['A']}/entrusted-guardianships", json=near, headers=await auth("director")
+        )
+    ).status_code == 201
+    assert (
+        await client.post(
+            f"/api/v1/children/{cases.children['C']}/entrusted-guardianships", json=far, headers=await auth("director3")
+        )
+    ).status_code == 201
 
     def ids(r: Any) -> list[int]:
         assert r.status_code == 200, r.text
@@ -196,7 +209,8 @@ async def test_the_entrusted_list_filters_by_review_and_scope(client, auth, case
 
     admin = await auth("admin")
     assert ids(await client.get("/api/v1/guardianship/entrusted", headers=admin)) == [
-        cases.children["A"], cases.children["C"]
+        cases.children["A"],
+        cases.children["C"],
     ]
     assert ids(await client.get("/api/v1/guardianship/entrusted?due_within_days=30", headers=admin)) == [
         cases.children["A"]
@@ -220,8 +234,9 @@ async def test_going_home_from_temporary_guardianship_needs_an_assessment_after_
         headers=h,
     )
     assert before.status_code == 201
-    await client.post(f"/api/v1/children/{child}/entrusted-guardianships",
-                      json={**ENTRUST, "signed_on": ago(30)}, headers=h)
+    await client.post(
+        f"/api/v1/children/{child}/entrusted-guardianships", json={**ENTRUST, "signed_on": ago(30)}, headers=h
+    )
     r = await client.post(
         f"/api/v1/children/{child}/temporary-guardianships",
         json={"institution": "福田区未成年人救助保护中心", "reason": "独居无人照料", "started_on": ago(10)},
@@ -235,8 +250,9 @@ async def test_going_home_from_temporary_guardianship_needs_an_assessment_after_
     assert g["temporary"]["id"] == t["id"] and g["entrusted"] is None
     assert g["entrusted_history"][0]["status"] == "ended"
     assert_problem(
-        await client.post(f"/api/v1/children/{child}/entrusted-guardianships",
-                          json={**ENTRUST, "signed_on": ago(0)}, headers=h),
+        await client.post(
+            f"/api/v1/children/{child}/entrusted-guardianships", json={**ENTRUST, "signed_on": ago(0)}, headers=h
+        ),
         409,
     )
 
@@ -279,8 +295,12 @@ async def test_going_home_from_temporary_guardianship_needs_an_assessment_after_
     timeline = (await client.get(f"/api/v1/children/{child}/timeline", headers=h)).json()
     kinds = {(e["stage"], e["kind"]) for stage in [timeline] for e in _events(stage)}
     assert ("assessment", "guardianship_assessment") in kinds
-    assert {("intervention", "entrusted_started"), ("intervention", "entrusted_ended"),
-            ("intervention", "temporary_started"), ("intervention", "temporary_ended")} <= kinds
+    assert {
+        ("intervention", "entrusted_started"),
+        ("intervention", "entrusted_ended"),
+        ("intervention", "temporary_started"),
+        ("intervention", "temporary_ended"),
+    } <= kinds
     text = str(timeline)
     assert "13800138000" not in text and "陈秀英" not in text
 
@@ -301,15 +321,26 @@ async def test_long_term_guardianship_ends_the_temporary_placement(client, auth,
         )
     ).json()
     p = assert_problem(
-        await client.post(f"/api/v1/guardianship/temporary/{t['id']}/end",
-                          json={"ended_on": ago(0), "outcome": "long_term_state"}, headers=h),
+        await client.post(
+            f"/api/v1/guardianship/temporary/{t['id']}/end",
+            json={"ended_on": ago(0), "outcome": "long_term_state"},
+            headers=h,
+        ),
         409,
     )
     assert "长期监护" in p["detail"]
-    lt = {"document_no": "（2026）粤0304民特12号", "decided_on": ago(3), "institution": "深圳市儿童福利院",
-          "started_on": ago(1)}
-    assert_problem(await client.post(f"/api/v1/children/{child}/long-term-guardianships",
-                                     json={**lt, "started_on": ago(5)}, headers=h), 422)
+    lt = {
+        "document_no": "（2026）粤0304民特12号",
+        "decided_on": ago(3),
+        "institution": "深圳市儿童福利院",
+        "started_on": ago(1),
+    }
+    assert_problem(
+        await client.post(
+            f"/api/v1/children/{child}/long-term-guardianships", json={**lt, "started_on": ago(5)}, headers=h
+        ),
+        422,
+    )
     r = await client.post(f"/api/v1/children/{child}/long-term-guardianships", json=lt, headers=h)
     assert r.status_code == 201, r.text
     assert await file_guardianship(db, child) == "long_term_state"
@@ -318,8 +349,11 @@ async def test_long_term_guardianship_ends_the_temporary_placement(client, auth,
     assert g["long_term"]["document_no"] == lt["document_no"]
     assert_problem(await client.post(f"/api/v1/children/{child}/long-term-guardianships", json=lt, headers=h), 409)
     assert_problem(
-        await client.post(f"/api/v1/children/{child}/temporary-guardianships",
-                          json={"institution": "救助站", "reason": "x", "started_on": ago(0)}, headers=h),
+        await client.post(
+            f"/api/v1/children/{child}/temporary-guardianships",
+            json={"institution": "救助站", "reason": "x", "started_on": ago(0)},
+            headers=h,
+        ),
         409,
     )
 

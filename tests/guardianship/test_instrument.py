@@ -21,7 +21,13 @@ def test_the_instrument_is_consistent_data() -> None:
     assert [b.min_score for b in i.bands] == sorted((b.min_score for b in i.bands), reverse=True)
     assert i.bands[-1].min_score == 0
     assert inst.get(i.code, i.version) is i
-    assert {d.label for d in i.domains} >= {"监护人监护能力", "监护意愿与责任", "家庭经济与居住", "儿童身心状况", "安全风险"}
+    assert {d.label for d in i.domains} >= {
+        "监护人监护能力",
+        "监护意愿与责任",
+        "家庭经济与居住",
+        "儿童身心状况",
+        "安全风险",
+    }
     assert all(k.startswith("guardianship_") for k in NOTIFICATION_KINDS)
 
 
