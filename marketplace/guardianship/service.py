@@ -254,6 +254,8 @@ async def list_assessments(
             )
         ).all()
     )
+    # The child's file was looked at for its assessments (a row even when there are none yet).
+    await audit.record_read(session, principal, "read", "child", [child.id], ["guardianship_assessments"])
     await audit.record_read(
         session,
         principal,
