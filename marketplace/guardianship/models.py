@@ -3,6 +3,8 @@ support a family's care: entrusted guardianship (委托监护), temporary state 
 (临时监护) and long-term state guardianship (长期监护).
 
 Rows are reached through their child: the child's community and street (which a transfer may change) scope them.
+They go with the file: deleting a child (the retention rule, ``cases.retention``, which sits below this feature and
+cannot name these tables) deletes them by the foreign keys' ``ON DELETE CASCADE``.
 Free text about the child or the household is encrypted at rest (``EncryptedText``), the entrusted person's phone
 too; institutions and document numbers are an institution's references and stay in clear."""
 
@@ -23,7 +25,7 @@ class GuardianshipAssessment(IdMixin, Base):
     __tablename__ = "guardianship_assessments"
     __table_args__ = (CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),)
 
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
     instrument_code: Mapped[str] = mapped_column(String(20))
     instrument_version: Mapped[int] = mapped_column(Integer)
     answers: Mapped[dict[str, int]] = mapped_column(JSON)
@@ -47,7 +49,7 @@ class EntrustedGuardianship(IdMixin, Base):
         Index("ix_entrusted_guardianships_due", "status", "review_on"),
     )
 
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
     person_name: Mapped[str] = mapped_column(EncryptedText("entrusted_guardianships.person_name"))
     relationship: Mapped[str] = mapped_column(EncryptedText("entrusted_guardianships.relationship"))
     contact_phone: Mapped[str] = mapped_column(EncryptedText("entrusted_guardianships.contact_phone"))
@@ -71,7 +73,7 @@ class TemporaryGuardianship(IdMixin, Base):
     __tablename__ = "temporary_guardianships"
     __table_args__ = (CheckConstraint("status IN ('open','ended')", name="status"),)
 
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
     institution: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str] = mapped_column(EncryptedText("temporary_guardianships.reason"))
     started_on: Mapped[dt.date] = mapped_column(Date)
@@ -79,7 +81,7 @@ class TemporaryGuardianship(IdMixin, Base):
     ended_on: Mapped[dt.date | None] = mapped_column(Date)
     outcome: Mapped[str | None] = mapped_column(String(30))
     # The assessment that allowed the child home (made after the start, its result allowing return).
-    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("guardianship_assessments.id"))
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("guardianship_assessments.id", ondelete="SET NULL"))
     end_note: Mapped[str] = mapped_column(EncryptedText("temporary_guardianships.end_note"), default="")
     ended_by: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(Integer)
@@ -91,7 +93,7 @@ class LongTermGuardianship(IdMixin, Base):
 
     __tablename__ = "long_term_guardianships"
 
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
     document_no: Mapped[str] = mapped_column(String(80))
     decided_on: Mapped[dt.date] = mapped_column(Date)
     institution: Mapped[str] = mapped_column(String(120))

@@ -79,3 +79,48 @@ async def test_reviews_remind_then_lapse_once_each(db, world, cases: Cases) -> N
     assert len(keys) == len(set(keys)) == 2
     figures.record("guardianship reviews", "job runs", 4)
     figures.record("guardianship reviews", "duplicate notifications", 0)
+
+
+async def test_the_records_go_with_the_file(db, world) -> None:
+    """The retention rule deletes a child's file; its guardianship records follow (ON DELETE CASCADE)."""
+    from sqlalchemy import delete, func
+
+    from marketplace.cases.models import Child
+    from marketplace.guardianship.models import GuardianshipAssessment, TemporaryGuardianship
+
+    from tests.cases.support import add_child
+
+    async with db.session() as s:
+        kid = await add_child(s, db.settings, world.communities[2], world.streets[1], name="赵小雨", seq="997")
+        child = kid.id
+    await entrusted(db, child, 10)
+    async with db.session() as s:
+        a = GuardianshipAssessment(
+            child_id=child,
+            instrument_code="GA",
+            instrument_version=1,
+            answers={},
+            domain_scores={},
+            score=90,
+            result="good",
+            recommended="family",
+            assessed_on=clock.today(),
+        )
+        s.add(a)
+        await s.flush()
+        s.add(
+            TemporaryGuardianship(
+                child_id=child,
+                institution="救助站",
+                reason="x",
+                started_on=clock.today(),
+                status="ended",
+                assessment_id=a.id,
+                outcome="returned_home",
+            )
+        )
+    async with db.session() as s:
+        await s.execute(delete(Child).where(Child.id == child))
+    async with db.session(write=False) as s:
+        for model in (EntrustedGuardianship, GuardianshipAssessment, TemporaryGuardianship):
+            assert await s.scalar(select(func.count()).select_from(model)) == 0

@@ -43,7 +43,7 @@ def upgrade() -> None:
         _id(),
         sa.CheckConstraint("score BETWEEN 0 AND 100", name=op.f("ck_guardianship_assessments_score_range")),
         sa.ForeignKeyConstraint(
-            ["child_id"], ["children.id"], name=op.f("fk_guardianship_assessments_child_id_children")
+            ["child_id"], ["children.id"], name=op.f("fk_guardianship_assessments_child_id_children"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["assessor_id"], ["users.id"], name=op.f("fk_guardianship_assessments_assessor_id_users")
@@ -79,7 +79,7 @@ def upgrade() -> None:
             "status IN ('active','renewed','ended','lapsed')", name=op.f("ck_entrusted_guardianships_status")
         ),
         sa.ForeignKeyConstraint(
-            ["child_id"], ["children.id"], name=op.f("fk_entrusted_guardianships_child_id_children")
+            ["child_id"], ["children.id"], name=op.f("fk_entrusted_guardianships_child_id_children"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entrusted_guardianships")),
     )
@@ -102,12 +102,13 @@ def upgrade() -> None:
         _id(),
         sa.CheckConstraint("status IN ('open','ended')", name=op.f("ck_temporary_guardianships_status")),
         sa.ForeignKeyConstraint(
-            ["child_id"], ["children.id"], name=op.f("fk_temporary_guardianships_child_id_children")
+            ["child_id"], ["children.id"], name=op.f("fk_temporary_guardianships_child_id_children"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["assessment_id"],
             ["guardianship_assessments.id"],
             name=op.f("fk_temporary_guardianships_assessment_id_guardianship_assessments"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_temporary_guardianships")),
     )
@@ -125,7 +126,7 @@ def upgrade() -> None:
         sa.Column("created_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
         _id(),
         sa.ForeignKeyConstraint(
-            ["child_id"], ["children.id"], name=op.f("fk_long_term_guardianships_child_id_children")
+            ["child_id"], ["children.id"], name=op.f("fk_long_term_guardianships_child_id_children"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_long_term_guardianships")),
     )
