@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from marketplace import clock
-from marketplace.cases.models import Notification
+from marketplace.cases.models import Child, Notification
 from marketplace.guardianship import jobs
-from marketplace.guardianship.models import EntrustedGuardianship
-from tests.cases.support import Cases
+from marketplace.guardianship.models import EntrustedGuardianship, GuardianshipAssessment, TemporaryGuardianship
+from tests.cases.support import Cases, add_child
 from tests.support import figures
 
 pytestmark = pytest.mark.clock_sensitive
@@ -83,13 +83,6 @@ async def test_reviews_remind_then_lapse_once_each(db, world, cases: Cases) -> N
 
 async def test_the_records_go_with_the_file(db, world) -> None:
     """The retention rule deletes a child's file; its guardianship records follow (ON DELETE CASCADE)."""
-    from sqlalchemy import delete, func
-
-    from marketplace.cases.models import Child
-    from marketplace.guardianship.models import GuardianshipAssessment, TemporaryGuardianship
-
-    from tests.cases.support import add_child
-
     async with db.session() as s:
         kid = await add_child(s, db.settings, world.communities[2], world.streets[1], name="赵小雨", seq="997")
         child = kid.id
