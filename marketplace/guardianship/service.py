@@ -654,6 +654,8 @@ async def create_long_term(
 ) -> LongTermGuardianship:
     child = await _writable_child(session, principal, child_id)
     _not_after_today("decided_on", data.decided_on, "决定日期")
+    if data.decided_on < child.birth_date:
+        raise Invalid.field("decided_on", "决定日期早于儿童出生日期 (decided before the child was born)")
     if data.started_on < data.decided_on:
         raise Invalid.field("started_on", "开始日期不能早于决定日期 (started before the decision)")
     if data.started_on > clock.today() + dt.timedelta(days=90):

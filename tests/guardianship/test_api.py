@@ -341,6 +341,9 @@ async def test_long_term_guardianship_ends_the_temporary_placement(client, auth,
         ),
         422,
     )
+    ancient = {**lt, "decided_on": "0001-01-01", "started_on": "0001-01-02"}
+    url = f"/api/v1/children/{child}/long-term-guardianships"
+    assert_problem(await client.post(url, json=ancient, headers=h), 422)
     r = await client.post(f"/api/v1/children/{child}/long-term-guardianships", json=lt, headers=h)
     assert r.status_code == 201, r.text
     assert await file_guardianship(db, child) == "long_term_state"
