@@ -6,17 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from marketplace import clock
 from marketplace.audit.models import AuditEntry
 from marketplace.cases.models import Child
 from marketplace.guardianship import instrument as inst
+from marketplace.guardianship.service import add_months
 from tests.cases.support import Cases
 from tests.conftest import assert_problem
 from tests.support import figures
 
 SUITE = "guardianship API"
+pytestmark = pytest.mark.clock_sensitive
 
 
 def answers(value: int, **changed: int) -> dict[str, int]:
@@ -127,7 +130,7 @@ async def test_entrusted_guardianship_is_recorded_renewed_and_ended_with_the_fil
     )
     assert r.status_code == 201, r.text
     e = r.json()
-    default_review = dt.date.fromisoformat(signed).replace(year=dt.date.fromisoformat(signed).year + 1)
+    default_review = add_months(dt.date.fromisoformat(signed), 12)  # a year on (28 Feb for a 29 Feb signature)
     assert e["status"] == "active" and e["review_on"] == default_review.isoformat()
     assert e["contact_phone_masked"] == "138****8000" and e["child_name"] == "张小明"
     assert await file_guardianship(db, child) == "entrusted"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from marketplace.errors import Invalid
 from marketplace.guardianship import instrument as inst
+from marketplace.guardianship.service import add_months
 from marketplace.guardianship.taxonomy import NOTIFICATION_KINDS
 
 
@@ -85,6 +88,12 @@ def test_answers_are_validated_against_the_instrument(given: dict[str, int], fie
         inst.score(inst.CURRENT, given)
     assert exc.value.status_code == 422
     assert sorted(e["field"] for e in exc.value.errors or []) == sorted(fields)
+
+
+def test_a_year_on_from_the_29th_of_february_is_the_28th() -> None:
+    assert add_months(dt.date(2028, 2, 29), 12) == dt.date(2029, 2, 28)
+    assert add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
+    assert add_months(dt.date(2026, 12, 3), -12) == dt.date(2025, 12, 3)
 
 
 def test_an_unknown_version_is_refused() -> None:
