@@ -42,6 +42,8 @@ from marketplace.demo.loader import load_demo
 from marketplace.funds import service as funds
 from marketplace.funds.models import Disbursement, Donation, Donor
 from marketplace.geography.models import Community
+from marketplace.guardianship import instrument
+from marketplace.guardianship.models import EntrustedGuardianship, GuardianshipAssessment
 from marketplace.matching.models import MatchingRun
 from marketplace.procurement.models import (
     Bid,
@@ -85,6 +87,8 @@ CASES: dict[str, Case] = {
     "listChildTransfers": Case("admin"),
     "listEscalations": Case("admin"),
     "listAllowanceDecisions": Case("admin"),
+    "listEntrustedGuardianships": Case("admin"),
+    "listGuardianshipAssessments": Case("admin", {"child_id": "child"}),
     "listDisbursements": Case("fund", {"fund_id": "fund"}),
     "getFundLedger": Case("fund", {"fund_id": "fund"}),
     "listDonations": Case("fund"),
@@ -212,6 +216,35 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                         title="强制报告",
                         entity="mandatory_report",
                         entity_id=report.id,
+                    )
+                )
+            for i in range(EXTRA):
+                # Guardianship: an assessment (with its assessor's name) and an entrusted guardianship each.
+                answers = {item.code: i % (item.best + 1) for item in instrument.CURRENT.items()}
+                scored = instrument.score(instrument.CURRENT, answers)
+                s.add(
+                    GuardianshipAssessment(
+                        child_id=child_id,
+                        instrument_code="GA",
+                        instrument_version=1,
+                        answers=answers,
+                        domain_scores=scored.domains,
+                        score=scored.score,
+                        result=scored.result,
+                        recommended="family",
+                        assessed_on=today,
+                        assessor_id=director,
+                    )
+                )
+                s.add(
+                    EntrustedGuardianship(
+                        child_id=child_id,
+                        person_name=f"受托人 {i}",
+                        relationship="外祖母",
+                        contact_phone="13800138000",
+                        signed_on=today,
+                        review_on=today + dt.timedelta(days=i),
+                        status="ended" if i % 3 else "active",
                     )
                 )
             for i in range(EXTRA):

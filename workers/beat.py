@@ -34,6 +34,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=0, minute=15),
         "args": ["cases.visit_alerts"],
     },
+    # After the visit digests: entrusted guardianship reviews due in 30 and 7 days, and those lapsed.
+    "guardianship-reviews": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=0, minute=25),
+        "args": ["guardianship.reviews"],
+    },
     "reconcile-yesterday": {
         "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),

@@ -32,6 +32,7 @@ from marketplace.cases.taxonomy import GENDERS, GUARDIANSHIP, REPORT_KINDS, RISK
 from marketplace.cases.transfer_schemas import ContactRevealIn
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
+from marketplace.guardianship import service as guardianship_service
 from marketplace.ids import PathId
 from marketplace.referrals import service as referrals
 from marketplace.referrals import timeline
@@ -312,6 +313,7 @@ async def child_page(
     )
     shown = await referrals.present(session, principal, settings, found, action="list")
     director = principal.role == "child_director" and principal.community_id == child.community_id
+    guardianship = await guardianship_service.child_guardianship(session, principal, child.id)
     messages = []
     if done in DONE:
         messages.append(("ok", DONE[done]))
@@ -336,6 +338,7 @@ async def child_page(
         categories=SERVICE_CATEGORIES,
         urgencies=URGENCY,
         report_kinds=REPORT_KINDS,
+        guardianship=guardianship,
         **web.page_context(request, principal, "children"),
     )
 

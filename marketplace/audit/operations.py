@@ -113,6 +113,21 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "reassignEscalation",
         "remindEscalation",
     ),
+    # guardianship (marketplace.guardianship)
+    **_ops(
+        "child",
+        "child_id",
+        "getChildGuardianship",
+        "createGuardianshipAssessment",
+        "listGuardianshipAssessments",
+        "createEntrustedGuardianship",
+        "createTemporaryGuardianship",
+        "createLongTermGuardianship",
+    ),
+    **_ops("guardianship_assessment", "assessment_id", "getGuardianshipAssessment"),
+    **_ops("entrusted_guardianship", None, "listEntrustedGuardianships"),
+    **_ops("entrusted_guardianship", "entrusted_id", "renewEntrustedGuardianship", "endEntrustedGuardianship"),
+    **_ops("temporary_guardianship", "temporary_id", "endTemporaryGuardianship"),
     # the payees and accounts of a month's allowances, child by child
     **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
@@ -138,6 +153,20 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     **_ops("report", "report_id", "console-mandatory-report-acknowledge"),
     **_ops("allowance_decision", "decision_id", "console-allowance-decide", "console-street-review"),
     **_ops("child_transfer", "transfer_id", "console-street-transfer-approve", "console-street-transfer-reject"),
+    **_ops("entrusted_guardianship", None, "console-guardianship"),
+    **_ops(
+        "child",
+        "child_id",
+        "console-child-guardianship",
+        "console-guardianship-entrust",
+        "console-guardianship-temporary",
+        "console-guardianship-long-term",
+        "console-guardianship-assess-form",
+        "console-guardianship-assess",
+    ),
+    **_ops("entrusted_guardianship", "entrusted_id", "console-guardianship-renew", "console-guardianship-end"),
+    **_ops("temporary_guardianship", "temporary_id", "console-guardianship-temporary-end"),
+    **_ops("guardianship_assessment", "assessment_id", "console-guardianship-assessment"),
     **_ops(
         "escalation",
         "escalation_id",
@@ -150,6 +179,7 @@ CHILD_DATA: Final[dict[str, Operation]] = {
 
 # Operations under the same paths that show or change no child's data, and why.
 NOT_CHILD_DATA: Final[dict[str, str]] = {
+    "getGuardianshipInstrument": "the guardianship assessment instrument: items, scales and bands, no child",
     "listEscalationDirectors": "the directors a referral's escalation may go to: staff, no child",
     "listAllowanceStandards": "the district's allowance amounts per category",
     "addAllowanceStandard": "the district's allowance amounts per category",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from marketplace.guardianship import instrument
 from tests.authz.policy import A, D, F, O, P, S, U
 from tests.authz.scenario import Scenario
 
@@ -52,6 +53,10 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "allowance decision": (own("decision", "/api/v1/allowance-decisions/{decision_id}"), CASE),
     "child transfers": (fixed("/api/v1/child-transfers"), CASE),
     "escalations": (fixed("/api/v1/escalations"), (S, A)),
+    "child guardianship": (own("child", "/api/v1/children/{child_id}/guardianship"), CASE),
+    "guardianship assessments": (own("child", "/api/v1/children/{child_id}/guardianship-assessments"), CASE),
+    "guardianship assessment": (own("guardianship_assessment", "/api/v1/guardianship/assessments/{assessment_id}"), CASE),
+    "entrusted guardianships": (fixed("/api/v1/guardianship/entrusted?limit=100"), CASE),
     "social workers": (fixed("/api/v1/social-workers?limit=100"), None),
     "volunteer teams": (fixed("/api/v1/volunteer-teams"), None),
     "donors": (fixed("/api/v1/donors"), (F, A, U)),
@@ -110,8 +115,59 @@ _EVERYONE: Final = frozenset(
         "username",
     }
 )
+# What the file's readers receive about a child's guardianship (guardianship.schemas), the instrument's item codes
+# among them (an assessment's answers).
+_GUARDIANSHIP: Final = frozenset(
+    {
+        "allows_return",
+        "answers",
+        "assessed_on",
+        "assessment_id",
+        "assessments_total",
+        "assessor_id",
+        "assessor_name",
+        "contact_phone_masked",
+        "critical_items",
+        "days_to_review",
+        "decided_on",
+        "document_no",
+        "domains",
+        "end_note",
+        "end_reason",
+        "ended_on",
+        "entrusted",
+        "entrusted_history",
+        "institution",
+        "instrument_code",
+        "instrument_version",
+        "lapsed_at",
+        "latest_assessment",
+        "long_term",
+        "long_term_history",
+        "percent",
+        "person_name",
+        "reason",
+        "recommendation",
+        "recommended",
+        "recommended_label",
+        "relationship",
+        "renewed_from_id",
+        "result",
+        "result_label",
+        "review_on",
+        "score",
+        "signed_on",
+        "started_on",
+        "status_label",
+        "temporary",
+        "temporary_history",
+        "weight",
+        *(item.code for item in instrument.CURRENT.items()),
+    }
+)
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     D: _EVERYONE
+    | _GUARDIANSHIP
     | frozenset(
         {
             "accepted_at",
@@ -247,6 +303,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
     S: _EVERYONE
+    | _GUARDIANSHIP
     | frozenset(
         {
             "accepted_at",
@@ -507,6 +564,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
     A: _EVERYONE
+    | _GUARDIANSHIP
     | frozenset(
         {
             "accepted_at",
@@ -710,6 +768,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
     U: _EVERYONE
+    | _GUARDIANSHIP
     | frozenset(
         {
             "accepted_at",

@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from marketplace import clock
+from marketplace.guardianship import instrument
 from tests.accounts.support import application
 from tests.authz.scenario import Scenario
 from tests.support.world import valid_code
@@ -157,6 +158,32 @@ HAND_WRITTEN: dict[str, Any] = {
     ),
     "POST /api/v1/children/{child_id}/contact": lambda sc: ("json", {"reason": "安排上门走访，需联系监护人。"}),
     "PATCH /api/v1/children/{child_id}": lambda sc: ("json", {"school": "福田区实验小学"}),
+    "POST /api/v1/children/{child_id}/guardianship-assessments": lambda sc: (
+        "json",
+        {"answers": {i.code: i.best for i in instrument.CURRENT.items()}, "note": "入户评估，监护良好。"},
+    ),
+    "POST /api/v1/children/{child_id}/entrusted-guardianships": lambda sc: (
+        "json",
+        {"person_name": "陈秀英", "relationship": "外祖母", "contact_phone": "13800138000", "signed_on": _today()},
+    ),
+    "POST /api/v1/children/{child_id}/temporary-guardianships": lambda sc: (
+        "json",
+        {"institution": "福田区未成年人救助保护中心", "reason": "独居无人照料。", "started_on": _today()},
+    ),
+    "POST /api/v1/children/{child_id}/long-term-guardianships": lambda sc: (
+        "json",
+        {"document_no": "（2026）粤0304民特1号", "decided_on": _today(), "institution": "深圳市儿童福利院",
+         "started_on": _today()},
+    ),
+    "POST /api/v1/guardianship/entrusted/{entrusted_id}/renew": lambda sc: ("json", {"signed_on": _today()}),
+    "POST /api/v1/guardianship/entrusted/{entrusted_id}/end": lambda sc: (
+        "json",
+        {"ended_on": _today(), "reason": "父母返乡照料。"},
+    ),
+    "POST /api/v1/guardianship/temporary/{temporary_id}/end": lambda sc: (
+        "json",
+        {"ended_on": _today(), "outcome": "adopted"},
+    ),
     "PATCH /api/v1/needs/{need_id}": lambda sc: ("json", {"urgency": 3}),
     "POST /api/v1/organization-applications": lambda sc: (
         "json",

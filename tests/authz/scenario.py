@@ -334,6 +334,20 @@ _simple(
     "community",
     "street",
 )
+# Guardianship records belong where their child does.
+for _kind, _param, _table in (
+    ("guardianship_assessment", "assessment_id", "guardianship_assessments"),
+    ("entrusted", "entrusted_id", "entrusted_guardianships"),
+    ("temporary", "temporary_id", "temporary_guardianships"),
+):
+    _simple(
+        _kind,
+        _param,
+        f"SELECT g.id, c.community_id, c.street_id FROM {_table} g JOIN children c ON c.id = g.child_id ORDER BY g.id",
+        "community",
+        "street",
+    )
+
 _simple(
     "transfer",
     "transfer_id",

@@ -36,6 +36,7 @@ from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel
 from marketplace.funds.models import Donation, Reconciliation
+from marketplace.guardianship.models import EntrustedGuardianship
 from marketplace.idempotency.models import IdempotencyKey
 from marketplace.messaging.models import Delivery, NotificationPreference
 from marketplace.outbox import OutboxEvent
@@ -160,6 +161,31 @@ async def _visits_done(c: Ctx) -> bool:
                 )
             )
         )
+
+
+async def _guardianship_prepare(c: Ctx) -> None:
+    """An entrusted guardianship whose review date passed yesterday: the job marks it lapsed."""
+    review_on = clock.today() - dt.timedelta(days=1)
+    async with c.db.session() as s:
+        e = EntrustedGuardianship(
+            child_id=c.cases.children["A"],
+            person_name="陈秀英",
+            relationship="外祖母",
+            contact_phone="13800138000",
+            signed_on=review_on - dt.timedelta(days=365),
+            review_on=review_on,
+            status="active",
+        )
+        s.add(e)
+        await s.flush()
+        c.facts["entrusted"] = e.id
+
+
+async def _guardianship_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        return await s.scalar(
+            select(EntrustedGuardianship.status).where(EntrustedGuardianship.id == c.facts["entrusted"])
+        ) == "lapsed"
 
 
 async def _fund(c: Ctx) -> int:
@@ -378,6 +404,7 @@ JOB_CASES: dict[str, JobCase] = {
     "referrals.escalate_overdue": JobCase(_referral_prepare, _referral_done),
     "cases.report_ack_overdue": JobCase(_report_prepare, _report_done),
     "cases.visit_alerts": JobCase(_visits_prepare, _visits_done),
+    "guardianship.reviews": JobCase(_guardianship_prepare, _guardianship_done),
     "funds.reconcile_yesterday": JobCase(_reconcile_prepare, _reconcile_done),
     "funds.expire_pending_donations": JobCase(_expire_prepare, _expire_done),
     "audit.verify_chains": JobCase(_verify_prepare, _verify_done),
