@@ -2,17 +2,18 @@
 
 A child's points on a day are the sum of:
 
-- **risk level**: ``RISK_POINTS`` (critical 40, high 25, medium 10, low 0);
+- **risk level**: ``RISK_POINTS`` (critical 40, high 25, medium 5, low 0);
 - **an overdue visit**: the child's next visit is past due: ``OVERDUE_POINTS`` by days overdue (1–7 days 10,
   8–30 days 20, over 30 days 30);
 - **missed checklist items** of this season's current checks (``season_of(today)``), each item by the season of
   its prevention on that day (``MISSED_POINTS``): 5 when the prevention is out of season, 10 in its months,
   20 in its peak months (a missed drowning item in July weighs 20, a missed fire item in July 5).
 
-The grade is the first of ``GRADE_THRESHOLDS`` the points reach (red ≥ 60, orange ≥ 40, yellow ≥ 20, blue ≥ 1); no
-points, no warning. A closed file has no warning. Examples: a critical child (40) with a missed drowning item in
-July (20) is red (60); a high-risk child (25) ten days overdue (20) is orange (45); a medium-risk child (10) two days
-overdue (10) is yellow (20); a low-risk child with one missed fire item in July is blue (5).
+The grade is the first of ``GRADE_THRESHOLDS`` the points reach (red ≥ 60, orange ≥ 40, yellow ≥ 20, blue ≥ 10);
+below 10, no warning (a medium-risk child with nothing else is 5). A closed file has no warning. Examples: a
+critical child (40) with a missed drowning item in July (20) is red (60); a high-risk child (25) ten days overdue
+(20) is orange (45); a low-risk child with a missed drowning item in July (20) is yellow (20); a medium-risk child
+(5) two days overdue (10) is blue (15); a low-risk child with one missed fire item in July (5) has no warning.
 
 The campaigns: a prevention is due on a day when its month is one of its ``months``; its check belongs to the
 season of that day (``SEASON_OF_MONTH``; winter takes December's year)."""

@@ -177,15 +177,16 @@ SEASON_OF_MONTH: Final[dict[int, str]] = {
 
 GRADES: Final[dict[str, str]] = {"red": "红色预警", "orange": "橙色预警", "yellow": "黄色预警", "blue": "蓝色预警"}
 GRADE_SHORT: Final[dict[str, str]] = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
-# Most severe first: the lowest points that give each grade (no points, no warning).
-GRADE_THRESHOLDS: Final[tuple[tuple[str, int], ...]] = (("red", 60), ("orange", 40), ("yellow", 20), ("blue", 1))
+# Most severe first: the lowest points that give each grade (below blue's, no warning: a medium-risk child with
+# nothing else, or one missed item out of season, is not a warning).
+GRADE_THRESHOLDS: Final[tuple[tuple[str, int], ...]] = (("red", 60), ("orange", 40), ("yellow", 20), ("blue", 10))
 GRADE_RANK: Final[dict[str, int]] = {"red": 4, "orange": 3, "yellow": 2, "blue": 1}
 # The director acknowledges and says what was done within this many hours of the warning (or its raise to a
 # higher grade); past it the job escalates to the street's supervisor.
 ACK_HOURS: Final[dict[str, int]] = {"red": 24, "orange": 72, "yellow": 7 * 24, "blue": 30 * 24}
 
 # Points from the child's risk level.
-RISK_POINTS: Final[dict[str, int]] = {"critical": 40, "high": 25, "medium": 10, "low": 0}
+RISK_POINTS: Final[dict[str, int]] = {"critical": 40, "high": 25, "medium": 5, "low": 0}
 # Points from a visit overdue by at least this many days (the highest row that applies).
 OVERDUE_POINTS: Final[tuple[tuple[int, int], ...]] = ((31, 30), (8, 20), (1, 10))
 # Points per missed item of this season's checks: out of season, in the prevention's months, in its peak months.

@@ -38,9 +38,11 @@ def test_campaigns_by_season() -> None:
 def test_the_documented_examples() -> None:
     assert grade("critical", JULY + dt.timedelta(days=5), JULY, [("drowning", 1)]) == ("red", 60)
     assert grade("high", JULY - dt.timedelta(days=10), JULY) == ("orange", 45)
-    assert grade("medium", JULY - dt.timedelta(days=2), JULY) == ("yellow", 20)
-    assert grade("low", JULY, JULY, [("fire", 1)]) == ("blue", 5)
-    assert grade("low", JULY, JULY) == (None, 0)  # no points, no warning
+    assert grade("low", JULY, JULY, [("drowning", 1)]) == ("yellow", 20)
+    assert grade("medium", JULY - dt.timedelta(days=2), JULY) == ("blue", 15)
+    assert grade("low", JULY, JULY, [("fire", 1)]) == (None, 5)  # below blue: no warning
+    assert grade("medium", JULY + dt.timedelta(days=1), JULY) == (None, 5)
+    assert grade("low", JULY, JULY) == (None, 0)
 
 
 def test_a_missed_item_weighs_by_season() -> None:
