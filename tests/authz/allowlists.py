@@ -52,6 +52,10 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "allowance decision": (own("decision", "/api/v1/allowance-decisions/{decision_id}"), CASE),
     "child transfers": (fixed("/api/v1/child-transfers"), CASE),
     "escalations": (fixed("/api/v1/escalations"), (S, A)),
+    "safety warnings": (fixed("/api/v1/safety/warnings?status=active&limit=50"), CASE),
+    "safety warning": (own("safety_warning", "/api/v1/safety/warnings/{warning_id}"), CASE),
+    "child safety checks": (own("child", "/api/v1/children/{child_id}/safety-checks"), CASE),
+    "safety check": (own("safety_check", "/api/v1/safety/checks/{check_id}"), CASE),
     "social workers": (fixed("/api/v1/social-workers?limit=100"), None),
     "volunteer teams": (fixed("/api/v1/volunteer-teams"), None),
     "donors": (fixed("/api/v1/donors"), (F, A, U)),
@@ -110,8 +114,67 @@ _EVERYONE: Final = frozenset(
         "username",
     }
 )
+# The 十防 safety checks and graded warnings (marketplace.safety): codes, grades, the director's notes.
+_SAFETY: Final = frozenset(
+    {
+        "ack_due_at",
+        "ack_overdue",
+        "acknowledged_at",
+        "actor_id",
+        "actor_name",
+        "allowed_actions",
+        "answer",
+        "answer_label",
+        "blue",
+        "checked_by",
+        "checked_by_name",
+        "checked_on",
+        "child_id",
+        "child_name",
+        "code",
+        "community_id",
+        "counts",
+        "created_at",
+        "current",
+        "due",
+        "due_missing",
+        "escalated",
+        "escalated_at",
+        "from_grade",
+        "grade",
+        "grade_label",
+        "graded_at",
+        "history",
+        "household_note",
+        "id",
+        "items",
+        "kind",
+        "kind_label",
+        "label",
+        "missed",
+        "note",
+        "orange",
+        "points",
+        "prevention",
+        "prevention_label",
+        "reasons",
+        "red",
+        "resolved_at",
+        "season",
+        "season_label",
+        "status",
+        "status_label",
+        "street_id",
+        "superseded_by_id",
+        "supersedes_id",
+        "total",
+        "yellow",
+    }
+)
+
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     D: _EVERYONE
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",
@@ -247,6 +310,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
     S: _EVERYONE
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",
@@ -507,6 +571,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
     A: _EVERYONE
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",
@@ -710,6 +775,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
     U: _EVERYONE
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",

@@ -54,6 +54,8 @@ HIDDEN_KINDS: Final[dict[str, frozenset[str]]] = {
     "report": CASE_READERS,
     "transfer": CASE_READERS,
     "escalation": frozenset({S, A}),
+    "safety_warning": CASE_READERS,
+    "safety_check": CASE_READERS,
     "referral": REFERRAL_READERS,
     "matching_run": frozenset({S, A, U}),
     "revision": frozenset({A, O}),
@@ -215,6 +217,16 @@ POLICY: Final[dict[str, Rule]] = {
     "GET /api/v1/escalations/{escalation_id}/directors": R({S, A}, "escalation"),
     "POST /api/v1/escalations/{escalation_id}/reassign": R({S, A}, "escalation"),
     "POST /api/v1/escalations/{escalation_id}/remind": R({S, A}, "escalation"),
+    # ------------------------------------------------------------------ 十防 safety (marketplace.safety)
+    "GET /api/v1/safety/preventions": R(ALL),
+    "GET /api/v1/children/{child_id}/safety-checks": R(CASE_READERS, "child"),
+    "POST /api/v1/children/{child_id}/safety-checks": R(D, "child"),
+    "GET /api/v1/safety/checks/{check_id}": R(CASE_READERS, "safety_check"),
+    "GET /api/v1/safety/warnings": R(CASE_READERS),
+    "GET /api/v1/safety/warnings/{warning_id}": R(CASE_READERS, "safety_warning"),
+    "POST /api/v1/safety/warnings/{warning_id}/acknowledge": R(D, "safety_warning"),
+    # the director's actions; the supervisor's and the district's notes on an escalated warning (else 409)
+    "POST /api/v1/safety/warnings/{warning_id}/actions": R({D, S, A}, "safety_warning"),
     "GET /api/v1/notifications": R(ALL),
     "POST /api/v1/notifications/{notification_id}/read": R(ALL, "notification"),
     # ------------------------------------------------------------------ matching, referrals
