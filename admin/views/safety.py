@@ -27,7 +27,7 @@ from marketplace.errors import Invalid
 from marketplace.ids import PathId
 from marketplace.safety import rules
 from marketplace.safety import service as safety
-from marketplace.safety.schemas import AcknowledgeIn, ActionIn, CheckIn
+from marketplace.safety.schemas import SafetyAcknowledgeIn, SafetyActionIn, SafetyCheckIn
 from marketplace.safety.taxonomy import ANSWERS, GRADES, PREVENTIONS, WARNING_STATUSES
 
 PAGE = 30
@@ -143,7 +143,9 @@ async def acknowledge(
     try:
         if not note:
             raise Invalid.field("note", "请写明已采取的措施 (say what was done)")
-        await safety.acknowledge(session, principal, warning_id, _parse(AcknowledgeIn, {"note": note}, "note", "措施"))
+        await safety.acknowledge(
+            session, principal, warning_id, _parse(SafetyAcknowledgeIn, {"note": note}, "note", "措施")
+        )
     except forms.FORM_ERRORS as exc:
         return await web.render_form_error(
             request,
@@ -170,7 +172,7 @@ async def add_action(
     try:
         if not note:
             raise Invalid.field("note", "请填写内容 (note required)")
-        await safety.add_action(session, principal, warning_id, _parse(ActionIn, {"note": note}, "note", "内容"))
+        await safety.add_action(session, principal, warning_id, _parse(SafetyActionIn, {"note": note}, "note", "内容"))
     except forms.FORM_ERRORS as exc:
         return await web.render_form_error(
             request,
@@ -252,7 +254,7 @@ async def record_check(
             items.append({"code": code, "answer": answer, "note": _text(form, f"note_{code}")})
         supersedes = _text(form, "supersedes_id")
         data = _parse(
-            CheckIn,
+            SafetyCheckIn,
             {
                 "prevention": prevention,
                 "items": items,

@@ -14,14 +14,14 @@ from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
 from marketplace.safety import service as safety
 from marketplace.safety.schemas import (
-    AcknowledgeIn,
-    ActionIn,
-    CheckIn,
-    CheckList,
-    CheckOut,
-    PreventionList,
-    WarningList,
-    WarningOut,
+    SafetyAcknowledgeIn,
+    SafetyActionIn,
+    SafetyCheckIn,
+    SafetyCheckList,
+    SafetyCheckOut,
+    SafetyPreventionList,
+    SafetyWarningList,
+    SafetyWarningOut,
 )
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
@@ -34,7 +34,7 @@ class PreventionController(Controller):
     tags = ["safety"]
 
     @get("/", operation_id="listSafetyPreventions", summary="十防类别、检查项与季节（当日应检查的标出）")
-    async def list_all(self, principal: CurrentUser) -> PreventionList:
+    async def list_all(self, principal: CurrentUser) -> SafetyPreventionList:
         return safety.preventions(clock.today())
 
 
@@ -46,19 +46,19 @@ class ChildCheckController(Controller):
     @get("/", operation_id="listSafetyChecks", summary="儿童的十防检查（含本季应查未查的类别）")
     async def list_all(
         self, child_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams
-    ) -> CheckList:
+    ) -> SafetyCheckList:
         rows, total, child = await safety.list_checks(
             session, principal, child_id, limit=page.limit, offset=page.offset
         )
         season, due, missing = await safety.due_status(session, child.id, clock.today())
-        return CheckList(
+        return SafetyCheckList(
             items=await safety.present_checks(session, rows), total=total, season=season, due=due, due_missing=missing
         )
 
     @post("/", operation_id="createSafetyCheck", summary="记录一次十防检查（逐项填写；更正须注明被更正的检查）")
     async def create(
-        self, child_id: PathId, data: JSONBody[CheckIn], session: DbSession, principal: CurrentUser
-    ) -> CheckOut:
+        self, child_id: PathId, data: JSONBody[SafetyCheckIn], session: DbSession, principal: CurrentUser
+    ) -> SafetyCheckOut:
         check = await safety.create_check(session, principal, child_id, data)
         return (await safety.present_checks(session, [check]))[0]
 
@@ -69,7 +69,7 @@ class SafetyController(Controller):
     dependencies = PAGE
 
     @get("/checks/{check_id:int}", operation_id="getSafetyCheck", summary="十防检查详情")
-    async def read_check(self, check_id: PathId, session: DbSession, principal: CurrentUser) -> CheckOut:
+    async def read_check(self, check_id: PathId, session: DbSession, principal: CurrentUser) -> SafetyCheckOut:
         check = await safety.read_check(session, principal, check_id)
         return (await safety.present_checks(session, [check]))[0]
 
@@ -83,7 +83,7 @@ class SafetyController(Controller):
         status: FromQuery[Status | None] = None,
         street_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         community_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
-    ) -> WarningList:
+    ) -> SafetyWarningList:
         rows, total, counts = await safety.list_warnings(
             session,
             principal,
@@ -94,10 +94,10 @@ class SafetyController(Controller):
             limit=page.limit,
             offset=page.offset,
         )
-        return WarningList(items=await safety.present(session, principal, rows), total=total, counts=counts)
+        return SafetyWarningList(items=await safety.present(session, principal, rows), total=total, counts=counts)
 
     @get("/warnings/{warning_id:int}", operation_id="getSafetyWarning", summary="预警详情（原因与历史）")
-    async def read_warning(self, warning_id: PathId, session: DbSession, principal: CurrentUser) -> WarningOut:
+    async def read_warning(self, warning_id: PathId, session: DbSession, principal: CurrentUser) -> SafetyWarningOut:
         return await safety.read_warning(session, principal, warning_id)
 
     @post(
@@ -107,8 +107,8 @@ class SafetyController(Controller):
         status_code=200,
     )
     async def acknowledge(
-        self, warning_id: PathId, data: JSONBody[AcknowledgeIn], session: DbSession, principal: CurrentUser
-    ) -> WarningOut:
+        self, warning_id: PathId, data: JSONBody[SafetyAcknowledgeIn], session: DbSession, principal: CurrentUser
+    ) -> SafetyWarningOut:
         await safety.acknowledge(session, principal, warning_id, data)
         return await safety.read_warning(session, principal, warning_id)
 
@@ -119,8 +119,8 @@ class SafetyController(Controller):
         status_code=200,
     )
     async def add_action(
-        self, warning_id: PathId, data: JSONBody[ActionIn], session: DbSession, principal: CurrentUser
-    ) -> WarningOut:
+        self, warning_id: PathId, data: JSONBody[SafetyActionIn], session: DbSession, principal: CurrentUser
+    ) -> SafetyWarningOut:
         await safety.add_action(session, principal, warning_id, data)
         return await safety.read_warning(session, principal, warning_id)
 

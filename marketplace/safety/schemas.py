@@ -11,46 +11,46 @@ Note = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 
 
-class PreventionItemOut(msgspec.Struct):
+class SafetyPreventionItemOut(msgspec.Struct):
     code: str
     label: str
 
 
-class PreventionOut(msgspec.Struct):
+class SafetyPreventionOut(msgspec.Struct):
     code: str
     label: str
     months: list[int]
     peak_months: list[int]
     season_note: str
     due_now: bool
-    items: list[PreventionItemOut]
+    items: list[SafetyPreventionItemOut]
 
 
-class PreventionList(msgspec.Struct):
+class SafetyPreventionList(msgspec.Struct):
     today: dt.date
     season: str
     season_label: str
-    items: list[PreventionOut]
+    items: list[SafetyPreventionOut]
 
 
-class CheckItemIn(msgspec.Struct, forbid_unknown_fields=True):
+class SafetyCheckItemIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Code
     answer: Literal["done", "missed", "na"]
     note: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
-class CheckIn(msgspec.Struct, forbid_unknown_fields=True):
+class SafetyCheckIn(msgspec.Struct, forbid_unknown_fields=True):
     """A completed checklist: every item of the prevention answered. ``supersedes_id`` corrects this season's
     current check of the same prevention (it is kept, marked superseded)."""
 
     prevention: Code
-    items: Annotated[list[CheckItemIn], msgspec.Meta(min_length=1, max_length=20)]
+    items: Annotated[list[SafetyCheckItemIn], msgspec.Meta(min_length=1, max_length=20)]
     checked_on: dt.date | None = None
     household_note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
     supersedes_id: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)] | None = None
 
 
-class CheckItemOut(msgspec.Struct):
+class SafetyCheckItemOut(msgspec.Struct):
     code: str
     label: str
     answer: str
@@ -58,14 +58,14 @@ class CheckItemOut(msgspec.Struct):
     note: str
 
 
-class CheckOut(msgspec.Struct):
+class SafetyCheckOut(msgspec.Struct):
     id: int
     child_id: int
     prevention: str
     prevention_label: str
     season: str
     season_label: str
-    items: list[CheckItemOut]
+    items: list[SafetyCheckItemOut]
     missed: int
     household_note: str
     checked_on: dt.date
@@ -77,21 +77,21 @@ class CheckOut(msgspec.Struct):
     created_at: dt.datetime
 
 
-class CheckList(msgspec.Struct):
-    items: list[CheckOut]
+class SafetyCheckList(msgspec.Struct):
+    items: list[SafetyCheckOut]
     total: int
     season: str
     due: list[str]
     due_missing: list[str]
 
 
-class ReasonOut(msgspec.Struct):
+class SafetyReasonOut(msgspec.Struct):
     code: str
     label: str
     points: int
 
 
-class WarningEventOut(msgspec.Struct):
+class SafetyWarningEventOut(msgspec.Struct):
     id: int
     kind: str
     kind_label: str
@@ -105,7 +105,7 @@ class WarningEventOut(msgspec.Struct):
     created_at: dt.datetime
 
 
-class WarningOut(msgspec.Struct):
+class SafetyWarningOut(msgspec.Struct):
     id: int
     child_id: int
     child_name: str
@@ -114,7 +114,7 @@ class WarningOut(msgspec.Struct):
     grade: str
     grade_label: str
     points: int
-    reasons: list[ReasonOut]
+    reasons: list[SafetyReasonOut]
     status: str
     status_label: str
     ack_due_at: dt.datetime
@@ -126,29 +126,29 @@ class WarningOut(msgspec.Struct):
     graded_at: dt.datetime
     created_at: dt.datetime
     allowed_actions: list[str]
-    history: list[WarningEventOut] | None = None
+    history: list[SafetyWarningEventOut] | None = None
 
 
-class GradeCounts(msgspec.Struct):
+class SafetyGradeCounts(msgspec.Struct):
     red: int
     orange: int
     yellow: int
     blue: int
 
 
-class WarningList(msgspec.Struct):
-    items: list[WarningOut]
+class SafetyWarningList(msgspec.Struct):
+    items: list[SafetyWarningOut]
     total: int
-    counts: GradeCounts
+    counts: SafetyGradeCounts
 
 
-class AcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True):
+class SafetyAcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True):
     """The director has seen the warning and says what was done (the action taken)."""
 
     note: Note
 
 
-class ActionIn(msgspec.Struct, forbid_unknown_fields=True):
+class SafetyActionIn(msgspec.Struct, forbid_unknown_fields=True):
     """A further action (the director) or a note (the street's supervisor, the district)."""
 
     note: Note

@@ -34,18 +34,18 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.safety import rules
 from marketplace.safety.models import SafetyCheck, SafetyWarning, SafetyWarningEvent
 from marketplace.safety.schemas import (
-    AcknowledgeIn,
-    ActionIn,
-    CheckIn,
-    CheckItemOut,
-    CheckOut,
-    GradeCounts,
-    PreventionItemOut,
-    PreventionList,
-    PreventionOut,
-    ReasonOut,
-    WarningEventOut,
-    WarningOut,
+    SafetyAcknowledgeIn,
+    SafetyActionIn,
+    SafetyCheckIn,
+    SafetyCheckItemOut,
+    SafetyCheckOut,
+    SafetyGradeCounts,
+    SafetyPreventionItemOut,
+    SafetyPreventionList,
+    SafetyPreventionOut,
+    SafetyReasonOut,
+    SafetyWarningEventOut,
+    SafetyWarningOut,
 )
 from marketplace.safety.taxonomy import (
     ACK_HOURS,
@@ -68,22 +68,22 @@ URGENT_ESCALATION_GRADES = frozenset({"red", "orange"})
 STATUS_FILTERS = ("active", "open", "acknowledged", "escalated", "resolved")
 
 
-def preventions(today: dt.date) -> PreventionList:
+def preventions(today: dt.date) -> SafetyPreventionList:
     due = {p.code for p in rules.due_preventions(today)}
     season = rules.season_of(today)
-    return PreventionList(
+    return SafetyPreventionList(
         today=today,
         season=season,
         season_label=rules.season_label(season),
         items=[
-            PreventionOut(
+            SafetyPreventionOut(
                 code=p.code,
                 label=p.label,
                 months=list(p.months),
                 peak_months=list(p.peak),
                 season_note=p.season_note,
                 due_now=p.code in due,
-                items=[PreventionItemOut(code=k, label=v) for k, v in p.items.items()],
+                items=[SafetyPreventionItemOut(code=k, label=v) for k, v in p.items.items()],
             )
             for p in PREVENTIONS.values()
         ],
@@ -101,7 +101,7 @@ def _current_key(child_id: int, prevention: str, season: str) -> str:
     return f"{child_id}:{prevention}:{season}"
 
 
-def _validate_items(data: CheckIn) -> dict[str, str]:
+def _validate_items(data: SafetyCheckIn) -> dict[str, str]:
     p = PREVENTIONS.get(data.prevention)
     if p is None:
         raise Invalid.field("prevention", f"未知的防范类别 {data.prevention} (unknown prevention)")
@@ -123,7 +123,7 @@ def _validate_items(data: CheckIn) -> dict[str, str]:
     return answers
 
 
-def _encode_notes(data: CheckIn) -> str:
+def _encode_notes(data: SafetyCheckIn) -> str:
     notes = {i.code: i.note.strip() for i in data.items if i.note.strip()}
     return json.dumps(notes, ensure_ascii=False) if notes else ""
 
@@ -138,7 +138,7 @@ def _decode_notes(text: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
-async def create_check(session: AsyncSession, principal: Principal, child_id: int, data: CheckIn) -> SafetyCheck:
+async def create_check(session: AsyncSession, principal: Principal, child_id: int, data: SafetyCheckIn) -> SafetyCheck:
     """A completed checklist by the child's director (one current per child, prevention and season; a second is
     refused 409 unless it names the one it corrects in ``supersedes_id``). The child's warning is regraded at once."""
     child = await cases.load_child(session, child_id, lock=True)
@@ -214,7 +214,7 @@ async def _names(session: AsyncSession, ids: set[int | None]) -> dict[int, str]:
     return {int(i): str(n or "") for i, n in rows.all()}
 
 
-async def present_checks(session: AsyncSession, checks: Sequence[SafetyCheck]) -> list[CheckOut]:
+async def present_checks(session: AsyncSession, checks: Sequence[SafetyCheck]) -> list[SafetyCheckOut]:
     names = await _names(session, {c.checked_by for c in checks})
     out = []
     for c in checks:
@@ -222,7 +222,7 @@ async def present_checks(session: AsyncSession, checks: Sequence[SafetyCheck]) -
         notes = _decode_notes(c.notes)
         labels = p.items if p else {}
         out.append(
-            CheckOut(
+            SafetyCheckOut(
                 id=c.id,
                 child_id=c.child_id,
                 prevention=c.prevention,
@@ -230,7 +230,7 @@ async def present_checks(session: AsyncSession, checks: Sequence[SafetyCheck]) -
                 season=c.season,
                 season_label=rules.season_label(c.season),
                 items=[
-                    CheckItemOut(
+                    SafetyCheckItemOut(
                         code=code,
                         label=labels.get(code, code),
                         answer=answer,
@@ -516,7 +516,7 @@ async def list_warnings(
     child_id: int | None = None,
     limit: int,
     offset: int,
-) -> tuple[list[tuple[SafetyWarning, str]], int, GradeCounts]:
+) -> tuple[list[tuple[SafetyWarning, str]], int, SafetyGradeCounts]:
     """The warnings in the caller's scope: escalated ones first, then by grade and deadline; with the counts by
     grade under the same filters (but the grade's)."""
     stmt = select(SafetyWarning)
@@ -536,7 +536,7 @@ async def list_warnings(
         str(g): int(n)
         for g, n in (await session.execute(select(filtered.c.grade, func.count()).group_by(filtered.c.grade))).all()
     }
-    counts = GradeCounts(**{g: int(by_grade.get(g, 0)) for g in GRADES})
+    counts = SafetyGradeCounts(**{g: int(by_grade.get(g, 0)) for g in GRADES})
     if grade:
         stmt = stmt.where(SafetyWarning.grade == grade)
     total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
@@ -586,12 +586,12 @@ async def present(
     rows: Sequence[tuple[SafetyWarning, str]],
     *,
     history: bool = False,
-) -> list[WarningOut]:
+) -> list[SafetyWarningOut]:
     now = clock.now()
     events = await history_of(session, [w.id for w, _ in rows]) if history else {}
     names = await _names(session, {e.actor_id for evs in events.values() for e in evs})
     return [
-        WarningOut(
+        SafetyWarningOut(
             id=w.id,
             child_id=w.child_id,
             child_name=name,
@@ -600,7 +600,9 @@ async def present(
             grade=w.grade,
             grade_label=GRADES.get(w.grade, w.grade),
             points=w.points,
-            reasons=[ReasonOut(code=str(r["code"]), label=str(r["label"]), points=int(r["points"])) for r in w.reasons],
+            reasons=[
+                SafetyReasonOut(code=str(r["code"]), label=str(r["label"]), points=int(r["points"])) for r in w.reasons
+            ],
             status=w.status,
             status_label=WARNING_STATUSES.get(w.status, w.status),
             ack_due_at=w.ack_due_at,
@@ -613,7 +615,7 @@ async def present(
             created_at=w.created_at,
             allowed_actions=allowed_actions(principal, w),
             history=[
-                WarningEventOut(
+                SafetyWarningEventOut(
                     id=e.id,
                     kind=e.kind,
                     kind_label=EVENT_KINDS.get(e.kind, e.kind),
@@ -635,7 +637,7 @@ async def present(
     ]
 
 
-async def read_warning(session: AsyncSession, principal: Principal, warning_id: int) -> WarningOut:
+async def read_warning(session: AsyncSession, principal: Principal, warning_id: int) -> SafetyWarningOut:
     w = await visible_warning(session, principal, warning_id)
     child = await session.get(Child, w.child_id)
     await audit.record_read(session, principal, "read", "safety_warning", [w.id], WARNING_FIELDS)
@@ -656,7 +658,7 @@ def _refuse(principal: Principal, w: SafetyWarning, action: str) -> None:
         raise Forbidden("只有本社区儿童主任可处置预警 (only the community's child director acts on the warning)")
 
 
-async def acknowledge(session: AsyncSession, principal: Principal, warning_id: int, data: AcknowledgeIn) -> None:
+async def acknowledge(session: AsyncSession, principal: Principal, warning_id: int, data: SafetyAcknowledgeIn) -> None:
     w = await visible_warning(session, principal, warning_id)
     _refuse(principal, w, "acknowledge")
     note = data.note.strip()
@@ -671,7 +673,7 @@ async def acknowledge(session: AsyncSession, principal: Principal, warning_id: i
     )
 
 
-async def add_action(session: AsyncSession, principal: Principal, warning_id: int, data: ActionIn) -> None:
+async def add_action(session: AsyncSession, principal: Principal, warning_id: int, data: SafetyActionIn) -> None:
     """A further action by the child's director, or a note by the street's supervisor or the district."""
     w = await visible_warning(session, principal, warning_id)
     kind = "action" if principal.role == "child_director" else "note"

@@ -8,8 +8,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from marketplace.app import create_app
-from marketplace.demo.loader import load_demo
 from marketplace.db import Database
+from marketplace.demo.loader import load_demo
 from marketplace.safety.jobs import grade
 from marketplace.safety.models import SafetyCheck
 
