@@ -17,8 +17,9 @@ from marketplace.db import UTCDateTime
 revision: str = "0027"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
-# Its rows point at the children (0003, last rebuilt by 0022 and changed by 0024), communities and streets (0001).
-depends_on: str | Sequence[str] | None = ("0003", "0024")
+# Its rows point at the children (0003, last rebuilt by 0022, which comes after 0003), communities and streets
+# (0001). Not on 0024 (a column of the children): that one stays a head of its own.
+depends_on: str | Sequence[str] | None = "0022"
 
 
 def upgrade() -> None:
