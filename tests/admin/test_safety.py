@@ -89,6 +89,17 @@ async def test_director_checks_acknowledges_and_supervisor_notes(client, db, wor
     item = re.search(rf'<li id="warning-{w.id}".*?</li>', board.text, re.S)
     assert item and "红色预警" in item.group(0) and "张小明" in item.group(0) and "待处置" in item.group(0)
 
+    # The director's notification of the red warning opens its page.
+    notes = await client.get("/admin/notifications")
+    assert "红色预警" in notes.text and "查看（未读）" in notes.text
+    opened = re.search(r'action="/admin/notifications/(\d+)/read"', notes.text)
+    assert opened
+    r = await client.post(
+        f"/admin/notifications/{opened.group(1)}/read",
+        data={"_csrf_token": csrf_of(notes.text)},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == f"/admin/safety/warnings/{w.id}"
     wpage = await client.get(f"/admin/safety/warnings/{w.id}")
     csrf = csrf_of(wpage.text)
     r = await client.post(f"/admin/safety/warnings/{w.id}/acknowledge", data={"_csrf_token": csrf, "note": " "})
