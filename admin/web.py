@@ -504,6 +504,7 @@ def navigation(principal: Principal) -> list[NavItem]:
     if role in {"district_admin", "auditor", "child_supervisor", "child_director"}:
         items.append(NavItem("mandatory_reports", "强制报告", "/admin/mandatory-reports"))
         items.append(NavItem("guardianship", "监护管理", "/admin/guardianship"))
+        items.append(NavItem("safety", "安全预警", "/admin/safety"))
     if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
     if role in {

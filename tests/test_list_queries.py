@@ -61,6 +61,7 @@ from marketplace.procurement.models import (
 from marketplace.referrals.models import Referral, ReferralLog
 from marketplace.resources import credit_code
 from marketplace.resources.models import Organization, Service, ServiceRevision, VolunteerTeam
+from marketplace.safety.models import SafetyCheck, SafetyWarning, SafetyWarningEvent
 from marketplace.settings import Settings
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 from tests.support.databases import test_settings as make_settings
@@ -86,6 +87,8 @@ CASES: dict[str, Case] = {
     "listMandatoryReports": Case("admin"),
     "listChildTransfers": Case("admin"),
     "listEscalations": Case("admin"),
+    "listSafetyWarnings": Case("admin"),
+    "listSafetyChecks": Case("admin", {"child_id": "child"}),
     "listAllowanceDecisions": Case("admin"),
     "listEntrustedGuardianships": Case("admin"),
     "listGuardianshipAssessments": Case("admin", {"child_id": "child"}),
@@ -119,6 +122,8 @@ UNPAGED: dict[str, str] = {
     "listReconciliations": "the latest 100 reconciliations (a few a month), with their differences in one more query",
     "listStatementMappings": "one saved statement layout per bank the fund banks with (a handful)",
     "listStreets": "the district's 10 streets",
+    "listSafetyPreventions": "the ten preventions of safety.taxonomy and their items (data, no query)",
+    "getSafetyCheck": "one 十防 check: its 3–5 items are the checklist's, read with the check in one query",
     "listEscalationDirectors": "the active child directors of one street (one or two per community), in one query",
     "listCommunities": "the district's 92 communities",
     "listReportExports": "the user's own export jobs",
@@ -197,6 +202,38 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                 s.add(step)
                 await s.flush()
                 s.add(EscalationAction(escalation_id=step.id, action="acknowledge", note=f"已阅 {i}", actor_id=admin))
+                # A resolved safety warning with its history, and a superseded 十防 check of the child.
+                warning = SafetyWarning(
+                    child_id=child_id,
+                    community_id=community_id,
+                    street_id=street_id,
+                    grade="yellow",
+                    points=25,
+                    reasons=[{"code": "risk:high", "label": "风险等级：高危", "points": 25}],
+                    status="resolved",
+                    ack_due_at=now,
+                    acknowledged_at=now,
+                    acknowledged_by=director,
+                    escalated_at=now,
+                    resolved_at=now,
+                )
+                s.add(warning)
+                await s.flush()
+                s.add(SafetyWarningEvent(warning_id=warning.id, child_id=child_id, kind="raised", grade="yellow"))
+                s.add(
+                    SafetyCheck(
+                        child_id=child_id,
+                        community_id=community_id,
+                        street_id=street_id,
+                        prevention="bullying",
+                        season="2025-autumn",
+                        answers={"asked_about_bullying": "missed"},
+                        notes='{"asked_about_bullying": "未见到孩子"}',
+                        missed=1,
+                        checked_on=today - dt.timedelta(days=i),
+                        checked_by=director,
+                    )
+                )
                 # A transfer request of the file from its community to another one, decided or not.
                 s.add(
                     ChildTransfer(

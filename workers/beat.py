@@ -40,6 +40,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=0, minute=25),
         "args": ["guardianship.reviews"],
     },
+    # After the visit alerts: every child's graded safety warning (十防) regraded, the late ones escalated.
+    "safety-grade": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=0, minute=35),
+        "args": ["safety.grade"],
+    },
     "reconcile-yesterday": {
         "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
 from admin.views import accountforms as forms
+from admin.views import safety as safety_view
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases import retention
@@ -287,6 +288,7 @@ DONE = {
     "need": "需求已登记，可以为它匹配服务",
     "consent": "已记录监护人同意",
     "report": "强制报告已提交，街道督导员和区民政局已收到通知",
+    "safety": "十防检查已记录，安全预警已按检查结果更新",
 }
 
 
@@ -339,6 +341,7 @@ async def child_page(
         urgencies=URGENCY,
         report_kinds=REPORT_KINDS,
         guardianship=guardianship,
+        **await safety_view.child_section(session, principal, child),
         **web.page_context(request, principal, "children"),
     )
 

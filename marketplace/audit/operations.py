@@ -128,6 +128,12 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     **_ops("entrusted_guardianship", None, "listEntrustedGuardianships"),
     **_ops("entrusted_guardianship", "entrusted_id", "renewEntrustedGuardianship", "endEntrustedGuardianship"),
     **_ops("temporary_guardianship", "temporary_id", "endTemporaryGuardianship"),
+    # 十防 safety checks and graded warnings (marketplace.safety)
+    **_ops("child", "child_id", "listSafetyChecks"),
+    **_ops("safety_check", "child_id", "createSafetyCheck"),
+    **_ops("safety_check", "check_id", "getSafetyCheck"),
+    **_ops("safety_warning", None, "listSafetyWarnings"),
+    **_ops("safety_warning", "warning_id", "getSafetyWarning", "acknowledgeSafetyWarning", "addSafetyWarningAction"),
     # the payees and accounts of a month's allowances, child by child
     **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
@@ -175,11 +181,17 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "console-street-escalation-remind",
         "console-street-escalation-reassign",
     ),
+    **_ops("safety_warning", None, "console-safety"),
+    **_ops(
+        "safety_warning", "warning_id", "console-safety-warning", "console-safety-acknowledge", "console-safety-action"
+    ),
+    **_ops("safety_check", "child_id", "console-safety-check-form", "console-safety-check"),
 }
 
 # Operations under the same paths that show or change no child's data, and why.
 NOT_CHILD_DATA: Final[dict[str, str]] = {
     "getGuardianshipInstrument": "the guardianship assessment instrument: items, scales and bands, no child",
+    "listSafetyPreventions": "the ten preventions' checklists and seasons: the district's reference data, no child",
     "listEscalationDirectors": "the directors a referral's escalation may go to: staff, no child",
     "listAllowanceStandards": "the district's allowance amounts per category",
     "addAllowanceStandard": "the district's allowance amounts per category",
@@ -225,6 +237,8 @@ CREATES: Final = frozenset(
         "addReportStep",
         "console-child-visit",
         "console-child-need",
+        "createSafetyCheck",
+        "console-safety-check",
     }
 )
 

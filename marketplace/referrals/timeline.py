@@ -42,6 +42,7 @@ from marketplace.referrals.models import Referral
 from marketplace.referrals.taxonomy import OUTCOMES
 from marketplace.resources.models import Organization, Service
 from marketplace.resources.taxonomy import SERVICE_CATEGORIES
+from marketplace.safety import loop as safety_loop
 
 STAGE_ORDER = {code: i for i, code in enumerate(LOOP_STAGES)}
 ASSESSMENT_CATEGORY = "guardianship_assessment"
@@ -50,7 +51,7 @@ VISIT_HOUR = dt.time(10, 0)
 
 
 # The events of the features above the files, in the order they are read (each ``cases.loop.LoopSource``).
-SOURCES: tuple[LoopSource, ...] = (guardianship_events,)
+SOURCES: tuple[LoopSource, ...] = (guardianship_events, safety_loop.loop_events)
 
 
 def out(e: Event) -> EventOut:

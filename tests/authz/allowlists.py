@@ -57,6 +57,10 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "guardianship assessments": (own("child", "/api/v1/children/{child_id}/guardianship-assessments"), CASE),
     "guardianship assessment": (own("guardianship_assessment", "/api/v1/guardianship/assessments/{assessment_id}"), CASE),
     "entrusted guardianships": (fixed("/api/v1/guardianship/entrusted?limit=100"), CASE),
+    "safety warnings": (fixed("/api/v1/safety/warnings?status=active&limit=50"), CASE),
+    "safety warning": (own("safety_warning", "/api/v1/safety/warnings/{warning_id}"), CASE),
+    "child safety checks": (own("child", "/api/v1/children/{child_id}/safety-checks"), CASE),
+    "safety check": (own("safety_check", "/api/v1/safety/checks/{check_id}"), CASE),
     "social workers": (fixed("/api/v1/social-workers?limit=100"), None),
     "volunteer teams": (fixed("/api/v1/volunteer-teams"), None),
     "donors": (fixed("/api/v1/donors"), (F, A, U)),
@@ -165,9 +169,68 @@ _GUARDIANSHIP: Final = frozenset(
         *(item.code for item in instrument.CURRENT.items()),
     }
 )
+# The 十防 safety checks and graded warnings (marketplace.safety): codes, grades, the director's notes.
+_SAFETY: Final = frozenset(
+    {
+        "ack_due_at",
+        "ack_overdue",
+        "acknowledged_at",
+        "actor_id",
+        "actor_name",
+        "allowed_actions",
+        "answer",
+        "answer_label",
+        "blue",
+        "checked_by",
+        "checked_by_name",
+        "checked_on",
+        "child_id",
+        "child_name",
+        "code",
+        "community_id",
+        "counts",
+        "created_at",
+        "current",
+        "due",
+        "due_missing",
+        "escalated",
+        "escalated_at",
+        "from_grade",
+        "grade",
+        "grade_label",
+        "graded_at",
+        "history",
+        "household_note",
+        "id",
+        "items",
+        "kind",
+        "kind_label",
+        "label",
+        "missed",
+        "note",
+        "orange",
+        "points",
+        "prevention",
+        "prevention_label",
+        "reasons",
+        "red",
+        "resolved_at",
+        "season",
+        "season_label",
+        "status",
+        "status_label",
+        "street_id",
+        "superseded_by_id",
+        "supersedes_id",
+        "total",
+        "yellow",
+    }
+)
+
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     D: _EVERYONE
     | _GUARDIANSHIP
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",
@@ -304,6 +367,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     ),
     S: _EVERYONE
     | _GUARDIANSHIP
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",
@@ -565,6 +629,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     ),
     A: _EVERYONE
     | _GUARDIANSHIP
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",
@@ -769,6 +834,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     ),
     U: _EVERYONE
     | _GUARDIANSHIP
+    | _SAFETY
     | frozenset(
         {
             "accepted_at",

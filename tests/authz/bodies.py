@@ -123,6 +123,16 @@ def _today() -> str:
 
 
 HAND_WRITTEN: dict[str, Any] = {
+    "POST /api/v1/children/{child_id}/safety-checks": lambda sc: (
+        "json",
+        {
+            "prevention": "bullying",
+            "items": [
+                {"code": code, "answer": "done"}
+                for code in ("asked_about_bullying", "trusted_adult", "school_informed", "home_violence_checked")
+            ],
+        },
+    ),
     "POST /api/v1/children": lambda sc: (
         "json",
         {

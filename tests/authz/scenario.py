@@ -366,6 +366,20 @@ _simple(
     "community",
     "street",
 )
+_simple(
+    "safety_warning",
+    "warning_id",
+    "SELECT id, community_id, street_id FROM safety_warnings ORDER BY id",
+    "community",
+    "street",
+)
+_simple(
+    "safety_check",
+    "check_id",
+    "SELECT id, community_id, street_id FROM safety_checks ORDER BY id",
+    "community",
+    "street",
+)
 _simple("notification", "notification_id", "SELECT id, recipient_id FROM notifications ORDER BY id", "user")
 _simple("service", "service_id", "SELECT id, organization_id FROM services ORDER BY id", "org")
 _simple("org", "org_id", "SELECT id, id FROM organizations WHERE status='approved' ORDER BY id", "org")

@@ -24,10 +24,11 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from marketplace import clock
-from marketplace.cases.models import Need
+from marketplace.cases.models import Child, Need
 from marketplace.funds import service as funds
 from marketplace.referrals.models import Referral
 from marketplace.resources.models import Service
+from marketplace.safety import service as safety
 from tests.browser.test_console import login, logout
 from tests.browser.test_director_journey import SCROLL, api
 from tests.browser.test_supervisor_journey import GRANT, escalated  # noqa: F401 - a fixture used below
@@ -103,7 +104,15 @@ async def district(db: Any, world: Any, settings: Any, escalated: dict[str, int]
         # The fund the fund manager's pages work on.
         await funds.ensure_fund(session, code=funds.PUBLIC_WELFARE_CODE, name="福田区未成年人保护公益基金")
         await session.flush()
+        # The child's 十防 warning (its visit is overdue), escalated: the safety pages have one to show.
+        kid = await session.get(Child, child)
+        assert kid is not None
+        await safety.grade_child(session, safety.facts_of(kid), clock.now() - dt.timedelta(days=40), clock.today())
+        await safety.escalate_due(session, clock.now())
+        warning = await safety.open_warning(session, child)
+        assert warning is not None
         return {
+            "warning": warning.id,
             "cases": cases,
             "child": child,
             "need": open_need.id,
@@ -128,6 +137,8 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
             f"/admin/needs/{d['need']}/matches",
             f"/admin/referrals/{cases.referrals[0]}/follow",
             f"/admin/referrals/{d['referral']}/follow",
+            f"/admin/safety/warnings/{d['warning']}",
+            f"/admin/children/{d['child']}/safety-check?prevention=drowning",
             "/admin/password",
         ]
     if role == "supervisor":
@@ -136,6 +147,7 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
             "/admin/cases?tab=overdue",
             "/admin/password",
             "/admin/account/notifications",
+            f"/admin/safety/warnings/{d['warning']}",
         ]
     if role == "org":
         return [

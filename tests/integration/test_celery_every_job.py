@@ -45,6 +45,7 @@ from marketplace.procurement.allowance_models import AllowanceRun
 from marketplace.procurement.schemas import BudgetIn, BudgetLineIn
 from marketplace.referrals.models import Referral
 from marketplace.reports.models import ExportJob
+from marketplace.safety.models import SafetyWarning
 from marketplace.settings import Settings
 from tests.cases.support import Cases, add_child, cases
 from tests.integration.conftest_jobs import STRIPE_KEY, broker_client, job_mailbox, job_worker, jobs_settings
@@ -186,6 +187,21 @@ async def _guardianship_done(c: Ctx) -> bool:
         return await s.scalar(
             select(EntrustedGuardianship.status).where(EntrustedGuardianship.id == c.facts["entrusted"])
         ) == "lapsed"
+
+
+async def _safety_prepare(c: Ctx) -> None:
+    child = c.cases.children["C"]
+    async with c.db.session() as s:
+        kid = await s.get(Child, child)
+        assert kid is not None
+        kid.risk_level, kid.next_visit_due = "critical", clock.today() - dt.timedelta(days=40)  # 40 + 30: red
+    c.facts["safety"] = child
+
+
+async def _safety_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        grade = await s.scalar(select(SafetyWarning.grade).where(SafetyWarning.open_child_id == c.facts["safety"]))
+    return grade == "red"
 
 
 async def _fund(c: Ctx) -> int:
@@ -405,6 +421,7 @@ JOB_CASES: dict[str, JobCase] = {
     "cases.report_ack_overdue": JobCase(_report_prepare, _report_done),
     "cases.visit_alerts": JobCase(_visits_prepare, _visits_done),
     "guardianship.reviews": JobCase(_guardianship_prepare, _guardianship_done),
+    "safety.grade": JobCase(_safety_prepare, _safety_done),
     "funds.reconcile_yesterday": JobCase(_reconcile_prepare, _reconcile_done),
     "funds.expire_pending_donations": JobCase(_expire_prepare, _expire_done),
     "audit.verify_chains": JobCase(_verify_prepare, _verify_done),
