@@ -379,8 +379,15 @@ async def list_parents(
     if not history:
         stmt = stmt.where(ParentAway.replaced_by_id.is_(None))
     rows = list((await session.scalars(stmt.order_by(ParentAway.lineage_id, ParentAway.version))).all())
+    # A read of the child's file (its parents away), as the visits are: the rows shown named in the detail.
     await audit.record_read(
-        session, principal, "read", "families_parent", [p.id for p in rows], PARENT_FIELDS, {"child_id": child.id}
+        session,
+        principal,
+        "read",
+        "child",
+        [child.id],
+        [f"parents.{f}" for f in PARENT_FIELDS],
+        {"parent_ids": [p.id for p in rows]},
     )
     return child, rows
 
@@ -508,7 +515,13 @@ async def list_contacts(
         if i is not None
     }
     await audit.record_read(
-        session, principal, "list", "families_contact", [c.id for c in rows], CONTACT_FIELDS, {"child_id": child.id}
+        session,
+        principal,
+        "read",
+        "child",
+        [child.id],
+        [f"parent_contacts.{f}" for f in CONTACT_FIELDS],
+        {"contact_ids": [c.id for c in rows]},
     )
     return [contact_out(c, relations) for c in rows], total
 

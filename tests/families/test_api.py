@@ -58,10 +58,14 @@ async def test_director_records_a_parent_encrypted_at_rest(client, auth, cases: 
     async with db.session(write=False) as s:
         rows = (
             await s.scalars(
-                select(AuditEntry).where(AuditEntry.entity == "families_parent", AuditEntry.action == "read")
+                select(AuditEntry).where(
+                    AuditEntry.entity == "child", AuditEntry.entity_id == child, AuditEntry.action == "read"
+                )
             )
         ).all()
-    assert len(rows) >= 2 and all("phone" in (r.fields or []) for r in rows)
+    shown = [r for r in rows if "parents.phone" in (r.fields or [])]
+    assert {r.username for r in shown} == {"supervisor", "admin"}
+    assert all(r.detail["parent_ids"] == [parent["id"]] for r in shown)
 
 
 async def test_a_change_is_a_new_version_and_the_old_is_kept(client, auth, cases: Cases, db) -> None:
