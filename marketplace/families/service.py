@@ -736,3 +736,39 @@ async def check_contact(session: AsyncSession, today: dt.date | None = None) -> 
                 done["escalated"] += 1
         await session.flush()
     return done
+
+
+# ---------------------------------------------------------------- one parent (the console's page)
+
+
+async def read_parent(
+    session: AsyncSession, principal: Principal, parent_id: int, *, contacts: int = 20
+) -> tuple[Child, ParentAway, list[ContactOut]]:
+    """A parent as its page shows it: the current version of its lineage (the id of any version leads there) and
+    its latest contacts; audited as a read of the child's file."""
+    parent = await _parent(session, parent_id)
+    try:
+        child = await _readable_child(session, principal, parent.child_id)
+    except NotFound:
+        raise NotFound(f"父母外出记录 {parent_id} 不存在 (parent not found)") from None
+    lineage = int(parent.lineage_id or parent.id)
+    current = await _current(session, lineage)
+    rows = (
+        await session.scalars(
+            select(ParentContact)
+            .where(ParentContact.parent_id == lineage)
+            .order_by(ParentContact.contacted_on.desc(), ParentContact.id.desc())
+            .limit(contacts)
+        )
+    ).all()
+    await audit.record_read(
+        session,
+        principal,
+        "read",
+        "child",
+        [child.id],
+        [*(f"parents.{f}" for f in PARENT_FIELDS), *(f"parent_contacts.{f}" for f in CONTACT_FIELDS)],
+        {"parent_ids": [current.id], "contact_ids": [c.id for c in rows]},
+    )
+    relations = {lineage: current.relation}
+    return child, current, [contact_out(c, relations) for c in rows]
