@@ -54,6 +54,7 @@ HIDDEN_KINDS: Final[dict[str, frozenset[str]]] = {
     "report": CASE_READERS,
     "transfer": CASE_READERS,
     "escalation": frozenset({S, A}),
+    "parent": CASE_READERS,
     "referral": REFERRAL_READERS,
     "matching_run": frozenset({S, A, U}),
     "revision": frozenset({A, O}),
@@ -215,6 +216,14 @@ POLICY: Final[dict[str, Rule]] = {
     "GET /api/v1/escalations/{escalation_id}/directors": R({S, A}, "escalation"),
     "POST /api/v1/escalations/{escalation_id}/reassign": R({S, A}, "escalation"),
     "POST /api/v1/escalations/{escalation_id}/remind": R({S, A}, "escalation"),
+    # left-behind children's parents away (marketplace.families): the child's director writes, its readers read
+    "GET /api/v1/children/{child_id}/parents": R(CASE_READERS, "child"),
+    "POST /api/v1/children/{child_id}/parents": R(D, "child"),
+    "GET /api/v1/children/{child_id}/parents/contacts": R(CASE_READERS, "child"),
+    "GET /api/v1/families/alerts": R(CASE_READERS),
+    "POST /api/v1/families/parents/{parent_id}": R(D, "parent"),
+    "POST /api/v1/families/parents/{parent_id}/contacts": R(D, "parent"),
+    "POST /api/v1/families/parents/{parent_id}/visits-home": R(D, "parent"),
     "GET /api/v1/notifications": R(ALL),
     "POST /api/v1/notifications/{notification_id}/read": R(ALL, "notification"),
     # ------------------------------------------------------------------ matching, referrals

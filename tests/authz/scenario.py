@@ -352,6 +352,14 @@ _simple(
     "community",
     "street",
 )
+_simple(
+    "parent",
+    "parent_id",
+    "SELECT p.id, c.community_id, c.street_id FROM families_parents p JOIN children c ON c.id = p.child_id "
+    "WHERE p.replaced_by_id IS NULL ORDER BY p.id",
+    "community",
+    "street",
+)
 _simple("notification", "notification_id", "SELECT id, recipient_id FROM notifications ORDER BY id", "user")
 _simple("service", "service_id", "SELECT id, organization_id FROM services ORDER BY id", "org")
 _simple("org", "org_id", "SELECT id, id FROM organizations WHERE status='approved' ORDER BY id", "org")
