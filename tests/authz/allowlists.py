@@ -159,6 +159,8 @@ _FAMILIES: Final = frozenset(
         "work_province",
     }
 )
+# The detail of the audit rows those reads write, as the district and the auditor read the log (ids, no values).
+_FAMILIES_AUDIT: Final = frozenset({"child_ids", "contact_ids", "operation", "parent_ids"})
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     D: _EVERYONE
     | _FAMILIES
@@ -559,6 +561,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     ),
     A: _EVERYONE
     | _FAMILIES
+    | _FAMILIES_AUDIT
     | frozenset(
         {
             "accepted_at",
@@ -763,6 +766,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     ),
     U: _EVERYONE
     | _FAMILIES
+    | _FAMILIES_AUDIT
     | frozenset(
         {
             "accepted_at",
