@@ -27,7 +27,7 @@ from marketplace.cases.models import Child
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import Invalid
 from marketplace.families import service
-from marketplace.families.schemas import ContactIn, ParentIn, ParentVersionIn, VisitHomeIn
+from marketplace.families.schemas import ParentAwayIn, ParentAwayVersionIn, ParentContactIn, ParentVisitHomeIn
 from marketplace.families.taxonomy import ALERT_STATUSES, CHANNELS, FREQUENCY_LABELS, RELATIONS
 from marketplace.ids import PathId
 
@@ -186,7 +186,7 @@ async def create_parent(
 ) -> Response[str]:
     values = {name: _text(form, name) for name in (*PARENT_TEXT, "away_since", "note")}
     try:
-        data = parse(ParentIn, {**values, "away_since": values["away_since"] or None})
+        data = parse(ParentAwayIn, {**values, "away_since": values["away_since"] or None})
         await service.create_parent(session, principal, child_id, data)
     except forms.FORM_ERRORS as exc:
         child = await cases.visible_child(session, principal, child_id)
@@ -280,7 +280,7 @@ async def record_contact(
     }
     back = _text(form, "back")
     try:
-        contact = await service.record_contact(session, principal, parent_id, parse(ContactIn, posted))
+        contact = await service.record_contact(session, principal, parent_id, parse(ParentContactIn, posted))
     except forms.FORM_ERRORS as exc:
         return await _refused(request, session, principal, parent_id, exc, "contact", posted)
     if back == "child":
@@ -298,7 +298,7 @@ async def record_visit_home(
 ) -> Response[str]:
     posted = {"from_date": _text(form, "from_date"), "to_date": _text(form, "to_date"), "note": _text(form, "note")}
     try:
-        await service.record_visit_home(session, principal, parent_id, parse(VisitHomeIn, posted))
+        await service.record_visit_home(session, principal, parent_id, parse(ParentVisitHomeIn, posted))
     except forms.FORM_ERRORS as exc:
         return await _refused(request, session, principal, parent_id, exc, "visit_home", posted)
     return redirect(request, f"/admin/families/parents/{parent_id}?done=visit_home")
@@ -318,7 +318,7 @@ async def revise(
     body["away_since"] = posted["away_since"] or None
     body["returned_on"] = posted["returned_on"] or None
     try:
-        new = await service.new_version(session, principal, parent_id, parse(ParentVersionIn, body))
+        new = await service.new_version(session, principal, parent_id, parse(ParentAwayVersionIn, body))
     except forms.FORM_ERRORS as exc:
         return await _refused(request, session, principal, parent_id, exc, "revise", posted)
     return redirect(request, f"/admin/families/parents/{new.id}?done=revised")

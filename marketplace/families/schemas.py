@@ -16,7 +16,7 @@ Note = Annotated[str, msgspec.Meta(max_length=500)]
 Phone = Annotated[str, msgspec.Meta(max_length=20, pattern=r"^(\+?[0-9][0-9 \-]{4,18})?$")]
 
 
-class ParentIn(msgspec.Struct, forbid_unknown_fields=True):
+class ParentAwayIn(msgspec.Struct, forbid_unknown_fields=True):
     """A parent (or other guardian) of the child who works away from home."""
 
     relation: Relation
@@ -32,7 +32,7 @@ class ParentIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Note = ""
 
 
-class ParentVersionIn(msgspec.Struct, forbid_unknown_fields=True):
+class ParentAwayVersionIn(msgspec.Struct, forbid_unknown_fields=True):
     """What changed about a parent: a new version of the record (the old one is kept). ``returned_on`` says the
     parent came back to live with the child: no more contact is expected from then on."""
 
@@ -50,19 +50,19 @@ class ParentVersionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Note | msgspec.UnsetType = msgspec.UNSET
 
 
-class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
+class ParentContactIn(msgspec.Struct, forbid_unknown_fields=True):
     contacted_on: dt.date
     channel: Channel
     note: Note = ""
 
 
-class VisitHomeIn(msgspec.Struct, forbid_unknown_fields=True):
+class ParentVisitHomeIn(msgspec.Struct, forbid_unknown_fields=True):
     from_date: dt.date
     to_date: dt.date
     note: Note = ""
 
 
-class VisitHomeOut(msgspec.Struct):
+class ParentVisitHomeOut(msgspec.Struct):
     id: int
     parent_id: int
     from_date: dt.date
@@ -72,7 +72,7 @@ class VisitHomeOut(msgspec.Struct):
     created_at: dt.datetime
 
 
-class ParentOut(msgspec.Struct):
+class ParentAwayOut(msgspec.Struct):
     """The current version of a parent away, with the contact the rule reads: the last contact (a call or a stay
     at home), the day the next is due by (frequency + grace) and the open alert, if the contact stopped. The phone
     and WeChat are shown in full to the child's director and the street's supervisor (who call the parent; the read
@@ -102,15 +102,15 @@ class ParentOut(msgspec.Struct):
     days_silent: int | None
     alert_id: int | None
     alert_level: int | None
-    visits_home: list[VisitHomeOut]
+    visits_home: list[ParentVisitHomeOut]
 
 
-class ParentList(msgspec.Struct):
-    items: list[ParentOut]
+class ParentAwayList(msgspec.Struct):
+    items: list[ParentAwayOut]
     total: int
 
 
-class ContactOut(msgspec.Struct):
+class ParentContactOut(msgspec.Struct):
     id: int
     parent_id: int
     child_id: int
@@ -123,12 +123,12 @@ class ContactOut(msgspec.Struct):
     created_at: dt.datetime
 
 
-class ContactList(msgspec.Struct):
-    items: list[ContactOut]
+class ParentContactList(msgspec.Struct):
+    items: list[ParentContactOut]
     total: int
 
 
-class AlertOut(msgspec.Struct):
+class FamilyAlertOut(msgspec.Struct):
     id: int
     parent_id: int
     child_id: int
@@ -151,6 +151,6 @@ class AlertOut(msgspec.Struct):
     resolved_at: dt.datetime | None
 
 
-class AlertList(msgspec.Struct):
-    items: list[AlertOut]
+class FamilyAlertList(msgspec.Struct):
+    items: list[FamilyAlertOut]
     total: int

@@ -32,14 +32,14 @@ from marketplace.cases.models import Child
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.families.models import ContactAlert, ParentAway, ParentContact, ParentVisitHome
 from marketplace.families.schemas import (
-    AlertOut,
-    ContactIn,
-    ContactOut,
-    ParentIn,
-    ParentOut,
-    ParentVersionIn,
-    VisitHomeIn,
-    VisitHomeOut,
+    FamilyAlertOut,
+    ParentAwayIn,
+    ParentAwayOut,
+    ParentAwayVersionIn,
+    ParentContactIn,
+    ParentContactOut,
+    ParentVisitHomeIn,
+    ParentVisitHomeOut,
 )
 from marketplace.families.taxonomy import (
     ALERT_LEVELS,
@@ -183,11 +183,11 @@ def _work_place(p: ParentAway) -> str:
     return " ".join(x for x in (p.work_province, p.work_city) if x)
 
 
-def _visit_out(v: ParentVisitHome) -> VisitHomeOut:
-    return msgspec.convert(v, VisitHomeOut, from_attributes=True)
+def _visit_out(v: ParentVisitHome) -> ParentVisitHomeOut:
+    return msgspec.convert(v, ParentVisitHomeOut, from_attributes=True)
 
 
-async def present(session: AsyncSession, principal: Principal, rows: Sequence[ParentAway]) -> list[ParentOut]:
+async def present(session: AsyncSession, principal: Principal, rows: Sequence[ParentAway]) -> list[ParentAwayOut]:
     today = clock.today()
     lineages = [int(p.lineage_id or p.id) for p in rows]
     last = await last_contacts(session, lineages, today)
@@ -199,7 +199,7 @@ async def present(session: AsyncSession, principal: Principal, rows: Sequence[Pa
             )
         ).all()
     }
-    stays: dict[int, list[VisitHomeOut]] = {}
+    stays: dict[int, list[ParentVisitHomeOut]] = {}
     if lineages:
         for v in (
             await session.scalars(
@@ -218,7 +218,7 @@ async def present(session: AsyncSession, principal: Principal, rows: Sequence[Pa
         s = None if p.returned_on else silence(p, last.get(lineage), today)
         alert = alerts.get(lineage)
         out.append(
-            ParentOut(
+            ParentAwayOut(
                 id=p.id,
                 lineage_id=lineage,
                 version=p.version,
@@ -269,7 +269,7 @@ def _text(value: str) -> str:
     return value.strip()
 
 
-async def create_parent(session: AsyncSession, principal: Principal, child_id: int, data: ParentIn) -> ParentAway:
+async def create_parent(session: AsyncSession, principal: Principal, child_id: int, data: ParentAwayIn) -> ParentAway:
     child = await _writable_child(session, principal, child_id)
     today = clock.today()
     _check_dates(data.away_since, None, today)
@@ -325,7 +325,9 @@ VERSIONED = (
 )
 
 
-async def new_version(session: AsyncSession, principal: Principal, parent_id: int, data: ParentVersionIn) -> ParentAway:
+async def new_version(
+    session: AsyncSession, principal: Principal, parent_id: int, data: ParentAwayVersionIn
+) -> ParentAway:
     old, child = await _writable_parent(session, principal, parent_id, lock=True)
     if old.replaced_by_id is not None:
         raise Conflict(
@@ -416,7 +418,9 @@ async def _resolve(session: AsyncSession, lineage_id: int, how: str, entity_id: 
     return len(found)
 
 
-async def record_contact(session: AsyncSession, principal: Principal, parent_id: int, data: ContactIn) -> ParentContact:
+async def record_contact(
+    session: AsyncSession, principal: Principal, parent_id: int, data: ParentContactIn
+) -> ParentContact:
     parent, child = await _writable_parent(session, principal, parent_id)
     lineage = int(parent.lineage_id or parent.id)
     today = clock.today()
@@ -443,7 +447,7 @@ async def record_contact(session: AsyncSession, principal: Principal, parent_id:
 
 
 async def record_visit_home(
-    session: AsyncSession, principal: Principal, parent_id: int, data: VisitHomeIn
+    session: AsyncSession, principal: Principal, parent_id: int, data: ParentVisitHomeIn
 ) -> ParentVisitHome:
     parent, child = await _writable_parent(session, principal, parent_id)
     lineage = int(parent.lineage_id or parent.id)
@@ -480,8 +484,8 @@ async def record_visit_home(
     return stay
 
 
-def contact_out(c: ParentContact, relations: dict[int, str]) -> ContactOut:
-    return ContactOut(
+def contact_out(c: ParentContact, relations: dict[int, str]) -> ParentContactOut:
+    return ParentContactOut(
         id=c.id,
         parent_id=c.parent_id,
         child_id=c.child_id,
@@ -497,7 +501,7 @@ def contact_out(c: ParentContact, relations: dict[int, str]) -> ContactOut:
 
 async def list_contacts(
     session: AsyncSession, principal: Principal, child_id: int, *, limit: int, offset: int
-) -> tuple[list[ContactOut], int]:
+) -> tuple[list[ParentContactOut], int]:
     child = await _readable_child(session, principal, child_id)
     stmt = select(ParentContact).where(ParentContact.child_id == child.id)
     rows, total = await fetch_page(
@@ -538,7 +542,7 @@ async def list_alerts(
     street_id: int | None,
     limit: int,
     offset: int,
-) -> tuple[list[AlertOut], int]:
+) -> tuple[list[FamilyAlertOut], int]:
     """The alerts of the caller's scope (the child's community and street now), the longest silence first."""
     stmt = select(ContactAlert).join(Child, Child.id == ContactAlert.child_id)
     clause = cases.scope_clause(principal, Child.community_id, Child.street_id)
@@ -566,7 +570,7 @@ async def list_alerts(
     return out, total
 
 
-async def present_alerts(session: AsyncSession, rows: Sequence[ContactAlert]) -> list[AlertOut]:
+async def present_alerts(session: AsyncSession, rows: Sequence[ContactAlert]) -> list[FamilyAlertOut]:
     if not rows:
         return []
     today = clock.today()
@@ -598,7 +602,7 @@ async def present_alerts(session: AsyncSession, rows: Sequence[ContactAlert]) ->
         child = children[a.child_id]
         p = parents.get(a.parent_id)
         out.append(
-            AlertOut(
+            FamilyAlertOut(
                 id=a.id,
                 parent_id=a.parent_id,
                 child_id=a.child_id,
@@ -743,7 +747,7 @@ async def check_contact(session: AsyncSession, today: dt.date | None = None) -> 
 
 async def read_parent(
     session: AsyncSession, principal: Principal, parent_id: int, *, contacts: int = 20
-) -> tuple[Child, ParentAway, list[ContactOut]]:
+) -> tuple[Child, ParentAway, list[ParentContactOut]]:
     """A parent as its page shows it: the current version of its lineage (the id of any version leads there) and
     its latest contacts; audited as a read of the child's file."""
     parent = await _parent(session, parent_id)

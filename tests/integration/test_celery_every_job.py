@@ -30,6 +30,7 @@ from marketplace.audit.models import ChainVerification
 from marketplace.auth.principal import Principal
 from marketplace.cases.models import Child, Escalation, MandatoryReport, Need
 from marketplace.db import Database
+from marketplace.families.models import ContactAlert, ParentAway
 from marketplace.features import load_jobs
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
@@ -155,6 +156,35 @@ async def _visits_done(c: Ctx) -> bool:
             await s.scalar(
                 select(func.count()).where(
                     Escalation.entity == entity, Escalation.entity_id == child, Escalation.level == 1
+                )
+            )
+        )
+
+
+async def _families_prepare(c: Ctx) -> None:
+    """A father away of child A, recorded 20 days ago and silent since (weekly: 7 days + 7 of grace)."""
+    async with c.db.session() as s:
+        parent = ParentAway(
+            child_id=c.cases.children["A"],
+            version=1,
+            relation="father",
+            work_province="广东省",
+            work_city="东莞市",
+            frequency="weekly",
+            tracked_from=clock.today() - dt.timedelta(days=20),
+        )
+        s.add(parent)
+        await s.flush()
+        parent.lineage_id = parent.id
+        c.facts["families_parent"] = parent.id
+
+
+async def _families_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        return bool(
+            await s.scalar(
+                select(func.count()).where(
+                    ContactAlert.parent_id == c.facts["families_parent"], ContactAlert.status == "open"
                 )
             )
         )
@@ -341,6 +371,7 @@ JOB_CASES: dict[str, JobCase] = {
     "cases.purge_expired": JobCase(_purge_prepare, _purge_done),
     "reports.expire_exports": JobCase(_exports_prepare, _exports_done),
     "idempotency.purge_expired": JobCase(_idempotency_prepare, _idempotency_done),
+    "families.contact_check": JobCase(_families_prepare, _families_done),
 }
 
 
