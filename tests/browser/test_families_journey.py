@@ -15,6 +15,7 @@ import pytest
 from marketplace import clock
 from marketplace.families import service
 from marketplace.families.models import ParentAway
+from tests.browser.test_accessibility import check
 from tests.browser.test_console import login
 from tests.browser.test_director_journey import api, go, no_sideways_scroll
 from tests.cases.support import add_child
@@ -132,4 +133,23 @@ def test_director_records_contacts_on_a_phone(
     log = api(base, "director", f"/api/v1/children/{families['fresh']}/parents/contacts")
     assert [c["channel"] for c in log["items"]] == ["video"]
     assert errors == []
+    context.close()
+
+    # The pages pass axe (WCAG 2 A/AA) at each width, a refused form included (axe is injected: CSP bypassed).
+    context = browser.new_context(**PHONE, bypass_csp=True)
+    page = context.new_page()
+    login(page, base, "director")
+    found: list[str] = []
+    page.goto(f"{base}/admin/families?status=resolved")
+    check(page, "director /admin/families", found, menu=True)
+    page.goto(f"{base}/admin/children/{families['alerted']}")
+    check(page, "director child page (parents)", found)
+    page.goto(f"{base}/admin/families/parents/{families['father']}")
+    page.click("#visit-home-form summary")
+    page.fill("#visit-home-form input[name=from_date]", clock.today().isoformat())
+    page.fill("#visit-home-form input[name=to_date]", "2020-01-01")
+    page.click("button:has-text('保存回家探望')")
+    page.locator("#form-error", has_text="离家日期").wait_for()
+    check(page, "director parent page (refused)", found)
+    assert found == [], "\n".join(found)
     context.close()
