@@ -15,7 +15,13 @@ from marketplace.cases.models import Child
 from marketplace.families.models import ContactAlert, ParentAway, ParentVisitHome
 from marketplace.families.taxonomy import RELATIONS
 
-RESOLVED_BY = {"contact": "已登记联系", "visit_home": "父母回家探望", "returned": "父母已返乡", "closed": "档案已结案"}
+RESOLVED_BY = {
+    "contact": "已登记联系",
+    "visit_home": "父母回家探望",
+    "returned": "父母已返乡",
+    "closed": "档案已结案",
+    "rule": "约定联系频次已调整",
+}
 # A stay at home has dates only: placed at this local hour of its first day.
 STAY_HOUR = dt.time(9, 0)
 

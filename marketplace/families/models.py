@@ -103,6 +103,7 @@ class ContactAlert(IdMixin, Base):
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    # How it was resolved: "contact" or "visit_home" with that row's id, "returned" (the parent came home).
+    # How it was resolved: "contact" or "visit_home" with that row's id, "returned" (the parent came home, with the
+    # version's id), "closed" (the file was closed), "rule" (a new frequency puts the silence within its time).
     resolved_by: Mapped[str] = mapped_column(String(20), default="")
     resolved_entity_id: Mapped[int | None] = mapped_column(Integer)

@@ -700,7 +700,8 @@ async def check_contact(session: AsyncSession, today: dt.date | None = None) -> 
             s = silence(parent, last.get(lineage), today)
             level = s.level(today)
             if level == 0:
-                done["resolved"] += await _resolve(session, lineage, "contact", parent.id, on=s.since)
+                # Within its time again without a contact recorded: the expected frequency was changed.
+                done["resolved"] += await _resolve(session, lineage, "rule", parent.id, on=s.since)
                 continue
             alert, new = await _raise(session, parent, child, s)
             if alert is None or alert.status != "open":

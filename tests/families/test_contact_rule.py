@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from marketplace import clock
-from marketplace.cases.models import Notification
+from marketplace.cases.models import Child, Notification
 from marketplace.db import Database
 from marketplace.families import jobs
 from marketplace.families.models import ContactAlert, ParentAway
@@ -143,3 +143,33 @@ async def test_a_parent_back_home_or_a_closed_file_is_not_alerted(client, auth, 
         and r.json()["contact_due_on"] == (clock.today() + dt.timedelta(days=7 + GRACE_DAYS)).isoformat()
     )
     assert await jobs.contact_check(db) == 0
+
+
+async def test_a_closed_file_or_a_new_frequency_resolves_the_alert(client, auth, cases: Cases, db) -> None:
+    child = cases.children["A"]
+    weekly = await add_parent(client, auth, child)
+    other = await add_parent(client, auth, child, relation="mother")
+    await silent_for(db, weekly["id"], 20)
+    await silent_for(db, other["id"], 20)
+    assert await jobs.contact_check(db) == 2
+    # The mother is expected monthly from now on: 20 days are within 31 + 7.
+    r = await client.post(
+        f"/api/v1/families/parents/{other['id']}", json={"frequency": "monthly"}, headers=await auth("director")
+    )
+    assert r.status_code == 201
+    assert await jobs.contact_check(db) == 0
+    by = {a.parent_id: a for a in await alerts(db)}
+    assert by[other["id"]].status == "resolved" and by[other["id"]].resolved_by == "rule"
+    assert by[weekly["id"]].status == "open"
+    # The file is closed: nothing is expected any more.
+    async with db.session() as s:
+        await s.execute(update(Child).where(Child.id == child).values(status="closed"))
+    assert await jobs.contact_check(db) == 0
+    by = {a.parent_id: a for a in await alerts(db)}
+    assert by[weekly["id"]].status == "resolved" and by[weekly["id"]].resolved_by == "closed"
+    r = await client.post(
+        f"/api/v1/families/parents/{weekly['id']}/contacts",
+        json={"contacted_on": clock.today().isoformat(), "channel": "phone"},
+        headers=await auth("director"),
+    )
+    assert_problem(r, 409)
