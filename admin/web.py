@@ -505,6 +505,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("mandatory_reports", "强制报告", "/admin/mandatory-reports"))
         items.append(NavItem("guardianship", "监护管理", "/admin/guardianship"))
         items.append(NavItem("safety", "安全预警", "/admin/safety"))
+        items.append(NavItem("families", "亲情联系", "/admin/families"))
     if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
     if role in {

@@ -39,6 +39,7 @@ from marketplace.cases.models import (
 )
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
+from marketplace.families.models import ContactAlert, ParentAway, ParentContact
 from marketplace.funds import service as funds
 from marketplace.funds.models import Disbursement, Donation, Donor
 from marketplace.geography.models import Community
@@ -114,6 +115,8 @@ CASES: dict[str, Case] = {
     "listOrganizationApplications": Case("admin"),
     "listServiceRevisions": Case("admin", {"service_id": "service"}),
     "listServiceRevisionQueue": Case("admin"),
+    "listChildParentContacts": Case("admin", {"child_id": "child"}),
+    "listFamilyContactAlerts": Case("admin"),
 }
 
 # Lists that return everything at once, and why that is bounded.
@@ -253,6 +256,31 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                         title="强制报告",
                         entity="mandatory_report",
                         entity_id=report.id,
+                    )
+                )
+            # A parent away of the first child with a contact log and a silence a day for each of the last days.
+            parent = ParentAway(
+                child_id=child_id,
+                relation="father",
+                work_province="广东省",
+                work_city="东莞市",
+                frequency="weekly",
+                tracked_from=today - dt.timedelta(days=200),
+            )
+            s.add(parent)
+            await s.flush()
+            parent.lineage_id = parent.id
+            for i in range(EXTRA):
+                day = today - dt.timedelta(days=100 + i)
+                s.add(ParentContact(parent_id=parent.id, child_id=child_id, contacted_on=day, channel="phone"))
+                s.add(
+                    ContactAlert(
+                        parent_id=parent.id,
+                        child_id=child_id,
+                        silent_since=day,
+                        due_on=day + dt.timedelta(days=14),
+                        level=1 + i % 2,
+                        status="open",
                     )
                 )
             for i in range(EXTRA):

@@ -46,6 +46,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=0, minute=35),
         "args": ["safety.grade"],
     },
+    # After the district's midnight: parents away whose contact with their child stopped (marketplace.families).
+    "families-contact-check": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=0, minute=45),
+        "args": ["families.contact_check"],
+    },
     "reconcile-yesterday": {
         "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),

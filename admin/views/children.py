@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin import web
 from admin.views import accountforms as forms
 from admin.views import safety as safety_view
+from admin.views import families
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases import retention
@@ -342,6 +343,7 @@ async def child_page(
         report_kinds=REPORT_KINDS,
         guardianship=guardianship,
         **await safety_view.child_section(session, principal, child),
+        families=await families.section(request, session, principal, child),
         **web.page_context(request, principal, "children"),
     )
 

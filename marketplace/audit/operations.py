@@ -134,11 +134,19 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     **_ops("safety_check", "check_id", "getSafetyCheck"),
     **_ops("safety_warning", None, "listSafetyWarnings"),
     **_ops("safety_warning", "warning_id", "getSafetyWarning", "acknowledgeSafetyWarning", "addSafetyWarningAction"),
+    # left-behind children's parents away (marketplace.families)
+    **_ops("child", "child_id", "listChildParents", "listChildParentContacts"),
+    **_ops("families_parent", "child_id", "createChildParent"),
+    **_ops("families_parent", "parent_id", "reviseChildParent", "recordParentContact", "recordParentVisitHome"),
+    **_ops("families_alert", None, "listFamilyContactAlerts"),
     # the payees and accounts of a month's allowances, child by child
     **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
     **_ops("matching_run", "run_id", "getMatchingRun", "dispatchMatchingRun"),
     # the console
+    **_ops("families_alert", None, "console-families"),
+    **_ops("families_parent", "child_id", "console-families-parent"),
+    **_ops("families_parent", "parent_id", "console-families-contact"),
     **_ops("child", None, "console-children", "console-cases", "console-child-create", "console-handover-post"),
     **_ops("child", "child_id", "console-child", "console-child-consent", "console-child-contact"),
     **_ops("visit", "child_id", "console-child-visit"),
@@ -239,6 +247,12 @@ CREATES: Final = frozenset(
         "console-child-need",
         "createSafetyCheck",
         "console-safety-check",
+        "createChildParent",
+        "recordParentContact",
+        "recordParentVisitHome",
+        "reviseChildParent",
+        "console-families-parent",
+        "console-families-contact",
     }
 )
 

@@ -61,6 +61,9 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "safety warning": (own("safety_warning", "/api/v1/safety/warnings/{warning_id}"), CASE),
     "child safety checks": (own("child", "/api/v1/children/{child_id}/safety-checks"), CASE),
     "safety check": (own("safety_check", "/api/v1/safety/checks/{check_id}"), CASE),
+    "child parents": (own("child", "/api/v1/children/{child_id}/parents?history=true"), CASE),
+    "child parent contacts": (own("child", "/api/v1/children/{child_id}/parents/contacts"), CASE),
+    "families alerts": (fixed("/api/v1/families/alerts?status=open", "/api/v1/families/alerts?status=resolved"), CASE),
     "social workers": (fixed("/api/v1/social-workers?limit=100"), None),
     "volunteer teams": (fixed("/api/v1/volunteer-teams"), None),
     "donors": (fixed("/api/v1/donors"), (F, A, U)),
@@ -227,10 +230,60 @@ _SAFETY: Final = frozenset(
     }
 )
 
+# What the parents away of a child show (marketplace.families) to the roles that read the child's file: the phone and
+# WeChat in full to the director and the supervisor, masked to the district (checked in tests/families).
+_FAMILIES: Final = frozenset(
+    {
+        "alert_id",
+        "alert_level",
+        "away_since",
+        "channel",
+        "channel_label",
+        "child_id",
+        "child_name",
+        "community_name",
+        "contact_due_on",
+        "contacted_on",
+        "created_at",
+        "days_silent",
+        "due_on",
+        "employer",
+        "escalated_at",
+        "frequency",
+        "frequency_label",
+        "from_date",
+        "job",
+        "last_contact_on",
+        "level",
+        "level_label",
+        "lineage_id",
+        "note",
+        "opened_at",
+        "parent_id",
+        "recorded_by",
+        "relation",
+        "relation_label",
+        "resolved_at",
+        "returned_on",
+        "silent_since",
+        "status_label",
+        "to_date",
+        "version",
+        "visits_home",
+        "wechat",
+        "work_city",
+        "work_place",
+        "work_province",
+    }
+)
+# The detail of the audit rows those reads write, as the district and the auditor read the log (ids, no values).
+_FAMILIES_AUDIT: Final = frozenset({"child_ids", "contact_ids", "operation", "parent_ids"})
+
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     D: _EVERYONE
     | _GUARDIANSHIP
     | _SAFETY
+    | _FAMILIES
     | frozenset(
         {
             "accepted_at",
@@ -368,6 +421,7 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     S: _EVERYONE
     | _GUARDIANSHIP
     | _SAFETY
+    | _FAMILIES
     | frozenset(
         {
             "accepted_at",
@@ -630,6 +684,8 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     A: _EVERYONE
     | _GUARDIANSHIP
     | _SAFETY
+    | _FAMILIES
+    | _FAMILIES_AUDIT
     | frozenset(
         {
             "accepted_at",
@@ -835,6 +891,8 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
     U: _EVERYONE
     | _GUARDIANSHIP
     | _SAFETY
+    | _FAMILIES
+    | _FAMILIES_AUDIT
     | frozenset(
         {
             "accepted_at",

@@ -158,6 +158,19 @@ HAND_WRITTEN: dict[str, Any] = {
         "json",
         {"kind": "home", "visited_on": _today(), "findings": "家中整洁，孩子状态良好。"},
     ),
+    "POST /api/v1/children/{child_id}/parents": lambda sc: (
+        "json",
+        {"relation": "father", "work_province": "广东省", "work_city": "东莞市", "frequency": "weekly"},
+    ),
+    "POST /api/v1/families/parents/{parent_id}": lambda sc: ("json", {"job": "货车司机"}),
+    "POST /api/v1/families/parents/{parent_id}/contacts": lambda sc: (
+        "json",
+        {"contacted_on": _today(), "channel": "phone"},
+    ),
+    "POST /api/v1/families/parents/{parent_id}/visits-home": lambda sc: (
+        "json",
+        {"from_date": _today(), "to_date": _today()},
+    ),
     "POST /api/v1/children/{child_id}/needs": lambda sc: (
         "json",
         {"category": "psych_counselling", "urgency": 2, "note": "情绪低落，需要心理疏导。"},

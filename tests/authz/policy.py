@@ -59,6 +59,7 @@ HIDDEN_KINDS: Final[dict[str, frozenset[str]]] = {
     "temporary": CASE_READERS,
     "safety_warning": CASE_READERS,
     "safety_check": CASE_READERS,
+    "parent": CASE_READERS,
     "referral": REFERRAL_READERS,
     "matching_run": frozenset({S, A, U}),
     "revision": frozenset({A, O}),
@@ -243,6 +244,14 @@ POLICY: Final[dict[str, Rule]] = {
     "POST /api/v1/safety/warnings/{warning_id}/acknowledge": R(D, "safety_warning"),
     # the director's actions; the supervisor's and the district's notes on an escalated warning (else 409)
     "POST /api/v1/safety/warnings/{warning_id}/actions": R({D, S, A}, "safety_warning"),
+    # left-behind children's parents away (marketplace.families): the child's director writes, its readers read
+    "GET /api/v1/children/{child_id}/parents": R(CASE_READERS, "child"),
+    "POST /api/v1/children/{child_id}/parents": R(D, "child"),
+    "GET /api/v1/children/{child_id}/parents/contacts": R(CASE_READERS, "child"),
+    "GET /api/v1/families/alerts": R(CASE_READERS),
+    "POST /api/v1/families/parents/{parent_id}": R(D, "parent"),
+    "POST /api/v1/families/parents/{parent_id}/contacts": R(D, "parent"),
+    "POST /api/v1/families/parents/{parent_id}/visits-home": R(D, "parent"),
     "GET /api/v1/notifications": R(ALL),
     "POST /api/v1/notifications/{notification_id}/read": R(ALL, "notification"),
     "GET /api/v1/me/notification-preferences": R(ALL),

@@ -377,6 +377,10 @@ _simple(
     "safety_check",
     "check_id",
     "SELECT id, community_id, street_id FROM safety_checks ORDER BY id",
+    "parent",
+    "parent_id",
+    "SELECT p.id, c.community_id, c.street_id FROM families_parents p JOIN children c ON c.id = p.child_id "
+    "WHERE p.replaced_by_id IS NULL ORDER BY p.id",
     "community",
     "street",
 )

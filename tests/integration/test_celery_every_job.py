@@ -31,6 +31,7 @@ from marketplace.auth.principal import Principal
 from marketplace.cases import notifications
 from marketplace.cases.models import Child, Escalation, MandatoryReport, Need, Notification
 from marketplace.db import Database
+from marketplace.families.models import ContactAlert, ParentAway
 from marketplace.features import load_jobs
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
@@ -202,6 +203,35 @@ async def _safety_done(c: Ctx) -> bool:
     async with c.db.session(write=False) as s:
         grade = await s.scalar(select(SafetyWarning.grade).where(SafetyWarning.open_child_id == c.facts["safety"]))
     return grade == "red"
+
+
+async def _families_prepare(c: Ctx) -> None:
+    """A father away of child A, recorded 20 days ago and silent since (weekly: 7 days + 7 of grace)."""
+    async with c.db.session() as s:
+        parent = ParentAway(
+            child_id=c.cases.children["A"],
+            version=1,
+            relation="father",
+            work_province="广东省",
+            work_city="东莞市",
+            frequency="weekly",
+            tracked_from=clock.today() - dt.timedelta(days=20),
+        )
+        s.add(parent)
+        await s.flush()
+        parent.lineage_id = parent.id
+        c.facts["families_parent"] = parent.id
+
+
+async def _families_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        return bool(
+            await s.scalar(
+                select(func.count()).where(
+                    ContactAlert.parent_id == c.facts["families_parent"], ContactAlert.status == "open"
+                )
+            )
+        )
 
 
 async def _fund(c: Ctx) -> int:
@@ -430,6 +460,7 @@ JOB_CASES: dict[str, JobCase] = {
     "reports.expire_exports": JobCase(_exports_prepare, _exports_done),
     "idempotency.purge_expired": JobCase(_idempotency_prepare, _idempotency_done),
     "messaging.deliver": JobCase(_deliver_prepare, _deliver_done),
+    "families.contact_check": JobCase(_families_prepare, _families_done),
 }
 
 

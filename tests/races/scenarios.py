@@ -53,6 +53,9 @@ Guarded the same way but not raced here (their protection is one of the above, o
 - Budget transfers and amendments (``procurement/service.py:199``, ``contracts.py:365``: ``lock_lines``).
 - Needs referred once at a time (``referrals/service.py:95``, need row lock), referral transitions (``:84``).
 - The outbox (``outbox.py:102``) and the search indexing queue (``indexing/service.py:40``, ``SKIP LOCKED``).
+- A parent away's record superseded once (``families/service.py`` ``new_version``: the old version's row
+  ``FOR UPDATE`` before its ``replaced_by_id`` is read; the second change is 409); one contact alert per silence
+  (unique (parent_id, silent_since) of ``families_alerts`` with a savepoint, notifications keyed per alert and level).
 
 On SQLite every write transaction begins ``IMMEDIATE`` (``marketplace/db.py:95``): writers are serialised whole, the
 row locks are no-ops there, and what protects is that single writer (a waiting writer waits up to
