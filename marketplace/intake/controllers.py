@@ -23,7 +23,7 @@ class IntakeController(Controller):
     @post("/", operation_id="createIntake", summary="登记来电或群众反映")
     async def create(self, data: JSONBody[IntakeIn], session: DbSession, principal: CurrentUser) -> IntakeOut:
         intake, told = await service.create(session, principal, data)
-        (out,) = await service.present(session, [intake], {intake.id: told})
+        (out,) = await service.present(session, principal, [intake], {intake.id: told})
         return out
 
     @get("/", operation_id="listIntakes", summary="来电与群众反映列表（逾期未研判在前）")
@@ -51,11 +51,11 @@ class IntakeController(Controller):
             limit=page.limit,
             offset=page.offset,
         )
-        return IntakeList(items=await service.present(session, rows), total=total)
+        return IntakeList(items=await service.present(session, principal, rows), total=total)
 
     @get("/{intake_id:int}", operation_id="getIntake", summary="来电登记详情")
     async def read(self, intake_id: PathId, session: DbSession, principal: CurrentUser) -> IntakeOut:
-        (out,) = await service.present(session, [await service.read(session, principal, intake_id)])
+        (out,) = await service.present(session, principal, [await service.read(session, principal, intake_id)])
         return out
 
     @post("/{intake_id:int}/triage", operation_id="triageIntake", summary="研判：强制报告、需求、建档或不予处理", status_code=200)
@@ -68,7 +68,7 @@ class IntakeController(Controller):
         settings: AppSettings,
     ) -> IntakeOut:
         intake = await service.triage(session, principal, settings, intake_id, data)
-        (out,) = await service.present(session, [intake])
+        (out,) = await service.present(session, principal, [intake])
         return out
 
 

@@ -21,7 +21,7 @@ from typing import Final
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace import clock
+from marketplace import clock, masking
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases import notifications, reports
@@ -245,8 +245,18 @@ async def triages_of(session: AsyncSession, intake_ids: Sequence[int]) -> dict[i
     return found
 
 
+def caller_phone(principal: Principal, intake: Intake) -> str:
+    """The caller's number in full for those who call back (who may triage it); masked for the rest (the auditor)."""
+    if can_triage(principal, intake.community_id, intake.street_id):
+        return intake.caller_phone
+    return masking.mask_phone(intake.caller_phone) if intake.caller_phone else ""
+
+
 async def present(
-    session: AsyncSession, intakes: Sequence[Intake], notified: dict[int, list[int]] | None = None
+    session: AsyncSession,
+    principal: Principal,
+    intakes: Sequence[Intake],
+    notified: dict[int, list[int]] | None = None,
 ) -> list[IntakeOut]:
     """Intakes as the API shows them (the caller has checked scope and written the audit rows)."""
     triages = await triages_of(session, [i.id for i in intakes])
@@ -261,7 +271,7 @@ async def present(
             recorder_role=i.recorder_role,
             anonymous=i.anonymous,
             caller_name=i.caller_name,
-            caller_phone=i.caller_phone,
+            caller_phone=caller_phone(principal, i),
             caller_relation=i.caller_relation,
             what=i.what,
             place=i.place,
