@@ -42,6 +42,7 @@ from marketplace.demo.loader import load_demo
 from marketplace.funds import service as funds
 from marketplace.funds.models import Disbursement, Donation, Donor
 from marketplace.geography.models import Community
+from marketplace.intake.models import Intake, IntakeTriage
 from marketplace.matching.models import MatchingRun
 from marketplace.procurement.models import (
     Bid,
@@ -82,6 +83,7 @@ CASES: dict[str, Case] = {
     "listOverdueVisits": Case("admin"),
     "listNotifications": Case("director"),
     "listMandatoryReports": Case("admin"),
+    "listIntakes": Case("admin"),
     "listChildTransfers": Case("admin"),
     "listEscalations": Case("admin"),
     "listAllowanceDecisions": Case("admin"),
@@ -193,6 +195,37 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                 s.add(step)
                 await s.flush()
                 s.add(EscalationAction(escalation_id=step.id, action="acknowledge", note=f"已阅 {i}", actor_id=admin))
+                # A hotline call that made the report, with its triage.
+                intake = Intake(
+                    channel="hotline_12355",
+                    received_at=now,
+                    received_by=admin,
+                    recorder_role="district_admin",
+                    caller_phone="13712345678",
+                    what=f"来电反映独自在家 {i}",
+                    community_id=community_id,
+                    street_id=street_id,
+                    urgency=3,
+                    child_id=child_id,
+                    due_at=now,
+                    status="triaged",
+                    outcome="mandatory_report",
+                    triaged_at=now,
+                    triaged_by=director,
+                    report_id=report.id,
+                )
+                s.add(intake)
+                await s.flush()
+                s.add(
+                    IntakeTriage(
+                        intake_id=intake.id,
+                        outcome="mandatory_report",
+                        report_id=report.id,
+                        child_id=child_id,
+                        triaged_by=director,
+                        triager_role="child_director",
+                    )
+                )
                 # A transfer request of the file from its community to another one, decided or not.
                 s.add(
                     ChildTransfer(

@@ -33,6 +33,7 @@ from marketplace.cases.transfer_schemas import ContactRevealIn
 from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
 from marketplace.ids import PathId
+from marketplace.intake import service as intakes
 from marketplace.referrals import service as referrals
 from marketplace.referrals import timeline
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
@@ -311,6 +312,7 @@ async def child_page(
         session, principal, status=None, organization_id=None, need_id=None, child_id=child.id, limit=SHOWN, offset=0
     )
     shown = await referrals.present(session, principal, settings, found, action="list")
+    about, _ = await intakes.list_intakes(session, principal, child_id=child.id, limit=SHOWN, offset=0)
     director = principal.role == "child_director" and principal.community_id == child.community_id
     messages = []
     if done in DONE:
@@ -336,6 +338,7 @@ async def child_page(
         categories=SERVICE_CATEGORIES,
         urgencies=URGENCY,
         report_kinds=REPORT_KINDS,
+        child_intakes=await intakes.present(session, principal, about),
         **web.page_context(request, principal, "children"),
     )
 

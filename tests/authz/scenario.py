@@ -334,6 +334,7 @@ _simple(
     "community",
     "street",
 )
+_simple("intake", "intake_id", "SELECT id, community_id, street_id FROM intakes ORDER BY id", "community", "street")
 _simple(
     "transfer",
     "transfer_id",
