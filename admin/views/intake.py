@@ -109,7 +109,9 @@ async def _names(session: AsyncSession, shown: list[IntakeOut]) -> tuple[dict[in
     communities: dict[int, str] = {}
     ids = {i.community_id for i in shown}
     if ids:
-        communities = dict((await session.execute(select(Community.id, Community.name).where(Community.id.in_(ids)))).all())
+        communities = dict(
+            (await session.execute(select(Community.id, Community.name).where(Community.id.in_(ids)))).all()
+        )
     children: dict[int, str] = {}
     kids = {i.child_id for i in shown if i.child_id is not None}
     if kids:
@@ -339,7 +341,7 @@ def _triage_of(form: dict[str, str], community_id: int, categories: list[str]) -
     elif outcome == "new_file":
         if not categories:
             raise Invalid.field("categories", "请至少选择一个儿童类别 (choose at least one category)")
-        child = {name: _text(form, name) for name in FILE_FIELDS}
+        child: dict[str, Any] = {name: _text(form, name) for name in FILE_FIELDS}
         child.update(community_id=community_id, id_number=child["id_number"].upper(), categories=categories)
         values["child"] = child
         if _text(form, "category"):

@@ -58,7 +58,12 @@ class IntakeController(Controller):
         (out,) = await service.present(session, principal, [await service.read(session, principal, intake_id)])
         return out
 
-    @post("/{intake_id:int}/triage", operation_id="triageIntake", summary="研判：强制报告、需求、建档或不予处理", status_code=200)
+    @post(
+        "/{intake_id:int}/triage",
+        operation_id="triageIntake",
+        summary="研判：强制报告、需求、建档或不予处理",
+        status_code=200,
+    )
     async def triage(
         self,
         intake_id: PathId,

@@ -73,7 +73,11 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         subject_description="男孩，约9岁，穿蓝色校服，背黑色书包",
     )
     await service.triage(
-        session, director, settings, call, TriageIn(outcome="mandatory_report", report_kind="lives_alone", police_notified=True)
+        session,
+        director,
+        settings,
+        call,
+        TriageIn(outcome="mandatory_report", report_kind="lives_alone", police_notified=True),
     )
     if kids:
         await service.triage(session, director, settings, call, TriageIn(outcome="link_file", child_id=kids[0]))
@@ -114,7 +118,11 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         subject_description="女孩，约5岁",
     )
     await service.triage(
-        session, director, settings, tip, TriageIn(outcome="no_action", reason="入户核实：母亲在家照看，孩子因出牙哭闹，无需处置")
+        session,
+        director,
+        settings,
+        tip,
+        TriageIn(outcome="no_action", reason="入户核实：母亲在家照看，孩子因出牙哭闹，无需处置"),
     )
 
     # A hospital's report, still untriaged, its 12 hours nearly up.

@@ -52,6 +52,14 @@ async def loop_events(session: AsyncSession, child: Child) -> list[LoopEvent]:
             if part
         )
         events.append(
-            LoopEvent(t.created_at, STAGE, "intake_triaged", f"来电研判：{OUTCOMES.get(t.outcome, t.outcome)}", detail, "intake", t.intake_id)
+            LoopEvent(
+                t.created_at,
+                STAGE,
+                "intake_triaged",
+                f"来电研判：{OUTCOMES.get(t.outcome, t.outcome)}",
+                detail,
+                "intake",
+                t.intake_id,
+            )
         )
     return events

@@ -352,7 +352,9 @@ async def triage(
     intake = await load(session, intake_id, lock=True)
     if not can_triage(principal, intake.community_id, intake.street_id):
         if cases.can_read(principal, intake.community_id, intake.street_id):
-            raise Forbidden("只有本社区儿童主任、街道督导员或区民政局可研判 (only the director, supervisor or district)")
+            raise Forbidden(
+                "只有本社区儿童主任、街道督导员或区民政局可研判 (only the director, supervisor or district)"
+            )
         raise not_found(intake_id)
     first = intake.status == "new"
     if first and data.outcome == "link_file":
@@ -453,5 +455,7 @@ async def triage(
     row.created_at = clock.now()
     session.add(row)
     await session.flush()
-    await audit.record(session, principal, "triage", ENTITY, intake.id, ["status", "triages"], {"outcome": data.outcome})
+    await audit.record(
+        session, principal, "triage", ENTITY, intake.id, ["status", "triages"], {"outcome": data.outcome}
+    )
     return intake

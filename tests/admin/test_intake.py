@@ -83,7 +83,9 @@ async def test_take_a_call_then_triage_into_report_and_file(client, world, db, s
     csrf = csrf_of(page.text)
     # A reason left blank: refused in place, nothing recorded.
     r = await client.post(
-        f"/admin/intakes/{iid}/triage", data={"_csrf_token": csrf, "outcome": "no_action", "reason": " "}, follow_redirects=False
+        f"/admin/intakes/{iid}/triage",
+        data={"_csrf_token": csrf, "outcome": "no_action", "reason": " "},
+        follow_redirects=False,
     )
     assert r.status_code == 422 and "理由" in r.text and 'id="triage-none" open' in r.text
     assert await count(db, IntakeTriage) == 0
@@ -128,7 +130,9 @@ async def test_take_a_call_then_triage_into_report_and_file(client, world, db, s
         assert report is not None and child is not None and report.child_id == child.id
         # Every read of the intake pages wrote its rows.
         reads = await s.scalar(
-            select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "intake", AuditEntry.action == "read")
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.entity == "intake", AuditEntry.action == "read")
         )
     assert reads and reads >= 4
 
@@ -137,12 +141,14 @@ async def test_need_on_a_file_and_no_action_and_who_may(client, world, db, setti
     async with db.session() as s:
         kid = await add_child(s, settings, world.communities[0], world.streets[0], name="张小明")
         kid_id = kid.id
-    csrf = await console_login(client, "supervisor")
+    await console_login(client, "supervisor")
     page = await client.get("/admin/intakes/new")
     assert "岗厦社区" in page.text and "百花社区" not in page.text  # the supervisor's street only
     r = await client.post(
         "/admin/intakes/new",
-        data=call(world, csrf_of(page.text), channel="school", urgency="2", subject_name="", subject_description="学生张某"),
+        data=call(
+            world, csrf_of(page.text), channel="school", urgency="2", subject_name="", subject_description="学生张某"
+        ),
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
@@ -153,7 +159,13 @@ async def test_need_on_a_file_and_no_action_and_who_may(client, world, db, setti
     assert f'value="{kid_id}"' in page.text  # the community's files to choose from
     r = await client.post(
         f"/admin/intakes/{iid}/triage",
-        data={"_csrf_token": csrf_of(page.text), "outcome": "need", "child_id": str(kid_id), "category": "", "note": "x"},
+        data={
+            "_csrf_token": csrf_of(page.text),
+            "outcome": "need",
+            "child_id": str(kid_id),
+            "category": "",
+            "note": "x",
+        },
         follow_redirects=False,
     )
     assert r.status_code == 422 and "需求类别" in r.text

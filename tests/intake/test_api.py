@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from marketplace import clock
 from marketplace.audit.models import AuditEntry
 from marketplace.cases.models import Child, MandatoryReport, Need, Notification
-from marketplace.intake.models import Intake, IntakeTriage
 from marketplace.intake.jobs import overdue
+from marketplace.intake.models import Intake, IntakeTriage
 from marketplace.tasks import JOBS
 from tests.cases.support import Cases, birth_for_age, id_number
 from tests.conftest import assert_problem
@@ -161,7 +161,9 @@ async def test_triage_outcomes_need_file_and_no_action(client, auth, cases: Case
 
     # A neighbour's tip that turns out to be nothing: no action, with a reason.
     r = await client.post(
-        PATH, json=call(world, channel="neighbour", urgency=1, anonymous=True, caller_name=""), headers=await auth("supervisor")
+        PATH,
+        json=call(world, channel="neighbour", urgency=1, anonymous=True, caller_name=""),
+        headers=await auth("supervisor"),
     )
     assert r.status_code == 201, r.text
     iid2 = r.json()["id"]
@@ -292,7 +294,9 @@ async def test_scope_of_reads_records_and_triage(client, auth, cases: Cases, db,
         ({"id_number": "440304201801011234"}, None),
     ],
 )
-async def test_bad_intakes_are_refused_and_nothing_is_written(client, auth, cases: Cases, db, world, body, field) -> None:
+async def test_bad_intakes_are_refused_and_nothing_is_written(
+    client, auth, cases: Cases, db, world, body, field
+) -> None:
     r = await client.post(PATH, json=call(world, **body), headers=await auth("director"))
     assert r.status_code in (400, 422), r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -319,7 +323,12 @@ async def test_bad_triages_are_refused_and_nothing_changes(client, auth, cases: 
         r = await client.post(f"{PATH}/{iid}/triage", json=body, headers=headers)
         assert r.status_code == status, (body, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
-    assert_problem(await client.post(f"{PATH}/{2**31 - 1}/triage", json={"outcome": "no_action", "reason": "重复"}, headers=headers), 404)
+    assert_problem(
+        await client.post(
+            f"{PATH}/{2**31 - 1}/triage", json={"outcome": "no_action", "reason": "重复"}, headers=headers
+        ),
+        404,
+    )
     assert (await client.get(f"{PATH}/{iid}", headers=headers)).json()["status"] == "new"
     assert await count(db, IntakeTriage) == 0 and await count(db, MandatoryReport) == 0
     assert await count(db, Child) == 3 and await count(db, Need) == 3

@@ -7,6 +7,7 @@ import datetime as dt
 
 from litestar.testing import AsyncTestClient
 
+from marketplace import clock
 from marketplace.app import create_app
 from marketplace.demo.loader import load_demo
 
@@ -26,7 +27,7 @@ async def test_demo_intakes(settings) -> None:
         # The untriaged first: the hospital's report, not yet late but due within two hours.
         first = items[0]
         assert first["channel"] == "hospital" and first["status"] == "new" and first["overdue"] is False
-        left = dt.datetime.fromisoformat(first["due_at"]) - dt.datetime.now(dt.UTC)
+        left = dt.datetime.fromisoformat(first["due_at"]) - clock.now()
         assert dt.timedelta(0) < left < dt.timedelta(hours=2)
         street = (await client.get("/api/v1/intakes", params={"overdue": True}, headers=headers["supervisor"])).json()
         assert [i["channel"] for i in street["items"]] == ["street_hotline"]
