@@ -360,3 +360,29 @@ async def test_overdue_intake_goes_to_the_supervisor_once(client, auth, cases: C
     assert await job(db) == 0
     figures.record("intake overdue", "job runs", 3)
     figures.record("intake overdue", "notifications told twice", len(notes) - 1)
+
+
+async def test_report_linked_elsewhere_still_brings_the_call_to_the_timeline(
+    client, auth, cases: Cases, db, world
+) -> None:
+    """The report an intake made, linked to a file on the report board (not from the intake): the call is on that
+    child's timeline through the report, and the intake takes no second file."""
+    headers = await auth("director")
+    iid = (await client.post(PATH, json=call(world, channel="police"), headers=headers)).json()["id"]
+    rid = (
+        await client.post(
+            f"{PATH}/{iid}/triage", json={"outcome": "mandatory_report", "report_kind": "missing"}, headers=headers
+        )
+    ).json()["report_id"]
+    a = cases.children["A"]
+    r = await client.post(f"/api/v1/mandatory-reports/{rid}/link", json={"child_id": a}, headers=headers)
+    assert r.status_code == 200, r.text
+    events = (await client.get(f"/api/v1/children/{a}/timeline", headers=headers)).json()["events"]
+    received = [e for e in events if e["kind"] == "intake_received"]
+    assert [e["title"] for e in received] == ["公安转来线索"] and received[0]["entity_id"] == iid
+    assert any(e["kind"] == "intake_triaged" and e["title"] == "来电研判：转为强制报告" for e in events)
+    r = await client.post(f"{PATH}/{iid}/triage", json={"outcome": "link_file", "child_id": a}, headers=headers)
+    assert_problem(r, 409)
+    # Another community's child's timeline knows nothing of it.
+    events = await client.get(f"/api/v1/children/{cases.children['B']}/timeline", headers=await auth("director2"))
+    assert "intake_received" not in events.text
