@@ -136,8 +136,11 @@ async def create(session: AsyncSession, principal: Principal, data: IntakeIn) ->
 
 
 async def route(session: AsyncSession, intake: Intake) -> list[int]:
-    """Tell the community's directors (once: the key is the intake's). No child's name or place in the words."""
+    """Tell the community's directors (once: the key is the intake's); a community without an active director has
+    the street's supervisors told instead. No child's name or place in the words."""
     directors = await notifications.community_directors(session, intake.community_id)
+    if not directors:
+        directors = await notifications.street_supervisors(session, intake.street_id)
     deadline = intake.due_at.astimezone(clock.DISTRICT_TZ).strftime("%m月%d日 %H:%M")
     await notifications.notify(
         session,

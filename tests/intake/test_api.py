@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from marketplace import clock
 from marketplace.audit.models import AuditEntry
+from marketplace.auth.models import User
 from marketplace.cases.models import Child, MandatoryReport, Need, Notification
 from marketplace.intake.jobs import overdue
 from marketplace.intake.models import Intake, IntakeTriage
@@ -386,3 +387,13 @@ async def test_report_linked_elsewhere_still_brings_the_call_to_the_timeline(
     # Another community's child's timeline knows nothing of it.
     events = await client.get(f"/api/v1/children/{cases.children['B']}/timeline", headers=await auth("director2"))
     assert "intake_received" not in events.text
+
+
+async def test_a_community_without_a_director_routes_to_the_street(client, auth, cases: Cases, db, world) -> None:
+    async with db.session() as s:
+        director = await s.get(User, world.users["director2"])
+        assert director is not None
+        director.is_active = False
+    r = await client.post(PATH, json=call(world, community_id=world.communities[1]), headers=await auth("admin"))
+    assert r.status_code == 201, r.text
+    assert r.json()["notified_user_ids"] == [world.users["supervisor"]]
