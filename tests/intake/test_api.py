@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from marketplace import clock
 from marketplace.audit.models import AuditEntry
@@ -85,6 +85,16 @@ async def test_call_about_unidentified_child_becomes_report_then_file_on_one_tim
         assert word not in notes[0]["body"] and word not in notes[0]["title"]
     assert (await client.get("/api/v1/notifications", headers=await auth("director2"))).json()["total"] == 0
 
+    # What was said is encrypted at rest: the caller, the child, the place.
+    async with db.session(write=False) as s:
+        raw = (
+            await s.execute(
+                text("SELECT caller_name, caller_phone, what, place, subject_name, subject_description FROM intakes")
+            )
+        ).one()
+    for stored, said in zip(raw, ("陈女士", "13712345678", "公园长椅", "荔枝公园", "小军", "蓝色校服"), strict=True):
+        assert said not in stored
+
     # The director triages it into a mandatory report about the unidentified child.
     r = await client.post(
         f"{PATH}/{iid}/triage",
@@ -127,8 +137,8 @@ async def test_call_about_unidentified_child_becomes_report_then_file_on_one_tim
     assert "intake_received" in kinds and "intake_triaged" in kinds and "report" in kinds and "need_opened" in kinds
     received = next(e for e in events if e["kind"] == "intake_received")
     assert received["title"] == "12355热线来电" and received["stage"] == "report"
-    text = r.text
-    assert "13712345678" not in text and "陈女士" not in text
+    body = r.text
+    assert "13712345678" not in body and "陈女士" not in body
     assert kinds.index("intake_received") < kinds.index("report")
 
     # Once more: the file is given, nothing more to link.
