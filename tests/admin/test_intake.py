@@ -75,8 +75,13 @@ async def test_take_a_call_then_triage_into_report_and_file(client, world, db, s
     listed = await client.get("/admin/intakes")
     assert f'id="intake-{iid}"' not in listed.text
 
-    # The community's director: the list shows it waiting; a report made from it.
+    # The community's director: told at once, the notice leading to the intake; the list shows it waiting.
     await console_login(client, "director")
+    notices = await client.get("/admin/notifications")
+    assert "待研判" in notices.text and "查看（未读）" in notices.text
+    action = re.search(r'action="(/admin/notifications/\d+/read)"', notices.text).group(1)  # type: ignore[union-attr]
+    r = await client.post(action, data={"_csrf_token": csrf_of(notices.text)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/intakes/{iid}"
     listed = await client.get("/admin/intakes")
     assert f'id="intake-{iid}"' in listed.text and "待研判" in listed.text
     page = await client.get(f"/admin/intakes/{iid}")
