@@ -163,12 +163,29 @@ async def intakes_page(
 # ---------------------------------------------------------------- taking a call
 
 
+async def _files(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
+    """The active files a call may be about, for the quick form: a director's community's, a supervisor's street's
+    (the district names the child on the triage instead). Listing them is a read of their names, audited."""
+    stmt = select(Child.id, Child.name, Community.name).join(Community, Community.id == Child.community_id)
+    if principal.role == "child_director":
+        stmt = stmt.where(Child.community_id == principal.community_id)
+    elif principal.role == "child_supervisor":
+        stmt = stmt.where(Child.street_id == principal.street_id)
+    else:
+        return []
+    rows = (await session.execute(stmt.where(Child.status == "active").order_by(Child.id).limit(CHILD_CHOICES))).all()
+    if rows:
+        await audit.record_read(session, principal, "list", "child", [r[0] for r in rows], ["name"])
+    return sorted(({"id": i, "name": n, "community": c} for i, n, c in rows), key=lambda f: (f["community"], f["name"]))
+
+
 async def _new_context(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> dict[str, Any]:
     return {
         "values": values,
         "channels": CHANNELS,
         "urgencies": URGENCY,
         "communities": await _communities(session, principal),
+        "files": await _files(session, principal),
     }
 
 
@@ -201,19 +218,35 @@ async def create_intake(
             raise Invalid.field("community_id", "请选择所属社区 (choose the community)")
         if not values["what"]:
             raise Invalid.field("what", "请填写反映的情况 (what happened)")
-        if not (values["subject_name"] or values["subject_description"]):
-            raise Invalid.field("subject_description", "请填写儿童姓名或特征 (a name or a description of the child)")
-        if not values["place"]:
-            raise Invalid.field("place", "请填写地点 (the place)")
+        child = _id(form, "child_id", "请选择儿童档案 (choose the file)")
+        values["child_id"] = str(child or "")
+        if child is not None:
+            if values["subject_name"] or values["subject_description"]:
+                raise Invalid.field(
+                    "subject_name",
+                    "已选择儿童档案，无需填写未建档儿童的姓名或特征 (a file is chosen: no name or description)",
+                )
+        else:
+            if not (values["subject_name"] or values["subject_description"]):
+                raise Invalid.field(
+                    "subject_description", "请选择儿童档案，或填写儿童姓名或特征 (a file, or a name or a description)"
+                )
+            if not values["place"]:
+                raise Invalid.field("place", "请填写地点 (the place)")
         if values["anonymous"] and values["caller_name"]:
             raise Invalid.field("caller_name", "匿名来电不填写姓名 (an anonymous caller has no name)")
         received = _local_time(values["received_at"]) if values["received_at"] else None
         data = parse(
             IntakeIn,
             {
-                **{k: v for k, v in values.items() if k in IntakeIn.__struct_fields__ and k != "received_at"},
+                **{
+                    k: v
+                    for k, v in values.items()
+                    if k in IntakeIn.__struct_fields__ and k not in ("received_at", "child_id")
+                },
                 "urgency": int(values["urgency"]),
                 "community_id": community,
+                "child_id": child,
                 "received_at": received.isoformat() if received else None,
             },
         )

@@ -190,6 +190,19 @@ async def test_need_on_a_file_and_no_action_and_who_may(client, world, db, setti
     child_page = await client.get(f"/admin/children/{kid_id}")
     assert 'id="intakes"' in child_page.text and "学校报告" in child_page.text
 
+    # A call about a filed child, on the quick form: the file chosen; with a name typed as well, refused in place.
+    page = await client.get("/admin/intakes/new")
+    assert f'<option value="{kid_id}">张小明' in page.text
+    about = call(world, csrf_of(page.text), channel="hospital", child_id=str(kid_id), place="")
+    r = await client.post("/admin/intakes/new", data=about, follow_redirects=False)
+    assert r.status_code == 422 and "已选择儿童档案" in r.text
+    about.update(subject_name="", subject_description="")
+    r = await client.post("/admin/intakes/new", data=about, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    async with db.session(write=False) as s:
+        filed = await s.scalar(select(Intake).where(Intake.channel == "hospital"))
+        assert filed is not None and filed.child_id == kid_id
+
     # The auditor reads it, with the caller's number masked, and has no triage form; org staff see nothing.
     await console_login(client, "auditor")
     page = await client.get(f"/admin/intakes/{iid}")
