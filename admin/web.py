@@ -506,6 +506,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("guardianship", "监护管理", "/admin/guardianship"))
         items.append(NavItem("safety", "安全预警", "/admin/safety"))
         items.append(NavItem("families", "亲情联系", "/admin/families"))
+        items.append(NavItem("intakes", "来电与反映", "/admin/intakes"))
     if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
     if role in {

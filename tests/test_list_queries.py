@@ -45,6 +45,7 @@ from marketplace.funds.models import Disbursement, Donation, Donor
 from marketplace.geography.models import Community
 from marketplace.guardianship import instrument
 from marketplace.guardianship.models import EntrustedGuardianship, GuardianshipAssessment
+from marketplace.intake.models import Intake, IntakeTriage
 from marketplace.matching.models import MatchingRun
 from marketplace.procurement.models import (
     Bid,
@@ -86,6 +87,7 @@ CASES: dict[str, Case] = {
     "listOverdueVisits": Case("admin"),
     "listNotifications": Case("director"),
     "listMandatoryReports": Case("admin"),
+    "listIntakes": Case("admin"),
     "listChildTransfers": Case("admin"),
     "listEscalations": Case("admin"),
     "listSafetyWarnings": Case("admin"),
@@ -235,6 +237,37 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                         missed=1,
                         checked_on=today - dt.timedelta(days=i),
                         checked_by=director,
+                    )
+                )
+                # A hotline call that made the report, with its triage.
+                intake = Intake(
+                    channel="hotline_12355",
+                    received_at=now,
+                    received_by=admin,
+                    recorder_role="district_admin",
+                    caller_phone="13712345678",
+                    what=f"来电反映独自在家 {i}",
+                    community_id=community_id,
+                    street_id=street_id,
+                    urgency=3,
+                    child_id=child_id,
+                    due_at=now,
+                    status="triaged",
+                    outcome="mandatory_report",
+                    triaged_at=now,
+                    triaged_by=director,
+                    report_id=report.id,
+                )
+                s.add(intake)
+                await s.flush()
+                s.add(
+                    IntakeTriage(
+                        intake_id=intake.id,
+                        outcome="mandatory_report",
+                        report_id=report.id,
+                        child_id=child_id,
+                        triaged_by=director,
+                        triager_role="child_director",
                     )
                 )
                 # A transfer request of the file from its community to another one, decided or not.

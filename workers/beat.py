@@ -28,6 +28,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute="*/15"),
         "args": ["cases.report_ack_overdue"],
     },
+    # Hotline calls and public reports not triaged by their deadline (2 hours for 特急): to the street's supervisor.
+    "escalate-overdue-intakes": {
+        "task": RUN_JOB,
+        "schedule": crontab(minute="*/10"),
+        "args": ["intake.overdue"],
+    },
     # Just after the district's midnight (the beat keeps the district's clock): the day's overdue-visit digests.
     "overdue-visit-alerts": {
         "task": RUN_JOB,

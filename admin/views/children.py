@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
 from admin.views import accountforms as forms
-from admin.views import safety as safety_view
 from admin.views import families
+from admin.views import safety as safety_view
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases import retention
@@ -36,6 +36,7 @@ from marketplace.deps import AppSettings, CurrentUser, DbSession
 from marketplace.errors import Invalid
 from marketplace.guardianship import service as guardianship_service
 from marketplace.ids import PathId
+from marketplace.intake import service as intakes
 from marketplace.referrals import service as referrals
 from marketplace.referrals import timeline
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
@@ -315,6 +316,7 @@ async def child_page(
         session, principal, status=None, organization_id=None, need_id=None, child_id=child.id, limit=SHOWN, offset=0
     )
     shown = await referrals.present(session, principal, settings, found, action="list")
+    about, _ = await intakes.list_intakes(session, principal, child_id=child.id, limit=SHOWN, offset=0)
     director = principal.role == "child_director" and principal.community_id == child.community_id
     guardianship = await guardianship_service.child_guardianship(session, principal, child.id)
     messages = []
@@ -344,6 +346,7 @@ async def child_page(
         guardianship=guardianship,
         **await safety_view.child_section(session, principal, child),
         families=await families.section(request, session, principal, child),
+        child_intakes=await intakes.present(session, principal, about),
         **web.page_context(request, principal, "children"),
     )
 

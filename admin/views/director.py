@@ -47,6 +47,7 @@ ENTITY_PAGES = {
     "need": "/admin/needs/{}/matches",
     "mandatory_report": "/admin/mandatory-reports",
     "safety_warning": "/admin/safety/warnings/{}",
+    "intake": "/admin/intakes/{}",
 }
 # An organization's staff work referrals in their inbox, not on the caseworker's page.
 ORG_PAGES = {"referral": "/admin/referrals/inbox#inbox-card-{}"}

@@ -87,6 +87,8 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "recordReportPolice",
         "addReportStep",
     ),
+    **_ops("intake", None, "listIntakes", "createIntake"),
+    **_ops("intake", "intake_id", "getIntake", "triageIntake"),
     **_ops("allowance_decision", None, "listAllowanceDecisions"),
     **_ops(
         "allowance_decision",
@@ -165,6 +167,8 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     ),
     **_ops("report", None, "console-mandatory-reports", "console-report-create"),
     **_ops("report", "report_id", "console-mandatory-report-acknowledge"),
+    **_ops("intake", None, "console-intakes", "console-intake-create"),
+    **_ops("intake", "intake_id", "console-intake", "console-intake-triage"),
     **_ops("allowance_decision", "decision_id", "console-allowance-decide", "console-street-review"),
     **_ops("child_transfer", "transfer_id", "console-street-transfer-approve", "console-street-transfer-reject"),
     **_ops("entrusted_guardianship", None, "console-guardianship"),

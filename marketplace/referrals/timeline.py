@@ -36,8 +36,9 @@ from marketplace.cases.taxonomy import (
     VERDICTS,
     VISIT_KINDS,
 )
-from marketplace.guardianship.loop import loop_events as guardianship_events
 from marketplace.families.loop import loop_events as families_events
+from marketplace.guardianship.loop import loop_events as guardianship_events
+from marketplace.intake.loop import loop_events as intake_events
 from marketplace.referrals.loop_schemas import EventOut, StageOut, TimelineChild, TimelineOut
 from marketplace.referrals.models import Referral
 from marketplace.referrals.taxonomy import OUTCOMES
@@ -52,7 +53,12 @@ VISIT_HOUR = dt.time(10, 0)
 
 
 # The events of the features above the files, in the order they are read (each ``cases.loop.LoopSource``).
-SOURCES: tuple[LoopSource, ...] = (guardianship_events, safety_loop.loop_events, families_events)
+SOURCES: tuple[LoopSource, ...] = (
+    intake_events,
+    safety_loop.loop_events,
+    families_events,
+    guardianship_events,
+)
 
 
 def out(e: Event) -> EventOut:

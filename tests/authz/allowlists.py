@@ -49,6 +49,8 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "referral logs": (own("referral", "/api/v1/referrals/{referral_id}/logs"), (D, S, O, A, U)),
     "mandatory reports": (fixed("/api/v1/mandatory-reports"), CASE),
     "mandatory report": (own("report", "/api/v1/mandatory-reports/{report_id}"), CASE),
+    "intakes": (fixed("/api/v1/intakes"), CASE),
+    "intake": (own("intake", "/api/v1/intakes/{intake_id}"), CASE),
     "allowance decisions": (fixed("/api/v1/allowance-decisions"), CASE),
     "allowance decision": (own("decision", "/api/v1/allowance-decisions/{decision_id}"), CASE),
     "child transfers": (fixed("/api/v1/child-transfers"), CASE),
@@ -1093,3 +1095,25 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
 }
+
+# Hotline calls and public reports (marketplace.intake): what the readers of children's files receive of them (the
+# caller's number in full for those who may triage, masked for the auditor).
+INTAKE_KEYS: Final = frozenset(
+    {
+        "caller_name",
+        "caller_phone",
+        "caller_relation",
+        "channel",
+        "received_at",
+        "received_by",
+        "recorder_role",
+        "report_id",
+        "triaged_at",
+        "triaged_by",
+        "triager_role",
+        "triages",
+        "what",
+    }
+)
+for _role in CASE:
+    ALLOWED[_role] = ALLOWED[_role] | INTAKE_KEYS

@@ -243,6 +243,18 @@ HAND_WRITTEN: dict[str, Any] = {
             "child_id": sc.ids["child"],
         },
     ),
+    "POST /api/v1/intakes": lambda sc: (
+        "json",
+        {
+            "channel": "hotline_12355",
+            "what": "来电称有孩子独自在公园过夜。",
+            "urgency": 3,
+            "community_id": sc.principals["child_director"].community_id,
+            "place": "社区公园北门",
+            "subject_description": "男孩，约8岁",
+        },
+    ),
+    "POST /api/v1/intakes/{intake_id}/triage": lambda sc: ("json", {"outcome": "no_action", "reason": "重复来电"}),
     "POST /api/v1/reconciliations": lambda sc: (
         "json",
         {

@@ -52,6 +52,7 @@ HIDDEN_KINDS: Final[dict[str, frozenset[str]]] = {
     "need": CASE_READERS,
     "decision": CASE_READERS,
     "report": CASE_READERS,
+    "intake": CASE_READERS,
     "transfer": CASE_READERS,
     "escalation": frozenset({S, A}),
     "guardianship_assessment": CASE_READERS,
@@ -215,6 +216,12 @@ POLICY: Final[dict[str, Rule]] = {
     "POST /api/v1/mandatory-reports/{report_id}/link": R({D, S}, "report"),
     "POST /api/v1/mandatory-reports/{report_id}/police": R({D, S}, "report"),
     "POST /api/v1/mandatory-reports/{report_id}/steps": R({D, S}, "report"),
+    # Hotline calls and public reports: taken by the district, a supervisor or a director (in their scope), read
+    # like a child's file, triaged by the community's director, the street's supervisor or the district.
+    "GET /api/v1/intakes": R(CASE_READERS),
+    "POST /api/v1/intakes": R({D, S, A}),
+    "GET /api/v1/intakes/{intake_id}": R(CASE_READERS, "intake"),
+    "POST /api/v1/intakes/{intake_id}/triage": R({D, S, A}, "intake"),
     "GET /api/v1/escalations": R({S, A}),
     "GET /api/v1/escalations/{escalation_id}": R({S, A}, "escalation"),
     "POST /api/v1/escalations/{escalation_id}/acknowledge": R({S, A}, "escalation"),

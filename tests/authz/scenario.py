@@ -348,6 +348,7 @@ for _kind, _param, _table in (
         "street",
     )
 
+_simple("intake", "intake_id", "SELECT id, community_id, street_id FROM intakes ORDER BY id", "community", "street")
 _simple(
     "transfer",
     "transfer_id",

@@ -39,6 +39,7 @@ from marketplace.funds.channels import StripeChannel
 from marketplace.funds.models import Donation, Reconciliation
 from marketplace.guardianship.models import EntrustedGuardianship
 from marketplace.idempotency.models import IdempotencyKey
+from marketplace.intake.models import Intake
 from marketplace.messaging.models import Delivery, NotificationPreference
 from marketplace.outbox import OutboxEvent
 from marketplace.procurement import service as procurement
@@ -142,6 +143,32 @@ async def _report_done(c: Ctx) -> bool:
                 )
             )
         )
+
+
+async def _intake_prepare(c: Ctx) -> None:
+    """A 特急 call taken three hours ago and not triaged (its deadline was two hours)."""
+    async with c.db.session() as s:
+        intake = Intake(
+            channel="hotline_12355",
+            received_at=clock.now() - 3 * H,
+            community_id=c.world.communities[0],
+            street_id=c.world.streets[0],
+            urgency=4,
+            what="来电称有儿童独自在家",
+            place="福山社区",
+            subject_description="女孩，约6岁",
+            due_at=clock.now() - H,
+            status="new",
+        )
+        s.add(intake)
+        await s.flush()
+        c.facts["intake"] = intake.id
+
+
+async def _intake_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        intake = await s.get(Intake, c.facts["intake"])
+        return intake is not None and intake.escalated_at is not None
 
 
 async def _visits_prepare(c: Ctx) -> None:
@@ -452,6 +479,7 @@ JOB_CASES: dict[str, JobCase] = {
     "cases.visit_alerts": JobCase(_visits_prepare, _visits_done),
     "guardianship.reviews": JobCase(_guardianship_prepare, _guardianship_done),
     "safety.grade": JobCase(_safety_prepare, _safety_done),
+    "intake.overdue": JobCase(_intake_prepare, _intake_done),
     "funds.reconcile_yesterday": JobCase(_reconcile_prepare, _reconcile_done),
     "funds.expire_pending_donations": JobCase(_expire_prepare, _expire_done),
     "audit.verify_chains": JobCase(_verify_prepare, _verify_done),

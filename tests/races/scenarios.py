@@ -52,6 +52,8 @@ Guarded the same way but not raced here (their protection is one of the above, o
   sign-off (``allowances.py:505``) and withdrawal (run row lock, ``lock_lines``).
 - Budget transfers and amendments (``procurement/service.py:199``, ``contracts.py:365``: ``lock_lines``).
 - Needs referred once at a time (``referrals/service.py:95``, need row lock), referral transitions (``:84``).
+- A hotline call or report triaged once (``intake/service.py`` ``triage``: the intake's row ``FOR UPDATE`` before its
+  status is read; a second triage is a 409).
 - The outbox (``outbox.py:102``) and the search indexing queue (``indexing/service.py:40``, ``SKIP LOCKED``).
 - A parent away's record superseded once (``families/service.py`` ``new_version``: the old version's row
   ``FOR UPDATE`` before its ``replaced_by_id`` is read; the second change is 409); one contact alert per silence
