@@ -32,6 +32,13 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=0, minute=15),
         "args": ["cases.visit_alerts"],
     },
+    # Just after the district's midnight: case conference decisions due soon (their owners) and overdue (the
+    # street's supervisors, urgent).
+    "conference-decisions-due": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=0, minute=25),
+        "args": ["conferences.decisions_due"],
+    },
     "reconcile-yesterday": {
         "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),

@@ -36,6 +36,7 @@ from marketplace.cases.taxonomy import (
     VERDICTS,
     VISIT_KINDS,
 )
+from marketplace.conferences import loop as conference_loop
 from marketplace.referrals.loop_schemas import EventOut, StageOut, TimelineChild, TimelineOut
 from marketplace.referrals.models import Referral
 from marketplace.referrals.taxonomy import OUTCOMES
@@ -49,7 +50,7 @@ VISIT_HOUR = dt.time(10, 0)
 
 
 # The events of the features above the files, in the order they are read (each ``cases.loop.LoopSource``).
-SOURCES: tuple[LoopSource, ...] = ()
+SOURCES: tuple[LoopSource, ...] = (conference_loop.loop_events,)
 
 
 def out(e: Event) -> EventOut:
