@@ -503,6 +503,8 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("referrals", "收到的转介" if role == "org_staff" else "转介看板", "/admin/referrals"))
     if role in {"district_admin", "auditor", "child_supervisor", "child_director"}:
         items.append(NavItem("mandatory_reports", "强制报告", "/admin/mandatory-reports"))
+    if role in {"district_admin", "auditor", "child_supervisor", "child_director", "org_staff"}:
+        items.append(NavItem("conferences", "个案会商", "/admin/conferences"))
     if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
     if role in {

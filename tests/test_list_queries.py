@@ -37,6 +37,7 @@ from marketplace.cases.models import (
     Notification,
     Visit,
 )
+from marketplace.conferences.models import Conference, Decision, Participant
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
 from marketplace.funds import service as funds
@@ -84,6 +85,8 @@ CASES: dict[str, Case] = {
     "listMandatoryReports": Case("admin"),
     "listChildTransfers": Case("admin"),
     "listEscalations": Case("admin"),
+    "listConferences": Case("admin"),
+    "listMyDecisions": Case("director"),
     "listAllowanceDecisions": Case("admin"),
     "listDisbursements": Case("fund", {"fund_id": "fund"}),
     "getFundLedger": Case("fund", {"fund_id": "fund"}),
@@ -212,6 +215,35 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                         title="强制报告",
                         entity="mandatory_report",
                         entity_id=report.id,
+                    )
+                )
+            for i in range(EXTRA):
+                # A held conference with a participant, an outside party and an open decision the director answers.
+                conference = Conference(
+                    child_id=child_id,
+                    community_id=community_id,
+                    street_id=street_id,
+                    topic=f"会商 {i}",
+                    scheduled_at=now,
+                    place="社区",
+                    status="held",
+                    minutes=f"纪要 {i}",
+                    held_at=now,
+                    convened_by=director,
+                )
+                s.add(conference)
+                await s.flush()
+                party = Participant(conference_id=conference.id, kind="school", name="陈老师", organisation="学校")
+                s.add_all([Participant(conference_id=conference.id, user_id=director, kind="internal"), party])
+                await s.flush()
+                s.add(
+                    Decision(
+                        conference_id=conference.id,
+                        child_id=child_id,
+                        text=f"决定 {i}",
+                        owner_party_id=party.id,
+                        responsible_id=director,
+                        due_on=today,
                     )
                 )
             for i in range(EXTRA):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
 from admin.views import accountforms as forms
+from admin.views import conferences as conference_views
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases import retention
@@ -336,6 +337,7 @@ async def child_page(
         categories=SERVICE_CATEGORIES,
         urgencies=URGENCY,
         report_kinds=REPORT_KINDS,
+        **await conference_views.child_section(session, principal, child),
         **web.page_context(request, principal, "children"),
     )
 

@@ -113,6 +113,28 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "reassignEscalation",
         "remindEscalation",
     ),
+    # case conferences (conferences): the conference, its minutes and decisions name and describe the child
+    **_ops("child", "child_id", "conveneConference"),
+    **_ops("conference", None, "listConferences", "listMyDecisions"),
+    **_ops("conference", "conference_id", "getConference", "holdConference", "addConferenceDecision", "cancelConference"),
+    **_ops(
+        "conference_decision",
+        "decision_id",
+        "completeConferenceDecision",
+        "cancelConferenceDecision",
+        "reviseConferenceDecision",
+    ),
+    **_ops("conference", None, "console-conferences", "console-conference-new"),
+    **_ops("child", "child_id", "console-conference-convene"),
+    **_ops(
+        "conference",
+        "conference_id",
+        "console-conference",
+        "console-conference-held",
+        "console-conference-decision",
+        "console-conference-cancel",
+    ),
+    **_ops("conference_decision", "decision_id", "console-conference-decision-done", "console-conference-decision-cancel"),
     # the payees and accounts of a month's allowances, child by child
     **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
@@ -151,6 +173,7 @@ CHILD_DATA: Final[dict[str, Operation]] = {
 # Operations under the same paths that show or change no child's data, and why.
 NOT_CHILD_DATA: Final[dict[str, str]] = {
     "listEscalationDirectors": "the directors a referral's escalation may go to: staff, no child",
+    "listConferenceCandidates": "the staff accounts a child's conference may invite: staff, no child",
     "listAllowanceStandards": "the district's allowance amounts per category",
     "addAllowanceStandard": "the district's allowance amounts per category",
     "runAllowances": "a monthly payment run: totals per payee (its decisions are audited when read)",
@@ -187,6 +210,10 @@ CREATES: Final = frozenset(
         "addReportStep",
         "console-child-visit",
         "console-child-need",
+        "conveneConference",
+        "addConferenceDecision",
+        "console-conference-convene",
+        "console-conference-decision",
     }
 )
 

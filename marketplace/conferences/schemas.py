@@ -123,7 +123,7 @@ class DecisionOut(msgspec.Struct):
     revisions: list[RevisionOut]
 
 
-class ConferenceOut(msgspec.Struct):
+class ConferenceOut(msgspec.Struct, omit_defaults=True):
     """A conference as its reader may see it. ``view`` "full" for the child's director, supervisor and the district;
     "participant" for a participant or decision owner outside that scope (an organization's staff): the topic, the
     date, the child's share note and their own decisions only (no name, minutes or other participants)."""

@@ -313,7 +313,8 @@ async def _add_decisions(
         except Invalid as exc:
             if not where:
                 raise
-            raise Invalid.field(where, str(exc.detail)) from None
+            sub = exc.errors[0]["field"] if exc.errors else "owner"
+            raise Invalid.field(f"{where}.{sub}", f"决定 {i + 1}：{exc.detail}") from None
         row = Decision(
             conference_id=c.id,
             child_id=c.child_id,
@@ -418,6 +419,19 @@ async def _decision(session: AsyncSession, principal: Principal, decision_id: in
     if not (_full_reader(principal, c) or (principal.user_id and d.responsible_id == principal.user_id)):
         raise _decision_not_found(decision_id)
     return d, c
+
+
+async def decision_conference(session: AsyncSession, principal: Principal, decision_id: int) -> int:
+    """The conference of a decision the caller may see (its managers, readers and the one answering for it)."""
+    row = (
+        await session.execute(
+            select(Decision.responsible_id, Conference).join(Conference, Conference.id == Decision.conference_id)
+            .where(Decision.id == decision_id)
+        )
+    ).one_or_none()  # fmt: skip
+    if row is None or not (_full_reader(principal, row[1]) or (principal.user_id and row[0] == principal.user_id)):
+        raise _decision_not_found(decision_id)
+    return int(row[1].id)
 
 
 def _require_open(d: Decision) -> None:

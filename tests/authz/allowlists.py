@@ -52,6 +52,9 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "allowance decision": (own("decision", "/api/v1/allowance-decisions/{decision_id}"), CASE),
     "child transfers": (fixed("/api/v1/child-transfers"), CASE),
     "escalations": (fixed("/api/v1/escalations"), (S, A)),
+    "conferences": (fixed("/api/v1/conferences?limit=50"), (D, S, O, A, U)),
+    "conference": (own("conference", "/api/v1/conferences/{conference_id}"), CASE),
+    "my decisions": (fixed("/api/v1/me/decisions"), (D, S, O, A)),
     "social workers": (fixed("/api/v1/social-workers?limit=100"), None),
     "volunteer teams": (fixed("/api/v1/volunteer-teams"), None),
     "donors": (fixed("/api/v1/donors"), (F, A, U)),
@@ -910,3 +913,60 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
         }
     ),
 }
+
+# Case conferences (conferences): a decision as its owner reads it (an organization's participant reads nothing else:
+# the topic, the date, the child's share note and its own decisions) ...
+_DECISION_KEYS: Final = frozenset(
+    {
+        "cancel_reason",
+        "cancelled_at",
+        "conference_id",
+        "decisions",
+        "done_at",
+        "done_by",
+        "done_note",
+        "due_on",
+        "new_due_on",
+        "new_responsible_id",
+        "old_due_on",
+        "old_responsible_id",
+        "open_decisions",
+        "overdue",
+        "overdue_decisions",
+        "owner",
+        "owner_party_id",
+        "owner_user_id",
+        "place",
+        "reason",
+        "responsible_id",
+        "responsible_name",
+        "revised_by",
+        "revisions",
+        "scheduled_at",
+        "share_note",
+        "stage",
+        "status_label",
+        "text",
+        "topic",
+        "view",
+        "child_id",
+        "created_at",
+    }
+)
+# ... and the whole conference, for the child's director, supervisor and the district.
+_CONFERENCE_KEYS: Final = _DECISION_KEYS | frozenset(
+    {
+        "attended",
+        "child_name",
+        "contact",
+        "convened_by",
+        "held_at",
+        "kind_label",
+        "minutes",
+        "organisation",
+        "participants",
+    }
+)
+for _role in (D, S, A, U):
+    ALLOWED[_role] = ALLOWED[_role] | _CONFERENCE_KEYS
+ALLOWED[O] = ALLOWED[O] | _DECISION_KEYS

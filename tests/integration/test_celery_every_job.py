@@ -28,7 +28,8 @@ from marketplace import clock, outbox, tasks
 from marketplace.app import create_app
 from marketplace.audit.models import ChainVerification
 from marketplace.auth.principal import Principal
-from marketplace.cases.models import Child, Escalation, MandatoryReport, Need
+from marketplace.cases.models import Child, Escalation, MandatoryReport, Need, Notification
+from marketplace.conferences.models import Conference, Decision
 from marketplace.db import Database
 from marketplace.features import load_jobs
 from marketplace.funds import donations as gifts
@@ -329,6 +330,44 @@ async def _idempotency_done(c: Ctx) -> bool:
     return "expired-key" not in left and "live-key" in left
 
 
+async def _conference_prepare(c: Ctx) -> None:
+    """A held conference on child A with a decision the director answers, due yesterday: overdue."""
+    async with c.db.session() as s:
+        child = await s.get(Child, c.cases.children["A"])
+        assert child is not None
+        conference = Conference(
+            child_id=child.id,
+            community_id=child.community_id,
+            street_id=child.street_id,
+            topic="会商",
+            scheduled_at=clock.now() - 48 * H,
+            status="held",
+            minutes="纪要",
+            held_at=clock.now() - 48 * H,
+        )
+        s.add(conference)
+        await s.flush()
+        decision = Decision(
+            conference_id=conference.id,
+            child_id=child.id,
+            text="入户核实",
+            owner_user_id=c.world.users["director"],
+            responsible_id=c.world.users["director"],
+            due_on=clock.today() - dt.timedelta(days=1),
+        )
+        s.add(decision)
+        await s.flush()
+        c.facts["conference_decision"] = decision.id
+
+
+async def _conference_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        told = await s.scalars(
+            select(Notification.recipient_id).where(Notification.kind == "conference_decision_overdue")
+        )
+        return c.world.users["supervisor"] in set(told.all())
+
+
 # Every job the features register: a job without a case here fails the test.
 JOB_CASES: dict[str, JobCase] = {
     "referrals.escalate_overdue": JobCase(_referral_prepare, _referral_done),
@@ -341,6 +380,7 @@ JOB_CASES: dict[str, JobCase] = {
     "cases.purge_expired": JobCase(_purge_prepare, _purge_done),
     "reports.expire_exports": JobCase(_exports_prepare, _exports_done),
     "idempotency.purge_expired": JobCase(_idempotency_prepare, _idempotency_done),
+    "conferences.decisions_due": JobCase(_conference_prepare, _conference_done),
 }
 
 
