@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import web
-from admin.views import children as child_views
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
@@ -85,6 +85,39 @@ def _decision(values: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
     else:
         raise Invalid.field(f"{prefix}owner", "请选择决定的负责人 (choose an owner)")
     return row
+
+
+# Field labels for the messages of a form a schema refused.
+LABELS = {
+    "topic": "会商议题",
+    "scheduled_at": "日期",
+    "place": "地点",
+    "parties": "外部参会方",
+    "minutes": "会商纪要",
+    "text": "决定内容",
+    "due_on": "完成期限",
+    "note": "落实情况",
+    "reason": "原因",
+}
+S = TypeVar("S")
+
+
+def parse(schema: type[S], values: Mapping[str, Any]) -> S:
+    """A posted form as the API's request schema (the child's page does the same: ``children.parse``; the console's
+    sections do not import each other)."""
+    try:
+        return msgspec.convert(dict(values), schema, strict=False)
+    except msgspec.ValidationError as exc:
+        found = re.search(r"\$\.([a-z_]+)", str(exc))
+        field = found.group(1) if found else ""
+        label = LABELS.get(field, field or "表单")
+        raise Invalid.field(field or "form", f"请检查“{label}”的填写 (invalid {field or 'form'}: {exc})") from exc
+
+
+def redirect(request: Request[Any, Any, Any], location: str) -> Response[str]:
+    if web.is_htmx(request):
+        return Response(content="", status_code=200, headers={"HX-Redirect": location, **web.SECURITY_HEADERS})
+    return Response(content="", status_code=303, headers={"location": location, **web.SECURITY_HEADERS})
 
 
 # The input of a decision row a refusal of its field names ("decisions[1].follow_up_by" → "d1_follow_up_by").
@@ -192,7 +225,7 @@ async def convene(
                     "contact": _text(values, f"party{i}_contact"),
                 }
             )
-        data = child_views.parse(
+        data = parse(
             ConferenceIn,
             {
                 "topic": _text(values, "topic"),
@@ -213,7 +246,7 @@ async def convene(
             request, session, exc, "conference_new.html", principal=principal, active="conferences",
             reads=reads, posted=shown,
         )  # fmt: skip
-    return child_views.redirect(request, f"/admin/conferences/{c.id}?done=convened")
+    return redirect(request, f"/admin/conferences/{c.id}?done=convened")
 
 
 # ---------------------------------------------------------------- a conference's page
@@ -290,7 +323,7 @@ async def held(
         held_at = None
         if _text(form, "held_date"):
             held_at = _local_instant(_text(form, "held_date"), _text(form, "held_time"), "held_date").isoformat()
-        data = child_views.parse(
+        data = parse(
             HeldIn,
             {"minutes": _text(form, "minutes"), "held_at": held_at, "attendance": attendance, "decisions": decisions},
         )
@@ -299,7 +332,7 @@ async def held(
         return await _refused(request, session, principal, _row_field(exc), conference_id, **form)
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
-    return child_views.redirect(request, f"/admin/conferences/{conference_id}?done=held")
+    return redirect(request, f"/admin/conferences/{conference_id}?done=held")
 
 
 @post("/conferences/{conference_id:int}/decisions", name="console-conference-decision")
@@ -314,10 +347,10 @@ async def decide(
         row = _decision(form, "n_")
         if row is None:
             raise Invalid.field("n_text", "请填写决定内容 (the decision's text is required)")
-        await conferences.add_decision(session, principal, conference_id, child_views.parse(DecisionIn, row))
+        await conferences.add_decision(session, principal, conference_id, parse(DecisionIn, row))
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
-    return child_views.redirect(request, f"/admin/conferences/{conference_id}?done=decision#decisions")
+    return redirect(request, f"/admin/conferences/{conference_id}?done=decision#decisions")
 
 
 @post("/conferences/{conference_id:int}/cancel", name="console-conference-cancel")
@@ -329,12 +362,10 @@ async def cancel(
     form: web.ConsoleForm,
 ) -> Response[str]:
     try:
-        await conferences.cancel(
-            session, principal, conference_id, child_views.parse(ReasonIn, {"reason": _text(form, "reason")})
-        )
+        await conferences.cancel(session, principal, conference_id, parse(ReasonIn, {"reason": _text(form, "reason")}))
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
-    return child_views.redirect(request, f"/admin/conferences/{conference_id}?done=conference_cancelled")
+    return redirect(request, f"/admin/conferences/{conference_id}?done=conference_cancelled")
 
 
 async def _conference_of_decision(session: AsyncSession, principal: Principal, decision_id: int) -> int:
@@ -353,13 +384,13 @@ async def mark_done(
     conference_id = await _conference_of_decision(session, principal, decision_id)
     try:
         await conferences.mark_done(
-            session, principal, decision_id, child_views.parse(DoneIn, {"note": _text(form, f"note_{decision_id}")})
+            session, principal, decision_id, parse(DoneIn, {"note": _text(form, f"note_{decision_id}")})
         )
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
     back = _text(form, "back")
     target = "/admin/conferences?done=done" if back == "list" else f"/admin/conferences/{conference_id}?done=done"
-    return child_views.redirect(request, f"{target}#decision-{decision_id}")
+    return redirect(request, f"{target}#decision-{decision_id}")
 
 
 @post("/conferences/decisions/{decision_id:int}/cancel", name="console-conference-decision-cancel")
@@ -376,11 +407,11 @@ async def cancel_decision(
             session,
             principal,
             decision_id,
-            child_views.parse(ReasonIn, {"reason": _text(form, f"reason_{decision_id}")}),
+            parse(ReasonIn, {"reason": _text(form, f"reason_{decision_id}")}),
         )
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
-    return child_views.redirect(request, f"/admin/conferences/{conference_id}?done=cancelled#decision-{decision_id}")
+    return redirect(request, f"/admin/conferences/{conference_id}?done=cancelled#decision-{decision_id}")
 
 
 # ---------------------------------------------------------------- the child's page
