@@ -24,7 +24,14 @@ from marketplace.auth.principal import Principal
 from marketplace.cases import service as cases
 from marketplace.cases.models import Child
 from marketplace.conferences import service as conferences
-from marketplace.conferences.schemas import ConferenceIn, ConferenceOut, DecisionIn, DoneIn, HeldIn, ReasonIn
+from marketplace.conferences.schemas import (
+    ConferenceDecisionDoneIn,
+    ConferenceDecisionIn,
+    ConferenceHeldIn,
+    ConferenceIn,
+    ConferenceOut,
+    ConferenceReasonIn,
+)
 from marketplace.conferences.taxonomy import CONFERENCE_STATUSES, PARTY_KINDS
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import Conflict, Invalid
@@ -324,7 +331,7 @@ async def held(
         if _text(form, "held_date"):
             held_at = _local_instant(_text(form, "held_date"), _text(form, "held_time"), "held_date").isoformat()
         data = parse(
-            HeldIn,
+            ConferenceHeldIn,
             {"minutes": _text(form, "minutes"), "held_at": held_at, "attendance": attendance, "decisions": decisions},
         )
         await conferences.hold(session, principal, conference_id, data)
@@ -347,7 +354,7 @@ async def decide(
         row = _decision(form, "n_")
         if row is None:
             raise Invalid.field("n_text", "请填写决定内容 (the decision's text is required)")
-        await conferences.add_decision(session, principal, conference_id, parse(DecisionIn, row))
+        await conferences.add_decision(session, principal, conference_id, parse(ConferenceDecisionIn, row))
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
     return redirect(request, f"/admin/conferences/{conference_id}?done=decision#decisions")
@@ -362,7 +369,9 @@ async def cancel(
     form: web.ConsoleForm,
 ) -> Response[str]:
     try:
-        await conferences.cancel(session, principal, conference_id, parse(ReasonIn, {"reason": _text(form, "reason")}))
+        await conferences.cancel(
+            session, principal, conference_id, parse(ConferenceReasonIn, {"reason": _text(form, "reason")})
+        )
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
     return redirect(request, f"/admin/conferences/{conference_id}?done=conference_cancelled")
@@ -384,7 +393,10 @@ async def mark_done(
     conference_id = await _conference_of_decision(session, principal, decision_id)
     try:
         await conferences.mark_done(
-            session, principal, decision_id, parse(DoneIn, {"note": _text(form, f"note_{decision_id}")})
+            session,
+            principal,
+            decision_id,
+            parse(ConferenceDecisionDoneIn, {"note": _text(form, f"note_{decision_id}")}),
         )
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)
@@ -407,7 +419,7 @@ async def cancel_decision(
             session,
             principal,
             decision_id,
-            parse(ReasonIn, {"reason": _text(form, f"reason_{decision_id}")}),
+            parse(ConferenceReasonIn, {"reason": _text(form, f"reason_{decision_id}")}),
         )
     except FORM_ERRORS as exc:
         return await _refused(request, session, principal, exc, conference_id, **form)

@@ -13,16 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.auth.principal import Principal
 from marketplace.conferences import service as conferences
 from marketplace.conferences.schemas import (
-    CandidateOut,
+    ConferenceCandidateOut,
+    ConferenceDecisionDoneIn,
+    ConferenceDecisionIn,
+    ConferenceDecisionList,
+    ConferenceDecisionReviseIn,
+    ConferenceHeldIn,
     ConferenceIn,
     ConferenceList,
     ConferenceOut,
-    DecisionIn,
-    DecisionList,
-    DoneIn,
-    HeldIn,
-    ReasonIn,
-    ReviseIn,
+    ConferenceReasonIn,
 )
 from marketplace.deps import CurrentUser, DbSession, PageParams
 from marketplace.ids import MAX_ID, PathId
@@ -53,7 +53,9 @@ class ChildConferenceController(Controller):
         operation_id="listConferenceCandidates",
         summary="可邀请参加个案会商的内部人员",
     )
-    async def candidates(self, child_id: PathId, session: DbSession, principal: CurrentUser) -> list[CandidateOut]:
+    async def candidates(
+        self, child_id: PathId, session: DbSession, principal: CurrentUser
+    ) -> list[ConferenceCandidateOut]:
         return await conferences.candidates_for(session, principal, child_id)
 
 
@@ -91,21 +93,21 @@ class ConferenceController(Controller):
 
     @post("/{conference_id:int}/held", operation_id="holdConference", summary="记录会商召开（纪要、出席、决定）")
     async def held(
-        self, conference_id: PathId, data: JSONBody[HeldIn], session: DbSession, principal: CurrentUser
+        self, conference_id: PathId, data: JSONBody[ConferenceHeldIn], session: DbSession, principal: CurrentUser
     ) -> ConferenceOut:
         await conferences.hold(session, principal, conference_id, data)
         return await _one(session, principal, conference_id)
 
     @post("/{conference_id:int}/decisions", operation_id="addConferenceDecision", summary="补充会商决定")
     async def decide(
-        self, conference_id: PathId, data: JSONBody[DecisionIn], session: DbSession, principal: CurrentUser
+        self, conference_id: PathId, data: JSONBody[ConferenceDecisionIn], session: DbSession, principal: CurrentUser
     ) -> ConferenceOut:
         await conferences.add_decision(session, principal, conference_id, data)
         return await _one(session, principal, conference_id)
 
     @post("/{conference_id:int}/cancel", operation_id="cancelConference", summary="取消会商", status_code=200)
     async def cancel(
-        self, conference_id: PathId, data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
+        self, conference_id: PathId, data: JSONBody[ConferenceReasonIn], session: DbSession, principal: CurrentUser
     ) -> ConferenceOut:
         await conferences.cancel(session, principal, conference_id, data)
         return await _one(session, principal, conference_id)
@@ -115,7 +117,7 @@ class ConferenceController(Controller):
         status_code=200,
     )  # fmt: skip
     async def done(
-        self, decision_id: PathId, data: JSONBody[DoneIn], session: DbSession, principal: CurrentUser
+        self, decision_id: PathId, data: JSONBody[ConferenceDecisionDoneIn], session: DbSession, principal: CurrentUser
     ) -> ConferenceOut:
         d = await conferences.mark_done(session, principal, decision_id, data)
         return await _one(session, principal, d.conference_id)
@@ -125,7 +127,7 @@ class ConferenceController(Controller):
         status_code=200,
     )  # fmt: skip
     async def cancel_decision(
-        self, decision_id: PathId, data: JSONBody[ReasonIn], session: DbSession, principal: CurrentUser
+        self, decision_id: PathId, data: JSONBody[ConferenceReasonIn], session: DbSession, principal: CurrentUser
     ) -> ConferenceOut:
         d = await conferences.cancel_decision(session, principal, decision_id, data)
         return await _one(session, principal, d.conference_id)
@@ -135,7 +137,11 @@ class ConferenceController(Controller):
         summary="调整决定的负责人或完成期限（留存修订记录）", status_code=200,
     )  # fmt: skip
     async def revise(
-        self, decision_id: PathId, data: JSONBody[ReviseIn], session: DbSession, principal: CurrentUser
+        self,
+        decision_id: PathId,
+        data: JSONBody[ConferenceDecisionReviseIn],
+        session: DbSession,
+        principal: CurrentUser,
     ) -> ConferenceOut:
         d = await conferences.revise(session, principal, decision_id, data)
         return await _one(session, principal, d.conference_id)
@@ -147,9 +153,9 @@ class MyDecisionController(Controller):
     dependencies = PAGE
 
     @get("/", operation_id="listMyDecisions", summary="我负责的待落实会商决定")
-    async def mine(self, session: DbSession, principal: CurrentUser, page: PageParams) -> DecisionList:
+    async def mine(self, session: DbSession, principal: CurrentUser, page: PageParams) -> ConferenceDecisionList:
         items, total = await conferences.my_decisions(session, principal, limit=page.limit, offset=page.offset)
-        return DecisionList(items=items, total=total)
+        return ConferenceDecisionList(items=items, total=total)
 
 
 ROUTES = [ChildConferenceController, ConferenceController, MyDecisionController]

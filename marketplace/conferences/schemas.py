@@ -14,7 +14,7 @@ PartyKind = Literal[
 ]
 
 
-class PartyIn(msgspec.Struct, forbid_unknown_fields=True):
+class ConferencePartyIn(msgspec.Struct, forbid_unknown_fields=True):
     """A named outside party: the person, their organisation and its kind; a contact if given."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
@@ -32,10 +32,10 @@ class ConferenceIn(msgspec.Struct, forbid_unknown_fields=True):
     scheduled_at: dt.datetime
     place: Annotated[str, msgspec.Meta(max_length=120)] = ""
     participant_ids: Annotated[list[Id], msgspec.Meta(max_length=30)] = []
-    parties: Annotated[list[PartyIn], msgspec.Meta(max_length=20)] = []
+    parties: Annotated[list[ConferencePartyIn], msgspec.Meta(max_length=20)] = []
 
 
-class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+class ConferenceDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     """A decision: owned by an internal participant (``owner_user_id``) or by an outside party
     (``owner_party_id``, a participant of the conference) followed up by an internal participant
     (``follow_up_by``); due on a district date."""
@@ -47,29 +47,29 @@ class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     follow_up_by: Id | None = None
 
 
-class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
+class ConferenceAttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
     participant_id: Id
     attended: bool
 
 
-class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
+class ConferenceHeldIn(msgspec.Struct, forbid_unknown_fields=True):
     """The conference was held: the minutes, who attended (a participant left out did not) and its decisions."""
 
     minutes: Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
     held_at: dt.datetime | None = None
-    attendance: Annotated[list[AttendanceIn], msgspec.Meta(max_length=50)] = []
-    decisions: Annotated[list[DecisionIn], msgspec.Meta(max_length=20)] = []
+    attendance: Annotated[list[ConferenceAttendanceIn], msgspec.Meta(max_length=50)] = []
+    decisions: Annotated[list[ConferenceDecisionIn], msgspec.Meta(max_length=20)] = []
 
 
-class DoneIn(msgspec.Struct, forbid_unknown_fields=True):
+class ConferenceDecisionDoneIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Text500
 
 
-class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
+class ConferenceReasonIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Text500
 
 
-class ReviseIn(msgspec.Struct, forbid_unknown_fields=True):
+class ConferenceDecisionReviseIn(msgspec.Struct, forbid_unknown_fields=True):
     """A new owner and/or due date, with the reason: recorded as a revision, the decision's history kept."""
 
     reason: Text500
@@ -79,7 +79,7 @@ class ReviseIn(msgspec.Struct, forbid_unknown_fields=True):
     follow_up_by: Id | None = None
 
 
-class ParticipantOut(msgspec.Struct):
+class ConferenceParticipantOut(msgspec.Struct):
     id: int
     kind: str
     kind_label: str
@@ -90,7 +90,7 @@ class ParticipantOut(msgspec.Struct):
     attended: bool | None
 
 
-class RevisionOut(msgspec.Struct):
+class ConferenceDecisionRevisionOut(msgspec.Struct):
     old_responsible_id: int
     new_responsible_id: int
     old_due_on: dt.date
@@ -100,7 +100,7 @@ class RevisionOut(msgspec.Struct):
     created_at: dt.datetime
 
 
-class DecisionOut(msgspec.Struct):
+class ConferenceDecisionOut(msgspec.Struct):
     id: int
     conference_id: int
     child_id: int
@@ -120,7 +120,7 @@ class DecisionOut(msgspec.Struct):
     done_by: int | None
     cancel_reason: str
     cancelled_at: dt.datetime | None
-    revisions: list[RevisionOut]
+    revisions: list[ConferenceDecisionRevisionOut]
 
 
 class ConferenceOut(msgspec.Struct, omit_defaults=True):
@@ -136,7 +136,7 @@ class ConferenceOut(msgspec.Struct, omit_defaults=True):
     place: str
     status: str
     status_label: str
-    decisions: list[DecisionOut]
+    decisions: list[ConferenceDecisionOut]
     child_name: str | None = None
     share_note: str | None = None
     community_id: int | None = None
@@ -146,7 +146,7 @@ class ConferenceOut(msgspec.Struct, omit_defaults=True):
     cancel_reason: str | None = None
     convened_by: int | None = None
     created_at: dt.datetime | None = None
-    participants: list[ParticipantOut] | None = None
+    participants: list[ConferenceParticipantOut] | None = None
     open_decisions: int = 0
     overdue_decisions: int = 0
 
@@ -156,12 +156,12 @@ class ConferenceList(msgspec.Struct):
     total: int
 
 
-class DecisionList(msgspec.Struct):
-    items: list[DecisionOut]
+class ConferenceDecisionList(msgspec.Struct):
+    items: list[ConferenceDecisionOut]
     total: int
 
 
-class CandidateOut(msgspec.Struct):
+class ConferenceCandidateOut(msgspec.Struct):
     """A staff account that may be invited to the child's conference."""
 
     id: int

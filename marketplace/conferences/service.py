@@ -37,17 +37,17 @@ from marketplace.cases.loop import LoopEvent
 from marketplace.cases.models import Child
 from marketplace.conferences.models import Conference, Decision, DecisionRevision, Participant
 from marketplace.conferences.schemas import (
-    CandidateOut,
+    ConferenceCandidateOut,
+    ConferenceDecisionDoneIn,
+    ConferenceDecisionIn,
+    ConferenceDecisionOut,
+    ConferenceDecisionReviseIn,
+    ConferenceDecisionRevisionOut,
+    ConferenceHeldIn,
     ConferenceIn,
     ConferenceOut,
-    DecisionIn,
-    DecisionOut,
-    DoneIn,
-    HeldIn,
-    ParticipantOut,
-    ReasonIn,
-    ReviseIn,
-    RevisionOut,
+    ConferenceParticipantOut,
+    ConferenceReasonIn,
 )
 from marketplace.conferences.taxonomy import (
     CONFERENCE_STATUSES,
@@ -155,12 +155,12 @@ async def candidates(session: AsyncSession, child: Child) -> list[User]:
     return sorted(rows.all(), key=lambda u: (order.get(u.role, 9), u.id))
 
 
-async def candidates_for(session: AsyncSession, principal: Principal, child_id: int) -> list[CandidateOut]:
+async def candidates_for(session: AsyncSession, principal: Principal, child_id: int) -> list[ConferenceCandidateOut]:
     child = await cases.visible_child(session, principal, child_id)
     if not may_manage(principal, child.community_id, child.street_id):
         raise Forbidden("只有本社区儿童主任、本街道督导员或区民政局可召集个案会商 (you may not convene)")
     return [
-        CandidateOut(id=u.id, name=u.display_name, role=u.role, role_label=ROLES.get(u.role, u.role))
+        ConferenceCandidateOut(id=u.id, name=u.display_name, role=u.role, role_label=ROLES.get(u.role, u.role))
         for u in await candidates(session, child)
     ]
 
@@ -296,7 +296,7 @@ def _check_due(due: dt.date, field: str = "due_on") -> None:
 
 
 async def _add_decisions(
-    session: AsyncSession, principal: Principal, c: Conference, data: Sequence[DecisionIn], field: str
+    session: AsyncSession, principal: Principal, c: Conference, data: Sequence[ConferenceDecisionIn], field: str
 ) -> list[Decision]:
     people = await _participants(session, c.id)
     made: list[Decision] = []
@@ -347,7 +347,7 @@ async def _add_decisions(
     return made
 
 
-async def hold(session: AsyncSession, principal: Principal, conference_id: int, data: HeldIn) -> Conference:
+async def hold(session: AsyncSession, principal: Principal, conference_id: int, data: ConferenceHeldIn) -> Conference:
     c = await _managed(session, principal, conference_id)
     if c.status != "planned":
         raise Conflict(
@@ -383,7 +383,9 @@ async def hold(session: AsyncSession, principal: Principal, conference_id: int, 
     return c
 
 
-async def add_decision(session: AsyncSession, principal: Principal, conference_id: int, data: DecisionIn) -> Decision:
+async def add_decision(
+    session: AsyncSession, principal: Principal, conference_id: int, data: ConferenceDecisionIn
+) -> Decision:
     c = await _managed(session, principal, conference_id)
     if c.status not in ("held", "closed"):
         raise Conflict("会商召开后才能记录决定 (decisions are made at a held conference)", code="conference_not_held")
@@ -395,7 +397,9 @@ async def add_decision(session: AsyncSession, principal: Principal, conference_i
     return row
 
 
-async def cancel(session: AsyncSession, principal: Principal, conference_id: int, data: ReasonIn) -> Conference:
+async def cancel(
+    session: AsyncSession, principal: Principal, conference_id: int, data: ConferenceReasonIn
+) -> Conference:
     c = await _managed(session, principal, conference_id)
     if c.status != "planned":
         raise Conflict(
@@ -452,7 +456,9 @@ async def _maybe_close(session: AsyncSession, c: Conference) -> None:
         c.status, c.closed_at = "closed", clock.now()
 
 
-async def mark_done(session: AsyncSession, principal: Principal, decision_id: int, data: DoneIn) -> Decision:
+async def mark_done(
+    session: AsyncSession, principal: Principal, decision_id: int, data: ConferenceDecisionDoneIn
+) -> Decision:
     d, c = await _decision(session, principal, decision_id)
     if d.responsible_id != principal.user_id and not may_manage(principal, c.community_id, c.street_id):
         raise Forbidden("只有决定的负责人或本会商的召集方可标记落实 (only the owner may mark it done)")
@@ -470,7 +476,9 @@ async def mark_done(session: AsyncSession, principal: Principal, decision_id: in
     return d
 
 
-async def cancel_decision(session: AsyncSession, principal: Principal, decision_id: int, data: ReasonIn) -> Decision:
+async def cancel_decision(
+    session: AsyncSession, principal: Principal, decision_id: int, data: ConferenceReasonIn
+) -> Decision:
     d, c = await _decision(session, principal, decision_id)
     if not may_manage(principal, c.community_id, c.street_id):
         raise Forbidden("只有本会商的召集方可撤销决定 (only the conference's managers cancel a decision)")
@@ -488,7 +496,9 @@ async def cancel_decision(session: AsyncSession, principal: Principal, decision_
     return d
 
 
-async def revise(session: AsyncSession, principal: Principal, decision_id: int, data: ReviseIn) -> Decision:
+async def revise(
+    session: AsyncSession, principal: Principal, decision_id: int, data: ConferenceDecisionReviseIn
+) -> Decision:
     """A new owner and/or due date (a revision row: the decision's history kept); the new owner is told."""
     d, c = await _decision(session, principal, decision_id)
     if not may_manage(principal, c.community_id, c.street_id):
@@ -594,13 +604,13 @@ def _decision_out(
     names: dict[int, str],
     parties: dict[int, Participant],
     revisions: list[DecisionRevision],
-) -> DecisionOut:
+) -> ConferenceDecisionOut:
     party = parties.get(d.owner_party_id) if d.owner_party_id is not None else None
     if party is not None:
         owner = f"{PARTY_KINDS.get(party.kind, party.kind)}·{party.organisation}（{party.name}）"
     else:
         owner = names.get(d.owner_user_id or 0, "")
-    return DecisionOut(
+    return ConferenceDecisionOut(
         id=d.id,
         conference_id=d.conference_id,
         child_id=d.child_id,
@@ -621,7 +631,7 @@ def _decision_out(
         cancel_reason=d.cancel_reason,
         cancelled_at=d.cancelled_at,
         revisions=[
-            RevisionOut(
+            ConferenceDecisionRevisionOut(
                 old_responsible_id=r.old_responsible_id,
                 new_responsible_id=r.new_responsible_id,
                 old_due_on=r.old_due_on,
@@ -698,7 +708,7 @@ async def present(session: AsyncSession, principal: Principal, rows: Sequence[Co
                 convened_by=c.convened_by,
                 created_at=c.created_at,
                 participants=[
-                    ParticipantOut(
+                    ConferenceParticipantOut(
                         id=p.id,
                         kind=p.kind,
                         kind_label="内部人员" if p.kind == INTERNAL else PARTY_KINDS.get(p.kind, p.kind),
@@ -758,7 +768,7 @@ async def list_conferences(
 
 async def my_decisions(
     session: AsyncSession, principal: Principal, *, limit: int, offset: int
-) -> tuple[list[DecisionOut], int]:
+) -> tuple[list[ConferenceDecisionOut], int]:
     """The caller's open decisions (those they answer for), the soonest due first."""
     if not principal.user_id:
         return [], 0
