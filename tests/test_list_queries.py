@@ -119,6 +119,7 @@ UNPAGED: dict[str, str] = {
     "listStatementMappings": "one saved statement layout per bank the fund banks with (a handful)",
     "listStreets": "the district's 10 streets",
     "listEscalationDirectors": "the active child directors of one street (one or two per community), in one query",
+    "listConferenceCandidates": "the staff of one child's circle (its directors, supervisors, district, serving orgs)",
     "listCommunities": "the district's 92 communities",
     "listReportExports": "the user's own export jobs",
     "listAllowanceStandards": "one row per allowance standard change",
