@@ -27,7 +27,9 @@ What is encrypted, column by column (each sealed with ``"<table>.<column>"`` as 
   ``allowance_decisions``: ``note``, ``review_note``, ``decision_note``; ``allowance_payees.name``;
   ``allowance_payments``: ``person_name``, ``payee_name``, ``reason`` (a special run's reason may describe the
   child's circumstances); ``notifications``: ``title``, ``body`` (a reminder names the child);
-  ``export_jobs.content_sealed`` (a report export's file, in base64: children's figures per street).
+  ``export_jobs.content_sealed`` (a report export's file, in base64: children's figures per street);
+  case conferences: ``conferences``: ``topic``, ``minutes``, ``cancel_reason``; ``conference_decisions``: ``text``,
+  ``done_note``, ``cancel_reason``; ``conference_decision_revisions.reason``.
 - left in clear, decided: codes and states (``gender``, ``categories``, ``risk_level``, ``guardianship``,
   ``allowance_decisions.reason``, which is a code such as ``turned_18``), dates, the police station and receipt
   number of a report (an institution's reference), ``allowance_payees.bank_name``, and the people who are not the

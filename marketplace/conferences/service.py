@@ -171,7 +171,10 @@ async def candidates_for(session: AsyncSession, principal: Principal, child_id: 
 def _check_schedule(at: dt.datetime, field: str) -> dt.datetime:
     if at.tzinfo is None:
         at = at.replace(tzinfo=clock.DISTRICT_TZ)
-    at = at.astimezone(dt.UTC)
+    try:
+        at = at.astimezone(dt.UTC)
+    except (OverflowError, ValueError):  # an instant at the calendar's very ends
+        raise Invalid.field(field, "会商时间应在前后一年之内 (the time must be within a year of today)") from None
     if abs(at - clock.now()) > SCHEDULE_WINDOW:
         raise Invalid.field(field, "会商时间应在前后一年之内 (the time must be within a year of today)")
     return at

@@ -122,6 +122,7 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
     if role == "director":
         return [
             f"/admin/children/{d['child']}",
+            f"/admin/conferences/new?child={d['child']}",
             "/admin/children/new",
             f"/admin/needs/{d['need']}/matches",
             f"/admin/referrals/{cases.referrals[0]}/follow",

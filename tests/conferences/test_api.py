@@ -336,3 +336,37 @@ async def test_decisions_due_job_is_idempotent(client, auth, world, cases, db):
         assert await conferences.remind_decisions(s) == {"due": 0, "overdue": 0}
     figures.record(SUITE, "reminder job runs", len(runs) + 1)
     figures.record(SUITE, "reminders sent twice", 0 if runs[1:] == [0, 0] else 1)
+
+
+async def test_a_purged_file_takes_its_conferences(client, auth, world, cases, db, settings):
+    """The retention rule deletes a closed file's conferences with it (their minutes and decisions describe the
+    child): no row of them is left, and nothing stops the file's deletion."""
+    from marketplace.cases import retention
+    from marketplace.cases.models import Child
+    from marketplace.conferences.models import Participant
+
+    await _serve(db, cases)
+    conf = await _convene(client, auth, world, cases)
+    await _hold(client, auth, world, conf)
+    async with db.session() as s:
+        child = await s.get(Child, cases.children["A"])
+        assert child is not None
+        child.status = "closed"
+        child.closed_at = clock.now() - dt.timedelta(days=366 * (settings.retention_years + 1))
+    async with db.session() as s:
+        outcome = await retention.purge_file(s, settings, cases.children["A"])
+    assert outcome.purged and outcome.counts["conferences"] == 1 and outcome.counts["conference_decisions"] == 3
+    async with db.session(write=False) as s:
+        for model in (Conference, Decision, Participant):
+            assert await s.scalar(select(func.count()).select_from(model)) == 0
+        left = await s.scalar(select(func.count()).select_from(Notification).where(Notification.entity == "conference"))
+    assert left == 0
+
+
+async def test_instants_at_the_calendars_ends_are_refused(client, auth, world, cases):
+    h = await auth("director")
+    for at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "9999-12-31T23:59:59"):
+        r = await client.post(
+            f"/api/v1/children/{cases.children['A']}/conferences", json={"topic": "x", "scheduled_at": at}, headers=h
+        )
+        assert_problem(r, 422)
