@@ -965,8 +965,13 @@ _CONFERENCE_KEYS: Final = _DECISION_KEYS | frozenset(
         "minutes",
         "organisation",
         "participants",
+        "user_id",
     }
 )
 for _role in (D, S, A, U):
     ALLOWED[_role] = ALLOWED[_role] | _CONFERENCE_KEYS
+# The audit log's row for a child-data read that showed nothing (an empty page of conferences or decisions: the app's
+# fallback row names the operation, ``audit.operations.fallback_rows``).
+for _role in (A, U):
+    ALLOWED[_role] = ALLOWED[_role] | {"operation"}
 ALLOWED[O] = ALLOWED[O] | _DECISION_KEYS
