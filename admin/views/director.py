@@ -46,6 +46,7 @@ ENTITY_PAGES = {
     "child": "/admin/children/{}",
     "need": "/admin/needs/{}/matches",
     "mandatory_report": "/admin/mandatory-reports",
+    "conference": "/admin/conferences/{}",
 }
 # An organization's staff work referrals in their inbox, not on the caseworker's page.
 ORG_PAGES = {"referral": "/admin/referrals/inbox#inbox-card-{}"}

@@ -100,6 +100,14 @@ async def test_convene_hold_and_mark_done_in_the_console(client, world, db, sett
 
     # The director: "my decisions", marked done there; the timeline tells it.
     await console_login(client, "director")
+    told = await client.get("/admin/notifications")
+    assert "会商决定交办" in told.text
+    note = re.search(r'action="/admin/notifications/(\d+)/read"', told.text)
+    assert note
+    opened = await client.post(
+        f"/admin/notifications/{note.group(1)}/read", data={"_csrf_token": csrf_of(told.text)}, follow_redirects=False
+    )
+    assert opened.status_code == 303 and opened.headers["location"] == f"/admin/conferences/{cid}"
     mine = await client.get("/admin/conferences")
     assert mine.status_code == 200 and 'href="/admin/conferences"' in mine.text
     async with db.session(write=False) as s:
