@@ -27,6 +27,7 @@ from marketplace.conferences import service as conferences
 from marketplace.conferences.schemas import (
     ConferenceDecisionDoneIn,
     ConferenceDecisionIn,
+    ConferenceDecisionReviseIn,
     ConferenceHeldIn,
     ConferenceIn,
     ConferenceOut,
@@ -50,6 +51,7 @@ DONE = {
     "decision": "决定已补充",
     "done": "已标记落实",
     "cancelled": "已撤销",
+    "revised": "决定已调整，新的负责人已收到通知",
     "conference_cancelled": "会商已取消",
 }
 
@@ -426,6 +428,35 @@ async def cancel_decision(
     return redirect(request, f"/admin/conferences/{conference_id}?done=cancelled#decision-{decision_id}")
 
 
+@post("/conferences/decisions/{decision_id:int}/revise", name="console-conference-decision-revise")
+async def revise_decision(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    decision_id: PathId,
+    form: web.ConsoleForm,
+) -> Response[str]:
+    """A new due date and/or owner, with the reason (a revision row; the decision's history stays on the page)."""
+    conference_id = await _conference_of_decision(session, principal, decision_id)
+    try:
+        row: dict[str, Any] = {
+            "reason": _text(form, f"revise_reason_{decision_id}"),
+            "due_on": _text(form, f"revise_due_on_{decision_id}") or None,
+        }
+        owner = _text(form, f"revise_owner_{decision_id}")
+        if owner:
+            kind, _, raw = owner.partition(":")
+            if kind == "u":
+                row["owner_user_id"] = _id(raw, "owner")
+            elif kind == "p":
+                row["owner_party_id"] = _id(raw, "owner")
+                row["follow_up_by"] = _id(_text(form, f"revise_follow_up_by_{decision_id}"), "follow_up_by")
+        await conferences.revise(session, principal, decision_id, parse(ConferenceDecisionReviseIn, row))
+    except FORM_ERRORS as exc:
+        return await _refused(request, session, principal, exc, conference_id, **form)
+    return redirect(request, f"/admin/conferences/{conference_id}?done=revised#decision-{decision_id}")
+
+
 # ---------------------------------------------------------------- the child's page
 
 
@@ -450,4 +481,5 @@ ROUTES = [
     cancel,
     mark_done,
     cancel_decision,
+    revise_decision,
 ]

@@ -134,7 +134,13 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "console-conference-decision",
         "console-conference-cancel",
     ),
-    **_ops("conference_decision", "decision_id", "console-conference-decision-done", "console-conference-decision-cancel"),
+    **_ops(
+        "conference_decision",
+        "decision_id",
+        "console-conference-decision-done",
+        "console-conference-decision-cancel",
+        "console-conference-decision-revise",
+    ),
     # the payees and accounts of a month's allowances, child by child
     **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),

@@ -98,6 +98,29 @@ async def test_convene_hold_and_mark_done_in_the_console(client, world, db, sett
     page = await client.get(r.headers["location"])
     assert "会商纪要" in page.text and "入户核实监护情况" in page.text and "跟进：supervisor" in page.text
 
+    # The police station's decision: its due date moved, with the reason kept on the page.
+    async with db.session(write=False) as s:
+        police_decision = await s.scalar(select(Decision.id).where(Decision.owner_party_id.is_not(None)))
+    later = (clock.today() + dt.timedelta(days=14)).isoformat()
+    no_reason = await client.post(
+        f"/admin/conferences/decisions/{police_decision}/revise",
+        data={"_csrf_token": csrf_of(page.text), f"revise_due_on_{police_decision}": later},
+        follow_redirects=False,
+    )
+    assert no_reason.status_code == 422 and later in no_reason.text
+    r = await client.post(
+        f"/admin/conferences/decisions/{police_decision}/revise",
+        data={
+            "_csrf_token": csrf_of(page.text),
+            f"revise_due_on_{police_decision}": later,
+            f"revise_reason_{police_decision}": "父亲春节前才能联系上",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = await client.get(r.headers["location"])
+    assert f"→ {later}" in _decision_li(page.text, police_decision) and "父亲春节前才能联系上" in page.text
+
     # The director: "my decisions", marked done there; the timeline tells it.
     await console_login(client, "director")
     told = await client.get("/admin/notifications")
