@@ -37,6 +37,7 @@ from marketplace.cases.models import (
     Notification,
     Visit,
 )
+from marketplace.conferences.models import Conference, Decision, Participant
 from marketplace.db import Database
 from marketplace.demo.loader import load_demo
 from marketplace.families.models import ContactAlert, ParentAway, ParentContact
@@ -92,6 +93,8 @@ CASES: dict[str, Case] = {
     "listEscalations": Case("admin"),
     "listSafetyWarnings": Case("admin"),
     "listSafetyChecks": Case("admin", {"child_id": "child"}),
+    "listConferences": Case("admin"),
+    "listMyDecisions": Case("director"),
     "listAllowanceDecisions": Case("admin"),
     "listEntrustedGuardianships": Case("admin"),
     "listGuardianshipAssessments": Case("admin", {"child_id": "child"}),
@@ -130,6 +133,7 @@ UNPAGED: dict[str, str] = {
     "listSafetyPreventions": "the ten preventions of safety.taxonomy and their items (data, no query)",
     "getSafetyCheck": "one 十防 check: its 3–5 items are the checklist's, read with the check in one query",
     "listEscalationDirectors": "the active child directors of one street (one or two per community), in one query",
+    "listConferenceCandidates": "the staff of one child's circle (its directors, supervisors, district, serving orgs)",
     "listCommunities": "the district's 92 communities",
     "listReportExports": "the user's own export jobs",
     "listAllowanceStandards": "one row per allowance standard change",
@@ -343,6 +347,35 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                         signed_on=today,
                         review_on=today + dt.timedelta(days=i),
                         status="ended" if i % 3 else "active",
+                    )
+                )
+            for i in range(EXTRA):
+                # A held conference with a participant, an outside party and an open decision the director answers.
+                conference = Conference(
+                    child_id=child_id,
+                    community_id=community_id,
+                    street_id=street_id,
+                    topic=f"会商 {i}",
+                    scheduled_at=now,
+                    place="社区",
+                    status="held",
+                    minutes=f"纪要 {i}",
+                    held_at=now,
+                    convened_by=director,
+                )
+                s.add(conference)
+                await s.flush()
+                party = Participant(conference_id=conference.id, kind="school", name="陈老师", organisation="学校")
+                s.add_all([Participant(conference_id=conference.id, user_id=director, kind="internal"), party])
+                await s.flush()
+                s.add(
+                    Decision(
+                        conference_id=conference.id,
+                        child_id=child_id,
+                        text=f"决定 {i}",
+                        owner_party_id=party.id,
+                        responsible_id=director,
+                        due_on=today,
                     )
                 )
             for i in range(EXTRA):

@@ -58,6 +58,13 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=0, minute=45),
         "args": ["families.contact_check"],
     },
+    # Just after the district's midnight: case conference decisions due soon (their owners) and overdue (the
+    # street's supervisors, urgent).
+    "conference-decisions-due": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=0, minute=30),
+        "args": ["conferences.decisions_due"],
+    },
     "reconcile-yesterday": {
         "task": RUN_JOB,
         "schedule": crontab(hour=2, minute=30),

@@ -48,6 +48,7 @@ ENTITY_PAGES = {
     "mandatory_report": "/admin/mandatory-reports",
     "safety_warning": "/admin/safety/warnings/{}",
     "intake": "/admin/intakes/{}",
+    "conference": "/admin/conferences/{}",
 }
 # An organization's staff work referrals in their inbox, not on the caseworker's page.
 ORG_PAGES = {"referral": "/admin/referrals/inbox#inbox-card-{}"}

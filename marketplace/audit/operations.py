@@ -141,6 +141,34 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     **_ops("families_parent", "child_id", "createChildParent"),
     **_ops("families_parent", "parent_id", "reviseChildParent", "recordParentContact", "recordParentVisitHome"),
     **_ops("families_alert", None, "listFamilyContactAlerts"),
+    # case conferences (conferences): the conference, its minutes and decisions name and describe the child
+    **_ops("child", "child_id", "conveneConference"),
+    **_ops("conference", None, "listConferences", "listMyDecisions"),
+    **_ops("conference", "conference_id", "getConference", "holdConference", "addConferenceDecision", "cancelConference"),
+    **_ops(
+        "conference_decision",
+        "decision_id",
+        "completeConferenceDecision",
+        "cancelConferenceDecision",
+        "reviseConferenceDecision",
+    ),
+    **_ops("conference", None, "console-conferences", "console-conference-new"),
+    **_ops("child", "child_id", "console-conference-convene"),
+    **_ops(
+        "conference",
+        "conference_id",
+        "console-conference",
+        "console-conference-held",
+        "console-conference-decision",
+        "console-conference-cancel",
+    ),
+    **_ops(
+        "conference_decision",
+        "decision_id",
+        "console-conference-decision-done",
+        "console-conference-decision-cancel",
+        "console-conference-decision-revise",
+    ),
     # the payees and accounts of a month's allowances, child by child
     **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
@@ -205,6 +233,7 @@ NOT_CHILD_DATA: Final[dict[str, str]] = {
     "getGuardianshipInstrument": "the guardianship assessment instrument: items, scales and bands, no child",
     "listSafetyPreventions": "the ten preventions' checklists and seasons: the district's reference data, no child",
     "listEscalationDirectors": "the directors a referral's escalation may go to: staff, no child",
+    "listConferenceCandidates": "the staff accounts a child's conference may invite: staff, no child",
     "listAllowanceStandards": "the district's allowance amounts per category",
     "addAllowanceStandard": "the district's allowance amounts per category",
     "runAllowances": "a monthly payment run: totals per payee (its decisions are audited when read)",
@@ -257,6 +286,10 @@ CREATES: Final = frozenset(
         "reviseChildParent",
         "console-families-parent",
         "console-families-contact",
+        "conveneConference",
+        "addConferenceDecision",
+        "console-conference-convene",
+        "console-conference-decision",
     }
 )
 

@@ -31,6 +31,8 @@ What is encrypted, column by column (each sealed with ``"<table>.<column>"`` as 
   ``safety_checks``: ``notes``, ``household_note``; ``safety_warning_events.note`` (marketplace.safety).
   ``families_parents``: ``name``, ``employer``, ``phone``, ``wechat``, ``note`` (a left-behind child's parent
   away: how to reach them); ``families_contacts.note``; ``families_visits_home.note``.
+  case conferences: ``conferences``: ``topic``, ``minutes``, ``cancel_reason``; ``conference_decisions``: ``text``,
+  ``done_note``, ``cancel_reason``; ``conference_decision_revisions.reason``.
 - left in clear, decided: codes and states (``gender``, ``categories``, ``risk_level``, ``guardianship``,
   ``allowance_decisions.reason``, which is a code such as ``turned_18``), dates, the police station and receipt
   number of a report (an institution's reference), ``allowance_payees.bank_name``, and the people who are not the

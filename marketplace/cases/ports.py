@@ -122,3 +122,31 @@ def use_referral_provider(reader: ReferralProvider) -> None:
 
 async def referral_provider(session: AsyncSession, referral_id: int) -> int | None:
     return await _referral_provider(session, referral_id)
+
+
+# ---------------------------------------------------------------- organizations serving a child
+#
+# A case conference (``conferences``) may invite the staff of an organization that serves the child through a
+# referral; the referrals feature reads which, registered here when it loads.
+
+
+class ServingOrganizations(Protocol):
+    async def __call__(self, session: AsyncSession, child_id: int) -> Sequence[int]:
+        """The organizations holding one of the child's referrals (accepted, in service or completed), in id order."""
+        ...
+
+
+async def _no_organizations(session: AsyncSession, child_id: int) -> Sequence[int]:
+    return ()
+
+
+_serving_organizations: ServingOrganizations = _no_organizations
+
+
+def use_serving_organizations(reader: ServingOrganizations) -> None:
+    global _serving_organizations
+    _serving_organizations = reader
+
+
+async def serving_organizations(session: AsyncSession, child_id: int) -> Sequence[int]:
+    return await _serving_organizations(session, child_id)

@@ -84,6 +84,7 @@ PLAN: Final[dict[str, str]] = {
     "allowance_payees": "deleted",
     "notifications": "deleted (digests naming several children: the child's id removed)",
     "outbox_events": "deleted (lists naming several records: the child's removed)",
+    "conferences": "deleted, with their participants, decisions, revisions and notifications",
     "allowance_payments": "kept, names tombstoned, reason cleared, person key and links replaced",
     "mandatory_reports": "kept, unlinked, free text tombstoned or cleared",
     "mandatory_report_steps": "kept, note cleared",
@@ -405,6 +406,26 @@ async def _rewrite_json(
     return len(dropped), rewritten
 
 
+async def _purge_conferences(session: AsyncSession, child_id: int, run: Any) -> None:
+    """Delete the child's case conferences (the conferences feature, above cases: its tables by name)."""
+    names = ("conferences", "conference_participants", "conference_decisions", "conference_decision_revisions")
+    confs, parts, decisions, revisions = (_table(n) for n in names)
+    if confs is None or parts is None or decisions is None or revisions is None:
+        return
+    ids = list((await session.execute(select(confs.c.id).where(confs.c.child_id == child_id))).scalars().all())
+    if not ids:
+        return
+    decided = select(decisions.c.id).where(decisions.c.conference_id.in_(ids))
+    await run(
+        "notifications",
+        delete(Notification).where(Notification.entity == "conference", Notification.entity_id.in_(ids)),
+    )
+    await run("conference_decision_revisions", delete(revisions).where(revisions.c.decision_id.in_(decided)))
+    await run("conference_decisions", delete(decisions).where(decisions.c.conference_id.in_(ids)))
+    await run("conference_participants", delete(parts).where(parts.c.conference_id.in_(ids)))
+    await run("conferences", delete(confs).where(confs.c.id.in_(ids)))
+
+
 async def purge_file(session: AsyncSession, settings: Settings, child_id: int, *, lock: bool = True) -> Outcome:
     """Delete one due file and everything hanging off it (``PLAN``), in the caller's transaction; audited."""
     stmt = select(Child).where(Child.id == child_id, _due(settings))
@@ -519,6 +540,8 @@ async def purge_file(session: AsyncSession, settings: Settings, child_id: int, *
                 place="",
             ),
         )
+    # Case conferences: their topic, minutes and decisions describe the child.
+    await _purge_conferences(session, child_id, run)
     # The file itself.
     await run("child_transfers", delete(ChildTransfer).where(ChildTransfer.child_id == child_id))
     await run("visits", delete(Visit).where(Visit.child_id == child_id))

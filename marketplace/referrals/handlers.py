@@ -170,10 +170,25 @@ async def referral_facts(session: AsyncSession, referral_id: int) -> fund_ports.
     )
 
 
+# The statuses of a referral whose organization serves the child (a case conference may invite its staff).
+SERVING = ("accepted", "in_service", "completed")
+
+
+async def serving_organizations(session: AsyncSession, child_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(Referral.organization_id)
+        .where(Referral.child_id == child_id, Referral.status.in_(SERVING))
+        .distinct()
+        .order_by(Referral.organization_id)
+    )
+    return list(rows.all())
+
+
 case_ports.use_open_referrals(referrals.open_for_child)
 case_ports.use_move_referrals(referrals.move_with_needs)
 case_ports.use_open_referral_steps(referrals.open_escalation_steps)
 case_ports.use_referral_provider(referrals.provider_of)
+case_ports.use_serving_organizations(serving_organizations)
 matching_ports.use_referral_history(history.ReferralHistory())
 fund_ports.use_referral_reader(referral_facts)
 procurement_metrics.provide("completed_referrals", referral_metrics.completed_referrals)

@@ -36,6 +36,7 @@ from marketplace.cases.taxonomy import (
     VERDICTS,
     VISIT_KINDS,
 )
+from marketplace.conferences import loop as conference_loop
 from marketplace.families.loop import loop_events as families_events
 from marketplace.guardianship.loop import loop_events as guardianship_events
 from marketplace.intake.loop import loop_events as intake_events
@@ -58,6 +59,7 @@ SOURCES: tuple[LoopSource, ...] = (
     safety_loop.loop_events,
     families_events,
     guardianship_events,
+    conference_loop.loop_events,
 )
 
 

@@ -66,6 +66,9 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "child parents": (own("child", "/api/v1/children/{child_id}/parents?history=true"), CASE),
     "child parent contacts": (own("child", "/api/v1/children/{child_id}/parents/contacts"), CASE),
     "families alerts": (fixed("/api/v1/families/alerts?status=open", "/api/v1/families/alerts?status=resolved"), CASE),
+    "conferences": (fixed("/api/v1/conferences?limit=50"), (D, S, O, A, U)),
+    "conference": (own("conference", "/api/v1/conferences/{conference_id}"), CASE),
+    "my decisions": (fixed("/api/v1/me/decisions"), (D, S, O, A)),
     "social workers": (fixed("/api/v1/social-workers?limit=100"), None),
     "volunteer teams": (fixed("/api/v1/volunteer-teams"), None),
     "donors": (fixed("/api/v1/donors"), (F, A, U)),
@@ -1117,3 +1120,64 @@ INTAKE_KEYS: Final = frozenset(
 )
 for _role in CASE:
     ALLOWED[_role] = ALLOWED[_role] | INTAKE_KEYS
+# Case conferences (conferences): a decision as its owner reads it (an organization's participant reads nothing else:
+# the topic, the date, the child's share note and its own decisions) ...
+_DECISION_KEYS: Final = frozenset(
+    {
+        "cancel_reason",
+        "cancelled_at",
+        "conference_id",
+        "decisions",
+        "done_at",
+        "done_by",
+        "done_note",
+        "due_on",
+        "new_due_on",
+        "new_responsible_id",
+        "old_due_on",
+        "old_responsible_id",
+        "open_decisions",
+        "overdue",
+        "overdue_decisions",
+        "owner",
+        "owner_party_id",
+        "owner_user_id",
+        "place",
+        "reason",
+        "responsible_id",
+        "responsible_name",
+        "revised_by",
+        "revisions",
+        "scheduled_at",
+        "share_note",
+        "stage",
+        "status_label",
+        "text",
+        "topic",
+        "view",
+        "child_id",
+        "created_at",
+    }
+)
+# ... and the whole conference, for the child's director, supervisor and the district.
+_CONFERENCE_KEYS: Final = _DECISION_KEYS | frozenset(
+    {
+        "attended",
+        "child_name",
+        "contact",
+        "convened_by",
+        "held_at",
+        "kind_label",
+        "minutes",
+        "organisation",
+        "participants",
+        "user_id",
+    }
+)
+for _role in (D, S, A, U):
+    ALLOWED[_role] = ALLOWED[_role] | _CONFERENCE_KEYS
+# The audit log's row for a child-data read that showed nothing (an empty page of conferences or decisions: the app's
+# fallback row names the operation, ``audit.operations.fallback_rows``).
+for _role in (A, U):
+    ALLOWED[_role] = ALLOWED[_role] | {"operation"}
+ALLOWED[O] = ALLOWED[O] | _DECISION_KEYS

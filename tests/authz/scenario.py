@@ -385,6 +385,21 @@ _simple(
     "community",
     "street",
 )
+_simple(
+    "conference",
+    "conference_id",
+    "SELECT id, community_id, street_id FROM conferences ORDER BY id",
+    "community",
+    "street",
+)
+_simple(
+    "conference_decision",
+    "decision_id",
+    "SELECT d.id, c.community_id, c.street_id FROM conference_decisions d "
+    "JOIN conferences c ON c.id = d.conference_id ORDER BY d.id",
+    "community",
+    "street",
+)
 _simple("notification", "notification_id", "SELECT id, recipient_id FROM notifications ORDER BY id", "user")
 _simple("service", "service_id", "SELECT id, organization_id FROM services ORDER BY id", "org")
 _simple("org", "org_id", "SELECT id, id FROM organizations WHERE status='approved' ORDER BY id", "org")

@@ -133,6 +133,7 @@ def extra_pages(role: str, world: Any, d: dict[str, Any]) -> list[str]:
             f"/admin/children/{d['child']}",
             f"/admin/children/{d['child']}/guardianship",
             f"/admin/children/{d['child']}/guardianship/assess",
+            f"/admin/conferences/new?child={d['child']}",
             "/admin/children/new",
             f"/admin/needs/{d['need']}/matches",
             f"/admin/referrals/{cases.referrals[0]}/follow",

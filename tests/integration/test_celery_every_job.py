@@ -30,6 +30,7 @@ from marketplace.audit.models import ChainVerification
 from marketplace.auth.principal import Principal
 from marketplace.cases import notifications
 from marketplace.cases.models import Child, Escalation, MandatoryReport, Need, Notification
+from marketplace.conferences.models import Conference, Decision
 from marketplace.db import Database
 from marketplace.families.models import ContactAlert, ParentAway
 from marketplace.features import load_jobs
@@ -472,6 +473,44 @@ async def _deliver_done(c: Ctx) -> bool:
     return len(rows) == 1 and rows[0][0] == "email" and rows[0][1] == "sent" and bool(rows[0][2])
 
 
+async def _conference_prepare(c: Ctx) -> None:
+    """A held conference on child A with a decision the director answers, due yesterday: overdue."""
+    async with c.db.session() as s:
+        child = await s.get(Child, c.cases.children["A"])
+        assert child is not None
+        conference = Conference(
+            child_id=child.id,
+            community_id=child.community_id,
+            street_id=child.street_id,
+            topic="会商",
+            scheduled_at=clock.now() - 48 * H,
+            status="held",
+            minutes="纪要",
+            held_at=clock.now() - 48 * H,
+        )
+        s.add(conference)
+        await s.flush()
+        decision = Decision(
+            conference_id=conference.id,
+            child_id=child.id,
+            text="入户核实",
+            owner_user_id=c.world.users["director"],
+            responsible_id=c.world.users["director"],
+            due_on=clock.today() - dt.timedelta(days=1),
+        )
+        s.add(decision)
+        await s.flush()
+        c.facts["conference_decision"] = decision.id
+
+
+async def _conference_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        told = await s.scalars(
+            select(Notification.recipient_id).where(Notification.kind == "conference_decision_overdue")
+        )
+        return c.world.users["supervisor"] in set(told.all())
+
+
 # Every job the features register: a job without a case here fails the test.
 JOB_CASES: dict[str, JobCase] = {
     "referrals.escalate_overdue": JobCase(_referral_prepare, _referral_done),
@@ -489,6 +528,7 @@ JOB_CASES: dict[str, JobCase] = {
     "idempotency.purge_expired": JobCase(_idempotency_prepare, _idempotency_done),
     "messaging.deliver": JobCase(_deliver_prepare, _deliver_done),
     "families.contact_check": JobCase(_families_prepare, _families_done),
+    "conferences.decisions_due": JobCase(_conference_prepare, _conference_done),
 }
 
 
