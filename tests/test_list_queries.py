@@ -130,6 +130,7 @@ UNPAGED: dict[str, str] = {
     "listReconciliations": "the latest 100 reconciliations (a few a month), with their differences in one more query",
     "listStatementMappings": "one saved statement layout per bank the fund banks with (a handful)",
     "listStreets": "the district's 10 streets",
+    "listChildParents": "one child's parents away (two, rarely more), their versions on request, in one query each",
     "listSafetyPreventions": "the ten preventions of safety.taxonomy and their items (data, no query)",
     "getSafetyCheck": "one 十防 check: its 3–5 items are the checklist's, read with the check in one query",
     "listEscalationDirectors": "the active child directors of one street (one or two per community), in one query",

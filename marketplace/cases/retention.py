@@ -84,7 +84,24 @@ PLAN: Final[dict[str, str]] = {
     "allowance_payees": "deleted",
     "notifications": "deleted (digests naming several children: the child's id removed)",
     "outbox_events": "deleted (lists naming several records: the child's removed)",
-    "conferences": "deleted, with their participants, decisions, revisions and notifications",
+    # The features above the files (``swept_tables``), each row with the notifications about it.
+    "conferences": "deleted, with their participants, decisions and revisions",
+    "conference_participants": "deleted",
+    "conference_decisions": "deleted",
+    "conference_decision_revisions": "deleted",
+    "safety_checks": "deleted",
+    "safety_warnings": "deleted, with their history",
+    "safety_warning_events": "deleted",
+    "intakes": "deleted (the calls about the child or about one of its reports), with their triage",
+    "intake_triages": "deleted",
+    "guardianship_assessments": "deleted",
+    "entrusted_guardianships": "deleted",
+    "temporary_guardianships": "deleted",
+    "long_term_guardianships": "deleted",
+    "families_parents": "deleted, every version, with their contacts, visits home and alerts",
+    "families_contacts": "deleted",
+    "families_visits_home": "deleted",
+    "families_alerts": "deleted",
     "allowance_payments": "kept, names tombstoned, reason cleared, person key and links replaced",
     "mandatory_reports": "kept, unlinked, free text tombstoned or cleared",
     "mandatory_report_steps": "kept, note cleared",
@@ -406,24 +423,85 @@ async def _rewrite_json(
     return len(dropped), rewritten
 
 
-async def _purge_conferences(session: AsyncSession, child_id: int, run: Any) -> None:
-    """Delete the child's case conferences (the conferences feature, above cases: its tables by name)."""
-    names = ("conferences", "conference_participants", "conference_decisions", "conference_decision_revisions")
-    confs, parts, decisions, revisions = (_table(n) for n in names)
-    if confs is None or parts is None or decisions is None or revisions is None:
-        return
-    ids = list((await session.execute(select(confs.c.id).where(confs.c.child_id == child_id))).scalars().all())
-    if not ids:
-        return
-    decided = select(decisions.c.id).where(decisions.c.conference_id.in_(ids))
-    await run(
+# The tables whose purge is written out in ``purge_file``: the sweep of the features' tables leaves them alone.
+WRITTEN_OUT: Final = frozenset(
+    {
+        "children",
+        "needs",
+        "visits",
+        "referrals",
+        "referral_logs",
+        "child_transfers",
+        "escalations",
+        "escalation_actions",
+        "allowance_decisions",
+        "allowance_payees",
+        "allowance_payments",
+        "allowance_runs",
         "notifications",
-        delete(Notification).where(Notification.entity == "conference", Notification.entity_id.in_(ids)),
-    )
-    await run("conference_decision_revisions", delete(revisions).where(revisions.c.decision_id.in_(decided)))
-    await run("conference_decisions", delete(decisions).where(decisions.c.conference_id.in_(ids)))
-    await run("conference_participants", delete(parts).where(parts.c.conference_id.in_(ids)))
-    await run("conferences", delete(confs).where(confs.c.id.in_(ids)))
+        "outbox_events",
+        "mandatory_reports",
+        "mandatory_report_steps",
+        "matching_runs",
+        "audit_log",
+    }
+)
+# Where the features above the files hang their records: the child, and its mandatory reports (the call that made one).
+_ROOTS: Final = {"children": "child", "mandatory_reports": "report"}
+
+
+def swept_tables() -> dict[str, list[tuple[str, str, str]]]:
+    """The tables of the features above the files (casework, conferences, guardianship, ...) that hang off a child,
+    directly or through one another, read from the metadata: for each, its references ``(column, table, column)`` to
+    a root (``_ROOTS``) or to another swept table. Every one of them needs a line in ``PLAN`` (a test checks)."""
+    tables = Base.metadata.tables
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, table in tables.items():
+            if name in WRITTEN_OUT:
+                continue
+            refs = [
+                (fk.parent.name, fk.column.table.name, fk.column.name)
+                for fk in table.foreign_keys
+                if fk.column.table.name in _ROOTS or fk.column.table.name in found
+            ]
+            if refs and found.get(name) != refs:
+                found[name] = refs
+                changed = True
+    return found
+
+
+async def _sweep_features(session: AsyncSession, related: Related, run: Any) -> None:
+    """Delete every row of the features' tables (``swept_tables``) that hangs off the file: the rows referring to the
+    child or to one of its reports, then whatever refers to those, deepest first; and the notifications about them
+    (a feature names its records in a notification by the table's singular: ``conferences`` → ``conference``)."""
+    found = swept_tables()
+    if not found:
+        return
+    tables = Base.metadata.tables
+    roots = {"children": related.of("child"), "mandatory_reports": related.of("report")}
+    ids: dict[str, set[int]] = {}
+    # Parents before children (the metadata's order), so a table's ids are known when its dependents are read.
+    order = [t.name for t in Base.metadata.sorted_tables if t.name in found]
+    for name in order:
+        table = tables[name]
+        clauses = []
+        for column, target, target_column in found[name]:
+            wanted = roots.get(target) if target in roots else ids.get(target)
+            if wanted and target_column == "id":
+                clauses.append(table.c[column].in_(wanted))
+        ids[name] = await _ids(session, select(table.c.id).where(or_(*clauses))) if clauses else set()
+    for name in reversed(order):
+        if not ids[name]:
+            continue
+        entity = name[:-1] if name.endswith("s") else name
+        await run(
+            "notifications",
+            delete(Notification).where(Notification.entity == entity, Notification.entity_id.in_(ids[name])),
+        )
+        await run(name, delete(tables[name]).where(tables[name].c.id.in_(ids[name])))
 
 
 async def purge_file(session: AsyncSession, settings: Settings, child_id: int, *, lock: bool = True) -> Outcome:
@@ -540,8 +618,8 @@ async def purge_file(session: AsyncSession, settings: Settings, child_id: int, *
                 place="",
             ),
         )
-    # Case conferences: their topic, minutes and decisions describe the child.
-    await _purge_conferences(session, child_id, run)
+    # The features' records about the file (safety checks, calls, conferences, guardianship, parents away, ...).
+    await _sweep_features(session, related, run)
     # The file itself.
     await run("child_transfers", delete(ChildTransfer).where(ChildTransfer.child_id == child_id))
     await run("visits", delete(Visit).where(Visit.child_id == child_id))

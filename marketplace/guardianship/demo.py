@@ -24,7 +24,7 @@ from marketplace.guardianship.models import (
 )
 from marketplace.guardianship.service import add_months
 
-ORDER = 39
+ORDER = 36
 
 RESCUE_CENTRE = "深圳市福田区未成年人救助保护中心"
 PEOPLE = (("陈秀英", "外祖母"), ("李建国", "祖父"), ("王丽华", "姑母"), ("张桂兰", "祖母"), ("刘志强", "舅舅"))

@@ -19,7 +19,7 @@ from marketplace.safety import rules, service
 from marketplace.safety.models import SafetyCheck, SafetyWarning, SafetyWarningEvent
 from marketplace.safety.taxonomy import PREVENTIONS, RISK_POINTS
 
-ORDER = 36
+ORDER = 39
 
 # The director's words for a missed item, by prevention (synthetic, as every demo text).
 MISSED_NOTES = {

@@ -378,6 +378,10 @@ _simple(
     "safety_check",
     "check_id",
     "SELECT id, community_id, street_id FROM safety_checks ORDER BY id",
+    "community",
+    "street",
+)
+_simple(
     "parent",
     "parent_id",
     "SELECT p.id, c.community_id, c.street_id FROM families_parents p JOIN children c ON c.id = p.child_id "

@@ -22,9 +22,11 @@ from marketplace.cases import retention
 from marketplace.cases.crypto import field_cipher
 from marketplace.cases.models import Child, MandatoryReport, MandatoryReportStep, Need, Visit
 from marketplace.features import load_jobs
+from marketplace.guardianship import instrument
 from marketplace.outbox import OutboxEvent
 from marketplace.procurement.allowance_models import AllowancePayment
 from marketplace.referrals.models import Referral, ReferralLog
+from marketplace.safety.taxonomy import PREVENTIONS
 from tests.cases.support import TokenAuth, id_number
 from tests.procurement.allowance_helpers import run_sign_pay
 from tests.procurement.helpers import make_budget
@@ -54,6 +56,17 @@ TRANSFER_REASON = "孩子随姑姑搬到岗厦居住琥珀"
 ACCOUNT = "6222021234567890123"
 CLEAR = [NAME, ID_NUMBER, GUARDIAN, PHONE, ADDRESS, SCHOOL, NOTES, FINDINGS, NEED_NOTE, LOG_NOTE, REPORT_TEXT]
 CLEAR += [STEP_NOTE, SHARE_NOTE, PAYEE, ACCOUNT, TRANSFER_REASON]
+# The casework around the file (safety checks, a hotline call, a case conference, guardianship, a parent away).
+SAFETY_NOTE = "孩子说常被高年级同学堵在楼道琥珀"
+CALL_TEXT = "邻居来电称孩子深夜独自在楼下琥珀"
+CALLER = "上官明月"
+MINUTES = "会商认为需由学校每日反馈出勤琥珀"
+ASSESSMENT_NOTE = "祖父腿脚不便难以接送琥珀"
+ENTRUSTED = "诸葛秀梅"
+PARENT = "司马志强"
+EMPLOYER = "玉林市某建筑工地琥珀"
+CONTACT_NOTE = "父亲视频时答应清明回家琥珀"
+CLEAR += [SAFETY_NOTE, CALL_TEXT, CALLER, MINUTES, ASSESSMENT_NOTE, ENTRUSTED, PARENT, EMPLOYER, CONTACT_NOTE]
 
 
 def body(community_id: int, *, name: str, seq: str, **kw: object) -> dict[str, object]:
@@ -184,6 +197,90 @@ async def test_a_file_past_retention_leaves_no_copy(
     frozen_clock(T0)
     export = await ok(
         await client.post("/api/v1/reports/exports", json={"kind": "coverage_all", "format": "xlsx"}, headers=admin)
+    )
+    # The casework around the file: every feature's records, with words that name or describe the child.
+    bullying = list(PREVENTIONS["bullying"].items)
+    await ok(
+        await client.post(
+            f"/api/v1/children/{cid}/safety-checks",
+            json={
+                "prevention": "bullying",
+                "items": [{"code": bullying[0], "answer": "missed", "note": SAFETY_NOTE}]
+                + [{"code": code, "answer": "done"} for code in bullying[1:]],
+            },
+            headers=director,
+        )
+    )
+    await ok(
+        await client.post(
+            "/api/v1/intakes",
+            json={
+                "channel": "street_hotline",
+                "what": CALL_TEXT,
+                "urgency": 3,
+                "community_id": world.communities[0],
+                "caller_name": CALLER,
+                "caller_phone": PHONE,
+                "place": ADDRESS,
+                "child_id": cid,
+            },
+            headers=director,
+        )
+    )
+    conference = await ok(
+        await client.post(
+            f"/api/v1/children/{cid}/conferences",
+            json={
+                "topic": "孩子在校受欺凌的应对",
+                "scheduled_at": "2026-03-10T06:00:00+00:00",
+                "parties": [{"name": "欧阳老师", "organisation": SCHOOL, "kind": "school"}],
+            },
+            headers=director,
+        )
+    )
+    await ok(
+        await client.post(f"/api/v1/conferences/{conference['id']}/held", json={"minutes": MINUTES}, headers=director)
+    )
+    await ok(
+        await client.post(
+            f"/api/v1/children/{cid}/guardianship-assessments",
+            json={"answers": {item.code: 1 for item in instrument.CURRENT.items()}, "note": ASSESSMENT_NOTE},
+            headers=director,
+        )
+    )
+    await ok(
+        await client.post(
+            f"/api/v1/children/{cid}/entrusted-guardianships",
+            json={
+                "person_name": ENTRUSTED,
+                "relationship": "姑姑",
+                "contact_phone": "13812345678",
+                "signed_on": "2026-03-01",
+            },
+            headers=director,
+        )
+    )
+    parent = await ok(
+        await client.post(
+            f"/api/v1/children/{cid}/parents",
+            json={
+                "relation": "father",
+                "name": PARENT,
+                "work_province": "广西壮族自治区",
+                "work_city": "玉林市",
+                "employer": EMPLOYER,
+                "phone": "13912345678",
+                "frequency": "weekly",
+            },
+            headers=director,
+        )
+    )
+    await ok(
+        await client.post(
+            f"/api/v1/families/parents/{parent['id']}/contacts",
+            json={"contacted_on": "2026-03-09", "channel": "video", "note": CONTACT_NOTE},
+            headers=director,
+        )
     )
     # Reads (audited), the timeline, the notifications the work sent.
     await ok(await client.get(f"/api/v1/children/{cid}", headers=director))

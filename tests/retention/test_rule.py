@@ -12,6 +12,8 @@ from marketplace import clock
 from marketplace.audit.models import AuditEntry
 from marketplace.cases import retention
 from marketplace.cases.models import Child
+from marketplace.db import Base
+from marketplace.features import load_models
 from marketplace.procurement.allowance_models import AllowancePayment
 from tests.admin.console import console_login
 from tests.cases.support import TokenAuth, add_child
@@ -181,3 +183,16 @@ def test_no_search_index_holds_children() -> None:
     from marketplace.indexing.documents import BUILDERS
 
     assert set(BUILDERS) == {"services", "organizations"}
+
+
+def test_every_table_about_a_child_has_its_line_in_the_plan() -> None:
+    """A feature's table that refers to a child (or to one of its reports, or to such a table) is deleted with the
+    file by the sweep, and says so in ``PLAN`` (README.md's table is written from it)."""
+    load_models()
+    swept = retention.swept_tables()
+    assert {"safety_warnings", "intakes", "conferences", "entrusted_guardianships", "families_parents"} <= set(swept)
+    assert set(swept) <= set(retention.PLAN), "a table the purge deletes without a line in retention.PLAN"
+    assert not set(swept) & retention.WRITTEN_OUT
+    for table in Base.metadata.sorted_tables:
+        if any(fk.column.table.name == "children" for fk in table.foreign_keys):
+            assert table.name in swept or table.name in retention.WRITTEN_OUT, table.name

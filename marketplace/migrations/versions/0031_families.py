@@ -18,8 +18,8 @@ from marketplace.db import UTCDateTime
 revision: str = "0031"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
-# The tables refer to children (created by 0003, last rebuilt by 0024, which comes after 0003 and 0022).
-depends_on: str | Sequence[str] | None = "0024"
+# The tables refer to children (created by 0003, last rebuilt by 0022; 0024 only adds a column, and stays a head).
+depends_on: str | Sequence[str] | None = "0022"
 
 
 def upgrade() -> None:
