@@ -16,9 +16,10 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import quote
 
+import msgspec
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, Response
 from litestar.datastructures import State
@@ -42,6 +43,7 @@ from marketplace.deps import DbSession
 from marketplace.errors import (
     TITLES,
     DomainError,
+    Invalid,
     database_outage,
     database_unavailable,
     nul_field,
@@ -254,6 +256,37 @@ def csrf_token(request: Request[Any, Any, Any]) -> str:
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
+
+
+# ---------------------------------------------------------------- posted forms
+
+_S = TypeVar("_S")
+_FIELD_IN_ERROR = re.compile(r"\$\.([a-z_]+)")
+
+
+def posted(values: Mapping[str, Any], name: str) -> str:
+    """A posted field as typed, without the spaces around it ("" when absent or not text)."""
+    value = values.get(name, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def parse_form(schema: type[_S], values: Mapping[str, Any], labels: Mapping[str, str]) -> _S:
+    """A posted form as the API's request schema (the same constraints), refused with a Chinese message naming the
+    field by its label (``labels``: field → what the form calls it)."""
+    try:
+        return msgspec.convert(dict(values), schema, strict=False)
+    except msgspec.ValidationError as exc:
+        found = _FIELD_IN_ERROR.search(str(exc))
+        field = found.group(1) if found else ""
+        label = labels.get(field, field or "表单")
+        raise Invalid.field(field or "form", f"请检查“{label}”的填写 (invalid {field or 'form'}: {exc})") from exc
+
+
+def after_change(request: Request[Any, Any, Any], location: str) -> Response[str]:
+    """After a change: htmx follows HX-Redirect, a plain form the 303."""
+    if is_htmx(request):
+        return Response(content="", status_code=200, headers={"HX-Redirect": location, **SECURITY_HEADERS})
+    return Response(content="", status_code=303, headers={"location": location, **SECURITY_HEADERS})
 
 
 # ---------------------------------------------------------------- HTML errors

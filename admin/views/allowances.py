@@ -11,11 +11,9 @@ A refused form: the page again with the service's message beside the form and th
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
@@ -74,13 +72,7 @@ DONE = {
 
 def _parse(schema: type[S], values: Mapping[str, Any]) -> S:
     """A posted form as the API's request schema, refused with a Chinese message naming the field."""
-    try:
-        return msgspec.convert(dict(values), schema, strict=False)
-    except msgspec.ValidationError as exc:
-        found = re.search(r"\$\.([a-z_]+)", str(exc))
-        field = found.group(1) if found else ""
-        label = LABELS.get(field, field or "表单")
-        raise Invalid.field(field or "form", f"请检查“{label}”的填写 (invalid {field or 'form'}: {exc})") from exc
+    return web.parse_form(schema, values, LABELS)
 
 
 # The roles the section is for (the district, its auditor, the procurement officer who runs the months); the

@@ -8,12 +8,10 @@ service refuses is shown again with the message and what was typed (``web.render
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from itertools import groupby
 from typing import Annotated, Any, TypeVar
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,27 +70,14 @@ LABELS = {
 
 
 def parse(schema: type[S], values: Mapping[str, Any]) -> S:
-    """A posted form as the API's request schema (the same constraints), refused with a Chinese field message
-    (as ``admin.views.children.parse``, which this module cannot import: the child's page imports this one)."""
-    try:
-        return msgspec.convert(dict(values), schema, strict=False)
-    except msgspec.ValidationError as exc:
-        found = re.search(r"\$\.([a-z_]+)", str(exc))
-        field = found.group(1) if found else ""
-        label = LABELS.get(field, field or "表单")
-        raise Invalid.field(field or "form", f"请检查“{label}”的填写 (invalid {field or 'form'}: {exc})") from exc
+    """A posted form as the API's request schema, refused with a Chinese message naming the field."""
+    return web.parse_form(schema, values, LABELS)
 
 
-def redirect(request: Request[Any, Any, Any], location: str) -> Response[str]:
-    """After a change: htmx follows HX-Redirect, a plain form the 303."""
-    if web.is_htmx(request):
-        return Response(content="", status_code=200, headers={"HX-Redirect": location, **web.SECURITY_HEADERS})
-    return Response(content="", status_code=303, headers={"location": location, **web.SECURITY_HEADERS})
+redirect = web.after_change
 
 
-def _text(values: Mapping[str, Any], name: str) -> str:
-    value = values.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
+_text = web.posted
 
 
 def _is_director(principal: Principal, child: Child) -> bool:

@@ -108,10 +108,7 @@ def _id(raw: str, field: str, label: str) -> int | None:
     return int(text)
 
 
-def _redirect(request: Request[Any, Any, Any], location: str) -> Response[str]:
-    if web.is_htmx(request):
-        return Response(content="", status_code=200, headers={"HX-Redirect": location, **web.SECURITY_HEADERS})
-    return Response(content="", status_code=303, headers={"location": location, **web.SECURITY_HEADERS})
+_redirect = web.after_change
 
 
 async def _postings(session: AsyncSession, entry_id: int | None, fund_id: int) -> list[dict[str, Any]]:

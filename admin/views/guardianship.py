@@ -53,9 +53,7 @@ DONE = {
 }
 
 
-def _text(values: Mapping[str, Any], name: str) -> str:
-    value = values.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
+_text = web.posted
 
 
 def _clean(values: Mapping[str, Any], *names: str) -> dict[str, Any]:

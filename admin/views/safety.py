@@ -45,15 +45,10 @@ DONE = {
 }
 
 
-def _redirect(request: Request[Any, Any, Any], location: str) -> Response[str]:
-    if web.is_htmx(request):
-        return Response(content="", status_code=200, headers={"HX-Redirect": location, **web.SECURITY_HEADERS})
-    return Response(content="", status_code=303, headers={"location": location, **web.SECURITY_HEADERS})
+_redirect = web.after_change
 
 
-def _text(values: Mapping[str, Any], name: str) -> str:
-    value = values.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
+_text = web.posted
 
 
 def _parse(schema: type[Any], values: Mapping[str, Any], field: str, label: str) -> Any:
