@@ -9,17 +9,11 @@ from typing import Any
 import pytest
 
 from tests.browser.test_console import login, logout
+from tests.browser.viewports import PHONE
 from tests.support.world import PASSWORD, valid_code
 
 pytestmark = pytest.mark.browser
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-}
 NEW_PASSWORD = "Chunya-Kids-2026-Futian!"
 
 

@@ -18,17 +18,10 @@ from marketplace.families.models import ParentAway
 from tests.browser.test_accessibility import check
 from tests.browser.test_console import login
 from tests.browser.test_director_journey import api, go, no_sideways_scroll
+from tests.browser.viewports import PHONE
 from tests.cases.support import add_child
 
 pytestmark = pytest.mark.browser
-
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-}
 
 
 @pytest.fixture

@@ -14,17 +14,10 @@ from marketplace import clock
 from marketplace.guardianship import instrument as inst
 from tests.browser.test_console import login, logout
 from tests.browser.test_director_journey import LAPTOP, go, no_sideways_scroll
+from tests.browser.viewports import PHONE
 from tests.cases.support import add_child
 
 pytestmark = pytest.mark.browser
-
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-}
 
 
 @pytest.fixture

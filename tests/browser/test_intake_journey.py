@@ -15,18 +15,10 @@ import pytest
 from tests.browser.test_accessibility import check
 from tests.browser.test_console import login, logout
 from tests.browser.test_director_journey import api, no_sideways_scroll
+from tests.browser.viewports import LAPTOP, PHONE
 from tests.cases.support import birth_for_age, id_number
 
 pytestmark = pytest.mark.browser
-
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-}
-LAPTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "zh-CN"}
 
 
 def test_a_hotline_call_becomes_a_report_and_a_file_on_one_timeline(

@@ -19,17 +19,11 @@ from marketplace.cases import notifications
 from marketplace.db import Database
 from marketplace.messaging import ports, service
 from tests.browser.test_console import login
+from tests.browser.viewports import PHONE
 from tests.messaging.smtp_server import Mailbox, smtp_server, text_of
 from tests.support import databases
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-}
 T = TypeVar("T")
 
 
