@@ -49,6 +49,7 @@ ENTITY_PAGES = {
     "safety_warning": "/admin/safety/warnings/{}",
     "intake": "/admin/intakes/{}",
     "conference": "/admin/conferences/{}",
+    "families_alert": "/admin/families",
 }
 # An organization's staff work referrals in their inbox, not on the caseworker's page.
 ORG_PAGES = {"referral": "/admin/referrals/inbox#inbox-card-{}"}
