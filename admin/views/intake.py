@@ -78,8 +78,7 @@ FILE_FIELDS = (
 )
 
 
-def _text(form: dict[str, str], name: str) -> str:
-    return (form.get(name) or "").strip()
+_text = web.posted
 
 
 def _id(form: dict[str, str], name: str, message: str) -> int | None:

@@ -282,7 +282,7 @@ _FAMILIES: Final = frozenset(
     }
 )
 # The detail of the audit rows those reads write, as the district and the auditor read the log (ids, no values).
-_FAMILIES_AUDIT: Final = frozenset({"child_ids", "contact_ids", "operation", "parent_ids"})
+_FAMILIES_AUDIT: Final = frozenset({"child_ids", "contact_ids", "parent_ids"})
 
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     D: _EVERYONE
@@ -1176,8 +1176,8 @@ _CONFERENCE_KEYS: Final = _DECISION_KEYS | frozenset(
 )
 for _role in (D, S, A, U):
     ALLOWED[_role] = ALLOWED[_role] | _CONFERENCE_KEYS
-# The audit log's row for a child-data read that showed nothing (an empty page of conferences or decisions: the app's
-# fallback row names the operation, ``audit.operations.fallback_rows``).
+# The audit log's row for any child-data read that showed nothing (an empty page of any feature's list: the app's
+# fallback row names the operation, ``audit.operations.fallback_rows``), as the district and the auditor read the log.
 for _role in (A, U):
     ALLOWED[_role] = ALLOWED[_role] | {"operation"}
 ALLOWED[O] = ALLOWED[O] | _DECISION_KEYS
