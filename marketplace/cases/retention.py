@@ -102,6 +102,7 @@ PLAN: Final[dict[str, str]] = {
     "families_contacts": "deleted",
     "families_visits_home": "deleted",
     "families_alerts": "deleted",
+    "place_activity_children": "deleted (the activity keeps its counts by category, which name nobody)",
     "allowance_payments": "kept, names tombstoned, reason cleared, person key and links replaced",
     "mandatory_reports": "kept, unlinked, free text tombstoned or cleared",
     "mandatory_report_steps": "kept, note cleared",

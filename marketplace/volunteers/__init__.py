@@ -1,0 +1,1 @@
+"""Volunteers as people: registration, skills, team membership, hours served and their certificate."""
