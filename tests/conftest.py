@@ -22,7 +22,7 @@ from marketplace.settings import Settings
 from tests.support import figures
 from tests.support.apps import AppCache
 from tests.support.clock_suites import CLOCK_SENSITIVE
-from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
+from tests.support.databases import DemoTemplate, PostgresTemplate, SqliteTemplate, test_settings
 from tests.support.servers import RedisProcess, postgres_server, redis_server
 from tests.support.world import PASSWORD, World, build_world
 
@@ -148,9 +148,34 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return test_settings(database_url, tmp_path)
 
 
+@pytest.fixture(scope="session")
+def demo_template(
+    db_template: SqliteTemplate | PostgresTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> DemoTemplate:
+    return DemoTemplate(db_template, tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def demo_settings(
+    demo_template: DemoTemplate, db_template: SqliteTemplate | PostgresTemplate, tmp_path: Path
+) -> Iterator[Settings]:
+    """Settings of a database (and data directory) holding the whole Futian demo, a copy of the session's load."""
+    settings = demo_template.new_settings(tmp_path)
+    yield settings
+    if isinstance(db_template, PostgresTemplate):
+        db_template.drop(settings.database_url)
+
+
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
     database = Database(settings)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def demo_db(demo_settings: Settings) -> AsyncIterator[Database]:
+    database = Database(demo_settings)
     yield database
     await database.dispose()
 

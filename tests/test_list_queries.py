@@ -39,7 +39,6 @@ from marketplace.cases.models import (
 )
 from marketplace.conferences.models import Conference, Decision, Participant
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.families.models import ContactAlert, ParentAway, ParentContact
 from marketplace.funds import service as funds
 from marketplace.funds.models import Disbursement, Donation, Donor
@@ -66,7 +65,7 @@ from marketplace.resources import credit_code
 from marketplace.resources.models import Organization, Service, ServiceRevision, VolunteerTeam
 from marketplace.safety.models import SafetyCheck, SafetyWarning, SafetyWarningEvent
 from marketplace.settings import Settings
-from tests.support.databases import PostgresTemplate, SqliteTemplate
+from tests.support.databases import DemoTemplate, PostgresTemplate, SqliteTemplate
 from tests.support.databases import test_settings as make_settings
 
 PASSWORD = "demo-password"
@@ -589,11 +588,14 @@ async def _add_procurement(s: Any, today: dt.date, officer: int, admin: int, org
 
 
 @pytest.fixture(scope="module")
-def world(db_template: SqliteTemplate | PostgresTemplate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    db_template: SqliteTemplate | PostgresTemplate,
+    demo_template: DemoTemplate,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("list-queries")
-    url = db_template.new_database(tmp)
-    settings = make_settings(url, tmp)
-    asyncio.run(load_demo(settings))
+    settings = demo_template.new_settings(tmp)
+    url = settings.database_url
     ids = asyncio.run(_add_rows(settings))
     yield World(settings, ids)
     if isinstance(db_template, PostgresTemplate):

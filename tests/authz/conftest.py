@@ -13,10 +13,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from tests.authz.scenario import Scenario, build
 from tests.support.apps import AppCache
-from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
+from tests.support.databases import DemoTemplate, PostgresTemplate, SqliteTemplate
 
 
 @dataclass
@@ -29,12 +28,14 @@ class District:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def district(
-    db_template: SqliteTemplate | PostgresTemplate, tmp_path_factory: pytest.TempPathFactory, app_cache: AppCache
+    db_template: SqliteTemplate | PostgresTemplate,
+    demo_template: DemoTemplate,
+    tmp_path_factory: pytest.TempPathFactory,
+    app_cache: AppCache,
 ) -> AsyncIterator[District]:
     tmp = tmp_path_factory.mktemp("authz")
-    url = db_template.new_database(tmp)
-    settings = test_settings(url, tmp)
-    await load_demo(settings)
+    settings = demo_template.new_settings(tmp)
+    url = settings.database_url
     app = app_cache.app(settings)
     db = Database(settings)
     try:

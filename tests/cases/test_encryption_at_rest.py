@@ -20,7 +20,6 @@ from marketplace.cases import rotation
 from marketplace.cases.crypto import UNREADABLE, EncryptedText, FieldCipher, encrypted_columns, field_cipher
 from marketplace.cases.models import Child, MandatoryReport, Need, Visit
 from marketplace.db import Base, Database
-from marketplace.demo.loader import load_demo
 from marketplace.indexing.documents import BUILDERS
 from marketplace.indexing.sync import backend_for, reindex_all
 from marketplace.keyfiles import FieldKey
@@ -257,9 +256,9 @@ def _texts(value: Any) -> str:
 
 
 async def test_demo_data_keeps_no_clear_text_at_rest_and_the_search_index_never_receives_it(
-    db: Database, settings: Settings
+    demo_db: Database, demo_settings: Settings
 ) -> None:
-    await load_demo(settings)
+    db, settings = demo_db, demo_settings
     columns = encrypted_columns(Base.metadata)
     assert {"children", "needs", "visits", "mandatory_reports", "referrals", "referral_logs"} <= set(columns)
     clear_names: set[str] = set()

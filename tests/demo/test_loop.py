@@ -9,13 +9,12 @@ from marketplace.app import create_app
 from marketplace.cases.models import Child, Need
 from marketplace.cases.taxonomy import LOOP_STAGES
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.referrals import demo_loop
 from marketplace.referrals.models import Referral
 
 
-async def test_demo_child_walks_the_whole_loop(settings) -> None:
-    assert await load_demo(settings) is True
+async def test_demo_child_walks_the_whole_loop(demo_settings) -> None:
+    settings = demo_settings
     db = Database(settings)
     try:
         async with db.session(write=False) as s:

@@ -9,13 +9,12 @@ from sqlalchemy import func, select
 from marketplace.app import create_app
 from marketplace.cases.models import Child, Notification
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.families import service
 from marketplace.families.models import ContactAlert, ParentAway, ParentContact, ParentVisitHome
 
 
-async def test_demo_parents_contacts_and_alerts(settings) -> None:
-    assert await load_demo(settings) is True
+async def test_demo_parents_contacts_and_alerts(demo_settings) -> None:
+    settings = demo_settings
     db = Database(settings)
     try:
         async with db.session(write=False) as s:

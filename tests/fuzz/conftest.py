@@ -20,9 +20,8 @@ from sqlalchemy import select
 
 from marketplace.auth.models import User
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.settings import Settings
-from tests.support.databases import PostgresTemplate, SqliteTemplate, test_settings
+from tests.support.databases import DemoTemplate, PostgresTemplate, SqliteTemplate, test_settings
 from tests.support.servers import granian_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,11 +94,12 @@ class DemoServer:
 
 @pytest.fixture(scope="module")
 def demo_server(
-    db_template: SqliteTemplate | PostgresTemplate, tmp_path_factory: pytest.TempPathFactory
+    db_template: SqliteTemplate | PostgresTemplate,
+    demo_template: DemoTemplate,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[DemoServer]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    url = db_template.new_database(tmp)
-    asyncio.run(load_demo(test_settings(url, tmp)))
+    url = demo_template.new_settings(tmp).database_url
     asyncio.run(add_fuzz_accounts(test_settings(url, tmp)))
     log = tmp / "server.log"
     env = {**os.environ, "FUZZ_DATABASE_URL": url, "FUZZ_TMP": str(tmp), "PYTHONPATH": str(ROOT)}

@@ -9,11 +9,10 @@ from litestar.testing import AsyncTestClient
 
 from marketplace import clock
 from marketplace.app import create_app
-from marketplace.demo.loader import load_demo
 
 
-async def test_demo_intakes(settings) -> None:
-    assert await load_demo(settings, if_empty=True) is True
+async def test_demo_intakes(demo_settings) -> None:
+    settings = demo_settings
     async with AsyncTestClient(app=create_app(settings)) as client:
         headers = {}
         for who in ("director", "supervisor", "admin", "org"):

@@ -12,7 +12,6 @@ from marketplace import tasks
 from marketplace.cases.crypto import field_cipher
 from marketplace.cases.models import Child, Notification
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.features import load_jobs
 from marketplace.messaging import templates
 from marketplace.settings import Settings
@@ -50,8 +49,8 @@ def test_kinds_of_today_and_of_the_other_streams_have_templates() -> None:
     assert templates.is_urgent("mandatory_report", {})
 
 
-async def test_demo_notifications_leave_no_identity(settings: Settings, db: Database) -> None:
-    assert await load_demo(settings) is True
+async def test_demo_notifications_leave_no_identity(demo_settings: Settings, demo_db: Database) -> None:
+    settings, db = demo_settings, demo_db
     load_jobs()
     # The demo's periodic checks write the notifications a morning would hold (overdue visits, late referrals).
     for name in ("cases.visit_alerts", "referrals.escalate_overdue", "cases.report_ack_overdue"):

@@ -15,11 +15,9 @@ from sqlalchemy import select
 
 from marketplace import outbox
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.features import load_models
 from marketplace.outbox import OutboxEvent
 from marketplace.referrals.service import REFERRAL_LIFECYCLE
-from marketplace.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("marketplace", "admin", "workers", "search")
@@ -113,9 +111,9 @@ async def test_record_only_events_are_done_quietly_and_undeclared_ones_are_flagg
 
 
 async def test_the_demo_events_are_all_known_and_processed_without_a_warning(
-    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+    demo_db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await load_demo(settings)
+    db = demo_db
     async with db.session(write=False) as s:
         waiting = (await s.scalars(select(OutboxEvent).where(OutboxEvent.processed_at.is_(None)))).all()
     topics = {e.topic for e in waiting}

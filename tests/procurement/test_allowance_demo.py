@@ -7,7 +7,6 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
 from marketplace.demo import futian_data
-from marketplace.demo.loader import load_demo
 
 
 async def _login(client: AsyncTestClient, username: str) -> dict[str, str]:
@@ -16,8 +15,8 @@ async def _login(client: AsyncTestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-async def test_demo_quarter_has_the_seed_figure_at_several_rates(settings) -> None:
-    await load_demo(settings)
+async def test_demo_quarter_has_the_seed_figure_at_several_rates(demo_settings) -> None:
+    settings = demo_settings
     year = futian_data.BUDGET_YEAR
     async with AsyncTestClient(app=create_app(settings)) as client:
         fund = await _login(client, "fund")

@@ -11,7 +11,6 @@ from sqlalchemy import select, update
 from marketplace import signals
 from marketplace.app import create_app
 from marketplace.auth.models import User
-from marketplace.demo.loader import load_demo
 from marketplace.resources import service as pool
 from marketplace.resources.models import POOL_SIGNAL, Organization, Service, ServiceCategory
 from tests.conftest import Auth
@@ -117,8 +116,8 @@ async def test_what_a_caller_may_see_is_part_of_the_key(client, auth: Auth, worl
     assert (await client.get(f"{S}/{world.services[0]}", headers=org)).status_code == 200
 
 
-async def test_each_search_ranking_has_its_own_answer(settings) -> None:
-    await load_demo(settings)
+async def test_each_search_ranking_has_its_own_answer(demo_settings) -> None:
+    settings = demo_settings
     async with AsyncTestClient(app=create_app(settings)) as client:
         r = await client.post("/api/v1/auth/login", json={"username": "director", "password": "demo-password"})
         h = {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -8,13 +8,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
-from marketplace.demo.loader import load_demo
 from search import SearchBackend, SearchFilters, SearchQuery, SearchResult
 from tests.conftest import Auth, assert_problem
 
 
-async def test_chinese_queries_on_the_demo_pool(settings) -> None:
-    await load_demo(settings)
+async def test_chinese_queries_on_the_demo_pool(demo_settings) -> None:
+    settings = demo_settings
     async with AsyncTestClient(app=create_app(settings)) as client:
         r = await client.post("/api/v1/auth/login", json={"username": "director", "password": "demo-password"})
         h = {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -9,13 +9,12 @@ from sqlalchemy import func, select
 
 from marketplace.app import create_app
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.safety.jobs import grade
 from marketplace.safety.models import SafetyCheck
 
 
-async def test_demo_holds_every_grade_and_an_escalation(settings) -> None:
-    await load_demo(settings)
+async def test_demo_holds_every_grade_and_an_escalation(demo_settings) -> None:
+    settings = demo_settings
     db = Database(settings)
     try:
         async with db.session(write=False) as s:

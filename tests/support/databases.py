@@ -173,3 +173,61 @@ class PostgresTemplate:
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class DemoTemplate:
+    """The Futian demo loaded once per test session (per xdist worker) and handed out as copies: a full load takes
+    about 10 s, and a dozen suites read the demo without testing the loader itself.
+
+    The first ``new_settings`` loads the demo (``load_demo``: every feature's demo and the search index) into a
+    database of its own beside the migrated template, with its own data directory; each test then gets a copy of
+    both: the SQLite file copied, a PostgreSQL database created from it (``CREATE DATABASE ... TEMPLATE``, and given
+    back to the migrated template's pool when the test is done). A suite that tests the loader, or loads the demo
+    under a clock of its own, still calls ``load_demo`` itself."""
+
+    def __init__(self, template: SqliteTemplate | PostgresTemplate, root: Path) -> None:
+        self.template = template
+        self.root = root
+        self._url: str | None = None
+
+    def _load(self) -> str:
+        import asyncio
+        import sqlite3
+        from concurrent.futures import ThreadPoolExecutor
+
+        from marketplace.demo.loader import load_demo
+
+        data = self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        if isinstance(self.template, PostgresTemplate):
+            with psycopg.connect(self.template.admin_url, autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS mp_demo")
+                conn.execute("CREATE DATABASE mp_demo TEMPLATE mp_template")
+            url = f"{self.template.base}/mp_demo"
+        else:
+            target = self.root / "demo.db"
+            shutil.copyfile(self.template.template, target)
+            url = f"sqlite:///{target}"
+        settings = test_settings(url, data)
+        # A thread of its own: the fixture may be set up while an event loop runs.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, load_demo(settings)).result()
+        for path in (self.root / "demo.db", data / "search.db"):
+            if path.exists():  # fold the write-ahead log in, so a copy of the file alone is whole
+                with sqlite3.connect(path) as conn:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return url
+
+    def new_settings(self, tmp: Path) -> Settings:
+        if self._url is None:
+            self._url = self._load()
+        shutil.copytree(self.root / "data", tmp, dirs_exist_ok=True)
+        if isinstance(self.template, PostgresTemplate):
+            name = f"mp_demo_{next(_counter)}"
+            with psycopg.connect(self.template.admin_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name}")
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE mp_demo")
+            return test_settings(f"{self.template.base}/{name}", tmp)
+        target = tmp / "test.db"
+        shutil.copyfile(self.root / "demo.db", target)
+        return test_settings(f"sqlite:///{target}", tmp)
