@@ -170,7 +170,7 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "console-conference-decision-revise",
     ),
     # the payees and accounts of a month's allowances, child by child
-    **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
+    **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file", "getAllowanceRunList"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
     **_ops("matching_run", "run_id", "getMatchingRun", "dispatchMatchingRun"),
     # the console
