@@ -21,8 +21,8 @@ from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.ids import PathId
-from marketplace.procurement import allowances, festivals
 from marketplace.procurement import allowance_oneoff as oneoff
+from marketplace.procurement import allowances, festivals
 from marketplace.procurement.festival_schemas import FestivalPlanIn, FestivalPlanPatch
 from marketplace.resources.taxonomy import CHILD_CATEGORIES
 
@@ -62,7 +62,7 @@ async def _context(session: DbSession, principal: Principal, year: int) -> dict[
     year_lines = await festivals.year_lines(session, principal, year)
     plans = []
     for plan in current:
-        line, fig = lines[plan.line_id]
+        line, _fig = lines[plan.line_id]
         plan_runs = runs[plan.id]
         plans.append(
             {
@@ -75,7 +75,9 @@ async def _context(session: DbSession, principal: Principal, year: int) -> dict[
                 "line_id": plan.line_id,
                 "line_name": line.name,
                 "note": plan.note,
-                "amounts": [(c, CHILD_CATEGORIES[c], int(plan.amounts[c])) for c in CHILD_CATEGORIES if c in plan.amounts],
+                "amounts": [
+                    (c, CHILD_CATEGORIES[c], int(plan.amounts[c])) for c in CHILD_CATEGORIES if c in plan.amounts
+                ],
                 "raw_amounts": {c: int(v) for c, v in plan.amounts.items()},
                 "editable": festivals.is_editable(plan, plan_runs),
                 "older": [p for p in every if p.festival == plan.festival and p.current is not True],
@@ -95,10 +97,7 @@ async def _context(session: DbSession, principal: Principal, year: int) -> dict[
                 ],
             }
         )
-    figures = [
-        {"line": line, "figures": fig}
-        for line, fig in (lines[i] for i in sorted({p.line_id for p in current}))
-    ]
+    figures = [{"line": line, "figures": fig} for line, fig in (lines[i] for i in sorted({p.line_id for p in current}))]
     return {
         "year": year,
         "plans": plans,

@@ -94,7 +94,7 @@ class FestivalPlanController(Controller):
     tags = ["procurement"]
 
     @get("/", operation_id="listFestivalPlans", summary="节日慰问计划（按年度；默认只列在用版本）")
-    async def list(
+    async def list_plans(
         self,
         session: DbSession,
         principal: CurrentUser,

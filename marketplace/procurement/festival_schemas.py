@@ -10,7 +10,9 @@ import msgspec
 from marketplace.ids import BodyId as PositiveId
 from marketplace.procurement.schemas import PositiveFen
 
-FestivalCode = Literal["spring", "lantern", "childrens_day", "dragon_boat", "mid_autumn", "national_day", "double_ninth"]
+FestivalCode = Literal[
+    "spring", "lantern", "childrens_day", "dragon_boat", "mid_autumn", "national_day", "double_ninth"
+]
 Year = Annotated[int, msgspec.Meta(ge=2000, le=2100)]
 Note = Annotated[str, msgspec.Meta(max_length=300)]
 

@@ -39,8 +39,8 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases.models import Child
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
-from marketplace.procurement import allowances
 from marketplace.procurement import allowance_oneoff as oneoff
+from marketplace.procurement import allowances
 from marketplace.procurement import budget as ledger_side
 from marketplace.procurement.festival_models import FestivalPlan, FestivalPlanRun
 from marketplace.procurement.festival_schemas import FestivalPlanIn, FestivalPlanPatch
@@ -176,7 +176,9 @@ def is_editable(plan: FestivalPlan, runs: list[PlanRun]) -> bool:
     return plan.current is True and not any(r.run.status in LIVE_STATUSES for r in runs)
 
 
-async def line_figures(session: AsyncSession, line_ids: list[int]) -> dict[int, tuple[BudgetLine, ledger_side.LineFigures]]:
+async def line_figures(
+    session: AsyncSession, line_ids: list[int]
+) -> dict[int, tuple[BudgetLine, ledger_side.LineFigures]]:
     lines = list((await session.scalars(select(BudgetLine).where(BudgetLine.id.in_(line_ids)))).all())
     figures = await ledger_side.figures(session, lines)
     return {line.id: (line, figures[line.id]) for line in lines}
@@ -343,9 +345,7 @@ async def run_plan(session: AsyncSession, principal: Principal, plan_id: int) ->
     # The plan's row lock: two runs of one plan at once queue here; the second then sees the first's payments.
     plan = await _plan(session, plan_id, lock=True)
     if plan.current is not True:
-        raise Conflict(
-            f"该计划已被新版本取代，请按最新版本编制 (plan {plan_id} is superseded)", plan_id=plan_id
-        )
+        raise Conflict(f"该计划已被新版本取代，请按最新版本编制 (plan {plan_id} is superseded)", plan_id=plan_id)
     key = plan.festival_key
     released = select(AllowanceRun.id).where(AllowanceRun.status.in_(RELEASED_STATUSES))
     await session.execute(

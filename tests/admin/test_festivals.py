@@ -33,7 +33,9 @@ async def _count(db: Any, model: Any) -> int:
 
 async def test_the_district_plans_runs_and_versions_a_festival(client, auth, db, world, settings) -> None:
     budget = await make_budget(client, await auth("procurement"), lines=LINES, year=YEAR, name="专项")
-    ids = await add_children(db, world, [("甲", ["orphan", "disabled"], "active", KID), ("乙", ["orphan"], "active", KID)])
+    ids = await add_children(
+        db, world, [("甲", ["orphan", "disabled"], "active", KID), ("乙", ["orphan"], "active", KID)]
+    )
     await grant(db, settings, ids)
     line = str(line_id(budget, "festival"))
     await console_login(client, "admin")
@@ -44,7 +46,9 @@ async def test_the_district_plans_runs_and_versions_a_festival(client, auth, db,
     # Bad input: in place, the values as typed, nothing stored.
     refused = await post(client, "/admin/allowances/festivals", {**form, "cat_orphan": "六百"})
     assert refused.status_code == 422 and "金额须为大于 0 的元数" in refused.text and 'value="六百"' in refused.text
-    refused = await post(client, "/admin/allowances/festivals", {**form, "pay_date": f"{YEAR + 1}-01-01", "cat_orphan": "600"})
+    refused = await post(
+        client, "/admin/allowances/festivals", {**form, "pay_date": f"{YEAR + 1}-01-01", "cat_orphan": "600"}
+    )
     assert refused.status_code == 422 and "不在" in refused.text and 'aria-invalid="true"' in refused.text
     assert await _count(db, FestivalPlan) == 0
 
@@ -59,7 +63,11 @@ async def test_the_district_plans_runs_and_versions_a_festival(client, auth, db,
     assert dup.status_code == 409 and "已有慰问计划" in dup.text
 
     # Edited in place before its run.
-    saved = await post(client, f"/admin/allowances/festivals/{plan.id}/edit", {"mode": "edit", "pay_date": f"{YEAR}-09-21", "line_id": line, "cat_orphan": "500", "cat_disabled": "700"})
+    saved = await post(
+        client,
+        f"/admin/allowances/festivals/{plan.id}/edit",
+        {"mode": "edit", "pay_date": f"{YEAR}-09-21", "line_id": line, "cat_orphan": "500", "cat_disabled": "700"},
+    )
     assert saved.status_code == 303, saved.text
 
     ran = await post(client, f"/admin/allowances/festivals/{plan.id}/runs", {})
@@ -88,7 +96,10 @@ async def test_the_district_plans_runs_and_versions_a_festival(client, auth, db,
 
 async def test_roles_and_the_line_short_of_money(client, auth, db, world, settings) -> None:
     budget = await make_budget(
-        client, await auth("procurement"), lines=[{"code": "festival", "name": "节日慰问", "appropriation_fen": 50_000}], year=YEAR
+        client,
+        await auth("procurement"),
+        lines=[{"code": "festival", "name": "节日慰问", "appropriation_fen": 50_000}],
+        year=YEAR,
     )
     ids = await add_children(db, world, [("甲", ["orphan"], "active", KID)])
     await grant(db, settings, ids)
@@ -96,7 +107,13 @@ async def test_roles_and_the_line_short_of_money(client, auth, db, world, settin
     made = await post(
         client,
         "/admin/allowances/festivals",
-        {"year": str(YEAR), "festival": "spring", "pay_date": f"{YEAR}-02-10", "line_id": str(line_id(budget, "festival")), "cat_orphan": "600"},
+        {
+            "year": str(YEAR),
+            "festival": "spring",
+            "pay_date": f"{YEAR}-02-10",
+            "line_id": str(line_id(budget, "festival")),
+            "cat_orphan": "600",
+        },
     )
     assert made.status_code == 303, made.text
     async with db.session(write=False) as session:

@@ -165,7 +165,10 @@ async def test_amounts_by_category_idempotent_rerun_and_supplementary(client, au
     # Signed off and paid through the allowance runs' flow; the bank file is the one signed.
     assert (await client.post(f"/api/v1/allowances/runs/{run_id}/sign-off", json={}, headers=admin)).status_code == 201
     bank = await client.get(f"/api/v1/allowances/runs/{run_id}/bank-file", headers=admin)
-    assert bank.status_code == 200 and f"{YEAR}年六一儿童节慰问".encode(settings.allowances.bank_file_encoding) in bank.content
+    assert (
+        bank.status_code == 200
+        and f"{YEAR}年六一儿童节慰问".encode(settings.allowances.bank_file_encoding) in bank.content
+    )
     assert (await client.post(f"/api/v1/allowances/runs/{run_id}/pay", headers=officer)).status_code == 200
     assert (await _line(client, auth, plan["id"]))["paid_fen"] == 130_000
 
@@ -183,7 +186,7 @@ async def test_amounts_by_category_idempotent_rerun_and_supplementary(client, au
     assert sup.status_code == 201, sup.text
     body = sup.json()
     assert body["run"]["supplementary"] and body["run"]["title"] == f"{YEAR}年六一儿童节慰问（补发1）"
-    assert body["already_paid"] == 2 and [x["run_id"] for x in body["runs"]][0] == run_id
+    assert body["already_paid"] == 2 and next(x["run_id"] for x in body["runs"]) == run_id
     sup_detail = (await client.get(f"/api/v1/allowances/runs/{body['run']['run_id']}", headers=officer)).json()
     assert sorted(p["person_key"] for p in sup_detail["payments"]) == sorted([f"child:{ids[2]}", f"child:{newer[0]}"])
     assert (await client.post(f"{PLANS}/{plan['id']}/runs", headers=officer)).status_code == 200
@@ -192,7 +195,9 @@ async def test_amounts_by_category_idempotent_rerun_and_supplementary(client, au
 
     # A new version (amounts raised): the old one kept; running it pays nobody already paid.
     v2 = await client.post(
-        f"{PLANS}/{plan['id']}/versions", json={"amounts": [{"category": "orphan", "amount_fen": 90_000}]}, headers=admin
+        f"{PLANS}/{plan['id']}/versions",
+        json={"amounts": [{"category": "orphan", "amount_fen": 90_000}]},
+        headers=admin,
     )
     assert v2.status_code == 201, v2.text
     assert (v2.json()["version"], v2.json()["supersedes_id"], v2.json()["current"]) == (2, plan["id"], True)
@@ -208,7 +213,7 @@ async def test_amounts_by_category_idempotent_rerun_and_supplementary(client, au
 
 
 async def test_withdrawn_run_gives_its_children_back(client, auth: Auth, db, world, settings) -> None:
-    budget, ids = await _setup(client, auth, db, world, settings)
+    budget, _ids = await _setup(client, auth, db, world, settings)
     admin, officer = await auth("admin"), await auth("procurement")
     plan = await _plan(client, auth, budget)
     first = (await client.post(f"{PLANS}/{plan['id']}/runs", headers=admin)).json()["run"]
@@ -223,8 +228,10 @@ async def test_withdrawn_run_gives_its_children_back(client, auth: Auth, db, wor
     assert (await _line(client, auth, plan["id"]))["committed_fen"] == 130_000
 
 
-async def test_one_live_payment_per_person_and_festival_is_a_constraint(client, auth: Auth, db, world, settings) -> None:
-    budget, ids = await _setup(client, auth, db, world, settings)
+async def test_one_live_payment_per_person_and_festival_is_a_constraint(
+    client, auth: Auth, db, world, settings
+) -> None:
+    budget, _ids = await _setup(client, auth, db, world, settings)
     plan = await _plan(client, auth, budget)
     run_id = (await client.post(f"{PLANS}/{plan['id']}/runs", headers=await auth("admin"))).json()["run"]["run_id"]
     async with db.session() as session:
@@ -270,7 +277,7 @@ async def test_over_the_line_is_refused_with_the_shortfall(client, auth: Auth, d
 
 
 async def test_payment_list_xlsx_and_csv(client, auth: Auth, db, world, settings) -> None:
-    budget, ids = await _setup(client, auth, db, world, settings)
+    budget, _ids = await _setup(client, auth, db, world, settings)
     plan = await _plan(client, auth, budget)
     run_id = (await client.post(f"{PLANS}/{plan['id']}/runs", headers=await auth("admin"))).json()["run"]["run_id"]
     x = await client.get(f"/api/v1/allowances/runs/{run_id}/list", headers=await auth("auditor"))
@@ -278,7 +285,10 @@ async def test_payment_list_xlsx_and_csv(client, auth: Auth, db, world, settings
     sheet = openpyxl.load_workbook(io.BytesIO(x.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("序号", "社区编号", "姓名") and len(rows) == 3
-    assert sorted(str(r[6]) for r in rows[1:]) == ["500", "800"] and {r[3] for r in rows[1:]} == {"残疾儿童", "事实无人抚养儿童"}
+    assert sorted(str(r[6]) for r in rows[1:]) == ["500", "800"] and {r[3] for r in rows[1:]} == {
+        "残疾儿童",
+        "事实无人抚养儿童",
+    }
     c = await client.get(f"/api/v1/allowances/runs/{run_id}/list?format=csv", headers=await auth("admin"))
     assert c.status_code == 200 and "甲" in c.content.decode("utf-8-sig")
     assert_problem(await client.get(f"/api/v1/allowances/runs/{run_id}/list", headers=await auth("director")), 403)
