@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -418,13 +418,3 @@ async def run_plan(session: AsyncSession, principal: Principal, plan_id: int) ->
     assert run is not None
     created = PlanRun(link, run, plan.version)
     return Outcome(plan, created, [*runs, created], already, missing, not_covered)
-
-
-async def festival_paid_count(session: AsyncSession, plan: FestivalPlan) -> int:
-    """How many people hold a live payment of the plan's festival (for the page)."""
-    n = await session.scalar(
-        select(func.count()).where(
-            AllowancePayment.festival_key == plan.festival_key, AllowancePayment.festival_live.is_(True)
-        )
-    )
-    return int(n or 0)
