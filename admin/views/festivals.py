@@ -16,13 +16,13 @@ from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
 from admin import web
-from marketplace import clock
+from marketplace import clock, tabular
 from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.ids import PathId
+from marketplace.procurement import allowance_controllers, allowances, festivals
 from marketplace.procurement import allowance_oneoff as oneoff
-from marketplace.procurement import allowances, festivals
 from marketplace.procurement.festival_schemas import FestivalPlanIn, FestivalPlanPatch
 from marketplace.resources.taxonomy import CHILD_CATEGORIES
 
@@ -259,4 +259,19 @@ async def run_plan(
     return web.after_change(request, f"/admin/allowances/runs/{outcome.created.run.id}?done=prepared&missing={missing}")
 
 
-ROUTES = [festivals_page, create_plan, edit_plan, run_plan]
+@get("/allowances/runs/{run_id:int}/list", name="console-allowance-run-list")
+async def run_list(
+    session: DbSession,
+    principal: CurrentUser,
+    run_id: PathId,
+    format: Annotated[str, QueryParameter(pattern="^(csv|xlsx)$")] = "xlsx",
+) -> Response[bytes]:
+    """A run's payment list as a file: the bytes GET /allowances/runs/{id}/list returns (and its audit row)."""
+    _require(principal)
+    run, payments, _ = await allowances.read_run(session, principal, run_id)
+    response = tabular.download([allowance_controllers.payment_sheet(run, payments)], format, f"allowance-run-{run.id}")
+    response.headers.update(web.SECURITY_HEADERS)
+    return response
+
+
+ROUTES = [festivals_page, create_plan, edit_plan, run_plan, run_list]

@@ -144,7 +144,9 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     # case conferences (conferences): the conference, its minutes and decisions name and describe the child
     **_ops("child", "child_id", "conveneConference"),
     **_ops("conference", None, "listConferences", "listMyDecisions"),
-    **_ops("conference", "conference_id", "getConference", "holdConference", "addConferenceDecision", "cancelConference"),
+    **_ops(
+        "conference", "conference_id", "getConference", "holdConference", "addConferenceDecision", "cancelConference"
+    ),
     **_ops(
         "conference_decision",
         "decision_id",
@@ -171,6 +173,7 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     ),
     # the payees and accounts of a month's allowances, child by child
     **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file", "getAllowanceRunList"),
+    **_ops("allowance_run", "run_id", "console-allowance-run-list"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
     **_ops("matching_run", "run_id", "getMatchingRun", "dispatchMatchingRun"),
     # the console

@@ -129,3 +129,38 @@ async def test_roles_and_the_line_short_of_money(client, auth, db, world, settin
     for who in ("director", "supervisor", "fund", "org"):
         await console_login(client, who)
         assert (await client.get(PAGE)).status_code == 403
+
+
+async def test_the_run_list_downloads_as_the_api_and_is_audited(client, auth, db, world, settings) -> None:
+    import io
+
+    import openpyxl
+
+    from marketplace.audit.models import AuditEntry
+
+    budget = await make_budget(client, await auth("procurement"), lines=LINES, year=YEAR)
+    ids = await add_children(db, world, [("甲", ["orphan"], "active", KID)])
+    await grant(db, settings, ids)
+    body = {
+        "year": YEAR,
+        "festival": "national_day",
+        "pay_date": f"{YEAR}-09-28",
+        "line_id": line_id(budget, "festival"),
+        "amounts": [{"category": "orphan", "amount_fen": 30_000}],
+    }
+    plan = (await client.post("/api/v1/allowances/festival-plans", json=body, headers=await auth("admin"))).json()
+    out = await client.post(f"/api/v1/allowances/festival-plans/{plan['id']}/runs", headers=await auth("admin"))
+    run_id = out.json()["run"]["run_id"]
+    await console_login(client, "auditor")
+    page = await client.get(PAGE)
+    assert f'href="/admin/allowances/runs/{run_id}/list?format=xlsx"' in page.text
+    async with db.session(write=False) as session:
+        before = int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+    got = await client.get(f"/admin/allowances/runs/{run_id}/list?format=xlsx")
+    assert got.status_code == 200 and got.content[:2] == b"PK"
+    rows = list(openpyxl.load_workbook(io.BytesIO(got.content)).active.iter_rows(values_only=True))
+    assert rows[1][2] == "甲" and str(rows[1][6]) == "300"
+    async with db.session(write=False) as session:
+        assert int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0) > before
+    await console_login(client, "director")
+    assert (await client.get(f"/admin/allowances/runs/{run_id}/list")).status_code == 403
