@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
+from sqlalchemy import select
 
 from admin import web
 from marketplace import clock, tabular
+from marketplace.auth.models import User
 from marketplace.auth.principal import Principal
 from marketplace.deps import CurrentUser, DbSession
 from marketplace.errors import Conflict, Forbidden, Invalid
@@ -60,6 +62,9 @@ async def _context(session: DbSession, principal: Principal, year: int) -> dict[
     runs = await festivals.runs_of(session, current)
     lines = await festivals.line_figures(session, sorted({p.line_id for p in every}))
     year_lines = await festivals.year_lines(session, principal, year)
+    people = {p.created_by for p in current} | {p.updated_by for p in current}
+    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_([i for i in people if i])))
+    names = {int(uid): name for uid, name in rows.all()}
     plans = []
     for plan in current:
         line, _fig = lines[plan.line_id]
@@ -75,6 +80,8 @@ async def _context(session: DbSession, principal: Principal, year: int) -> dict[
                 "line_id": plan.line_id,
                 "line_name": line.name,
                 "note": plan.note,
+                "set_by": names.get(plan.updated_by or 0) or names.get(plan.created_by or 0, ""),
+                "set_at": plan.updated_at,
                 "amounts": [
                     (c, CHILD_CATEGORIES[c], int(plan.amounts[c])) for c in CHILD_CATEGORIES if c in plan.amounts
                 ],

@@ -59,6 +59,7 @@ async def test_the_district_plans_runs_and_versions_a_festival(client, auth, db,
         assert plan is not None and plan.amounts == {"orphan": 60_000, "disabled": 80_050}
     page = await client.get(PAGE)
     assert f"{YEAR}年中秋节慰问" in page.text and "¥800.50" in page.text and "¥10,000.00" in page.text
+    assert "设定人" in page.text and ">admin（" in page.text
     dup = await post(client, "/admin/allowances/festivals", {**form, "cat_orphan": "600"})
     assert dup.status_code == 409 and "已有慰问计划" in dup.text
 
