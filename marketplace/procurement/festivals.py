@@ -262,7 +262,7 @@ async def update_plan(
     if not is_editable(plan, await festival_runs(session, plan)):
         raise Conflict(
             "该计划已编制发放名册，不能再修改；如需调整请另立新版本（原版本留档）"
-            "(the plan has a run: change it by a new version)",
+            "(the plan has a run: change it by a new version, POST .../versions)",
             plan_id=plan_id,
         )
     _apply(plan, data)
