@@ -552,6 +552,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("procurement", "预算与采购", "/admin/procurement"))
     if role in {"district_admin", "auditor", "procurement_officer"}:
         items.append(NavItem("allowances", "补贴发放", "/admin/allowances"))
+        items.append(NavItem("festivals", "节日慰问", "/admin/allowances/festivals"))
     if role in {"district_admin", "auditor", "child_supervisor"}:
         items.append(NavItem("reports", "报表与导出", "/admin/reports"))
     if role in {"district_admin", "auditor"}:

@@ -137,6 +137,8 @@ UNPAGED: dict[str, str] = {
     "listCommunities": "the district's 92 communities",
     "listReportExports": "the user's own export jobs",
     "listAllowanceStandards": "one row per allowance standard change",
+    "listFestivalPlans": "a year holds one plan per festival (seven), its versions on request; lines and runs in a few queries",
+    "listFestivalPlanRuns": "one festival's runs in a year: the first and its few 补发, in one query",
     "budgetLineMovements": "one budget line's whole trail (a few rows a month), read in three queries",
     "getPublicDisclosureCalendar": "three duties' periods since the fund began (eight quarters and a year a year)",
 }

@@ -144,7 +144,9 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     # case conferences (conferences): the conference, its minutes and decisions name and describe the child
     **_ops("child", "child_id", "conveneConference"),
     **_ops("conference", None, "listConferences", "listMyDecisions"),
-    **_ops("conference", "conference_id", "getConference", "holdConference", "addConferenceDecision", "cancelConference"),
+    **_ops(
+        "conference", "conference_id", "getConference", "holdConference", "addConferenceDecision", "cancelConference"
+    ),
     **_ops(
         "conference_decision",
         "decision_id",
@@ -170,7 +172,8 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "console-conference-decision-revise",
     ),
     # the payees and accounts of a month's allowances, child by child
-    **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file"),
+    **_ops("allowance_run", "run_id", "getAllowanceBankFile", "console-allowance-bank-file", "getAllowanceRunList"),
+    **_ops("allowance_run", "run_id", "console-allowance-run-list"),
     **_ops("matching_run", None, "runMatching", "listMatchingRuns"),
     **_ops("matching_run", "run_id", "getMatchingRun", "dispatchMatchingRun"),
     # the console
@@ -243,6 +246,13 @@ NOT_CHILD_DATA: Final[dict[str, str]] = {
     "withdrawAllowanceRun": "a monthly payment run's state",
     "prepareAllowanceRun": "a payment run prepared in the background: its kind, month and budget line",
     "getAllowanceRunProgress": "a payment run's preparation: steps done of steps total",
+    "listFestivalPlans": "festival plans: amounts per child category and the line's figures, no child",
+    "getFestivalPlan": "a festival plan: amounts per child category and the line's figures, no child",
+    "createFestivalPlan": "a festival plan: amounts per child category, no child",
+    "updateFestivalPlan": "a festival plan: amounts per child category, no child",
+    "versionFestivalPlan": "a festival plan's new version: amounts per child category, no child",
+    "listFestivalPlanRuns": "a festival's runs: titles, states, counts and totals, no child",
+    "runFestivalPlan": "a festival run prepared: counts and totals (its list is audited when read)",
     "getNotificationPreferences": "the caller's own email/SMS preferences: no child",
     "putNotificationPreferences": "the caller's own email/SMS preferences: no child",
     "sendTestNotification": "a test message to the caller: no child",

@@ -17,7 +17,12 @@ from marketplace.errors import Invalid
 from marketplace.ids import PathId
 from marketplace.procurement import allowance_jobs, allowance_reports, allowances
 from marketplace.procurement import allowance_oneoff as oneoff
-from marketplace.procurement.allowance_models import AllowanceRun, AllowanceSignOff, AllowanceStandard
+from marketplace.procurement.allowance_models import (
+    AllowancePayment,
+    AllowanceRun,
+    AllowanceSignOff,
+    AllowanceStandard,
+)
 from marketplace.procurement.allowance_schemas import (
     AllowanceRunIn,
     AllowanceRunOut,
@@ -32,7 +37,9 @@ from marketplace.procurement.allowance_schemas import (
     StandardOut,
 )
 from marketplace.procurement.budget import yuan_text
+from marketplace.procurement.festival_controllers import ROUTES as FESTIVAL_ROUTES
 from marketplace.procurement.schemas import ReasonIn
+from marketplace.resources.taxonomy import CHILD_CATEGORIES
 
 
 def one_off_request(data: AllowanceRunIn) -> oneoff.OneOffRequest:
@@ -148,6 +155,25 @@ async def _detail(session: AsyncSession, principal: Principal, run_id: int) -> R
     )
 
 
+def payment_sheet(run: AllowanceRun, payments: list[AllowancePayment]) -> tabular.Sheet:
+    """A run's list of payees and amounts as the district files it (the bank file holds the accounts)."""
+    rows = [
+        [
+            i,
+            p.community_id or "",
+            p.person_name,
+            CHILD_CATEGORIES.get(p.category, p.category),
+            allowances.PAYEE_KINDS.get(p.payee_kind, p.payee_kind),
+            p.payee_name,
+            tabular.money(p.amount_fen),
+            p.reason if run.kind == "festival" else oneoff.payment_kind_label(p.kind),
+        ]
+        for i, p in enumerate(payments, start=1)
+    ]
+    headers = ["序号", "社区编号", "姓名", "类别", "收款人类型", "收款人", "金额(元)", "用途"]
+    return tabular.Sheet(oneoff.run_title(run)[:31], headers, rows)
+
+
 class AllowanceController(Controller):
     path = "/api/v1/allowances"
     tags = ["procurement"]
@@ -189,6 +215,22 @@ class AllowanceController(Controller):
     @get("/runs/{run_id:int}", operation_id="getAllowanceRun", summary="补贴发放名册（收款人与金额）及签批记录")
     async def one(self, run_id: PathId, session: DbSession, principal: CurrentUser) -> RunDetailOut:
         return await _detail(session, principal, run_id)
+
+    @get(
+        "/runs/{run_id:int}/list",
+        operation_id="getAllowanceRunList",
+        summary="发放名册下载（XLSX 或 CSV：序号、社区、姓名、类别、收款人、金额、用途）",
+        operation_class=tabular.downloads(tabular.FORMATS["csv"], tabular.FORMATS["xlsx"], json=False),
+    )
+    async def payment_list(
+        self,
+        run_id: PathId,
+        session: DbSession,
+        principal: CurrentUser,
+        format: Annotated[str, QueryParameter(pattern="^(csv|xlsx)$")] = "xlsx",
+    ) -> Response[bytes]:
+        run, payments, _ = await allowances.read_run(session, principal, run_id)
+        return tabular.download([payment_sheet(run, payments)], format, f"allowance-run-{run.id}")
 
     @post(
         "/runs/{run_id:int}/sign-off",
@@ -316,4 +358,4 @@ class AllowanceReportController(Controller):
         )
 
 
-ROUTES = [AllowanceController, AllowanceReportController]
+ROUTES = [AllowanceController, AllowanceReportController, *FESTIVAL_ROUTES]

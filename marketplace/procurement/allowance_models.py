@@ -99,6 +99,9 @@ class AllowancePayment(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("kind", "person_key", "month", "live"),
         UniqueConstraint("run_id", "person_key"),
+        # A festival plan's payments (migration 0036): one live payment per person and festival of a year, whatever
+        # the run or the plan's version; ``festival_live`` becomes NULL when the run is withdrawn or failed.
+        UniqueConstraint("festival_key", "person_key", "festival_live"),
         CheckConstraint("amount_fen > 0", name="amount_pos"),
     )
 
@@ -123,3 +126,6 @@ class AllowancePayment(IdMixin, Base):
     # Why a special (one-off) payment is made; the festival's title for a festival payment; "" for a monthly one.
     # Encrypted at rest: a special run's reason may describe the child's circumstances (migration 0023).
     reason: Mapped[str] = mapped_column(EncryptedText("allowance_payments.reason"), default="")
+    # A payment of a festival plan (``festivals``): "<year>:<festival code>", e.g. "2026:mid_autumn"; NULL otherwise.
+    festival_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    festival_live: Mapped[bool | None] = mapped_column(Boolean)

@@ -239,9 +239,15 @@ async def check(
 
 
 async def write(
-    session: AsyncSession, principal: Principal | None, checked: Checked, *, run: AllowanceRun | None = None
+    session: AsyncSession,
+    principal: Principal | None,
+    checked: Checked,
+    *,
+    run: AllowanceRun | None = None,
+    festival_key: str | None = None,
 ) -> allowances.RunResult:
-    """Lock the line, check its room, write the list and commit the amount; all or nothing."""
+    """Lock the line, check its room, write the list and commit the amount; all or nothing. ``festival_key``: the
+    run of a festival plan (``festivals``), its payments unique per person for that festival of the year."""
     req = checked.request
     assert req.pay_date is not None
     kind = req.kind
@@ -261,10 +267,12 @@ async def write(
     room = (await ledger_side.line_figures(session, line)).available_fen
     if amount > room:
         raise Conflict(
-            f"预算科目“{line.name}”可用 {yuan(room)}，本次{ONE_OFF_KINDS[kind]}需 {yuan(amount)} (budget line lacks room)",
+            f"预算科目“{line.name}”可用 {yuan(room)}，本次{ONE_OFF_KINDS[kind]}需 {yuan(amount)}，"
+            f"缺口 {yuan(amount - room)} (budget line lacks room)",
             line_id=line.id,
             available_fen=room,
             requested_fen=amount,
+            shortfall_fen=amount - room,
         )
     user_id = principal.account_id if principal else None
     if run is None:
@@ -295,6 +303,8 @@ async def write(
                 # One-off payments are unique per run, not per month (see AllowancePayment).
                 "live": None,
                 "reason": reason,
+                "festival_key": festival_key,
+                "festival_live": True if festival_key else None,
             }
             for person, amount_fen, reason in checked.dues
         ],

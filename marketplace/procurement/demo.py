@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.demo import futian_data
-from marketplace.procurement import allowance_demo, contracts, service
+from marketplace.procurement import allowance_demo, contracts, festival_demo, service
 from marketplace.procurement.schemas import (
     AcceptIn,
     ApprovalIn,
@@ -276,6 +276,7 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
     )
     await _failed_training(session, officer, _line(budget.lines, "training"), hotline_orgs[:2])
     await allowance_demo.load(session, ctx, officer, budget.fiscal_year, budget.id)
+    await festival_demo.load(session, ctx, officer, budget.fiscal_year)
 
 
 async def _failed_training(session: AsyncSession, officer: Principal, line_id: int, bidders: list[int]) -> None:

@@ -252,4 +252,6 @@ from marketplace.procurement.allowance_models import AllowancePayment as Allowan
 from marketplace.procurement.allowance_models import AllowanceRun as AllowanceRun  # noqa: E402
 from marketplace.procurement.allowance_models import AllowanceSignOff as AllowanceSignOff  # noqa: E402
 from marketplace.procurement.allowance_models import AllowanceStandard as AllowanceStandard  # noqa: E402
+from marketplace.procurement.festival_models import FestivalPlan as FestivalPlan  # noqa: E402
+from marketplace.procurement.festival_models import FestivalPlanRun as FestivalPlanRun  # noqa: E402
 from marketplace.procurement.ocds_models import OcdsRelease as OcdsRelease  # noqa: E402

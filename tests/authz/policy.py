@@ -129,7 +129,16 @@ POLICY: Final[dict[str, Rule]] = {
     "GET /api/v1/allowances/runs/{run_id}/progress": R(BUDGET_READERS, "run"),
     "POST /api/v1/allowances/runs/{run_id}/sign-off": R(A, "run"),
     "POST /api/v1/allowances/runs/{run_id}/withdraw": R(P, "run"),
+    "GET /api/v1/allowances/runs/{run_id}/list": R(BUDGET_READERS, "run"),
     "GET /api/v1/allowances/standards": R(BUDGET_READERS),
+    # festival plans (procurement.festivals): the district and the procurement officer write, the auditor reads
+    "GET /api/v1/allowances/festival-plans": R(PROC_READERS),
+    "POST /api/v1/allowances/festival-plans": R({P, A}),
+    "GET /api/v1/allowances/festival-plans/{plan_id}": R(PROC_READERS, "festival_plan"),
+    "PATCH /api/v1/allowances/festival-plans/{plan_id}": R({P, A}, "festival_plan"),
+    "POST /api/v1/allowances/festival-plans/{plan_id}/versions": R({P, A}, "festival_plan"),
+    "GET /api/v1/allowances/festival-plans/{plan_id}/runs": R(PROC_READERS, "festival_plan"),
+    "POST /api/v1/allowances/festival-plans/{plan_id}/runs": R({P, A}, "festival_plan"),
     "POST /api/v1/allowances/standards": R(P),
     # ------------------------------------------------------------------ audit, accounts
     "GET /api/v1/audit": R(DISTRICT_READERS),

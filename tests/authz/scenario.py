@@ -426,6 +426,7 @@ _simple("donation", "donation_id", "SELECT id FROM donations ORDER BY id")
 _simple("recon", "recon_id", "SELECT id FROM reconciliations ORDER BY id")
 _simple("mapping", "mapping_id", "SELECT id FROM bank_statement_mappings ORDER BY id")
 _simple("run", "run_id", "SELECT id FROM allowance_runs ORDER BY id")
+_simple("festival_plan", "plan_id", "SELECT id FROM festival_plans WHERE current IS TRUE ORDER BY id")
 _simple("matching_run", "run_id", "SELECT id, street_id FROM matching_runs ORDER BY id", "street")
 
 

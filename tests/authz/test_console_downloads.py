@@ -36,6 +36,7 @@ DOWNLOADS: dict[str, tuple[Callable[[Scenario, str], str | None], frozenset[str]
     "coverage report (CSV)": (_fixed("/admin/reports/coverage/download?format=csv"), CASE_READERS),
     "quarterly report (XLSX)": (_fixed("/admin/reports/quarterly/download?format=xlsx"), CASE_READERS),
     "allowance bank file": (_first("run", "/admin/allowances/runs/{run_id}/bank-file"), frozenset({A, P})),
+    "allowance payment list (XLSX)": (_first("run", "/admin/allowances/runs/{run_id}/list?format=xlsx"), PROC_READERS),
     "gift receipt": (_first("donation", "/admin/funds/donations/{donation_id}/receipt"), FUND_READERS),  # a copy
     "procurement OCDS": (_first("procurement", "/admin/procurement/{procurement_id}/ocds"), PROC_READERS),
     "someone else's export": (

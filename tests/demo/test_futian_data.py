@@ -165,7 +165,7 @@ def test_budget_lines_sum_to_special_budget() -> None:
     assert sum(line.amount_fen for line in fd.BUDGET_2026) == 380_000_000 == fd.SPECIAL_BUDGET_FEN
     assert len({line.code for line in fd.BUDGET_2026}) == len(fd.BUDGET_2026)
     names = {line.name for line in fd.BUDGET_2026}
-    assert {"儿童主任岗位补贴", "活动资金", "购买服务", "培训", "生活补贴"} == names
+    assert {"儿童主任岗位补贴", "活动资金", "购买服务", "培训", "生活补贴", "节日慰问"} == names
     assert all(line.amount_fen > 0 for line in fd.BUDGET_2026)
 
 

@@ -42,3 +42,15 @@ async def test_demo_quarter_has_the_seed_figure_at_several_rates(demo_settings) 
         budget = (await client.get("/api/v1/budgets", headers=fund)).json()["items"][0]
         line = next(x for x in budget["lines"] if x["code"] == "living_allowance")
         assert line["paid_fen"] == line["committed_fen"] > 30_250_000
+        # Festival condolences: the 10,000 yuan 节日慰问 line; 春节 and 六一 paid, 中秋 signed off.
+        plans = (await client.get(f"/api/v1/allowances/festival-plans?year={year}", headers=admin)).json()
+        assert [p["festival"] for p in plans] == ["spring", "childrens_day", "mid_autumn"]
+        figures = plans[0]["line"]
+        assert (figures["code"], figures["appropriation_fen"]) == ("festival_condolence", 1_000_000)
+        statuses = {}
+        for p in plans:
+            runs = (await client.get(f"/api/v1/allowances/festival-plans/{p['id']}/runs", headers=admin)).json()
+            statuses[p["festival"]] = [r["status"] for r in runs]
+            assert all(r["paid_count"] > 0 for r in runs)
+        assert statuses == {"spring": ["paid"], "childrens_day": ["paid"], "mid_autumn": ["signed_off"]}
+        assert 0 < figures["paid_fen"] < figures["committed_fen"] <= 1_000_000

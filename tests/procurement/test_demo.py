@@ -14,7 +14,7 @@ async def test_demo_loads_budget_contracts_and_payments(client, auth: Auth, db, 
     officer = await auth("procurement")
     budget = (await client.get(f"/api/v1/budgets/{ctx['budget_id']}", headers=officer)).json()
     assert budget["total_fen"] == budget["appropriation_fen"] == 380_000_000
-    assert len(budget["lines"]) == 5
+    assert len(budget["lines"]) == 6
     procurements = (await client.get("/api/v1/procurements", headers=officer)).json()["items"]
     assert sorted((p["method"], p["status"]) for p in procurements) == [
         ("competitive_consultation", "contracted"),

@@ -42,6 +42,12 @@ in ``MUTATIONS``):
   (``allowances.py:429-436``, ``pay_run`` ``:565``) and, under ``lock_lines``, ``budget.pay`` (``budget.py:196-215``)
   refusing more than the unpaid commitment; each layer holds alone, the mutant takes both.
 
+- **Festival plan runs** (``POST /allowances/festival-plans/{id}/runs`` for one plan at once): the plan's row lock
+  (``procurement/festivals.py`` ``_plan(lock=True)``) before who is already paid for the festival is read, so every
+  request after the first finds nobody new and answers 200 with the existing run; backed by the unique
+  (festival_key, person_key, festival_live) of ``allowance_payments`` and, under ``lock_lines``, the run title's
+  check. The mutant takes the plan's lock away: the later requests are then refused (409) instead of answered.
+
 Guarded the same way but not raced here (their protection is one of the above, or a unique key the database holds):
 
 - Reversal of a disbursement: ``funds/service.py:264-277`` (disbursement row lock, then the fund's).
@@ -775,6 +781,67 @@ async def pay_check(ctx: Ctx, volley: Volley) -> list[str]:
     return out
 
 
+# ---------------------------------------------------------------- festival plan runs
+
+_festival_years = itertools.count(allowance.YEAR + 1)
+
+
+async def festival_prepare(ctx: Ctx) -> None:
+    """A plan of its own year (plans are unique per year and festival), its line, and children granted before."""
+    year = next(_festival_years)
+    lines = [{"code": "festival_condolence", "name": "节日慰问", "appropriation_fen": 10_000_000}]
+    async with httpx.AsyncClient(base_url=ctx.base_url, timeout=60) as client:
+        budget = await procurement.make_budget(
+            client, await ctx.auth("procurement"), lines=lines, year=year, name=f"慰问{ctx.tag}"
+        )
+    ids = await allowance.add_children(
+        ctx.db, ctx.world, [(f"慰{ctx.tag}-{i}", ["orphan"], "active", allowance.KID) for i in range(KIDS)]
+    )
+    await allowance.grant(ctx.db, ctx.settings, ids, month=f"{allowance.YEAR}-07")
+    body = {
+        "year": year,
+        "festival": "mid_autumn",
+        "pay_date": f"{year}-09-20",
+        "line_id": budget["lines"][0]["id"],
+        "amounts": [{"category": "orphan", "amount_fen": 20_000}],
+    }
+    r = await api(ctx, "POST", "/api/v1/allowances/festival-plans", "admin", json=body)
+    assert r.status_code == 201, r.text
+    ctx.made.update(plan=r.json()["id"], key=f"{year}:mid_autumn", budget=budget["id"], kids=ids)
+
+
+async def festival_volley(ctx: Ctx) -> list[Request]:
+    headers = await ctx.auth("admin")
+    return [post(f"/api/v1/allowances/festival-plans/{ctx.made['plan']}/runs", headers) for _ in range(ctx.n)]
+
+
+async def festival_check(ctx: Ctx, volley: Volley) -> list[str]:
+    out = []
+    async with ctx.db.session(write=False) as s:
+        rows = (
+            await s.execute(
+                select(AllowancePayment.person_key, AllowancePayment.amount_fen, AllowancePayment.run_id).where(
+                    AllowancePayment.festival_key == ctx.made["key"], AllowancePayment.festival_live.is_(True)
+                )
+            )
+        ).all()
+    persons = {p for p, _, _ in rows}
+    if len(rows) != len(persons):
+        out.append(f"{len(rows)} festival payments for {len(persons)} people")
+    if not {f"child:{i}" for i in ctx.made["kids"]} <= persons:
+        out.append("an eligible child of the race is not on the festival's list")
+    if len({r for _, _, r in rows}) != 1:
+        out.append(f"{len({r for _, _, r in rows})} runs hold the festival's payments")
+    created = sum(1 for o in volley.outcomes if o.status == 201)
+    answered = sum(1 for o in volley.outcomes if o.status == 200)
+    if created != 1 or answered != ctx.n - 1:
+        out.append(f"{created} runs created and {answered} answered with the existing run, of {ctx.n} requests")
+    committed = sum(line["committed_fen"] for line in (await _lines(ctx)).values())
+    if committed != sum(a for _, a, _ in rows):
+        out.append(f"{committed} fen committed for {sum(a for _, a, _ in rows)} fen of festival payments")
+    return out
+
+
 # ---------------------------------------------------------------- the catalogue
 
 RACE_N = {
@@ -787,6 +854,7 @@ RACE_N = {
     "allowance_runs": 20,
     "resolve": 20,
     "allowance_pay": 20,
+    "festival_runs": 20,
 }
 
 RACES = {
@@ -803,6 +871,14 @@ RACES = {
             "allowance_runs", RACE_N["allowance_runs"], runs_prepare, runs_volley, RACE_N["allowance_runs"], runs_check
         ),
         Race("allowance_pay", RACE_N["allowance_pay"], pay_prepare, pay_volley, 1, pay_check),
+        Race(
+            "festival_runs",
+            RACE_N["festival_runs"],
+            festival_prepare,
+            festival_volley,
+            RACE_N["festival_runs"],
+            festival_check,
+        ),
         Race("reconciliation_resolve", RACE_N["resolve"], recon_prepare, resolve_volley, 1, resolve_check),
         Race(
             "reconciliation_refunds",
@@ -911,4 +987,15 @@ MUTATIONS: dict[Mutation, tuple[str, ...]] = {
             ),
         ),
     ): ("reconciliation_refunds",),
+    Mutation(
+        "festival_plan_unlocked",
+        "procurement/festivals.py _plan(lock=True): the plan's row FOR UPDATE before who is paid is read",
+        (
+            (
+                "procurement/festivals.py",
+                "        stmt = stmt.with_for_update().execution_options(populate_existing=True)\n",
+                "        pass\n",
+            ),
+        ),
+    ): ("festival_runs",),
 }
