@@ -280,6 +280,8 @@ async def add_certificate(
     session: AsyncSession, principal: Principal, user_id: int, data: WorkforceCertificateIn
 ) -> Certificate:
     require_writer(principal)
+    if principal.role not in ("child_director", "child_supervisor", "district_admin"):
+        raise Forbidden("证书由本人、所在街道督导员或区民政登记 (only the holder, their supervisor or the district)")
     user = await person_in_scope(session, principal, user_id)
     if not (user.id == principal.user_id or reviewer_of(principal, user) or principal.role == "district_admin"):
         raise Forbidden("证书由本人、所在街道督导员或区民政登记 (only the holder, their supervisor or the district)")
@@ -426,10 +428,11 @@ def _attendance_out(a: Attendance, c: Course, user_name: str) -> WorkforceAttend
 async def record_attendance(
     session: AsyncSession, principal: Principal, course_id: int, data: WorkforceAttendanceIn
 ) -> WorkforceAttendanceOut:
-    require_writer(principal)
+    # The organiser records: the district for its courses (and any), a street's supervisors for the street's.
+    principal.require("district_admin", "child_supervisor")
     course = await course_in_scope(session, principal, course_id)
-    if course.created_by != principal.user_id and principal.role != "district_admin":
-        raise Forbidden("参训情况由培训的组织者登记 (only the course's organiser records attendance)")
+    if principal.role == "child_supervisor" and course.street_id != principal.street_id:
+        raise Forbidden("区级培训的参训情况由区民政登记 (the district records its courses' attendance)")
     if data.hours > course.hours:
         raise Invalid.field("hours", f"参训学时不能超过培训学时 {course.hours:g} (hours exceed the course's)")
     if course.starts_on > clock.today():
@@ -741,8 +744,8 @@ async def score(session: AsyncSession, principal: Principal, assessment_id: int,
 async def confirm(
     session: AsyncSession, principal: Principal, assessment_id: int, data: WorkforceConfirmIn
 ) -> Assessment:
+    a = await assessment_in_scope(session, principal, assessment_id, lock=principal.role == "district_admin")
     principal.require("district_admin")
-    a = await assessment_in_scope(session, principal, assessment_id, lock=True)
     if a.status == "confirmed":
         raise Conflict("考核已确认 (already confirmed)", state=a.status)
     if a.status != "scored":
@@ -767,8 +770,8 @@ async def correct(
 ) -> Assessment:
     """A confirmed assessment corrected: a new revision (scored, to be confirmed again) supersedes it; the
     confirmed row stays as it was."""
+    old = await assessment_in_scope(session, principal, assessment_id, lock=principal.role == "district_admin")
     principal.require("district_admin")
-    old = await assessment_in_scope(session, principal, assessment_id, lock=True)
     if old.status != "confirmed":
         raise Conflict("只有已确认的考核需要更正；未确认的可直接重新评分 (only a confirmed assessment is corrected)")
     newer = await session.scalar(select(Assessment.id).where(Assessment.supersedes_id == old.id))
