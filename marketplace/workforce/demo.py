@@ -30,12 +30,29 @@ COURSES: Final = (
     (2025, "2025年度儿童督导员轮训", "rotation", BUREAU, (3, 18), 4, 32.0, "福田区民政局三楼培训室", "supervisor"),
     (2026, "2026年新任儿童主任岗前培训", "pre_service", BUREAU, (3, 10), 3, 16.0, "福田区民政局三楼培训室", "director"),
     (2026, "2026年度儿童督导员轮训", "rotation", BUREAU, (4, 8), 4, 32.0, "福田区社会工作者协会培训中心", "supervisor"),
-    (2026, "“十防”安全专题培训：防溺水、防性侵、防欺凌", "thematic", CENTRE, (6, 18), 1, 8.0, "福田区未成年人救助保护中心", "both"),
+    (
+        2026,
+        "“十防”安全专题培训：防溺水、防性侵、防欺凌",
+        "thematic",
+        CENTRE,
+        (6, 18),
+        1,
+        8.0,
+        "福田区未成年人救助保护中心",
+        "both",
+    ),
     (2026, "强制报告与应急处置业务培训", "business", BUREAU, (9, 15), 2, 12.0, "福田区委党校报告厅", "both"),
     (2026, "儿童福利政策网络培训（全国儿童福利信息系统）", "online", BUREAU, (7, 1), 31, 10.0, "线上", "both"),
 )
 # The demo supervisor's street holds a course of its own.
-STREET_COURSE: Final = ("福田街道儿童主任家访技巧与档案规范培训", "business", (5, 20), 1, 6.0, "福田街道党群服务中心二楼")
+STREET_COURSE: Final = (
+    "福田街道儿童主任家访技巧与档案规范培训",
+    "business",
+    (5, 20),
+    1,
+    6.0,
+    "福田街道党群服务中心二楼",
+)
 
 SELF_REPORT: Final = (
     "2026年本人按照“一人一档”要求为社区在册儿童建立并更新档案，按走访计划开展入户走访，对留守、困境儿童"
@@ -50,13 +67,29 @@ CLAIMS: Final = (
 
 
 async def _course(
-    session: AsyncSession, year: int, title: str, kind: str, organizer: str, start: tuple[int, int], days: int,
-    hours: float, place: str, street_id: int | None, created_by: int | None,
+    session: AsyncSession,
+    year: int,
+    title: str,
+    kind: str,
+    organizer: str,
+    start: tuple[int, int],
+    days: int,
+    hours: float,
+    place: str,
+    street_id: int | None,
+    created_by: int | None,
 ) -> Course:
     starts = dt.date(year, *start)
     course = Course(
-        title=title, kind=kind, organizer=organizer, starts_on=starts, ends_on=starts + dt.timedelta(days=days - 1),
-        hours=hours, place=place, street_id=street_id, created_by=created_by,
+        title=title,
+        kind=kind,
+        organizer=organizer,
+        starts_on=starts,
+        ends_on=starts + dt.timedelta(days=days - 1),
+        hours=hours,
+        place=place,
+        street_id=street_id,
+        created_by=created_by,
     )
     session.add(course)
     await session.flush()
@@ -97,13 +130,24 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
     title, kind, start, days, hours, place = STREET_COURSE
     if dt.date(today.year, *start) <= today:
         course = await _course(
-            session, today.year, title, kind, street_name or "街道", start, days, hours, place,
-            demo_supervisor.street_id, demo_supervisor.id,
+            session,
+            today.year,
+            title,
+            kind,
+            street_name or "街道",
+            start,
+            days,
+            hours,
+            place,
+            demo_supervisor.street_id,
+            demo_supervisor.id,
         )
         for u in directors:
             if u.street_id == demo_supervisor.street_id and rng.random() < 0.9:
                 session.add(
-                    Attendance(course_id=course.id, user_id=u.id, hours=hours, passed=True, recorded_by=demo_supervisor.id)
+                    Attendance(
+                        course_id=course.id, user_id=u.id, hours=hours, passed=True, recorded_by=demo_supervisor.id
+                    )
                 )
 
     # Certificates: every director's post certificate (three years), some social workers' and mental-health ones.
@@ -117,26 +161,39 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             expires = today + dt.timedelta(days=rng.randint(90, 900))
         session.add(
             Certificate(
-                user_id=u.id, kind=post, number=f"FTMZ-{expires.year - 3}-{u.id:04d}", issued_on=expires.replace(
-                    year=expires.year - 3
-                ) if not (expires.month == 2 and expires.day == 29) else expires - dt.timedelta(days=3 * 365),
-                expires_on=expires, issuer=BUREAU, created_by=admin,
+                user_id=u.id,
+                kind=post,
+                number=f"FTMZ-{expires.year - 3}-{u.id:04d}",
+                issued_on=expires.replace(year=expires.year - 3)
+                if not (expires.month == 2 and expires.day == 29)
+                else expires - dt.timedelta(days=3 * 365),
+                expires_on=expires,
+                issuer=BUREAU,
+                created_by=admin,
             )
         )
         if rng.random() < 0.3:
             session.add(
                 Certificate(
-                    user_id=u.id, kind="social_worker", number=f"SW{rng.randint(10**9, 10**10 - 1)}",
-                    issued_on=dt.date(rng.randint(2016, 2024), rng.randint(1, 12), 1), expires_on=None,
-                    issuer="人力资源和社会保障部、民政部", created_by=u.id,
+                    user_id=u.id,
+                    kind="social_worker",
+                    number=f"SW{rng.randint(10**9, 10**10 - 1)}",
+                    issued_on=dt.date(rng.randint(2016, 2024), rng.randint(1, 12), 1),
+                    expires_on=None,
+                    issuer="人力资源和社会保障部、民政部",
+                    created_by=u.id,
                 )
             )
         if rng.random() < 0.15:
             session.add(
                 Certificate(
-                    user_id=u.id, kind="mental_health", number=f"XL{rng.randint(10**7, 10**8 - 1)}",
-                    issued_on=dt.date(2024, rng.randint(1, 12), 10), expires_on=dt.date(2027, rng.randint(1, 12), 10),
-                    issuer="广东省心理卫生协会", created_by=u.id,
+                    user_id=u.id,
+                    kind="mental_health",
+                    number=f"XL{rng.randint(10**7, 10**8 - 1)}",
+                    issued_on=dt.date(2024, rng.randint(1, 12), 10),
+                    expires_on=dt.date(2027, rng.randint(1, 12), 10),
+                    issuer="广东省心理卫生协会",
+                    created_by=u.id,
                 )
             )
     await session.flush()
@@ -155,14 +212,29 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         result = calc.result_of(found, score) or 0.0
         session.add(
             Assessment(
-                user_id=u.id, year=last, revision=1, role=u.role, street_id=u.street_id, community_id=community,
-                status="confirmed", indicators=found, computed_at=confirmed_at,
-                self_report=f"{last}年度述职：完成辖区儿童走访、档案更新与政策宣传等工作。", claims=[],
-                self_reported_at=confirmed_at - dt.timedelta(days=12), reviewer_score=score,
-                reviewer_comment="工作认真负责，走访及时。" if score >= 85 else "基本完成工作任务，档案规范性有待提高。",
+                user_id=u.id,
+                year=last,
+                revision=1,
+                role=u.role,
+                street_id=u.street_id,
+                community_id=community,
+                status="confirmed",
+                indicators=found,
+                computed_at=confirmed_at,
+                self_report=f"{last}年度述职：完成辖区儿童走访、档案更新与政策宣传等工作。",
+                claims=[],
+                self_reported_at=confirmed_at - dt.timedelta(days=12),
+                reviewer_score=score,
+                reviewer_comment="工作认真负责，走访及时。"
+                if score >= 85
+                else "基本完成工作任务，档案规范性有待提高。",
                 scored_by=demo_supervisor.id if u.role == "child_director" else admin,
-                scored_at=confirmed_at - dt.timedelta(days=5), result=result, grade=grade_for(result),
-                confirmed_by=admin, confirmed_at=confirmed_at, opened_by=admin,
+                scored_at=confirmed_at - dt.timedelta(days=5),
+                result=result,
+                grade=grade_for(result),
+                confirmed_by=admin,
+                confirmed_at=confirmed_at,
+                opened_by=admin,
             )
         )
     # This year's, in the demo supervisor's street: the demo director's self-reported and scored, two others on the way.
@@ -174,8 +246,17 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             session, user_id=u.id, role=u.role, year=today.year, street_id=u.street_id, community_id=u.community_id
         )
         a = Assessment(
-            user_id=u.id, year=today.year, revision=1, role=u.role, street_id=u.street_id, community_id=u.community_id,
-            status="open", indicators=found, computed_at=now, claims=[], opened_by=demo_supervisor.id,
+            user_id=u.id,
+            year=today.year,
+            revision=1,
+            role=u.role,
+            street_id=u.street_id,
+            community_id=u.community_id,
+            status="open",
+            indicators=found,
+            computed_at=now,
+            claims=[],
+            opened_by=demo_supervisor.id,
         )
         if i <= 1:
             a.status, a.self_report, a.claims = "self_reported", SELF_REPORT, list(CLAIMS)

@@ -15,7 +15,9 @@ from marketplace.workforce import service
 from marketplace.workforce.taxonomy import GRADE_LABELS, NO_ASSESSMENT_FACTOR_PCT, SUBSIDY_FACTOR_PCT
 
 
-async def subsidy_factors(session: AsyncSession, year: int, user_ids: Sequence[int]) -> Mapping[int, ports.SubsidyFactor]:
+async def subsidy_factors(
+    session: AsyncSession, year: int, user_ids: Sequence[int]
+) -> Mapping[int, ports.SubsidyFactor]:
     graded = await service.confirmed_grades(session, year - 1, user_ids)
     out: dict[int, ports.SubsidyFactor] = {}
     for uid, a in graded.items():

@@ -89,7 +89,9 @@ async def training_hours(session: AsyncSession, user_ids: list[int], year: int) 
     return {int(uid): round(float(h), 1) for uid, h in rows.all()}
 
 
-def _where_scope(stmt: Any, street_col: Any, community_col: Any, street_id: int | None, community_id: int | None) -> Any:
+def _where_scope(
+    stmt: Any, street_col: Any, community_col: Any, street_id: int | None, community_id: int | None
+) -> Any:
     if community_id is not None:
         return stmt.where(community_col == community_id)
     return stmt.where(street_col == street_id)

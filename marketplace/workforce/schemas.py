@@ -214,7 +214,9 @@ class WorkforceSelfReportIn(msgspec.Struct, forbid_unknown_fields=True):
     """The person's own account of the year (述职): free text and the things they claim (one line each)."""
 
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-    claims: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=20)] = []
+    claims: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=20)
+    ] = []
 
 
 class WorkforceScoreIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -89,7 +89,9 @@ def _people_query(principal: Principal) -> Any:
         return stmt.where(User.id == principal.user_id)
     if principal.role == "child_supervisor":
         return stmt.where(
-            or_(User.id == principal.user_id, and_(User.role == "child_director", User.street_id == principal.street_id))
+            or_(
+                User.id == principal.user_id, and_(User.role == "child_director", User.street_id == principal.street_id)
+            )
         )
     return stmt
 
@@ -233,7 +235,9 @@ async def list_people(
         stmt = stmt.where(User.street_id == street_id)
     total = int(await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
     users = list(
-        (await session.scalars(stmt.order_by(User.role.desc(), User.street_id, User.id).limit(limit).offset(offset))).all()
+        (
+            await session.scalars(stmt.order_by(User.role.desc(), User.street_id, User.id).limit(limit).offset(offset))
+        ).all()
     )
     items = await _present_people(session, users, year or clock.today().year)
     await audit.record_read(session, principal, "list", "workforce_person", [u.id for u in users], PERSON_FIELDS)
@@ -332,7 +336,9 @@ async def list_courses(
         stmt = stmt.where(Course.starts_on >= dt.date(year, 1, 1), Course.starts_on <= dt.date(year, 12, 31))
     total = int(await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
     rows = list(
-        (await session.scalars(stmt.order_by(Course.starts_on.desc(), Course.id.desc()).limit(limit).offset(offset))).all()
+        (
+            await session.scalars(stmt.order_by(Course.starts_on.desc(), Course.id.desc()).limit(limit).offset(offset))
+        ).all()
     )
     return await present_courses(session, rows), total
 
@@ -344,7 +350,9 @@ async def present_courses(session: AsyncSession, rows: Sequence[Course]) -> list
         counts = {
             int(cid): int(n)
             for cid, n in await session.execute(
-                select(Attendance.course_id, func.count()).where(Attendance.course_id.in_(ids)).group_by(Attendance.course_id)
+                select(Attendance.course_id, func.count())
+                .where(Attendance.course_id.in_(ids))
+                .group_by(Attendance.course_id)
             )
         }
     streets = await _names(session, Street, {c.street_id for c in rows if c.street_id})
@@ -382,7 +390,9 @@ async def create_course(session: AsyncSession, principal: Principal, data: Workf
     street_id = data.street_id
     if principal.role == "child_supervisor":
         if street_id is not None and street_id != principal.street_id:
-            raise Invalid.field("street_id", "督导员只能组织本街道的培训 (a supervisor organises their street's courses)")
+            raise Invalid.field(
+                "street_id", "督导员只能组织本街道的培训 (a supervisor organises their street's courses)"
+            )
         street_id = principal.street_id
     elif street_id is not None and await session.get(Street, street_id) is None:
         raise Invalid.field("street_id", f"街道 {street_id} 不存在 (unknown street)")
@@ -548,7 +558,9 @@ async def list_assessments(
             )
         ).all()
     )
-    await audit.record_read(session, principal, "list", "workforce_assessment", [a.id for a in rows], ("result", "grade"))
+    await audit.record_read(
+        session, principal, "list", "workforce_assessment", [a.id for a in rows], ("result", "grade")
+    )
     return await _briefs(session, rows), total
 
 
@@ -648,9 +660,7 @@ async def _step_notice(session: AsyncSession, a: Assessment, recipients: list[in
     )
 
 
-async def open_assessment(
-    session: AsyncSession, principal: Principal, data: WorkforceAssessmentOpenIn
-) -> Assessment:
+async def open_assessment(session: AsyncSession, principal: Principal, data: WorkforceAssessmentOpenIn) -> Assessment:
     require_writer(principal)
     person = await person_in_scope(session, principal, data.user_id)
     if not (reviewer_of(principal, person) or principal.role == "district_admin"):
@@ -685,7 +695,9 @@ async def open_assessment(
     session.add(a)
     await recompute(session, a)
     await session.flush()
-    await audit.record(session, principal, "create", "workforce_assessment", a.id, detail={"user_id": person.id, "year": a.year})
+    await audit.record(
+        session, principal, "create", "workforce_assessment", a.id, detail={"user_id": person.id, "year": a.year}
+    )
     await _step_notice(session, a, [person.id], "opened", f"请提交{a.year}年度述职报告")
     return a
 
@@ -736,7 +748,9 @@ async def score(session: AsyncSession, principal: Principal, assessment_id: int,
     a.status = "scored"
     await recompute(session, a)
     await session.flush()
-    await audit.record(session, principal, "update", "workforce_assessment", a.id, detail={"step": "score", "score": data.score})
+    await audit.record(
+        session, principal, "update", "workforce_assessment", a.id, detail={"step": "score", "score": data.score}
+    )
     await _step_notice(session, a, await notifications.district_admins(session), "scored", "述职考核待确认")
     return a
 
@@ -759,7 +773,12 @@ async def confirm(
     a.status = "confirmed"
     await session.flush()
     await audit.record(
-        session, principal, "update", "workforce_assessment", a.id, detail={"step": "confirm", "result": a.result, "grade": a.grade}
+        session,
+        principal,
+        "update",
+        "workforce_assessment",
+        a.id,
+        detail={"step": "confirm", "result": a.result, "grade": a.grade},
     )
     await _step_notice(session, a, [a.user_id], "confirmed", f"{a.year}年度考核结果：{GRADE_LABELS[a.grade]}")
     return a
@@ -801,7 +820,12 @@ async def correct(
     await recompute(session, a)
     await session.flush()
     await audit.record(
-        session, principal, "create", "workforce_assessment", a.id, detail={"supersedes_id": old.id, "reason": a.correction_reason}
+        session,
+        principal,
+        "create",
+        "workforce_assessment",
+        a.id,
+        detail={"supersedes_id": old.id, "reason": a.correction_reason},
     )
     return a
 

@@ -42,7 +42,14 @@ async def build_year(db: Any, world: Any, settings: Any, cases: Cases) -> None:
             s.add(Visit(child_id=a.id, visited_on=visited, kind="home", next_visit_due=due))
         s.add(Visit(child_id=a.id, visited_on=dt.date(YEAR, 4, 1), kind="home", next_visit_due=dt.date(YEAR, 7, 1)))
         # Another community's visit (late) counts nowhere here.
-        s.add(Visit(child_id=cases.children["B"], visited_on=dt.date(YEAR, 5, 1), kind="home", next_visit_due=dt.date(YEAR, 6, 1)))
+        s.add(
+            Visit(
+                child_id=cases.children["B"],
+                visited_on=dt.date(YEAR, 5, 1),
+                kind="home",
+                next_visit_due=dt.date(YEAR, 6, 1),
+            )
+        )
         complete = await add_child(s, settings, c1, s1, name="陈小雨", seq="997")
         c = field_cipher(settings)
         complete.guardian_relation = "母亲"
@@ -71,7 +78,12 @@ async def build_year(db: Any, world: Any, settings: Any, cases: Cases) -> None:
         # Another community's report counts nowhere here.
         s.add(
             MandatoryReport(
-                community_id=c2, street_id=s1, kind="lives_alone", description="x", reported_by=None, created_at=at(8, 2)
+                community_id=c2,
+                street_id=s1,
+                kind="lives_alone",
+                description="x",
+                reported_by=None,
+                created_at=at(8, 2),
             )
         )
 
@@ -103,8 +115,14 @@ async def train(client: Any, auth: Any, world: Any) -> None:
     assert r.status_code == 201 and r.json()["passed"] is True
     r = await client.post(
         "/api/v1/workforce/courses",
-        json={"title": "心理急救专题", "kind": "thematic", "organizer": "福田街道", "starts_on": f"{YEAR}-09-01",
-              "ends_on": f"{YEAR}-09-01", "hours": 8},
+        json={
+            "title": "心理急救专题",
+            "kind": "thematic",
+            "organizer": "福田街道",
+            "starts_on": f"{YEAR}-09-01",
+            "ends_on": f"{YEAR}-09-01",
+            "hours": 8,
+        },
         headers=await auth("supervisor"),
     )
     assert r.status_code == 201 and r.json()["street_id"] == world.streets[0]
@@ -156,7 +174,9 @@ def indicators(body: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
 
 
 async def open_for(client: Any, auth: Any, who: str, user_id: int, year: int = YEAR) -> dict[str, Any]:
-    r = await client.post("/api/v1/workforce/assessments", json={"user_id": user_id, "year": year}, headers=await auth(who))
+    r = await client.post(
+        "/api/v1/workforce/assessments", json={"user_id": user_id, "year": year}, headers=await auth(who)
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -169,15 +189,21 @@ async def test_assessment_computed_from_the_records_through_its_steps(
     director = world.users["director"]
     # Only the reviewer (the street's supervisor) or the district opens it.
     assert_problem(
-        await client.post("/api/v1/workforce/assessments", json={"user_id": director, "year": YEAR}, headers=await auth("director")),
+        await client.post(
+            "/api/v1/workforce/assessments", json={"user_id": director, "year": YEAR}, headers=await auth("director")
+        ),
         403,
     )
     assert_problem(
-        await client.post("/api/v1/workforce/assessments", json={"user_id": director, "year": YEAR}, headers=await auth("supervisor2")),
+        await client.post(
+            "/api/v1/workforce/assessments", json={"user_id": director, "year": YEAR}, headers=await auth("supervisor2")
+        ),
         404,
     )
     assert_problem(
-        await client.post("/api/v1/workforce/assessments", json={"user_id": director, "year": 2099}, headers=await auth("supervisor")),
+        await client.post(
+            "/api/v1/workforce/assessments", json={"user_id": director, "year": 2099}, headers=await auth("supervisor")
+        ),
         422,
     )
     opened = await open_for(client, auth, "supervisor", director)
@@ -191,13 +217,17 @@ async def test_assessment_computed_from_the_records_through_its_steps(
     }
     assert all(i["method"] and i["label"] for i in opened["indicators"])
     assert_problem(
-        await client.post("/api/v1/workforce/assessments", json={"user_id": director, "year": YEAR}, headers=await auth("admin")),
+        await client.post(
+            "/api/v1/workforce/assessments", json={"user_id": director, "year": YEAR}, headers=await auth("admin")
+        ),
         409,
     )
     aid = opened["id"]
     url = f"/api/v1/workforce/assessments/{aid}"
     # The score comes after the self-report; the district confirms after the score.
-    assert_problem(await client.post(f"{url}/score", json={"score": 80, "comment": "好"}, headers=await auth("supervisor")), 409)
+    assert_problem(
+        await client.post(f"{url}/score", json={"score": 80, "comment": "好"}, headers=await auth("supervisor")), 409
+    )
     assert_problem(await client.post(f"{url}/confirm", json={}, headers=await auth("admin")), 409)
     # Only the person reports on their year.
     report = {"text": "全年走访困境儿童，完成档案更新。", "claims": ["组织暑期安全讲座2场", "协助处置强制报告1起"]}
@@ -209,11 +239,24 @@ async def test_assessment_computed_from_the_records_through_its_steps(
     assert r.json()["status"] == "self_reported" and r.json()["claims"] == report["claims"]
     # A visit recorded meanwhile is counted at the next step (late: 2 of 4 on time).
     async with db.session() as s:
-        s.add(Visit(child_id=cases.children["A"], visited_on=dt.date(YEAR, 9, 1), kind="home", next_visit_due=dt.date(YEAR, 12, 1)))
+        s.add(
+            Visit(
+                child_id=cases.children["A"],
+                visited_on=dt.date(YEAR, 9, 1),
+                kind="home",
+                next_visit_due=dt.date(YEAR, 12, 1),
+            )
+        )
     for who, status in (("director", 403), ("director2", 404), ("supervisor2", 404), ("admin", 403), ("auditor", 403)):
-        assert_problem(await client.post(f"{url}/score", json={"score": 80, "comment": "好"}, headers=await auth(who)), status)
-    assert_problem(await client.post(f"{url}/score", json={"score": 101, "comment": "好"}, headers=await auth("supervisor")), 400)
-    r = await client.post(f"{url}/score", json={"score": 80, "comment": "走访扎实，档案需补全"}, headers=await auth("supervisor"))
+        assert_problem(
+            await client.post(f"{url}/score", json={"score": 80, "comment": "好"}, headers=await auth(who)), status
+        )
+    assert_problem(
+        await client.post(f"{url}/score", json={"score": 101, "comment": "好"}, headers=await auth("supervisor")), 400
+    )
+    r = await client.post(
+        f"{url}/score", json={"score": 80, "comment": "走访扎实，档案需补全"}, headers=await auth("supervisor")
+    )
     assert r.status_code == 201, r.text
     scored = r.json()
     assert indicators(scored)["visits_on_time"] == (2, 4, 50.0)
@@ -229,7 +272,14 @@ async def test_assessment_computed_from_the_records_through_its_steps(
     assert confirmed["grade"] == "fail" and confirmed["grade_label"] == "不合格"
     # Confirmed: nothing changes it, not even new records.
     async with db.session() as s:
-        s.add(Visit(child_id=cases.children["A"], visited_on=dt.date(YEAR, 10, 1), kind="home", next_visit_due=dt.date(YEAR, 12, 1)))
+        s.add(
+            Visit(
+                child_id=cases.children["A"],
+                visited_on=dt.date(YEAR, 10, 1),
+                kind="home",
+                next_visit_due=dt.date(YEAR, 12, 1),
+            )
+        )
     for step, body, who in (
         ("confirm", {}, "admin"),
         ("score", {"score": 90, "comment": "x"}, "supervisor"),
@@ -263,7 +313,9 @@ async def test_assessment_computed_from_the_records_through_its_steps(
     assert_problem(await client.get("/api/v1/workforce/assessments", headers=await auth("org")), 403)
     assert_problem(await client.get(url, headers=await auth("director2")), 404)
     # The person's page shows the hours, the grade and both revisions.
-    person = (await client.get(f"/api/v1/workforce/people/{director}?year={YEAR}", headers=await auth("director"))).json()
+    person = (
+        await client.get(f"/api/v1/workforce/people/{director}?year={YEAR}", headers=await auth("director"))
+    ).json()
     assert person["person"]["hours"] == 12 and person["person"]["required_hours"] == 24
     assert person["person"]["latest_grade"]["grade"] == "basic"
     assert [a["revision"] for a in person["assessments"]] == [2, 1]
@@ -278,16 +330,16 @@ async def test_assessment_computed_from_the_records_through_its_steps(
 async def test_people_scope_and_certificates(client, auth, db, world) -> None:
     director, director3 = world.users["director"], world.users["director3"]
     listed = (await client.get("/api/v1/workforce/people", headers=await auth("supervisor"))).json()
-    assert {p["user_id"] for p in listed["items"]} == {
-        world.users["supervisor"], director, world.users["director2"]
-    }
+    assert {p["user_id"] for p in listed["items"]} == {world.users["supervisor"], director, world.users["director2"]}
     assert (await client.get("/api/v1/workforce/people", headers=await auth("director"))).json()["total"] == 1
     everyone = (await client.get("/api/v1/workforce/people?limit=50", headers=await auth("auditor"))).json()
     assert everyone["total"] == 5
     assert_problem(await client.get("/api/v1/workforce/people", headers=await auth("org")), 403)
     assert_problem(await client.get("/api/v1/workforce/people", headers=await auth("fund")), 403)
     assert_problem(await client.get(f"/api/v1/workforce/people/{director3}", headers=await auth("supervisor")), 404)
-    assert_problem(await client.get(f"/api/v1/workforce/people/{world.users['admin']}", headers=await auth("admin")), 404)
+    assert_problem(
+        await client.get(f"/api/v1/workforce/people/{world.users['admin']}", headers=await auth("admin")), 404
+    )
     today = clock.today()
     cert = {
         "kind": "director_post",
@@ -296,27 +348,47 @@ async def test_people_scope_and_certificates(client, auth, db, world) -> None:
         "expires_on": (today + dt.timedelta(days=30)).isoformat(),
         "issuer": "深圳市福田区民政局",
     }
-    r = await client.post(f"/api/v1/workforce/people/{director}/certificates", json=cert, headers=await auth("supervisor"))
+    r = await client.post(
+        f"/api/v1/workforce/people/{director}/certificates", json=cert, headers=await auth("supervisor")
+    )
     assert r.status_code == 201, r.text
     assert r.json()["state"] == "expiring" and r.json()["days_left"] == 30
     assert_problem(
-        await client.post(f"/api/v1/workforce/people/{director}/certificates", json=cert, headers=await auth("director")), 409
+        await client.post(
+            f"/api/v1/workforce/people/{director}/certificates", json=cert, headers=await auth("director")
+        ),
+        409,
     )
     bad = cert | {"number": "X-1", "expires_on": cert["issued_on"]}
     body = assert_problem(
-        await client.post(f"/api/v1/workforce/people/{director}/certificates", json=bad, headers=await auth("director")), 422
+        await client.post(
+            f"/api/v1/workforce/people/{director}/certificates", json=bad, headers=await auth("director")
+        ),
+        422,
     )
     assert body["errors"][0]["field"] == "expires_on"
     assert_problem(
-        await client.post(f"/api/v1/workforce/people/{director}/certificates", json=cert | {"number": "A"}, headers=await auth("auditor")),
+        await client.post(
+            f"/api/v1/workforce/people/{director}/certificates",
+            json=cert | {"number": "A"},
+            headers=await auth("auditor"),
+        ),
         403,
     )
     assert_problem(
-        await client.post(f"/api/v1/workforce/people/{director}/certificates", json=cert | {"number": "A"}, headers=await auth("director2")),
+        await client.post(
+            f"/api/v1/workforce/people/{director}/certificates",
+            json=cert | {"number": "A"},
+            headers=await auth("director2"),
+        ),
         404,
     )
     assert_problem(
-        await client.post(f"/api/v1/workforce/people/{director}/certificates", json=cert | {"kind": "x"}, headers=await auth("director")),
+        await client.post(
+            f"/api/v1/workforce/people/{director}/certificates",
+            json=cert | {"kind": "x"},
+            headers=await auth("director"),
+        ),
         400,
     )
     person = (await client.get(f"/api/v1/workforce/people/{director}", headers=await auth("admin"))).json()
@@ -328,16 +400,28 @@ async def test_certificate_job_is_idempotent(db, world) -> None:
     director = world.users["director"]
     async with db.session() as s:
         soon = Certificate(
-            user_id=director, kind="director_post", number="A1", issued_on=today - dt.timedelta(days=700),
-            expires_on=today + dt.timedelta(days=59), issuer="福田区民政局",
+            user_id=director,
+            kind="director_post",
+            number="A1",
+            issued_on=today - dt.timedelta(days=700),
+            expires_on=today + dt.timedelta(days=59),
+            issuer="福田区民政局",
         )
         late = Certificate(
-            user_id=director, kind="first_aid", number="B2", issued_on=today - dt.timedelta(days=900),
-            expires_on=today - dt.timedelta(days=1), issuer="福田区红十字会",
+            user_id=director,
+            kind="first_aid",
+            number="B2",
+            issued_on=today - dt.timedelta(days=900),
+            expires_on=today - dt.timedelta(days=1),
+            issuer="福田区红十字会",
         )
         far = Certificate(
-            user_id=director, kind="social_worker", number="C3", issued_on=today - dt.timedelta(days=100),
-            expires_on=today + dt.timedelta(days=61), issuer="人社部",
+            user_id=director,
+            kind="social_worker",
+            number="C3",
+            issued_on=today - dt.timedelta(days=100),
+            expires_on=today + dt.timedelta(days=61),
+            issuer="人社部",
         )
         s.add_all([soon, late, far])
     from marketplace.workforce import jobs
@@ -355,7 +439,12 @@ async def test_certificate_job_is_idempotent(db, world) -> None:
         flagged = (await s.scalars(select(Certificate.number).where(Certificate.expired_flagged_at.is_not(None)))).all()
     # The holder and the street's supervisor, once per certificate.
     assert sorted(rows) == sorted(
-        [(director, soon.id), (world.users["supervisor"], soon.id), (director, late.id), (world.users["supervisor"], late.id)]
+        [
+            (director, soon.id),
+            (world.users["supervisor"], soon.id),
+            (director, late.id),
+            (world.users["supervisor"], late.id),
+        ]
     )
     assert flagged == ["B2"]
     # Sixty days on: the first has expired (announced once more, another threshold, and flagged); the third is now
@@ -369,10 +458,19 @@ async def _confirmed(db: Any, world: Any, username: str, year: int, result: floa
     async with db.session() as s:
         s.add(
             Assessment(
-                user_id=world.users[username], year=year, revision=1, role="child_director",
+                user_id=world.users[username],
+                year=year,
+                revision=1,
+                role="child_director",
                 street_id=world.streets[0] if username != "director3" else world.streets[1],
-                community_id=None, status="confirmed", indicators={}, claims=[], result=result, grade=grade,
-                reviewer_score=80, confirmed_at=clock.now(),
+                community_id=None,
+                status="confirmed",
+                indicators={},
+                claims=[],
+                result=result,
+                grade=grade,
+                reviewer_score=80,
+                confirmed_at=clock.now(),
             )
         )
 
@@ -389,7 +487,9 @@ async def test_post_subsidy_follows_the_previous_year_grade(db, world) -> None:
             s,
             officer,
             BudgetIn(
-                name="岗位补贴", fiscal_year=year, total_fen=10_000_000,
+                name="岗位补贴",
+                fiscal_year=year,
+                total_fen=10_000_000,
                 lines=[BudgetLineIn(code="director_subsidy", name="岗位补贴", appropriation_fen=10_000_000)],
             ),
         )
@@ -402,8 +502,12 @@ async def test_post_subsidy_follows_the_previous_year_grade(db, world) -> None:
         first = await allowances.run_month(s, officer, f"{year}-03", sources=sources, region="futian")
     assert first.paid_count == 2 and first.total_fen == 80_000 + 100_000
     assert first.withheld == [
-        {"kind": "director_subsidy", "person_key": f"user:{world.users['director2']}", "name": "director2",
-         "reason": "2025年度考核不合格，不发放岗位补贴"}
+        {
+            "kind": "director_subsidy",
+            "person_key": f"user:{world.users['director2']}",
+            "name": "director2",
+            "reason": "2025年度考核不合格，不发放岗位补贴",
+        }
     ]
     async with db.session() as s:
         second = await allowances.run_month(s, officer, f"{year}-03", sources=sources, region="futian")

@@ -44,7 +44,9 @@ async def test_demo_workforce(settings) -> None:
             tokens[who] = {"Authorization": f"Bearer {r.json()['access_token']}"}
         mine = (await client.get(f"/api/v1/workforce/assessments?year={year}", headers=tokens["director"])).json()
         assert mine["total"] == 1 and mine["items"][0]["status"] == "scored"
-        shown = (await client.get(f"/api/v1/workforce/assessments/{mine['items'][0]['id']}", headers=tokens["director"])).json()
+        shown = (
+            await client.get(f"/api/v1/workforce/assessments/{mine['items'][0]['id']}", headers=tokens["director"])
+        ).json()
         inputs = {i["code"]: i for i in shown["indicators"]}
         assert inputs["visits_on_time"]["denominator"] > 0 and inputs["files_complete"]["denominator"] > 0
         assert shown["self_report"] and shown["reviewer_score"] == 86 and shown["result"] is not None
