@@ -113,16 +113,13 @@ def reviewer_of(principal: Principal, person: User) -> bool:
 
 
 async def _names(session: AsyncSession, model: Any, ids: set[int]) -> dict[int, str]:
+    # Always one statement, also for no ids (a page's statements do not depend on what its rows hold).
     ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
     return {int(i): str(n) for i, n in (await session.execute(select(model.id, model.name).where(model.id.in_(ids))))}
 
 
 async def _user_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
     rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
     return {int(i): str(n) for i, n in rows.all()}
 
