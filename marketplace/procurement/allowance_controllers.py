@@ -21,6 +21,7 @@ from marketplace.procurement.allowance_models import AllowanceRun, AllowanceSign
 from marketplace.procurement.allowance_schemas import (
     AllowanceRunIn,
     AllowanceRunOut,
+    AllowanceWithheldOut,
     KindTotal,
     RateCount,
     RunDetailOut,
@@ -104,6 +105,7 @@ def _run_out(result: allowances.RunResult, data: AllowanceRunIn | None = None) -
         kind=data.kind if data else "monthly",
         title=data.title.strip() if data and data.kind != "monthly" else "",
         pay_date=data.pay_date if data and data.kind != "monthly" else None,
+        withheld=[AllowanceWithheldOut(**w) for w in result.withheld],
     )
 
 
