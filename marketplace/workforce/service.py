@@ -914,3 +914,18 @@ async def street_director_results(session: AsyncSession, year: int) -> dict[int,
         if a.status == "confirmed" and a.street_id is not None and a.result is not None:
             sums.setdefault(a.street_id, []).append(float(a.result))
     return {sid: (round(sum(v) / len(v), 1), len(v)) for sid, v in sums.items()}
+
+
+async def course_attendance(
+    session: AsyncSession, principal: Principal, course: Course
+) -> list[WorkforceAttendanceOut]:
+    """The course's attendance records of the people the caller may see (the course is in the caller's scope:
+    ``course_in_scope``)."""
+    people = _people_query(principal).with_only_columns(User.id).scalar_subquery()
+    rows = await session.execute(
+        select(Attendance, User.display_name)
+        .join(User, User.id == Attendance.user_id)
+        .where(Attendance.course_id == course.id, Attendance.user_id.in_(people))
+        .order_by(Attendance.id)
+    )
+    return [_attendance_out(a, course, name) for a, name in rows.all()]
