@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
@@ -82,7 +82,7 @@ def require_writer(principal: Principal) -> None:
 # ---------------------------------------------------------------- people and scope
 
 
-def _people_query(principal: Principal) -> Any:
+def _people_query(principal: Principal) -> Select[User]:
     """The workforce accounts the caller may see."""
     stmt = select(User).where(User.role.in_(WORKFORCE_ROLES))
     if principal.role == "child_director":
@@ -317,7 +317,7 @@ async def add_certificate(
 # ---------------------------------------------------------------- courses and attendance
 
 
-def _courses_query(principal: Principal) -> Any:
+def _courses_query(principal: Principal) -> Select[Course]:
     stmt = select(Course)
     if principal.role in ("child_director", "child_supervisor"):
         stmt = stmt.where(or_(Course.street_id.is_(None), Course.street_id == principal.street_id))
@@ -473,7 +473,7 @@ async def record_attendance(
 # ---------------------------------------------------------------- assessments
 
 
-def _assessments_query(principal: Principal) -> Any:
+def _assessments_query(principal: Principal) -> Select[Assessment]:
     stmt = select(Assessment)
     if principal.role == "child_director":
         return stmt.where(Assessment.user_id == principal.user_id)
