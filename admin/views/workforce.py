@@ -90,8 +90,10 @@ def _year(value: int | None) -> int:
 # ---------------------------------------------------------------- the overview
 
 
-async def _overview(session: AsyncSession, principal: Principal, year: int) -> dict[str, Any]:
-    people, people_total = await service.list_people(session, principal, year=year, limit=PAGE, offset=0)
+async def _overview(session: AsyncSession, principal: Principal, year: int, page: int = 1) -> dict[str, Any]:
+    people, people_total = await service.list_people(
+        session, principal, year=year, limit=PAGE, offset=(page - 1) * PAGE
+    )
     assessments, _ = await service.list_assessments(session, principal, year=year, limit=PAGE, offset=0)
     courses, courses_total = await service.list_courses(session, principal, year=year, limit=PAGE, offset=0)
     assessed = {a.user_id for a in assessments}
@@ -110,6 +112,8 @@ async def _overview(session: AsyncSession, principal: Principal, year: int) -> d
         ]
     return {
         "year": year,
+        "page": page,
+        "pages": max(1, -(-people_total // PAGE)),
         "people": people,
         "people_total": people_total,
         "assessments": assessments,
@@ -130,11 +134,12 @@ async def workforce_page(
     principal: CurrentUser,
     year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
     done: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
 ) -> Response[str]:
     if principal.role == "child_director":
         return web.after_change(request, "/admin/workforce/mine")
     service.require_reader(principal)
-    context = await _overview(session, principal, _year(year))
+    context = await _overview(session, principal, _year(year), page)
     return web.render(
         "workforce.html",
         message=DONE.get(done or ""),

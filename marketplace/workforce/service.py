@@ -290,6 +290,8 @@ async def add_certificate(
         raise Invalid.field("expires_on", "有效期至须晚于发证日期 (expires_on must be after issued_on)")
     if data.issued_on > clock.today():
         raise Invalid.field("issued_on", "发证日期不能晚于今天 (issued_on is in the future)")
+    # The holder's row locked: the same certificate posted twice at once is recorded once.
+    await session.scalar(select(User.id).where(User.id == user_id).with_for_update())
     clash = await session.scalar(
         select(Certificate.id).where(
             Certificate.user_id == user_id, Certificate.kind == data.kind, Certificate.number == data.number.strip()
@@ -449,6 +451,8 @@ async def record_attendance(
     )
     if person is None or (course.street_id is not None and person.street_id != course.street_id):
         raise Invalid.field("user_id", "参训人须为本培训范围内的儿童主任或督导员 (not a trainee of this course)")
+    # The course's row locked first: two first records of one person at once cannot both insert (a unique pair).
+    await session.scalar(select(Course.id).where(Course.id == course.id).with_for_update())
     row = await session.scalar(
         select(Attendance).where(Attendance.course_id == course.id, Attendance.user_id == person.id).with_for_update()
     )
