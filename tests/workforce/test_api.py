@@ -551,3 +551,80 @@ async def test_street_ranking_counts_the_directors_assessment(client, auth, db, 
     assert r.status_code == 200 and "儿童主任考核" in r.text
     async with db.session(write=False) as s:
         assert await s.scalar(select(func.count()).select_from(Assessment)) == 2
+
+
+async def test_a_supervisor_is_assessed_by_the_district_over_the_street(client, auth, db, world, settings) -> None:
+    """The supervisor's indicators cover the street (both communities); their reports indicator is the share of
+    the street's mandatory reports they acknowledged. The district opens, scores and confirms; the director may not."""
+    s1, _ = world.streets
+    c1, c2, _ = world.communities
+    sup = world.users["supervisor"]
+    async with db.session() as s:
+        for community, acked in ((c1, True), (c2, False), (c2, True)):
+            s.add(
+                MandatoryReport(
+                    community_id=community,
+                    street_id=s1,
+                    kind="lives_alone",
+                    description="独自在家",
+                    reported_by=None,
+                    supervisor_ack_at=at(8, 3) if acked else None,
+                    created_at=at(8, 1),
+                )
+            )
+    assert_problem(
+        await client.post(
+            "/api/v1/workforce/assessments", json={"user_id": sup, "year": YEAR}, headers=await auth("supervisor")
+        ),
+        403,
+    )
+    opened = await open_for(client, auth, "admin", sup)
+    assert opened["community_id"] is None and indicators(opened)["reports_made"] == (2, 3, 66.7)
+    assert indicators(opened)["training_hours"] == (0, 32, 0.0)
+    url = f"/api/v1/workforce/assessments/{opened['id']}"
+    r = await client.post(
+        f"{url}/self-report", json={"text": "督导本街道儿童主任工作。"}, headers=await auth("supervisor")
+    )
+    assert r.status_code == 201
+    # A supervisor does not score themselves; the district does.
+    assert_problem(
+        await client.post(f"{url}/score", json={"score": 90, "comment": "好"}, headers=await auth("supervisor")), 403
+    )
+    r = await client.post(f"{url}/score", json={"score": 90, "comment": "督导到位"}, headers=await auth("admin"))
+    assert r.status_code == 201
+    r = await client.post(
+        f"{url}/confirm", json={"veto_reason": "辖区发生未及时报告的严重侵害事件"}, headers=await auth("admin")
+    )
+    assert r.json()["grade"] == "fail" and r.json()["veto_reason"]
+    # The director sees neither the supervisor's assessment nor the supervisor.
+    assert_problem(await client.get(url, headers=await auth("director")), 404)
+    assert_problem(await client.get(f"/api/v1/workforce/people/{sup}", headers=await auth("director")), 404)
+
+
+async def test_the_allowance_run_answers_who_was_withheld(client, auth, db, world) -> None:
+    officer = await auth("procurement")
+    year = clock.today().year
+    r = await client.post(
+        "/api/v1/budgets",
+        json={
+            "name": "岗位补贴",
+            "fiscal_year": year,
+            "total_fen": 2_000_000,
+            "lines": [
+                {"code": "director_subsidy", "name": "岗位补贴", "appropriation_fen": 1_000_000},
+                {"code": "living_allowance", "name": "生活补贴", "appropriation_fen": 1_000_000},
+            ],
+        },
+        headers=officer,
+    )
+    assert r.status_code == 201, r.text
+    async with db.session() as s:
+        s.add(AllowanceStandard(kind="director_subsidy", effective_from=dt.date(year, 1, 1), amount_fen=100_000))
+    await _confirmed(db, world, "director2", year - 1, 40.0, "fail")
+    r = await client.post("/api/v1/allowances/runs", json={"month": f"{year}-01"}, headers=officer)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["paid_count"] == 2 and body["total_fen"] == 200_000
+    assert [(w["name"], w["reason"]) for w in body["withheld"]] == [
+        ("director2", f"{year - 1}年度考核不合格，不发放岗位补贴")
+    ]
