@@ -115,4 +115,9 @@ def test_director_reports_supervisor_scores_district_confirms(
     page.goto(f"{base}/admin/workforce")
     check(page, "district workforce overview", found)
     assert found == [], "\n".join(found)
+    # The smallest phone: no sideways scrolling on the overview, a person's page or the assessment.
+    page.set_viewport_size({"width": 360, "height": 740})
+    for path in ("/admin/workforce", f"/admin/workforce/people/{world.users['director']}", url[len(base) :]):
+        page.goto(base + path)
+        no_sideways_scroll(page, f"{path} at 360 px")
     context.close()
