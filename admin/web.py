@@ -540,6 +540,9 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("safety", "安全预警", "/admin/safety"))
         items.append(NavItem("families", "亲情联系", "/admin/families"))
         items.append(NavItem("intakes", "来电与反映", "/admin/intakes"))
+        # The workforce: the director's own assessment and training; the others' people in scope.
+        mine = role == "child_director"
+        items.append(NavItem("workforce", "我的考核" if mine else "队伍建设", "/admin/workforce"))
     if role in {"district_admin", "auditor", "child_supervisor", "child_director", "org_staff"}:
         items.append(NavItem("conferences", "个案会商", "/admin/conferences"))
     if role in {"fund_manager", "district_admin", "auditor"}:

@@ -65,6 +65,7 @@ from marketplace.resources import credit_code
 from marketplace.resources.models import Organization, Service, ServiceRevision, VolunteerTeam
 from marketplace.safety.models import SafetyCheck, SafetyWarning, SafetyWarningEvent
 from marketplace.settings import Settings
+from marketplace.workforce.models import Attendance, Course
 from tests.support.databases import DemoTemplate, PostgresTemplate, SqliteTemplate
 from tests.support.databases import test_settings as make_settings
 
@@ -121,6 +122,9 @@ CASES: dict[str, Case] = {
     "listServiceRevisionQueue": Case("admin"),
     "listChildParentContacts": Case("admin", {"child_id": "child"}),
     "listFamilyContactAlerts": Case("admin"),
+    "listWorkforceCourses": Case("admin"),
+    "listWorkforcePeople": Case("admin"),
+    "listWorkforceAssessments": Case("admin"),
 }
 
 # Lists that return everything at once, and why that is bounded.
@@ -322,6 +326,21 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                         status="open",
                     )
                 )
+            for i in range(EXTRA):
+                # Workforce courses, each with a director's attendance (the people and assessments: the demo's).
+                course = Course(
+                    title=f"业务培训{i}",
+                    kind="business",
+                    organizer="福田区民政局",
+                    starts_on=today - dt.timedelta(days=i),
+                    ends_on=today - dt.timedelta(days=i),
+                    hours=4.0,
+                    street_id=street_id if i % 2 else None,
+                    created_by=admin,
+                )
+                s.add(course)
+                await s.flush()
+                s.add(Attendance(course_id=course.id, user_id=director, hours=4.0, passed=True))
             for i in range(EXTRA):
                 # Guardianship: an assessment (with its assessor's name) and an entrusted guardianship each.
                 answers = {item.code: i % (item.best + 1) for item in instrument.CURRENT.items()}

@@ -58,6 +58,13 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour=0, minute=45),
         "args": ["families.contact_check"],
     },
+    # After the district's midnight: directors' and supervisors' certificates expiring within 60 days, or expired
+    # (marketplace.workforce).
+    "workforce-certificates": {
+        "task": RUN_JOB,
+        "schedule": crontab(hour=0, minute=55),
+        "args": ["workforce.certificates"],
+    },
     # Just after the district's midnight: case conference decisions due soon (their owners) and overdue (the
     # street's supervisors, urgent).
     "conference-decisions-due": {

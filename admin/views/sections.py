@@ -30,6 +30,7 @@ from admin.views import (
     services,
     staff,
     supervisor,
+    workforce,
 )
 
 SECTIONS = [
@@ -58,6 +59,7 @@ SECTIONS = [
     org,
     supervisor,
     messaging,
+    workforce,
 ]
 
 

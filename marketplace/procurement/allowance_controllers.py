@@ -26,6 +26,7 @@ from marketplace.procurement.allowance_models import (
 from marketplace.procurement.allowance_schemas import (
     AllowanceRunIn,
     AllowanceRunOut,
+    AllowanceWithheldOut,
     KindTotal,
     RateCount,
     RunDetailOut,
@@ -111,6 +112,7 @@ def _run_out(result: allowances.RunResult, data: AllowanceRunIn | None = None) -
         kind=data.kind if data else "monthly",
         title=data.title.strip() if data and data.kind != "monthly" else "",
         pay_date=data.pay_date if data and data.kind != "monthly" else None,
+        withheld=[AllowanceWithheldOut(**w) for w in result.withheld],
     )
 
 

@@ -60,6 +60,15 @@ class KindTotal(msgspec.Struct):
     rates: list[RateCount]
 
 
+class AllowanceWithheldOut(msgspec.Struct):
+    """A director eligible for the post subsidy but not paid by their assessment's factor (不合格), with why."""
+
+    kind: str
+    person_key: str
+    name: str
+    reason: str
+
+
 class AllowanceRunOut(msgspec.Struct):
     id: int | None
     month: str
@@ -74,6 +83,7 @@ class AllowanceRunOut(msgspec.Struct):
     kind: str = "monthly"
     title: str = ""
     pay_date: dt.date | None = None
+    withheld: list[AllowanceWithheldOut] = []
 
 
 class RunProgressOut(msgspec.Struct):

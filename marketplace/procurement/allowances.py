@@ -4,7 +4,9 @@
   (marketplace.cases.eligibility: proposed by the director, reviewed by the supervisor, approved by the district
   with an effective month under the start rule; it ends with an approved cessation or the month after the 18th
   birthday). A child's category tags do not make it eligible. The ``district_budget`` grants are paid here.
-- Child-director post subsidy (儿童主任岗位补贴) for every active child-director user.
+- Child-director post subsidy (儿童主任岗位补贴) for every active child-director user, at the standard times the
+  factor of their previous year's assessment (``procurement.ports.subsidy_factors``, filled by workforce): a
+  director whose factor is 0 is not paid, and the run's result names them with the reason (``withheld``).
 
 The amount is the rate (``allowance_standards``) in force on the first day of the month for the kind, the grant's
 category and the region (``ALLOWANCE_REGION``), the most specific first: category and region, then region, then
@@ -43,6 +45,7 @@ from marketplace.cases.crypto import FieldCipher
 from marketplace.cases.models import AllowancePayee
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.procurement import budget as ledger_side
+from marketplace.procurement import ports
 from marketplace.procurement.allowance_schemas import StandardIn
 from marketplace.procurement.models import (
     AllowancePayment,
@@ -93,6 +96,9 @@ class Person:
     payee_id: int | None = None
     # A child's allowance goes to a bank account: without a payee row the child is left for a later run.
     requires_payee: bool = False
+    # The share of the rate paid, in percent (the director subsidy's assessment factor), and why it is not 100.
+    factor_pct: int = 100
+    factor_reason: str = ""
 
 
 EligibleSource = Callable[[AsyncSession, str], Awaitable[list[Person]]]
@@ -127,9 +133,20 @@ async def eligible_directors(session: AsyncSession, month: str) -> list[Person]:
         .where(User.role == "child_director", User.is_active.is_(True))
         .order_by(User.id)
     )
+    found = rows.all()
+    factors = await ports.subsidy_factors(session, month_start(month).year, [int(uid) for uid, _, _ in found])
+    full = ports.FULL
     return [
-        Person(f"user:{uid}", name, community_id, payee_kind="director", payee_name=name)
-        for uid, name, community_id in rows.all()
+        Person(
+            f"user:{uid}",
+            name,
+            community_id,
+            payee_kind="director",
+            payee_name=name,
+            factor_pct=factors.get(uid, full).percent,
+            factor_reason=factors.get(uid, full).reason,
+        )
+        for uid, name, community_id in found
     ]
 
 
@@ -261,6 +278,8 @@ class RunResult:
     already_paid: int
     missing_payee: int = 0
     status: str = "prepared"
+    # People eligible but not paid by their factor: {"kind", "person_key", "name", "reason"}.
+    withheld: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def paid_count(self) -> int:
@@ -310,6 +329,7 @@ async def run_month(
     by_code = {line.code: line for line in lines}
     plan: dict[str, tuple[BudgetLine, int, list[_Due]]] = {}
     missing_payee = 0
+    withheld: list[dict[str, str]] = []
     for kind, source in (sources or SOURCES).items():
         base_rate = await rate_for(session, kind, month, region=region)
         people = await source(session, month)
@@ -324,6 +344,12 @@ async def run_month(
             if p.requires_payee and p.payee_id is None:
                 missing_payee += 1
                 continue
+            if p.factor_pct != 100:
+                if p.factor_pct <= 0:
+                    withheld.append({"kind": kind, "person_key": p.key, "name": p.name, "reason": p.factor_reason})
+                    continue
+                dues.append(_Due(p, Rate(rate.standard_id, (rate.amount_fen * p.factor_pct + 50) // 100)))
+                continue
             dues.append(_Due(p, rate))
         if base_rate.amount_fen <= 0 and not dues:
             continue
@@ -332,7 +358,7 @@ async def run_month(
             raise Conflict(f"预算“{chosen.name}”没有“{KINDS.get(kind, kind)}”科目 (no budget line for {kind})")
         plan[kind] = (line, base_rate.amount_fen, dues)
     if not plan:
-        return RunResult(None, month, chosen.id, [], 0, missing_payee)
+        return RunResult(None, month, chosen.id, [], 0, missing_payee, withheld=withheld)
     # Lock first, then read who is already paid: a concurrent run of the same month waits here and then sees ours.
     locked = await ledger_side.lock_lines(session, [line.id for line, _, _ in plan.values()])
     already = 0
@@ -371,6 +397,7 @@ async def run_month(
             [_kind_result(k, [], plan[k][1]) for k in plan],
             already,
             missing_payee,
+            withheld=withheld,
         )
     user_id = principal.account_id if principal else None
     if run is None:
@@ -420,7 +447,7 @@ async def run_month(
         )
     run.paid_count = sum(r.count for r in results)
     run.total_fen = sum(r.total_fen for r in results)
-    return RunResult(run.id, month, chosen.id, results, already, missing_payee, run.status)
+    return RunResult(run.id, month, chosen.id, results, already, missing_payee, run.status, withheld)
 
 
 # ---------------------------------------------------------------- sign-off, bank file, payment

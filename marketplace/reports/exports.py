@@ -122,7 +122,7 @@ def quarterly_sheets(data: dict[str, Any], prefix: str = "") -> list[Sheet]:
 def ranking_sheets(data: dict[str, Any]) -> list[Sheet]:
     labels = data["indicator_labels"]
     headers = ["名次", "街道", "综合得分", *(f"{labels[k]}（权重{w:.0%}）" for k, w in data["weights"].items())]
-    headers += ["需求数", "走访次数", "转介数", "接收天数中位数"]
+    headers += ["需求数", "走访次数", "转介数", "接收天数中位数", "已考核儿童主任数"]
     rows = [
         (
             i["rank"],
@@ -133,6 +133,7 @@ def ranking_sheets(data: dict[str, Any]) -> list[Sheet]:
             i["visits"],
             i["referrals"],
             _blank(i["median_days_to_accept"]),
+            i.get("directors_assessed", 0),
         )
         for i in data["items"]
     ]

@@ -30,6 +30,7 @@ from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
 from marketplace.resources.models import Organization, Service, ServiceCategory, ServiceStreet
 from marketplace.resources.taxonomy import SERVICE_CATEGORIES
 from marketplace.settings import Settings
+from marketplace.workforce import service as workforce
 
 # Reports built from children's files: the roles who work with children, and the district's overseers.
 CHILD_REPORT_ROLES = frozenset({"district_admin", "auditor", "child_supervisor", "child_director"})
@@ -53,17 +54,20 @@ HELPED_VERDICTS = frozenset({"met", "partly_met"})
 
 # The yearly street ranking (赛马比拼): each indicator is scored 0..1, then weighted. The weights favour what
 # the district's guidance stresses most: that every need is taken up and that directors visit on time.
+# The directors' yearly assessment (述职考核, marketplace.workforce) counts too: the mean confirmed result.
 RANKING_WEIGHTS: dict[str, float] = {
-    "coverage_rate": 0.30,
-    "visits_on_time_rate": 0.30,
-    "referral_closure_rate": 0.25,
+    "coverage_rate": 0.25,
+    "visits_on_time_rate": 0.25,
+    "referral_closure_rate": 0.20,
     "accept_speed": 0.15,
+    "director_assessment": 0.15,
 }
 RANKING_LABELS: dict[str, str] = {
     "coverage_rate": "需求覆盖率",
     "visits_on_time_rate": "按时走访率",
     "referral_closure_rate": "转介结案率",
     "accept_speed": "接收时效",
+    "director_assessment": "儿童主任考核",
 }
 
 
@@ -600,6 +604,7 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
         .where(Visit.visited_on <= end)
     ):
         visits[int(sid)].append((int(child_id), visited_on, next_due))
+    assessed = await workforce.street_director_results(session, year)
     items: list[dict[str, Any]] = []
     for sid, name in streets:
         counts = needs[sid]
@@ -614,6 +619,7 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
             "visits_on_time_rate": _rate(on_time, total_visits),
             "referral_closure_rate": closure,
             "accept_speed": _accept_speed(median_accept, settings.deadlines.standard_accept_hours),
+            "director_assessment": round(assessed[sid][0] / 100, 4) if sid in assessed else None,
         }
         # A street with nothing to measure on an indicator scores 0 there: no data is not good practice.
         score = sum(RANKING_WEIGHTS[k] * (v or 0.0) for k, v in indicators.items())
@@ -625,6 +631,7 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
                 "visits": total_visits,
                 "referrals": len(refs[sid]),
                 "median_days_to_accept": median_accept,
+                "directors_assessed": assessed.get(sid, (0.0, 0))[1],
                 "indicators": indicators,
                 "score": round(100 * score, 1),
             }
@@ -639,7 +646,8 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
         "method": (
             "每项指标折算为0-1分后加权求和并乘以100：需求覆盖率=已转介、服务中或经回访确认已满足、部分满足的需求/当年登记且未撤销的需求；"
             "按时走访率=不晚于上次走访约定日期的走访/当年走访次数；转介结案率=经回访确认结果并结案的转介/当年发出且未撤回或被拒的转介；"
-            f"接收时效=1-接收天数中位数/({2 * settings.deadlines.standard_accept_hours}小时)，不低于0。无数据的指标记0分。"
+            f"接收时效=1-接收天数中位数/({2 * settings.deadlines.standard_accept_hours}小时)，不低于0；"
+            "儿童主任考核=街道儿童主任当年已确认述职考核得分的平均值/100。无数据的指标记0分。"
         ),
         "items": items,
     }

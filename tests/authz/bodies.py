@@ -291,4 +291,9 @@ HAND_WRITTEN: dict[str, Any] = {
         {"fund_id": sc.ids["fund"], "file_base64": STATEMENT, "columns": COLUMNS},
     ),
     "POST /api/v1/auth/login": lambda sc: ("json", {"username": "nobody", "password": "wrong-password-x"}),
+    # The demo director, in the demo supervisor's street: their reviewer and the district may open (409: it exists).
+    "POST /api/v1/workforce/assessments": lambda sc: (
+        "json",
+        {"user_id": sc.principals["child_director"].user_id, "year": clock.today().year},
+    ),
 }

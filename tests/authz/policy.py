@@ -68,6 +68,10 @@ HIDDEN_KINDS: Final[dict[str, frozenset[str]]] = {
     "revision": frozenset({A, O}),
     "notification": frozenset(),
     "export": frozenset(),
+    # the workforce (marketplace.workforce): a director sees themselves, a supervisor their street's directors
+    "workforce_person": CASE_READERS,
+    "workforce_course": CASE_READERS,
+    "workforce_assessment": CASE_READERS,
 }
 _ALL_ANSWER_401: Final[dict[str, tuple[int | str, int | str]]] = {
     r: (401, 401)
@@ -81,6 +85,10 @@ _ALL_ANSWER_401: Final[dict[str, tuple[int | str, int | str]]] = {
         "district_admin",
         "auditor",
     )
+}
+# The workforce's steps: the roles that may not read the workforce are refused before the object is looked up.
+_WF_DENIED: Final[dict[str, tuple[int | str, int | str]]] = {
+    r: (403, 403) for r in ("org_staff", "fund_manager", "procurement_officer")
 }
 _EMPTY_TO_OTHERS: Final[dict[str, tuple[int | str, int | str]]] = {
     r: (EMPTY, EMPTY) for r in ("org_staff", "fund_manager", "procurement_officer")
@@ -391,6 +399,21 @@ POLICY: Final[dict[str, Rule]] = {
     "GET /api/v1/volunteer-teams": R(ALL),
     "POST /api/v1/volunteer-teams": R({S, A}),
     "PATCH /api/v1/volunteer-teams/{team_id}": R({S, A}, "team"),
+    # ------------------------------------------------------------------ the workforce (marketplace.workforce)
+    # The org, fund and procurement roles may not read the workforce at all: 403 before any object is looked up.
+    "GET /api/v1/workforce/courses": R(CASE_READERS),
+    "POST /api/v1/workforce/courses": R({S, A}),
+    "POST /api/v1/workforce/courses/{course_id}/attendance": R({S, A}, "workforce_course", denied=403),
+    "GET /api/v1/workforce/people": R(CASE_READERS),
+    "GET /api/v1/workforce/people/{user_id}": R(CASE_READERS, "workforce_person", denied=403),
+    "POST /api/v1/workforce/people/{user_id}/certificates": R({D, S, A}, "workforce_person", denied=403),
+    "GET /api/v1/workforce/assessments": R(CASE_READERS),
+    "POST /api/v1/workforce/assessments": R({S, A}),
+    "GET /api/v1/workforce/assessments/{assessment_id}": R(CASE_READERS, "workforce_assessment", denied=403),
+    "POST /api/v1/workforce/assessments/{assessment_id}/self-report": R(D, "workforce_assessment", special=_WF_DENIED),
+    "POST /api/v1/workforce/assessments/{assessment_id}/score": R(S, "workforce_assessment", special=_WF_DENIED),
+    "POST /api/v1/workforce/assessments/{assessment_id}/confirm": R(A, "workforce_assessment", special=_WF_DENIED),
+    "POST /api/v1/workforce/assessments/{assessment_id}/correct": R(A, "workforce_assessment", special=_WF_DENIED),
 }
 
 

@@ -404,6 +404,27 @@ _simple(
     "community",
     "street",
 )
+# The workforce: the demo director first (a director's own person is themselves), then the other directors.
+_simple(
+    "workforce_person",
+    "user_id",
+    "SELECT id, community_id, street_id FROM users WHERE role='child_director' ORDER BY username <> 'director', id",
+    "community",
+    "street",
+)
+_simple(
+    "workforce_course",
+    "course_id",
+    "SELECT id, street_id FROM workforce_courses WHERE street_id IS NOT NULL ORDER BY id",
+    "street",
+)
+_simple(
+    "workforce_assessment",
+    "assessment_id",
+    "SELECT id, community_id, street_id FROM workforce_assessments WHERE role='child_director' ORDER BY id",
+    "community",
+    "street",
+)
 _simple("notification", "notification_id", "SELECT id, recipient_id FROM notifications ORDER BY id", "user")
 _simple("service", "service_id", "SELECT id, organization_id FROM services ORDER BY id", "org")
 _simple("org", "org_id", "SELECT id, id FROM organizations WHERE status='approved' ORDER BY id", "org")

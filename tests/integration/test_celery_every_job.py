@@ -50,6 +50,7 @@ from marketplace.referrals.models import Referral
 from marketplace.reports.models import ExportJob
 from marketplace.safety.models import SafetyWarning
 from marketplace.settings import Settings
+from marketplace.workforce.models import Certificate
 from tests.cases.support import Cases, add_child, cases
 from tests.integration.conftest_jobs import STRIPE_KEY, broker_client, job_mailbox, job_worker, jobs_settings
 from tests.integration.conftest_stripe import localstripe
@@ -257,6 +258,34 @@ async def _families_done(c: Ctx) -> bool:
             await s.scalar(
                 select(func.count()).where(
                     ContactAlert.parent_id == c.facts["families_parent"], ContactAlert.status == "open"
+                )
+            )
+        )
+
+
+async def _certificates_prepare(c: Ctx) -> None:
+    """The director's post certificate expires in three weeks."""
+    async with c.db.session() as s:
+        cert = Certificate(
+            user_id=c.world.users["director"],
+            kind="director_post",
+            number="FTMZ-2023-0001",
+            issued_on=clock.today() - dt.timedelta(days=1000),
+            expires_on=clock.today() + dt.timedelta(days=21),
+            issuer="福田区民政局",
+        )
+        s.add(cert)
+        await s.flush()
+        c.facts["certificate"] = cert.id
+
+
+async def _certificates_done(c: Ctx) -> bool:
+    async with c.db.session(write=False) as s:
+        return bool(
+            await s.scalar(
+                select(func.count()).where(
+                    Notification.kind == "workforce_certificate_expiring",
+                    Notification.entity_id == c.facts["certificate"],
                 )
             )
         )
@@ -529,6 +558,7 @@ JOB_CASES: dict[str, JobCase] = {
     "messaging.deliver": JobCase(_deliver_prepare, _deliver_done),
     "families.contact_check": JobCase(_families_prepare, _families_done),
     "conferences.decisions_due": JobCase(_conference_prepare, _conference_done),
+    "workforce.certificates": JobCase(_certificates_prepare, _certificates_done),
 }
 
 

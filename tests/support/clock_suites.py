@@ -12,6 +12,7 @@ CLOCK_SENSITIVE: Final = (
     "tests/referrals/",
     "tests/reports/",
     "tests/admin/",
+    "tests/workforce/",
     "tests/procurement/",
     "tests/matching/test_funding.py",
     "tests/funds/test_service.py",
