@@ -506,7 +506,7 @@ async def public_places(
 # ---------------------------------------------------------------- activities
 
 
-def _counts(on_file: Sequence[Child], other_children: int, adults: int, volunteers: int) -> dict[str, Any]:
+def activity_counts(on_file: Sequence[Child], other_children: int, adults: int, volunteers: int) -> dict[str, Any]:
     """``counts`` as stored: the children on file by their first category, the others, adults, volunteers."""
     children: dict[str, int] = {}
     for child in on_file:
@@ -587,7 +587,7 @@ async def record_activity(
     if place.opened_on is not None and data.held_on < place.opened_on:
         raise Invalid.field("held_on", "活动日期早于阵地启用日期 (held before the place opened)")
     children = await _chosen_children(session, principal, place, data.child_ids)
-    counts = _counts(children, data.other_children, data.adults, data.volunteers)
+    counts = activity_counts(children, data.other_children, data.adults, data.volunteers)
     activity = Activity(
         place_id=place.id,
         held_on=data.held_on,
@@ -684,7 +684,7 @@ async def update_activity(
         activity.minutes = changes["minutes"]
     if "description" in changes:
         activity.description = changes["description"]
-    activity.counts = _counts(children, other_children, adults, volunteers)
+    activity.counts = activity_counts(children, other_children, adults, volunteers)
     activity.children_total = len(children) + other_children
     activity.volunteers_total = volunteers
     await session.flush()
