@@ -25,7 +25,18 @@ ORDER: Final = 41
 # The demo's community has its home: the director's journey starts there.
 # Of every eight communities, these have a children's home (about 35 of the 93).
 HOME_PICK: Final = frozenset({1, 4, 6})
-ROADS: Final = ("福华路", "福民路", "红荔路", "深南中路", "彩田路", "新洲路", "滨河大道", "莲花路", "笋岗西路", "益田路")
+ROADS: Final = (
+    "福华路",
+    "福民路",
+    "红荔路",
+    "深南中路",
+    "彩田路",
+    "新洲路",
+    "滨河大道",
+    "莲花路",
+    "笋岗西路",
+    "益田路",
+)
 STATION_HOURS: Final = "周一至周五 9:00-12:00，14:00-18:00；周六 9:00-12:00"
 HOME_HOURS: Final = (
     "周一至周五 16:00-20:00；周六、周日 9:00-17:00",
@@ -137,13 +148,17 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             if sup is not None:
                 staff.append(_staff(p.id, sup.id, sup.display_name, "supervisor", "周一至周五全天", sup.phone, since))
             staff.append(
-                _staff(p.id, None, rng.choice(WORKER_NAMES), "social_worker", "周一至周五 9:00-18:00", _mobile(rng), since)
+                _staff(
+                    p.id, None, rng.choice(WORKER_NAMES), "social_worker", "周一至周五 9:00-18:00", _mobile(rng), since
+                )
             )
         else:
             d = director.get(p.community_id)
             if d is not None:
                 staff.append(_staff(p.id, d.id, d.display_name, "director", "开放时间内值守", d.phone, since))
-            staff.append(_staff(p.id, None, rng.choice(VOLUNTEER_NAMES), "volunteer", "周六 9:00-12:00", _mobile(rng), since))
+            staff.append(
+                _staff(p.id, None, rng.choice(VOLUNTEER_NAMES), "volunteer", "周六 9:00-12:00", _mobile(rng), since)
+            )
             if rng.random() < 0.2:  # a volunteer who moved away last year: kept, with the last day on duty
                 left = _staff(p.id, None, rng.choice(VOLUNTEER_NAMES), "volunteer", "周日下午", _mobile(rng), since)
                 left["until"] = today - dt.timedelta(days=rng.randint(120, 300))
@@ -158,10 +173,12 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             count = rng.randint(3, 6) if p.kind == "children_home" else rng.randint(2, 4)
             if not full:
                 count = max(1, count * days // 91)
-            pool = kids.get(p.community_id or -1, []) if p.kind == "children_home" else [
-                c for cid, cs in kids.items() for c in cs if c.street_id == p.street_id
-            ]
-            recorder = (director.get(p.community_id) if p.kind == "children_home" else supervisor.get(p.street_id))
+            pool = (
+                kids.get(p.community_id or -1, [])
+                if p.kind == "children_home"
+                else [c for cid, cs in kids.items() for c in cs if c.street_id == p.street_id]
+            )
+            recorder = director.get(p.community_id) if p.kind == "children_home" else supervisor.get(p.street_id)
             for _ in range(count):
                 kind = rng.choice(STATION_KINDS if p.kind == "station" else tuple(ACTIVITIES))
                 titles, minutes = ACTIVITIES[kind]

@@ -155,15 +155,12 @@ async def _editable_place(session: AsyncSession, principal: Principal, place_id:
 
 
 async def _street_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
+    # Always one query (an empty page too): a list's statements do not depend on its rows.
     rows = await session.execute(select(Street.id, Street.name).where(Street.id.in_(ids)))
     return {int(i): n for i, n in rows.all()}
 
 
 async def _community_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
     rows = await session.execute(select(Community.id, Community.name).where(Community.id.in_(ids)))
     return {int(i): n for i, n in rows.all()}
 
@@ -653,17 +650,13 @@ async def update_activity(
     if "child_ids" in changes:
         children = await _chosen_children(session, principal, place, changes["child_ids"])
         # Children named by others (another scope's recorder cannot have named any: the recorder is the caller)
-        existing = (
-            await session.scalars(select(ActivityChild).where(ActivityChild.activity_id == activity.id))
-        ).all()
+        existing = (await session.scalars(select(ActivityChild).where(ActivityChild.activity_id == activity.id))).all()
         keep = {c.id for c in children}
         for row in existing:
             if row.child_id not in keep:
                 await session.delete(row)
         have = {row.child_id for row in existing}
-        session.add_all(
-            [ActivityChild(activity_id=activity.id, child_id=c.id) for c in children if c.id not in have]
-        )
+        session.add_all([ActivityChild(activity_id=activity.id, child_id=c.id) for c in children if c.id not in have])
     else:
         children = list(
             (
@@ -942,7 +935,14 @@ async def usage_figures(
         row["volunteer_times"] += volunteers
         row["minutes"] += int(minutes or 0)
         k = kinds.setdefault(
-            kind, {"kind": kind, "label": ACTIVITY_KINDS.get(kind, kind), "activities": 0, "participant_times": 0, "minutes": 0}
+            kind,
+            {
+                "kind": kind,
+                "label": ACTIVITY_KINDS.get(kind, kind),
+                "activities": 0,
+                "participant_times": 0,
+                "minutes": 0,
+            },
         )
         k["activities"] += 1
         k["participant_times"] += on_file + other + adults + volunteers
@@ -978,9 +978,7 @@ async def usage_figures(
         or 0
     )
 
-    files_stmt = (
-        select(Child.street_id, func.count()).where(Child.status == "active").group_by(Child.street_id)
-    )
+    files_stmt = select(Child.street_id, func.count()).where(Child.status == "active").group_by(Child.street_id)
     if street_id is not None:
         files_stmt = files_stmt.where(Child.street_id == street_id)
     if community_id is not None:

@@ -33,7 +33,11 @@ async def _places(client: Any, auth: Any, world: World) -> dict[str, int]:
     for key, body, who in (
         ("station1", {"kind": "station", "street_id": s1, "name": "福田街道未成年人保护工作站"}, "admin"),
         ("station2", {"kind": "station", "street_id": s2, "name": "园岭街道未成年人保护工作站"}, "admin"),
-        ("home1", {"kind": "children_home", "street_id": s1, "community_id": c1, "name": "福山社区儿童之家"}, "supervisor"),
+        (
+            "home1",
+            {"kind": "children_home", "street_id": s1, "community_id": c1, "name": "福山社区儿童之家"},
+            "supervisor",
+        ),
         ("home2", {"kind": "children_home", "street_id": s1, "community_id": c2, "name": "岗厦社区儿童之家"}, "admin"),
         ("home3", {"kind": "children_home", "street_id": s2, "community_id": c3, "name": "百花社区儿童之家"}, "admin"),
     ):
@@ -67,7 +71,10 @@ async def test_one_station_per_street_and_homes_in_the_street(client, auth, worl
         ({"kind": "children_home", "street_id": s1, "community_id": c3, "name": "错街道的家"}, "community_id"),
         ({"kind": "children_home", "street_id": s1, "name": "无社区的家"}, "community_id"),
         ({"kind": "station", "street_id": s2, "community_id": c3, "name": "站"}, "community_id"),
-        ({"kind": "children_home", "street_id": s1, "community_id": c1, "name": "家", "facilities": ["pool"]}, "facilities"),
+        (
+            {"kind": "children_home", "street_id": s1, "community_id": c1, "name": "家", "facilities": ["pool"]},
+            "facilities",
+        ),
         ({"kind": "children_home", "street_id": 999999, "community_id": c1, "name": "家"}, "street_id"),
     ):
         r = await client.post("/api/v1/places", json=body, headers=admin)
@@ -128,7 +135,9 @@ async def test_editing_by_role(client, auth, world: World, db) -> None:
     places = await _places(client, auth, world)
     home1 = places["home1"]
     director = await auth("director")
-    r = await client.patch(f"/api/v1/places/{home1}", json={"opening_hours": "周二至周六 14:00-20:00"}, headers=director)
+    r = await client.patch(
+        f"/api/v1/places/{home1}", json={"opening_hours": "周二至周六 14:00-20:00"}, headers=director
+    )
     assert r.status_code == 200 and r.json()["opening_hours"] == "周二至周六 14:00-20:00"
     assert_problem(await client.patch(f"/api/v1/places/{home1}", json={"address": "别处"}, headers=director), 403)
     assert_problem(
@@ -137,7 +146,9 @@ async def test_editing_by_role(client, auth, world: World, db) -> None:
     assert_problem(
         await client.patch(f"/api/v1/places/{places['station1']}", json={"opening_hours": "x"}, headers=director), 403
     )
-    assert_problem(await client.patch(f"/api/v1/places/{home1}", json={"note": "x"}, headers=await auth("auditor")), 403)
+    assert_problem(
+        await client.patch(f"/api/v1/places/{home1}", json={"note": "x"}, headers=await auth("auditor")), 403
+    )
     assert_problem(
         await client.patch(f"/api/v1/places/{home1}", json={"note": "x"}, headers=await auth("supervisor2")), 404
     )
@@ -207,7 +218,11 @@ async def test_staff_on_duty_and_leaving(client, auth, world: World, db) -> None
     assert r.status_code == 200 and not r.json()["on_duty"]
     assert_problem(await client.post(leave, json={"until": today.isoformat()}, headers=director), 409)
     assert_problem(
-        await client.post(f"/api/v1/places/{places['home2']}/staff/{volunteer['id']}/leave", json={"until": today.isoformat()}, headers=await auth("admin")),
+        await client.post(
+            f"/api/v1/places/{places['home2']}/staff/{volunteer['id']}/leave",
+            json={"until": today.isoformat()},
+            headers=await auth("admin"),
+        ),
         404,
     )
     shown = (await client.get(f"/api/v1/places/{home1}", headers=director)).json()
@@ -334,10 +349,26 @@ async def test_usage_per_street_and_quarter(client, auth, world: World, cases: C
     # Street 1: the home's two activities (A twice) and the station's (A and B); street 2: one (C).
     await _record(client, auth, places["home1"], held_on=held, child_ids=[a], other_children=3, adults=2, minutes=60)
     await _record(
-        client, auth, places["home1"], held_on=held, child_ids=[a], volunteers=4, kind="homework", title="作业辅导", minutes=120
+        client,
+        auth,
+        places["home1"],
+        held_on=held,
+        child_ids=[a],
+        volunteers=4,
+        kind="homework",
+        title="作业辅导",
+        minutes=120,
     )
     await _record(
-        client, auth, places["station1"], who="supervisor", held_on=held, child_ids=[a, b], adults=1, kind="homework", title="课辅"
+        client,
+        auth,
+        places["station1"],
+        who="supervisor",
+        held_on=held,
+        child_ids=[a, b],
+        adults=1,
+        kind="homework",
+        title="课辅",
     )
     await _record(client, auth, places["home3"], who="director3", held_on=held, child_ids=[c], other_children=10)
     r = await client.get("/api/v1/places/usage", params={"year": year, "quarter": quarter}, headers=await auth("admin"))
@@ -366,14 +397,25 @@ async def test_usage_per_street_and_quarter(client, auth, world: World, cases: C
     assert kinds["homework"]["activities"] == 2 and kinds["homework"]["participant_times"] == (1 + 4) + (2 + 1)
     assert kinds["safety"]["participant_times"] == (1 + 3 + 2) + (1 + 10)
     # The supervisor reads their street; the director and the roles of money read no usage table.
-    mine = (await client.get("/api/v1/places/usage", params={"year": year, "quarter": quarter}, headers=await auth("supervisor2"))).json()
+    mine = (
+        await client.get(
+            "/api/v1/places/usage", params={"year": year, "quarter": quarter}, headers=await auth("supervisor2")
+        )
+    ).json()
     assert [row["street_id"] for row in mine["streets"]] == [s2]
     for who in ("director", "org", "fund"):
         assert_problem(
-            await client.get("/api/v1/places/usage", params={"year": year, "quarter": quarter}, headers=await auth(who)), 403
+            await client.get(
+                "/api/v1/places/usage", params={"year": year, "quarter": quarter}, headers=await auth(who)
+            ),
+            403,
         )
-    assert_problem(await client.get("/api/v1/places/usage", params={"year": year, "quarter": 5}, headers=await auth("admin")), 400)
-    empty = (await client.get("/api/v1/places/usage", params={"year": 2001, "quarter": 1}, headers=await auth("admin"))).json()
+    assert_problem(
+        await client.get("/api/v1/places/usage", params={"year": year, "quarter": 5}, headers=await auth("admin")), 400
+    )
+    empty = (
+        await client.get("/api/v1/places/usage", params={"year": 2001, "quarter": 1}, headers=await auth("admin"))
+    ).json()
     assert empty["total"]["activities"] == 0 and empty["total"]["reached_share"] == 0.0
 
 
