@@ -229,6 +229,7 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "safety_warning", "warning_id", "console-safety-warning", "console-safety-acknowledge", "console-safety-action"
     ),
     **_ops("safety_check", "child_id", "console-safety-check-form", "console-safety-check"),
+    **_ops("place", "place_id", "console-place", "console-place-activity-new", "console-place-activity"),
 }
 
 # Operations under the same paths that show or change no child's data, and why.
@@ -301,6 +302,7 @@ CREATES: Final = frozenset(
         "console-conference-convene",
         "console-conference-decision",
         "recordPlaceActivity",
+        "console-place-activity",
     }
 )
 

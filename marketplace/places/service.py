@@ -1006,6 +1006,15 @@ async def usage_figures(
     }
 
 
+async def dispatch_section(
+    session: AsyncSession, year: int, quarter: int, *, street_id: int | None, community_id: int | None
+) -> dict[str, Any]:
+    """The places' part of the quarterly dispatch (``reports.service.quarterly``): the usage figures as plain
+    values (counts only; the street rows, the total, per kind of activity)."""
+    figures = await usage_figures(session, year, quarter, street_id=street_id, community_id=community_id)
+    return {"streets": figures["streets"], "total": figures["total"], "kinds": figures["kinds"]}
+
+
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
