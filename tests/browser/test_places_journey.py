@@ -1,6 +1,6 @@
 """A child director on a phone (390×844) records an activity at their community's children's home: two of the
 community's children chosen by tapping their names (one found through the search box), the others counted; a
-future date is refused in place first, with what was typed kept. The activity is then in the home's list. The
+title of blanks is refused in place first, with what was typed kept. The activity is then in the home's list. The
 district opens the usage page and sees the street's numbers move. Every page is measured for sideways scrolling
 (also at 360 px) and passes axe."""
 
@@ -78,9 +78,10 @@ def test_director_records_an_activity_and_the_district_sees_the_usage(
     shot("home")
     page.click("#record-activity")
     page.wait_for_url("**/activities/new")
-    page.fill("input[name=held_on]", (today + dt.timedelta(days=2)).isoformat())
+    held = (today - dt.timedelta(days=1)).isoformat() if today.day > 1 else today.isoformat()
+    page.fill("input[name=held_on]", held)
     page.select_option("select[name=kind]", "safety")
-    page.fill("input[name=title]", "防溺水安全教育")
+    page.fill("input[name=title]", "   ")  # passes the browser's "required", refused by the service
     page.fill("input[name=minutes]", "90")
     page.click("label.chip:has-text('刘小雨')")
     page.fill("#child-search", "张")
@@ -92,14 +93,14 @@ def test_director_records_an_activity_and_the_district_sees_the_usage(
     page.fill("input[name=volunteers]", "2")
     shot("activity-form")
     page.click("button:has-text('保存活动')")
-    page.locator("#form-error", has_text="活动日期").wait_for()
-    assert page.input_value("input[name=title]") == "防溺水安全教育"
+    page.locator("#form-error", has_text="活动名称").wait_for()
+    assert page.input_value("input[name=held_on]") == held
     assert page.input_value("input[name=other_children]") == "6"
     assert page.is_checked(f"input[name=child_ids][value='{home['刘小雨']}']")
     assert page.is_checked(f"input[name=child_ids][value='{home['张小明']}']")
-    assert page.get_attribute("input[name=held_on]", "aria-invalid") == "true"
+    assert page.get_attribute("input[name=title]", "aria-invalid") == "true"
     shot("activity-refused")
-    page.fill("input[name=held_on]", (today - dt.timedelta(days=1)).isoformat() if today.day > 1 else today.isoformat())
+    page.fill("input[name=title]", "防溺水安全教育")
     page.click("button:has-text('保存活动')")
     page.wait_for_url(re.compile(r".*\?done=activity"))
     item = page.locator(".places-activities li", has_text="防溺水安全教育")
