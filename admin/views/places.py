@@ -30,7 +30,14 @@ from marketplace.geography.models import Street
 from marketplace.ids import MAX_ID, PathId
 from marketplace.places import service
 from marketplace.places.schemas import PlaceActivityIn, PlacePatch, PlaceStaffIn, PlaceStaffLeaveIn
-from marketplace.places.taxonomy import ACTIVITY_KINDS, EDIT_DAYS, FACILITIES, OTHER_PARTICIPANTS, PLACE_KINDS, STAFF_ROLES
+from marketplace.places.taxonomy import (
+    ACTIVITY_KINDS,
+    EDIT_DAYS,
+    FACILITIES,
+    OTHER_PARTICIPANTS,
+    PLACE_KINDS,
+    STAFF_ROLES,
+)
 
 PAGE = 100
 DONE = {

@@ -252,7 +252,7 @@ class PlaceFilters:
     active: bool | None = None
 
 
-def _places_stmt(principal: Principal, filters: PlaceFilters) -> Select[tuple[Place]]:
+def _places_stmt(principal: Principal, filters: PlaceFilters) -> Select[Place]:
     stmt = select(Place)
     if principal.role in ("child_director", "child_supervisor"):
         stmt = stmt.where(Place.street_id == principal.street_id)
@@ -726,8 +726,8 @@ async def present_activities(
     out = []
     for a in rows:
         place = places[a.place_id]
-        counts = a.counts or {}
-        by_category = counts.get("children") or {}
+        counts: dict[str, Any] = dict(a.counts or {})
+        by_category: dict[str, Any] = dict(counts.get("children") or {})
         until = a.created_at + EDIT_WINDOW
         out.append(
             PlaceActivityOut(
@@ -796,6 +796,8 @@ async def list_activities(
     if filters.date_to is not None:
         stmt = stmt.where(Activity.held_on <= filters.date_to)
     if filters.kind is not None:
+        if filters.kind not in ACTIVITY_KINDS:
+            raise Invalid.field("kind", f"未知的活动类型 {filters.kind} (unknown activity kind)")
         stmt = stmt.where(Activity.kind == filters.kind)
     rows, total = await fetch_page(
         session, stmt, Activity.held_on.desc(), Activity.id.desc(), limit=limit, offset=offset
@@ -919,11 +921,11 @@ async def usage_figures(
     if community_id is not None:
         act_stmt = act_stmt.where(Place.community_id == community_id)
     kinds: dict[str, dict[str, Any]] = {}
-    for _, sid, kind, minutes, counts in (await session.execute(act_stmt)).all():
+    for _, sid, kind, minutes, stored in (await session.execute(act_stmt)).all():
         row = rows.get(int(sid))
         if row is None:
             continue
-        counts = counts or {}
+        counts: dict[str, Any] = dict(stored or {})
         on_file = int(counts.get("on_file", 0))
         other = int(counts.get("other_children", 0))
         adults = int(counts.get("adults", 0))

@@ -129,7 +129,7 @@ def _places_sheets(data: dict[str, Any], prefix: str) -> list[Sheet]:
     usage = data.get("places")
     if not usage:
         return []
-    keys = ("stations", "children_homes", "activities", "on_file_times", "other_children_times", "adult_times")
+    keys: tuple[str, ...] = ("stations", "children_homes", "activities", "on_file_times", "other_children_times", "adult_times")
     keys += ("volunteer_times", "children_reached", "children_on_file")
     rows = [
         (row["street_name"], *(row[k] for k in keys), _pct(row["reached_share"]), row["minutes"])

@@ -22,8 +22,16 @@ async def seed(db: Any, world: Any, settings: Any) -> dict[str, int]:
         a = await add_child(s, settings, c1, s1, name="张小明", seq="991")
         a2 = await add_child(s, settings, c1, s1, name="陈小兰", categories=["orphan"], seq="992")
         b = await add_child(s, settings, c2, s1, name="李小红", seq="993")
-        station = Place(kind="station", street_id=s1, name="福田街道未成年人保护工作站", address="福田区福田街道福华路1号")
-        home = Place(kind="children_home", street_id=s1, community_id=c1, name="福山社区儿童之家", opening_hours="周六 9:00-12:00")
+        station = Place(
+            kind="station", street_id=s1, name="福田街道未成年人保护工作站", address="福田区福田街道福华路1号"
+        )
+        home = Place(
+            kind="children_home",
+            street_id=s1,
+            community_id=c1,
+            name="福山社区儿童之家",
+            opening_hours="周六 9:00-12:00",
+        )
         other = Place(kind="children_home", street_id=s2, community_id=c3, name="百花社区儿童之家")
         s.add_all([station, home, other])
         await s.flush()
@@ -79,12 +87,24 @@ async def test_director_records_an_activity_and_bad_input_is_kept(client, db, wo
     assert f'value="{ids["a"]}" checked' in bad.text
     other = await client.post(
         f"/admin/places/{ids['home']}/activities",
-        data={"_csrf_token": csrf, "held_on": clock.today().isoformat(), "kind": "safety", "title": "课", "child_ids": [str(ids["b"])]},
+        data={
+            "_csrf_token": csrf,
+            "held_on": clock.today().isoformat(),
+            "kind": "safety",
+            "title": "课",
+            "child_ids": [str(ids["b"])],
+        },
     )
     assert other.status_code == 422 and "本辖区在册儿童" in other.text
     negative = await client.post(
         f"/admin/places/{ids['home']}/activities",
-        data={"_csrf_token": csrf, "held_on": clock.today().isoformat(), "kind": "safety", "title": "课", "adults": "-2"},
+        data={
+            "_csrf_token": csrf,
+            "held_on": clock.today().isoformat(),
+            "kind": "safety",
+            "title": "课",
+            "adults": "-2",
+        },
     )
     assert negative.status_code in (400, 422) and "家长及其他成人人数" in negative.text
     assert (await _count(db, Activity), await _count(db, ActivityChild)) == before

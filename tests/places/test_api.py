@@ -435,6 +435,6 @@ async def test_public_listing_without_staff_phones(client, auth, world: World, d
     first = body["items"][0]
     assert first["kind_label"] == "未成年人保护工作站" and first["phone"] == "0755-83001234"
     assert first["facilities"] == ["阅览角", "活动室"]
-    s1, s2 = world.streets
+    _, s2 = world.streets
     r = await client.get("/api/v1/public/places", params={"street_id": s2, "kind": "children_home"})
     assert [p["id"] for p in r.json()["items"]] == [places["home3"]]
