@@ -15,9 +15,11 @@ from marketplace.audit.models import AuditEntry
 from marketplace.places.models import Activity, ActivityChild, Place, PlaceStaff
 from tests.cases.support import Cases
 from tests.conftest import assert_problem
+from tests.support import figures
 from tests.support.world import World
 
 STAFF_PHONE = "13911112222"
+SUITE = "Places"
 
 
 async def _count(db: Any, model: Any) -> int:
@@ -116,10 +118,21 @@ async def test_reading_scope_for_each_role(client, auth, world: World) -> None:
     assert seen["director"] == seen["supervisor"] == street1
     assert seen["director3"] == seen["supervisor2"] == {places["station2"], places["home3"]}
     assert seen["admin"] == seen["auditor"] == set(places.values())
+    # Every place of another street, and every place to the roles that read none: never shown.
+    attempts = crossed = 0
+    others = {"director3": street1, "supervisor2": street1, "director": {places["station2"], places["home3"]}}
+    others |= {who: set(places.values()) for who in ("org", "fund", "procurement")}
+    for who, hidden in others.items():
+        for place_id in hidden:
+            for url in (f"/api/v1/places/{place_id}", f"/api/v1/places/{place_id}/activities"):
+                attempts += 1
+                r = await client.get(url, headers=await auth(who))
+                crossed += r.status_code < 400
+                assert_problem(r, 404)
     for who in ("org", "fund", "procurement"):
         assert_problem(await client.get("/api/v1/places", headers=await auth(who)), 403)
-        assert_problem(await client.get(f"/api/v1/places/{places['home1']}", headers=await auth(who)), 404)
-    assert_problem(await client.get(f"/api/v1/places/{places['home1']}", headers=await auth("director3")), 404)
+    figures.record(SUITE, "cross-scope reads attempted", attempts)
+    figures.record(SUITE, "cross-scope reads answered", crossed)
     r = await client.get(f"/api/v1/places/{places['home2']}", headers=await auth("director"))
     assert r.status_code == 200 and r.json()["community_name"] == "岗厦社区"
     assert r.json()["kind_label"] == "儿童之家" and r.json()["facility_labels"] == ["阅览角", "活动室"]
@@ -273,7 +286,10 @@ async def test_recording_an_activity_counts_by_category(client, auth, world: Wor
     assert_problem(await _record(client, auth, places["home1"], who="auditor"), 403)
     assert_problem(await _record(client, auth, places["home1"], who="director3"), 404)
     assert_problem(await _record(client, auth, places["home1"], who="org"), 404)
-    assert (await _count(db, Activity), await _count(db, ActivityChild)) == before
+    after = (await _count(db, Activity), await _count(db, ActivityChild))
+    figures.record(SUITE, "refused activity recordings", 12)
+    figures.record(SUITE, "refused recordings that wrote a row", (after[0] - before[0]) + (after[1] - before[1]))
+    assert after == before
     # The supervisor records at the station with children of two communities of the street.
     r = await _record(client, auth, places["station1"], who="supervisor", child_ids=[a, b], kind="law", title="法治课")
     assert r.status_code == 201, r.text
@@ -305,6 +321,9 @@ async def test_recording_an_activity_counts_by_category(client, auth, world: Wor
         f"/api/v1/places/{places['station1']}/activities", params={"from": today, "to": "2020-01-01"}, headers=h
     )
     assert_problem(bad, 422)
+    assert_problem(
+        await client.get(f"/api/v1/places/{places['station1']}/activities", params={"kind": "party"}, headers=h), 422
+    )
 
 
 async def test_the_recorder_edits_for_seven_days(client, auth, world: World, cases: Cases, db) -> None:
