@@ -29,7 +29,13 @@ from marketplace.errors import Forbidden, Invalid
 from marketplace.geography.models import Street
 from marketplace.ids import MAX_ID, PathId
 from marketplace.places import service
-from marketplace.places.schemas import PlaceActivityIn, PlacePatch, PlaceStaffIn, PlaceStaffLeaveIn
+from marketplace.places.schemas import (
+    PlaceActivityIn,
+    PlaceActivityPatch,
+    PlacePatch,
+    PlaceStaffIn,
+    PlaceStaffLeaveIn,
+)
 from marketplace.places.taxonomy import (
     ACTIVITY_KINDS,
     EDIT_DAYS,
@@ -42,6 +48,7 @@ from marketplace.places.taxonomy import (
 PAGE = 100
 DONE = {
     "activity": "活动已登记",
+    "activity_changed": "活动记录已修改",
     "place": "阵地信息已保存",
     "staff": "已登记值班人员",
     "left": "已登记离岗，记录保留在值班历史中",
@@ -306,6 +313,7 @@ async def _activity_context(session: AsyncSession, principal: Principal, place_i
         "others": OTHER_PARTICIPANTS,
         "today": clock.today(),
         "edit_days": EDIT_DAYS,
+        "activity": None,
     }
 
 
@@ -331,12 +339,7 @@ async def record_activity(
 ) -> Response[str]:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    chosen = [str(v) for v in form.getall("child_ids", []) if isinstance(v, str)]
-    posted: dict[str, Any] = {
-        k: _text(values, k)
-        for k in ("held_on", "kind", "title", "minutes", "description", "other_children", "adults", "volunteers")
-    }
-    posted["child_ids"] = [int(v) for v in chosen if v.isdigit() and len(v) < 11]
+    posted, chosen = _activity_body(form, values)
     try:
         body = {
             "held_on": posted["held_on"],
@@ -366,6 +369,86 @@ async def record_activity(
             posted=posted,
         )
     return redirect(request, f"/admin/places/{place_id}?done=activity#activities")
+
+
+def _activity_body(form: Any, values: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    chosen = [str(v) for v in form.getall("child_ids", []) if isinstance(v, str)]
+    posted: dict[str, Any] = {
+        k: _text(values, k)
+        for k in ("held_on", "kind", "title", "minutes", "description", "other_children", "adults", "volunteers")
+    }
+    posted["child_ids"] = [int(v) for v in chosen if v.isdigit() and len(v) < 11]
+    return posted, chosen
+
+
+async def _editable_activity(session: AsyncSession, principal: Principal, activity_id: int) -> dict[str, Any]:
+    shown = await service.read_activity(session, principal, activity_id)
+    if not shown.editable:
+        raise Forbidden(
+            f"只有登记人可在登记后 {EDIT_DAYS} 天内修改活动记录 (only the recorder, within {EDIT_DAYS} days)"
+        )
+    context = await _activity_context(session, principal, shown.place_id)
+    return {**context, "activity": shown}
+
+
+@get("/places/activities/{activity_id:int}/edit", name="console-place-activity-edit")
+async def edit_activity_page(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, activity_id: PathId
+) -> Response[str]:
+    context = await _editable_activity(session, principal, activity_id)
+    a = context["activity"]
+    posted = {
+        "held_on": a.held_on.isoformat(),
+        "kind": a.kind,
+        "title": a.title,
+        "minutes": a.minutes or "",
+        "description": a.description,
+        "child_ids": [c.child_id for c in a.children],
+        "other_children": a.other_children,
+        "adults": a.adults,
+        "volunteers": a.volunteers,
+    }
+    return web.render(
+        "places_activity_new.html", posted=posted, **context, **web.page_context(request, principal, "places")
+    )
+
+
+@post("/places/activities/{activity_id:int}", name="console-place-activity-update")
+async def update_activity(
+    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, activity_id: PathId
+) -> Response[str]:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    posted, chosen = _activity_body(form, values)
+    try:
+        body = {
+            "held_on": posted["held_on"],
+            "kind": posted["kind"],
+            "title": posted["title"],
+            "minutes": posted["minutes"] or 0,
+            "description": posted["description"],
+            "child_ids": _ids(chosen, "child_ids"),
+            "other_children": posted["other_children"] or 0,
+            "adults": posted["adults"] or 0,
+            "volunteers": posted["volunteers"] or 0,
+        }
+        activity = await service.update_activity(session, principal, activity_id, parse(PlaceActivityPatch, body))
+    except forms.FORM_ERRORS as exc:
+
+        async def reads() -> dict[str, Any]:
+            return await _editable_activity(session, principal, activity_id)
+
+        return await web.render_form_error(
+            request,
+            session,
+            exc,
+            "places_activity_new.html",
+            principal=principal,
+            active="places",
+            reads=reads,
+            posted=posted,
+        )
+    return redirect(request, f"/admin/places/{activity.place_id}?done=activity_changed#activity-{activity.id}")
 
 
 # ---------------------------------------------------------------- usage
@@ -414,4 +497,6 @@ ROUTES = [
     staff_leaves,
     new_activity_page,
     record_activity,
+    edit_activity_page,
+    update_activity,
 ]

@@ -230,6 +230,7 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     ),
     **_ops("safety_check", "child_id", "console-safety-check-form", "console-safety-check"),
     **_ops("place", "place_id", "console-place", "console-place-activity-new", "console-place-activity"),
+    **_ops("place_activity", "activity_id", "console-place-activity-edit", "console-place-activity-update"),
 }
 
 # Operations under the same paths that show or change no child's data, and why.

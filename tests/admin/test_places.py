@@ -207,3 +207,60 @@ async def test_usage_page_for_the_district(client, db, world, settings) -> None:
     assert (await client.get("/admin/places/usage?quarter=9")).status_code in (400, 422)
     reports = await client.get("/admin/reports")
     assert "/admin/places/usage" in reports.text
+
+
+async def test_the_recorder_changes_an_activity_within_seven_days(client, db, world, settings) -> None:
+    ids = await seed(db, world, settings)
+    csrf = await console_login(client, "director")
+    ok = await client.post(
+        f"/admin/places/{ids['home']}/activities",
+        data={
+            "_csrf_token": csrf,
+            "held_on": clock.today().isoformat(),
+            "kind": "reading",
+            "title": "绘本阅读",
+            "child_ids": [str(ids["a"])],
+            "other_children": "2",
+        },
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    async with db.session(write=False) as s:
+        activity = await s.scalar(select(Activity).where(Activity.title == "绘本阅读"))
+    page = await client.get(f"/admin/places/{ids['home']}")
+    assert f"/admin/places/activities/{activity.id}/edit" in page.text
+    form = await client.get(f"/admin/places/activities/{activity.id}/edit")
+    assert form.status_code == 200 and "修改活动" in form.text and f'value="{ids["a"]}" checked' in form.text
+    bad = await client.post(
+        f"/admin/places/activities/{activity.id}",
+        data={
+            "_csrf_token": csrf,
+            "held_on": clock.today().isoformat(),
+            "kind": "reading",
+            "title": "绘本阅读",
+            "child_ids": [str(ids["b"])],
+            "other_children": "9",
+        },
+    )
+    assert bad.status_code == 422 and 'value="9"' in bad.text
+    changed = await client.post(
+        f"/admin/places/activities/{activity.id}",
+        data={
+            "_csrf_token": csrf,
+            "held_on": clock.today().isoformat(),
+            "kind": "reading",
+            "title": "绘本阅读",
+            "child_ids": [str(ids["a"]), str(ids["a2"])],
+            "other_children": "3",
+            "adults": "1",
+        },
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    async with db.session() as s:
+        activity = await s.get(Activity, activity.id)
+        assert activity.children_total == 5 and activity.counts["adults"] == 1
+        activity.created_at = clock.now() - dt.timedelta(days=8)
+    assert (await client.get(f"/admin/places/activities/{activity.id}/edit")).status_code == 403
+    await console_login(client, "supervisor")
+    assert (await client.get(f"/admin/places/activities/{activity.id}/edit")).status_code == 403
