@@ -432,6 +432,20 @@ async def test_usage_per_street_and_quarter(client, auth, world: World, cases: C
     assert_problem(
         await client.get("/api/v1/places/usage", params={"year": year, "quarter": 5}, headers=await auth("admin")), 400
     )
+    # The quarterly dispatch carries the same figures (a street's supervisor: their street), and its download a sheet.
+    dispatch = await client.get(
+        "/api/v1/reports/quarterly", params={"year": year, "quarter": quarter}, headers=await auth("supervisor")
+    )
+    assert dispatch.status_code == 200, dispatch.text
+    places_part = dispatch.json()["places"]
+    assert [r["street_id"] for r in places_part["streets"]] == [s1]
+    assert places_part["total"]["activities"] == 3 and places_part["total"]["children_reached"] == 2
+    csv = await client.get(
+        "/api/v1/reports/quarterly",
+        params={"year": year, "quarter": quarter, "format": "csv"},
+        headers=await auth("admin"),
+    )
+    assert csv.status_code == 200 and "活动场次" in csv.text and "建档儿童人次" in csv.text, csv.text[:300]
     empty = (
         await client.get("/api/v1/places/usage", params={"year": 2001, "quarter": 1}, headers=await auth("admin"))
     ).json()
