@@ -539,6 +539,7 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("guardianship", "监护管理", "/admin/guardianship"))
         items.append(NavItem("safety", "安全预警", "/admin/safety"))
         items.append(NavItem("families", "亲情联系", "/admin/families"))
+        items.append(NavItem("places", "儿童阵地", "/admin/places"))
         items.append(NavItem("intakes", "来电与反映", "/admin/intakes"))
         # The workforce: the director's own assessment and training; the others' people in scope.
         mine = role == "child_director"

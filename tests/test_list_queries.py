@@ -47,6 +47,7 @@ from marketplace.guardianship import instrument
 from marketplace.guardianship.models import EntrustedGuardianship, GuardianshipAssessment
 from marketplace.intake.models import Intake, IntakeTriage
 from marketplace.matching.models import MatchingRun
+from marketplace.places.models import Activity, ActivityChild, Place, PlaceStaff
 from marketplace.procurement.models import (
     Bid,
     Budget,
@@ -125,6 +126,9 @@ CASES: dict[str, Case] = {
     "listWorkforceCourses": Case("admin"),
     "listWorkforcePeople": Case("admin"),
     "listWorkforceAssessments": Case("admin"),
+    "listPlaces": Case("admin"),
+    "listPublicPlaces": Case(None),
+    "listPlaceActivities": Case("admin", {"place_id": "place"}),
 }
 
 # Lists that return everything at once, and why that is bounded.
@@ -500,8 +504,10 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                     )
                 )
             await s.flush()
+            place_id = await _add_places(s, child_id, today, director)
             await _add_procurement(s, today, officer, admin, org_ids)
             return {
+                "place": place_id,
                 "child": child_id,
                 "fund": fund.id,
                 "referral": referral.id,
@@ -510,6 +516,49 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
             }
     finally:
         await db.dispose()
+
+
+async def _add_places(s: Any, child_id: int, today: dt.date, director: int) -> int:
+    """Children's homes enough to page (each with a person on duty) and, at the first, activities each naming the
+    child."""
+    child = await s.get(Child, child_id)
+    homes = [
+        Place(
+            kind="children_home",
+            street_id=child.street_id,
+            community_id=child.community_id,
+            name=f"分页测试儿童之家{i:02d}",
+            address="福田区",
+            opening_hours="周六 9:00-12:00",
+            facilities=["reading_corner"],
+            phone="0755-83000000",
+            active=True,
+            note="",
+        )
+        for i in range(EXTRA)
+    ]
+    s.add_all(homes)
+    await s.flush()
+    s.add_all([PlaceStaff(place_id=h.id, name="值班志愿者", role="volunteer", duty="周六") for h in homes])
+    activities = [
+        Activity(
+            place_id=homes[0].id,
+            held_on=today - dt.timedelta(days=i % 60),
+            kind="reading",
+            title=f"阅读分享会{i:02d}",
+            minutes=60,
+            counts={"children": {"left_behind": 1, "other": 3}, "on_file": 1, "other_children": 3},
+            children_total=4,
+            volunteers_total=1,
+            recorded_by=director,
+        )
+        for i in range(EXTRA)
+    ]
+    s.add_all(activities)
+    await s.flush()
+    s.add_all([ActivityChild(activity_id=a.id, child_id=child_id) for a in activities])
+    await s.flush()
+    return int(homes[0].id)
 
 
 async def _add_procurement(s: Any, today: dt.date, officer: int, admin: int, org_ids: list[int]) -> None:

@@ -22,6 +22,7 @@ from admin import web
 from admin.views import accountforms as forms
 from admin.views import conferences as conference_views
 from admin.views import families
+from admin.views import places as places_view
 from admin.views import safety as safety_view
 from marketplace import clock
 from marketplace.auth.principal import Principal
@@ -333,6 +334,7 @@ async def child_page(
         guardianship=guardianship,
         **await safety_view.child_section(session, principal, child),
         families=await families.section(request, session, principal, child),
+        places=await places_view.section(session, principal, child),
         child_intakes=await intakes.present(session, principal, about),
         **await conference_views.child_section(session, principal, child),
         **web.page_context(request, principal, "children"),

@@ -141,6 +141,9 @@ CHILD_DATA: Final[dict[str, Operation]] = {
     **_ops("families_parent", "child_id", "createChildParent"),
     **_ops("families_parent", "parent_id", "reviseChildParent", "recordParentContact", "recordParentVisitHome"),
     **_ops("families_alert", None, "listFamilyContactAlerts"),
+    # places (marketplace.places): the activities name the children on file who took part
+    **_ops("place", "place_id", "listPlaceActivities", "recordPlaceActivity"),
+    **_ops("place_activity", "activity_id", "getPlaceActivity", "updatePlaceActivity"),
     # case conferences (conferences): the conference, its minutes and decisions name and describe the child
     **_ops("child", "child_id", "conveneConference"),
     **_ops("conference", None, "listConferences", "listMyDecisions"),
@@ -229,6 +232,8 @@ CHILD_DATA: Final[dict[str, Operation]] = {
         "safety_warning", "warning_id", "console-safety-warning", "console-safety-acknowledge", "console-safety-action"
     ),
     **_ops("safety_check", "child_id", "console-safety-check-form", "console-safety-check"),
+    **_ops("place", "place_id", "console-place", "console-place-activity-new", "console-place-activity"),
+    **_ops("place_activity", "activity_id", "console-place-activity-edit", "console-place-activity-update"),
 }
 
 # Operations under the same paths that show or change no child's data, and why.
@@ -261,6 +266,13 @@ NOT_CHILD_DATA: Final[dict[str, str]] = {
     "console-account-notifications-post": "the caller's own email/SMS preferences: no child",
     "console-account-notifications-test": "a test message to the caller: no child",
     "console-messaging": "delivery counts and failure codes: no message body, no child",
+    "listPlaces": "stations and children's homes, their staff on duty and activity counts: no child",
+    "createPlace": "a station or a children's home: no child",
+    "getPlace": "a station or a children's home, its staff on duty: no child",
+    "updatePlace": "a station or a children's home: no child",
+    "addPlaceStaff": "a person on duty at a place: no child",
+    "placeStaffLeaves": "a person on duty at a place: no child",
+    "getPlaceUsage": "counts per street and quarter: no child named",
 }
 
 REFUSED_STATUSES: Final = frozenset({403, 404})
@@ -300,6 +312,8 @@ CREATES: Final = frozenset(
         "addConferenceDecision",
         "console-conference-convene",
         "console-conference-decision",
+        "recordPlaceActivity",
+        "console-place-activity",
     }
 )
 

@@ -116,7 +116,26 @@ def quarterly_sheets(data: dict[str, Any], prefix: str = "") -> list[Sheet]:
             f"{prefix}典型案例", ["服务类别", "社区", "服务机构", "服务项目", "机构反馈", "回访结论", "结案天数"], cases
         ),
         Sheet(f"{prefix}存在问题", ["问题", "数量", "说明"], problems),
+        *_places_sheets(data, prefix),
     ]
+
+
+PLACES_HEADERS = ["街道", "工作站", "儿童之家", "活动场次", "建档儿童人次", "其他儿童人次", "成人人次", "志愿者人次"]
+PLACES_HEADERS += ["覆盖建档儿童", "在册建档儿童", "覆盖率", "活动分钟"]
+
+
+def _places_sheets(data: dict[str, Any], prefix: str) -> list[Sheet]:
+    """The quarter's use of the stations and children's homes (marketplace.places), per street and in total."""
+    usage = data.get("places")
+    if not usage:
+        return []
+    keys: tuple[str, ...] = ("stations", "children_homes", "activities", "on_file_times", "other_children_times", "adult_times")
+    keys += ("volunteer_times", "children_reached", "children_on_file")
+    rows = [
+        (row["street_name"], *(row[k] for k in keys), _pct(row["reached_share"]), row["minutes"])
+        for row in [*usage["streets"], usage["total"]]
+    ]
+    return [Sheet(f"{prefix}阵地使用", PLACES_HEADERS, rows)]
 
 
 def ranking_sheets(data: dict[str, Any]) -> list[Sheet]:

@@ -24,6 +24,7 @@ from marketplace.cases.models import Child, Need, Visit
 from marketplace.cases.taxonomy import NEED_STATUSES, VERDICTS
 from marketplace.errors import Forbidden, Invalid
 from marketplace.geography.models import Community, Street
+from marketplace.places import service as places
 from marketplace.referrals import deadlines
 from marketplace.referrals.models import Referral
 from marketplace.referrals.taxonomy import OUTCOMES, REFERRAL_STATUSES
@@ -452,6 +453,10 @@ async def quarterly(
     }
     typical = await _typical_cases(session, closed_in_quarter)
     problems = await _open_problems(session, scope, settings, ref_rows, end)
+    # The stations' and children's homes' use in the quarter (counts only): marketplace.places.
+    place_usage = await places.dispatch_section(
+        session, year, quarter, street_id=scope.street_id, community_id=scope.community_id
+    )
     return {
         "year": year,
         "quarter": quarter,
@@ -462,6 +467,7 @@ async def quarterly(
         "progress": progress,
         "typical_cases": typical,
         "open_problems": problems,
+        "places": place_usage,
     }
 
 

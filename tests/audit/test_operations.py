@@ -23,7 +23,7 @@ from tests.cases.support import Cases
 
 CHILD_PATHS = re.compile(
     r"^/api/v1/(children|needs|visits|referrals|mandatory-reports|allowance-decisions|allowances|child-transfers|"
-    r"escalations|matching|handovers|families|intakes|safety|guardianship)(/|$)"
+    r"escalations|matching|handovers|families|intakes|safety|guardianship|places)(/|$)"
 )
 
 

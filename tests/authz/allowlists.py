@@ -66,6 +66,11 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "child parents": (own("child", "/api/v1/children/{child_id}/parents?history=true"), CASE),
     "child parent contacts": (own("child", "/api/v1/children/{child_id}/parents/contacts"), CASE),
     "families alerts": (fixed("/api/v1/families/alerts?status=open", "/api/v1/families/alerts?status=resolved"), CASE),
+    "places": (fixed("/api/v1/places?limit=100"), CASE),
+    "place": (own("place", "/api/v1/places/{place_id}?history=true"), CASE),
+    "place activities": (own("place", "/api/v1/places/{place_id}/activities?limit=50"), CASE),
+    "place activity": (own("place_activity", "/api/v1/places/activities/{activity_id}"), CASE),
+    "public places": (fixed("/api/v1/public/places?limit=100"), None),
     "conferences": (fixed("/api/v1/conferences?limit=50"), (D, S, O, A, U)),
     "conference": (own("conference", "/api/v1/conferences/{conference_id}"), CASE),
     "my decisions": (fixed("/api/v1/me/decisions"), (D, S, O, A)),
@@ -1180,6 +1185,61 @@ _CONFERENCE_KEYS: Final = _DECISION_KEYS | frozenset(
 )
 for _role in (D, S, A, U):
     ALLOWED[_role] = ALLOWED[_role] | _CONFERENCE_KEYS
+# Places (marketplace.places): what anyone reads of them (the public listing: no staff, no children) ...
+_PUBLIC_PLACES: Final = frozenset(
+    {"address", "community_name", "facilities", "kind_label", "opening_hours", "phone", "street_name", "total"}
+)
+for _role in ALLOWED:
+    ALLOWED[_role] = ALLOWED[_role] | _PUBLIC_PLACES
+# ... and what the readers of the children's files read: staff on duty, the activities' counts, and the names of
+# the children who took part whose files they read (the rest counted in hidden_children).
+_PLACES: Final = frozenset(
+    {
+        "active",
+        "activities_this_quarter",
+        "adults",
+        "area_m2",
+        "child_id",
+        "children",
+        "children_by_category",
+        "children_total",
+        "code",
+        "count",
+        "created_at",
+        "description",
+        "duty",
+        "editable",
+        "editable_until",
+        "facility_labels",
+        "held_on",
+        "hidden_children",
+        "label",
+        "minutes",
+        "note",
+        "on_duty",
+        "on_file_total",
+        "opened_on",
+        "other_children",
+        "place_id",
+        "place_name",
+        "recorded_by",
+        "role",
+        "role_label",
+        "since",
+        "staff",
+        "street_id",
+        "title",
+        "until",
+        "user_id",
+        "volunteers",
+        "volunteers_total",
+    }
+)
+for _role in CASE:
+    ALLOWED[_role] = ALLOWED[_role] | _PLACES
+# The detail of the audit rows of places' reads and writes, as the district and the auditor read the log.
+for _role in (A, U):
+    ALLOWED[_role] = ALLOWED[_role] | {"place_activities", "place_id", "children"}
 # The audit log's row for any child-data read that showed nothing (an empty page of any feature's list: the app's
 # fallback row names the operation, ``audit.operations.fallback_rows``), as the district and the auditor read the log.
 for _role in (A, U):

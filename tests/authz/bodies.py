@@ -123,6 +123,23 @@ def _today() -> str:
 
 
 HAND_WRITTEN: dict[str, Any] = {
+    "POST /api/v1/places": lambda sc: (
+        "json",
+        {
+            "kind": "children_home",
+            "street_id": sc.principals["child_supervisor"].street_id,
+            "community_id": sc.principals["child_director"].community_id,
+            "name": "授权矩阵儿童之家",
+        },
+    ),
+    "PATCH /api/v1/places/{place_id}": lambda sc: ("json", {"opening_hours": "周六 9:00-12:00"}),
+    "POST /api/v1/places/{place_id}/staff": lambda sc: ("json", {"role": "volunteer", "name": "授权矩阵志愿者"}),
+    "POST /api/v1/places/{place_id}/staff/{staff_id}/leave": lambda sc: ("json", {"until": _today()}),
+    "POST /api/v1/places/{place_id}/activities": lambda sc: (
+        "json",
+        {"held_on": _today(), "kind": "reading", "title": "绘本阅读分享会", "other_children": 5},
+    ),
+    "PATCH /api/v1/places/activities/{activity_id}": lambda sc: ("json", {"adults": 2}),
     "POST /api/v1/children/{child_id}/safety-checks": lambda sc: (
         "json",
         {

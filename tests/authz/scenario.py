@@ -425,6 +425,36 @@ _simple(
     "community",
     "street",
 )
+# Children's homes (and their staff and activities), other streets' than the demo director's first: a home of the
+# director's own street but another community is theirs to read (the matrix's "other" is another street's).
+_DIRECTOR_STREET_LAST = "p.street_id = (SELECT street_id FROM users WHERE username = 'director')"
+_simple(
+    "place",
+    "place_id",
+    f"SELECT p.id, p.community_id, p.street_id FROM places p WHERE p.kind = 'children_home' "
+    f"ORDER BY {_DIRECTOR_STREET_LAST}, p.id",
+    "community",
+    "street",
+)
+_simple(
+    "place_activity",
+    "activity_id",
+    f"SELECT a.id, p.community_id, p.street_id FROM place_activities a JOIN places p ON p.id = a.place_id "
+    f"WHERE p.kind = 'children_home' ORDER BY {_DIRECTOR_STREET_LAST}, a.id",
+    "community",
+    "street",
+)
+
+
+@source(
+    "place_staff",
+    f"SELECT s.place_id, s.id, p.community_id, p.street_id FROM place_staff s JOIN places p ON p.id = s.place_id "
+    f"WHERE p.kind = 'children_home' AND s.until IS NULL ORDER BY {_DIRECTOR_STREET_LAST}, s.id",
+)
+def _place_staff(row: tuple[Any, ...]) -> Obj:
+    return Obj({"place_id": row[0], "staff_id": row[1]}, community=row[2], street=row[3])
+
+
 _simple("notification", "notification_id", "SELECT id, recipient_id FROM notifications ORDER BY id", "user")
 _simple("service", "service_id", "SELECT id, organization_id FROM services ORDER BY id", "org")
 _simple("org", "org_id", "SELECT id, id FROM organizations WHERE status='approved' ORDER BY id", "org")
