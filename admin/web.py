@@ -542,6 +542,8 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("intakes", "来电与反映", "/admin/intakes"))
     if role in {"district_admin", "auditor", "child_supervisor", "child_director", "org_staff"}:
         items.append(NavItem("conferences", "个案会商", "/admin/conferences"))
+    if role in {"district_admin", "auditor", "child_supervisor", "child_director", "org_staff"}:
+        items.append(NavItem("volunteers", "志愿者", "/admin/volunteers"))
     if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
     if role in {

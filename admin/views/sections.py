@@ -29,6 +29,7 @@ from admin.views import (
     services,
     staff,
     supervisor,
+    volunteers,
 )
 
 SECTIONS = [
@@ -56,6 +57,7 @@ SECTIONS = [
     org,
     supervisor,
     messaging,
+    volunteers,
 ]
 
 
