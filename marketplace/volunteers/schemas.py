@@ -98,7 +98,10 @@ class VolunteerOut(msgspec.Struct):
 
     id: int
     name: str
-    id_number: str
+    # No digit to the roles that see the birth date, the last 4 to the district and the auditor, nothing to others.
+    id_number_masked: str
+    # The whole number: on the district admin's single read only (audited), else None.
+    id_number_full: str | None
     gender: str
     gender_label: str
     birth_date: dt.date | None

@@ -227,9 +227,7 @@ async def writable(session: AsyncSession, principal: Principal, volunteer_id: in
 # ---------------------------------------------------------------- presenting
 
 
-def _show_id(principal: Principal, number: str, *, full: bool) -> str:
-    if full and principal.role == "district_admin":
-        return number
+def _show_id(principal: Principal, number: str) -> str:
     if principal.role in ("district_admin", "auditor"):
         return masking.mask_id_number(number)
     return masking.hide_id_number(number) if principal.role in SEE_BIRTH else ""
@@ -305,7 +303,8 @@ async def present(
             VolunteerOut(
                 id=v.id,
                 name=_show_name(principal, v.name),
-                id_number=_show_id(principal, v.id_number, full=full),
+                id_number_masked=_show_id(principal, v.id_number),
+                id_number_full=v.id_number if full and principal.role == "district_admin" else None,
                 gender=v.gender,
                 gender_label=GENDERS.get(v.gender, v.gender),
                 birth_date=v.birth_date if principal.role in SEE_BIRTH else None,

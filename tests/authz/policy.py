@@ -68,6 +68,11 @@ HIDDEN_KINDS: Final[dict[str, frozenset[str]]] = {
     "revision": frozenset({A, O}),
     "notification": frozenset(),
     "export": frozenset(),
+    # volunteers (marketplace.volunteers): an organization reads only its teams' members (none in the demo)
+    "volunteer": CASE_READERS,
+    "volunteer_membership": CASE_READERS,
+    "volunteer_hours": CASE_READERS,
+    "volunteer_certificate": CASE_READERS,
 }
 _ALL_ANSWER_401: Final[dict[str, tuple[int | str, int | str]]] = {
     r: (401, 401)
@@ -382,6 +387,22 @@ POLICY: Final[dict[str, Rule]] = {
     "GET /api/v1/volunteer-teams": R(ALL),
     "POST /api/v1/volunteer-teams": R({S, A}),
     "PATCH /api/v1/volunteer-teams/{team_id}": R({S, A}, "team"),
+    # ------------------------------------------------------------------ volunteers as people (marketplace.volunteers)
+    # The director manages their community's volunteers, the supervisor the street's, the district all; the auditor
+    # reads; an organization reads the current members of its own teams (the demo's teams are the streets': none).
+    "GET /api/v1/volunteers": R({D, S, O, A, U}),
+    "POST /api/v1/volunteers": R({D, S, A}),
+    "GET /api/v1/volunteers/totals": R({D, S, A, U}),
+    "GET /api/v1/volunteers/{volunteer_id}": R({D, S, O, A, U}, "volunteer", special={O: (404, 404)}),
+    "PATCH /api/v1/volunteers/{volunteer_id}": R({D, S, A}, "volunteer"),
+    "POST /api/v1/volunteers/{volunteer_id}/memberships": R({D, S, A}, "volunteer"),
+    "POST /api/v1/volunteers/memberships/{membership_id}/leave": R({D, S, A}, "volunteer_membership"),
+    "GET /api/v1/volunteers/{volunteer_id}/hours": R({D, S, A, U}, "volunteer"),
+    "POST /api/v1/volunteers/{volunteer_id}/hours": R({D, S, A}, "volunteer"),
+    "POST /api/v1/volunteers/hours/{hours_id}/reverse": R({D, S, A}, "volunteer_hours"),
+    "POST /api/v1/volunteers/{volunteer_id}/certificates": R({D, S, A}, "volunteer"),
+    "GET /api/v1/volunteers/certificates/{certificate_id}": R({D, S, A, U}, "volunteer_certificate"),
+    "GET /api/v1/public/volunteer-certificates/{code}": PUB(),  # an unknown code: 200, "invalid"
 }
 
 

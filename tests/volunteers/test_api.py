@@ -56,7 +56,7 @@ async def test_registration_reads_the_number_and_encrypts_it(client, auth, db, w
     assert v["street_id"] == world.streets[0] and v["community_id"] == world.communities[0]
     assert v["age"] == 30 and v["gender"] in ("male", "female") and v["status"] == "active"
     # The director sees the birth date, so no digit of the number; the phone masked.
-    assert set(v["id_number"]) == {"*"} and v["phone"] == "139****5678"
+    assert set(v["id_number_masked"]) == {"*"} and v["id_number_full"] is None and v["phone"] == "139****5678"
     assert v["skill_labels"] == ["课业辅导", "摄影"]
     async with db.session(write=False) as s:
         raw = (await s.execute(text("SELECT id_number, phone FROM volunteers WHERE id = :i"), {"i": v["id"]})).one()
@@ -121,12 +121,12 @@ async def test_scope_and_masking_per_role(client, auth, db, world) -> None:
     number = (await _plain_number(db, mine["id"]))
     listed = await client.get("/api/v1/volunteers", headers=await auth("admin"))
     row = next(v for v in listed.json()["items"] if v["id"] == mine["id"])
-    assert row["id_number"] == "*" * 14 + number[-4:] and row["birth_date"] is None and row["phone"] == "139****5678"
+    assert row["id_number_masked"] == "*" * 14 + number[-4:] and row["id_number_full"] is None and row["birth_date"] is None and row["phone"] == "139****5678"
     # The district admin's single read shows the number and phone whole, and says so in the audit log.
     single = await client.get(f"/api/v1/volunteers/{mine['id']}", headers=await auth("admin"))
-    assert single.json()["id_number"] == number and single.json()["phone"] == "13912345678"
+    assert single.json()["id_number_full"] == number and single.json()["phone"] == "13912345678"
     audited = await client.get(f"/api/v1/volunteers/{mine['id']}", headers=await auth("auditor"))
-    assert audited.json()["id_number"].endswith(number[-4:]) and number not in audited.text
+    assert audited.json()["id_number_masked"].endswith(number[-4:]) and number not in audited.text
     async with db.session(write=False) as s:
         rows = (
             await s.scalars(
@@ -142,7 +142,7 @@ async def test_scope_and_masking_per_role(client, auth, db, world) -> None:
     assert joined.status_code == 201, joined.text
     org_view = await client.get(f"/api/v1/volunteers/{mine['id']}", headers=await auth("org"))
     assert org_view.status_code == 200 and org_view.json()["name"] == "陈**"
-    assert org_view.json()["id_number"] == "" and org_view.json()["birth_date"] is None
+    assert org_view.json()["id_number_masked"] == "" and org_view.json()["birth_date"] is None
     assert_problem(await client.get(f"/api/v1/volunteers/{mine['id']}", headers=await auth("org2")), 404)
     # Reading is not changing: the auditor and the org are refused a change of a volunteer they see.
     for who in ("auditor", "org"):
