@@ -107,7 +107,9 @@ async def volunteers_page(
         offset=(page - 1) * PAGE,
     )
     totals = (
-        await service.totals(session, principal, clock.today().year) if principal.role in service.HOURS_READERS else None
+        await service.totals(session, principal, clock.today().year)
+        if principal.role in service.HOURS_READERS
+        else None
     )
     query = "&".join(
         f"{k}={v}" for k, v in (("q", q), ("skill", skill), ("status", status), ("street_id", street_id)) if v
@@ -160,9 +162,7 @@ async def check_id(
     if len(number) < 18:
         return web.render("volunteers_id_check.html", typed=len(number), reading=None)
     reading, held = await service.check_id_number(session, principal, settings, number)
-    return web.render(
-        "volunteers_id_check.html", typed=len(number), reading=reading, held=held, genders=GENDERS
-    )
+    return web.render("volunteers_id_check.html", typed=len(number), reading=reading, held=held, genders=GENDERS)
 
 
 @post("/volunteers/new", name="console-volunteer-create")
@@ -295,12 +295,18 @@ async def _refused(
 
 @post("/volunteers/{volunteer_id:int}/memberships", name="console-volunteer-join")
 async def join(
-    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, volunteer_id: PathId, form: web.ConsoleForm
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    volunteer_id: PathId,
+    form: web.ConsoleForm,
 ) -> Response[str]:
     posted = {"team_id": web.posted(form, "team_id"), "joined_on": web.posted(form, "joined_on")}
     try:
         data = web.parse_form(
-            VolunteerMembershipIn, {"team_id": posted["team_id"] or "0", "joined_on": posted["joined_on"] or None}, LABELS
+            VolunteerMembershipIn,
+            {"team_id": posted["team_id"] or "0", "joined_on": posted["joined_on"] or None},
+            LABELS,
         )
         await service.join(session, principal, volunteer_id, data)
     except forms.FORM_ERRORS as exc:
@@ -318,7 +324,11 @@ async def leave(
 
 @post("/volunteers/{volunteer_id:int}/hours", name="console-volunteer-hours")
 async def log_hours(
-    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, volunteer_id: PathId, form: web.ConsoleForm
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    volunteer_id: PathId,
+    form: web.ConsoleForm,
 ) -> Response[str]:
     """Hours at an activity (``activity_id``) or on a referral (``referral_id`` + the day); hours and minutes typed
     apart on a phone."""
@@ -354,7 +364,11 @@ async def reverse(
 
 @post("/volunteers/{volunteer_id:int}/status", name="console-volunteer-status")
 async def change_status(
-    request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, volunteer_id: PathId, form: web.ConsoleForm
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    principal: CurrentUser,
+    volunteer_id: PathId,
+    form: web.ConsoleForm,
 ) -> Response[str]:
     posted = {"status": web.posted(form, "status")}
     try:

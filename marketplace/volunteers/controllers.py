@@ -79,7 +79,9 @@ class VolunteerController(Controller):
     async def totals(self, session: DbSession, principal: CurrentUser, year: Year = None) -> VolunteerTotals:
         return await service.totals(session, principal, year or clock.today().year)
 
-    @get("/{volunteer_id:int}", operation_id="getVolunteer", summary="志愿者详情（区民政局查看时显示完整身份证号，留痕）")
+    @get(
+        "/{volunteer_id:int}", operation_id="getVolunteer", summary="志愿者详情（区民政局查看时显示完整身份证号，留痕）"
+    )
     async def get_volunteer(self, volunteer_id: PathId, session: DbSession, principal: CurrentUser) -> VolunteerOut:
         return await service.read(session, principal, volunteer_id)
 

@@ -32,8 +32,34 @@ PER_STREET: Final = 12
 DIRECTOR_EXTRA: Final = 8
 SURNAMES: Final = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许邓冯韩曹曾彭萧蔡潘田董袁"
 GIVEN: Final = (
-    "建华", "秀英", "丽娟", "志强", "海燕", "晓明", "婷婷", "国庆", "文静", "子涵", "雨萱", "浩然", "思远",
-    "春梅", "德胜", "淑芬", "嘉欣", "俊杰", "美玲", "立新", "佳怡", "明辉", "雅琪", "卫东", "颖", "敏", "磊", "静",
+    "建华",
+    "秀英",
+    "丽娟",
+    "志强",
+    "海燕",
+    "晓明",
+    "婷婷",
+    "国庆",
+    "文静",
+    "子涵",
+    "雨萱",
+    "浩然",
+    "思远",
+    "春梅",
+    "德胜",
+    "淑芬",
+    "嘉欣",
+    "俊杰",
+    "美玲",
+    "立新",
+    "佳怡",
+    "明辉",
+    "雅琪",
+    "卫东",
+    "颖",
+    "敏",
+    "磊",
+    "静",
 )
 AVAILABILITY: Final = ("周六上午", "周末全天", "工作日晚上", "周三下午、周六上午", "寒暑假", "每月第一个周日", "")
 TASKS: Final = ("带读绘本", "课业辅导", "活动签到与秩序", "拍摄记录", "手工课助教", "陪伴游戏", "安全引导")
@@ -77,7 +103,7 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
 
     volunteers: list[Volunteer] = []
     used: set[str] = set()
-    for n, (sid, cid) in enumerate(home):
+    for n, (street, community) in enumerate(home):
         age = rng.choice((16, 17, 19, 22, 25, 31, 36, 42, 48, 53, 58, 63, 67))
         born = dt.date(today.year - age - 1, rng.randint(1, 12), rng.randint(1, 28))
         number = id_number(born, 100 + n * 3 + rng.randint(0, 2))
@@ -98,8 +124,8 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
                 birth_date=born,
                 guardian_consent=age < 18,
                 phone=_phone(rng),
-                street_id=sid,
-                community_id=cid,
+                street_id=street,
+                community_id=community,
                 skills=skills,
                 availability=rng.choice(AVAILABILITY),
                 status="paused" if n % 23 == 7 else ("left" if n % 41 == 13 else "active"),
@@ -122,21 +148,23 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
             memberships.append(Membership(volunteer_id=v.id, team_id=first, joined_on=joined, left_on=moved))
             first, joined = next(t for t in options if t != first), moved
         memberships.append(
-            Membership(volunteer_id=v.id, team_id=first, joined_on=joined, left_on=today if v.status == "left" else None)
+            Membership(
+                volunteer_id=v.id, team_id=first, joined_on=joined, left_on=today if v.status == "left" else None
+            )
         )
     session.add_all(memberships)
 
     # The places' activities of the last two quarters, by street (none when the places demo is not loaded).
     since = dt.date(today.year if today.month > 6 else today.year - 1, 7 if today.month > 6 else 1, 1)
     activities: dict[int, list[tuple[int, dt.date]]] = {}
-    for aid, held, sid in (
+    for aid, held_on, sid in (
         await session.execute(
             select(Activity.id, Activity.held_on, Place.street_id)
             .join(Place, Place.id == Activity.place_id)
             .where(Activity.held_on >= since, Activity.held_on <= today)
         )
     ).all():
-        activities.setdefault(int(sid), []).append((int(aid), held))
+        activities.setdefault(int(sid), []).append((int(aid), held_on))
     referrals: dict[int, list[int]] = {}
     for rid, sid in (await session.execute(select(Referral.id, Referral.street_id).order_by(Referral.id))).all():
         referrals.setdefault(int(sid), []).append(int(rid))
@@ -168,12 +196,25 @@ async def load(session: AsyncSession, ctx: dict[str, Any]) -> None:
         cases = referrals.get(v.street_id, [])
         if cases and rng.random() < 0.2:
             day = today - dt.timedelta(days=rng.randint(3, 120))
-            add(v, day, rng.choice((60, 120, 180)), v.street_id, referral_id=rng.choice(cases), task=rng.choice(REFERRAL_TASKS))
-        if not held and rng.random() < 0.5:
+            add(
+                v,
+                day,
+                rng.choice((60, 120, 180)),
+                v.street_id,
+                referral_id=rng.choice(cases),
+                task=rng.choice(REFERRAL_TASKS),
+            )
+        if not held and cases and rng.random() < 0.5:
             # Without the places demo: the hours still show on referrals of the street.
-            if cases:
-                day = today - dt.timedelta(days=rng.randint(3, 150))
-                add(v, day, rng.choice((90, 120)), v.street_id, referral_id=rng.choice(cases), task=rng.choice(REFERRAL_TASKS))
+            day = today - dt.timedelta(days=rng.randint(3, 150))
+            add(
+                v,
+                day,
+                rng.choice((90, 120)),
+                v.street_id,
+                referral_id=rng.choice(cases),
+                task=rng.choice(REFERRAL_TASKS),
+            )
     session.add_all(hours)
     await session.flush()
     # One correction, as a director makes them.

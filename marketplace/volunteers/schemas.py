@@ -54,7 +54,7 @@ class VolunteerPatch(msgspec.Struct, forbid_unknown_fields=True):
     skills: Skills | msgspec.UnsetType = msgspec.UNSET
     availability: Availability | msgspec.UnsetType = msgspec.UNSET
     status: Status | msgspec.UnsetType = msgspec.UNSET
-    community_id: Id | None | msgspec.UnsetType = msgspec.UNSET
+    community_id: Id | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class VolunteerMembershipIn(msgspec.Struct, forbid_unknown_fields=True):

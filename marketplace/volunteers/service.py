@@ -292,9 +292,7 @@ async def present(
     )
     teams = await _memberships(session, ids)
     if principal.role == "org_staff":  # an organization sees its own teams only
-        teams = {
-            k: [m for m in ms if m.organization_id == principal.organization_id] for k, ms in teams.items()
-        }
+        teams = {k: [m for m in ms if m.organization_id == principal.organization_id] for k, ms in teams.items()}
     minutes = await minutes_in_year(session, ids, clock.today().year)
     today = clock.today()
     out = []
@@ -427,13 +425,19 @@ async def list_volunteers(
     rows: list[Volunteer]
     if skill:
         # Skills are a JSON list: filtered here on the street-sized scope, paged after.
-        everyone = [v for v in (await session.scalars(stmt.order_by(Volunteer.name, Volunteer.id))).all() if skill in (v.skills or [])]
+        everyone = [
+            v
+            for v in (await session.scalars(stmt.order_by(Volunteer.name, Volunteer.id))).all()
+            if skill in (v.skills or [])
+        ]
         total = len(everyone)
         rows = everyone[offset : offset + limit]
     else:
         rows, total = await fetch_page(session, stmt, Volunteer.name, Volunteer.id, limit=limit, offset=offset)
     shown = await present(session, principal, rows)
-    await audit.record_read(session, principal, "list", "volunteer", [v.id for v in rows], ("name", "id_number", "phone"))
+    await audit.record_read(
+        session, principal, "list", "volunteer", [v.id for v in rows], ("name", "id_number", "phone")
+    )
     return shown, total
 
 
@@ -478,17 +482,24 @@ async def update(session: AsyncSession, principal: Principal, volunteer_id: int,
 # ---------------------------------------------------------------- teams
 
 
-async def _usable_team(session: AsyncSession, principal: Principal, volunteer: Volunteer, team_id: int) -> VolunteerTeam:
+async def _usable_team(
+    session: AsyncSession, principal: Principal, volunteer: Volunteer, team_id: int
+) -> VolunteerTeam:
     """A team the volunteer may join: an active team of the volunteer's street, or an organization's team (district-
     wide); the caller must see the team's street (a director and a supervisor their own)."""
     team = await session.get(VolunteerTeam, team_id)
     if team is None or not team.active:
         raise Invalid.field("team_id", f"志愿服务队 {team_id} 不存在或已停用 (no such active team)")
     if team.organization_id is None and team.street_id != volunteer.street_id:
-        raise Invalid.field("team_id", "只能加入本街道的志愿服务队或社会组织的服务队 (a team of the volunteer's street)")
-    if principal.role in ("child_director", "child_supervisor") and team.organization_id is None:
-        if team.street_id != principal.street_id:
-            raise Invalid.field("team_id", "只能加入本街道的志愿服务队 (a team of your street)")
+        raise Invalid.field(
+            "team_id", "只能加入本街道的志愿服务队或社会组织的服务队 (a team of the volunteer's street)"
+        )
+    if (
+        principal.role in ("child_director", "child_supervisor")
+        and team.organization_id is None
+        and team.street_id != principal.street_id
+    ):
+        raise Invalid.field("team_id", "只能加入本街道的志愿服务队 (a team of your street)")
     return team
 
 
@@ -521,12 +532,8 @@ async def join(
     return membership
 
 
-async def leave(
-    session: AsyncSession, principal: Principal, membership_id: int, left_on: dt.date | None
-) -> Membership:
-    membership = await session.scalar(
-        select(Membership).where(Membership.id == membership_id).with_for_update()
-    )
+async def leave(session: AsyncSession, principal: Principal, membership_id: int, left_on: dt.date | None) -> Membership:
+    membership = await session.scalar(select(Membership).where(Membership.id == membership_id).with_for_update())
     if membership is None:
         raise NotFound(f"服务队成员记录 {membership_id} 不存在 (membership not found)")
     try:
@@ -534,7 +541,7 @@ async def leave(
     except NotFound:
         raise NotFound(f"服务队成员记录 {membership_id} 不存在 (membership not found)") from None
     if membership.left_on is not None:
-        raise Conflict("已于{0}退出该服务队 (already left)".format(membership.left_on.isoformat()))
+        raise Conflict(f"已于{membership.left_on.isoformat()}退出该服务队 (already left)")
     day = left_on or clock.today()
     if day > clock.today():
         raise Invalid.field("left_on", "退出日期不能晚于今天 (left_on in the future)")
@@ -550,7 +557,9 @@ async def membership_out(session: AsyncSession, membership: Membership) -> Volun
     return next(m for m in found[membership.volunteer_id] if m.id == membership.id)
 
 
-async def team_members(session: AsyncSession, principal: Principal, team_id: int) -> list[tuple[VolunteerOut, Membership]]:
+async def team_members(
+    session: AsyncSession, principal: Principal, team_id: int
+) -> list[tuple[VolunteerOut, Membership]]:
     """A team's members, current first, with the caller's scope and masking (the team's page)."""
     principal.require(*READERS)
     rows = (
@@ -582,16 +591,22 @@ async def _activity(session: AsyncSession, principal: Principal, activity_id: in
         )
     ).first()
     if row is None or not _in_area(principal, row[1].street_id, row[1].community_id):
-        raise Invalid.field("activity_id", f"活动 {activity_id} 不存在或不在您的范围内 (no such activity in your scope)")
+        raise Invalid.field(
+            "activity_id", f"活动 {activity_id} 不存在或不在您的范围内 (no such activity in your scope)"
+        )
     return row
 
 
 async def _referral(session: AsyncSession, principal: Principal, referral_id: int) -> Referral:
     referral = await session.get(Referral, referral_id)
     if referral is None or not _in_area(principal, referral.street_id, referral.community_id):
-        raise Invalid.field("referral_id", f"转介 {referral_id} 不存在或不在您的范围内 (no such referral in your scope)")
+        raise Invalid.field(
+            "referral_id", f"转介 {referral_id} 不存在或不在您的范围内 (no such referral in your scope)"
+        )
     if principal.role == "child_director" and referral.community_id != principal.community_id:
-        raise Invalid.field("referral_id", f"转介 {referral_id} 不存在或不在您的范围内 (no such referral in your scope)")
+        raise Invalid.field(
+            "referral_id", f"转介 {referral_id} 不存在或不在您的范围内 (no such referral in your scope)"
+        )
     return referral
 
 
@@ -688,23 +703,23 @@ async def reverse_hours(session: AsyncSession, principal: Principal, hours_id: i
 
 async def hours_out(session: AsyncSession, rows: Sequence[Hours]) -> list[VolunteerHoursOut]:
     activity_ids = {h.activity_id for h in rows if h.activity_id}
-    names: dict[int, tuple[str, str]] = {}
+    names: dict[int, tuple[str | None, str | None]] = {}
     if activity_ids:
-        for aid, title, place in (
-            await session.execute(
-                select(Activity.id, Activity.title, Place.name)
-                .join(Place, Place.id == Activity.place_id)
-                .where(Activity.id.in_(activity_ids))
-            )
+        for aid, title, place in await session.execute(
+            select(Activity.id, Activity.title, Place.name)
+            .join(Place, Place.id == Activity.place_id)
+            .where(Activity.id.in_(activity_ids))
         ):
             names[aid] = (title, place)
     ids = [h.id for h in rows]
     reversed_ids = (
-        set((await session.scalars(select(Hours.reverses_id).where(Hours.reverses_id.in_(ids)))).all()) if ids else set()
+        set((await session.scalars(select(Hours.reverses_id).where(Hours.reverses_id.in_(ids)))).all())
+        if ids
+        else set()
     )
     out = []
     for h in rows:
-        title, place = names.get(h.activity_id or 0, (None, None))
+        shown_title, shown_place = names.get(h.activity_id or 0, (None, None))
         out.append(
             VolunteerHoursOut(
                 id=h.id,
@@ -712,7 +727,7 @@ async def hours_out(session: AsyncSession, rows: Sequence[Hours]) -> list[Volunt
                 served_on=h.served_on,
                 minutes=h.minutes,
                 task=h.task,
-                what=_what(title, place, h.referral_id),
+                what=_what(shown_title, shown_place, h.referral_id),
                 activity_id=h.activity_id,
                 referral_id=h.referral_id,
                 street_id=h.street_id,
@@ -787,7 +802,12 @@ async def totals(session: AsyncSession, principal: Principal, year: int) -> Volu
     def rows(found: Sequence[tuple[int, str, int, int, int]]) -> list[VolunteerTotalRow]:
         return [
             VolunteerTotalRow(
-                id=i, name=n, volunteers=int(v), entries=int(e or 0), minutes=int(m or 0), hours=round(int(m or 0) / 60, 1)
+                id=i,
+                name=n,
+                volunteers=int(v),
+                entries=int(e or 0),
+                minutes=int(m or 0),
+                hours=round(int(m or 0) / 60, 1),
             )
             for i, n, v, e, m in found
         ]
@@ -798,7 +818,9 @@ async def totals(session: AsyncSession, principal: Principal, year: int) -> Volu
     )
 
 
-async def recent_activities(session: AsyncSession, principal: Principal, days: int = RECENT_ACTIVITY_DAYS) -> list[tuple[Activity, Place]]:
+async def recent_activities(
+    session: AsyncSession, principal: Principal, days: int = RECENT_ACTIVITY_DAYS
+) -> list[tuple[Activity, Place]]:
     """The activities of the caller's places in the last ``days`` days (the console's choice when logging hours)."""
     today = clock.today()
     stmt = (
@@ -931,7 +953,9 @@ async def certificate_out(session: AsyncSession, principal: Principal, cert: Cer
     )
 
 
-async def read_certificate(session: AsyncSession, principal: Principal, certificate_id: int) -> tuple[Certificate, Volunteer]:
+async def read_certificate(
+    session: AsyncSession, principal: Principal, certificate_id: int
+) -> tuple[Certificate, Volunteer]:
     cert = await session.get(Certificate, certificate_id)
     if cert is None:
         raise NotFound(f"时长证明 {certificate_id} 不存在 (certificate not found)")

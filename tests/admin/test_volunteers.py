@@ -38,11 +38,21 @@ async def test_register_log_hours_and_certify(client, db, world) -> None:
     assert "校验位不符" in bad.text
     good = await client.post("/admin/volunteers/new/check", data={"id_number": number}, headers=htmx(csrf))
     assert "身份证号有效" in good.text and "35岁" in good.text
-    posted = {"_csrf_token": csrf_of(form.text), "name": "周晓敏", "id_number": wrong, "phone": "13700001111",
-              "skills": ["tutoring", "reading"], "availability": "周六上午"}
+    posted = {
+        "_csrf_token": csrf_of(form.text),
+        "name": "周晓敏",
+        "id_number": wrong,
+        "phone": "13700001111",
+        "skills": ["tutoring", "reading"],
+        "availability": "周六上午",
+    }
     refused = await client.post("/admin/volunteers/new", data=posted, follow_redirects=False)
     assert refused.status_code == 422 and "校验位不符" in refused.text
-    assert 'value="周晓敏"' in refused.text and 'value="周六上午"' in refused.text and 'aria-invalid="true"' in refused.text
+    assert (
+        'value="周晓敏"' in refused.text
+        and 'value="周六上午"' in refused.text
+        and 'aria-invalid="true"' in refused.text
+    )
     assert await volunteers(db) == 0
     young = await client.post(
         "/admin/volunteers/new", data={**posted, "id_number": id_of_age(16, "413")}, follow_redirects=False
@@ -58,36 +68,53 @@ async def test_register_log_hours_and_certify(client, db, world) -> None:
     again = await client.post("/admin/volunteers/new", data={**posted, "id_number": number}, follow_redirects=False)
     assert again.status_code == 409 and "已登记为志愿者" in again.text and await volunteers(db) == 1
     token = csrf_of(page.text)
-    r = await client.post(f"/admin/volunteers/{vid}/memberships", data={"_csrf_token": token, "team_id": str(team)},
-                          follow_redirects=False)
+    r = await client.post(
+        f"/admin/volunteers/{vid}/memberships",
+        data={"_csrf_token": token, "team_id": str(team)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     # Hours: bad input refused in place, then 2 h at the activity.
-    r = await client.post(f"/admin/volunteers/{vid}/hours",
-                          data={"_csrf_token": token, "what": "activity", "activity_id": str(activity), "hours": "25"},
-                          follow_redirects=False)
+    r = await client.post(
+        f"/admin/volunteers/{vid}/hours",
+        data={"_csrf_token": token, "what": "activity", "activity_id": str(activity), "hours": "25"},
+        follow_redirects=False,
+    )
     assert r.status_code in (400, 422) and 'value="25"' in r.text
-    r = await client.post(f"/admin/volunteers/{vid}/hours",
-                          data={"_csrf_token": token, "what": "activity", "activity_id": str(activity), "hours": "abc"},
-                          follow_redirects=False)
+    r = await client.post(
+        f"/admin/volunteers/{vid}/hours",
+        data={"_csrf_token": token, "what": "activity", "activity_id": str(activity), "hours": "abc"},
+        follow_redirects=False,
+    )
     assert r.status_code == 422 and "服务时长" in r.text
     for hours in ("2", "1"):
-        r = await client.post(f"/admin/volunteers/{vid}/hours",
-                              data={"_csrf_token": token, "what": "activity", "activity_id": str(activity),
-                                    "hours": hours, "task": "带读"},
-                              follow_redirects=False)
+        r = await client.post(
+            f"/admin/volunteers/{vid}/hours",
+            data={
+                "_csrf_token": token,
+                "what": "activity",
+                "activity_id": str(activity),
+                "hours": hours,
+                "task": "带读",
+            },
+            follow_redirects=False,
+        )
         assert r.status_code == 303, r.text
     async with db.session(write=False) as s:
         rows = (await s.scalars(select(Hours).where(Hours.volunteer_id == vid).order_by(Hours.id))).all()
     assert [h.minutes for h in rows] == [120, 60]
-    r = await client.post(f"/admin/volunteers/hours/{rows[1].id}/reverse", data={"_csrf_token": token},
-                          follow_redirects=False)
+    r = await client.post(
+        f"/admin/volunteers/hours/{rows[1].id}/reverse", data={"_csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303
     page = await client.get(f"/admin/volunteers/{vid}")
     assert "周末绘本共读" in page.text and "已冲销" in page.text and "合计 2.0 小时" in page.text
     today = clock.today()
-    r = await client.post(f"/admin/volunteers/{vid}/certificates",
-                          data={"_csrf_token": token, "period_from": f"{today.year}-01-01", "period_to": today.isoformat()},
-                          follow_redirects=False)
+    r = await client.post(
+        f"/admin/volunteers/{vid}/certificates",
+        data={"_csrf_token": token, "period_from": f"{today.year}-01-01", "period_to": today.isoformat()},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and "/admin/volunteers/certificates/" in r.headers["location"]
     cert = await client.get(r.headers["location"])
     assert cert.status_code == 200 and "志愿服务时长证明" in cert.text and "2.0 小时" in cert.text

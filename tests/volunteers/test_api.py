@@ -118,10 +118,15 @@ async def test_scope_and_masking_per_role(client, auth, db, world) -> None:
     # Another scope's volunteer does not exist for the caller.
     for who, vid in (("director", other["id"]), ("supervisor2", mine["id"]), ("org", mine["id"]), ("fund", mine["id"])):
         assert_problem(await client.get(f"/api/v1/volunteers/{vid}", headers=await auth(who)), 404)
-    number = (await _plain_number(db, mine["id"]))
+    number = await _plain_number(db, mine["id"])
     listed = await client.get("/api/v1/volunteers", headers=await auth("admin"))
     row = next(v for v in listed.json()["items"] if v["id"] == mine["id"])
-    assert row["id_number_masked"] == "*" * 14 + number[-4:] and row["id_number_full"] is None and row["birth_date"] is None and row["phone"] == "139****5678"
+    assert (
+        row["id_number_masked"] == "*" * 14 + number[-4:]
+        and row["id_number_full"] is None
+        and row["birth_date"] is None
+        and row["phone"] == "139****5678"
+    )
     # The district admin's single read shows the number and phone whole, and says so in the audit log.
     single = await client.get(f"/api/v1/volunteers/{mine['id']}", headers=await auth("admin"))
     assert single.json()["id_number_full"] == number and single.json()["phone"] == "13912345678"
@@ -189,7 +194,7 @@ async def test_memberships_keep_their_history(client, auth, db, world) -> None:
 
 async def test_hours_rules(client, auth, db, world, cases: Cases, frozen_clock) -> None:
     s1, s2 = world.streets
-    c1, c2, c3 = world.communities
+    c1, _, c3 = world.communities
     h = await auth("director")
     v = await register(client, auth)
     today = clock.today()
@@ -288,7 +293,9 @@ async def test_certificates_issue_verify_and_tamper(client, auth, db, world, set
     assert bad.json()["name"] is None
     # A row changed behind the app's back no longer verifies either.
     async with db.session() as s:
-        await s.execute(text("UPDATE volunteers_certificates SET total_minutes = 6000 WHERE id = :i"), {"i": cert["id"]})
+        await s.execute(
+            text("UPDATE volunteers_certificates SET total_minutes = 6000 WHERE id = :i"), {"i": cert["id"]}
+        )
     assert (await client.get(f"/api/v1/public/volunteer-certificates/{cert['code']}")).json()["valid"] is False
     async with db.session() as s:
         await s.execute(text("UPDATE volunteers_certificates SET total_minutes = 150 WHERE id = :i"), {"i": cert["id"]})
