@@ -5,14 +5,28 @@ again, a new one when hours changed, the public verification and a tampered code
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
+import os
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 
 from marketplace import clock
 from marketplace.audit.models import AuditEntry
+from marketplace.auth.models import User
+from marketplace.auth.principal import Principal
+from marketplace.cases import rotation
+from marketplace.cases.crypto import field_cipher
+from marketplace.db import Database
+from marketplace.errors import Conflict
+from marketplace.keyfiles import FieldKey
 from marketplace.resources.models import VolunteerTeam
+from marketplace.volunteers import service
 from marketplace.volunteers.models import Hours, Volunteer
+from marketplace.volunteers.schemas import VolunteerIn
 from tests.cases.support import Cases
 from tests.conftest import assert_problem
 from tests.support import figures
@@ -313,3 +327,39 @@ async def test_certificates_issue_verify_and_tamper(client, auth, db, world, set
         await client.get(f"/api/v1/volunteers/certificates/{second['id']}", headers=await auth("director3")), 404
     )
     figures.record(SUITE, "tampered certificate codes accepted", 0)
+
+
+async def test_a_key_rotation_keeps_one_registration_per_person(client, auth, db, settings) -> None:
+    """The rotation re-encrypts the number and rewrites its lookup hash under the new key: with the old key dropped,
+    the same person is still refused a second registration."""
+    number = id_of_age(45, "611")
+    await register(client, auth, id_number=number)
+    new_key = FieldKey("k9", base64.b64encode(os.urandom(32)).decode())
+    new = dataclasses.replace(
+        settings, field_key=new_key.secret, field_key_id=new_key.id, old_field_keys=settings.field_key_ring
+    )
+    report = await rotation.rotate(db, field_cipher(new), batch_size=5)
+    assert report.done and "volunteers.id_number" in report.fields
+    only_new = Database(dataclasses.replace(new, old_field_keys=()))
+    try:
+        async with only_new.session() as s:
+            stored = (await s.scalars(select(Volunteer))).one()
+            assert stored.id_number == number
+            assert stored.id_number_hash == field_cipher(only_new.settings).lookup_hash(number)
+            principal = await _principal(s, "director")
+            with pytest.raises(Conflict):
+                await service.register(s, principal, only_new.settings, VolunteerIn(name="再登记", id_number=number))
+            await s.rollback()
+    finally:
+        await only_new.dispose()
+
+
+async def _principal(s: Any, username: str) -> Principal:
+    user = (await s.scalars(select(User).where(User.username == username))).one()
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        street_id=user.street_id,
+        community_id=user.community_id,
+    )
