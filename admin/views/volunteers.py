@@ -338,7 +338,7 @@ async def log_hours(
     try:
         try:
             minutes = round(float(posted["hours"]) * 60)
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, NaN, infinity
             raise Invalid.field("minutes", "请填写服务时长（小时，如 2 或 1.5）(hours required)") from None
         body: dict[str, Any] = {"minutes": minutes, "task": posted["task"]}
         kind = posted["what"] or ("referral" if posted["referral_id"] else "activity")

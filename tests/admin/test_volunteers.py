@@ -87,6 +87,13 @@ async def test_register_log_hours_and_certify(client, db, world) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 422 and "服务时长" in r.text
+    for odd in ("inf", "nan", "1e400", "-2"):
+        r = await client.post(
+            f"/admin/volunteers/{vid}/hours",
+            data={"_csrf_token": token, "what": "activity", "activity_id": str(activity), "hours": odd},
+            follow_redirects=False,
+        )
+        assert r.status_code in (400, 422), (odd, r.status_code)
     for hours in ("2", "1"):
         r = await client.post(
             f"/admin/volunteers/{vid}/hours",
