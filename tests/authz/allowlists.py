@@ -57,10 +57,7 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "escalations": (fixed("/api/v1/escalations"), (S, A)),
     "child guardianship": (own("child", "/api/v1/children/{child_id}/guardianship"), CASE),
     "guardianship assessments": (own("child", "/api/v1/children/{child_id}/guardianship-assessments"), CASE),
-    "guardianship assessment": (
-        own("guardianship_assessment", "/api/v1/guardianship/assessments/{assessment_id}"),
-        CASE,
-    ),
+    "guardianship assessment": (own("guardianship_assessment", "/api/v1/guardianship/assessments/{assessment_id}"), CASE),
     "entrusted guardianships": (fixed("/api/v1/guardianship/entrusted?limit=100"), CASE),
     "safety warnings": (fixed("/api/v1/safety/warnings?status=active&limit=50"), CASE),
     "safety warning": (own("safety_warning", "/api/v1/safety/warnings/{warning_id}"), CASE),

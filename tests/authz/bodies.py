@@ -195,12 +195,8 @@ HAND_WRITTEN: dict[str, Any] = {
     ),
     "POST /api/v1/children/{child_id}/long-term-guardianships": lambda sc: (
         "json",
-        {
-            "document_no": "（2026）粤0304民特1号",
-            "decided_on": _today(),
-            "institution": "深圳市儿童福利院",
-            "started_on": _today(),
-        },
+        {"document_no": "（2026）粤0304民特1号", "decided_on": _today(), "institution": "深圳市儿童福利院",
+         "started_on": _today()},
     ),
     "POST /api/v1/guardianship/entrusted/{entrusted_id}/renew": lambda sc: ("json", {"signed_on": _today()}),
     "POST /api/v1/guardianship/entrusted/{entrusted_id}/end": lambda sc: (
