@@ -546,6 +546,8 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("workforce", "我的考核" if mine else "队伍建设", "/admin/workforce"))
     if role in {"district_admin", "auditor", "child_supervisor", "child_director", "org_staff"}:
         items.append(NavItem("conferences", "个案会商", "/admin/conferences"))
+    if role in {"district_admin", "auditor", "child_supervisor", "child_director", "org_staff"}:
+        items.append(NavItem("volunteers", "志愿者", "/admin/volunteers"))
     if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
     if role in {

@@ -66,6 +66,7 @@ from marketplace.resources import credit_code
 from marketplace.resources.models import Organization, Service, ServiceRevision, VolunteerTeam
 from marketplace.safety.models import SafetyCheck, SafetyWarning, SafetyWarningEvent
 from marketplace.settings import Settings
+from marketplace.volunteers.models import Hours, Volunteer
 from marketplace.workforce.models import Attendance, Course
 from tests.support.databases import DemoTemplate, PostgresTemplate, SqliteTemplate
 from tests.support.databases import test_settings as make_settings
@@ -129,6 +130,8 @@ CASES: dict[str, Case] = {
     "listPlaces": Case("admin"),
     "listPublicPlaces": Case(None),
     "listPlaceActivities": Case("admin", {"place_id": "place"}),
+    "listVolunteers": Case("admin"),
+    "listVolunteerHours": Case("admin", {"volunteer_id": "volunteer"}),
 }
 
 # Lists that return everything at once, and why that is bounded.
@@ -506,8 +509,25 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
             await s.flush()
             place_id = await _add_places(s, child_id, today, director)
             await _add_procurement(s, today, officer, admin, org_ids)
+            # A volunteer with a day's hours at a time for EXTRA days, on the demo's referral.
+            volunteer = await s.scalar(select(Volunteer).order_by(Volunteer.id).limit(1))
+            assert volunteer is not None
+            volunteer.registered_on = today - dt.timedelta(days=EXTRA + 5)
+            s.add_all(
+                Hours(
+                    volunteer_id=volunteer.id,
+                    referral_id=referral.id,
+                    street_id=volunteer.street_id,
+                    served_on=today - dt.timedelta(days=i + 1),
+                    minutes=60,
+                    task="陪伴学习",
+                )
+                for i in range(EXTRA)
+            )
+            await s.flush()
             return {
                 "place": place_id,
+                "volunteer": volunteer.id,
                 "child": child_id,
                 "fund": fund.id,
                 "referral": referral.id,

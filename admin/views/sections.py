@@ -31,6 +31,7 @@ from admin.views import (
     services,
     staff,
     supervisor,
+    volunteers,
     workforce,
 )
 
@@ -62,6 +63,7 @@ SECTIONS = [
     supervisor,
     messaging,
     workforce,
+    volunteers,
 ]
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
@@ -250,9 +250,17 @@ def text_tables() -> dict[str, tuple[tuple[str, str], ...]]:
     return encrypted_columns(Base.metadata)
 
 
+# Encrypted columns searched through a hash kept beside them: (table, column) -> (hash column, the cipher's method).
+# A rewritten value gets its hash under the current key too, so a search still finds it once the old key is gone.
+HASHED: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("children", "name"): ("name_hmac", "name_hash"),
+    ("volunteers", "id_number"): ("id_number_hash", "lookup_hash"),
+}
+
+
 def _raw(name: str, columns: tuple[tuple[str, str], ...]) -> TableClause:
     """``name`` with its encrypted columns as plain text: the ciphertexts as stored, not decrypted by their type."""
-    extra = [column("name_hmac", Text)] if name == "children" else []
+    extra = [column(h, Text) for (t, _), (h, _) in HASHED.items() if t == name]
     return table(name, column("id", Integer), *(column(c, Text) for c, _ in columns), *extra)
 
 
@@ -299,8 +307,9 @@ async def _text_pass(
                             continue
                         plain = cipher.decrypt(token, aad) if is_ciphertext(token) else token
                         values[c] = cipher.encrypt(plain, aad)
-                        if name == "children" and c == "name":
-                            values["name_hmac"] = cipher.name_hash(plain)
+                        hashed = HASHED.get((name, c))
+                        if hashed is not None:
+                            values[hashed[0]] = getattr(cipher, hashed[1])(plain)
                 except (UnknownFieldKey, InvalidTag, ValueError):
                     report.texts_unreadable.append((name, row.id))
                     skip.add(row.id)
@@ -312,8 +321,9 @@ async def _text_pass(
                 )
                 if cast(CursorResult[Any], result).rowcount == 1:
                     rewritten.append(row.id)
-                    names = [f"{name}.{c}" for c in values if c != "name_hmac"]
-                    touched.update(c for c in values if c != "name_hmac")
+                    hashes = {h for (t, _), (h, _) in HASHED.items() if t == name}
+                    names = [f"{name}.{c}" for c in values if c not in hashes]
+                    touched.update(c for c in values if c not in hashes)
                     report.fields.update(names)
                 else:
                     changed += 1

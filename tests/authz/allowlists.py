@@ -88,6 +88,10 @@ PERSON_READS: Final[dict[str, tuple[Paths, tuple[str, ...] | None]]] = {
     "workforce person": (own("workforce_person", "/api/v1/workforce/people/{user_id}"), CASE),
     "workforce assessments": (fixed("/api/v1/workforce/assessments?limit=100"), CASE),
     "workforce assessment": (own("workforce_assessment", "/api/v1/workforce/assessments/{assessment_id}"), CASE),
+    "volunteers": (fixed("/api/v1/volunteers?limit=50"), (D, S, O, A, U)),
+    "volunteer": (own("volunteer", "/api/v1/volunteers/{volunteer_id}"), CASE),
+    "volunteer hours": (own("volunteer", "/api/v1/volunteers/{volunteer_id}/hours?limit=50"), CASE),
+    "volunteer certificate": (own("volunteer_certificate", "/api/v1/volunteers/certificates/{certificate_id}"), CASE),
 }
 
 # What every role receives from the reads above (the pool's people, its own account, the public accounts).
@@ -1327,3 +1331,67 @@ _WORKFORCE: Final = frozenset(
 )
 for _role in (D, S, A, U):
     ALLOWED[_role] = ALLOWED[_role] | _WORKFORCE
+
+# Volunteers (marketplace.volunteers): the identity number never whole but in ``id_number_full`` on the district
+# admin's single read (test_fields checks its value per role), masked in ``id_number_masked`` as masking.py rules;
+# hours name an activity or "个案服务 #<referral id>", never a child.
+_VOLUNTEERS: Final = frozenset(
+    {
+        "activity_id",
+        "age",
+        "availability",
+        "birth_date",
+        "code",
+        "community_id",
+        "community_name",
+        "created_at",
+        "entries",
+        "gender",
+        "gender_label",
+        "guardian_consent",
+        "hours",
+        "id",
+        "id_number_full",
+        "id_number_masked",
+        "issued_by",
+        "issued_on",
+        "items",
+        "joined_on",
+        "left_on",
+        "logged_by",
+        "minutes",
+        "minutes_this_year",
+        "name",
+        "number",
+        "organization_id",
+        "period_from",
+        "period_to",
+        "phone",
+        "referral_id",
+        "registered_by",
+        "registered_on",
+        "reversed",
+        "reverses_id",
+        "served_on",
+        "skill_labels",
+        "skills",
+        "status",
+        "status_label",
+        "street_id",
+        "street_name",
+        "superseded_by_id",
+        "task",
+        "team_id",
+        "team_name",
+        "team_street_id",
+        "teams",
+        "total",
+        "total_minutes",
+        "verify_url",
+        "volunteer_id",
+        "volunteer_name",
+        "what",
+    }
+)
+for _role in (D, S, O, A, U):
+    ALLOWED[_role] = ALLOWED[_role] | _VOLUNTEERS

@@ -75,6 +75,11 @@ HIDDEN_KINDS: Final[dict[str, frozenset[str]]] = {
     "workforce_person": CASE_READERS,
     "workforce_course": CASE_READERS,
     "workforce_assessment": CASE_READERS,
+    # volunteers (marketplace.volunteers): an organization reads only its teams' members (none in the demo)
+    "volunteer": CASE_READERS,
+    "volunteer_membership": CASE_READERS,
+    "volunteer_hours": CASE_READERS,
+    "volunteer_certificate": CASE_READERS,
 }
 _ALL_ANSWER_401: Final[dict[str, tuple[int | str, int | str]]] = {
     r: (401, 401)
@@ -432,6 +437,22 @@ POLICY: Final[dict[str, Rule]] = {
     "POST /api/v1/workforce/assessments/{assessment_id}/score": R(S, "workforce_assessment", special=_WF_DENIED),
     "POST /api/v1/workforce/assessments/{assessment_id}/confirm": R(A, "workforce_assessment", special=_WF_DENIED),
     "POST /api/v1/workforce/assessments/{assessment_id}/correct": R(A, "workforce_assessment", special=_WF_DENIED),
+    # ------------------------------------------------------------------ volunteers as people (marketplace.volunteers)
+    # The director manages their community's volunteers, the supervisor the street's, the district all; the auditor
+    # reads; an organization reads the current members of its own teams (the demo's teams are the streets': none).
+    "GET /api/v1/volunteers": R({D, S, O, A, U}),
+    "POST /api/v1/volunteers": R({D, S, A}),
+    "GET /api/v1/volunteers/totals": R({D, S, A, U}),
+    "GET /api/v1/volunteers/{volunteer_id}": R({D, S, O, A, U}, "volunteer", special={O: (404, 404)}),
+    "PATCH /api/v1/volunteers/{volunteer_id}": R({D, S, A}, "volunteer"),
+    "POST /api/v1/volunteers/{volunteer_id}/memberships": R({D, S, A}, "volunteer"),
+    "POST /api/v1/volunteers/memberships/{membership_id}/leave": R({D, S, A}, "volunteer_membership"),
+    "GET /api/v1/volunteers/{volunteer_id}/hours": R({D, S, A, U}, "volunteer"),
+    "POST /api/v1/volunteers/{volunteer_id}/hours": R({D, S, A}, "volunteer"),
+    "POST /api/v1/volunteers/hours/{hours_id}/reverse": R({D, S, A}, "volunteer_hours"),
+    "POST /api/v1/volunteers/{volunteer_id}/certificates": R({D, S, A}, "volunteer"),
+    "GET /api/v1/volunteers/certificates/{certificate_id}": R({D, S, A, U}, "volunteer_certificate"),
+    "GET /api/v1/public/volunteer-certificates/{code}": PUB(),  # an unknown code: 200, "invalid"
 }
 
 

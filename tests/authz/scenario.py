@@ -468,6 +468,24 @@ _simple(
 )
 _simple("worker", "worker_id", "SELECT id, organization_id FROM social_workers ORDER BY id", "org")
 _simple("team", "team_id", "SELECT id, street_id FROM volunteer_teams ORDER BY id", "street")
+# Volunteers belong where they are registered (their memberships, hours and certificates with them).
+_simple(
+    "volunteer", "volunteer_id", "SELECT id, community_id, street_id FROM volunteers ORDER BY id", "community", "street"
+)
+for _kind, _param, _sql in (
+    ("volunteer_membership", "membership_id", "volunteers_memberships x {} WHERE x.left_on IS NULL"),
+    ("volunteer_hours", "hours_id", "volunteers_hours x {} WHERE x.reverses_id IS NULL"),
+    ("volunteer_certificate", "certificate_id", "volunteers_certificates x {}"),
+):
+    _simple(
+        _kind,
+        _param,
+        "SELECT x.id, v.community_id, v.street_id FROM "
+        + _sql.format("JOIN volunteers v ON v.id = x.volunteer_id")
+        + " ORDER BY x.id",
+        "community",
+        "street",
+    )
 _simple("export", "job_id", "SELECT id, created_by FROM export_jobs ORDER BY id", "user")
 _simple("contract", "contract_id", "SELECT id, organization_id FROM contracts ORDER BY id", "org")
 _simple("procurement", "procurement_id", "SELECT id FROM procurements ORDER BY id")

@@ -52,6 +52,8 @@ def leaks_of(role: str, label: str, key: str, value: Any) -> str | None:
             return "identity-number digits beside the birth date"
         if role not in FILE_KEEPERS and text and not LAST4_ONLY.match(text):
             return "more than the last 4 digits"
+    if key == "id_number_full" and value is not None and role != "district_admin":
+        return "a whole identity number outside the district admin's single read"
     if key == "birth_date" and value is not None and role not in FILE_KEEPERS:
         return "birth date to a role that sees the identity number's last 4"
     if key in ("guardian_phone", "guardian_phone_masked") and text and not MASKED_PHONE.match(text):

@@ -61,6 +61,12 @@ Guarded the same way but not raced here (their protection is one of the above, o
 - A hotline call or report triaged once (``intake/service.py`` ``triage``: the intake's row ``FOR UPDATE`` before its
   status is read; a second triage is a 409).
 - The outbox (``outbox.py:102``) and the search indexing queue (``indexing/service.py:40``, ``SKIP LOCKED``).
+- **A volunteer's hours, at most 24 h a day** (``POST /volunteers/{id}/hours``): ``volunteers/service.py``
+  ``log_hours`` takes the volunteer's row ``FOR UPDATE`` (``writable(..., lock=True)``, ``populate_existing``)
+  before the day's minutes are summed (race ``volunteer_hours``, mutant ``volunteer_day_unlocked``). The same lock
+  orders a certificate's issue (one current certificate per volunteer and period) and a reversal (once, backed by
+  the unique ``volunteers_hours.reverses_id``); one registration per person is the unique
+  ``volunteers.id_number_hash`` (the database's: no mutant).
 - A parent away's record superseded once (``families/service.py`` ``new_version``: the old version's row
   ``FOR UPDATE`` before its ``replaced_by_id`` is read; the second change is 409); one contact alert per silence
   (unique (parent_id, silent_since) of ``families_alerts`` with a savepoint, notifications keyed per alert and level).
@@ -87,15 +93,19 @@ from sqlalchemy import func, select
 
 from marketplace import clock
 from marketplace.auth.principal import Principal
+from marketplace.cases.crypto import field_cipher
 from marketplace.db import Database
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.ledger import JournalEntry, Posting
 from marketplace.funds.models import Donation, DonationRefund, Receipt, StripeEvent
+from marketplace.places.models import Activity, Place
 from marketplace.procurement.allowance_models import AllowancePayment
 from marketplace.referrals.models import Referral
 from marketplace.resources.models import Service, ServiceCapacity, ServiceCategory
 from marketplace.settings import Settings
+from marketplace.volunteers.models import Hours, Volunteer
+from marketplace.volunteers.taxonomy import MAX_MINUTES_PER_DAY
 from tests.cases.support import add_child, add_need, add_referral
 from tests.funds.support import body as event_body
 from tests.funds.support import event, offline_gift, sign
@@ -842,6 +852,65 @@ async def festival_check(ctx: Ctx, volley: Volley) -> list[str]:
     return out
 
 
+# ---------------------------------------------------------------- a volunteer's hours: at most 24 h in a day
+
+HOURS_EACH = 300  # minutes per request: 4 fit in a day (a mutant volley sends 12)
+
+
+async def hours_prepare(ctx: Ctx) -> None:
+    n = int(ctx.tag)
+    born = dt.date(1970, 1, 1) + dt.timedelta(days=n % 9000)
+    first = f"440304{born:%Y%m%d}{500 + n % 400:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    number = first + "10X98765432"[sum(int(d) * w for d, w in zip(first, weights, strict=True)) % 11]
+    street, community = ctx.world.streets[0], ctx.world.communities[0]
+    async with ctx.db.session() as s:
+        volunteer = Volunteer(
+            name=f"竞速志愿者{ctx.tag}",
+            id_number=number,
+            id_number_hash=field_cipher(ctx.settings).lookup_hash(number),
+            gender="male",
+            birth_date=born,
+            phone="",
+            street_id=street,
+            community_id=community,
+            skills=[],
+            registered_on=clock.today() - dt.timedelta(days=30),
+        )
+        place = Place(kind="children_home", street_id=street, community_id=community, name=f"儿童之家{ctx.tag}")
+        s.add_all([volunteer, place])
+        await s.flush()
+        activity = Activity(place_id=place.id, held_on=clock.today(), kind="reading", title="共读", counts={})
+        s.add(activity)
+        await s.flush()
+        ctx.made.update(volunteer_id=volunteer.id, activity_id=activity.id)
+
+
+async def hours_volley(ctx: Ctx) -> list[Request]:
+    headers = await ctx.auth("director")
+    body = {"activity_id": ctx.made["activity_id"], "minutes": HOURS_EACH}
+    return [post(f"/api/v1/volunteers/{ctx.made['volunteer_id']}/hours", headers, body) for _ in range(ctx.n)]
+
+
+async def hours_check(ctx: Ctx, volley: Volley) -> list[str]:
+    out = []
+    async with ctx.db.session(write=False) as s:
+        minutes = int(
+            await s.scalar(
+                select(func.coalesce(func.sum(Hours.minutes), 0)).where(Hours.volunteer_id == ctx.made["volunteer_id"])
+            )
+            or 0
+        )
+    if minutes > MAX_MINUTES_PER_DAY:
+        out.append(f"{minutes} minutes recorded in one day (at most {MAX_MINUTES_PER_DAY})")
+    if minutes != _won(volley) * HOURS_EACH:
+        out.append(f"{_won(volley)} requests answered 201 but {minutes} minutes are recorded")
+    r = await api(ctx, "GET", f"/api/v1/volunteers/{ctx.made['volunteer_id']}/hours", "director")
+    if r.json()["total_minutes"] != minutes:
+        out.append(f"the API shows {r.json()['total_minutes']} minutes, the database holds {minutes}")
+    return out
+
+
 # ---------------------------------------------------------------- the catalogue
 
 RACE_N = {
@@ -855,6 +924,7 @@ RACE_N = {
     "resolve": 20,
     "allowance_pay": 20,
     "festival_runs": 20,
+    "volunteer_hours": 20,
 }
 
 RACES = {
@@ -879,6 +949,14 @@ RACES = {
             RACE_N["festival_runs"],
             festival_check,
         ),
+        Race(
+            "volunteer_hours",
+            RACE_N["volunteer_hours"],
+            hours_prepare,
+            hours_volley,
+            MAX_MINUTES_PER_DAY // HOURS_EACH,
+            hours_check,
+        ),
         Race("reconciliation_resolve", RACE_N["resolve"], recon_prepare, resolve_volley, 1, resolve_check),
         Race(
             "reconciliation_refunds",
@@ -894,6 +972,19 @@ RACES = {
 
 # One mutant per protection: the races that must catch it.
 MUTATIONS: dict[Mutation, tuple[str, ...]] = {
+    Mutation(
+        "volunteer_day_unlocked",
+        "volunteers/service.py log_hours: the volunteer's row FOR UPDATE before the day's minutes are summed",
+        (
+            (
+                "volunteers/service.py",
+                "    volunteer = await writable(session, principal, volunteer_id, lock=True)\n"
+                "    if (data.activity_id is None)",
+                "    volunteer = await writable(session, principal, volunteer_id, lock=False)\n"
+                "    if (data.activity_id is None)",
+            ),
+        ),
+    ): ("volunteer_hours",),
     Mutation(
         "capacity_unlocked",
         "resources/service.py book_capacity: service and month rows FOR UPDATE",

@@ -1,0 +1,3 @@
+from tests.cases.support import auth, cases
+
+__all__ = ["auth", "cases"]
