@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -16,7 +16,8 @@ from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.funds import accounts, ledger, purposes
 from marketplace.funds.accounts import UNRESTRICTED
-from marketplace.funds.models import Disbursement, Fund, JournalEntry, LedgerAccount, Posting
+from marketplace.funds.models import Disbursement, Fund, FundProject, JournalEntry, LedgerAccount, Posting
+from marketplace.funds.taxonomy import PROJECT_HOLDING
 from marketplace.geography.service import existing_street_ids
 from marketplace.pagination import fetch_page
 from marketplace.resources.models import Service
@@ -44,6 +45,9 @@ class FundingOption:
     fund_name: str
     purpose: str
     available_fen: int
+    fund_kind: str = "public_welfare"
+    street_id: int | None = None
+    project_title: str = ""  # a micro-project's (民生微实事项目) title, for its held money
 
     @property
     def restricted(self) -> bool:
@@ -160,11 +164,15 @@ async def funding_available(
     service_id: int | None,
     child_categories: Sequence[str] = (),
 ) -> list[FundingOption]:
-    """What the fund could pay for a need: matching restricted purposes first (most specific first), then
+    """What the funds could pay for a need: matching restricted purposes first (most specific first), then
     the unrestricted balance. Only purposes with money left appear. Used by matching for the plan's
     "charity resource"; no principal, because it reveals only amounts, never donors. Each purpose offered is one
     ``funds.purposes`` lets pay a referral of this need (category: the need's; street: the child's; group: the
-    child's categories) to this service."""
+    child's categories) to this service.
+
+    A street's own funds (its foundation, its micro-project fund) are offered only for a child of that street, and
+    a micro-project fund only through its approved projects (立项 or 实施) buying the need's category, for what
+    each holds unspent: its unallocated money is spent by declaring and approving a project, never directly."""
     wanted: list[str] = []
     if service_id is not None:
         wanted.append(f"service:{service_id}")
@@ -175,15 +183,44 @@ async def funding_available(
     wanted += [f"group:{c}" for c in sorted(set(child_categories))]
     wanted.append(UNRESTRICTED)
     options: list[FundingOption] = []
-    every_fund = (await session.scalars(select(Fund).order_by(Fund.id))).all()
-    for b in await funds_balances(session, every_fund):
+    mine = Fund.street_id.is_(None) if street_id is None else or_(Fund.street_id.is_(None), Fund.street_id == street_id)
+    every_fund = (await session.scalars(select(Fund).where(mine).order_by(Fund.id))).all()
+    for b in await funds_balances(session, [f for f in every_fund if f.kind != "micro_project"]):
         for purpose in wanted:
             left = b.purposes.get(purpose, {}).get("available_fen", 0)
             if left > 0:
-                options.append(FundingOption(b.fund.id, b.fund.name, purpose, left))
+                options.append(FundingOption(b.fund.id, b.fund.name, purpose, left, b.fund.kind, b.fund.street_id))
     order = {p: i for i, p in enumerate(wanted)}
     options.sort(key=lambda o: (order[o.purpose], -o.available_fen, o.fund_id))
+    if street_id is not None and category is not None:
+        options += await _project_options(session, street_id=street_id, category=category)
     return options
+
+
+async def _project_options(session: AsyncSession, *, street_id: int, category: str) -> list[FundingOption]:
+    """The street's approved micro-projects buying this category, each with what it holds unspent."""
+    rows = (
+        await session.execute(
+            select(FundProject.id, FundProject.title, Fund.id, Fund.name)
+            .join(Fund, Fund.id == FundProject.fund_id)
+            .where(
+                Fund.kind == "micro_project",
+                Fund.street_id == street_id,
+                FundProject.category == category,
+                FundProject.status.in_(sorted(PROJECT_HOLDING)),
+            )
+            .order_by(FundProject.id)
+        )
+    ).all()
+    out = []
+    for project_id, title, fund_id, fund_name in rows:
+        left = await purpose_available(session, fund_id, f"project:{project_id}")
+        if left > 0:
+            out.append(
+                FundingOption(fund_id, fund_name, f"project:{project_id}", left, "micro_project", street_id, title)
+            )
+    out.sort(key=lambda o: (-o.available_fen, o.purpose))
+    return out
 
 
 async def _check_purpose_target(session: AsyncSession, purpose: str) -> None:
