@@ -49,7 +49,7 @@ async def public_funds(session: AsyncSession) -> PublicFundList:
     """Every public fund (公益基金, 街道基金会, 民生微实事) with its kind, street and totals: no gift, no donor."""
     rows = list((await session.scalars(select(Fund).where(Fund.public.is_(True)).order_by(Fund.id))).all())
     balances = await funds_balances(session, rows)
-    names = dict((await session.execute(select(Street.id, Street.name))).tuples().all())
+    names = {int(i): str(n) for i, n in (await session.execute(select(Street.id, Street.name))).all()}
     items = [
         PublicFundSummary(
             id=b.fund.id,
