@@ -291,3 +291,37 @@ async def test_a_foundation_takes_gifts_and_the_public_sees_every_fund(client, a
         "福田街道",
         1_230_000,
     )
+
+
+async def test_the_demo_streets_charity_resources(db: Database) -> None:
+    from marketplace.demo import futian_data, loader
+    from marketplace.funds import demo as fund_demo
+    from marketplace.funds import service as funds
+    from marketplace.funds.models import FundProject
+    from marketplace.matching import demo as sources_demo
+
+    async with db.session() as s:
+        ctx = await loader.load_pool(s)
+        await fund_demo.load(s, ctx)
+        await sources_demo.load(s, ctx)
+        await sources_demo.load(s, ctx)  # loading twice adds nothing
+    fund_man = Principal(user_id=1, username="fund", role="fund_manager")
+    async with db.session(write=False) as s:
+        micro = await sources.list_sources(s, fund_man, kind="micro_project")
+        assert len(micro) == len(futian_data.STREETS) == 10
+        assert {f.street_id for f in micro} == set(ctx["streets"].values())
+        for b in await funds.funds_balances(s, micro):
+            allocated = await sources.allocated_total(s, b.fund.id)
+            assert 20_000_000 <= allocated <= 80_000_000  # a few hundred thousand yuan per street
+            assert b.unrestricted_fen >= 0 and b.cash_fen <= allocated
+        states = set((await s.scalars(select(FundProject.status))).all())
+        assert states == {"declared", "approved", "in_progress", "accepted"}
+        foundations = await sources.list_sources(s, fund_man, kind="street_foundation")
+        assert {f.street_id for f in foundations} >= {ctx["streets"]["shatou"], ctx["streets"]["xiangmihu"]}
+        assert all(b.cash_fen > 0 for b in await funds.funds_balances(s, foundations))
+        # The demo director's street (福田) has a held project for psychological counselling to offer.
+        offers = await funds.funding_available(
+            s, category="psych_counselling", street_id=ctx["streets"]["futian"], service_id=None
+        )
+        assert {o.fund_kind for o in offers} >= {"micro_project", "street_foundation", "public_welfare"}
+        assert await ledger.trial_balance(s) == 0
