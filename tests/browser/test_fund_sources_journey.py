@@ -14,6 +14,7 @@ import pytest
 
 from marketplace.auth.principal import Principal
 from marketplace.funds import sources
+from tests.browser.test_accessibility import check
 from tests.browser.test_console import login, logout
 from tests.browser.test_director_journey import go, no_sideways_scroll
 from tests.browser.viewports import LAPTOP, PHONE
@@ -55,14 +56,16 @@ def test_an_allocation_and_an_approval_reach_the_childs_plan(
     live_server: str, world: Any, street_money: dict[str, int], shots: Path, browser: Any
 ) -> None:
     base = live_server
-    desk = browser.new_context(**LAPTOP)
+    desk = browser.new_context(**LAPTOP, bypass_csp=True)  # axe is injected as a script
     page = desk.new_page()
     errors: list[str] = []
+    found: list[str] = []  # axe's findings and sideways scrolling, at every width
     page.on("pageerror", lambda e: errors.append(str(e)))
 
     login(page, base, "fund")
     go(page, False, "慈善资源")
     page.wait_for_url("**/admin/funds/sources")
+    check(page, "fund /admin/funds/sources", found)
     page.click("#fund-sources a:has-text('福田街道民生微实事资金')")
     page.wait_for_url(re.compile(rf".*/admin/funds/sources/{street_money['fund']}$"))
     assert "尚未下达" in page.inner_text("#allocations")
@@ -73,6 +76,7 @@ def test_an_allocation_and_an_approval_reach_the_childs_plan(
     page.click("#allocation-form button[type=submit]")
     assert "请填写金额" in page.inner_text("#allocations")
     assert page.input_value("#allocation-form input[name=key]") == "福民微〔2026〕03号"
+    check(page, "fund /admin/funds/sources/{id} (allocation refused)", found)
     page.fill("#allocation-form input[name=amount]", "580,000")
     page.click("#allocation-form button[type=submit]")
     page.wait_for_url(re.compile(r".*\?done=allocated"))
@@ -88,7 +92,7 @@ def test_an_allocation_and_an_approval_reach_the_childs_plan(
     row = page.locator(f"#project-{street_money['project']}")
     assert "立项" in row.inner_text() and "¥80,000.00" in row.inner_text()
     assert "¥500,000.00" in page.inner_text("#fund-available") and "¥80,000.00" in page.inner_text("#fund-held")
-    no_sideways_scroll(page, page.url)
+    check(page, "fund /admin/funds/sources/{id} (project approved)", found)
     logout(page)
     desk.close()
 
@@ -119,4 +123,4 @@ def test_an_allocation_and_an_approval_reach_the_childs_plan(
     assert "留守儿童心理关爱小组" in page.inner_text("#projects")
     no_sideways_scroll(page, page.url)
     small.close()
-    assert errors == []
+    assert errors == [] and found == [], (errors, found)
