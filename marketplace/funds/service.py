@@ -309,6 +309,9 @@ async def cancel_disbursement(
         raise NotFound(f"拨付 {disbursement_id} 不存在 (disbursement not found)")
     if row.status != "paid":
         raise Conflict("该拨付已冲销 (disbursement already reversed)")
+    if row.purpose.startswith("project:"):
+        # A micro-project's payment closes its acceptance (验收): its money would go back to a project that is over.
+        raise Conflict("民生微实事项目的验收拨付不能冲销 (a micro-project's payment on acceptance is not reversed)")
     await get_fund(session, row.fund_id, lock=True)
     if row.entry_id is not None:
         await ledger.reverse_entry(session, row.entry_id, reason=reason)
