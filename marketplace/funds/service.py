@@ -225,6 +225,12 @@ async def _project_options(session: AsyncSession, *, street_id: int, category: s
 
 async def _check_purpose_target(session: AsyncSession, purpose: str) -> None:
     kind, value = accounts.parse_purpose(purpose)
+    if kind == "project":
+        # A micro-project's purpose is made by its approval (立项) and paid by its acceptance (验收) only: no gift,
+        # purpose change or ordinary disbursement names it.
+        raise Invalid.field(
+            "purpose", "民生微实事项目资金只能经立项占用、验收支付 (a micro-project's money moves only by its steps)"
+        )
     if kind == "street" and isinstance(value, int) and not await existing_street_ids(session, [value]):
         raise Invalid.field("purpose", f"街道 {value} 不存在 (unknown street)")
     if kind == "service" and isinstance(value, int) and await session.get(Service, value) is None:
