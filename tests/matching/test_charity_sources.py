@@ -127,9 +127,9 @@ async def test_a_project_of_another_category_or_paid_is_not_offered(
 ) -> None:
     public = await public_fund(db)
     await gift(db, world, public, 900_000)
-    _, project_id = await micro_project(db, world, 0, 20_000_000, 5_000_000, category="legal_aid")
+    await micro_project(db, world, 0, 20_000_000, 5_000_000, category="legal_aid")
     assert (await plan_funding(client, auth, cases.needs["A"], world.services[0]))["source"] == "unrestricted_fund"
-    fund_id, project_id = await micro_project(db, world, 0, 20_000_000, 400_000)
+    _, project_id = await micro_project(db, world, 0, 20_000_000, 400_000)
     assert (await plan_funding(client, auth, cases.needs["A"], world.services[0]))["source"] == "micro_project"
     async with db.session() as s:
         await sources.complete_project(s, admin(world), project_id)
@@ -139,7 +139,7 @@ async def test_a_project_of_another_category_or_paid_is_not_offered(
 
 async def test_never_more_than_a_fund_has(client, auth, cases: Cases, world: World, db) -> None:
     # Only 200 yuan held by the street's project, 120 yuan in its foundation: nothing covers the 500 yuan case.
-    _, project_id = await micro_project(db, world, 0, 20_000_000, 20_000)
+    await micro_project(db, world, 0, 20_000_000, 20_000)
     await foundation(db, world, 0, 12_000, "福田街道慈善基金会")
     funding: dict[str, Any] = await plan_funding(client, auth, cases.needs["A"], world.services[0])
     assert funding["source"] == "micro_project" and funding["covered_fen"] == 20_000
