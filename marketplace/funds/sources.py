@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock, outbox
 from marketplace.auth.principal import Principal
+from marketplace.cases import notifications
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.funds import accounts, ledger
 from marketplace.funds.accounts import UNRESTRICTED
@@ -390,6 +391,21 @@ async def approve_project(
     project.approved_fen = amount
     project.approved_on = day
     await session.flush()
+    if fund.street_id is not None:
+        # The street's supervisors plan with this money: matching now offers it for the project's category.
+        category = SERVICE_CATEGORIES.get(project.category, project.category)
+        await notifications.notify(
+            session,
+            await notifications.street_supervisors(session, fund.street_id),
+            key=f"funds_project_approved:{project.id}",
+            kind="funds_project_approved",
+            title=f"民生微实事项目立项：{project.title}"[:200],
+            body=f"{fund.name}为“{project.title}”（{category}）立项 {amount / 100:,.2f} 元；"
+            "本街道儿童该类需求的匹配方案可使用这笔资金。",
+            entity="fund",
+            entity_id=fund.id,
+            data={"fund_id": fund.id, "project_id": project.id, "approved_fen": amount},
+        )
     return project
 
 

@@ -29,3 +29,9 @@ PROJECT_HOLDING: Final = frozenset({"approved", "in_progress"})
 
 def kind_label(kind: str) -> str:
     return FUND_KINDS.get(kind, kind)
+
+
+# The notices the funds send in the app (marketplace.cases.notifications), by kind.
+NOTIFICATION_KINDS: Final[dict[str, str]] = {
+    "funds_project_approved": "民生微实事项目立项",
+}

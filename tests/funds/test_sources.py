@@ -189,6 +189,13 @@ async def test_a_project_holds_then_pays_and_returns_what_it_did_not_spend(clien
     assert (r.json()["status"], r.json()["approved_fen"], r.json()["held_fen"]) == ("approved", 500_000, 500_000)
     fund = (await client.get(f"/api/v1/funds/{micro['id']}", headers=fm)).json()
     assert (fund["cash_fen"], fund["unrestricted_balance_fen"], fund["held_fen"]) == (1_000_000, 500_000, 500_000)
+    # The street's supervisor is told (the other street's is not).
+    for who, expected in (("supervisor", 1), ("supervisor2", 0)):
+        r = await client.get("/api/v1/notifications", headers=await auth(who))
+        told = [n for n in r.json()["items"] if n["kind"] == "funds_project_approved"]
+        assert len(told) == expected, r.text
+        if told:
+            assert "四点半课堂" in told[0]["title"] and "5,000.00 元" in told[0]["body"]
     # A second project asking more than is left is refused, nothing held.
     big = await declare(client, auth, micro["id"], 600_000)
     refused = assert_problem(await client.post(f"/api/v1/funds/projects/{big['id']}/approve", json={}, headers=fm), 409)
