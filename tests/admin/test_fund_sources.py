@@ -89,6 +89,13 @@ async def test_fund_manager_sets_up_a_fund_allocates_and_runs_a_project(client, 
     assert "项目已验收并拨付" in page.text and "验收" in page.text and "项目：困境儿童四点半课堂" in page.text
     r = await client.post(f"/admin/funds/projects/{project_id}/dance", data={"_csrf_token": csrf})
     assert r.status_code == 422
+    # A NUL character is refused in place like any bad input, nothing written.
+    r = await client.post(
+        f"/admin/funds/sources/{fund_id}/projects",
+        data={"_csrf_token": csrf, "title": "课堂\x00", "category": "education_aid", "amount": "100"},
+    )
+    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+    assert await count(db, FundProject) == 1
     listing = await client.get("/admin/funds/sources?kind=micro_project")
     assert "福田街道民生微实事资金（2026年）" in listing.text and "¥220,000.00" in listing.text
 
