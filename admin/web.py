@@ -550,6 +550,9 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem("volunteers", "志愿者", "/admin/volunteers"))
     if role in {"fund_manager", "district_admin", "auditor"}:
         items.append(NavItem("funds", "公益基金", "/admin/funds"))
+    if role in {"fund_manager", "district_admin", "auditor", "child_supervisor"}:
+        # The charity resources (issue #21): every fund by kind and street; a supervisor sees the own street's.
+        items.append(NavItem("fund_sources", "慈善资源", "/admin/funds/sources"))
     if role in {
         "procurement_officer",
         "district_admin",

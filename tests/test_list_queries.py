@@ -41,7 +41,7 @@ from marketplace.conferences.models import Conference, Decision, Participant
 from marketplace.db import Database
 from marketplace.families.models import ContactAlert, ParentAway, ParentContact
 from marketplace.funds import service as funds
-from marketplace.funds.models import Disbursement, Donation, Donor
+from marketplace.funds.models import Disbursement, Donation, Donor, Fund, FundProject
 from marketplace.geography.models import Community
 from marketplace.guardianship import instrument
 from marketplace.guardianship.models import EntrustedGuardianship, GuardianshipAssessment
@@ -101,6 +101,7 @@ CASES: dict[str, Case] = {
     "listEntrustedGuardianships": Case("admin"),
     "listGuardianshipAssessments": Case("admin", {"child_id": "child"}),
     "listDisbursements": Case("fund", {"fund_id": "fund"}),
+    "listFundProjects": Case("fund", {"fund_id": "micro_fund"}),
     "getFundLedger": Case("fund", {"fund_id": "fund"}),
     "listDonations": Case("fund"),
     "listDonors": Case("fund"),
@@ -137,6 +138,8 @@ CASES: dict[str, Case] = {
 # Lists that return everything at once, and why that is bounded.
 UNPAGED: dict[str, str] = {
     "listFunds": "a handful of funds; balances come from one ledger read for all of them",
+    "listPublicFunds": "the district's funds (one per street and kind at most), balances from one ledger read",
+    "listFundAllocations": "a micro-project fund's allocations from the district (two or three a year)",
     "listReconciliations": "the latest 100 reconciliations (a few a month), with their differences in one more query",
     "listStatementMappings": "one saved statement layout per bank the fund banks with (a handful)",
     "listStreets": "the district's 10 streets",
@@ -173,6 +176,8 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
             users = {u.username: u for u in (await s.scalars(select(User))).all()}
             admin, director, officer = users["admin"].id, users["director"].id, users["procurement"].id
             fund = await funds.ensure_fund(s, code=funds.PUBLIC_WELFARE_CODE, name="福田区未成年人保护公益基金")
+            micro_fund = await s.scalar(select(Fund.id).where(Fund.kind == "micro_project").order_by(Fund.id).limit(1))
+            assert micro_fund is not None
             child_id = await s.scalar(select(Child.id).order_by(Child.id).limit(1))
             referral = await s.scalar(select(Referral).order_by(Referral.id).limit(1))
             assert child_id is not None and referral is not None
@@ -432,6 +437,16 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                         fund_id=fund.id, amount_fen=100 + i, purpose="unrestricted", memo=f"拨付 {i}", paid_on=today
                     )
                 )
+                s.add(
+                    FundProject(
+                        fund_id=micro_fund,
+                        title=f"儿童微项目 {i}",
+                        category="education_aid",
+                        requested_fen=10_000 + i,
+                        approved_fen=10_000 + i,
+                        status="approved",
+                    )
+                )
                 donor = Donor(name=f"爱心人士{i:02d}", kind="individual", consent_to_name=True)
                 s.add(donor)
                 await s.flush()
@@ -530,6 +545,7 @@ async def _add_rows(settings: Settings) -> dict[str, int]:
                 "volunteer": volunteer.id,
                 "child": child_id,
                 "fund": fund.id,
+                "micro_fund": micro_fund,
                 "referral": referral.id,
                 "user": director,
                 "service": service_id,

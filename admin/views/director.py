@@ -50,6 +50,7 @@ ENTITY_PAGES = {
     "intake": "/admin/intakes/{}",
     "conference": "/admin/conferences/{}",
     "families_alert": "/admin/families",
+    "fund": "/admin/funds/sources/{}",
 }
 # An organization's staff work referrals in their inbox, not on the caseworker's page.
 ORG_PAGES = {"referral": "/admin/referrals/inbox#inbox-card-{}"}

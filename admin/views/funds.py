@@ -107,8 +107,10 @@ async def funds_page(
         limit=PAGE,
         offset=(page - 1) * PAGE,
     )
-    fund_list = await funds.list_funds(session, principal)
-    balances = await funds.list_fund_balances(session, principal)
+    # The district-wide funds here; the streets' foundations and micro-project funds have their own section
+    # (/admin/funds/sources, 慈善资源), which this page links to.
+    fund_list = [f for f in await funds.list_funds(session, principal) if f.street_id is None]
+    balances = await funds.funds_balances(session, fund_list)
     names = await purposes.labels(session, {p for b in balances for p in b.purposes})
     may = _may_write(principal)
     labels = await purposes.labels(session, {d.purpose for d in rows})

@@ -150,7 +150,8 @@ async def purpose_choices(session: AsyncSession, fund_id: int | None) -> list[tu
     held: dict[str, int] = {}
     if fund_id is not None:
         b = await funds.fund_balances(session, await funds.get_fund(session, fund_id))
-        held = {p: v["available_fen"] for p, v in b.purposes.items()}
+        # A micro-project's purpose is no gift's (its money comes from the fund's approval of the project).
+        held = {p: v["available_fen"] for p, v in b.purposes.items() if not p.startswith("project:")}
     streets = (await session.execute(select(Street.id, Street.name).order_by(Street.id))).all()
     wanted = [accounts.UNRESTRICTED, *sorted(held)]
     wanted += [f"category:{c}" for c in SERVICE_CATEGORIES]
@@ -170,6 +171,8 @@ def _designation(purpose: str) -> gifts.Designation | None:
     kind, value = accounts.parse_purpose(purpose)
     if kind == accounts.UNRESTRICTED:
         return None
+    if kind == "project":
+        raise Invalid.field("purpose", "民生微实事项目不接受定向捐赠 (a micro-project takes no designated gift)")
     return gifts.Designation(
         category=value if kind == "category" else None,  # type: ignore[arg-type]
         street_id=value if kind == "street" else None,  # type: ignore[arg-type]
@@ -604,7 +607,8 @@ async def _disburse_context(
                 "purposes": [
                     (p, names.get(p) or accounts.purpose_label(p), v["available_fen"])
                     for p, v in sorted(b.purposes.items())
-                    if v["available_fen"] > 0
+                    # a micro-project's held money is paid by its acceptance (慈善资源), not from this form
+                    if v["available_fen"] > 0 and not p.startswith("project:")
                 ],
             }
             for b in balances

@@ -8,7 +8,9 @@ Per fund ``F``:
 - ``fund:F:fees`` (debit): payment-provider fees, borne by the unrestricted purpose.
 
 A purpose is ``unrestricted`` or ``category:<service category>``, ``street:<street id>``, ``service:<service id>``,
-``group:<child category>`` (a child group, 儿童群体). What each restricted purpose may pay is ``funds.purposes``' rule.
+``group:<child category>`` (a child group, 儿童群体), or ``project:<project id>``: a micro-project's (民生微实事项目)
+money, moved out of its fund's unrestricted purpose when the project is approved (立项: the hold) and paid on its
+acceptance (验收), what it did not spend going back (``funds.sources``). What each restricted purpose may pay is ``funds.purposes``' rule.
 What a purpose has left is its income less its spending (less the fees, for the unrestricted purpose).
 """
 
@@ -18,7 +20,7 @@ from marketplace.errors import Invalid
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
 
 UNRESTRICTED = "unrestricted"
-PURPOSE_KINDS = ("category", "street", "service", "group")
+PURPOSE_KINDS = ("category", "street", "service", "group", "project")
 
 
 def cash(fund_id: int) -> str:
@@ -69,7 +71,7 @@ def parse_purpose(purpose: str, field: str = "purpose") -> tuple[str, str | int 
         return kind, value
     if kind == "group" and value in CHILD_CATEGORIES:
         return kind, value
-    if kind in ("street", "service") and value.isdigit() and int(value) > 0 and len(value) < 12:
+    if kind in ("street", "service", "project") and value.isdigit() and int(value) > 0 and len(value) < 12:
         return kind, int(value)
     raise Invalid.field(
         field,
@@ -91,6 +93,8 @@ def purpose_label(purpose: str) -> str:
         return f"定向：服务项目 #{value}"
     if kind == "group":
         return f"定向：{CHILD_CATEGORIES.get(value, value)}"
+    if kind == "project":
+        return f"项目：民生微实事项目 #{value}"
     return purpose
 
 

@@ -13,11 +13,11 @@ from marketplace import tabular
 from marketplace.auth import ratelimit
 from marketplace.deps import AppSettings, CurrentUser, DbSession, PageParams
 from marketplace.errors import problem
-from marketplace.funds import accounts, disclosures, purposes, reports, runtime, stripe_events
+from marketplace.funds import accounts, disclosures, purposes, reports, runtime, sources, stripe_events
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
 from marketplace.funds.channels import StripeChannel, online_channel
-from marketplace.funds.models import Disbursement, Donation
+from marketplace.funds.models import Disbursement, Donation, FundProject
 from marketplace.funds.reconciliation_controllers import ROUTES as RECONCILIATION_ROUTES
 from marketplace.funds.schemas import (
     DesignationIn,
@@ -36,9 +36,18 @@ from marketplace.funds.schemas import (
     DonorOut,
     EntryList,
     EntryOut,
+    FundAllocationIn,
+    FundAllocationList,
+    FundAllocationOut,
     FundIn,
     FundList,
     FundOut,
+    FundProjectApproveIn,
+    FundProjectCompleteIn,
+    FundProjectIn,
+    FundProjectList,
+    FundProjectOut,
+    FundProjectStartIn,
     FundReport,
     HonourRoll,
     OfflineDonationIn,
@@ -46,13 +55,16 @@ from marketplace.funds.schemas import (
     PostingOut,
     PublicDisbursementList,
     PublicDonationList,
+    PublicFundList,
     PublicFundOut,
     PurposeBalance,
     PurposeChangeIn,
     ReasonIn,
 )
+from marketplace.funds.taxonomy import PROJECT_STATUSES, kind_label
 from marketplace.ids import MAX_ID, PathId
 from marketplace.pagination import provide_page
+from marketplace.resources.taxonomy import SERVICE_CATEGORIES
 
 PAGE = {"page": Provide(provide_page, sync_to_thread=False)}
 PUBLIC: dict[str, Any] = {"security": [{}]}
@@ -62,12 +74,20 @@ def _label(purpose: str, names: Mapping[str, str]) -> str:
     return names.get(purpose) or accounts.purpose_label(purpose)
 
 
-def fund_out(b: funds.FundBalances, names: Mapping[str, str] = MappingProxyType({})) -> FundOut:
+def fund_out(
+    b: funds.FundBalances,
+    names: Mapping[str, str] = MappingProxyType({}),
+    streets: Mapping[int, str] = MappingProxyType({}),
+) -> FundOut:
     return FundOut(
         id=b.fund.id,
         code=b.fund.code,
         name=b.fund.name,
         kind=b.fund.kind,
+        kind_label=kind_label(b.fund.kind),
+        street_id=b.fund.street_id,
+        street_name=streets.get(b.fund.street_id, "") if b.fund.street_id is not None else "",
+        year=b.fund.year,
         balance_fen=b.balance_fen,
         cash_fen=b.cash_fen,
         in_kind_fen=b.in_kind_fen,
@@ -76,7 +96,36 @@ def fund_out(b: funds.FundBalances, names: Mapping[str, str] = MappingProxyType(
         fees_fen=b.fees_fen,
         restricted_balance_fen=b.restricted_fen,
         unrestricted_balance_fen=b.unrestricted_fen,
+        held_fen=sum(v["available_fen"] for p, v in b.purposes.items() if p.startswith("project:")),
         purposes=[PurposeBalance(purpose=p, label=_label(p, names), **v) for p, v in sorted(b.purposes.items())],
+    )
+
+
+def allocation_out(fund_id: int, a: sources.Allocation) -> FundAllocationOut:
+    return FundAllocationOut(
+        entry_id=a.entry_id, fund_id=fund_id, key=a.key, amount_fen=a.amount_fen, received_on=a.occurred_on, memo=a.memo
+    )
+
+
+def project_out(p: FundProject, held: Mapping[int, int]) -> FundProjectOut:
+    return FundProjectOut(
+        id=p.id,
+        fund_id=p.fund_id,
+        community_id=p.community_id,
+        title=p.title,
+        category=p.category,
+        category_label=SERVICE_CATEGORIES.get(p.category, p.category),
+        requested_fen=p.requested_fen,
+        approved_fen=p.approved_fen,
+        paid_fen=p.paid_fen,
+        held_fen=held.get(p.id, 0),
+        status=p.status,
+        status_label=PROJECT_STATUSES.get(p.status, p.status),
+        description=p.description,
+        approved_on=p.approved_on,
+        started_on=p.started_on,
+        completed_on=p.completed_on,
+        disbursement_id=p.disbursement_id,
     )
 
 
@@ -138,30 +187,151 @@ class FundController(Controller):
     tags = ["funds"]
     dependencies = PAGE
 
-    @get("/", operation_id="listFunds", summary="基金列表")
-    async def list(self, session: DbSession, principal: CurrentUser) -> FundList:
-        balances = await funds.list_fund_balances(session, principal)
+    @get(
+        "/",
+        operation_id="listFunds",
+        summary="基金列表（公益基金、街道基金会、民生微实事；按类型、街道筛选；街道主任只见本街道的）",
+    )
+    async def list(
+        self,
+        session: DbSession,
+        principal: CurrentUser,
+        kind: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        street: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+    ) -> FundList:
+        rows = await sources.list_sources(session, principal, kind=kind, street_id=street)
+        balances = await funds.funds_balances(session, rows)
         names = await purposes.labels(session, {p for b in balances for p in b.purposes})
-        items = [fund_out(b, names) for b in balances]
+        streets = await sources.street_names(session, {f.street_id for f in rows})
+        items = [fund_out(b, names, streets) for b in balances]
         return FundList(items=items, total=len(items))
 
-    @post("/", operation_id="createFund", summary="设立基金")
+    @post("/", operation_id="createFund", summary="设立基金（街道基金会、民生微实事资金须属于街道）")
     async def create(self, data: JSONBody[FundIn], session: DbSession, principal: CurrentUser) -> FundOut:
-        fund = await funds.create_fund(
+        fund = await sources.create_source(
             session,
             principal,
             code=data.code,
             name=data.name,
             kind=data.kind,
+            street_id=data.street_id,
+            year=data.year,
             description=data.description,
             public=data.public,
         )
-        return fund_out(await funds.fund_balances(session, fund))
+        streets = await sources.street_names(session, {fund.street_id})
+        return fund_out(await funds.fund_balances(session, fund), streets=streets)
 
-    @get("/{fund_id:int}", operation_id="getFund", summary="基金余额（含定向余额）")
+    @get("/{fund_id:int}", operation_id="getFund", summary="基金余额（含定向余额、项目占用）")
     async def read(self, fund_id: PathId, session: DbSession, principal: CurrentUser) -> FundOut:
-        b = await funds.read_fund(session, principal, fund_id)
-        return fund_out(b, await purposes.labels(session, b.purposes))
+        fund = await sources.readable_fund(session, principal, fund_id)
+        b = await funds.fund_balances(session, fund)
+        streets = await sources.street_names(session, {fund.street_id})
+        return fund_out(b, await purposes.labels(session, b.purposes), streets)
+
+    @get("/{fund_id:int}/allocations", operation_id="listFundAllocations", summary="民生微实事资金的区级下达")
+    async def allocations(self, fund_id: PathId, session: DbSession, principal: CurrentUser) -> FundAllocationList:
+        rows = await sources.list_allocations(session, principal, fund_id)
+        return FundAllocationList(
+            items=[allocation_out(fund_id, a) for a in rows],
+            total=len(rows),
+            allocated_fen=sum(a.amount_fen for a in rows),
+        )
+
+    @post(
+        "/{fund_id:int}/allocations",
+        operation_id="recordFundAllocation",
+        summary="登记区级下达的民生微实事资金（按拨款文号幂等）",
+    )
+    async def allocate(
+        self, fund_id: PathId, data: JSONBody[FundAllocationIn], session: DbSession, principal: CurrentUser
+    ) -> FundAllocationOut:
+        a = await sources.allocate(
+            session,
+            principal,
+            fund_id,
+            amount_fen=data.amount_fen,
+            key=data.key,
+            received_on=data.received_on,
+            memo=data.memo,
+        )
+        return allocation_out(fund_id, a)
+
+    @get("/{fund_id:int}/projects", operation_id="listFundProjects", summary="民生微实事项目")
+    async def projects(
+        self,
+        fund_id: PathId,
+        session: DbSession,
+        principal: CurrentUser,
+        page: PageParams,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> FundProjectList:
+        rows, total = await sources.list_projects(
+            session, principal, fund_id, status=status, limit=page.limit, offset=page.offset
+        )
+        held = await sources.held_by_project(session, rows)
+        return FundProjectList(items=[project_out(p, held) for p in rows], total=total)
+
+    @post("/{fund_id:int}/projects", operation_id="declareFundProject", summary="申报民生微实事项目")
+    async def declare(
+        self, fund_id: PathId, data: JSONBody[FundProjectIn], session: DbSession, principal: CurrentUser
+    ) -> FundProjectOut:
+        row = await sources.create_project(
+            session,
+            principal,
+            fund_id,
+            title=data.title,
+            category=data.category,
+            requested_fen=data.requested_fen,
+            community_id=data.community_id,
+            description=data.description,
+        )
+        return project_out(row, {})
+
+    @get("/projects/{project_id:int}", operation_id="getFundProject", summary="民生微实事项目详情")
+    async def project(self, project_id: PathId, session: DbSession, principal: CurrentUser) -> FundProjectOut:
+        row = await sources.read_project(session, principal, project_id)
+        return project_out(row, await sources.held_by_project(session, [row]))
+
+    @post(
+        "/projects/{project_id:int}/approve",
+        operation_id="approveFundProject",
+        summary="项目立项（占用基金可用余额）",
+        status_code=200,
+    )
+    async def approve(
+        self, project_id: PathId, data: JSONBody[FundProjectApproveIn], session: DbSession, principal: CurrentUser
+    ) -> FundProjectOut:
+        row = await sources.approve_project(
+            session, principal, project_id, approved_fen=data.approved_fen, on=data.approved_on
+        )
+        return project_out(row, await sources.held_by_project(session, [row]))
+
+    @post("/projects/{project_id:int}/reject", operation_id="rejectFundProject", summary="不予立项", status_code=200)
+    async def reject(self, project_id: PathId, session: DbSession, principal: CurrentUser) -> FundProjectOut:
+        row = await sources.reject_project(session, principal, project_id)
+        return project_out(row, {})
+
+    @post("/projects/{project_id:int}/start", operation_id="startFundProject", summary="项目开始实施", status_code=200)
+    async def start(
+        self, project_id: PathId, data: JSONBody[FundProjectStartIn], session: DbSession, principal: CurrentUser
+    ) -> FundProjectOut:
+        row = await sources.start_project(session, principal, project_id, on=data.started_on)
+        return project_out(row, await sources.held_by_project(session, [row]))
+
+    @post(
+        "/projects/{project_id:int}/complete",
+        operation_id="completeFundProject",
+        summary="项目验收（按验收金额拨付，结余退回基金）",
+        status_code=200,
+    )
+    async def complete(
+        self, project_id: PathId, data: JSONBody[FundProjectCompleteIn], session: DbSession, principal: CurrentUser
+    ) -> FundProjectOut:
+        row = await sources.complete_project(
+            session, principal, project_id, paid_fen=data.paid_fen, on=data.completed_on, memo=data.memo
+        )
+        return project_out(row, await sources.held_by_project(session, [row]))
 
     @get("/{fund_id:int}/ledger", operation_id="getFundLedger", summary="基金明细账")
     async def ledger(self, fund_id: PathId, session: DbSession, principal: CurrentUser, page: PageParams) -> EntryList:
@@ -399,6 +569,10 @@ class PublicFundController(Controller):
     tags = ["public"]
     security = [{}]
     dependencies = PAGE
+
+    @get("/", operation_id="listPublicFunds", summary="全部公开的慈善资金（公益基金、街道基金会、民生微实事；仅合计）")
+    async def funds(self, session: DbSession) -> PublicFundList:
+        return await reports.public_funds(session)
 
     @get("/{fund_id:int}", operation_id="getPublicFundAccounts", summary="基金公开账目（无需登录）")
     async def accounts(self, fund_id: PathId, session: DbSession) -> PublicFundOut:

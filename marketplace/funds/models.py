@@ -30,15 +30,47 @@ from marketplace.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 
 class Fund(IdMixin, TimestampMixin, Base):
-    """A pot of money the district accounts for: the public-welfare fund (公益基金) and later ones."""
+    """A pot of money the district accounts for: the public-welfare fund (公益基金), a street's foundation
+    (街道基金会) and a street's micro-project fund of one year (民生微实事); ``funds.taxonomy.FUND_KINDS``."""
 
     __tablename__ = "funds"
 
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(40), default="public_welfare")
+    kind: Mapped[str] = mapped_column(String(40), default="public_welfare", index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The street a street foundation or a micro-project fund belongs to (None: district-wide).
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"), index=True)
+    # The year a micro-project fund's allocation is for.
+    year: Mapped[int | None] = mapped_column(Integer)
+
+
+class FundProject(IdMixin, TimestampMixin, Base):
+    """A micro-project (民生微实事项目) of a micro-project fund: 申报 → 立项 (its amount held on the fund) → 实施 →
+    验收 (paid as a disbursement, what was not spent going back to the fund). ``funds.sources`` keeps the rules."""
+
+    __tablename__ = "fund_projects"
+    __table_args__ = (
+        CheckConstraint("requested_fen > 0", name="requested_positive"),
+        CheckConstraint("approved_fen IS NULL OR approved_fen > 0", name="approved_positive"),
+        CheckConstraint("paid_fen IS NULL OR (paid_fen >= 0 AND paid_fen <= approved_fen)", name="paid_bounds"),
+    )
+
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))  # the service category it buys (resources.taxonomy)
+    requested_fen: Mapped[int] = mapped_column(BigInteger)
+    approved_fen: Mapped[int | None] = mapped_column(BigInteger)
+    paid_fen: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default="declared", index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    approved_on: Mapped[dt.date | None] = mapped_column(Date)
+    started_on: Mapped[dt.date | None] = mapped_column(Date)
+    completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    disbursement_id: Mapped[int | None] = mapped_column(ForeignKey("fund_disbursements.id"))
+    created_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class LedgerAccount(IdMixin, Base):

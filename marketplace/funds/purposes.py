@@ -36,6 +36,7 @@ from sqlalchemy.orm import selectinload
 from marketplace.errors import Conflict, Invalid
 from marketplace.funds import accounts, ports
 from marketplace.funds.accounts import UNRESTRICTED
+from marketplace.funds.models import FundProject
 from marketplace.geography.models import Street
 from marketplace.resources.models import Service
 from marketplace.resources.taxonomy import CHILD_CATEGORIES, SERVICE_CATEGORIES
@@ -63,6 +64,9 @@ def refusal(purpose: str, payee: Payee | None, names: dict[str, str] | None = No
     if kind == UNRESTRICTED:
         return None
     label = (names or {}).get(purpose) or accounts.purpose_label(purpose)
+    if kind == "project":
+        # A micro-project's held money is paid only by its acceptance (funds.sources.complete_project).
+        return f"“{label}”的资金只能在项目验收时支付 (a micro-project's money is paid on its acceptance)"
     if payee is None:
         return f"定向资金“{label}”须支付具体的服务项目或转介个案 (restricted money must pay a service or a referral)"
     what = f"服务项目“{payee.service_title}”"
@@ -212,17 +216,26 @@ async def labels(session: AsyncSession, purposes: Iterable[str]) -> dict[str, st
     wanted = sorted(set(purposes))
     streets: set[int] = set()
     services: set[int] = set()
+    projects: set[int] = set()
     for p in wanted:
         kind, _, value = p.partition(":")
         if kind == "street" and value.isdigit() and len(value) < 12:
             streets.add(int(value))
         elif kind == "service" and value.isdigit() and len(value) < 12:
             services.add(int(value))
-    # Both reads run whatever the purposes are, so a page of a list costs the same statements for 1 row as for 50.
+        elif kind == "project" and value.isdigit() and len(value) < 12:
+            projects.add(int(value))
+    # The reads run whatever the purposes are, so a page of a list costs the same statements for 1 row as for 50.
     rows = await session.execute(select(Street.id, Street.name).where(Street.id.in_(sorted(streets))))
     street_names = {int(i): str(n) for i, n in rows.all()}
     rows = await session.execute(select(Service.id, Service.title).where(Service.id.in_(sorted(services))))
     service_names = {int(i): str(n) for i, n in rows.all()}
+    project_names: dict[int, str] = {}
+    if projects:  # only a micro-project fund's purposes name projects (the public-welfare fund's lists never do)
+        rows = await session.execute(
+            select(FundProject.id, FundProject.title).where(FundProject.id.in_(sorted(projects)))
+        )
+        project_names = {int(i): str(n) for i, n in rows.all()}
     out: dict[str, str] = {}
     for p in wanted:
         kind, _, value = p.partition(":")
@@ -230,6 +243,8 @@ async def labels(session: AsyncSession, purposes: Iterable[str]) -> dict[str, st
             out[p] = f"定向：{street_names[int(value)]}"
         elif kind == "service" and value.isdigit() and int(value) in service_names:
             out[p] = f"定向：{service_names[int(value)]}"
+        elif kind == "project" and value.isdigit() and int(value) in project_names:
+            out[p] = f"项目：{project_names[int(value)]}"
         else:
             out[p] = accounts.purpose_label(p)
     return out

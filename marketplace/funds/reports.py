@@ -11,7 +11,7 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.funds import disclosures, purposes
 from marketplace.funds.donations import CHANNELS, PAID
-from marketplace.funds.models import Disbursement, Donation, DonationRefund, Donor, FundDisclosure
+from marketplace.funds.models import Disbursement, Donation, DonationRefund, Donor, Fund, FundDisclosure
 from marketplace.funds.schemas import (
     DisclosureCalendar,
     DisclosureDue,
@@ -24,14 +24,48 @@ from marketplace.funds.schemas import (
     PublicDisbursementList,
     PublicDonation,
     PublicDonationList,
+    PublicFundList,
     PublicFundOut,
+    PublicFundSummary,
     PublicPurpose,
 )
-from marketplace.funds.service import fund_balances, get_fund, require_reader
+from marketplace.funds.service import fund_balances, funds_balances, get_fund, require_reader
+from marketplace.funds.taxonomy import FUND_KINDS, kind_label
+from marketplace.geography.models import Street
 from marketplace.resources.models import Organization, Service
 from marketplace.tabular import Sheet
 
 ANONYMOUS_DONOR = "爱心人士（匿名）"
+KIND_ORDER = {k: i for i, k in enumerate(FUND_KINDS)}
+
+
+async def _street_name(session: AsyncSession, fund: Fund) -> str:
+    if fund.street_id is None:
+        return ""
+    return str(await session.scalar(select(Street.name).where(Street.id == fund.street_id)) or "")
+
+
+async def public_funds(session: AsyncSession) -> PublicFundList:
+    """Every public fund (公益基金, 街道基金会, 民生微实事) with its kind, street and totals: no gift, no donor."""
+    rows = list((await session.scalars(select(Fund).where(Fund.public.is_(True)).order_by(Fund.id))).all())
+    balances = await funds_balances(session, rows)
+    names = {int(i): str(n) for i, n in (await session.execute(select(Street.id, Street.name))).all()}
+    items = [
+        PublicFundSummary(
+            id=b.fund.id,
+            name=b.fund.name,
+            kind=b.fund.kind,
+            kind_label=kind_label(b.fund.kind),
+            street_name=names.get(b.fund.street_id, "") if b.fund.street_id is not None else "",
+            year=b.fund.year,
+            income_fen=b.income_fen,
+            spent_fen=b.spent_fen,
+            balance_fen=b.balance_fen,
+        )
+        for b in balances
+    ]
+    items.sort(key=lambda i: (KIND_ORDER.get(i.kind, 9), i.street_name, i.id))
+    return PublicFundList(items=items, total=len(items), as_of=clock.today())
 
 
 async def public_accounts(session: AsyncSession, fund_id: int) -> PublicFundOut:
@@ -61,6 +95,9 @@ async def public_accounts(session: AsyncSession, fund_id: int) -> PublicFundOut:
     return PublicFundOut(
         id=fund.id,
         name=fund.name,
+        kind=fund.kind,
+        kind_label=kind_label(fund.kind),
+        street_name=await _street_name(session, fund),
         income_fen=int(row[0]),
         refunded_fen=int(row[1]),
         spent_fen=b.spent_fen,
@@ -240,6 +277,9 @@ async def fund_report(session: AsyncSession, principal: Principal, fund_id: int)
     return FundReport(
         fund_id=fund.id,
         fund_name=fund.name,
+        kind=fund.kind,
+        kind_label=kind_label(fund.kind),
+        street_name=await _street_name(session, fund),
         income_by_month=[
             MonthChannel(month=m, channel=c, income_fen=v[0], refunds_fen=v[1], donations=v[2])
             for (m, c), v in sorted(by_key.items())

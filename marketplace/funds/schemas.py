@@ -129,6 +129,10 @@ class FundOut(msgspec.Struct):
     code: str
     name: str
     kind: str
+    kind_label: str
+    street_id: int | None
+    street_name: str
+    year: int | None
     balance_fen: int
     cash_fen: int
     in_kind_fen: int
@@ -137,6 +141,8 @@ class FundOut(msgspec.Struct):
     fees_fen: int
     restricted_balance_fen: int
     unrestricted_balance_fen: int
+    # What approved micro-projects (民生微实事项目) hold, not yet paid: part of the restricted balance.
+    held_fen: int
     purposes: list[PurposeBalance]
 
 
@@ -146,6 +152,81 @@ class FundIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["public_welfare", "micro_project", "street_foundation", "welfare_lottery", "other"] = "public_welfare"
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
     public: bool = True
+    # A street foundation's and a micro-project fund's street; a micro-project fund's year.
+    street_id: PositiveId | None = None
+    year: Annotated[int, msgspec.Meta(ge=2000, le=2100)] | None = None
+
+
+class FundAllocationIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The district's allocation to a street's micro-project fund; ``key`` is its document number (拨款文号)."""
+
+    amount_fen: Fen
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^\S(.*\S)?$")]
+    received_on: dt.date | None = None
+    memo: Note = ""
+
+
+class FundAllocationOut(msgspec.Struct):
+    entry_id: int
+    fund_id: int
+    key: str
+    amount_fen: int
+    received_on: dt.date
+    memo: str
+
+
+class FundAllocationList(msgspec.Struct):
+    items: list[FundAllocationOut]
+    total: int
+    allocated_fen: int
+
+
+class FundProjectIn(msgspec.Struct, forbid_unknown_fields=True):
+    title: Name
+    category: Code
+    requested_fen: Fen
+    community_id: PositiveId | None = None
+    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class FundProjectApproveIn(msgspec.Struct, forbid_unknown_fields=True):
+    approved_fen: Fen | None = None
+    approved_on: dt.date | None = None
+
+
+class FundProjectStartIn(msgspec.Struct, forbid_unknown_fields=True):
+    started_on: dt.date | None = None
+
+
+class FundProjectCompleteIn(msgspec.Struct, forbid_unknown_fields=True):
+    paid_fen: Fen | None = None
+    completed_on: dt.date | None = None
+    memo: Note = ""
+
+
+class FundProjectOut(msgspec.Struct):
+    id: int
+    fund_id: int
+    community_id: int | None
+    title: str
+    category: str
+    category_label: str
+    requested_fen: int
+    approved_fen: int | None
+    paid_fen: int | None
+    held_fen: int
+    status: str
+    status_label: str
+    description: str
+    approved_on: dt.date | None
+    started_on: dt.date | None
+    completed_on: dt.date | None
+    disbursement_id: int | None
+
+
+class FundProjectList(msgspec.Struct):
+    items: list[FundProjectOut]
+    total: int
 
 
 class FundList(msgspec.Struct):
@@ -215,6 +296,9 @@ class PublicPurpose(msgspec.Struct):
 class PublicFundOut(msgspec.Struct):
     id: int
     name: str
+    kind: str
+    kind_label: str
+    street_name: str
     income_fen: int
     refunded_fen: int
     spent_fen: int
@@ -224,6 +308,26 @@ class PublicFundOut(msgspec.Struct):
     donors: int
     spending_by_purpose: list[PublicPurpose]
     income_by_purpose: list[PublicPurpose]
+    as_of: dt.date
+
+
+class PublicFundSummary(msgspec.Struct):
+    """One fund in the public list of charity resources: what kind, which street, and its totals only."""
+
+    id: int
+    name: str
+    kind: str
+    kind_label: str
+    street_name: str
+    year: int | None
+    income_fen: int
+    spent_fen: int
+    balance_fen: int
+
+
+class PublicFundList(msgspec.Struct):
+    items: list[PublicFundSummary]
+    total: int
     as_of: dt.date
 
 
@@ -252,6 +356,9 @@ class MonthChannel(msgspec.Struct):
 class FundReport(msgspec.Struct):
     fund_id: int
     fund_name: str
+    kind: str
+    kind_label: str
+    street_name: str
     income_by_month: list[MonthChannel]
     spending_by_purpose: list[PublicPurpose]
     balance_fen: int

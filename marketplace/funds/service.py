@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -16,7 +16,8 @@ from marketplace.auth.principal import Principal
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.funds import accounts, ledger, purposes
 from marketplace.funds.accounts import UNRESTRICTED
-from marketplace.funds.models import Disbursement, Fund, JournalEntry, LedgerAccount, Posting
+from marketplace.funds.models import Disbursement, Fund, FundProject, JournalEntry, LedgerAccount, Posting
+from marketplace.funds.taxonomy import PROJECT_HOLDING
 from marketplace.geography.service import existing_street_ids
 from marketplace.pagination import fetch_page
 from marketplace.resources.models import Service
@@ -44,6 +45,9 @@ class FundingOption:
     fund_name: str
     purpose: str
     available_fen: int
+    fund_kind: str = "public_welfare"
+    street_id: int | None = None
+    project_title: str = ""  # a micro-project's (民生微实事项目) title, for its held money
 
     @property
     def restricted(self) -> bool:
@@ -160,11 +164,15 @@ async def funding_available(
     service_id: int | None,
     child_categories: Sequence[str] = (),
 ) -> list[FundingOption]:
-    """What the fund could pay for a need: matching restricted purposes first (most specific first), then
+    """What the funds could pay for a need: matching restricted purposes first (most specific first), then
     the unrestricted balance. Only purposes with money left appear. Used by matching for the plan's
     "charity resource"; no principal, because it reveals only amounts, never donors. Each purpose offered is one
     ``funds.purposes`` lets pay a referral of this need (category: the need's; street: the child's; group: the
-    child's categories) to this service."""
+    child's categories) to this service.
+
+    A street's own funds (its foundation, its micro-project fund) are offered only for a child of that street, and
+    a micro-project fund only through its approved projects (立项 or 实施) buying the need's category, for what
+    each holds unspent: its unallocated money is spent by declaring and approving a project, never directly."""
     wanted: list[str] = []
     if service_id is not None:
         wanted.append(f"service:{service_id}")
@@ -175,19 +183,54 @@ async def funding_available(
     wanted += [f"group:{c}" for c in sorted(set(child_categories))]
     wanted.append(UNRESTRICTED)
     options: list[FundingOption] = []
-    every_fund = (await session.scalars(select(Fund).order_by(Fund.id))).all()
-    for b in await funds_balances(session, every_fund):
+    mine = Fund.street_id.is_(None) if street_id is None else or_(Fund.street_id.is_(None), Fund.street_id == street_id)
+    every_fund = (await session.scalars(select(Fund).where(mine).order_by(Fund.id))).all()
+    for b in await funds_balances(session, [f for f in every_fund if f.kind != "micro_project"]):
         for purpose in wanted:
             left = b.purposes.get(purpose, {}).get("available_fen", 0)
             if left > 0:
-                options.append(FundingOption(b.fund.id, b.fund.name, purpose, left))
+                options.append(FundingOption(b.fund.id, b.fund.name, purpose, left, b.fund.kind, b.fund.street_id))
     order = {p: i for i, p in enumerate(wanted)}
     options.sort(key=lambda o: (order[o.purpose], -o.available_fen, o.fund_id))
+    if street_id is not None and category is not None:
+        options += await _project_options(session, street_id=street_id, category=category)
     return options
+
+
+async def _project_options(session: AsyncSession, *, street_id: int, category: str) -> list[FundingOption]:
+    """The street's approved micro-projects buying this category, each with what it holds unspent."""
+    rows = (
+        await session.execute(
+            select(FundProject.id, FundProject.title, Fund.id, Fund.name)
+            .join(Fund, Fund.id == FundProject.fund_id)
+            .where(
+                Fund.kind == "micro_project",
+                Fund.street_id == street_id,
+                FundProject.category == category,
+                FundProject.status.in_(sorted(PROJECT_HOLDING)),
+            )
+            .order_by(FundProject.id)
+        )
+    ).all()
+    out = []
+    for project_id, title, fund_id, fund_name in rows:
+        left = await purpose_available(session, fund_id, f"project:{project_id}")
+        if left > 0:
+            out.append(
+                FundingOption(fund_id, fund_name, f"project:{project_id}", left, "micro_project", street_id, title)
+            )
+    out.sort(key=lambda o: (-o.available_fen, o.purpose))
+    return out
 
 
 async def _check_purpose_target(session: AsyncSession, purpose: str) -> None:
     kind, value = accounts.parse_purpose(purpose)
+    if kind == "project":
+        # A micro-project's purpose is made by its approval (立项) and paid by its acceptance (验收) only: no gift,
+        # purpose change or ordinary disbursement names it.
+        raise Invalid.field(
+            "purpose", "民生微实事项目资金只能经立项占用、验收支付 (a micro-project's money moves only by its steps)"
+        )
     if kind == "street" and isinstance(value, int) and not await existing_street_ids(session, [value]):
         raise Invalid.field("purpose", f"街道 {value} 不存在 (unknown street)")
     if kind == "service" and isinstance(value, int) and await session.get(Service, value) is None:
@@ -272,6 +315,9 @@ async def cancel_disbursement(
         raise NotFound(f"拨付 {disbursement_id} 不存在 (disbursement not found)")
     if row.status != "paid":
         raise Conflict("该拨付已冲销 (disbursement already reversed)")
+    if row.purpose.startswith("project:"):
+        # A micro-project's payment closes its acceptance (验收): its money would go back to a project that is over.
+        raise Conflict("民生微实事项目的验收拨付不能冲销 (a micro-project's payment on acceptance is not reversed)")
     await get_fund(session, row.fund_id, lock=True)
     if row.entry_id is not None:
         await ledger.reverse_entry(session, row.entry_id, reason=reason)

@@ -38,6 +38,22 @@ class FundOffer:
     purpose: str
     available_fen: int
     restricted: bool
+    fund_kind: str = "public_welfare"
+    fund_name: str = ""
+    project_title: str = ""  # a micro-project's title (民生微实事项目), for the money it holds
+
+
+# The charity resources in the order a plan draws on them (after a covering purchase contract): the street's
+# micro-project money first, because it is already allocated and held for a project buying exactly this category
+# of service in the child's street (立项), and unspent money of a project goes back to the district's year-end; then
+# the street's foundation, raised in and for that street; the district's public-welfare fund last, since it serves
+# every street and keeps what the streets' own money cannot pay.
+KIND_PREFERENCE = {"micro_project": 0, "street_foundation": 1, "public_welfare": 2}
+KIND_LABELS = {"micro_project": "民生微实事", "street_foundation": "街道基金会", "public_welfare": "公益基金"}
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen / 100:,.2f}"
 
 
 @dataclass
@@ -82,8 +98,9 @@ async def funding_sources(
 
 
 def choose_funding(svc: ServiceFacts, sources: FundingSources) -> tuple[FundingFacts, dict[str, Any]]:
-    """Who pays for one case: free, else a purchase contract with money left for it, else a restricted
-    donation, else the unrestricted fund; else what the provider declared. A payer that has less than the
+    """Who pays for one case: free, else a purchase contract with money left for it, else the street's
+    micro-project held for the category, the street's foundation, the public-welfare fund (restricted money before
+    unrestricted within each); else what the provider declared. A payer that has less than the
     case costs is offered only when no payer covers it all, and never for more than it has."""
     cost = svc.cost_per_case_fen
     if cost == 0:
@@ -103,16 +120,30 @@ def choose_funding(svc: ServiceFacts, sources: FundingSources) -> tuple[FundingF
     offers = sources.service_offers.get(svc.service_id, sources.offers)
     for order, offer in enumerate(offers):
         if offer.available_fen > 0:
-            # A purse that covers the whole case first; then restricted money meant for this before the
-            # unrestricted fund, in the fund's own order of specificity.
-            usable.append((offer.available_fen < cost, not offer.restricted, order, offer))
+            # A purse that covers the whole case first (a part-paid case still needs another payer); then by the
+            # kind of fund (KIND_PREFERENCE); within one kind, restricted money meant for this before unrestricted,
+            # in the fund's own order of specificity.
+            usable.append(
+                (
+                    offer.available_fen < cost,
+                    KIND_PREFERENCE.get(offer.fund_kind, 3),
+                    not offer.restricted,
+                    order,
+                    offer,
+                )
+            )
     if usable:
-        usable.sort(key=lambda u: u[:3])
-        chosen = usable[0][3]
+        usable.sort(key=lambda u: u[:4])
+        chosen = usable[0][4]
         covered = min(chosen.available_fen, cost)
-        source = "restricted_donation" if chosen.restricted else "unrestricted_fund"
-        label = "定向捐赠" if chosen.restricted else "公益基金（非定向）"
-        return FundingFacts(source, covered, True), {
+        if chosen.fund_kind == "micro_project":
+            source, label = "micro_project", f"民生微实事项目“{chosen.project_title}”"
+        elif chosen.fund_kind == "street_foundation":
+            source, label = "street_foundation", "街道基金会" + ("（定向）" if chosen.restricted else "")
+        else:
+            source = "restricted_donation" if chosen.restricted else "unrestricted_fund"
+            label = "定向捐赠" if chosen.restricted else "公益基金（非定向）"
+        funding: dict[str, Any] = {
             "source": source,
             "fund_id": chosen.fund_id,
             "purpose": chosen.purpose or "unrestricted",
@@ -120,6 +151,14 @@ def choose_funding(svc: ServiceFacts, sources: FundingSources) -> tuple[FundingF
             "cost_fen": cost,
             "label": label if covered >= cost else f"{label}（仅覆盖部分费用）",
         }
+        if chosen.fund_name:
+            # The fund by name and kind, with what it has: "福田街道慈善基金会 可用 ¥12,300.00".
+            funding["fund_kind"] = chosen.fund_kind
+            funding["fund_kind_label"] = KIND_LABELS.get(chosen.fund_kind, chosen.fund_kind)
+            funding["fund_name"] = chosen.fund_name
+            funding["available_fen"] = chosen.available_fen
+            funding["fund_label"] = f"{chosen.fund_name} 可用 {_yuan(chosen.available_fen)}"
+        return FundingFacts("restricted_donation" if chosen.restricted else "unrestricted_fund", covered, True), funding
     declared = scoring.declared_funding(svc)
     if declared.source == "self_funded":
         return declared, {"source": "self_funded", "covered_fen": cost, "cost_fen": cost, "label": "机构自筹"}

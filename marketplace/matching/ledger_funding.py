@@ -66,7 +66,10 @@ async def _fund_offers(session: AsyncSession, need: NeedFacts, service_id: int |
         service_id=service_id,
         child_categories=sorted(need.child_categories),
     )
-    return [FundOffer(o.fund_id, o.purpose, o.available_fen, o.restricted) for o in options]
+    return [
+        FundOffer(o.fund_id, o.purpose, o.available_fen, o.restricted, o.fund_kind, o.fund_name, o.project_title)
+        for o in options
+    ]
 
 
 async def _orgs_with_contracts(session: AsyncSession, org_ids: Sequence[int], on: dt.date) -> set[int]:

@@ -491,6 +491,7 @@ _simple("contract", "contract_id", "SELECT id, organization_id FROM contracts OR
 _simple("procurement", "procurement_id", "SELECT id FROM procurements ORDER BY id")
 _simple("budget", "budget_id", "SELECT id FROM budgets ORDER BY id")
 _simple("fund", "fund_id", "SELECT id FROM funds ORDER BY id")
+_simple("fund_project", "project_id", "SELECT id FROM fund_projects ORDER BY id")
 _simple("donation", "donation_id", "SELECT id FROM donations ORDER BY id")
 _simple("recon", "recon_id", "SELECT id FROM reconciliations ORDER BY id")
 _simple("mapping", "mapping_id", "SELECT id FROM bank_statement_mappings ORDER BY id")

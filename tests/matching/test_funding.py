@@ -177,6 +177,12 @@ async def test_restricted_gift_for_the_category_pays_when_no_contract(client, au
         "covered_fen": COST,
         "cost_fen": COST,
         "label": "定向捐赠",
+        # The fund by kind and name, with what the purpose has (issue #21: the plan names its charity resource).
+        "fund_kind": "public_welfare",
+        "fund_kind_label": "公益基金",
+        "fund_name": "福田区未成年人保护公益基金",
+        "available_fen": 120_000,
+        "fund_label": "福田区未成年人保护公益基金 可用 ¥1,200.00",
     }
 
 

@@ -12,6 +12,9 @@ in ``MUTATIONS``):
   ``capacity_per_month``; the unique (service_id, month) key stops two first bookings of a month both inserting.
 - **Disbursements within a purpose's balance** (``POST /funds/{id}/disbursements``): ``funds/service.py:67-72``
   ``get_fund(lock=True)`` (the fund's row lock), taken in ``disburse`` (``:220``) before ``purpose_available``.
+- **Micro-project holds within a fund's money** (``POST /funds/projects/{id}/approve`` for many projects of one
+  micro-project fund at once): ``funds/sources.py`` ``_locked`` takes ``get_fund(lock=True)`` (the fund's row lock,
+  the disbursements' too) before ``approve_project`` reads what the unrestricted purpose has and posts the hold.
 - **Purpose changes against spending** (``POST /donations/{id}/purpose`` racing disbursements of the same purpose):
   the same fund row lock, taken by ``funds/donations.py:352-356`` ``_lock_fund_then_donation`` before the unspent
   check.
@@ -97,6 +100,7 @@ from marketplace.cases.crypto import field_cipher
 from marketplace.db import Database
 from marketplace.funds import donations as gifts
 from marketplace.funds import service as funds
+from marketplace.funds import sources
 from marketplace.funds.ledger import JournalEntry, Posting
 from marketplace.funds.models import Donation, DonationRefund, Receipt, StripeEvent
 from marketplace.places.models import Activity, Place
@@ -318,6 +322,55 @@ async def disburse_check(ctx: Ctx, volley: Volley) -> list[str]:
         out.append(f"{paid} fen disbursed out of a {GIFT} fen purpose")
     if paid != PAY * _won(volley):
         out.append(f"{_won(volley)} disbursements answered 201 but {paid} fen were disbursed")
+    return out
+
+
+# ---------------------------------------------------------------- micro-project holds (民生微实事立项)
+
+PROJECT_ROOM = 100_000  # the district's allocation to the race's fund
+PROJECT_HOLD = 30_000  # each project's request: three fit
+
+
+async def holds_prepare(ctx: Ctx) -> None:
+    admin = Principal(user_id=ctx.world.users["admin"], username="admin", role="district_admin")
+    async with ctx.db.session() as s:
+        fund = await sources.create_source(
+            s,
+            admin,
+            code=f"race_micro_{ctx.tag}",
+            name=f"并发测试民生微实事{ctx.tag}",
+            kind="micro_project",
+            street_id=ctx.world.streets[0],
+            year=3000 + int(ctx.tag) % 1_000_000,
+        )
+        await sources.allocate(s, admin, fund.id, amount_fen=PROJECT_ROOM, key=f"race-{ctx.tag}")
+        ids = []
+        for i in range(ctx.n):
+            p = await sources.create_project(
+                s, admin, fund.id, title=f"并发立项{i}", category="education_aid", requested_fen=PROJECT_HOLD
+            )
+            ids.append(p.id)
+    ctx.made["fund_id"], ctx.made["projects"] = fund.id, ids
+
+
+async def holds_volley(ctx: Ctx) -> list[Request]:
+    headers = await ctx.auth("fund")
+    return [post(f"/api/v1/funds/projects/{pid}/approve", headers, {}) for pid in ctx.made["projects"]]
+
+
+async def holds_check(ctx: Ctx, volley: Volley) -> list[str]:
+    fund_id = ctx.made["fund_id"]
+    out = await _books(ctx, fund_id)
+    r = await api(ctx, "GET", f"/api/v1/funds/{fund_id}/projects", "fund", params={"limit": 100})
+    approved = [p for p in r.json()["items"] if p["status"] == "approved"]
+    held = sum(p["held_fen"] for p in approved)
+    if held > PROJECT_ROOM:
+        out.append(f"{held} fen held by approved projects on a fund allocated {PROJECT_ROOM} fen")
+    if len(approved) != _won(volley):
+        out.append(f"{_won(volley)} approvals answered 200 but {len(approved)} projects are approved")
+    fund = (await api(ctx, "GET", f"/api/v1/funds/{fund_id}", "fund")).json()
+    if fund["held_fen"] != held or fund["unrestricted_balance_fen"] != PROJECT_ROOM - held:
+        out.append(f"the fund shows {fund['held_fen']} held, {fund['unrestricted_balance_fen']} available")
     return out
 
 
@@ -925,6 +978,7 @@ RACE_N = {
     "allowance_pay": 20,
     "festival_runs": 20,
     "volunteer_hours": 20,
+    "project_holds": 20,
 }
 
 RACES = {
@@ -933,6 +987,14 @@ RACES = {
         Race("capacity", RACE_N["capacity"], capacity_prepare, capacity_volley, CAPACITY, capacity_check),
         Race("disbursements", RACE_N["disbursements"], disburse_prepare, disburse_volley, GIFT // PAY, disburse_check),
         Race("purpose_changes", 2 * GIFTS, purpose_prepare, purpose_volley, None, purpose_check, fixed=True),
+        Race(
+            "project_holds",
+            RACE_N["project_holds"],
+            holds_prepare,
+            holds_volley,
+            PROJECT_ROOM // PROJECT_HOLD,
+            holds_check,
+        ),
         Race("refunds", RACE_N["refunds"], refund_prepare, refund_volley, GIFT // REFUND, refund_check),
         Race("tenders", RACE_N["tenders"], tender_prepare, tender_volley, 3, tender_check),
         Race("milestone_payments", RACE_N["milestone"], milestone_prepare, milestone_volley, 2, milestone_check),
@@ -1011,7 +1073,7 @@ MUTATIONS: dict[Mutation, tuple[str, ...]] = {
                 "        pass\n    fund = await session.scalar(stmt)",
             ),
         ),
-    ): ("disbursements", "purpose_changes"),
+    ): ("disbursements", "purpose_changes", "project_holds"),
     Mutation(
         "gift_unlocked",
         "funds/donations.py _lock_fund_then_donation: fund, then donation FOR UPDATE",
