@@ -13,13 +13,12 @@ from marketplace import clock
 from marketplace.app import create_app
 from marketplace.auth.models import User
 from marketplace.db import Database
-from marketplace.demo.loader import load_demo
 from marketplace.workforce import handlers
 from marketplace.workforce.models import Assessment, Attendance, Course
 
 
-async def test_demo_workforce(settings) -> None:
-    assert await load_demo(settings) is True
+async def test_demo_workforce(demo_settings) -> None:
+    settings = demo_settings
     year = clock.today().year
     db = Database(settings)
     try:
