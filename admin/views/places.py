@@ -333,6 +333,21 @@ async def new_activity_page(
     )
 
 
+def _activity_fields(posted: dict[str, Any], chosen: Any) -> dict[str, Any]:
+    """The activity's body (new or changed) from its form."""
+    return {
+        "held_on": posted["held_on"],
+        "kind": posted["kind"],
+        "title": posted["title"],
+        "minutes": posted["minutes"] or 0,
+        "description": posted["description"],
+        "child_ids": _ids(chosen, "child_ids"),
+        "other_children": posted["other_children"] or 0,
+        "adults": posted["adults"] or 0,
+        "volunteers": posted["volunteers"] or 0,
+    }
+
+
 @post("/places/{place_id:int}/activities", name="console-place-activity")
 async def record_activity(
     request: Request[Any, Any, Any], session: DbSession, principal: CurrentUser, place_id: PathId
@@ -341,17 +356,7 @@ async def record_activity(
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     posted, chosen = _activity_body(form, values)
     try:
-        body = {
-            "held_on": posted["held_on"],
-            "kind": posted["kind"],
-            "title": posted["title"],
-            "minutes": posted["minutes"] or 0,
-            "description": posted["description"],
-            "child_ids": _ids(chosen, "child_ids"),
-            "other_children": posted["other_children"] or 0,
-            "adults": posted["adults"] or 0,
-            "volunteers": posted["volunteers"] or 0,
-        }
+        body = _activity_fields(posted, chosen)
         await service.record_activity(session, principal, place_id, parse(PlaceActivityIn, body))
     except forms.FORM_ERRORS as exc:
 
@@ -421,17 +426,7 @@ async def update_activity(
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     posted, chosen = _activity_body(form, values)
     try:
-        body = {
-            "held_on": posted["held_on"],
-            "kind": posted["kind"],
-            "title": posted["title"],
-            "minutes": posted["minutes"] or 0,
-            "description": posted["description"],
-            "child_ids": _ids(chosen, "child_ids"),
-            "other_children": posted["other_children"] or 0,
-            "adults": posted["adults"] or 0,
-            "volunteers": posted["volunteers"] or 0,
-        }
+        body = _activity_fields(posted, chosen)
         activity = await service.update_activity(session, principal, activity_id, parse(PlaceActivityPatch, body))
     except forms.FORM_ERRORS as exc:
 
