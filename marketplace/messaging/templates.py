@@ -89,6 +89,8 @@ PREFIXES: Final[dict[str, Template]] = {
     "conference_": _t("个案会商事项", "reminders"),
     "guardianship_": _t("监护事项提醒", "reminders"),
     "families_": _t("留守儿童亲情联系提醒", "reminders"),
+    "workforce_": _t("队伍建设事项（证书到期、述职考核）", "reminders", "/admin/workforce"),
+    "funds_": _t("慈善资源动态", "other", "/admin/funds/sources"),
     "escalation_": _t("督办事项", "reminders"),
     "referral_": _t("转介动态", "other", "/admin/referrals"),
     "transfer_": _t("转档动态", "other"),

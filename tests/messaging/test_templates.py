@@ -41,6 +41,12 @@ def test_kinds_of_today_and_of_the_other_streams_have_templates() -> None:
         "families_contact_lost",
     ):
         assert templates.template_for(kind) is not templates.DEFAULT, kind
+    # every kind a feature declares (its taxonomy's NOTIFICATION_KINDS) has its wording
+    from marketplace.features import feature_modules
+
+    declared = {k for m in feature_modules("taxonomy") for k in getattr(m, "NOTIFICATION_KINDS", {})}
+    assert {"workforce_certificate_expiring", "funds_project_approved"} <= declared
+    assert not {k for k in declared if templates.template_for(k) is templates.DEFAULT}
     assert templates.template_for("something_new") is templates.DEFAULT
     assert templates.is_urgent("intake_routed", {"urgent": True})
     assert templates.is_urgent("escalation_accept", {"level": 2}) and not templates.is_urgent(
