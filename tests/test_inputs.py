@@ -129,7 +129,7 @@ def _offline_gift(fund_id: Any, amount: Any) -> dict[str, Any]:
 async def _fund(client: AsyncTestClient[Litestar], headers: dict[str, str]) -> int:
     r = await client.post(
         "/api/v1/funds",
-        json={"code": "strict_fund", "name": "严格解析基金", "kind": "street_foundation"},
+        json={"code": "strict_fund", "name": "严格解析基金", "kind": "other"},
         headers=headers,
     )
     assert r.status_code == 201, r.text
