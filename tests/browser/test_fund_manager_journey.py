@@ -142,6 +142,8 @@ def test_fund_manager_records_a_gift_prints_its_receipt_imports_and_reconciles_t
 
     # The bank reconciliation: one difference (the fee), resolved by kind, then a re-run finds none.
     page.click(".funds-nav >> text=对账")
+    page.wait_for_url(re.compile(r".*/admin/funds/reconciliations(\?.*)?$"))
+    page.wait_for_load_state()  # htmx (a deferred script) binds the forms before they are used
     runner = page.locator("form.reconcile")
     runner.locator("select[name=source]").select_option("bank")
     runner.locator("input[name=since]").fill(today)
@@ -150,6 +152,7 @@ def test_fund_manager_records_a_gift_prints_its_receipt_imports_and_reconciles_t
     runner.locator("select[name=mapping_id]").select_option(label="福田农商银行")
     runner.locator("button", has_text="开始对账").click()
     page.locator("#flash", has_text="发现 1 条差异").wait_for()
+    page.wait_for_load_state()
     row = page.locator("tr", has_text="FEE-1")
     assert "借 手续费 10.00 元 / 贷 银行存款" in row.inner_text()
     row.locator("select[name=kind]").select_option("bank_fee")
