@@ -125,6 +125,24 @@ def next_visit_due(settings: Settings, risk: str, last: dt.date, requested: dt.d
     return min(due, requested) if requested is not None else due
 
 
+def visits_on_time(visits: list[tuple[int, dt.date, dt.date]], start: dt.date, end: dt.date) -> tuple[int, int]:
+    """(on time, total) for the visits made in [start, end], given as (child, visited on, next visit due) rows.
+
+    A visit is on time when it came no later than the date the child's previous visit set for the next one
+    (``next_visit_due``); a child's first visit has no such date and counts as on time.
+    """
+    last_due: dict[int, dt.date] = {}
+    on_time = total = 0
+    for child_id, visited_on, next_due in sorted(visits, key=lambda v: (v[0], v[1])):
+        if start <= visited_on <= end:
+            total += 1
+            due = last_due.get(child_id)
+            if due is None or visited_on <= due:
+                on_time += 1
+        last_due[child_id] = next_due
+    return on_time, total
+
+
 def _check_child_fields(values: dict[str, Any]) -> None:
     errors: list[dict[str, str]] = []
     for i, code in enumerate(values.get("categories") or []):
@@ -213,7 +231,8 @@ class IdCheck:
         return not self.problems
 
 
-def _id_birth_date(number: str) -> dt.date | None:
+def id_birth_date(number: str) -> dt.date | None:
+    """The birth date an 18-digit identity number encodes (digits 7-14), or None when it names no real day."""
     try:
         return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
@@ -240,7 +259,7 @@ async def check_id_number(
     problem = resident_id_problem(number)
     if problem:
         return IdCheck([{"field": "id_number", "message": f"身份证号无效：{problem}"}], [])
-    born = _id_birth_date(number)
+    born = id_birth_date(number)
     encoded_gender = "male" if int(number[16]) % 2 else "female"
     today = clock.today()
     if born is None:

@@ -21,6 +21,7 @@ from marketplace import clock
 from marketplace.auth.principal import Principal
 from marketplace.cases.lifecycle import ACTIVE_NEED_STATUSES
 from marketplace.cases.models import Child, Need, Visit
+from marketplace.cases.service import visits_on_time
 from marketplace.cases.taxonomy import NEED_STATUSES, VERDICTS
 from marketplace.errors import Forbidden, Invalid
 from marketplace.geography.models import Community, Street
@@ -321,24 +322,6 @@ async def overdue(
 # ---------------------------------------------------------------- visits on time
 
 
-def _visits_on_time(visits: list[tuple[int, dt.date, dt.date]], start: dt.date, end: dt.date) -> tuple[int, int]:
-    """(on time, total) for the visits made in [start, end].
-
-    A visit is on time when it came no later than the date the child's previous visit set for the next one; a
-    child's first visit has no such date and counts as on time.
-    """
-    last_due: dict[int, dt.date] = {}
-    on_time = total = 0
-    for child_id, visited_on, next_due in sorted(visits, key=lambda v: (v[0], v[1])):
-        if start <= visited_on <= end:
-            total += 1
-            due = last_due.get(child_id)
-            if due is None or visited_on <= due:
-                on_time += 1
-        last_due[child_id] = next_due
-    return on_time, total
-
-
 async def _visit_rows(session: AsyncSession, scope: Scope, until: dt.date) -> list[tuple[int, dt.date, dt.date]]:
     stmt = (
         select(Visit.child_id, Visit.visited_on, Visit.next_visit_due)
@@ -405,7 +388,7 @@ async def quarterly(
         Need.street_id,
         Need.community_id,
     )
-    on_time, visits = _visits_on_time(await _visit_rows(session, scope, end), start, end)
+    on_time, visits = visits_on_time(await _visit_rows(session, scope, end), start, end)
     ref_rows = (
         await session.execute(
             scope.apply(
@@ -616,7 +599,7 @@ async def street_ranking(session: AsyncSession, principal: Principal, settings: 
         counts = needs[sid]
         live = sum(n for s, n in counts.items() if s not in GONE_NEED_STATUSES)
         coverage_rate = _rate(sum(counts[s] for s in COVERED_NEED_STATUSES), live)
-        on_time, total_visits = _visits_on_time(visits[sid], start, end)
+        on_time, total_visits = visits_on_time(visits[sid], start, end)
         sent = [r for r in refs[sid] if r.status not in WITHDRAWN_REFERRAL_STATUSES]
         closure = _rate(sum(1 for r in sent if r.status in CLOSED_REFERRAL_STATUSES), len(sent))
         median_accept = _median_days((r.sent_at, r.accepted_at) for r in refs[sid])

@@ -32,6 +32,7 @@ from marketplace import clock, masking
 from marketplace.audit import service as audit
 from marketplace.auth.principal import Principal
 from marketplace.cases.crypto import field_cipher, resident_id_problem
+from marketplace.cases.service import id_birth_date
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.geography.models import Community, Street
 from marketplace.pagination import fetch_page
@@ -106,9 +107,8 @@ def read_id_number(raw: str, *, consent: bool | None = None, today: dt.date | No
     if problem:
         return IdReading([{"field": "id_number", "message": f"身份证号无效：{problem}"}])
     today = today or clock.today()
-    try:
-        born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
+    born = id_birth_date(number)
+    if born is None:
         return IdReading([{"field": "id_number", "message": "身份证号中的出生日期无效 (no such birth date)"}])
     gender = "male" if int(number[16]) % 2 else "female"
     if born > today:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import clock
 from marketplace.cases.models import Child, MandatoryReport, Visit
+from marketplace.cases.service import visits_on_time
 from marketplace.referrals.models import Referral
 from marketplace.workforce.models import Attendance, Course
 from marketplace.workforce.taxonomy import INDICATORS, REQUIRED_HOURS, WEIGHTS
@@ -43,23 +44,6 @@ def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
 
 def _share(part: int, whole: int, *, empty: float) -> float:
     return round(100 * part / whole, 1) if whole else empty
-
-
-def visits_on_time(visits: list[tuple[int, dt.date, dt.date]], year: int) -> tuple[int, int]:
-    """(on time, total) of the visits made in the year: on time when no later than the date the child's previous
-    visit set for the next one (the rule of the visit schedule, ``Child.next_visit_due``); a child's first visit has
-    no such date and counts as on time."""
-    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    last_due: dict[int, dt.date] = {}
-    on_time = total = 0
-    for child_id, visited_on, next_due in sorted(visits, key=lambda v: (v[0], v[1])):
-        if start <= visited_on <= end:
-            total += 1
-            due = last_due.get(child_id)
-            if due is None or visited_on <= due:
-                on_time += 1
-        last_due[child_id] = next_due
-    return on_time, total
 
 
 def file_complete(row: Any) -> bool:
@@ -119,7 +103,9 @@ async def compute(
             scope_community,
         )
     )
-    on_time, total = visits_on_time([(int(c), v, n) for c, v, n in visit_rows.all()], year)
+    on_time, total = visits_on_time(
+        [(int(c), v, n) for c, v, n in visit_rows.all()], dt.date(year, 1, 1), dt.date(year, 12, 31)
+    )
     out["visits_on_time"] = {"numerator": on_time, "denominator": total, "score": _share(on_time, total, empty=0.0)}
 
     ref_rows = (
